@@ -1,0 +1,89 @@
+# natadv — build, test and benchmark.
+#   make            build build/rel/natadv (and ./natadv, a link to it)
+#   make test       install what is missing, build release + ASan/UBSan, run every test
+#   make demo       crawl the bundled example seed list from a loopback server
+#   make bench      run the benchmarks in bench/ (slow; not part of test)
+
+PKGS := libcurl sqlite3 libjpeg libpng libxxhash jansson libcrypto openblas
+TEST_PKGS := libmicrohttpd
+CC ?= cc
+WARN := -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wvla -D_GNU_SOURCE
+VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+
+# Which build: rel (-O2) or asan (AddressSanitizer + UBSan).
+MODE ?= rel
+ifeq ($(MODE),asan)
+OPT := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else
+OPT := -O2 -g
+endif
+B := build/$(MODE)
+
+# build/config.mk is made once by checking the Debian packages and asking pkg-config.
+include build/config.mk
+build/config.mk: scripts/install-deps.sh
+	@mkdir -p build
+	@scripts/install-deps.sh build
+	@printf 'PKG_CFLAGS := %s\nPKG_LIBS := %s\nTEST_CFLAGS := %s\nTEST_LIBS := %s\n' \
+	  "$$(pkg-config --cflags $(PKGS))" "$$(pkg-config --libs $(PKGS))" \
+	  "$$(pkg-config --cflags $(TEST_PKGS))" "$$(pkg-config --libs $(TEST_PKGS))" > $@
+
+CFLAGS_ALL = $(WARN) $(OPT) -I. $(PKG_CFLAGS) -DNATADV_VERSION='"$(VERSION)"' -MMD -MP $(CFLAGS)
+LIBS_ALL = $(PKG_LIBS) -lpthread -lm
+
+LIB_SRC := $(wildcard common/*.c store/*.c image/*.c crawler/*.c filter/*.c packager/*.c review/*.c)
+CLI_SRC := $(wildcard cli/*.c)
+TEST_SRC := $(wildcard tests/unit/test_*.c)
+LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
+CLI_OBJ := $(CLI_SRC:%.c=$(B)/%.o)
+TESTS := $(TEST_SRC:tests/unit/%.c=$(B)/tests/%)
+
+.PHONY: all test unit e2e demo bench clean lint fuzz
+all: $(B)/natadv $(if $(filter rel,$(MODE)),natadv)
+
+natadv: $(B)/natadv
+	ln -sf $(B)/natadv natadv
+
+$(B)/natadv: $(CLI_OBJ) $(B)/libnatadv.a
+	$(CC) $(OPT) -o $@ $(CLI_OBJ) $(B)/libnatadv.a $(LIBS_ALL)
+
+$(B)/libnatadv.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -c -o $@ $<
+
+$(B)/tests/%: tests/unit/%.c $(B)/libnatadv.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(B)/libnatadv.a $(LIBS_ALL)
+
+$(B)/testsrv: tests/server/testsrv.c
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) $(OPT) $(TEST_CFLAGS) -o $@ $< $(TEST_LIBS) -lpthread
+
+tools: $(B)/natadv $(TESTS) $(B)/testsrv
+
+# The test command of the README: deps, both builds, every test.
+test:
+	@scripts/install-deps.sh test
+	$(MAKE) MODE=rel tools natadv
+	$(MAKE) MODE=asan tools
+	@scripts/check-banned.sh
+	@tests/run.sh
+
+demo:
+	@scripts/install-deps.sh test
+	$(MAKE) MODE=rel tools natadv
+	@scripts/demo.sh
+
+bench:
+	@scripts/install-deps.sh bench
+	$(MAKE) MODE=rel tools natadv
+	bench/crawl.sh
+
+clean:
+	rm -rf build natadv
+
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
