@@ -4,10 +4,11 @@
 #   make demo       crawl the bundled example seed list from a loopback server
 #   make bench      run the benchmarks in bench/ (slow; not part of test)
 
+.DEFAULT_GOAL := all
 PKGS := libcurl sqlite3 libjpeg libpng libxxhash jansson libcrypto openblas
 TEST_PKGS := libmicrohttpd
 CC ?= cc
-WARN := -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wvla -D_GNU_SOURCE
+WARN := -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wvla -Wno-format-truncation -D_GNU_SOURCE
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
 # Which build: rel (-O2) or asan (AddressSanitizer + UBSan).
@@ -34,7 +35,8 @@ LIBS_ALL = $(PKG_LIBS) -lpthread -lm
 LIB_SRC := $(wildcard common/*.c store/*.c image/*.c crawler/*.c filter/*.c packager/*.c review/*.c)
 CLI_SRC := $(wildcard cli/*.c)
 TEST_SRC := $(wildcard tests/unit/test_*.c)
-LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
+EMBED := $(sort $(wildcard schema/*.sql)) $(wildcard schema/*.tsv)
+LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o) $(B)/gen/embedded.o
 CLI_OBJ := $(CLI_SRC:%.c=$(B)/%.o)
 TESTS := $(TEST_SRC:tests/unit/%.c=$(B)/tests/%)
 
@@ -50,6 +52,14 @@ $(B)/natadv: $(CLI_OBJ) $(B)/libnatadv.a
 $(B)/libnatadv.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
+
+build/gen/embedded.c: scripts/embed.py $(EMBED)
+	@mkdir -p build/gen
+	python3 scripts/embed.py $@ $(EMBED)
+
+$(B)/gen/embedded.o: build/gen/embedded.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -c -o $@ $<
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)

@@ -1,0 +1,48 @@
+/* cli.h — what the natadv command's files share: the global options, the
+ * subcommand table entries and helpers for messages and exit codes. */
+#ifndef NATADV_CLI_H
+#define NATADV_CLI_H
+
+#include <signal.h>
+#include <stdint.h>
+
+#include "store/store.h"
+
+/* Exit statuses of every command (see CLI.md). */
+enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2, EXIT_PARTIAL = 3 };
+
+struct cli {
+	const char *workspace;   /* -w, $NATADV_WORKSPACE, or "." */
+	int quiet, verbose;
+	store *st;               /* opened by main for every command but init */
+	int64_t run_id;          /* this invocation's row in runs */
+	const char *command;
+	const char *args;        /* the whole command line, quoted */
+};
+
+/* Set by SIGINT/SIGTERM; long commands poll it and stop cleanly. */
+extern volatile sig_atomic_t cli_stop;
+
+/* Prints "natadv: " + message to stderr. */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Prints a usage error for command and returns EXIT_USAGE. */
+int cli_usage(const char *command, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Parses a non-negative integer option value; 0 or EXIT_USAGE. */
+int cli_parse_int(const char *command, const char *opt, const char *v, long long min, long long max,
+                  long long *out);
+/* Parses a number like 20000000, 20MB, 512KiB; 0 or EXIT_USAGE. */
+int cli_parse_bytes(const char *command, const char *opt, const char *v, long long *out);
+/* Parses a non-negative decimal number; 0 or EXIT_USAGE. */
+int cli_parse_double(const char *command, const char *opt, const char *v, double *out);
+/* Formats n with thousands separators into out (at least 32 bytes). */
+const char *cli_num(int64_t n, char out[32]);
+/* Prints s as a JSON string to stdout. */
+void cli_json_string(const char *s);
+
+int cmd_init(struct cli *c, int argc, char **argv);
+int cmd_classes(struct cli *c, int argc, char **argv);
+int cmd_crawl(struct cli *c, int argc, char **argv);
+int cmd_stats(struct cli *c, int argc, char **argv);
+int cmd_dups(struct cli *c, int argc, char **argv);
+
+#endif

@@ -1,0 +1,254 @@
+/* main.c — the natadv command: global options, the table of subcommands,
+ * and the record of every invocation in the workspace's runs table. */
+#include "cli/cli.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/buf.h"
+#include "common/err.h"
+
+volatile sig_atomic_t cli_stop;
+
+struct command {
+	const char *name;
+	int (*fn)(struct cli *c, int argc, char **argv);
+	const char *help;
+	int needs_workspace;
+};
+
+static const struct command commands[] = {
+	{"init", cmd_init, "create the workspace (database, blob store, class lists)", 0},
+	{"classes", cmd_classes, "list classes: classes [--set NAME]", 1},
+	{"crawl", cmd_crawl, "fetch, validate, hash and store queued image urls", 1},
+	{"stats", cmd_stats, "urls by state and images, per class and in total", 1},
+	{"dups", cmd_dups, "groups of near-duplicate images by perceptual hash", 1},
+};
+
+void cli_error(const char *fmt, ...)
+{
+	va_list ap;
+	fputs("natadv: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int cli_usage(const char *command, const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "natadv %s: ", command);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, " (see 'natadv %s --help')\n", command);
+	return EXIT_USAGE;
+}
+
+int cli_parse_int(const char *command, const char *opt, const char *v, long long min, long long max,
+                  long long *out)
+{
+	char *end;
+	long long n = strtoll(v, &end, 10);
+	if (end == v || *end || n < min || n > max)
+		return cli_usage(command, "%s wants a whole number from %lld to %lld, not '%s'", opt, min, max, v);
+	*out = n;
+	return 0;
+}
+
+int cli_parse_bytes(const char *command, const char *opt, const char *v, long long *out)
+{
+	char *end;
+	double n = strtod(v, &end);
+	double mult = 1;
+	if (end != v) {
+		if (!strcasecmp(end, "k") || !strcasecmp(end, "kb")) mult = 1e3;
+		else if (!strcasecmp(end, "m") || !strcasecmp(end, "mb")) mult = 1e6;
+		else if (!strcasecmp(end, "g") || !strcasecmp(end, "gb")) mult = 1e9;
+		else if (!strcasecmp(end, "kib")) mult = 1024.0;
+		else if (!strcasecmp(end, "mib")) mult = 1024.0 * 1024;
+		else if (!strcasecmp(end, "gib")) mult = 1024.0 * 1024 * 1024;
+		else if (*end) end = (char *)v;
+	}
+	if (end == v || n * mult < 1 || n * mult > 1e12)
+		return cli_usage(command, "%s wants a size like 20000000 or 20MB, not '%s'", opt, v);
+	*out = (long long)(n * mult);
+	return 0;
+}
+
+int cli_parse_double(const char *command, const char *opt, const char *v, double *out)
+{
+	char *end;
+	double d = strtod(v, &end);
+	if (end == v || *end || d < 0 || d > 1e9)
+		return cli_usage(command, "%s wants a non-negative number, not '%s'", opt, v);
+	*out = d;
+	return 0;
+}
+
+const char *cli_num(int64_t n, char out[32])
+{
+	char digits[32];
+	snprintf(digits, sizeof digits, "%lld", (long long)(n < 0 ? -n : n));
+	size_t len = strlen(digits), o = 0;
+	if (n < 0)
+		out[o++] = '-';
+	for (size_t i = 0; i < len; i++) {
+		if (i && (len - i) % 3 == 0)
+			out[o++] = ',';
+		out[o++] = digits[i];
+	}
+	out[o] = '\0';
+	return out;
+}
+
+void cli_json_string(const char *s)
+{
+	putchar('"');
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			printf("\\%c", *p);
+		else if (*p < 0x20)
+			printf("\\u%04x", *p);
+		else
+			putchar(*p);
+	}
+	putchar('"');
+}
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	cli_stop = 1;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: natadv [-w|--workspace DIR] [-q|--quiet] [-v|--verbose] <command> [options]\n"
+	           "       natadv help [command]   natadv <command> --help   natadv --version\n\ncommands:\n");
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
+}
+
+/* Quotes argv into one line the way a shell would read it back. */
+static void join_args(int argc, char **argv, buf *out)
+{
+	for (int i = 0; i < argc; i++) {
+		if (i)
+			buf_puts(out, " ");
+		const char *a = argv[i];
+		if (*a && !strpbrk(a, " \t\n'\"\\$`*?![]{}()<>|&;#~")) {
+			buf_puts(out, a);
+			continue;
+		}
+		buf_puts(out, "'");
+		for (; *a; a++) {
+			if (*a == '\'')
+				buf_puts(out, "'\\''");
+			else
+				buf_append(out, a, 1);
+		}
+		buf_puts(out, "'");
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct cli c = {0};
+	c.workspace = getenv("NATADV_WORKSPACE");
+	static const struct option opts[] = {
+		{"workspace", required_argument, 0, 'w'}, {"quiet", no_argument, 0, 'q'},
+		{"verbose", no_argument, 0, 'v'},         {"version", no_argument, 0, 'V'},
+		{"help", no_argument, 0, 'h'},            {0, 0, 0, 0},
+	};
+	int ch;
+	/* '+' stops at the subcommand, whose options are its own. */
+	while ((ch = getopt_long(argc, argv, "+w:qvh", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'w': c.workspace = optarg; break;
+		case 'q': c.quiet = 1; break;
+		case 'v': c.verbose = 1; break;
+		case 'V': printf("natadv %s\n", NATADV_VERSION); return EXIT_OK;
+		case 'h': usage(stdout); return EXIT_OK;
+		default: usage(stderr); return EXIT_USAGE;
+		}
+	}
+	if (!c.workspace || !*c.workspace)
+		c.workspace = ".";
+	if (optind >= argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	const char *name = argv[optind];
+	if (strcmp(name, "help") == 0) {
+		if (optind + 1 < argc) {
+			char *sub[] = {argv[optind + 1], "--help", NULL};
+			for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+				if (strcmp(commands[i].name, sub[0]) == 0)
+					return commands[i].fn(&c, 2, sub);
+			cli_error("unknown command '%s'", sub[0]);
+			return EXIT_USAGE;
+		}
+		usage(stdout);
+		return EXIT_OK;
+	}
+	const struct command *cmd = NULL;
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		if (strcmp(commands[i].name, name) == 0)
+			cmd = &commands[i];
+	if (!cmd) {
+		cli_error("unknown command '%s' (see 'natadv help')", name);
+		return EXIT_USAGE;
+	}
+	int sub_argc = argc - optind;
+	char **sub_argv = argv + optind;
+	for (int i = 1; i < sub_argc; i++) {
+		if (strcmp(sub_argv[i], "--help") == 0 || strcmp(sub_argv[i], "-h") == 0)
+			return cmd->fn(&c, sub_argc, sub_argv);
+	}
+	buf args;
+	buf_init(&args, 1 << 20);
+	join_args(argc, argv, &args);
+	c.command = cmd->name;
+	c.args = buf_cstr(&args);
+
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	int status;
+	if (cmd->needs_workspace) {
+		char err[1024];
+		int rc = store_open(c.workspace, &c.st, err, sizeof err);
+		if (rc) {
+			cli_error("%s", err);
+			buf_release(&args);
+			return EXIT_FAIL;
+		}
+		if (store_run_begin(c.st, c.command, c.args, &c.run_id) != 0) {
+			cli_error("%s", store_errmsg(c.st));
+			store_close(c.st);
+			buf_release(&args);
+			return EXIT_FAIL;
+		}
+	}
+	optind = 0; /* the subcommand parses its own argv; 0 makes getopt start afresh */
+	status = cmd->fn(&c, sub_argc, sub_argv);
+	if (c.st) {
+		store_rollback(c.st);
+		if (c.run_id && store_run_end(c.st, c.run_id, status) != 0)
+			cli_error("cannot record the end of this run: %s", store_errmsg(c.st));
+		store_close(c.st);
+	}
+	buf_release(&args);
+	return status;
+}

@@ -1,0 +1,187 @@
+/* store.h — the workspace: the SQLite database (natadv.db, WAL, foreign keys
+ * on, migrated by PRAGMA user_version) and the content-addressed blob store
+ * (objects/ab/cdef…). Every query natadv runs lives behind this header.
+ * A store handle belongs to one thread; the blob_* functions are thread-safe. */
+#ifndef NATADV_STORE_H
+#define NATADV_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/buf.h"
+
+typedef struct store store;
+
+/* ---- workspace ---- */
+
+/* Creates (or completes) the workspace in dir: the folder, objects/, the
+ * database with every migration and the class lists. *out is the open
+ * handle, freed with store_close. On error *out is NULL and err says why. */
+int store_create(const char *dir, store **out, char *err, size_t errlen);
+/* Opens an existing workspace (migrating it forward if older); fails with
+ * NATADV_ENOTFOUND "no natadv workspace at 'DIR' (run 'natadv init')". */
+int store_open(const char *dir, store **out, char *err, size_t errlen);
+/* Closes the handle; accepts NULL. */
+void store_close(store *s);
+/* Returns the detail message of the last failed call (owned by s). */
+const char *store_errmsg(const store *s);
+/* Returns the workspace folder (owned by s). */
+const char *store_dir(const store *s);
+/* Returns the blob store folder, DIR/objects (owned by s). */
+const char *store_objects_dir(const store *s);
+/* Returns the schema version (PRAGMA user_version) of the open database. */
+int store_schema_version(store *s);
+/* Returns the number of migrations this program knows. */
+int store_schema_latest(void);
+
+/* Starts a transaction (BEGIN IMMEDIATE). */
+int store_begin(store *s);
+/* Commits the open transaction. */
+int store_commit(store *s);
+/* Rolls back the open transaction, if any; keeps the earlier error message. */
+void store_rollback(store *s);
+/* Runs PRAGMA integrity_check; returns 0 when it says ok, NATADV_EDB else. */
+int store_integrity_check(store *s);
+
+/* ---- runs: every invocation of natadv ---- */
+
+/* Records the start of a run; *run_id receives its id. */
+int store_run_begin(store *s, const char *command, const char *args, int64_t *run_id);
+/* Records the end of run_id with exit status. */
+int store_run_end(store *s, int64_t run_id, int status);
+
+/* ---- classes ---- */
+
+typedef struct store_class {
+	int64_t index;      /* index within the set (logit index for imagenet-1k) */
+	const char *wnid;
+	const char *names;  /* all WordNet lemmas, first name first */
+} store_class;
+
+/* Calls cb for each class of set (NULL = "imagenet-1k") in index order;
+ * stops early when cb returns non-zero and returns that value. Fails with
+ * NATADV_ENOTFOUND when the set does not exist. Strings valid during cb. */
+int store_classes_each(store *s, const char *set,
+                       int (*cb)(void *ctx, const store_class *c), void *ctx);
+/* Returns 1 if wnid is a known class, 0 if not, negative code on error. */
+int store_class_known(store *s, const char *wnid);
+
+/* ---- the frontier ---- */
+
+typedef struct store_candidate {
+	const char *url;      /* normalized absolute http(s) URL */
+	const char *host;     /* politeness key, scheme://host[:port] */
+	const char *wnid;     /* a known class */
+	const char *source;   /* "seeds", "openverse", ... */
+	const char *query;    /* what was asked of the source; may be NULL */
+	const char *page_url, *license, *author;  /* may be NULL */
+} store_candidate;
+
+/* Adds a candidate: the URL once (pending), the (url, class) tag once, and,
+ * if the URL was already fetched, the image's tag for this class.
+ * *new_url / *new_tag say what was new (either may be NULL). */
+int store_candidate_add(store *s, int64_t run_id, const store_candidate *c,
+                        int *new_url, int *new_tag);
+
+typedef struct store_pending {
+	int64_t id;
+	const char *url;
+	const char *host;
+	int attempts;         /* attempts made so far */
+} store_pending;
+
+/* Calls cb for up to limit pending URLs with id > after_id that are due at
+ * time now, in id order; strings valid during cb. Returns the number seen
+ * (>= 0) or a negative NATADV code. */
+int store_frontier_scan(store *s, int64_t after_id, double now, int limit,
+                        void (*cb)(void *ctx, const store_pending *p), void *ctx);
+/* Sets *t to the earliest next_attempt_at of a pending URL and returns 0,
+ * or returns NATADV_ENOTFOUND when nothing is pending. */
+int store_frontier_next_due(store *s, double *t);
+/* Moves every failed URL back to pending with attempts reset; *n = count. */
+int store_retry_failed(store *s, int64_t *n);
+/* Sets *n to the number of URLs in state ("pending", "fetched", ...). */
+int store_count_urls(store *s, const char *state, int64_t *n);
+
+typedef struct store_fetch {
+	int64_t url_id, run_id;
+	int attempt;                 /* 1 for the first attempt */
+	double started, finished;    /* unix seconds */
+	long http_status;            /* 0 when no response */
+	const char *final_url;
+	const char *redirects_json;  /* JSON array of followed URLs, or NULL */
+	const char *content_type;
+	int64_t declared_length;     /* -1 when not sent */
+	int64_t received_length;
+	const char *etag, *last_modified, *headers;
+	const char *outcome;         /* "image" | "retry" | "failed" | "opted_out" */
+	const char *error;           /* NULL on success */
+} store_fetch;
+
+typedef struct store_image {
+	const char *hash;    /* XXH3-128, 32 hex digits */
+	const char *sha256;  /* 64 hex digits */
+	int64_t bytes;
+	const char *format;  /* "jpeg" | "png" */
+	int width, height;
+	uint64_t phash;
+} store_image;
+
+/* Records one finished attempt in the open transaction: appends the fetch
+ * row, moves the URL to state (with next_attempt_at for a retry and
+ * f->error as last_error), and, when img is given, inserts the image if new
+ * (*image_new = 1) and tags it with every class of the URL. */
+int store_record_attempt(store *s, const store_fetch *f, const store_image *img,
+                         const char *state, double next_attempt_at, int *image_new);
+
+/* ---- robots.txt cache ---- */
+
+typedef struct store_robots {
+	const char *host;        /* scheme://host[:port] */
+	const char *url;
+	int64_t run_id;
+	double started, finished;
+	long http_status;
+	const char *final_url, *error, *body;
+	const char *policy;      /* "rules" | "allow_all" | "disallow_all" */
+} store_robots;
+
+/* Appends a robots.txt fetch row. */
+int store_robots_put(store *s, const store_robots *r);
+/* Looks up the newest robots.txt of host fetched after not_before (unix s).
+ * Returns 0 and fills *policy ("rules"...) and body (a copy, appended to
+ * body), or NATADV_ENOTFOUND. */
+int store_robots_get(store *s, const char *host, double not_before, buf *policy, buf *body);
+
+/* ---- what is in the workspace ---- */
+
+typedef struct store_counts {
+	int64_t urls, pending, fetched, failed, opted_out, images;
+} store_counts;
+
+/* Fills *total with counts over the workspace and calls cb (if not NULL)
+ * once per class that has any URL, in wnid order. */
+int store_stats(store *s, store_counts *total,
+                void (*cb)(void *ctx, const char *wnid, const store_counts *c), void *ctx);
+
+/* Calls cb for every stored image with its perceptual hash. */
+int store_images_each(store *s, void (*cb)(void *ctx, const store_image *img), void *ctx);
+
+/* Sets *hit to 1 if the image hash is stored, else 0. */
+int store_image_exists(store *s, const char *hash, int *hit);
+
+/* ---- blobs (thread-safe; no handle needed) ---- */
+
+/* Writes objdir/ab/cdef… for hex (32 hex digits) into out. */
+int blob_path(const char *objdir, const char *hex, buf *out);
+/* Stores n bytes under hex: a temporary file in objdir/tmp, written fully,
+ * then renamed into place (skipped when the blob exists). Durability comes
+ * from blob_sync before the referring database rows commit. */
+int blob_put(const char *objdir, const char *hex, const void *p, size_t n,
+             char *err, size_t errlen);
+/* Flushes the blob store's file system to disk (syncfs). */
+int blob_sync(const char *objdir);
+/* Removes temporary files a killed run left in objdir/tmp; *n = count. */
+int blob_clean_tmp(const char *objdir, int *n);
+
+#endif

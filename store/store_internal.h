@@ -1,0 +1,39 @@
+/* store_internal.h — what the store's own files share: the handle and the
+ * cache of prepared statements. Not for use outside store/. */
+#ifndef NATADV_STORE_INTERNAL_H
+#define NATADV_STORE_INTERNAL_H
+
+#include <sqlite3.h>
+
+#include "store/store.h"
+
+enum store_stmt_id {
+	ST_RUN_BEGIN, ST_RUN_END, ST_SET_EXISTS, ST_CLASSES_EACH, ST_CLASS_KNOWN,
+	ST_QUERY_ADD, ST_QUERY_ID, ST_URL_ADD, ST_URL_ID, ST_TAG_ADD, ST_URL_IMAGE_TAG,
+	ST_SCAN, ST_NEXT_DUE, ST_RETRY_FAILED, ST_COUNT_STATE,
+	ST_FETCH_ADD, ST_URL_UPDATE, ST_IMAGE_ADD, ST_IMAGE_TAGS_ADD, ST_IMAGE_EXISTS, ST_IMAGE_FIRST_FETCH,
+	ST_ROBOTS_PUT, ST_ROBOTS_GET,
+	ST_COUNT
+};
+
+struct store {
+	sqlite3 *db;
+	char dir[4096];
+	char objdir[4200];
+	char msg[1024];
+	sqlite3_stmt *stmts[ST_COUNT];
+};
+
+/* Sets the handle's message and returns code. */
+int store_fail(store *s, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Sets the message to "what: <sqlite message>" and returns NATADV_EDB. */
+int store_dberr(store *s, const char *what);
+/* Returns the cached prepared statement id (preparing sql once), reset and
+ * unbound; NULL with the message set on error. */
+sqlite3_stmt *store_stmt(store *s, int id, const char *sql);
+/* Binds v as text, or NULL when v is NULL. */
+void store_bind_text(sqlite3_stmt *st, int i, const char *v);
+/* Runs sql (no results) and returns 0 or NATADV_EDB with the message set. */
+int store_exec(store *s, const char *sql);
+
+#endif
