@@ -39,6 +39,8 @@ EMBED := $(sort $(wildcard schema/*.sql)) $(wildcard schema/*.tsv)
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o) $(B)/gen/embedded.o
 CLI_OBJ := $(CLI_SRC:%.c=$(B)/%.o)
 TESTS := $(TEST_SRC:tests/unit/%.c=$(B)/tests/%)
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+REPLAYS := $(FUZZ_SRC:tests/fuzz/fuzz_%.c=$(B)/fuzz/replay_%)
 
 .PHONY: all test unit e2e demo bench clean lint fuzz
 all: $(B)/natadv $(if $(filter rel,$(MODE)),natadv)
@@ -73,7 +75,19 @@ $(B)/testsrv: tests/server/testsrv.c
 	@mkdir -p $(dir $@)
 	$(CC) $(WARN) $(OPT) $(TEST_CFLAGS) -o $@ $< $(TEST_LIBS) -lpthread
 
-tools: $(B)/natadv $(TESTS) $(B)/testsrv
+$(B)/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(B)/libnatadv.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $< tests/fuzz/replay.c $(B)/libnatadv.a $(LIBS_ALL)
+
+# Coverage-guided fuzzing with clang's libFuzzer: make fuzz-NAME [SECONDS=60]
+SECONDS ?= 60
+fuzz-%: tests/fuzz/fuzz_%.c
+	@mkdir -p build/fuzz
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -I. $(PKG_CFLAGS) -DNATADV_VERSION='"$(VERSION)"' -D_GNU_SOURCE \
+	  -o build/fuzz/$* $< $(filter-out %/gen/embedded.c,$(LIB_SRC)) build/gen/embedded.c $(LIBS_ALL)
+	build/fuzz/$* -max_total_time=$(SECONDS) tests/fuzz/corpus/$*
+
+tools: $(B)/natadv $(TESTS) $(REPLAYS) $(B)/testsrv
 
 # The test command of the README: deps, both builds, every test.
 test:
@@ -85,7 +99,7 @@ test:
 
 demo:
 	@scripts/install-deps.sh test
-	$(MAKE) MODE=rel tools natadv
+	$(MAKE) MODE=rel natadv build/rel/testsrv
 	@scripts/demo.sh
 
 bench:

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# run.sh — runs every test natadv has: the unit tests and fuzz-corpus replays
+# of the release and the ASan+UBSan builds, and the end-to-end scripts
+# against the release build (and the crawl faults again under ASan).
+# Prints one line per suite and a final "N passed, N failed".
+set -u
+cd "$(dirname "$0")/.."
+passed=0
+failed=0
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+suite() { # NAME COMMAND...
+	local name=$1
+	shift
+	local log
+	log=$(mktemp)
+	local t0=$SECONDS
+	if "$@" > "$log" 2>&1; then
+		passed=$((passed + 1))
+		echo "ok   $name ($((SECONDS - t0)) s)"
+	else
+		failed=$((failed + 1))
+		echo "FAIL $name ($((SECONDS - t0)) s)"
+		tail -n 40 "$log" | sed 's/^/     /'
+	fi
+	rm -f "$log"
+}
+
+for mode in rel asan; do
+	for t in build/$mode/tests/test_*; do
+		[ -x "$t" ] && suite "$mode unit $(basename "$t")" "$t"
+	done
+	for r in build/$mode/fuzz/replay_*; do
+		[ -x "$r" ] || continue
+		name=${r##*/replay_}
+		suite "$mode fuzz corpus $name" "$r" "tests/fuzz/corpus/$name"
+	done
+done
+for e in tests/e2e/*.sh; do
+	[ "$(basename "$e")" = lib.sh ] && continue
+	suite "e2e $(basename "$e" .sh)" bash "$e"
+done
+suite "asan e2e crawl_faults" env NATADV=build/asan/natadv bash tests/e2e/crawl_faults.sh
+suite "asan e2e cli" env NATADV=build/asan/natadv bash tests/e2e/cli.sh
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
