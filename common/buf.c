@@ -37,9 +37,9 @@ int buf_reserve(buf *b, size_t n)
 	size_t need = b->len + n + 1; /* room for the NUL */
 	if (need <= b->cap)
 		return 0;
+	/* Double for small appends; a large reservation is taken exactly. */
 	size_t cap = b->cap ? b->cap : 256;
-	while (cap < need)
-		cap = cap > ((size_t)-1) / 2 ? need : cap * 2;
+	cap = cap <= ((size_t)-1) / 2 && cap * 2 >= need ? cap * 2 : need;
 	char *p = realloc(b->data, cap);
 	if (!p)
 		return NATADV_ENOMEM;

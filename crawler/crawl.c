@@ -445,6 +445,14 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
 	/* Past the cap the rest is dropped, not fatal. */
 	if (j->headers.len + len <= MAX_HEADERS)
 		buf_append(&j->headers, p, len);
+	if (len <= 2 && j->status >= 200 && j->status < 300) {
+		/* End of the header block: size the body buffer exactly once, so
+		 * bodies do not grow by doubling (which wastes up to half). */
+		curl_off_t cl = -1;
+		curl_easy_getinfo(j->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
+		if (cl > 0 && cl <= j->max_bytes && (size_t)cl + 1 > j->body.cap)
+			buf_reserve(&j->body, (size_t)cl);
+	}
 	return len;
 }
 
@@ -495,7 +503,7 @@ static int job_setup(struct crawler *c, struct job *j)
 	curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)o->max_bytes);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-	curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 256L * 1024);
+	curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 64L * 1024);
 	return 0;
 }
 
@@ -548,7 +556,7 @@ static struct job *job_take(struct crawler *c)
 static void job_give(struct crawler *c, struct job *j)
 {
 	/* Bodies far above the usual size give their memory back. */
-	if (j->body.cap > 8u * 1024 * 1024)
+	if (j->body.cap > 4u * 1024 * 1024)
 		buf_release(&j->body);
 	j->next = c->free_jobs;
 	c->free_jobs = j;
