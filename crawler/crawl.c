@@ -129,6 +129,7 @@ struct job {
 	uint64_t dhash;
 	char hash[33], sha256[65];
 	double retry_at;
+	uint64_t gen;              /* blob write generation, for the syncer */
 	struct job *next;
 };
 
@@ -191,6 +192,17 @@ struct crawler {
 	int nthreads;
 	struct queue todo, done;
 	int quit;
+	/* the syncer: makes blobs durable off the main thread (invariant 3) */
+	pthread_t syncer;
+	int syncer_started;
+	pthread_mutex_t sync_mu;
+	pthread_cond_t sync_cv;
+	uint64_t written_gen;      /* blobs renamed into place so far */
+	uint64_t synced_gen;       /* blobs known to be on disk */
+	uint64_t sync_wanted;
+	int sync_failed;
+	int sync_quit;
+	uint64_t tx_gen;           /* newest blob the open transaction refers to */
 	/* batching */
 	int in_tx;
 	int tx_rows;
@@ -625,6 +637,9 @@ static void process_body(struct crawler *c, img_ctx *ic, EVP_MD_CTX *md, struct 
 	hex_of(dig, dlen, j->sha256);
 	rc = blob_put(store_objects_dir(c->st), j->hash, j->body.data, j->body.len, j->error, sizeof j->error);
 	j->result = rc ? RES_RETRY : RES_IMAGE; /* a disk error is not the URL's fault */
+	pthread_mutex_lock(&c->sync_mu);
+	j->gen = ++c->written_gen;
+	pthread_mutex_unlock(&c->sync_mu);
 }
 
 static void *worker_main(void *arg)
@@ -671,17 +686,56 @@ static int tx_ensure(struct crawler *c)
 	return 0;
 }
 
-static int tx_commit(struct crawler *c)
+static void *syncer_main(void *arg)
+{
+	struct crawler *c = arg;
+	pthread_mutex_lock(&c->sync_mu);
+	for (;;) {
+		while (c->sync_wanted <= c->synced_gen && !c->sync_quit)
+			pthread_cond_wait(&c->sync_cv, &c->sync_mu);
+		if (c->sync_quit)
+			break;
+		uint64_t target = c->written_gen; /* every blob up to here is renamed */
+		pthread_mutex_unlock(&c->sync_mu);
+		int rc = blob_sync(store_objects_dir(c->st));
+		pthread_mutex_lock(&c->sync_mu);
+		if (rc)
+			c->sync_failed = 1;
+		else
+			c->synced_gen = target;
+		pthread_cond_broadcast(&c->sync_cv);
+	}
+	pthread_mutex_unlock(&c->sync_mu);
+	return NULL;
+}
+
+/* Commits the open transaction once the blobs it names are on disk: a
+ * committed row must never point at bytes still in the page cache. When
+ * they are not yet and wait is 0, asks the syncer and returns at once; the
+ * main loop comes back later, so fetching never stalls on the disk. */
+static int tx_commit(struct crawler *c, int wait)
 {
 	if (!c->in_tx)
 		return 0;
-	/* Blobs first: a committed row must never point at bytes still in cache. */
-	if (blob_sync(store_objects_dir(c->st)) != 0) {
-		snprintf(c->err, c->errlen, "cannot sync the blob store: %s", strerror(errno));
+	pthread_mutex_lock(&c->sync_mu);
+	if (c->synced_gen < c->tx_gen && !c->sync_failed) {
+		if (c->sync_wanted < c->tx_gen) {
+			c->sync_wanted = c->tx_gen;
+			pthread_cond_broadcast(&c->sync_cv);
+		}
+		while (wait && c->synced_gen < c->tx_gen && !c->sync_failed)
+			pthread_cond_wait(&c->sync_cv, &c->sync_mu);
+	}
+	int ready = c->synced_gen >= c->tx_gen, failed = c->sync_failed;
+	pthread_mutex_unlock(&c->sync_mu);
+	if (failed) {
+		snprintf(c->err, c->errlen, "cannot sync the blob store");
 		store_rollback(c->st);
 		c->in_tx = 0;
 		return NATADV_EIO;
 	}
+	if (!ready)
+		return 0;
 	int rc = store_commit(c->st);
 	if (rc) {
 		snprintf(c->err, c->errlen, "%s", store_errmsg(c->st));
@@ -705,6 +759,8 @@ static int record(struct crawler *c, struct job *j)
 	int rc = tx_ensure(c);
 	if (rc)
 		return rc;
+	if (j->result == RES_IMAGE && j->gen > c->tx_gen)
+		c->tx_gen = j->gen;
 	if (j->nredirects && buf_puts(&j->redirects, "]"))
 		j->nredirects = 0; /* cannot happen: the chain's cap leaves room */
 	const crawl_opts *o = c->o;
@@ -1173,6 +1229,15 @@ static void crawler_release(struct crawler *c)
 			pthread_join(c->threads[i], NULL);
 		free(c->threads);
 	}
+	if (c->syncer_started) {
+		pthread_mutex_lock(&c->sync_mu);
+		c->sync_quit = 1;
+		pthread_cond_broadcast(&c->sync_cv);
+		pthread_mutex_unlock(&c->sync_mu);
+		pthread_join(c->syncer, NULL);
+	}
+	pthread_mutex_destroy(&c->sync_mu);
+	pthread_cond_destroy(&c->sync_cv);
 	pthread_mutex_destroy(&c->todo.mu);
 	pthread_cond_destroy(&c->todo.cv);
 	pthread_mutex_destroy(&c->done.mu);
@@ -1208,6 +1273,11 @@ static int crawler_init(struct crawler *c)
 	pthread_cond_init(&c->todo.cv, NULL);
 	pthread_mutex_init(&c->done.mu, NULL);
 	pthread_cond_init(&c->done.cv, NULL);
+	pthread_mutex_init(&c->sync_mu, NULL);
+	pthread_cond_init(&c->sync_cv, NULL);
+	if (pthread_create(&c->syncer, NULL, syncer_main, c) != 0)
+		return NATADV_ENOMEM;
+	c->syncer_started = 1;
 	c->multi = curl_multi_init();
 	if (!c->multi)
 		return NATADV_ENOMEM;
@@ -1320,7 +1390,7 @@ int crawl_run(store *s, int64_t run_id, const crawl_opts *o, const volatile sig_
 		if ((rc = read_infos(c)) != 0 || (rc = drain_done(c)) != 0)
 			goto out;
 		if (c->in_tx && (c->tx_rows >= COMMIT_ROWS || time_mono() - c->tx_started > COMMIT_SECONDS))
-			if ((rc = tx_commit(c)) != 0)
+			if ((rc = tx_commit(c, c->tx_rows >= 8 * COMMIT_ROWS)) != 0)
 				goto out;
 		double mono = time_mono();
 		if (progress && mono - last_progress > 0.25) {
@@ -1332,7 +1402,7 @@ int crawl_run(store *s, int64_t run_id, const crawl_opts *o, const volatile sig_
 		int timeout_ms = 50;
 		if (idle) {
 			/* Nothing in memory: is anything due now, later, or never? */
-			if ((rc = tx_commit(c)) != 0)
+			if ((rc = tx_commit(c, 1)) != 0)
 				goto out;
 			c->cursor = 0;
 			c->last_wrap = 0;
@@ -1368,7 +1438,7 @@ int crawl_run(store *s, int64_t run_id, const crawl_opts *o, const volatile sig_
 		if (c->processing > 0)
 			curl_multi_poll(c->multi, NULL, 0, 50, NULL);
 	}
-	rc = tx_commit(c);
+	rc = tx_commit(c, 1);
 	if (!rc && *stop) {
 		rc = NATADV_EINTR;
 		snprintf(err, errlen, "interrupted");
@@ -1378,7 +1448,7 @@ out:
 		if (rc)
 			store_rollback(s);
 		else
-			rc = tx_commit(c);
+			rc = tx_commit(c, 1);
 	}
 	c->prog.elapsed = time_mono() - c->t0;
 	if (final)
