@@ -1,0 +1,306 @@
+/* url.c — URL checking and normalisation on top of libcurl's CURLU API.
+ * We rebuild the normalised URL from its parts instead of asking curl for the
+ * whole URL, so that nothing is percent-decoded or dot-segment-resolved. */
+#include "crawler/url.h"
+
+#include <curl/curl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/err.h"
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+	if (!err || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+static int is_alpha(int c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static int is_digit(int c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static int to_lower(int c)
+{
+	return (c >= 'A' && c <= 'Z') ? c + ('a' - 'A') : c;
+}
+
+/* Length of a leading RFC 3986 scheme followed by ':', or 0 if none. Done by
+ * hand so that "ftp:" or "mailto:" get a precise message even where curl
+ * would call them malformed. */
+static size_t scheme_len(const char *s)
+{
+	size_t i = 0;
+	if (!is_alpha((unsigned char)s[0]))
+		return 0;
+	while (is_alpha((unsigned char)s[i]) || is_digit((unsigned char)s[i]) ||
+	       s[i] == '+' || s[i] == '-' || s[i] == '.')
+		i++;
+	return s[i] == ':' ? i : 0;
+}
+
+static int scheme_is(const char *s, size_t n, const char *want)
+{
+	size_t i;
+	if (strlen(want) != n)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (to_lower((unsigned char)s[i]) != want[i])
+			return 0;
+	return 1;
+}
+
+/* Appends s lower-cased (ASCII only; other bytes are copied as they are). */
+static int append_lower(buf *b, const char *s)
+{
+	int rc = buf_reserve(b, strlen(s));
+	if (rc)
+		return rc;
+	for (; *s; s++) {
+		char c = (char)to_lower((unsigned char)*s);
+		rc = buf_append(b, &c, 1);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/* Whether the host part of the authority starting at a contains '%'. */
+static int host_has_percent(const char *a)
+{
+	size_t end = strcspn(a, "/?#"), i, host = 0;
+	for (i = 0; i < end; i++)
+		if (a[i] == '@')
+			host = i + 1;
+	return memchr(a + host, '%', end - host) != NULL;
+}
+
+static int map_curl(CURLUcode uc)
+{
+	return uc == CURLUE_OUT_OF_MEMORY ? NATADV_ENOMEM : NATADV_EINVAL;
+}
+
+/* Optional part: NULL when absent, error code only for real failures. */
+static int get_part(CURLU *h, CURLUPart what, unsigned flags, char **out)
+{
+	CURLUcode uc = curl_url_get(h, what, out, flags);
+	if (uc == CURLUE_OK)
+		return 0;
+	*out = NULL;
+	if (uc == CURLUE_OUT_OF_MEMORY)
+		return NATADV_ENOMEM;
+	return 0;
+}
+
+int url_check(const char *in, buf *norm, buf *hostkey, char *err, size_t errlen)
+{
+	CURLU *h = NULL;
+	char *scheme = NULL, *user = NULL, *pass = NULL, *host = NULL;
+	char *port = NULL, *path = NULL, *query = NULL, *zone = NULL;
+	size_t n, i, slen;
+	CURLUcode uc;
+	int rc = NATADV_EINVAL;
+
+	if (!in) {
+		set_err(err, errlen, "unparseable url");
+		return NATADV_EINVAL;
+	}
+	n = strnlen(in, URL_MAX_LEN + 1);
+	if (n > URL_MAX_LEN) {
+		set_err(err, errlen, "url too long");
+		return NATADV_EINVAL;
+	}
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)in[i];
+		if (c <= ' ' || c == 0x7f) {
+			set_err(err, errlen, "url contains control characters or spaces");
+			return NATADV_EINVAL;
+		}
+	}
+	slen = scheme_len(in);
+	if (!slen) {
+		set_err(err, errlen, "unparseable url");
+		return NATADV_EINVAL;
+	}
+	if (!scheme_is(in, slen, "http") && !scheme_is(in, slen, "https")) {
+		char low[33];
+		size_t k, m = slen < 32 ? slen : 32;
+		for (k = 0; k < m; k++)
+			low[k] = (char)to_lower((unsigned char)in[k]);
+		low[m] = '\0';
+		set_err(err, errlen, "unsupported scheme '%s'", low);
+		return NATADV_EINVAL;
+	}
+
+	/* curl forgives "http:/x" and "http:///x" (taking x as the host); an
+	 * absolute URL with a host has exactly "//" and then the authority. */
+	if (in[slen + 1] != '/' || in[slen + 2] != '/' || in[slen + 3] == '/') {
+		set_err(err, errlen, "missing host");
+		return NATADV_EINVAL;
+	}
+
+	/* curl percent-decodes host names ("a%41.com" -> "aA.com", "%%44" ->
+	 * "%D"), which would make normalisation depend on how often it ran;
+	 * real hosts never need a '%', so refuse them. */
+	if (host_has_percent(in + slen + 3)) {
+		set_err(err, errlen, "unparseable url");
+		return NATADV_EINVAL;
+	}
+
+	h = curl_url();
+	if (!h)
+		return NATADV_ENOMEM;
+	/* PATH_AS_IS: "otherwise unchanged" includes "/a/../b". */
+	uc = curl_url_set(h, CURLUPART_URL, in, CURLU_PATH_AS_IS);
+	if (uc == CURLUE_NO_HOST) {
+		set_err(err, errlen, "missing host");
+		goto out;
+	}
+	if (uc != CURLUE_OK) {
+		rc = map_curl(uc);
+		set_err(err, errlen, "unparseable url");
+		goto out;
+	}
+	uc = curl_url_get(h, CURLUPART_HOST, &host, 0);
+	if (uc != CURLUE_OK || !host || !*host) {
+		rc = uc == CURLUE_OUT_OF_MEMORY ? NATADV_ENOMEM : NATADV_EINVAL;
+		set_err(err, errlen, "missing host");
+		goto out;
+	}
+	uc = curl_url_get(h, CURLUPART_SCHEME, &scheme, 0);
+	if (uc != CURLUE_OK) {
+		rc = map_curl(uc);
+		set_err(err, errlen, "unparseable url");
+		goto out;
+	}
+	rc = get_part(h, CURLUPART_ZONEID, 0, &zone);
+	if (rc)
+		goto out;
+	if (zone) {
+		/* A zone id only means something on the local machine. */
+		rc = NATADV_EINVAL;
+		set_err(err, errlen, "unparseable url");
+		goto out;
+	}
+	rc = get_part(h, CURLUPART_USER, 0, &user);
+	if (!rc)
+		rc = get_part(h, CURLUPART_PASSWORD, 0, &pass);
+	if (!rc)
+		rc = get_part(h, CURLUPART_PORT, CURLU_NO_DEFAULT_PORT, &port);
+	if (!rc)
+		rc = get_part(h, CURLUPART_PATH, 0, &path);
+	if (!rc)
+		rc = get_part(h, CURLUPART_QUERY, 0, &query);
+	if (rc)
+		goto out;
+
+	if (hostkey) {
+		buf_reset(hostkey);
+		rc = append_lower(hostkey, scheme);
+		if (!rc)
+			rc = buf_puts(hostkey, "://");
+		if (!rc)
+			rc = append_lower(hostkey, host);
+		if (!rc && port)
+			rc = buf_printf(hostkey, ":%s", port);
+		if (rc)
+			goto out;
+	}
+	if (norm) {
+		buf_reset(norm);
+		rc = append_lower(norm, scheme);
+		if (!rc)
+			rc = buf_puts(norm, "://");
+		if (!rc && user) {
+			rc = buf_puts(norm, user);
+			if (!rc && pass)
+				rc = buf_printf(norm, ":%s", pass);
+			if (!rc)
+				rc = buf_puts(norm, "@");
+		}
+		if (!rc)
+			rc = append_lower(norm, host);
+		if (!rc && port)
+			rc = buf_printf(norm, ":%s", port);
+		if (!rc)
+			rc = buf_puts(norm, path && path[0] == '/' ? path : "/");
+		if (!rc && path && path[0] && path[0] != '/')
+			rc = buf_puts(norm, path);
+		if (!rc && query)
+			rc = buf_printf(norm, "?%s", query);
+		if (rc)
+			goto out;
+	}
+	rc = 0;
+out:
+	curl_free(query);
+	curl_free(path);
+	curl_free(port);
+	curl_free(zone);
+	curl_free(pass);
+	curl_free(user);
+	curl_free(scheme);
+	curl_free(host);
+	curl_url_cleanup(h);
+	return rc;
+}
+
+int url_path_and_query(const char *url, buf *out)
+{
+	CURLU *h;
+	char *path = NULL, *query = NULL;
+	CURLUcode uc;
+	int rc;
+
+	if (!url || !out)
+		return NATADV_EINVAL;
+	h = curl_url();
+	if (!h)
+		return NATADV_ENOMEM;
+	uc = curl_url_set(h, CURLUPART_URL, url, CURLU_PATH_AS_IS | CURLU_NON_SUPPORT_SCHEME);
+	if (uc != CURLUE_OK) {
+		rc = map_curl(uc);
+		goto out;
+	}
+	rc = get_part(h, CURLUPART_PATH, 0, &path);
+	if (!rc)
+		rc = get_part(h, CURLUPART_QUERY, 0, &query);
+	if (rc)
+		goto out;
+	buf_reset(out);
+	rc = buf_puts(out, path && path[0] == '/' ? path : "/");
+	if (!rc && path && path[0] && path[0] != '/')
+		rc = buf_puts(out, path);
+	if (!rc && query)
+		rc = buf_printf(out, "?%s", query);
+out:
+	curl_free(query);
+	curl_free(path);
+	curl_url_cleanup(h);
+	return rc;
+}
+
+int url_robots(const char *hostkey, buf *out)
+{
+	int rc;
+	if (!hostkey || !*hostkey || !out)
+		return NATADV_EINVAL;
+	buf_reset(out);
+	rc = buf_puts(out, hostkey);
+	if (!rc)
+		rc = buf_puts(out, "/robots.txt");
+	return rc;
+}
