@@ -44,5 +44,8 @@ int cmd_classes(struct cli *c, int argc, char **argv);
 int cmd_crawl(struct cli *c, int argc, char **argv);
 int cmd_stats(struct cli *c, int argc, char **argv);
 int cmd_dups(struct cli *c, int argc, char **argv);
+int cmd_model(struct cli *c, int argc, char **argv);
+int cmd_classify(struct cli *c, int argc, char **argv);
+int cmd_score(struct cli *c, int argc, char **argv);
 
 #endif

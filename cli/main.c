@@ -28,6 +28,9 @@ static const struct command commands[] = {
 	{"crawl", cmd_crawl, "fetch, validate, hash and store queued image urls", 1},
 	{"stats", cmd_stats, "urls by state and images, per class and in total", 1},
 	{"dups", cmd_dups, "groups of near-duplicate images by perceptual hash", 1},
+	{"model", cmd_model, "classifier weights: model add FILE --name NAME, model list, model fetch NAME", 1},
+	{"classify", cmd_classify, "top-5 predictions for image files: classify --model NAME|FILE IMAGE...", 0},
+	{"score", cmd_score, "predictions for every stored image: score --model NAME", 1},
 };
 
 void cli_error(const char *fmt, ...)

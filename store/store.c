@@ -214,6 +214,7 @@ struct migration {
 
 static const struct migration migrations[] = {
 	{"schema/001_init.sql", migrate_1_data},
+	{"schema/002_models.sql", NULL},
 };
 
 int store_schema_latest(void)
@@ -258,6 +259,7 @@ static int migrate(store *s)
 	return 0;
 }
 
+/* create: 0 open, 1 create on disk, 2 in memory (class lists only). */
 static int open_db(const char *dir, int create, store **out, char *err, size_t errlen)
 {
 	*out = NULL;
@@ -272,16 +274,19 @@ static int open_db(const char *dir, int create, store **out, char *err, size_t e
 	snprintf(path, sizeof path, "%s/natadv.db", dir);
 	int rc = 0;
 	struct stat sb;
+	if (create == 2)
+		snprintf(path, sizeof path, ":memory:");
 	if (!create && stat(path, &sb) != 0) {
 		snprintf(err, errlen, "no natadv workspace at '%s' (run 'natadv init')", dir);
 		free(s);
 		return NATADV_ENOTFOUND;
 	}
-	if (create) {
-		char tmp[4200];
+	if (create == 1) {
+		char tmp[4200], models[4200];
 		snprintf(tmp, sizeof tmp, "%s/tmp", s->objdir);
+		snprintf(models, sizeof models, "%s/models", dir);
 		if ((mkdir(dir, 0777) && errno != EEXIST) || (mkdir(s->objdir, 0777) && errno != EEXIST) ||
-		    (mkdir(tmp, 0777) && errno != EEXIST)) {
+		    (mkdir(tmp, 0777) && errno != EEXIST) || (mkdir(models, 0777) && errno != EEXIST)) {
 			snprintf(err, errlen, "cannot create workspace '%s': %s", dir, strerror(errno));
 			free(s);
 			return NATADV_EIO;
@@ -314,6 +319,11 @@ int store_create(const char *dir, store **out, char *err, size_t errlen)
 int store_open(const char *dir, store **out, char *err, size_t errlen)
 {
 	return open_db(dir, 0, out, err, errlen);
+}
+
+int store_open_memory(store **out, char *err, size_t errlen)
+{
+	return open_db("(memory)", 2, out, err, errlen);
 }
 
 void store_close(store *s)

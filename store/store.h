@@ -21,6 +21,9 @@ int store_create(const char *dir, store **out, char *err, size_t errlen);
 /* Opens an existing workspace (migrating it forward if older); fails with
  * NATADV_ENOTFOUND "no natadv workspace at 'DIR' (run 'natadv init')". */
 int store_open(const char *dir, store **out, char *err, size_t errlen);
+/* Opens a database in memory holding only the schema and the class lists,
+ * for commands that need class names but no workspace. */
+int store_open_memory(store **out, char *err, size_t errlen);
 /* Closes the handle; accepts NULL. */
 void store_close(store *s);
 /* Returns the detail message of the last failed call (owned by s). */
@@ -169,6 +172,62 @@ int store_images_each(store *s, void (*cb)(void *ctx, const store_image *img), v
 
 /* Sets *hit to 1 if the image hash is stored, else 0. */
 int store_image_exists(store *s, const char *hash, int *hit);
+
+/* ---- models and scores ---- */
+
+typedef struct store_model {
+	const char *id;              /* SHA-256 of the weights file, 64 hex digits */
+	const char *name;
+	const char *arch;
+	int classes;
+	int64_t bytes;
+	const char *source_url;      /* may be NULL */
+	const char *preprocessing;
+	const char *added_at;        /* filled by store_model_get/each */
+} store_model;
+
+/* Records a model. Returns NATADV_EEXIST when the name is taken by other
+ * weights (the same weights under the same name are fine: 0). */
+int store_model_add(store *s, int64_t run_id, const store_model *m);
+/* Looks up a model by name (or by id); strings are copied into text, which
+ * the caller owns, and m points into it. NATADV_ENOTFOUND if absent. */
+int store_model_get(store *s, const char *name, store_model *m, buf *text);
+/* Calls cb for every model, by name; strings valid during cb. */
+int store_models_each(store *s, void (*cb)(void *ctx, const store_model *m), void *ctx);
+/* Writes DIR/models/<id>.safetensors into out. */
+int store_model_path(store *s, const char *id, buf *out);
+
+/* Calls cb for up to limit images with hash > after (in hash order) that
+ * have no score for model_id; returns how many (>= 0) or a negative code. */
+int store_unscored_scan(store *s, const char *model_id, const char *after, int limit,
+                        void (*cb)(void *ctx, const char *hash), void *ctx);
+/* Sets *n to the number of images without a score for model_id. */
+int store_count_unscored(store *s, const char *model_id, int64_t *n);
+/* Calls cb with each distinct class an image is tagged with. */
+int store_image_classes(store *s, const char *hash, void (*cb)(void *ctx, const char *wnid), void *ctx);
+
+typedef struct store_score {
+	const char *image_hash, *model_id;
+	const char *error;           /* NULL when scored */
+	const float *logits;         /* classes floats, or NULL when unscorable */
+	int classes;
+	const char *top5_json;
+	int pred_1k;
+	double prob_1k;
+	const char *pred_subset_wnid;
+	double prob_subset;
+	int fast_decode;
+	int64_t run_id;
+} store_score;
+
+typedef struct store_score_tag {
+	const char *wnid;
+	double p_1k, p_subset;       /* negative when not defined for the class */
+} store_score_tag;
+
+/* Records a model's prediction for an image (or why it is unscorable) with
+ * the probability of each tagged class, in the open transaction. */
+int store_score_put(store *s, const store_score *sc, const store_score_tag *tags, int ntags);
 
 /* ---- blobs (thread-safe; no handle needed) ---- */
 

@@ -1,0 +1,201 @@
+/* cmd_model.c — `natadv model add FILE --name NAME`, `model list`,
+ * `model fetch NAME`: the classifier weights a workspace scores with. */
+#include "cli/cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/err.h"
+#include "common/sha256.h"
+#include "crawler/crawler.h"
+#include "filter/filter.h"
+
+/* Known downloads: torchvision's original ImageNet ResNet-50 weights
+ * (IMAGENET1K_V1, BSD-3-Clause) in safetensors form, pinned by SHA-256. */
+static const struct known_model {
+	const char *name, *url, *sha256;
+} known[] = {
+	{"resnet50",
+	 "https://huggingface.co/timm/resnet50.tv_in1k/resolve/aa6c2d36d56bc0209040c02b5a7b7d7bf11d57b8/"
+	 "model.safetensors",
+	 "5d061a3c593d795bfe682d9b152bafbcf550579873492def3515b46db1189888"},
+};
+
+static void help(void)
+{
+	printf("usage: natadv model add FILE --name NAME [--source-url URL]\n"
+	       "       natadv model list\n"
+	       "       natadv model fetch NAME [--url URL] [--sha256 HEX]\n\n"
+	       "add     checks FILE completely (a safetensors file of torchvision's ResNet family:\n"
+	       "        resnet18/34/50/101/152, resnext50_32x4d, resnext101_32x8d, wide_resnet50_2),\n"
+	       "        copies it into the workspace as models/<sha256>.safetensors and records it\n"
+	       "list    name, architecture, classes, SHA-256 and source of every model\n"
+	       "fetch   downloads known weights and checks their pinned SHA-256, then adds them;\n"
+	       "        resnet50 = torchvision's IMAGENET1K_V1 weights (timm/resnet50.tv_in1k)\n");
+}
+
+/* Copies src to dst through dst.part + rename, unless dst exists. */
+static int copy_file(const char *src, const char *dst, char *err, size_t errlen)
+{
+	struct stat sb;
+	if (stat(dst, &sb) == 0)
+		return 0;
+	char tmp[4300];
+	snprintf(tmp, sizeof tmp, "%s.part", dst);
+	FILE *in = fopen(src, "rb"), *out = in ? fopen(tmp, "wb") : NULL;
+	int rc = 0;
+	if (!in || !out) {
+		snprintf(err, errlen, "cannot copy '%s': %s", src, strerror(errno));
+		rc = NATADV_EIO;
+	}
+	char chunk[1 << 16];
+	size_t n;
+	while (!rc && (n = fread(chunk, 1, sizeof chunk, in)) > 0)
+		if (fwrite(chunk, 1, n, out) != n)
+			rc = NATADV_EIO;
+	if (!rc && (ferror(in) || fflush(out) || fsync(fileno(out))))
+		rc = NATADV_EIO;
+	if (in)
+		fclose(in);
+	if (out && fclose(out) && !rc)
+		rc = NATADV_EIO;
+	if (!rc && rename(tmp, dst) != 0)
+		rc = NATADV_EIO;
+	if (rc) {
+		if (!err[0])
+			snprintf(err, errlen, "cannot copy '%s' to '%s': %s", src, dst, strerror(errno));
+		unlink(tmp);
+	}
+	return rc;
+}
+
+/* Validates path as a ResNet, copies it into the workspace and records it. */
+static int add_model(struct cli *c, const char *path, const char *name, const char *source_url,
+                     const char *want_sha)
+{
+	char err[1024] = "", sha[65];
+	int64_t bytes = 0;
+	resnet *m = NULL;
+	if (resnet_load_file(&m, path, err, sizeof err) != 0) {
+		cli_error("cannot add '%s': %s", path, err);
+		return EXIT_FAIL;
+	}
+	store_model rec = {.name = name, .arch = resnet_get_info(m)->arch, .classes = resnet_get_info(m)->classes,
+	                   .source_url = source_url, .preprocessing = FILTER_PREPROCESSING};
+	char arch[32];
+	snprintf(arch, sizeof arch, "%s", rec.arch);
+	rec.arch = arch;
+	resnet_free(m);
+	if (sha256_file(path, sha, &bytes, err, sizeof err) != 0) {
+		cli_error("%s", err);
+		return EXIT_FAIL;
+	}
+	if (want_sha && strcmp(want_sha, sha) != 0) {
+		cli_error("cannot add '%s': sha-256 is %s, expected %s", path, sha, want_sha);
+		return EXIT_FAIL;
+	}
+	rec.id = sha;
+	rec.bytes = bytes;
+	buf dst;
+	buf_init(&dst, 8192);
+	char dir[4200];
+	snprintf(dir, sizeof dir, "%s/models", store_dir(c->st));
+	if ((mkdir(dir, 0777) != 0 && errno != EEXIST) || store_model_path(c->st, sha, &dst) ||
+	    copy_file(path, buf_cstr(&dst), err, sizeof err)) {
+		cli_error("%s", err[0] ? err : "cannot create the models folder");
+		buf_release(&dst);
+		return EXIT_FAIL;
+	}
+	buf_release(&dst);
+	if (store_model_add(c->st, c->run_id, &rec) != 0) {
+		cli_error("cannot add model '%s': %s", name, store_errmsg(c->st));
+		return EXIT_FAIL;
+	}
+	if (!c->quiet)
+		fprintf(stderr, "natadv: model '%s' added: %s, %d classes, sha-256 %s\n", name, arch, rec.classes, sha);
+	return EXIT_OK;
+}
+
+static void print_model(void *ctx, const store_model *m)
+{
+	(void)ctx;
+	printf("%s\t%s\t%d\t%s\t%s\n", m->name, m->arch, m->classes, m->id, m->source_url ? m->source_url : "-");
+}
+
+int cmd_model(struct cli *c, int argc, char **argv)
+{
+	enum { O_NAME = 256, O_SOURCE, O_URL, O_SHA };
+	static const struct option opts[] = {
+		{"name", required_argument, 0, O_NAME}, {"source-url", required_argument, 0, O_SOURCE},
+		{"url", required_argument, 0, O_URL},   {"sha256", required_argument, 0, O_SHA},
+		{"help", no_argument, 0, 'h'},          {0, 0, 0, 0},
+	};
+	const char *name = NULL, *source = NULL, *url = NULL, *sha = NULL;
+	int ch;
+	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (ch) {
+		case O_NAME: name = optarg; break;
+		case O_SOURCE: source = optarg; break;
+		case O_URL: url = optarg; break;
+		case O_SHA: sha = optarg; break;
+		case 'h': help(); return EXIT_OK;
+		default: return cli_usage("model", "unknown option");
+		}
+	}
+	if (optind >= argc)
+		return cli_usage("model", "missing subcommand (add, list or fetch)");
+	const char *sub = argv[optind++];
+	if (!strcmp(sub, "list")) {
+		if (optind < argc)
+			return cli_usage("model", "unexpected argument '%s'", argv[optind]);
+		if (store_models_each(c->st, print_model, NULL) != 0) {
+			cli_error("%s", store_errmsg(c->st));
+			return EXIT_FAIL;
+		}
+		return EXIT_OK;
+	}
+	if (!strcmp(sub, "add")) {
+		if (optind + 1 != argc)
+			return cli_usage("model", "add wants one FILE");
+		if (!name)
+			return cli_usage("model", "add wants --name NAME");
+		return add_model(c, argv[optind], name, source, NULL);
+	}
+	if (!strcmp(sub, "fetch")) {
+		if (optind + 1 != argc)
+			return cli_usage("model", "fetch wants one NAME");
+		const char *what = argv[optind];
+		const struct known_model *k = NULL;
+		for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+			if (!strcmp(known[i].name, what))
+				k = &known[i];
+		if (!k && (!url || !sha))
+			return cli_usage("model", "unknown model '%s' (known: resnet50; or give --url and --sha256)", what);
+		const char *from = url ? url : k->url, *want = sha ? sha : k->sha256;
+		char dl[4300], err[1024], got[65];
+		snprintf(dl, sizeof dl, "%s/models/download-%s.safetensors", store_dir(c->st), what);
+		int64_t bytes = 0;
+		crawl_opts o;
+		crawl_opts_default(&o);
+		if (!c->quiet)
+			fprintf(stderr, "natadv: downloading '%s'\n", from);
+		if (crawl_download(from, dl, 4LL << 30, o.user_agent, got, &bytes, err, sizeof err) != 0) {
+			cli_error("%s", err);
+			return EXIT_FAIL;
+		}
+		if (strcmp(got, want) != 0) {
+			cli_error("cannot fetch '%s': downloaded file has sha-256 %s, expected %s", what, got, want);
+			unlink(dl);
+			return EXIT_FAIL;
+		}
+		int st = add_model(c, dl, name ? name : what, from, want);
+		unlink(dl);
+		return st;
+	}
+	return cli_usage("model", "unknown subcommand '%s' (add, list or fetch)", sub);
+}

@@ -1,0 +1,79 @@
+/* filter.h — the adversarial filter's scoring stage: torchvision's eval
+ * preprocessing on top of image/, predictions from logits (1000-way and over
+ * a class subset such as imagenet-a), and `score`, which runs a ResNet over
+ * every stored image with decoding overlapped with the forward pass. */
+#ifndef NATADV_FILTER_H
+#define NATADV_FILTER_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "filter/resnet.h"
+#include "image/image.h"
+#include "store/store.h"
+
+#define FILTER_RESIZE 256
+#define FILTER_CROP 224
+#define FILTER_PREPROCESSING "torchvision-eval resize=256 (PIL bilinear, antialias) center-crop=224 " \
+	"normalize mean=0.485,0.456,0.406 std=0.229,0.224,0.225"
+
+/* Decodes data (JPEG or PNG) as PIL does and applies torchvision's
+ * Resize(256) + CenterCrop(224) + ToTensor + Normalize, writing 3*224*224
+ * floats (CHW) into caller-owned chw. fast = 1 decodes JPEGs with libjpeg's
+ * DCT scaling first (faster, not bit-exact with PIL). Returns 0 or a
+ * natadv_err code with err saying why. */
+int filter_preprocess(img_ctx *c, const void *data, size_t len, int fast, float *chw,
+                      char *err, size_t errlen);
+
+typedef struct filter_pred {
+	int top5[5];          /* class indices by the softmax over all logits */
+	float top5_p[5];
+	int subset_pos;       /* argmax position within the subset, -1 if none */
+	float subset_p;       /* its probability in the softmax over the subset's logits */
+} filter_pred;
+
+/* Fills probs[classes] with the softmax of logits (caller-owned arrays). */
+void filter_softmax(const float *logits, int classes, float *probs);
+/* Softmax over the logits at subset[0..nsub) only, into probs[nsub]. */
+void filter_softmax_subset(const float *logits, const int *subset, int nsub, float *probs);
+/* Top-5 and the subset argmax (subset may be NULL when nsub is 0). */
+void filter_predict(const float *logits, int classes, const int *subset, int nsub, filter_pred *out);
+
+typedef struct filter_classes {
+	int n1k;              /* classes of the model's output (1000) */
+	char (*wnid_1k)[10];  /* wnid of each output index */
+	char (*name_1k)[64];  /* its first WordNet name */
+	int nsub;             /* imagenet-a: 200 */
+	int *sub_1k;          /* output index of each subset class */
+	char (*wnid_sub)[10];
+} filter_classes;
+
+/* Reads the imagenet-1k and subset class lists from the workspace; free with
+ * filter_classes_release. */
+int filter_classes_load(store *s, const char *subset, filter_classes *out);
+/* Frees what filter_classes_load allocated; accepts a zeroed struct. */
+void filter_classes_release(filter_classes *fc);
+
+typedef struct filter_score_opts {
+	int batch;            /* images per forward pass (8) */
+	int threads;          /* OpenBLAS threads (number of cores) */
+	int decoders;         /* decoding threads (number of cores) */
+	int fast;             /* opt-in DCT-scaled JPEG decoding */
+} filter_score_opts;
+
+typedef struct filter_progress {
+	int64_t total;        /* images without a score when the run started */
+	int64_t scored, unscorable;
+	double elapsed;
+} filter_progress;
+
+/* Scores every stored image that has no score for the model recorded as
+ * model_id, whose weights are loaded in m. Resumable: each batch commits
+ * with its rows. Returns 0, NATADV_EINTR when stop was set, or an error. */
+int filter_score_run(store *s, int64_t run_id, const char *model_id, resnet *m,
+                     const filter_score_opts *o, const volatile sig_atomic_t *stop,
+                     void (*progress)(void *ctx, const filter_progress *p), void *ctx,
+                     filter_progress *final, char *err, size_t errlen);
+
+#endif
