@@ -14,7 +14,7 @@ nat -q init
 check "init is quiet with -q and creates the database" 1 "$(ls "$T/ws" | grep -c '^natadv.db$')"
 nat -q init
 check "init twice is fine" 0 "$?"
-check "schema version" 1 "$(sql 'PRAGMA user_version')"
+check "schema version: every migration applied" "$(ls "$ROOT"/schema/*.sql | wc -l)" "$(sql "PRAGMA user_version")"
 check "journal mode" wal "$(sql 'PRAGMA journal_mode')"
 nat crawl --concurrency 0 2>/dev/null
 check "bad option value is a usage error" 2 "$?"
