@@ -3,7 +3,8 @@
 # URLs of byte-distinct real photos, served from loopback by nginx. Each tool
 # runs RUNS times; prints files/s, MB/s and peak RSS, and natadv's ratios.
 # natadv validates, hashes and stores every image; the others only write files.
-# Usage: bench/crawl.sh [N=10000] [RUNS=3]
+# Usage: bench/crawl.sh [N=10000] [RUNS=3]   (PROGRESSIVE=0: baseline JPEGs only;
+# aria2c, ~50x slower than the others here, runs once)
 set -eu
 cd "$(dirname "$0")/.."
 N=${1:-10000}
@@ -91,7 +92,7 @@ check=$(sqlite3 "$W/nat/ws/natadv.db" "SELECT count(*) FROM images")
 echo "  natadv stored $check distinct images"
 measure curl f_curl
 measure wget2 f_wget2
-measure aria2c f_aria2c
+RUNS=1 measure aria2c f_aria2c
 # memory with 100,000 queued urls: every file under ten query strings
 for k in 0 1 2 3 4 5 6 7 8 9; do sed "s/\.jpg\t/.jpg?v=$k\t/" "$W/seeds.tsv" | tail -n +2; done |
 	{ printf 'url\twnid\n'; cat; } > "$W/seeds100k.tsv"

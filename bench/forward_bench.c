@@ -1,0 +1,102 @@
+/* forward_bench.c — natadv's forward pass alone, for bench/score.sh: loads a
+ * ResNet from safetensors, prepares one batch size, and after warm-up times
+ * runs of at least 32 images of random input. Prints the OpenBLAS kernel on
+ * stderr and "images_per_s median best maxrss_kb" on stdout.
+ * Usage: forward_bench MODEL.safetensors BATCH RUNS [THREADS=2] */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include <cblas.h>
+
+#include "filter/resnet.h"
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+static int parse(const char *s, int lo, int hi, int *out)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+	if (*s == '\0' || *end != '\0' || v < lo || v > hi)
+		return -1;
+	*out = (int)v;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	int batch, runs, threads = 2;
+	if (argc < 4 || argc > 5 || parse(argv[2], 1, 256, &batch) || parse(argv[3], 1, 1000, &runs) ||
+	    (argc == 5 && parse(argv[4], 1, 256, &threads))) {
+		fprintf(stderr, "usage: forward_bench MODEL.safetensors BATCH RUNS [THREADS]\n");
+		return 2;
+	}
+	char err[1024];
+	resnet *m = NULL;
+	float *in = NULL, *logits = NULL;
+	double *rates = NULL;
+	int status = 1;
+	if (resnet_load_file(&m, argv[1], err, sizeof err) != 0) {
+		fprintf(stderr, "forward_bench: cannot load '%s': %s\n", argv[1], err);
+		goto out;
+	}
+	if (resnet_set_threads(m, threads) != 0 || resnet_prepare(m, batch, 224, 224) != 0) {
+		fprintf(stderr, "forward_bench: %s\n", resnet_errmsg(m));
+		goto out;
+	}
+	fprintf(stderr, "forward_bench: %s, OpenBLAS %s, kernel %s, %d threads, arena %.1f MB\n",
+	        resnet_get_info(m)->arch, openblas_get_config(), openblas_get_corename(), openblas_get_num_threads(),
+	        (double)resnet_arena_bytes(m) / 1e6);
+	size_t n_in = (size_t)batch * 3 * 224 * 224;
+	in = malloc(n_in * sizeof *in);
+	logits = malloc((size_t)batch * (size_t)resnet_get_info(m)->classes * sizeof *logits);
+	rates = malloc((size_t)runs * sizeof *rates);
+	if (!in || !logits || !rates) {
+		fprintf(stderr, "forward_bench: out of memory\n");
+		goto out;
+	}
+	unsigned x = 12345;
+	for (size_t i = 0; i < n_in; i++) { /* uniform in [-2, 2), like the peers' inputs */
+		x = x * 1664525u + 1013904223u;
+		in[i] = (float)(x >> 8) * (4.0f / 16777216.0f) - 2.0f;
+	}
+	int per_run = batch >= 32 ? 1 : 32 / batch;
+	int warm = batch < 8 ? 2 : 1;
+	for (int i = 0; i < warm; i++) {
+		if (resnet_forward(m, in, batch, logits) != 0) {
+			fprintf(stderr, "forward_bench: %s\n", resnet_errmsg(m));
+			goto out;
+		}
+	}
+	for (int r = 0; r < runs; r++) {
+		double t0 = now();
+		for (int i = 0; i < per_run; i++)
+			resnet_forward(m, in, batch, logits);
+		rates[r] = (double)per_run * batch / (now() - t0);
+	}
+	qsort(rates, (size_t)runs, sizeof *rates, cmp_double);
+	double median = runs % 2 ? rates[runs / 2] : (rates[runs / 2 - 1] + rates[runs / 2]) / 2;
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	printf("%.2f %.2f %ld\n", median, rates[runs - 1], ru.ru_maxrss);
+	status = 0;
+out:
+	free(rates);
+	free(logits);
+	free(in);
+	resnet_free(m);
+	return status;
+}

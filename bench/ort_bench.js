@@ -1,0 +1,44 @@
+// ort_bench.js — onnxruntime-node's forward pass for bench/score.sh: one ONNX
+// model, one batch size, 2 intra-op threads, random input; after warm-up each
+// run covers at least 32 images. Prints "images_per_s median best maxrss_kb".
+// Usage: NODE_PATH=DIR/node_modules node ort_bench.js MODEL.onnx BATCH RUNS
+'use strict';
+const ort = require('onnxruntime-node');
+
+async function main() {
+	const [model, batchArg, runsArg] = process.argv.slice(2);
+	const batch = parseInt(batchArg, 10);
+	const runs = parseInt(runsArg, 10);
+	if (!model || !(batch > 0) || !(runs > 0)) {
+		console.error('usage: node ort_bench.js MODEL.onnx BATCH RUNS');
+		process.exit(2);
+	}
+	const session = await ort.InferenceSession.create(model, {
+		intraOpNumThreads: 2,
+		interOpNumThreads: 1,
+		executionMode: 'sequential',
+		graphOptimizationLevel: 'all',
+	});
+	const data = new Float32Array(batch * 3 * 224 * 224);
+	for (let i = 0; i < data.length; i++) data[i] = Math.random() * 4 - 2;
+	const feeds = {[session.inputNames[0]]: new ort.Tensor('float32', data, [batch, 3, 224, 224])};
+	const perRun = Math.max(1, Math.floor(32 / batch));
+	await session.run(feeds); // warm-up
+	if (batch < 8) await session.run(feeds);
+	const rates = [];
+	for (let r = 0; r < runs; r++) {
+		const t0 = process.hrtime.bigint();
+		for (let i = 0; i < perRun; i++) await session.run(feeds);
+		const s = Number(process.hrtime.bigint() - t0) / 1e9;
+		rates.push((perRun * batch) / s);
+	}
+	rates.sort((a, b) => a - b);
+	const median = rates.length % 2 ? rates[(rates.length - 1) / 2] :
+		(rates[rates.length / 2 - 1] + rates[rates.length / 2]) / 2;
+	console.log(`${median.toFixed(2)} ${rates[rates.length - 1].toFixed(2)} ${process.resourceUsage().maxRSS}`);
+}
+
+main().catch((e) => {
+	console.error(`ort_bench: ${e.message}`);
+	process.exit(1);
+});
