@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "common/err.h"
-#include "image/near.h"
+#include "image/image.h"
 
 struct img_row {
 	char hash[33];

@@ -1,7 +1,7 @@
 /* near.c — near-duplicate grouping by perceptual hash. Two hashes within d
  * bits agree exactly on at least one of d+1 disjoint bit chunks, so sorting
  * by each chunk finds every candidate pair without an O(n²) scan. */
-#include "image/near.h"
+#include "image/image.h"
 
 #include <stdlib.h>
 
