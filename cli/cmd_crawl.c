@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "common/err.h"
+#include "common/timeutil.h"
 #include "crawler/crawler.h"
 
 static void help(void)
@@ -210,6 +211,13 @@ int cmd_crawl(struct cli *c, int argc, char **argv)
 		        "%s retries in %.1f s\n", cli_num(p.done, a), cli_num(p.total, b), cli_num(p.images, e),
 		        cli_num(p.duplicates, f), cli_num(p.failed, g), cli_num(p.opted_out, h),
 		        cli_num(p.retries, r), p.elapsed);
+	}
+	if (!rc && p.waiting) {
+		char when[32];
+		time_iso(p.next_due, when);
+		cli_error("%s urls wait for a server's Retry-After until %s (run 'natadv crawl' again then)",
+		          cli_num(p.waiting, a), when);
+		return EXIT_PARTIAL;
 	}
 	if (rc == NATADV_EINTR) {
 		int64_t left = 0;

@@ -20,17 +20,18 @@ struct command {
 	int (*fn)(struct cli *c, int argc, char **argv);
 	const char *help;
 	int needs_workspace;
+	int stops_cleanly;     /* polls cli_stop; other commands die on SIGINT as usual */
 };
 
 static const struct command commands[] = {
-	{"init", cmd_init, "create the workspace (database, blob store, class lists)", 0},
-	{"classes", cmd_classes, "list classes: classes [--set NAME]", 1},
-	{"crawl", cmd_crawl, "fetch, validate, hash and store queued image urls", 1},
-	{"stats", cmd_stats, "urls by state and images, per class and in total", 1},
-	{"dups", cmd_dups, "groups of near-duplicate images by perceptual hash", 1},
-	{"model", cmd_model, "classifier weights: model add FILE --name NAME, model list, model fetch NAME", 1},
-	{"classify", cmd_classify, "top-5 predictions for image files: classify --model NAME|FILE IMAGE...", 0},
-	{"score", cmd_score, "predictions for every stored image: score --model NAME", 1},
+	{"init", cmd_init, "create the workspace (database, blob store, class lists)", 0, 0},
+	{"classes", cmd_classes, "list classes: classes [--set NAME]", 1, 0},
+	{"crawl", cmd_crawl, "fetch, validate, hash and store queued image urls", 1, 1},
+	{"stats", cmd_stats, "urls by state and images, per class and in total", 1, 0},
+	{"dups", cmd_dups, "groups of near-duplicate images by perceptual hash", 1, 0},
+	{"model", cmd_model, "classifier weights: model add FILE --name NAME, model list, model fetch NAME", 1, 0},
+	{"classify", cmd_classify, "top-5 predictions for image files: classify --model NAME|FILE IMAGE...", 0, 1},
+	{"score", cmd_score, "predictions for every stored image: score --model NAME", 1, 1},
 };
 
 void cli_error(const char *fmt, ...)
@@ -221,11 +222,13 @@ int main(int argc, char **argv)
 	c.command = cmd->name;
 	c.args = buf_cstr(&args);
 
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_signal;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	if (cmd->stops_cleanly) {
+		struct sigaction sa;
+		memset(&sa, 0, sizeof sa);
+		sa.sa_handler = on_signal;
+		sigaction(SIGINT, &sa, NULL);
+		sigaction(SIGTERM, &sa, NULL);
+	}
 	signal(SIGPIPE, SIG_IGN);
 
 	int status;

@@ -21,6 +21,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <xxhash.h>
@@ -37,6 +39,7 @@
 #define MAX_HOSTS 8192
 #define COMMIT_SECONDS 0.5
 #define COMMIT_ROWS 1000
+#define RETRY_AFTER_MAX (6 * 3600)
 
 void crawl_opts_default(crawl_opts *o)
 {
@@ -130,6 +133,7 @@ struct job {
 	char hash[33], sha256[65];
 	double retry_at;
 	uint64_t gen;              /* blob write generation, for the syncer */
+	int disk_error;            /* the blob could not be written: stop the run */
 	struct job *next;
 };
 
@@ -145,6 +149,9 @@ struct host {
 	char rerror[256];          /* why every URL of the host fails, if set */
 	int rretry;                /* rerror is temporary ... */
 	double rerror_until;       /* ... and robots.txt is asked again after this (monotonic) */
+	int rfails;                /* robots.txt failures in a row */
+	double resume_at;          /* a 429/503 Retry-After pauses the host until then (monotonic) */
+	int queued;                /* entries of this host in the window */
 	double delay;
 	struct host *next;         /* hash chain */
 };
@@ -183,6 +190,12 @@ struct crawler {
 	int nwin, capwin;
 	int64_t cursor;            /* last id scanned */
 	double last_wrap;
+	double scan_pause_until;   /* every row of the last scan belonged to busy hosts */
+	int skipped;               /* rows the last scan left for a later pass */
+	int added;                 /* rows the last scan put in the window */
+	int host_cap;              /* window entries per host */
+	int freeze;                /* a commit waits for the syncer: hold image rows back */
+	int lock_fd;
 	int64_t *tracked;          /* open-addressing set of URL ids in flight */
 	int64_t *tracked_scratch;
 	int tracked_cap;
@@ -298,12 +311,17 @@ static double parse_retry_after(const char *block, double now)
 	char *end;
 	errno = 0;
 	long secs = strtol(v, &end, 10);
-	if (end != v && *end == '\0' && errno == 0 && secs >= 0)
-		return now + (double)(secs > 86400 ? 86400 : secs);
-	time_t t = curl_getdate(v, NULL);
-	if (t < 0)
-		return -1;
-	return (double)t < now ? now : (double)t;
+	double at;
+	if (end != v && *end == '\0' && errno == 0 && secs >= 0) {
+		at = now + (double)(secs > RETRY_AFTER_MAX ? RETRY_AFTER_MAX : secs);
+	} else {
+		time_t t = curl_getdate(v, NULL);
+		if (t < 0)
+			return -1;
+		at = (double)t < now ? now : (double)t;
+	}
+	/* A server cannot park a URL for years: both forms are capped. */
+	return at > now + RETRY_AFTER_MAX ? now + RETRY_AFTER_MAX : at;
 }
 
 /* ---- tracked ids ---- */
@@ -411,9 +429,7 @@ static void hosts_evict(struct crawler *c)
 		struct host **pp = &c->htab[b];
 		while (*pp) {
 			struct host *x = *pp;
-			int used = x->active > 0 || x->rstate == ROBOTS_FETCHING;
-			for (int i = 0; !used && i < c->nwin; i++)
-				used = c->win[i].host == x;
+			int used = x->active > 0 || x->rstate == ROBOTS_FETCHING || x->queued > 0;
 			if (!used) {
 				*pp = x->next;
 				host_free(x);
@@ -435,6 +451,8 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
 		return len; /* an error page: not kept */
 	if ((int64_t)(j->body.len + len) > j->max_bytes) {
 		j->too_big = 1;
+		if (j->kind == JOB_ROBOTS) /* RFC 9309: parse the first 500 KiB, drop the rest */
+			buf_append(&j->body, p, (size_t)(j->max_bytes - (int64_t)j->body.len));
 		return 0; /* aborts the transfer */
 	}
 	if (buf_append(&j->body, p, len))
@@ -545,7 +563,7 @@ static int job_start(struct crawler *c, struct job *j)
 	 * an image's are followed by hand so each hop is checked and recorded. */
 	curl_easy_setopt(j->easy, CURLOPT_FOLLOWLOCATION, j->kind == JOB_ROBOTS ? 1L : 0L);
 	curl_easy_setopt(j->easy, CURLOPT_MAXREDIRS, 5L);
-	curl_easy_setopt(j->easy, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)j->max_bytes);
+	curl_easy_setopt(j->easy, CURLOPT_MAXFILESIZE_LARGE, j->kind == JOB_ROBOTS ? (curl_off_t)0 : (curl_off_t)j->max_bytes);
 	if (curl_multi_add_handle(c->multi, j->easy) != CURLM_OK)
 		return NATADV_ENET;
 	c->active++;
@@ -556,6 +574,7 @@ static struct job *job_take(struct crawler *c)
 {
 	struct job *j = c->free_jobs;
 	if (j) {
+		j->disk_error = 0;
 		c->free_jobs = j->next;
 		j->next = NULL;
 		buf_reset(&j->url);
@@ -642,7 +661,8 @@ static void process_body(struct crawler *c, img_ctx *ic, EVP_MD_CTX *md, struct 
 	}
 	hex_of(dig, dlen, j->sha256);
 	rc = blob_put(store_objects_dir(c->st), j->hash, j->body.data, j->body.len, j->error, sizeof j->error);
-	j->result = rc ? RES_RETRY : RES_IMAGE; /* a disk error is not the URL's fault */
+	j->result = rc ? RES_RETRY : RES_IMAGE;
+	j->disk_error = rc != 0; /* not the URL's fault: the run stops */
 	pthread_mutex_lock(&c->sync_mu);
 	j->gen = ++c->written_gen;
 	pthread_mutex_unlock(&c->sync_mu);
@@ -710,6 +730,7 @@ static void *syncer_main(void *arg)
 		else
 			c->synced_gen = target;
 		pthread_cond_broadcast(&c->sync_cv);
+		curl_multi_wakeup(c->multi); /* a frozen commit can go ahead */
 	}
 	pthread_mutex_unlock(&c->sync_mu);
 	return NULL;
@@ -740,8 +761,11 @@ static int tx_commit(struct crawler *c, int wait)
 		c->in_tx = 0;
 		return NATADV_EIO;
 	}
-	if (!ready)
+	if (!ready) {
+		c->freeze = 1; /* tx_gen stays put until the syncer catches up */
 		return 0;
+	}
+	c->freeze = 0;
 	int rc = store_commit(c->st);
 	if (rc) {
 		snprintf(c->err, c->errlen, "%s", store_errmsg(c->st));
@@ -901,20 +925,22 @@ static int robots_done(struct crawler *c, struct job *j, CURLcode cc)
 	struct host *h = j->host;
 	const char *policy = "allow_all";
 	char error[300] = "";
+	int temporary = 0;
 	if (j->refused_private) {
 		policy = "disallow_all";
 		snprintf(error, sizeof error, "refused: '%s' resolves to a private or loopback address (use --allow-private)",
 		         h->key);
+	} else if (j->too_big || (cc == CURLE_OK && j->status >= 200 && j->status < 300)) {
+		policy = "rules"; /* too big: the first 500 KiB count */
+	} else if (cc == CURLE_TOO_MANY_REDIRECTS || cc == CURLE_UNSUPPORTED_PROTOCOL) {
+		policy = "allow_all"; /* RFC 9309: unavailable, like a 4xx */
 	} else if (cc != CURLE_OK) {
-		policy = "disallow_all";
+		temporary = 1;
 		snprintf(error, sizeof error, "robots.txt unreachable: %s", curl_easy_strerror(cc));
-	} else if (j->status >= 200 && j->status < 300) {
-		policy = "rules";
 	} else if (j->status >= 500 || j->status == 429) {
-		policy = "disallow_all"; /* RFC 9309: unreachable means complete disallow, for now */
+		temporary = 1; /* RFC 9309: unreachable means complete disallow, for now */
 		snprintf(error, sizeof error, "robots.txt unreachable: HTTP %ld", j->status);
 	}
-	/* 3xx here means more than the redirects curl followed; 4xx: no rules. */
 	store_robots r = {
 		.host = h->key,
 		.url = buf_cstr(&j->url),
@@ -925,22 +951,27 @@ static int robots_done(struct crawler *c, struct job *j, CURLcode cc)
 		.final_url = buf_cstr(&j->cur),
 		.error = error[0] ? error : NULL,
 		.body = strcmp(policy, "rules") == 0 ? buf_cstr(&j->body) : NULL,
-		.policy = policy,
+		.policy = temporary ? "disallow_all" : policy,
 	};
+	/* Every attempt is a row; only rows without an error serve as the cache. */
 	int rc = tx_ensure(c);
-	/* A temporary failure is not cached: the next run asks again. */
-	if (!rc && !error[0])
+	if (!rc)
 		rc = store_robots_put(c->st, &r);
 	if (rc) {
 		snprintf(c->err, c->errlen, "%s", store_errmsg(c->st));
 		return rc;
 	}
-	host_apply_robots(c, h, policy, buf_cstr(&j->body), j->body.len);
+	host_apply_robots(c, h, r.policy, buf_cstr(&j->body), j->body.len);
 	if (error[0]) {
 		snprintf(h->rerror, sizeof h->rerror, "%s", error);
-		h->rretry = !j->refused_private;
-		h->rerror_until = time_mono() + c->o->retry_base;
-		h->rstate = ROBOTS_UNKNOWN; /* asked again when the URLs come back */
+		h->rfails = temporary ? h->rfails + 1 : 0;
+		/* A temporary failure defers the host's URLs (no attempt spent) with a
+		 * growing pause; after as many failures as retries, they fail. */
+		h->rretry = temporary && h->rfails <= c->o->retries;
+		h->rerror_until = time_mono() + backoff(c, h->rfails);
+		h->rstate = ROBOTS_UNKNOWN; /* asked again when the pause is over */
+	} else {
+		h->rfails = 0;
 	}
 	h->active--;
 	job_give(c, j);
@@ -971,6 +1002,7 @@ static int decide_without_fetch(struct crawler *c, struct entry *e, enum job_res
 
 static void entry_drop(struct crawler *c, int i)
 {
+	c->win[i].host->queued--;
 	free(c->win[i].url);
 	c->win[i] = c->win[--c->nwin];
 }
@@ -986,7 +1018,7 @@ static int start_ready(struct crawler *c)
 		if (h->rerror[0] && h->rretry && mono > h->rerror_until)
 			h->rerror[0] = '\0'; /* time to ask for robots.txt again */
 		if (h->active >= o->per_host || (h->delay > 0 && mono - h->last_start < h->delay) ||
-		    h->rstate == ROBOTS_FETCHING) {
+		    h->rstate == ROBOTS_FETCHING || mono < h->resume_at) {
 			i++;
 			continue;
 		}
@@ -998,10 +1030,22 @@ static int start_ready(struct crawler *c)
 			continue;
 		}
 		if (h->rerror[0]) {
-			/* robots.txt could not be had: the URL waits (retry) or fails */
-			int rc = decide_without_fetch(c, e, h->rretry ? RES_RETRY : RES_FAILED, h->rerror);
-			if (rc)
+			/* robots.txt could not be had: the URL waits without spending an
+			 * attempt (no request was made), or fails when it never came */
+			int rc;
+			if (h->rretry) {
+				double wait = h->rerror_until - mono;
+				rc = tx_ensure(c);
+				if (!rc && store_url_defer(c->st, e->id, time_now() + (wait > 0.1 ? wait : 0.1), h->rerror))
+					rc = NATADV_EDB;
+				if (rc) {
+					snprintf(c->err, c->errlen, "%s", store_errmsg(c->st));
+					return rc;
+				}
+				tracked_del(c, e->id);
+			} else if ((rc = decide_without_fetch(c, e, RES_FAILED, h->rerror)) != 0) {
 				return rc;
+			}
 			entry_drop(c, i);
 			continue;
 		}
@@ -1052,16 +1096,24 @@ static void window_add(void *ctx, const store_pending *p)
 	if (c->nwin >= c->capwin || tracked_has(c, p->id))
 		return;
 	struct host *h = host_get(c, p->host);
+	if (h && h->queued >= c->host_cap) {
+		/* The host has enough waiting: leave this row for a later pass so
+		 * one big host cannot fill the window (head-of-line blocking). */
+		c->skipped++;
+		return;
+	}
 	char *u = strdup(p->url);
 	if (!h || !u) {
 		free(u);
 		return; /* out of memory: the URL stays pending for a later scan */
 	}
 	c->win[c->nwin++] = (struct entry){p->id, p->attempts, u, h};
+	h->queued++;
+	c->added++;
 	tracked_add(c, p->id);
 }
 
-/* Reads more due URLs when the window runs low. Returns the number read. */
+/* Reads more due URLs when the window runs low. Returns the number added. */
 static int window_fill(struct crawler *c)
 {
 	int room = c->capwin - c->nwin;
@@ -1073,13 +1125,18 @@ static int window_fill(struct crawler *c)
 			return 0; /* everything due was read a moment ago */
 		c->last_wrap = mono;
 	}
+	if (mono < c->scan_pause_until)
+		return 0;
 	hosts_evict(c);
+	c->skipped = c->added = 0;
 	int n = store_frontier_scan(c->st, c->cursor, time_now(), room, window_add, c);
 	if (n < 0)
 		return n;
 	if (n < room)
-		c->cursor = 0; /* reached the end: the next scan starts over for retries */
-	return n;
+		c->cursor = 0; /* reached the end: the next scan starts over for retries and skipped rows */
+	if (c->added == 0 && c->skipped > 0)
+		c->scan_pause_until = mono + 0.05; /* only busy hosts ahead: do not spin */
+	return c->added;
 }
 
 /* ---- finishing transfers ---- */
@@ -1096,6 +1153,49 @@ static int in_chain(struct job *j, const char *url)
 
 #define STILL_RUNNING (-1)
 
+enum hop { HOP_FOLLOW, HOP_DECIDED, HOP_DEFER };
+
+/* A redirect to another host is checked against that host's robots.txt
+ * before it is followed. When the rules are not known yet, they are fetched
+ * and the URL comes back a moment later (HOP_DEFER, no attempt spent). */
+static enum hop redirect_robots(struct crawler *c, struct job *j, const char *hk, const char *url)
+{
+	struct host *b = host_get(c, hk);
+	if (!b) {
+		snprintf(j->error, sizeof j->error, "out of memory");
+		j->result = RES_RETRY;
+		return HOP_DECIDED;
+	}
+	if (b->rerror[0] && b->rretry && time_mono() > b->rerror_until)
+		b->rerror[0] = '\0';
+	if (b->rstate == ROBOTS_UNKNOWN && !b->rerror[0] && !robots_from_cache(c, b)) {
+		if (c->free_jobs)
+			robots_start(c, b); /* on failure the next pass asks again */
+		return HOP_DEFER;
+	}
+	if (b->rstate == ROBOTS_FETCHING || (b->rerror[0] && b->rretry))
+		return HOP_DEFER;
+	if (b->rerror[0]) {
+		snprintf(j->error, sizeof j->error, "%s", b->rerror);
+		j->result = RES_FAILED;
+		return HOP_DECIDED;
+	}
+	int allowed = !b->disallow_all;
+	if (allowed && b->rules) {
+		buf pq;
+		buf_init(&pq, MAX_URL);
+		if (url_path_and_query(url, &pq) == 0)
+			allowed = robots_allowed(b->rules, buf_cstr(&pq));
+		buf_release(&pq);
+	}
+	if (!allowed) {
+		snprintf(j->error, sizeof j->error, "disallowed by robots.txt of '%.300s' (after a redirect)", hk);
+		j->result = RES_OPTED_OUT;
+		return HOP_DECIDED;
+	}
+	return HOP_FOLLOW;
+}
+
 static int url_done(struct crawler *c, struct job *j, CURLcode cc)
 {
 	const crawl_opts *o = c->o;
@@ -1110,6 +1210,7 @@ static int url_done(struct crawler *c, struct job *j, CURLcode cc)
 		char why[256];
 		int bad = !loc ? 1 : url_check(loc, &norm, &hk, why, sizeof why);
 		int rc = 0;
+		enum hop hop = HOP_FOLLOW;
 		if (!loc) {
 			snprintf(j->error, sizeof j->error, "HTTP %ld without a Location", j->status);
 			j->result = RES_FAILED;
@@ -1122,6 +1223,23 @@ static int url_done(struct crawler *c, struct job *j, CURLcode cc)
 		} else if (strcmp(buf_cstr(&norm), buf_cstr(&j->url)) == 0 || in_chain(j, buf_cstr(&norm))) {
 			snprintf(j->error, sizeof j->error, "redirect loop at '%.300s'", buf_cstr(&norm));
 			j->result = RES_FAILED;
+		} else if (o->obey_robots && strcmp(buf_cstr(&hk), j->host->key) != 0 &&
+		           (hop = redirect_robots(c, j, buf_cstr(&hk), buf_cstr(&norm))) != HOP_FOLLOW) {
+			if (hop == HOP_DEFER) {
+				char wait[MAX_URL + 64];
+				snprintf(wait, sizeof wait, "waiting for robots.txt of '%s' (redirect)", buf_cstr(&hk));
+				buf_release(&norm);
+				buf_release(&hk);
+				rc = tx_ensure(c);
+				if (!rc && store_url_defer(c->st, j->url_id, now + 1.0, wait) != 0) {
+					snprintf(c->err, c->errlen, "%s", store_errmsg(c->st));
+					rc = NATADV_EDB;
+				}
+				tracked_del(c, j->url_id);
+				j->host->active--;
+				job_give(c, j);
+				return rc;
+			}
 		} else {
 			if (j->nredirects)
 				rc = buf_puts(&j->redirects, ",");
@@ -1165,13 +1283,17 @@ static int url_done(struct crawler *c, struct job *j, CURLcode cc)
 		snprintf(j->error, sizeof j->error, "HTTP %ld", j->status);
 		j->result = RES_RETRY;
 		j->retry_at = parse_retry_after(buf_cstr(&j->headers), now);
+		if (j->retry_at > now) {
+			/* Retry-After speaks for the host: pause it, for a minute at most */
+			double pause = j->retry_at - now;
+			j->host->resume_at = time_mono() + (pause > 60 ? 60 : pause);
+		}
 	} else if (j->status < 200 || j->status >= 300) {
 		snprintf(j->error, sizeof j->error, "HTTP %ld", j->status);
 		j->result = RES_FAILED;
 	} else if (o->obey_robots && robots_tag_optout(buf_cstr(&j->headers))) {
 		snprintf(j->error, sizeof j->error, "X-Robots-Tag forbids AI use");
-		buf_reset(&j->body); /* not stored */
-		j->result = RES_OPTED_OUT;
+		j->result = RES_OPTED_OUT; /* the body is counted, never stored */
 	} else {
 		c->processing++;
 		queue_push(&c->todo, j);
@@ -1185,19 +1307,24 @@ static int url_done(struct crawler *c, struct job *j, CURLcode cc)
 
 static int drain_done(struct crawler *c)
 {
-	for (;;) {
+	while (!c->freeze) {
 		pthread_mutex_lock(&c->done.mu);
 		struct job *j = queue_pop_locked(&c->done);
 		pthread_mutex_unlock(&c->done.mu);
 		if (!j)
 			return 0;
 		c->processing--;
+		if (j->disk_error) {
+			snprintf(c->err, c->errlen, "%s", j->error);
+			return NATADV_EIO; /* the URL stays pending; the jobs are freed with the crawler */
+		}
 		int rc = record(c, j);
 		j->host->active--;
 		job_give(c, j);
 		if (rc)
 			return rc;
 	}
+	return 0;
 }
 
 static int read_infos(struct crawler *c)
@@ -1310,6 +1437,7 @@ static int crawler_init(struct crawler *c)
 	if (c->capwin > 8192)
 		c->capwin = 8192;
 	c->win = calloc((size_t)c->capwin, sizeof *c->win);
+	c->host_cap = 2 * o->per_host < 8 ? 8 : 2 * o->per_host;
 	c->tracked_cap = 1;
 	while (c->tracked_cap < 4 * (c->capwin + c->njobs))
 		c->tracked_cap <<= 1;
@@ -1368,6 +1496,19 @@ int crawl_run(store *s, int64_t run_id, const crawl_opts *o, const volatile sig_
 		c->rng = 1;
 	c->t0 = time_mono();
 	err[0] = '\0';
+	/* One crawl per workspace: the second would delete the first's temporary blobs. */
+	char lock[4200];
+	snprintf(lock, sizeof lock, "%s/crawl.lock", store_dir(s));
+	c->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+	if (c->lock_fd < 0 || flock(c->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+		rc = errno == EWOULDBLOCK ? NATADV_EEXIST : NATADV_EIO;
+		snprintf(err, errlen, rc == NATADV_EEXIST ? "another 'natadv crawl' is running in '%s'" : "cannot lock '%s'",
+		         store_dir(s));
+		if (c->lock_fd >= 0)
+			close(c->lock_fd);
+		free(c);
+		return rc;
+	}
 	int cleaned = 0;
 	blob_clean_tmp(store_objects_dir(s), &cleaned);
 	rc = crawler_init(c);
@@ -1412,6 +1553,7 @@ int crawl_run(store *s, int64_t run_id, const crawl_opts *o, const volatile sig_
 				goto out;
 			c->cursor = 0;
 			c->last_wrap = 0;
+			c->scan_pause_until = 0;
 			n = window_fill(c);
 			if (n < 0) {
 				rc = -n;
@@ -1430,14 +1572,28 @@ int crawl_run(store *s, int64_t run_id, const crawl_opts *o, const volatile sig_
 				goto out;
 			}
 			double wait = due - time_now();
+			if (wait > 1.5 * o->retry_max + 1) {
+				/* Only long waits are left (a server's Retry-After): end the
+				 * run and say when to come back rather than sleep for hours. */
+				store_count_urls(s, "pending", &c->prog.waiting);
+				c->prog.next_due = due;
+				break;
+			}
 			timeout_ms = wait <= 0 ? 1 : (wait > 1 ? 1000 : (int)(wait * 1000) + 1);
 		} else if (c->nwin > 0 && c->active < o->concurrency) {
 			timeout_ms = 10; /* entries wait for a host's delay or cap */
 		}
-		curl_multi_poll(c->multi, NULL, 0, timeout_ms, NULL);
+		CURLMcode mc = curl_multi_poll(c->multi, NULL, 0, timeout_ms, NULL);
+		if (mc != CURLM_OK) {
+			rc = NATADV_ENET;
+			snprintf(err, errlen, "curl: %s", curl_multi_strerror(mc));
+			goto out;
+		}
 	}
 	/* Stopping: transfers in flight are dropped (their URLs stay pending),
 	 * bodies with the workers are finished and recorded. */
+	if ((rc = tx_commit(c, 1)) != 0) /* also lifts a freeze */
+		goto out;
 	while (c->processing > 0) {
 		if ((rc = drain_done(c)) != 0)
 			goto out;
@@ -1460,6 +1616,7 @@ out:
 	if (final)
 		*final = c->prog;
 	crawler_release(c);
+	close(c->lock_fd); /* releases the lock */
 	free(c);
 	if (rc && !err[0])
 		snprintf(err, errlen, "%s", natadv_strerror(rc));

@@ -62,10 +62,13 @@ typedef struct crawl_progress {
 	int64_t retries;      /* attempts that will be retried */
 	int64_t bytes;        /* response bytes received */
 	double elapsed;       /* seconds since the run started */
+	int64_t waiting;      /* URLs left waiting on a long Retry-After when the run ended */
+	double next_due;      /* unix time the first of them is due */
 } crawl_progress;
 
-/* Fetches every pending URL until none is left (waiting out backoffs),
- * stop becomes non-zero (then returns NATADV_EINTR after recording what is
+/* Fetches every pending URL until none is left (waiting out backoffs; when
+ * only waits longer than 1.5 x retry_max remain, the run ends with them in
+ * final->waiting), stop becomes non-zero (then returns NATADV_EINTR after recording what is
  * in flight), or an error stops it. progress (may be NULL) is called about
  * four times a second; *final gets the last counts. */
 int crawl_run(store *s, int64_t run_id, const crawl_opts *o, const volatile sig_atomic_t *stop,

@@ -33,6 +33,7 @@ static int query_id(store *s, int64_t run_id, const store_candidate *c, const ch
 	if (sqlite3_step(st) != SQLITE_ROW)
 		return store_dberr(s, "cannot find query");
 	*id = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st); /* an open statement would pin the WAL with a read snapshot */
 	return 0;
 }
 
@@ -70,6 +71,7 @@ int store_candidate_add(store *s, int64_t run_id, const store_candidate *c,
 		if (sqlite3_step(st) != SQLITE_ROW)
 			return store_dberr(s, "cannot find url");
 		url_id = sqlite3_column_int64(st, 0);
+		sqlite3_reset(st);
 	}
 	st = store_stmt(s, ST_TAG_ADD,
 		"INSERT INTO url_tags(url_id, wnid, source, query_id, page_url, license, author, added_at, run_id) "
@@ -142,7 +144,7 @@ int store_frontier_scan(store *s, int64_t after_id, double now, int limit,
 int store_frontier_next_due(store *s, double *t)
 {
 	sqlite3_stmt *st = store_stmt(s, ST_NEXT_DUE,
-		"SELECT min(next_attempt_at) FROM urls WHERE state = 'pending'");
+		"SELECT min(next_attempt_at) FROM urls INDEXED BY urls_due WHERE state = 'pending'");
 	if (!st)
 		return NATADV_EDB;
 	if (sqlite3_step(st) != SQLITE_ROW)
@@ -153,6 +155,20 @@ int store_frontier_next_due(store *s, double *t)
 	}
 	*t = sqlite3_column_double(st, 0);
 	sqlite3_reset(st);
+	return 0;
+}
+
+int store_url_defer(store *s, int64_t url_id, double next_attempt_at, const char *why)
+{
+	sqlite3_stmt *st = store_stmt(s, ST_URL_DEFER,
+		"UPDATE urls SET next_attempt_at = ?, last_error = ? WHERE id = ? AND state = 'pending'");
+	if (!st)
+		return NATADV_EDB;
+	sqlite3_bind_double(st, 1, next_attempt_at);
+	store_bind_text(st, 2, why);
+	sqlite3_bind_int64(st, 3, url_id);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		return store_dberr(s, "cannot defer url");
 	return 0;
 }
 
@@ -330,7 +346,7 @@ int store_robots_put(store *s, const store_robots *r)
 int store_robots_get(store *s, const char *host, double not_before, buf *policy, buf *body)
 {
 	sqlite3_stmt *st = store_stmt(s, ST_ROBOTS_GET,
-		"SELECT policy, body FROM robots_fetches WHERE host = ? AND fetched_unix >= ? "
+		"SELECT policy, body FROM robots_fetches WHERE host = ? AND fetched_unix >= ? AND error IS NULL "
 		"ORDER BY id DESC LIMIT 1");
 	if (!st)
 		return NATADV_EDB;

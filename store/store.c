@@ -215,6 +215,7 @@ struct migration {
 static const struct migration migrations[] = {
 	{"schema/001_init.sql", migrate_1_data},
 	{"schema/002_models.sql", NULL},
+	{"schema/003_frontier_due.sql", NULL},
 };
 
 int store_schema_latest(void)
@@ -434,6 +435,7 @@ int store_class_known(store *s, const char *wnid)
 		return -NATADV_EDB;
 	store_bind_text(st, 1, wnid);
 	int step = sqlite3_step(st);
+	sqlite3_reset(st); /* an open statement would pin the WAL with a read snapshot */
 	if (step == SQLITE_ROW)
 		return 1;
 	if (step == SQLITE_DONE)

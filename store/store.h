@@ -101,6 +101,9 @@ int store_frontier_scan(store *s, int64_t after_id, double now, int limit,
 /* Sets *t to the earliest next_attempt_at of a pending URL and returns 0,
  * or returns NATADV_ENOTFOUND when nothing is pending. */
 int store_frontier_next_due(store *s, double *t);
+/* Postpones a pending URL to next_attempt_at without counting an attempt
+ * (its host's robots.txt could not be had yet); why goes to last_error. */
+int store_url_defer(store *s, int64_t url_id, double next_attempt_at, const char *why);
 /* Moves every failed URL back to pending with attempts reset; *n = count. */
 int store_retry_failed(store *s, int64_t *n);
 /* Sets *n to the number of URLs in state ("pending", "fetched", ...). */
