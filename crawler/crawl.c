@@ -93,6 +93,10 @@ int crawl_addr_is_private(const void *sockaddr, size_t len)
 			return 1; /* fc00::/7 unique local, includes fd00:ec2::254 */
 		if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80)
 			return 1; /* fe80::/10 link-local */
+		if (b[0] == 0xfe && (b[1] & 0xc0) == 0xc0)
+			return 1; /* fec0::/10 old site-local */
+		if (b[0] == 0x00 && b[1] == 0x64 && b[2] == 0xff && b[3] == 0x9b && b[4] == 0x00 && b[5] == 0x01)
+			return 1; /* 64:ff9b:1::/48 local-use NAT64 */
 		if (b[0] == 0xff)
 			return 1; /* multicast */
 		if (b[0] == 0x00 && b[1] == 0x64 && b[2] == 0xff && b[3] == 0x9b)
@@ -926,7 +930,7 @@ static int robots_done(struct crawler *c, struct job *j, CURLcode cc)
 	const char *policy = "allow_all";
 	char error[300] = "";
 	int temporary = 0;
-	if (j->refused_private) {
+	if (j->refused_private && cc != CURLE_OK) {
 		policy = "disallow_all";
 		snprintf(error, sizeof error, "refused: '%s' resolves to a private or loopback address (use --allow-private)",
 		         h->key);
@@ -1260,7 +1264,8 @@ static int url_done(struct crawler *c, struct job *j, CURLcode cc)
 		}
 		buf_release(&norm);
 		buf_release(&hk);
-	} else if (j->refused_private) {
+	} else if (j->refused_private && cc != CURLE_OK) {
+		/* refused on every address curl tried (a public one may have worked) */
 		snprintf(j->error, sizeof j->error,
 		         "refused: host resolves to a private or loopback address (use --allow-private)");
 		j->result = RES_FAILED;

@@ -195,6 +195,9 @@ static void test_private_addresses(void)
 	T_EQ_INT(v6("::ffff:127.0.0.1"), 1);
 	T_EQ_INT(v6("::ffff:10.0.0.1"), 1);
 	T_EQ_INT(v6("ff02::1"), 1);
+	T_EQ_INT(v6("fec0::1"), 1);
+	T_EQ_INT(v6("64:ff9b:1::a00:1"), 1);
+	T_EQ_INT(v6("64:ff9b::808:808"), 0);
 	T_EQ_INT(v6("2001:4860:4860::8888"), 0);
 	T_EQ_INT(v6("::ffff:8.8.8.8"), 0);
 }
