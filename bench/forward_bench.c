@@ -1,8 +1,11 @@
 /* forward_bench.c — natadv's forward pass alone, for bench/score.sh: loads a
  * ResNet from safetensors, prepares one batch size, and after warm-up times
  * runs of at least 32 images of random input. Prints the OpenBLAS kernel on
- * stderr and "images_per_s median best maxrss_kb" on stdout.
- * Usage: forward_bench MODEL.safetensors BATCH RUNS [THREADS=2] */
+ * stderr and "images_per_s median best maxrss_kb" on stdout. With --logits
+ * it runs N images of raw float32 [N, 3, 224, 224] from IN and writes their
+ * logits [N, classes] as raw float32 to OUT (the agreement check).
+ * Usage: forward_bench MODEL.safetensors BATCH RUNS [THREADS=2]
+ *        forward_bench MODEL.safetensors --logits IN N OUT */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,12 +39,63 @@ static int parse(const char *s, int lo, int hi, int *out)
 	return 0;
 }
 
+/* The agreement check: one forward pass over the images in file in. */
+static int run_logits(const char *model, const char *in_path, int n, const char *out_path)
+{
+	char err[1024];
+	resnet *m = NULL;
+	float *in = NULL, *logits = NULL;
+	FILE *f = NULL;
+	int status = 1;
+	size_t n_in = (size_t)n * 3 * 224 * 224, n_out;
+	if (resnet_load_file(&m, model, err, sizeof err) != 0) {
+		fprintf(stderr, "forward_bench: cannot load '%s': %s\n", model, err);
+		goto out;
+	}
+	n_out = (size_t)n * (size_t)resnet_get_info(m)->classes;
+	in = malloc(n_in * sizeof *in);
+	logits = malloc(n_out * sizeof *logits);
+	if (!in || !logits) {
+		fprintf(stderr, "forward_bench: out of memory\n");
+		goto out;
+	}
+	f = fopen(in_path, "rb");
+	if (!f || fread(in, sizeof *in, n_in, f) != n_in) {
+		fprintf(stderr, "forward_bench: cannot read %zu floats from '%s'\n", n_in, in_path);
+		goto out;
+	}
+	fclose(f);
+	f = NULL;
+	if (resnet_prepare(m, n, 224, 224) != 0 || resnet_forward(m, in, n, logits) != 0) {
+		fprintf(stderr, "forward_bench: %s\n", resnet_errmsg(m));
+		goto out;
+	}
+	f = fopen(out_path, "wb");
+	if (!f || fwrite(logits, sizeof *logits, n_out, f) != n_out || fclose(f) != 0) {
+		f = NULL;
+		fprintf(stderr, "forward_bench: cannot write '%s'\n", out_path);
+		goto out;
+	}
+	f = NULL;
+	status = 0;
+out:
+	if (f)
+		fclose(f);
+	free(logits);
+	free(in);
+	resnet_free(m);
+	return status;
+}
+
 int main(int argc, char **argv)
 {
 	int batch, runs, threads = 2;
+	if (argc == 6 && strcmp(argv[2], "--logits") == 0 && parse(argv[4], 1, 256, &batch) == 0)
+		return run_logits(argv[1], argv[3], batch, argv[5]);
 	if (argc < 4 || argc > 5 || parse(argv[2], 1, 256, &batch) || parse(argv[3], 1, 1000, &runs) ||
 	    (argc == 5 && parse(argv[4], 1, 256, &threads))) {
-		fprintf(stderr, "usage: forward_bench MODEL.safetensors BATCH RUNS [THREADS]\n");
+		fprintf(stderr, "usage: forward_bench MODEL.safetensors BATCH RUNS [THREADS]\n"
+		                "       forward_bench MODEL.safetensors --logits IN N OUT\n");
 		return 2;
 	}
 	char err[1024];
@@ -57,9 +111,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "forward_bench: %s\n", resnet_errmsg(m));
 		goto out;
 	}
-	fprintf(stderr, "forward_bench: %s, OpenBLAS %s, kernel %s, %d threads, arena %.1f MB\n",
-	        resnet_get_info(m)->arch, openblas_get_config(), openblas_get_corename(), openblas_get_num_threads(),
-	        (double)resnet_arena_bytes(m) / 1e6);
+	fprintf(stderr, "forward_bench: %s, batch %d, arena %.1f MB, kernel %s, %d threads, %s\n",
+	        resnet_get_info(m)->arch, batch, (double)resnet_arena_bytes(m) / 1e6, openblas_get_corename(),
+	        openblas_get_num_threads(), openblas_get_config());
 	size_t n_in = (size_t)batch * 3 * 224 * 224;
 	in = malloc(n_in * sizeof *in);
 	logits = malloc((size_t)batch * (size_t)resnet_get_info(m)->classes * sizeof *logits);

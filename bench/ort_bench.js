@@ -1,16 +1,34 @@
 // ort_bench.js — onnxruntime-node's forward pass for bench/score.sh: one ONNX
 // model, one batch size, 2 intra-op threads, random input; after warm-up each
 // run covers at least 32 images. Prints "images_per_s median best maxrss_kb".
+// With --logits it runs N images of raw float32 [N, 3, 224, 224] from IN and
+// writes their logits as raw float32 to OUT (the agreement check).
 // Usage: NODE_PATH=DIR/node_modules node ort_bench.js MODEL.onnx BATCH RUNS
+//        NODE_PATH=DIR/node_modules node ort_bench.js MODEL.onnx --logits IN N OUT
 'use strict';
+const fs = require('fs');
 const ort = require('onnxruntime-node');
 
+async function logits(model, inPath, n, outPath) {
+	const session = await ort.InferenceSession.create(model, {intraOpNumThreads: 2});
+	const b = fs.readFileSync(inPath);
+	if (b.length !== n * 3 * 224 * 224 * 4) throw new Error(`${inPath}: expected ${n} images of 3x224x224 float32`);
+	const data = new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length));
+	const out = await session.run({[session.inputNames[0]]: new ort.Tensor('float32', data, [n, 3, 224, 224])});
+	const l = out[session.outputNames[0]].data;
+	fs.writeFileSync(outPath, Buffer.from(l.buffer, l.byteOffset, l.byteLength));
+}
+
 async function main() {
+	if (process.argv[3] === '--logits') {
+		const [model, , inPath, n, outPath] = process.argv.slice(2);
+		return logits(model, inPath, parseInt(n, 10), outPath);
+	}
 	const [model, batchArg, runsArg] = process.argv.slice(2);
 	const batch = parseInt(batchArg, 10);
 	const runs = parseInt(runsArg, 10);
 	if (!model || !(batch > 0) || !(runs > 0)) {
-		console.error('usage: node ort_bench.js MODEL.onnx BATCH RUNS');
+		console.error('usage: node ort_bench.js MODEL.onnx BATCH RUNS | MODEL.onnx --logits IN N OUT');
 		process.exit(2);
 	}
 	const session = await ort.InferenceSession.create(model, {

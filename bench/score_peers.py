@@ -14,6 +14,11 @@ python3 (python3-torch, python3-torchvision, python3-pil, python3-numpy).
                        a different crop, upscaled with PIL, with mild grain
   preprocess DIR       torchvision's eval transform (PIL) over every file of
                        DIR on one thread: "files seconds"
+  reference ST DIR     the agreement check's input: four fixture photos through
+                       torchvision's eval transform as raw float32 in
+                       DIR/input.f32, and PyTorch's logits in DIR/pytorch.f32
+  compare DIR NAME...  DIR/NAME.f32 against DIR/pytorch.f32: max |logit
+                       difference| relative to max |logit|, top-5 order
 """
 import glob
 import json
@@ -165,18 +170,23 @@ def cmd_photos(out, n):
     print("%d photos of ~12 MP from %d sources, %.1f MB average" % (n, len(srcs), sum(sizes) / n / 1e6))
 
 
-def cmd_preprocess(d):
-    import torch
-    from PIL import Image
+def eval_transform():
     from torchvision import transforms
 
-    torch.set_num_threads(1)
-    tf = transforms.Compose([
+    return transforms.Compose([
         transforms.Resize(256),
         transforms.CenterCrop(224),
         transforms.ToTensor(),
         transforms.Normalize(mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225]),
     ])
+
+
+def cmd_preprocess(d):
+    import torch
+    from PIL import Image
+
+    torch.set_num_threads(1)
+    tf = eval_transform()
     files = sorted(glob.glob(os.path.join(d, "*.jpg")))
     t0 = time.perf_counter()
     batch = []
@@ -189,6 +199,43 @@ def cmd_preprocess(d):
     print("%d %.3f" % (len(files), time.perf_counter() - t0))
 
 
+CHECK_PHOTOS = ["chelsea.png", "coffee.png", "rocket.jpg", "hubble_deep_field.jpg"]
+
+
+def cmd_reference(st, d):
+    import torch
+    from PIL import Image
+    from torchvision.models import resnet50
+
+    tf = eval_transform()
+    fix = os.path.join(HERE, "..", "tests", "fixtures")
+    x = torch.stack([tf(Image.open(os.path.join(fix, n)).convert("RGB")) for n in CHECK_PHOTOS])
+    model = resnet50()
+    model.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in read_safetensors(st).items()})
+    model.eval()
+    with torch.no_grad():
+        y = model(x)
+    x.numpy().astype("<f4").tofile(os.path.join(d, "input.f32"))
+    y.numpy().astype("<f4").tofile(os.path.join(d, "pytorch.f32"))
+    print(len(CHECK_PHOTOS))
+
+
+def cmd_compare(d, names):
+    ref = np.fromfile(os.path.join(d, "pytorch.f32"), dtype="<f4").reshape(len(CHECK_PHOTOS), -1)
+    bad = 0
+    for name in names:
+        y = np.fromfile(os.path.join(d, name + ".f32"), dtype="<f4").reshape(ref.shape)
+        rel = float(np.abs(y - ref).max() / np.abs(ref).max())
+        same = all((np.argsort(-a, kind="stable")[:5] == np.argsort(-b, kind="stable")[:5]).all()
+                   for a, b in zip(y, ref))
+        ok = rel <= 1e-3 and same
+        bad += not ok
+        print("agreement with pytorch on %d fixture photos: %-11s max |logit diff| %.1e of max |logit|, "
+              "top-5 order %s%s" % (len(ref), name, rel, "identical" if same else "DIFFERENT",
+                                    "" if ok else "  <-- outside 1e-3 / top-5"))
+    sys.exit(1 if bad else 0)
+
+
 def main():
     a = sys.argv[1:]
     if len(a) == 2 and a[0] == "weights":
@@ -199,6 +246,10 @@ def main():
         cmd_photos(a[1], int(a[2]))
     elif len(a) == 2 and a[0] == "preprocess":
         cmd_preprocess(a[1])
+    elif len(a) == 3 and a[0] == "reference":
+        cmd_reference(a[1], a[2])
+    elif len(a) >= 3 and a[0] == "compare":
+        cmd_compare(a[1], a[2:])
     else:
         sys.exit(__doc__)
 
