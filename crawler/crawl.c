@@ -595,9 +595,9 @@ static struct job *job_take(struct crawler *c)
 
 static void job_give(struct crawler *c, struct job *j)
 {
-	/* A buffer keeps the largest body it has held; across 70 jobs the few big
-	 * images would pin ~100 MB, so bodies above 1 MiB give their memory back. */
-	if (j->body.cap > 1024u * 1024)
+	/* A buffer keeps the largest body it has held: across ~70 jobs the big
+	 * images would pin ~70 MB over a long run, so above 512 KiB it goes back. */
+	if (j->body.cap > 512u * 1024)
 		buf_release(&j->body);
 	j->next = c->free_jobs;
 	c->free_jobs = j;
