@@ -28,27 +28,6 @@ static void help(void)
 	       "Exit status 3 when some images could not be read.\n");
 }
 
-static int read_file(const char *path, buf *b, char *err, size_t errlen)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f) {
-		snprintf(err, errlen, "%s", strerror(errno));
-		return NATADV_EIO;
-	}
-	buf_reset(b);
-	char chunk[65536];
-	size_t n;
-	int rc = 0;
-	while (!rc && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
-		rc = buf_append(b, chunk, n);
-	if (!rc && ferror(f))
-		rc = NATADV_EIO;
-	fclose(f);
-	if (rc)
-		snprintf(err, errlen, "%s", rc == NATADV_ETOOBIG ? "file too large" : "read error");
-	return rc;
-}
-
 static void print_result(const char *path, const float *logits, int classes, const filter_classes *fc, int json)
 {
 	filter_pred p;
@@ -173,7 +152,7 @@ int cmd_classify(struct cli *c, int argc, char **argv)
 	int n = 0;
 	for (int i = optind; i <= argc; i++) {
 		if (i < argc) {
-			if (read_file(argv[i], &data, err, sizeof err) != 0 ||
+			if (buf_read_file(&data, argv[i], err, sizeof err) != 0 ||
 			    filter_preprocess(ic, data.data, data.len, fast, input + (size_t)n * TENSOR, err, sizeof err) != 0) {
 				cli_error("cannot classify '%s': %s", argv[i], err);
 				failed++;

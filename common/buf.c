@@ -2,6 +2,7 @@
 #include "buf.h"
 #include "err.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,4 +90,25 @@ int buf_printf(buf *b, const char *fmt, ...)
 const char *buf_cstr(buf *b)
 {
 	return b->data ? b->data : "";
+}
+
+int buf_read_file(buf *b, const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		natadv_errf(err, errlen, "cannot open '%s': %s", path, strerror(errno));
+		return NATADV_EIO;
+	}
+	buf_reset(b);
+	char chunk[65536];
+	size_t n;
+	int rc = 0;
+	while (!rc && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
+		rc = buf_append(b, chunk, n);
+	if (!rc && ferror(f))
+		rc = NATADV_EIO;
+	fclose(f);
+	if (rc)
+		natadv_errf(err, errlen, "cannot read '%s': %s", path, rc == NATADV_EIO ? "read error" : natadv_strerror(rc));
+	return rc;
 }

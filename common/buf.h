@@ -27,6 +27,9 @@ int buf_puts(buf *b, const char *s);
 int buf_printf(buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Makes sure at least n more bytes fit without realloc; 0 or error code. */
 int buf_reserve(buf *b, size_t n);
+/* Replaces b's contents with the file at path (up to b's max). Returns 0,
+ * NATADV_EIO or NATADV_ETOOBIG with err saying why ("cannot read 'p': ..."). */
+int buf_read_file(buf *b, const char *path, char *err, size_t errlen);
 /* Returns data as a NUL-terminated string (never NULL; "" when empty). */
 const char *buf_cstr(buf *b);
 

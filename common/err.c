@@ -1,6 +1,9 @@
 /* err.c — messages for natadv_err codes. */
 #include "err.h"
 
+#include <stdarg.h>
+#include <stdio.h>
+
 const char *natadv_strerror(int code)
 {
 	switch ((natadv_err)code) {
@@ -18,4 +21,14 @@ const char *natadv_strerror(int code)
 	case NATADV_ESCHEMA: return "database schema is newer than this program";
 	}
 	return "unknown error";
+}
+
+void natadv_errf(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+	if (!err || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
 }

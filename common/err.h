@@ -22,4 +22,10 @@ typedef enum natadv_err {
 /* Returns a static, lower-case description of code; never NULL. */
 const char *natadv_strerror(int code);
 
+#include <stddef.h>
+
+/* Formats a detail message into the caller's err buffer (errlen bytes);
+ * does nothing when err is NULL or errlen is 0. */
+void natadv_errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 #endif

@@ -10,18 +10,6 @@
 
 #include "common/err.h"
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static int is_alpha(int c)
 {
@@ -115,24 +103,24 @@ int url_check(const char *in, buf *norm, buf *hostkey, char *err, size_t errlen)
 	int rc = NATADV_EINVAL;
 
 	if (!in) {
-		set_err(err, errlen, "unparseable url");
+		natadv_errf(err, errlen, "unparseable url");
 		return NATADV_EINVAL;
 	}
 	n = strnlen(in, URL_MAX_LEN + 1);
 	if (n > URL_MAX_LEN) {
-		set_err(err, errlen, "url too long");
+		natadv_errf(err, errlen, "url too long");
 		return NATADV_EINVAL;
 	}
 	for (i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)in[i];
 		if (c <= ' ' || c == 0x7f) {
-			set_err(err, errlen, "url contains control characters or spaces");
+			natadv_errf(err, errlen, "url contains control characters or spaces");
 			return NATADV_EINVAL;
 		}
 	}
 	slen = scheme_len(in);
 	if (!slen) {
-		set_err(err, errlen, "unparseable url");
+		natadv_errf(err, errlen, "unparseable url");
 		return NATADV_EINVAL;
 	}
 	if (!scheme_is(in, slen, "http") && !scheme_is(in, slen, "https")) {
@@ -141,14 +129,14 @@ int url_check(const char *in, buf *norm, buf *hostkey, char *err, size_t errlen)
 		for (k = 0; k < m; k++)
 			low[k] = (char)to_lower((unsigned char)in[k]);
 		low[m] = '\0';
-		set_err(err, errlen, "unsupported scheme '%s'", low);
+		natadv_errf(err, errlen, "unsupported scheme '%s'", low);
 		return NATADV_EINVAL;
 	}
 
 	/* curl forgives "http:/x" and "http:///x" (taking x as the host); an
 	 * absolute URL with a host has exactly "//" and then the authority. */
 	if (in[slen + 1] != '/' || in[slen + 2] != '/' || in[slen + 3] == '/') {
-		set_err(err, errlen, "missing host");
+		natadv_errf(err, errlen, "missing host");
 		return NATADV_EINVAL;
 	}
 
@@ -156,7 +144,7 @@ int url_check(const char *in, buf *norm, buf *hostkey, char *err, size_t errlen)
 	 * "%D"), which would make normalisation depend on how often it ran;
 	 * real hosts never need a '%', so refuse them. */
 	if (host_has_percent(in + slen + 3)) {
-		set_err(err, errlen, "unparseable url");
+		natadv_errf(err, errlen, "unparseable url");
 		return NATADV_EINVAL;
 	}
 
@@ -166,24 +154,24 @@ int url_check(const char *in, buf *norm, buf *hostkey, char *err, size_t errlen)
 	/* PATH_AS_IS: "otherwise unchanged" includes "/a/../b". */
 	uc = curl_url_set(h, CURLUPART_URL, in, CURLU_PATH_AS_IS);
 	if (uc == CURLUE_NO_HOST) {
-		set_err(err, errlen, "missing host");
+		natadv_errf(err, errlen, "missing host");
 		goto out;
 	}
 	if (uc != CURLUE_OK) {
 		rc = map_curl(uc);
-		set_err(err, errlen, "unparseable url");
+		natadv_errf(err, errlen, "unparseable url");
 		goto out;
 	}
 	uc = curl_url_get(h, CURLUPART_HOST, &host, 0);
 	if (uc != CURLUE_OK || !host || !*host) {
 		rc = uc == CURLUE_OUT_OF_MEMORY ? NATADV_ENOMEM : NATADV_EINVAL;
-		set_err(err, errlen, "missing host");
+		natadv_errf(err, errlen, "missing host");
 		goto out;
 	}
 	uc = curl_url_get(h, CURLUPART_SCHEME, &scheme, 0);
 	if (uc != CURLUE_OK) {
 		rc = map_curl(uc);
-		set_err(err, errlen, "unparseable url");
+		natadv_errf(err, errlen, "unparseable url");
 		goto out;
 	}
 	rc = get_part(h, CURLUPART_ZONEID, 0, &zone);
@@ -192,7 +180,7 @@ int url_check(const char *in, buf *norm, buf *hostkey, char *err, size_t errlen)
 	if (zone) {
 		/* A zone id only means something on the local machine. */
 		rc = NATADV_EINVAL;
-		set_err(err, errlen, "unparseable url");
+		natadv_errf(err, errlen, "unparseable url");
 		goto out;
 	}
 	rc = get_part(h, CURLUPART_USER, 0, &user);

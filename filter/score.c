@@ -73,23 +73,7 @@ static int read_blob(const char *objdir, const char *hash, buf *b, char *err, si
 {
 	char path[4400];
 	snprintf(path, sizeof path, "%s/%.2s/%s", objdir, hash, hash + 2);
-	FILE *f = fopen(path, "rb");
-	if (!f) {
-		snprintf(err, errlen, "cannot open blob '%s': %s", path, strerror(errno));
-		return NATADV_EIO;
-	}
-	buf_reset(b);
-	char chunk[65536];
-	size_t n;
-	int rc = 0;
-	while (!rc && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
-		rc = buf_append(b, chunk, n);
-	if (!rc && ferror(f))
-		rc = NATADV_EIO;
-	fclose(f);
-	if (rc)
-		snprintf(err, errlen, "cannot read blob '%s': %s", path, natadv_strerror(rc));
-	return rc;
+	return buf_read_file(b, path, err, errlen);
 }
 
 static void *decoder_main(void *arg)

@@ -24,16 +24,6 @@ int img_hamming(uint64_t a, uint64_t b)
 	return __builtin_popcountll(a ^ b);
 }
 
-void img_errf(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (!err || errlen == 0)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 img_ctx *img_ctx_new(void)
 {
 	return calloc(1, sizeof(img_ctx));
@@ -80,13 +70,13 @@ static int check(const void *data, size_t len, const img_limits *lim, img_info *
 	if (!lim)
 		lim = &defaults;
 	if (info->width < lim->min_side || info->height < lim->min_side) {
-		img_errf(err, errlen, "image too small: %ux%u (minimum side %u)", info->width,
+		natadv_errf(err, errlen, "image too small: %ux%u (minimum side %u)", info->width,
 		         info->height, lim->min_side);
 		return NATADV_EFORMAT;
 	}
 	uint64_t px = (uint64_t)info->width * info->height;
 	if (px > lim->max_pixels) {
-		img_errf(err, errlen, "image too large: %ux%u is %.1f megapixels (maximum %.1f)",
+		natadv_errf(err, errlen, "image too large: %ux%u is %.1f megapixels (maximum %.1f)",
 		         info->width, info->height, (double)px / 1e6, (double)lim->max_pixels / 1e6);
 		return NATADV_ETOOBIG;
 	}
@@ -101,7 +91,7 @@ int img_validate(img_ctx *c, const void *data, size_t len, const img_limits *lim
 	if (!info)
 		info = &tmp;
 	if (!c) {
-		img_errf(err, errlen, "no image context");
+		natadv_errf(err, errlen, "no image context");
 		return NATADV_EINVAL;
 	}
 	int rc = check(data, len, lim, info, err, errlen);
@@ -123,7 +113,7 @@ static int decode(img_ctx *c, const void *data, size_t len, const img_limits *li
 	out->px = NULL;
 	out->width = out->height = 0;
 	if (!c) {
-		img_errf(err, errlen, "no image context");
+		natadv_errf(err, errlen, "no image context");
 		return NATADV_EINVAL;
 	}
 	int rc = check(data, len, lim, &info, err, errlen);

@@ -3,6 +3,7 @@
 #ifndef NATADV_IMG_INTERNAL_H
 #define NATADV_IMG_INTERNAL_H
 
+#include "common/err.h"
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,10 +28,6 @@ struct img_ctx {
 
 /* Makes s hold at least n bytes (contents not kept); 0 or NATADV_ENOMEM. */
 int img_scratch_grow(img_scratch *s, size_t n);
-
-/* Writes a detail message; accepts err == NULL. */
-void img_errf(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
 
 /* dHash: pixels are summed into at most 9x8 bins that partition the image;
  * each of the 9x8 cells then reads one bin, so images narrower than 9 or

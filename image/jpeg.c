@@ -149,13 +149,13 @@ int img_jpeg_validate(img_ctx *c, const uint8_t *data, size_t len, const img_inf
 	setup(&ci, &je);
 	if (setjmp(je.jb)) {
 		jpeg_destroy_decompress(&ci);
-		img_errf(err, errlen, "%s", je.msg);
+		natadv_errf(err, errlen, "%s", je.msg);
 		return je.code;
 	}
 	start(&ci, &je, data, len);
 	if (ci.image_width != info->width || ci.image_height != info->height) {
 		jpeg_destroy_decompress(&ci);
-		img_errf(err, errlen, "corrupt jpeg: frame header changed");
+		natadv_errf(err, errlen, "corrupt jpeg: frame header changed");
 		return NATADV_EFORMAT;
 	}
 	int cmyk = is_cmyk(&ci);
@@ -177,7 +177,7 @@ int img_jpeg_validate(img_ctx *c, const uint8_t *data, size_t len, const img_inf
 	int nch = ci.output_components;
 	if (img_scratch_grow(&c->row, (size_t)w * (size_t)nch)) {
 		jpeg_destroy_decompress(&ci);
-		img_errf(err, errlen, "out of memory");
+		natadv_errf(err, errlen, "out of memory");
 		return NATADV_ENOMEM;
 	}
 	img_dhash_init(&acc, w, ci.output_height);
@@ -186,7 +186,7 @@ int img_jpeg_validate(img_ctx *c, const uint8_t *data, size_t len, const img_inf
 		uint32_t y = ci.output_scanline;
 		if (jpeg_read_scanlines(&ci, &r, 1) != 1) {
 			jpeg_destroy_decompress(&ci);
-			img_errf(err, errlen, "corrupt jpeg: decoder returned no rows");
+			natadv_errf(err, errlen, "corrupt jpeg: decoder returned no rows");
 			return NATADV_EFORMAT;
 		}
 		if (cmyk) {
@@ -210,7 +210,7 @@ int img_jpeg_decode_rgb(img_ctx *c, const uint8_t *data, size_t len, uint32_t mi
 	setup(&ci, &je);
 	if (setjmp(je.jb)) {
 		jpeg_destroy_decompress(&ci);
-		img_errf(err, errlen, "%s", je.msg);
+		natadv_errf(err, errlen, "%s", je.msg);
 		return je.code;
 	}
 	start(&ci, &je, data, len);
@@ -234,7 +234,7 @@ int img_jpeg_decode_rgb(img_ctx *c, const uint8_t *data, size_t len, uint32_t mi
 	if (img_scratch_grow(&c->rgb, stride * h) ||
 	    img_scratch_grow(&c->row, (size_t)w * 4)) {
 		jpeg_destroy_decompress(&ci);
-		img_errf(err, errlen, "out of memory");
+		natadv_errf(err, errlen, "out of memory");
 		return NATADV_ENOMEM;
 	}
 	while (ci.output_scanline < h) {
@@ -242,7 +242,7 @@ int img_jpeg_decode_rgb(img_ctx *c, const uint8_t *data, size_t len, uint32_t mi
 		JSAMPROW r = (cmyk || gray) ? c->row.p : dst;
 		if (jpeg_read_scanlines(&ci, &r, 1) != 1) {
 			jpeg_destroy_decompress(&ci);
-			img_errf(err, errlen, "corrupt jpeg: decoder returned no rows");
+			natadv_errf(err, errlen, "corrupt jpeg: decoder returned no rows");
 			return NATADV_EFORMAT;
 		}
 		if (cmyk) {

@@ -60,7 +60,7 @@ static int setup(png_structp *png, png_infop *info, png_io *io, char *err, size_
 		*info = png_create_info_struct(*png);
 	if (!*png || !*info) {
 		png_destroy_read_struct(png, info, NULL);
-		img_errf(err, errlen, "out of memory");
+		natadv_errf(err, errlen, "out of memory");
 		return NATADV_ENOMEM;
 	}
 	png_set_read_fn(*png, io, on_read);
@@ -97,7 +97,7 @@ int img_png_validate(img_ctx *c, const uint8_t *data, size_t len, const img_info
 		return rc;
 	if (setjmp(io.jb)) {
 		png_destroy_read_struct(&png, &pi, NULL);
-		img_errf(err, errlen, "%s", io.msg);
+		natadv_errf(err, errlen, "%s", io.msg);
 		return io.code;
 	}
 	png_read_info(png, pi);
@@ -125,7 +125,7 @@ int img_png_validate(img_ctx *c, const uint8_t *data, size_t len, const img_info
 	int nch = png_get_channels(png, pi);
 	if (img_scratch_grow(&c->row, png_get_rowbytes(png, pi))) {
 		png_destroy_read_struct(&png, &pi, NULL);
-		img_errf(err, errlen, "out of memory");
+		natadv_errf(err, errlen, "out of memory");
 		return NATADV_ENOMEM;
 	}
 	img_dhash_init(&acc, w, h);
@@ -210,7 +210,7 @@ int img_png_decode_rgb(img_ctx *c, const uint8_t *data, size_t len, img_rgb *out
 		return rc;
 	if (setjmp(io.jb)) {
 		png_destroy_read_struct(&png, &pi, NULL);
-		img_errf(err, errlen, "%s", io.msg);
+		natadv_errf(err, errlen, "%s", io.msg);
 		return io.code;
 	}
 	png_read_info(png, pi);
@@ -247,7 +247,7 @@ int img_png_decode_rgb(img_ctx *c, const uint8_t *data, size_t len, img_rgb *out
 		png_error(png, "unexpected row size");
 	if (img_scratch_grow(&c->rgb, stride * h)) {
 		png_destroy_read_struct(&png, &pi, NULL);
-		img_errf(err, errlen, "out of memory");
+		natadv_errf(err, errlen, "out of memory");
 		return NATADV_ENOMEM;
 	}
 	/* RGB rows land in the output directly. Other layouts are converted as
@@ -258,7 +258,7 @@ int img_png_decode_rgb(img_ctx *c, const uint8_t *data, size_t len, img_rgb *out
 	img_scratch *tmp = interlaced ? &c->raw : &c->row;
 	if (!direct && img_scratch_grow(tmp, interlaced ? rowbytes * h : rowbytes)) {
 		png_destroy_read_struct(&png, &pi, NULL);
-		img_errf(err, errlen, "out of memory");
+		natadv_errf(err, errlen, "out of memory");
 		return NATADV_ENOMEM;
 	}
 	for (int pass = 0; pass < passes; pass++) {

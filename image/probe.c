@@ -63,35 +63,35 @@ static int probe_other(const uint8_t *p, size_t len, char *err, size_t errlen)
 	const uint8_t *q = p + i;
 	size_t n = len - i;
 	if (len >= 6 && (memcmp(p, "GIF87a", 6) == 0 || memcmp(p, "GIF89a", 6) == 0))
-		img_errf(err, errlen, "unsupported image format: gif");
+		natadv_errf(err, errlen, "unsupported image format: gif");
 	else if (len >= 12 && memcmp(p, "RIFF", 4) == 0 && memcmp(p + 8, "WEBP", 4) == 0)
-		img_errf(err, errlen, "unsupported image format: webp");
+		natadv_errf(err, errlen, "unsupported image format: webp");
 	else if (len >= 12 && memcmp(p + 4, "ftyp", 4) == 0 &&
 	         (memcmp(p + 8, "avif", 4) == 0 || memcmp(p + 8, "heic", 4) == 0 ||
 	          memcmp(p + 8, "mif1", 4) == 0))
-		img_errf(err, errlen, "unsupported image format: avif/heif");
+		natadv_errf(err, errlen, "unsupported image format: avif/heif");
 	else if (len >= 4 && (memcmp(p, "II*", 4) == 0 || memcmp(p, "MM\0*", 4) == 0))
-		img_errf(err, errlen, "unsupported image format: tiff");
+		natadv_errf(err, errlen, "unsupported image format: tiff");
 	else if (len >= 2 && p[0] == 'B' && p[1] == 'M')
-		img_errf(err, errlen, "unsupported image format: bmp");
+		natadv_errf(err, errlen, "unsupported image format: bmp");
 	else if (len >= 2 && p[0] == 0xff && p[1] == 0xd8)
-		img_errf(err, errlen, len < 3 ? "truncated header" : "corrupt jpeg: no marker after start of image");
+		natadv_errf(err, errlen, len < 3 ? "truncated header" : "corrupt jpeg: no marker after start of image");
 	else if (ci_prefix(q, n, "<!doctype html") || ci_prefix(q, n, "<html") ||
 	         ci_prefix(q, n, "<head") || ci_prefix(q, n, "<body") ||
 	         ci_prefix(q, n, "<!--") || ci_prefix(q, n, "<meta") ||
 	         ci_prefix(q, n, "<title"))
-		img_errf(err, errlen, "not an image: looks like html");
+		natadv_errf(err, errlen, "not an image: looks like html");
 	else if (ci_prefix(q, n, "<svg") ||
 	         (ci_prefix(q, n, "<?xml") && contains(q, n < 4096 ? n : 4096, "<svg")))
-		img_errf(err, errlen, "unsupported image format: svg");
+		natadv_errf(err, errlen, "unsupported image format: svg");
 	else if (ci_prefix(q, n, "<?xml"))
-		img_errf(err, errlen, "not an image: looks like xml");
+		natadv_errf(err, errlen, "not an image: looks like xml");
 	else if (n > 0 && q[0] == '<')
-		img_errf(err, errlen, "not an image: looks like html");
+		natadv_errf(err, errlen, "not an image: looks like html");
 	else if (n > 0 && (q[0] == '{' || q[0] == '['))
-		img_errf(err, errlen, "not an image: looks like json");
+		natadv_errf(err, errlen, "not an image: looks like json");
 	else
-		img_errf(err, errlen, "not an image: unknown signature");
+		natadv_errf(err, errlen, "not an image: unknown signature");
 	return NATADV_EFORMAT;
 }
 
@@ -99,22 +99,22 @@ static int probe_png(const uint8_t *p, size_t len, img_info *info, char *err, si
 {
 	/* signature, length, "IHDR", 13 bytes of data, CRC */
 	if (len < 8 + 8 + 13 + 4) {
-		img_errf(err, errlen, "truncated header");
+		natadv_errf(err, errlen, "truncated header");
 		return NATADV_EFORMAT;
 	}
 	if (be32(p + 8) != 13 || memcmp(p + 12, "IHDR", 4) != 0) {
-		img_errf(err, errlen, "corrupt png: first chunk is not ihdr");
+		natadv_errf(err, errlen, "corrupt png: first chunk is not ihdr");
 		return NATADV_EFORMAT;
 	}
 	const uint8_t *h = p + 16;
 	if (crc32_bytes(p + 12, 17) != be32(p + 29)) {
-		img_errf(err, errlen, "corrupt png: ihdr crc mismatch");
+		natadv_errf(err, errlen, "corrupt png: ihdr crc mismatch");
 		return NATADV_EFORMAT;
 	}
 	uint32_t w = be32(h), hh = be32(h + 4);
 	int depth = h[8], ctype = h[9];
 	if (w == 0 || hh == 0 || w > 0x7fffffffu || hh > 0x7fffffffu) {
-		img_errf(err, errlen, "corrupt png: bad dimensions %ux%u", w, hh);
+		natadv_errf(err, errlen, "corrupt png: bad dimensions %ux%u", w, hh);
 		return NATADV_EFORMAT;
 	}
 	int comps = 0, ok = 0;
@@ -127,11 +127,11 @@ static int probe_png(const uint8_t *p, size_t len, img_info *info, char *err, si
 	default: break;
 	}
 	if (!ok) {
-		img_errf(err, errlen, "corrupt png: bad color type %d with bit depth %d", ctype, depth);
+		natadv_errf(err, errlen, "corrupt png: bad color type %d with bit depth %d", ctype, depth);
 		return NATADV_EFORMAT;
 	}
 	if (h[10] != 0 || h[11] != 0 || h[12] > 1) {
-		img_errf(err, errlen, "corrupt png: bad compression, filter or interlace method");
+		natadv_errf(err, errlen, "corrupt png: bad compression, filter or interlace method");
 		return NATADV_EFORMAT;
 	}
 	info->format = IMG_FORMAT_PNG;
@@ -149,7 +149,7 @@ static int probe_jpeg(const uint8_t *p, size_t len, img_info *info, char *err, s
 		if (i >= len)
 			goto truncated;
 		if (p[i] != 0xff) {
-			img_errf(err, errlen, "corrupt jpeg: expected a marker at offset %zu", i);
+			natadv_errf(err, errlen, "corrupt jpeg: expected a marker at offset %zu", i);
 			return NATADV_EFORMAT;
 		}
 		while (i < len && p[i] == 0xff)
@@ -158,24 +158,24 @@ static int probe_jpeg(const uint8_t *p, size_t len, img_info *info, char *err, s
 			goto truncated;
 		int m = p[i++];
 		if (m == 0xd9) {
-			img_errf(err, errlen, "corrupt jpeg: end of image before frame header");
+			natadv_errf(err, errlen, "corrupt jpeg: end of image before frame header");
 			return NATADV_EFORMAT;
 		}
 		if (m == 0x01 || (m >= 0xd0 && m <= 0xd7))
 			continue;  /* standalone markers carry no length */
 		if (m == 0x00 || m == 0xd8) {
-			img_errf(err, errlen, "corrupt jpeg: bad marker 0x%02x before frame header", m);
+			natadv_errf(err, errlen, "corrupt jpeg: bad marker 0x%02x before frame header", m);
 			return NATADV_EFORMAT;
 		}
 		if (i + 2 > len)
 			goto truncated;
 		size_t seg = (size_t)p[i] << 8 | p[i + 1];
 		if (seg < 2) {
-			img_errf(err, errlen, "corrupt jpeg: bad segment length %zu", seg);
+			natadv_errf(err, errlen, "corrupt jpeg: bad segment length %zu", seg);
 			return NATADV_EFORMAT;
 		}
 		if (m == 0xda) {
-			img_errf(err, errlen, "corrupt jpeg: scan before frame header");
+			natadv_errf(err, errlen, "corrupt jpeg: scan before frame header");
 			return NATADV_EFORMAT;
 		}
 		int is_sof = m >= 0xc0 && m <= 0xcf && m != 0xc4 && m != 0xc8 && m != 0xcc;
@@ -187,33 +187,33 @@ static int probe_jpeg(const uint8_t *p, size_t len, img_info *info, char *err, s
 			goto truncated;
 		const uint8_t *s = p + i + 2;
 		if (m == 0xc3 || m == 0xc7 || m == 0xcb || m == 0xcf) {
-			img_errf(err, errlen, "unsupported jpeg: lossless");
+			natadv_errf(err, errlen, "unsupported jpeg: lossless");
 			return NATADV_EFORMAT;
 		}
 		if (m == 0xc5 || m == 0xc6 || m == 0xcd || m == 0xce) {
-			img_errf(err, errlen, "unsupported jpeg: hierarchical");
+			natadv_errf(err, errlen, "unsupported jpeg: hierarchical");
 			return NATADV_EFORMAT;
 		}
 		if (s[0] != 8) {
-			img_errf(err, errlen, "unsupported jpeg: %d-bit samples", s[0]);
+			natadv_errf(err, errlen, "unsupported jpeg: %d-bit samples", s[0]);
 			return NATADV_EFORMAT;
 		}
 		uint32_t h = (uint32_t)s[1] << 8 | s[2], w = (uint32_t)s[3] << 8 | s[4];
 		int nc = s[5];
 		if (h == 0) {
-			img_errf(err, errlen, "unsupported jpeg: height defined by a dnl marker");
+			natadv_errf(err, errlen, "unsupported jpeg: height defined by a dnl marker");
 			return NATADV_EFORMAT;
 		}
 		if (w == 0) {
-			img_errf(err, errlen, "corrupt jpeg: zero width");
+			natadv_errf(err, errlen, "corrupt jpeg: zero width");
 			return NATADV_EFORMAT;
 		}
 		if (nc != 1 && nc != 3 && nc != 4) {
-			img_errf(err, errlen, "unsupported jpeg: %d components", nc);
+			natadv_errf(err, errlen, "unsupported jpeg: %d components", nc);
 			return NATADV_EFORMAT;
 		}
 		if (seg < 8 + 3 * (size_t)nc) {
-			img_errf(err, errlen, "corrupt jpeg: frame header too short");
+			natadv_errf(err, errlen, "corrupt jpeg: frame header too short");
 			return NATADV_EFORMAT;
 		}
 		info->format = IMG_FORMAT_JPEG;
@@ -224,7 +224,7 @@ static int probe_jpeg(const uint8_t *p, size_t len, img_info *info, char *err, s
 		return 0;
 	}
 truncated:
-	img_errf(err, errlen, "truncated header");
+	natadv_errf(err, errlen, "truncated header");
 	return NATADV_EFORMAT;
 }
 
@@ -236,7 +236,7 @@ int img_probe(const void *data, size_t len, img_info *info, char *err, size_t er
 		info = &tmp;
 	memset(info, 0, sizeof *info);
 	if (!p || len == 0) {
-		img_errf(err, errlen, "empty body");
+		natadv_errf(err, errlen, "empty body");
 		return NATADV_EFORMAT;
 	}
 	if (len >= 3 && p[0] == 0xff && p[1] == 0xd8 && p[2] == 0xff)
@@ -244,7 +244,7 @@ int img_probe(const void *data, size_t len, img_info *info, char *err, size_t er
 	if (len >= 8 && memcmp(p, png_sig, 8) == 0)
 		return probe_png(p, len, info, err, errlen);
 	if (len < 8 && memcmp(p, png_sig, len) == 0) {
-		img_errf(err, errlen, "truncated header");
+		natadv_errf(err, errlen, "truncated header");
 		return NATADV_EFORMAT;
 	}
 	return probe_other(p, len, err, errlen);

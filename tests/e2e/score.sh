@@ -64,7 +64,7 @@ before=$(sql 'SELECT count(*) FROM scores')
 nat -q score --model tiny --batch 4
 check "every image scored once" "241|241" "$(sql "SELECT count(*) || '|' || count(DISTINCT image_hash) FROM scores")"
 check_match "killed run had left some work ($before scored)" "^[0-9]+$" "$before"
-check "unscorable with the reason" "unscorable|1" "$(sql "SELECT status || '|' || (error LIKE 'cannot open blob%') FROM scores WHERE image_hash = '$rocket'")"
+check "unscorable with the reason" "unscorable|1" "$(sql "SELECT status || '|' || (error LIKE 'cannot open ''%') FROM scores WHERE image_hash = '$rocket'")"
 check "logits stored compactly" 40 "$(sql "SELECT DISTINCT length(logits) FROM scores WHERE status = 'scored'")"
 check "tag probabilities need a 1000-class model" 0 "$(sql 'SELECT count(*) FROM score_tags WHERE p_1k IS NOT NULL')"
 same=$(sql "SELECT top5 FROM scores WHERE status = 'scored' ORDER BY image_hash LIMIT 1")
