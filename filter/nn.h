@@ -1,0 +1,89 @@
+/* nn.h — the layers of the ResNet forward pass, on activations laid out
+ * channel-major over the whole batch: [C, N, H, W], so that each convolution
+ * is one large sgemm whose columns run over every image of the batch.
+ * Internal to filter/ (nn.c, winograd.c, pool.c); tests/unit/test_ops.c
+ * checks each layer against a naive reference. */
+#ifndef NATADV_NN_H
+#define NATADV_NN_H
+
+#include <stddef.h>
+
+/* A persistent thread pool for the loops around the sgemms; NULL anywhere
+ * a pool is taken means "run on the calling thread". */
+typedef struct nn_pool nn_pool;
+
+/* Starts threads - 1 helper threads (the caller of nn_pool_for is the last
+ * one); returns NULL when out of memory. Free with nn_pool_free. */
+nn_pool *nn_pool_new(int threads);
+/* Stops and joins the helpers and frees p; accepts NULL. */
+void nn_pool_free(nn_pool *p);
+/* Threads p runs loops on (1 for NULL). */
+int nn_pool_threads(const nn_pool *p);
+/* Calls fn(arg, i) for every i in [0, n) on p's threads, in any order,
+ * and returns when all calls have returned. One caller at a time. */
+void nn_pool_for(nn_pool *p, int n, void (*fn)(void *arg, int i), void *arg);
+/* p if a loop touching about floats floats is worth waking threads for,
+ * else NULL (waking costs tens of microseconds). */
+nn_pool *nn_pool_worth(nn_pool *p, size_t floats);
+
+/* A 2-D convolution (dilation 1) with batch norm already folded in. */
+typedef struct nn_conv {
+	int cin, cout, k, stride, pad, groups;
+	float *w; /* [cout, cin/groups, k, k], owned by whoever built it */
+	float *b; /* [cout] */
+} nn_conv;
+
+/* Output size of a k-window with stride and padding over n input pixels. */
+int nn_out_size(int n, int k, int stride, int pad);
+/* Images per im2col chunk when col may hold col_floats floats (>= 1). */
+int nn_conv_chunk(const nn_conv *c, int ho, int wo, size_t col_floats);
+/* Floats of im2col buffer needed for n images of h x w with a budget of
+ * budget floats (a single image's columns always fit); 0 if no im2col. */
+size_t nn_conv_col_floats(const nn_conv *c, int n, int h, int w,
+                          size_t budget);
+/* dst [cout, n, ho, wo] = conv(src [cin, n, h, w]) + b, plus dst's old
+ * contents when accumulate (the residual add), then ReLU when relu. col is
+ * scratch of col_floats floats (see nn_conv_col_floats); pool may be NULL. */
+void nn_conv_forward(const nn_conv *c, const float *src, int n, int h, int w,
+                     float *dst, float *col, size_t col_floats, int relu,
+                     int accumulate, nn_pool *pool);
+/* Folds batch norm y = (x - mean) / sqrt(var + eps) * gamma + beta into
+ * the conv weights w [cout, per_out] and bias b [cout] (b may hold a prior
+ * bias or zeros). Returns the first channel with var + eps <= 0, or -1. */
+int nn_fold_bn(float *w, float *b, int cout, size_t per_out,
+               const float *gamma, const float *beta, const float *mean,
+               const float *var, double eps);
+/* 3x3 stride 2 padding 1 max-pool over planes planes of h x w. */
+void nn_maxpool_3s2(const float *src, int planes, int h, int w, float *dst,
+                    nn_pool *pool);
+/* dst [c, n] = mean over hw of src [c, n, hw]. */
+void nn_avgpool(const float *src, int c, int n, int hw, float *dst);
+/* logits [n, classes] = x^T W^T + b for x [features, n], W [classes,
+ * features]. */
+void nn_fc(const float *w, const float *b, int classes, int features,
+           const float *x, int n, float *logits);
+/* A 3x3 stride-1 pad-1 ungrouped conv as Winograd F(2x2, 3x3). */
+typedef struct nn_wino {
+	int cin, cout;
+	float *u;       /* [16, cout, cin] transformed weights, owned */
+	const float *b; /* [cout], the conv's bias, not owned */
+} nn_wino;
+
+/* Transforms c's weights into wg (c must outlive wg for the bias); returns
+ * 0, or -1 if c is not 3x3/1/1 ungrouped or memory ran out. Release wg
+ * with nn_wino_release. */
+int nn_wino_init(nn_wino *wg, const nn_conv *c);
+/* Frees wg's weights; accepts NULL and released ones. */
+void nn_wino_release(nn_wino *wg);
+/* Scratch floats nn_wino_forward needs for n images of h x w within
+ * budget floats (a single image always fits). */
+size_t nn_wino_scratch_floats(const nn_wino *wg, int n, int h, int w,
+                              size_t budget);
+/* Same contract as nn_conv_forward for the conv wg was made from. */
+void nn_wino_forward(const nn_wino *wg, const float *src, int n, int h, int w,
+                     float *dst, float *scratch, size_t scratch_floats,
+                     int relu, int accumulate, nn_pool *pool);
+/* dst [c, n, hw] = src [n, c, hw]: the caller's batch to our layout. */
+void nn_nchw_to_cnhw(const float *src, int n, int c, int hw, float *dst);
+
+#endif

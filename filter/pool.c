@@ -1,0 +1,135 @@
+/* pool.c — a tiny persistent thread pool for the forward pass's own loops
+ * (im2col, epilogues, Winograd transforms, max-pool), which would otherwise
+ * run on one core while OpenBLAS's threads idle between sgemms. Threads are
+ * started once per model; a parallel loop is one broadcast and one wait. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+
+#include "filter/nn.h"
+
+struct nn_pool {
+	int threads;          /* including the caller */
+	pthread_t *tid;       /* threads - 1 helpers */
+	pthread_mutex_t mu;
+	pthread_cond_t go;    /* helpers wait here for a new generation */
+	pthread_cond_t done;  /* the caller waits here for busy == 0 */
+	unsigned long gen;    /* bumped for each loop */
+	int busy;             /* helpers still inside the current loop */
+	int quit;
+	/* the current loop */
+	void (*fn)(void *arg, int i);
+	void *arg;
+	int n;
+	atomic_int next;      /* next index to hand out */
+};
+
+/* Takes indices until none are left. */
+static void work(nn_pool *p)
+{
+	for (;;) {
+		int i = atomic_fetch_add(&p->next, 1);
+
+		if (i >= p->n)
+			return;
+		p->fn(p->arg, i);
+	}
+}
+
+static void *helper(void *arg)
+{
+	nn_pool *p = arg;
+	unsigned long seen = 0;
+
+	pthread_mutex_lock(&p->mu);
+	for (;;) {
+		while (p->gen == seen && !p->quit)
+			pthread_cond_wait(&p->go, &p->mu);
+		if (p->quit)
+			break;
+		seen = p->gen;
+		pthread_mutex_unlock(&p->mu);
+		work(p);
+		pthread_mutex_lock(&p->mu);
+		if (--p->busy == 0)
+			pthread_cond_signal(&p->done);
+	}
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
+nn_pool *nn_pool_new(int threads)
+{
+	nn_pool *p = calloc(1, sizeof *p);
+
+	if (!p)
+		return NULL;
+	p->threads = 1;
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->go, NULL);
+	pthread_cond_init(&p->done, NULL);
+	atomic_init(&p->next, 0);
+	if (threads > 64)
+		threads = 64;
+	if (threads > 1) {
+		p->tid = calloc((size_t)threads - 1, sizeof *p->tid);
+		if (!p->tid) {
+			nn_pool_free(p);
+			return NULL;
+		}
+		for (int i = 0; i < threads - 1; i++) {
+			if (pthread_create(&p->tid[i], NULL, helper, p))
+				break; /* run with the helpers we got */
+			p->threads++;
+		}
+	}
+	return p;
+}
+
+void nn_pool_free(nn_pool *p)
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->mu);
+	p->quit = 1;
+	pthread_cond_broadcast(&p->go);
+	pthread_mutex_unlock(&p->mu);
+	for (int i = 0; i < p->threads - 1; i++)
+		pthread_join(p->tid[i], NULL);
+	pthread_cond_destroy(&p->done);
+	pthread_cond_destroy(&p->go);
+	pthread_mutex_destroy(&p->mu);
+	free(p->tid);
+	free(p);
+}
+
+nn_pool *nn_pool_worth(nn_pool *p, size_t floats)
+{
+	return floats >= ((size_t)1 << 17) ? p : NULL;
+}
+
+int nn_pool_threads(const nn_pool *p)
+{
+	return p ? p->threads : 1;
+}
+
+void nn_pool_for(nn_pool *p, int n, void (*fn)(void *arg, int i), void *arg)
+{
+	if (!p || p->threads == 1 || n < 2) {
+		for (int i = 0; i < n; i++)
+			fn(arg, i);
+		return;
+	}
+	pthread_mutex_lock(&p->mu);
+	p->fn = fn, p->arg = arg, p->n = n;
+	atomic_store(&p->next, 0);
+	p->busy = p->threads - 1;
+	p->gen++;
+	pthread_cond_broadcast(&p->go);
+	pthread_mutex_unlock(&p->mu);
+	work(p);
+	pthread_mutex_lock(&p->mu);
+	while (p->busy)
+		pthread_cond_wait(&p->done, &p->mu);
+	pthread_mutex_unlock(&p->mu);
+}

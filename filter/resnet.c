@@ -1,0 +1,712 @@
+/* resnet.c — load a torchvision ResNet from safetensors and run it.
+ * Loading infers the architecture from the names and shapes, checks every
+ * tensor (none missing, none extra, every dimension) and folds batch norm
+ * into the convolutions; the network is then a flat list of layers. */
+#include "filter/resnet.h"
+
+#include <cblas.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "filter/nn.h"
+
+#define BN_EPS 1e-5          /* torchvision's BatchNorm2d default */
+#define MAX_CHANNELS 65536   /* far above any ResNet; keeps int math safe */
+#define COL_BUDGET ((size_t)4 << 20) /* im2col floats before chunking */
+
+/* Activation buffers of the arena; the plan names them by role. */
+enum { BUF_IN, BUF_X0, BUF_X1, BUF_T1, BUF_T2, BUF_POOL, NBUF };
+
+enum op_kind { OP_CONV, OP_MAXPOOL, OP_AVGPOOL, OP_FC };
+
+struct op {
+	enum op_kind kind;
+	char name[40];     /* torchvision prefix, e.g. "layer2.0.conv2" */
+	int src, dst;      /* arena buffers */
+	nn_conv conv;      /* OP_CONV; OP_FC keeps fc.weight/fc.bias here */
+	nn_wino wino;      /* 3x3 stride 1 convs: Winograd weights (wino.u) */
+	int relu;          /* ReLU in the epilogue */
+	int accumulate;    /* dst holds the residual, added in the epilogue */
+	int c, h, w;       /* input per image, set by resnet_prepare */
+};
+
+struct resnet {
+	resnet_info info;
+	struct op *ops;
+	int nops;
+	float *arena;
+	size_t arena_floats;
+	float *buf[NBUF];
+	float *col;
+	size_t col_floats;
+	int max_batch, h, w;
+	nn_pool *pool;      /* threads for the loops around the sgemms */
+	char err[256];
+};
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+static void fmt_shape(char *out, size_t outlen, int ndim, const int64_t *s)
+{
+	size_t used;
+
+	snprintf(out, outlen, "[");
+	for (int i = 0; i < ndim; i++) {
+		used = strlen(out);
+		snprintf(out + used, outlen - used, "%s%lld", i ? "," : "",
+		         (long long)s[i]);
+	}
+	used = strlen(out);
+	snprintf(out + used, outlen - used, "]");
+}
+
+/* ---- loading ---- */
+
+struct loader {
+	const st_file *f;
+	unsigned char *used; /* per tensor of f */
+	char *err;
+	size_t errlen;
+	size_t params;
+};
+
+/* Dimension i of the tensor called name, or -1 if absent. */
+static int64_t dim_of(const st_file *f, const char *name, int i)
+{
+	const st_tensor *t = st_find(f, name);
+
+	return t && i < t->ndim ? t->shape[i] : -1;
+}
+
+/* Reads tensor name, which must have exactly the given shape, as floats
+ * into a new array at *out (the caller frees it). */
+static int get(struct loader *L, const char *name, int ndim,
+               const int64_t *shape, float **out)
+{
+	const st_tensor *t = st_find(L->f, name);
+	char got[160], want[160];
+	float *v;
+	int rc;
+
+	*out = NULL;
+	if (!t) {
+		seterr(L->err, L->errlen, "missing tensor '%s'", name);
+		return NATADV_EFORMAT;
+	}
+	if (t->dtype != ST_F32 && t->dtype != ST_F16 && t->dtype != ST_BF16 &&
+	    t->dtype != ST_F64) {
+		seterr(L->err, L->errlen,
+		       "tensor '%s': dtype %s, expected F32, F16 or BF16", name,
+		       st_dtype_name(t->dtype));
+		return NATADV_EFORMAT;
+	}
+	if (t->ndim != ndim || memcmp(t->shape, shape, ndim * sizeof *shape)) {
+		fmt_shape(got, sizeof got, t->ndim, t->shape);
+		fmt_shape(want, sizeof want, ndim, shape);
+		seterr(L->err, L->errlen, "tensor '%s': shape %s, expected %s",
+		       name, got, want);
+		return NATADV_EFORMAT;
+	}
+	v = malloc((t->nelem ? t->nelem : 1) * sizeof *v);
+	if (!v)
+		return NATADV_ENOMEM;
+	rc = st_read_f32(t, v, L->err, L->errlen);
+	if (rc) {
+		free(v);
+		return rc;
+	}
+	for (size_t i = 0; i < t->nelem; i++) {
+		if (!isfinite(v[i])) {
+			seterr(L->err, L->errlen,
+			       "tensor '%s': non-finite value at index %zu", name,
+			       i);
+			free(v);
+			return NATADV_EFORMAT;
+		}
+	}
+	L->used[t->index] = 1;
+	L->params += t->nelem;
+	*out = v;
+	return 0;
+}
+
+/* Loads conv weights and the batch norm that follows, folded together. */
+static int load_conv(struct loader *L, struct op *op, const char *conv,
+                     const char *bn, int cin, int cout, int k, int stride,
+                     int groups)
+{
+	char name[96];
+	float *p[4] = {NULL, NULL, NULL, NULL};
+	static const char *const bnp[4] = {"weight", "bias", "running_mean",
+	                                   "running_var"};
+	const int64_t wshape[4] = {cout, cin / groups, k, k}, bshape[1] = {cout};
+	const st_tensor *t;
+	int rc, bad;
+
+	op->kind = OP_CONV;
+	snprintf(op->name, sizeof op->name, "%s", conv);
+	op->conv = (nn_conv){.cin = cin, .cout = cout, .k = k,
+	                     .stride = stride, .pad = k / 2, .groups = groups};
+	snprintf(name, sizeof name, "%s.weight", conv);
+	rc = get(L, name, 4, wshape, &op->conv.w);
+	if (rc)
+		return rc;
+	op->conv.b = calloc((size_t)cout, sizeof *op->conv.b);
+	if (!op->conv.b)
+		return NATADV_ENOMEM;
+	for (int i = 0; i < 4; i++) {
+		snprintf(name, sizeof name, "%s.%s", bn, bnp[i]);
+		rc = get(L, name, 1, bshape, &p[i]);
+		if (rc)
+			goto out;
+	}
+	/* Checkpoints carry this int64 counter; inference has no use for it. */
+	snprintf(name, sizeof name, "%s.num_batches_tracked", bn);
+	t = st_find(L->f, name);
+	if (t) {
+		if (t->dtype != ST_I64 || t->nelem != 1 || t->ndim > 1) {
+			seterr(L->err, L->errlen,
+			       "tensor '%s': expected an I64 scalar", name);
+			rc = NATADV_EFORMAT;
+			goto out;
+		}
+		L->used[t->index] = 1;
+	}
+	bad = nn_fold_bn(op->conv.w, op->conv.b, cout,
+	                 (size_t)(cin / groups) * k * k, p[0], p[1], p[2], p[3],
+	                 BN_EPS);
+	if (bad >= 0) {
+		seterr(L->err, L->errlen,
+		       "tensor '%s.running_var': negative variance at index %d",
+		       bn, bad);
+		rc = NATADV_EFORMAT;
+		goto out;
+	}
+	/* 3x3 stride-1 convs run as Winograd and need only its weights */
+	if (k == 3 && stride == 1 && groups == 1) {
+		if (nn_wino_init(&op->wino, &op->conv)) {
+			rc = NATADV_ENOMEM;
+			goto out;
+		}
+		free(op->conv.w);
+		op->conv.w = NULL;
+	}
+out:
+	for (int i = 0; i < 4; i++)
+		free(p[i]);
+	return rc;
+}
+
+static int check_channels(struct loader *L, const char *name, int64_t c)
+{
+	if (c < 1 || c > MAX_CHANNELS) {
+		seterr(L->err, L->errlen,
+		       "tensor '%s': %s, not a plausible channel count", name,
+		       c < 0 ? "missing or wrong rank" : "out of range");
+		return NATADV_EFORMAT;
+	}
+	return 0;
+}
+
+/* Reads the stage sizes from the first block of each stage. */
+static int infer(struct loader *L, resnet_info *ri)
+{
+	const st_file *f = L->f;
+	char name[96];
+	int rc;
+
+	if (!st_find(f, "conv1.weight") || !st_find(f, "fc.weight")) {
+		seterr(L->err, L->errlen,
+		       "not a torchvision ResNet: no tensor '%s'",
+		       st_find(f, "conv1.weight") ? "fc.weight" : "conv1.weight");
+		return NATADV_EFORMAT;
+	}
+	ri->stem = (int)dim_of(f, "conv1.weight", 0);
+	rc = check_channels(L, "conv1.weight", dim_of(f, "conv1.weight", 0));
+	if (rc)
+		return rc;
+	ri->block = st_find(f, "layer1.0.conv3.weight") ? RESNET_BOTTLENECK
+	                                                : RESNET_BASIC;
+	ri->groups = 1;
+	for (int s = 0; s < 4; s++) {
+		int64_t width, out;
+
+		for (ri->layers[s] = 0;; ri->layers[s]++) {
+			snprintf(name, sizeof name, "layer%d.%d.conv1.weight",
+			         s + 1, ri->layers[s]);
+			if (!st_find(f, name))
+				break;
+		}
+		if (!ri->layers[s]) {
+			seterr(L->err, L->errlen, "missing tensor '%s'", name);
+			return NATADV_EFORMAT;
+		}
+		snprintf(name, sizeof name, "layer%d.0.conv1.weight", s + 1);
+		width = dim_of(f, name, 0);
+		rc = check_channels(L, name, width);
+		if (rc)
+			return rc;
+		out = width;
+		if (ri->block == RESNET_BOTTLENECK) {
+			snprintf(name, sizeof name, "layer%d.0.conv3.weight", s + 1);
+			if (!st_find(f, name)) {
+				seterr(L->err, L->errlen, "missing tensor '%s'",
+				       name);
+				return NATADV_EFORMAT;
+			}
+			out = dim_of(f, name, 0);
+			rc = check_channels(L, name, out);
+			if (rc)
+				return rc;
+		}
+		ri->width[s] = (int)width;
+		ri->out[s] = (int)out;
+	}
+	if (ri->block == RESNET_BOTTLENECK) {
+		int64_t per = dim_of(f, "layer1.0.conv2.weight", 1);
+
+		if (per < 1 || ri->width[0] % per) {
+			seterr(L->err, L->errlen,
+			       "tensor 'layer1.0.conv2.weight': input channels %lld "
+			       "do not divide width %d into groups",
+			       (long long)per, ri->width[0]);
+			return NATADV_EFORMAT;
+		}
+		ri->groups = ri->width[0] / (int)per;
+		for (int s = 1; s < 4; s++) {
+			if (ri->width[s] % ri->groups) {
+				seterr(L->err, L->errlen,
+				       "tensor 'layer%d.0.conv1.weight': width %d "
+				       "is not a multiple of %d groups", s + 1,
+				       ri->width[s], ri->groups);
+				return NATADV_EFORMAT;
+			}
+		}
+	}
+	ri->classes = (int)dim_of(f, "fc.weight", 0);
+	if (dim_of(f, "fc.weight", 0) < 1 ||
+	    dim_of(f, "fc.weight", 0) > INT_MAX / 4) {
+		seterr(L->err, L->errlen,
+		       "tensor 'fc.weight': no plausible number of classes");
+		return NATADV_EFORMAT;
+	}
+	return 0;
+}
+
+/* Names the architecture when it is one torchvision ships. */
+static void name_arch(resnet_info *ri)
+{
+	static const struct {
+		const char *name;
+		resnet_block block;
+		int layers[4], groups, width0;
+	} known[] = {
+		{"resnet18", RESNET_BASIC, {2, 2, 2, 2}, 1, 64},
+		{"resnet34", RESNET_BASIC, {3, 4, 6, 3}, 1, 64},
+		{"resnet50", RESNET_BOTTLENECK, {3, 4, 6, 3}, 1, 64},
+		{"resnet101", RESNET_BOTTLENECK, {3, 4, 23, 3}, 1, 64},
+		{"resnet152", RESNET_BOTTLENECK, {3, 8, 36, 3}, 1, 64},
+		{"resnext50_32x4d", RESNET_BOTTLENECK, {3, 4, 6, 3}, 32, 128},
+		{"resnext101_32x8d", RESNET_BOTTLENECK, {3, 4, 23, 3}, 32, 256},
+		{"resnext101_64x4d", RESNET_BOTTLENECK, {3, 4, 23, 3}, 64, 256},
+		{"wide_resnet50_2", RESNET_BOTTLENECK, {3, 4, 6, 3}, 1, 128},
+		{"wide_resnet101_2", RESNET_BOTTLENECK, {3, 4, 23, 3}, 1, 128},
+	};
+	const int expansion = ri->block == RESNET_BOTTLENECK ? 4 : 1;
+
+	snprintf(ri->arch, sizeof ri->arch, "resnet");
+	if (ri->stem != 64)
+		return;
+	for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) {
+		int ok = known[i].block == ri->block &&
+		         known[i].groups == ri->groups &&
+		         !memcmp(known[i].layers, ri->layers, sizeof ri->layers);
+
+		for (int s = 0; s < 4 && ok; s++)
+			ok = ri->width[s] == known[i].width0 << s &&
+			     ri->out[s] == (64 << s) * expansion;
+		if (ok) {
+			snprintf(ri->arch, sizeof ri->arch, "%s", known[i].name);
+			return;
+		}
+	}
+}
+
+static struct op *add_op(resnet *m)
+{
+	struct op *op = &m->ops[m->nops++];
+
+	memset(op, 0, sizeof *op);
+	return op;
+}
+
+/* Loads one residual block into ops; *x is the buffer holding its input
+ * and, on return, its output. */
+static int load_block(struct loader *L, resnet *m, int s, int b, int cin,
+                      int *x)
+{
+	const resnet_info *ri = &m->info;
+	const int width = ri->width[s], cout = ri->out[s];
+	const int stride = s > 0 && b == 0 ? 2 : 1;
+	const int down = stride != 1 || cin != cout; /* torchvision's rule */
+	int y = down ? (*x == BUF_X0 ? BUF_X1 : BUF_X0) : *x;
+	char c[40], n[40];
+	struct op *op;
+	int rc;
+
+#define NAME(buf, fmt) snprintf(buf, sizeof buf, "layer%d.%d." fmt, s + 1, b)
+	NAME(c, "conv1");
+	NAME(n, "bn1");
+	op = add_op(m);
+	if (ri->block == RESNET_BOTTLENECK)
+		rc = load_conv(L, op, c, n, cin, width, 1, 1, 1);
+	else
+		rc = load_conv(L, op, c, n, cin, width, 3, stride, 1);
+	if (rc)
+		return rc;
+	op->src = *x, op->dst = BUF_T1, op->relu = 1;
+	if (ri->block == RESNET_BOTTLENECK) {
+		NAME(c, "conv2");
+		NAME(n, "bn2");
+		op = add_op(m);
+		rc = load_conv(L, op, c, n, width, width, 3, stride, ri->groups);
+		if (rc)
+			return rc;
+		op->src = BUF_T1, op->dst = BUF_T2, op->relu = 1;
+	}
+	if (down) {
+		NAME(c, "downsample.0");
+		NAME(n, "downsample.1");
+		op = add_op(m);
+		rc = load_conv(L, op, c, n, cin, cout, 1, stride, 1);
+		if (rc)
+			return rc;
+		op->src = *x, op->dst = y;
+	}
+	if (ri->block == RESNET_BOTTLENECK) {
+		NAME(c, "conv3");
+		NAME(n, "bn3");
+		op = add_op(m);
+		rc = load_conv(L, op, c, n, width, cout, 1, 1, 1);
+		op->src = BUF_T2;
+	} else {
+		NAME(c, "conv2");
+		NAME(n, "bn2");
+		op = add_op(m);
+		rc = load_conv(L, op, c, n, width, cout, 3, 1, 1);
+		op->src = BUF_T1;
+	}
+#undef NAME
+	if (rc)
+		return rc;
+	op->dst = y, op->relu = 1, op->accumulate = 1;
+	*x = y;
+	return 0;
+}
+
+int resnet_load(resnet **out, const st_file *f, char *err, size_t errlen)
+{
+	struct loader L = {.f = f, .err = err, .errlen = errlen};
+	resnet *m;
+	struct op *op;
+	int rc, nops, x = BUF_X0, cin;
+
+	*out = NULL;
+	m = calloc(1, sizeof *m);
+	L.used = calloc(st_count(f) + 1, 1);
+	if (!m || !L.used) {
+		rc = NATADV_ENOMEM;
+		goto out;
+	}
+	rc = infer(&L, &m->info);
+	if (rc)
+		goto out;
+	/* stem + max-pool, at most 4 convs per block, avgpool, fc */
+	nops = 4;
+	for (int s = 0; s < 4; s++)
+		nops += 4 * m->info.layers[s];
+	m->ops = calloc((size_t)nops, sizeof *m->ops);
+	if (!m->ops) {
+		rc = NATADV_ENOMEM;
+		goto out;
+	}
+
+	op = add_op(m);
+	rc = load_conv(&L, op, "conv1", "bn1", 3, m->info.stem, 7, 2, 1);
+	if (rc)
+		goto out;
+	op->src = BUF_IN, op->dst = BUF_X1, op->relu = 1;
+	op = add_op(m);
+	op->kind = OP_MAXPOOL;
+	snprintf(op->name, sizeof op->name, "maxpool");
+	op->src = BUF_X1, op->dst = BUF_X0;
+	cin = m->info.stem;
+	for (int s = 0; s < 4; s++) {
+		for (int b = 0; b < m->info.layers[s]; b++) {
+			rc = load_block(&L, m, s, b, cin, &x);
+			if (rc)
+				goto out;
+			cin = m->info.out[s];
+		}
+	}
+	op = add_op(m);
+	op->kind = OP_AVGPOOL;
+	snprintf(op->name, sizeof op->name, "avgpool");
+	op->src = x, op->dst = BUF_POOL;
+
+	op = add_op(m);
+	op->kind = OP_FC;
+	snprintf(op->name, sizeof op->name, "fc");
+	op->src = BUF_POOL;
+	op->conv = (nn_conv){.cin = cin, .cout = m->info.classes, .k = 1,
+	                     .stride = 1, .groups = 1};
+	{
+		const int64_t ws[2] = {m->info.classes, cin},
+		              bs[1] = {m->info.classes};
+
+		rc = get(&L, "fc.weight", 2, ws, &op->conv.w);
+		if (!rc)
+			rc = get(&L, "fc.bias", 1, bs, &op->conv.b);
+		if (rc)
+			goto out;
+	}
+	for (size_t i = 0; i < st_count(f); i++) {
+		if (!L.used[i]) {
+			seterr(err, errlen, "unexpected tensor '%s'",
+			       st_get(f, i)->name);
+			rc = NATADV_EFORMAT;
+			goto out;
+		}
+	}
+	m->info.params = L.params;
+	name_arch(&m->info);
+	/* as many threads for our loops as OpenBLAS uses for its sgemms */
+	m->pool = nn_pool_new(openblas_get_num_threads());
+	if (!m->pool) {
+		rc = NATADV_ENOMEM;
+		goto out;
+	}
+	*out = m;
+	m = NULL;
+out:
+	free(L.used);
+	resnet_free(m);
+	return rc;
+}
+
+int resnet_load_file(resnet **out, const char *path, char *err, size_t errlen)
+{
+	st_file *f;
+	int rc;
+
+	*out = NULL;
+	rc = st_open(&f, path, err, errlen);
+	if (rc)
+		return rc;
+	rc = resnet_load(out, f, err, errlen);
+	st_free(f);
+	return rc;
+}
+
+void resnet_free(resnet *m)
+{
+	if (!m)
+		return;
+	for (int i = 0; i < m->nops; i++) {
+		free(m->ops[i].conv.w);
+		free(m->ops[i].conv.b);
+		nn_wino_release(&m->ops[i].wino);
+	}
+	free(m->ops);
+	free(m->arena);
+	nn_pool_free(m->pool);
+	free(m);
+}
+
+const resnet_info *resnet_get_info(const resnet *m)
+{
+	return &m->info;
+}
+
+const char *resnet_errmsg(const resnet *m)
+{
+	return m->err;
+}
+
+size_t resnet_arena_bytes(const resnet *m)
+{
+	return m->arena_floats * sizeof(float);
+}
+
+int resnet_set_threads(resnet *m, int n)
+{
+	nn_pool *p;
+
+	if (n < 1)
+		n = 1;
+	openblas_set_num_threads(n);
+	if (nn_pool_threads(m->pool) == n)
+		return 0;
+	p = nn_pool_new(n);
+	if (!p) {
+		seterr(m->err, sizeof m->err, "cannot start %d threads", n);
+		return NATADV_ENOMEM;
+	}
+	nn_pool_free(m->pool);
+	m->pool = p;
+	return 0;
+}
+
+/* ---- running ---- */
+
+int resnet_prepare(resnet *m, int max_batch, int h, int w)
+{
+	size_t need[NBUF] = {0}, col = 0, total;
+	int c[NBUF] = {0}, hh[NBUF] = {0}, ww[NBUF] = {0};
+
+	if (max_batch < 1 || max_batch > 4096 || h < 1 || w < 1 || h > 8192 ||
+	    w > 8192) {
+		seterr(m->err, sizeof m->err,
+		       "bad batch %d or input size %dx%d", max_batch, h, w);
+		return NATADV_EINVAL;
+	}
+	free(m->arena);
+	m->arena = NULL;
+	m->arena_floats = 0;
+	m->max_batch = 0;
+
+	/* Walk the plan once to learn every shape and buffer size. */
+	c[BUF_IN] = 3, hh[BUF_IN] = h, ww[BUF_IN] = w;
+	need[BUF_IN] = (size_t)3 * h * w;
+	for (int i = 0; i < m->nops; i++) {
+		struct op *op = &m->ops[i];
+		int oc, oh, ow;
+
+		op->c = c[op->src], op->h = hh[op->src], op->w = ww[op->src];
+		switch (op->kind) {
+		case OP_CONV:
+			oc = op->conv.cout;
+			oh = nn_out_size(op->h, op->conv.k, op->conv.stride,
+			                 op->conv.pad);
+			ow = nn_out_size(op->w, op->conv.k, op->conv.stride,
+			                 op->conv.pad);
+			{
+				size_t cf = op->wino.u
+				        ? nn_wino_scratch_floats(&op->wino, max_batch,
+				                                 op->h, op->w, COL_BUDGET)
+				        : nn_conv_col_floats(&op->conv, max_batch,
+				                             op->h, op->w, COL_BUDGET);
+				if (cf > col)
+					col = cf;
+			}
+			break;
+		case OP_MAXPOOL:
+			oc = op->c;
+			oh = nn_out_size(op->h, 3, 2, 1);
+			ow = nn_out_size(op->w, 3, 2, 1);
+			break;
+		case OP_AVGPOOL:
+			oc = op->c, oh = 1, ow = 1;
+			break;
+		default:
+			continue;
+		}
+		/* every GEMM dimension must fit cblas's int */
+		if ((size_t)max_batch * op->h * op->w > INT_MAX / 64) {
+			seterr(m->err, sizeof m->err,
+			       "batch %d of %dx%d images is too large", max_batch,
+			       h, w);
+			return NATADV_ETOOBIG;
+		}
+		c[op->dst] = oc, hh[op->dst] = oh, ww[op->dst] = ow;
+		if ((size_t)oc * oh * ow > need[op->dst])
+			need[op->dst] = (size_t)oc * oh * ow;
+	}
+
+	/* One allocation for everything, touched once here, never again. */
+	total = (col + 15) / 16 * 16;
+	for (int b = 0; b < NBUF; b++)
+		total += (need[b] * max_batch + 15) / 16 * 16;
+	m->arena = aligned_alloc(64, total * sizeof(float));
+	if (!m->arena) {
+		seterr(m->err, sizeof m->err, "cannot allocate %zu MB arena",
+		       total * sizeof(float) >> 20);
+		return NATADV_ENOMEM;
+	}
+	memset(m->arena, 0, total * sizeof(float));
+	total = 0;
+	for (int b = 0; b < NBUF; b++) {
+		m->buf[b] = m->arena + total;
+		total += (need[b] * max_batch + 15) / 16 * 16;
+	}
+	m->col = m->arena + total;
+	m->col_floats = col;
+	m->arena_floats = total + (col + 15) / 16 * 16;
+	m->max_batch = max_batch, m->h = h, m->w = w;
+	return 0;
+}
+
+int resnet_forward(resnet *m, const float *in, int n, float *logits)
+{
+	if (!m->arena || n < 1 || n > m->max_batch) {
+		seterr(m->err, sizeof m->err,
+		       "batch of %d images, prepared for at most %d", n,
+		       m->max_batch);
+		return NATADV_EINVAL;
+	}
+	/* [n, 3, h, w] -> [3, n, h, w] */
+	nn_nchw_to_cnhw(in, n, 3, m->h * m->w, m->buf[BUF_IN]);
+	for (int i = 0; i < m->nops; i++) {
+		const struct op *op = &m->ops[i];
+		const float *x = m->buf[op->src];
+
+		switch (op->kind) {
+		case OP_CONV:
+			/* [cout, n, oh, ow] (+)= conv([cin, n, h, w]) */
+			if (op->wino.u)
+				nn_wino_forward(&op->wino, x, n, op->h, op->w,
+				                m->buf[op->dst], m->col,
+				                m->col_floats, op->relu,
+				                op->accumulate, m->pool);
+			else
+				nn_conv_forward(&op->conv, x, n, op->h, op->w,
+				                m->buf[op->dst], m->col,
+				                m->col_floats, op->relu,
+				                op->accumulate, m->pool);
+			break;
+		case OP_MAXPOOL:
+			/* [c, n, h/2, w/2] = maxpool([c, n, h, w]) */
+			nn_maxpool_3s2(x, op->c * n, op->h, op->w,
+			               m->buf[op->dst], m->pool);
+			break;
+		case OP_AVGPOOL:
+			/* [c, n] = mean([c, n, h, w]) */
+			nn_avgpool(x, op->c, n, op->h * op->w, m->buf[op->dst]);
+			break;
+		case OP_FC:
+			/* [n, classes] = [c, n]^T x fc.weight^T + fc.bias */
+			nn_fc(op->conv.w, op->conv.b, op->conv.cout,
+			      op->conv.cin, x, n, logits);
+			break;
+		}
+	}
+	return 0;
+}

@@ -1,0 +1,58 @@
+/* resnet.h — torchvision's ResNet family (resnet18..152, resnext, wide_resnet)
+ * loaded from safetensors with torchvision's tensor names, batch norm folded
+ * into the convolutions, and run on OpenBLAS. */
+#ifndef NATADV_RESNET_H
+#define NATADV_RESNET_H
+
+#include <stddef.h>
+
+#include "filter/safetensors.h"
+
+typedef enum resnet_block {
+	RESNET_BASIC = 1,      /* two 3x3 convs (resnet18/34) */
+	RESNET_BOTTLENECK = 2, /* 1x1, 3x3 (strided, grouped), 1x1 */
+} resnet_block;
+
+/* What resnet_load found in the file. */
+typedef struct resnet_info {
+	char arch[32];     /* "resnet50", "resnext50_32x4d", ... or "resnet" */
+	resnet_block block;
+	int layers[4];     /* blocks per stage */
+	int groups;        /* of the 3x3 convs; 1 for basic blocks */
+	int stem;          /* channels out of conv1 */
+	int width[4];      /* channels inside a stage's blocks */
+	int out[4];        /* channels out of each stage */
+	int classes;       /* rows of fc.weight */
+	size_t params;     /* float parameters read (before folding) */
+} resnet_info;
+
+typedef struct resnet resnet;
+
+/* Builds a model from the tensors of f, checking every name and shape;
+ * f may be freed afterwards. *out is freed with resnet_free. On error
+ * returns a natadv_err code with a message naming the tensor in err. */
+int resnet_load(resnet **out, const st_file *f, char *err, size_t errlen);
+/* st_open + resnet_load + st_free. */
+int resnet_load_file(resnet **out, const char *path, char *err, size_t errlen);
+/* Frees the model and its arena; accepts NULL. */
+void resnet_free(resnet *m);
+/* The architecture found at load; owned by m. */
+const resnet_info *resnet_get_info(const resnet *m);
+/* Allocates (once) the activation arena for batches of up to max_batch
+ * images of 3 x h x w; replaces an earlier arena. Returns 0 or an error
+ * code with a message in resnet_errmsg. */
+int resnet_prepare(resnet *m, int max_batch, int h, int w);
+/* Runs n <= max_batch images, in [n, 3, h, w] as prepared, writing
+ * logits [n, classes]. Allocates nothing. Returns 0 or NATADV_EINVAL.
+ * One call at a time per model (the arena and threads are m's). */
+int resnet_forward(resnet *m, const float *in, int n, float *logits);
+/* Detail message of the last failing call on m; owned by m. */
+const char *resnet_errmsg(const resnet *m);
+/* Bytes held by the arena of the last resnet_prepare. */
+size_t resnet_arena_bytes(const resnet *m);
+/* Runs m on n threads: OpenBLAS's sgemms (a process-wide setting of
+ * OpenBLAS) and m's own loops. A new model starts with OpenBLAS's current
+ * count. Returns 0 or NATADV_ENOMEM. */
+int resnet_set_threads(resnet *m, int n);
+
+#endif
