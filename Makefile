@@ -42,7 +42,7 @@ TESTS := $(TEST_SRC:tests/unit/%.c=$(B)/tests/%)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 REPLAYS := $(FUZZ_SRC:tests/fuzz/fuzz_%.c=$(B)/fuzz/replay_%)
 
-.PHONY: all test unit e2e demo bench clean lint fuzz
+.PHONY: all test unit e2e demo bench clean lint fuzz check-pytorch
 all: $(B)/natadv $(if $(filter rel,$(MODE)),natadv)
 
 natadv: $(B)/natadv
@@ -106,8 +106,19 @@ bench:
 	@scripts/install-deps.sh bench
 	$(MAKE) MODE=rel tools natadv
 	bench/crawl.sh
+	bench/score.sh
+	bench/fast_agreement.sh
+
+# Live comparison with PyTorch/torchvision (Debian's python3-torch, large; not part of test):
+# full-size torchvision models against natadv's forward pass, and PIL preprocessing bit for bit.
+check-pytorch:
+	@scripts/install-deps.sh test
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-torch python3-torchvision python3-pil >/dev/null
+	$(MAKE) MODE=rel build/rel/tests/test_resnet build/rel/tests/test_image
+	/usr/bin/python3 scripts/golden_resnet.py --check build/rel/tests/test_resnet resnet18 resnet50 resnext50_32x4d
+	/usr/bin/python3 tests/golden/make_preproc.py --check
 
 clean:
 	rm -rf build natadv
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TESTS:=.d) $(REPLAYS:=.d)
