@@ -114,9 +114,9 @@ bench:
 check-pytorch:
 	@scripts/install-deps.sh test
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-torch python3-torchvision python3-pil >/dev/null
-	$(MAKE) MODE=rel build/rel/tests/test_resnet build/rel/tests/test_image
+	$(MAKE) MODE=rel build/rel/tests/test_resnet natadv
 	/usr/bin/python3 scripts/golden_resnet.py --check build/rel/tests/test_resnet resnet18 resnet50 resnext50_32x4d
-	/usr/bin/python3 tests/golden/make_preproc.py --check
+	/usr/bin/python3 scripts/check_pytorch.py build/rel/natadv resnet18 resnet50 resnext50_32x4d
 
 clean:
 	rm -rf build natadv
