@@ -1,7 +1,8 @@
 /* blob.c — the content-addressed blob store: objects/ab/cdef… holds the
  * exact bytes of an image whose XXH3-128 is abcdef…. A blob appears only
- * by rename of a completely written temporary file, so a reader never sees
- * half a blob; blob_sync makes them durable before rows refer to them. */
+ * once completely written (an O_TMPFILE linked into place, or a temporary
+ * file renamed), so a reader never sees half a blob; blob_sync makes them
+ * durable before rows refer to them. */
 #include "store/store.h"
 
 #include <dirent.h>
@@ -32,6 +33,21 @@ int blob_path(const char *objdir, const char *hex, buf *out)
 	return buf_printf(out, "%s/%.2s/%s", objdir, hex, hex + 2);
 }
 
+static int write_all(int fd, const void *p, size_t n)
+{
+	const char *q = p;
+	while (n > 0) {
+		ssize_t w = write(fd, q, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		q += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
 int blob_put(const char *objdir, const char *hex, const void *p, size_t n,
              char *err, size_t errlen)
 {
@@ -49,28 +65,42 @@ int blob_put(const char *objdir, const char *hex, const void *p, size_t n,
 		snprintf(err, errlen, "cannot create '%s': %s", dir, strerror(errno));
 		return NATADV_EIO;
 	}
+	/* An unnamed file in the blob's own folder, linked in once complete: a
+	 * crash leaves nothing half written behind, and writers of different
+	 * folders do not contend for one temporary folder's lock. */
+	int fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0666);
+	if (fd >= 0) {
+		char proc[64];
+		snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+		if (write_all(fd, p, n) != 0) {
+			snprintf(err, errlen, "cannot write '%s': %s", path, strerror(errno));
+			close(fd);
+			return NATADV_EIO;
+		}
+		int rc = linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW);
+		int e = errno;
+		close(fd);
+		if (rc == 0 || e == EEXIST)
+			return 0; /* EEXIST: another writer stored the same bytes first */
+		if (e != ENOENT && e != EPERM && e != EXDEV) {
+			snprintf(err, errlen, "cannot store '%s': %s", path, strerror(e));
+			return NATADV_EIO;
+		}
+		/* no /proc: fall through to the named temporary file */
+	}
 	/* The temporary name is unique per process and thread. */
 	snprintf(tmp, sizeof tmp, "%s/tmp/%ld-%lx-%s", objdir, (long)getpid(),
 	         (unsigned long)pthread_self(), hex);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
 	if (fd < 0) {
 		snprintf(err, errlen, "cannot create '%s': %s", tmp, strerror(errno));
 		return NATADV_EIO;
 	}
-	const char *q = p;
-	size_t left = n;
-	while (left > 0) {
-		ssize_t w = write(fd, q, left);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			snprintf(err, errlen, "cannot write '%s': %s", tmp, strerror(errno));
-			close(fd);
-			unlink(tmp);
-			return NATADV_EIO;
-		}
-		q += w;
-		left -= (size_t)w;
+	if (write_all(fd, p, n) != 0) {
+		snprintf(err, errlen, "cannot write '%s': %s", tmp, strerror(errno));
+		close(fd);
+		unlink(tmp);
+		return NATADV_EIO;
 	}
 	if (close(fd) != 0 || rename(tmp, path) != 0) {
 		snprintf(err, errlen, "cannot store '%s': %s", path, strerror(errno));
