@@ -16,7 +16,6 @@
 #include <errno.h>
 #include <math.h>
 #include <netinet/in.h>
-#include <openssl/evp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +27,7 @@
 #include <xxhash.h>
 
 #include "common/err.h"
+#include "common/sha256.h"
 #include "common/timeutil.h"
 #include "crawler/robots.h"
 #include "crawler/url.h"
@@ -137,7 +137,7 @@ struct job {
 	char hash[33], sha256[65];
 	double retry_at;
 	uint64_t gen;              /* blob write generation, for the syncer */
-	int disk_error;            /* the blob could not be written: stop the run */
+	int fatal;                 /* not the URL's fault (disk full, out of memory): stop the run */
 	struct job *next;
 };
 
@@ -578,7 +578,7 @@ static struct job *job_take(struct crawler *c)
 {
 	struct job *j = c->free_jobs;
 	if (j) {
-		j->disk_error = 0;
+		j->fatal = 0;
 		c->free_jobs = j->next;
 		j->next = NULL;
 		buf_reset(&j->url);
@@ -642,7 +642,7 @@ static void hex_of(const unsigned char *p, size_t n, char *out)
 
 /* Decides what a 2xx body is: an image stored in the blob store, or a
  * failure with its reason. Runs on a worker thread. */
-static void process_body(struct crawler *c, img_ctx *ic, EVP_MD_CTX *md, struct job *j)
+static void process_body(struct crawler *c, img_ctx *ic, struct job *j)
 {
 	img_limits lim = {c->o->min_side, c->o->max_pixels};
 	int rc = img_validate(ic, j->body.data ? j->body.data : "", j->body.len, &lim, &j->info, &j->dhash,
@@ -655,18 +655,15 @@ static void process_body(struct crawler *c, img_ctx *ic, EVP_MD_CTX *md, struct 
 	XXH128_canonical_t canon;
 	XXH128_canonicalFromHash(&canon, h);
 	hex_of(canon.digest, sizeof canon.digest, j->hash);
-	unsigned char dig[EVP_MAX_MD_SIZE];
-	unsigned int dlen = 0;
-	if (!EVP_DigestInit_ex(md, EVP_sha256(), NULL) || !EVP_DigestUpdate(md, j->body.data, j->body.len) ||
-	    !EVP_DigestFinal_ex(md, dig, &dlen)) {
+	if (sha256_hex(j->body.data, j->body.len, j->sha256) != 0) {
 		snprintf(j->error, sizeof j->error, "sha-256 failed");
-		j->result = RES_FAILED;
+		j->result = RES_RETRY;
+		j->fatal = 1; /* out of memory: not the URL's fault either */
 		return;
 	}
-	hex_of(dig, dlen, j->sha256);
 	rc = blob_put(store_objects_dir(c->st), j->hash, j->body.data, j->body.len, j->error, sizeof j->error);
 	j->result = rc ? RES_RETRY : RES_IMAGE;
-	j->disk_error = rc != 0; /* not the URL's fault: the run stops */
+	j->fatal = rc != 0; /* not the URL's fault: the run stops */
 	pthread_mutex_lock(&c->sync_mu);
 	j->gen = ++c->written_gen;
 	pthread_mutex_unlock(&c->sync_mu);
@@ -676,7 +673,6 @@ static void *worker_main(void *arg)
 {
 	struct crawler *c = arg;
 	img_ctx *ic = img_ctx_new();
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	for (;;) {
 		pthread_mutex_lock(&c->todo.mu);
 		while (!c->todo.head && !c->quit)
@@ -685,16 +681,15 @@ static void *worker_main(void *arg)
 		pthread_mutex_unlock(&c->todo.mu);
 		if (!j)
 			break;
-		if (!ic || !md) {
+		if (!ic) {
 			snprintf(j->error, sizeof j->error, "out of memory");
 			j->result = RES_RETRY;
 		} else {
-			process_body(c, ic, md, j);
+			process_body(c, ic, j);
 		}
 		queue_push(&c->done, j);
 		curl_multi_wakeup(c->multi);
 	}
-	EVP_MD_CTX_free(md);
 	img_ctx_free(ic);
 	return NULL;
 }
@@ -1319,7 +1314,7 @@ static int drain_done(struct crawler *c)
 		if (!j)
 			return 0;
 		c->processing--;
-		if (j->disk_error) {
+		if (j->fatal) {
 			snprintf(c->err, c->errlen, "%s", j->error);
 			return NATADV_EIO; /* the URL stays pending; the jobs are freed with the crawler */
 		}
