@@ -167,6 +167,15 @@ struct entry {
 	struct host *host;
 };
 
+/* A bytes' hash validated in this run, with what validation found. */
+struct seen {
+	char hash[33];             /* "" while empty */
+	img_info info;
+	uint64_t dhash;
+	char sha256[65];
+};
+#define SEEN_SLOTS 16384           /* direct-mapped: a newer hash takes the slot */
+
 struct queue {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -209,6 +218,8 @@ struct crawler {
 	int nthreads;
 	struct queue todo, done;
 	int quit;
+	struct seen *seen;         /* SEEN_SLOTS, shared by the workers */
+	pthread_mutex_t seen_mu;
 	/* the syncer: makes blobs durable off the main thread (invariant 3) */
 	pthread_t syncer;
 	int syncer_started;
@@ -642,26 +653,58 @@ static void hex_of(const unsigned char *p, size_t n, char *out)
 
 /* Decides what a 2xx body is: an image stored in the blob store, or a
  * failure with its reason. Runs on a worker thread. */
+/* Looks the bytes' hash up among those validated earlier in this run; on a
+ * hit fills what validation would have found and returns 1. */
+static int seen_get(struct crawler *c, uint64_t low, struct job *j)
+{
+	struct seen *e = &c->seen[low & (SEEN_SLOTS - 1)];
+	pthread_mutex_lock(&c->seen_mu);
+	int hit = strcmp(e->hash, j->hash) == 0;
+	if (hit) {
+		j->info = e->info;
+		j->dhash = e->dhash;
+		memcpy(j->sha256, e->sha256, sizeof j->sha256);
+	}
+	pthread_mutex_unlock(&c->seen_mu);
+	return hit;
+}
+
+static void seen_put(struct crawler *c, uint64_t low, const struct job *j)
+{
+	struct seen *e = &c->seen[low & (SEEN_SLOTS - 1)];
+	pthread_mutex_lock(&c->seen_mu);
+	memcpy(e->hash, j->hash, sizeof e->hash);
+	e->info = j->info;
+	e->dhash = j->dhash;
+	memcpy(e->sha256, j->sha256, sizeof e->sha256);
+	pthread_mutex_unlock(&c->seen_mu);
+}
+
+/* Decides what a 2xx body is: an image stored in the blob store, or a
+ * failure with its reason. Runs on a worker thread. The same bytes met
+ * again in this run (mirrors, one image at many URLs) skip the decode. */
 static void process_body(struct crawler *c, img_ctx *ic, struct job *j)
 {
-	img_limits lim = {c->o->min_side, c->o->max_pixels};
-	int rc = img_validate(ic, j->body.data ? j->body.data : "", j->body.len, &lim, &j->info, &j->dhash,
-	                      j->error, sizeof j->error);
-	if (rc) {
-		j->result = RES_FAILED;
-		return;
-	}
-	XXH128_hash_t h = XXH3_128bits(j->body.data, j->body.len);
+	const char *data = j->body.data ? j->body.data : "";
+	XXH128_hash_t h = XXH3_128bits(data, j->body.len);
 	XXH128_canonical_t canon;
 	XXH128_canonicalFromHash(&canon, h);
 	hex_of(canon.digest, sizeof canon.digest, j->hash);
-	if (sha256_hex(j->body.data, j->body.len, j->sha256) != 0) {
-		snprintf(j->error, sizeof j->error, "sha-256 failed");
-		j->result = RES_RETRY;
-		j->fatal = 1; /* out of memory: not the URL's fault either */
-		return;
+	if (!seen_get(c, h.low64, j)) {
+		img_limits lim = {c->o->min_side, c->o->max_pixels};
+		if (img_validate(ic, data, j->body.len, &lim, &j->info, &j->dhash, j->error, sizeof j->error) != 0) {
+			j->result = RES_FAILED;
+			return;
+		}
+		if (sha256_hex(data, j->body.len, j->sha256) != 0) {
+			snprintf(j->error, sizeof j->error, "sha-256 failed");
+			j->result = RES_RETRY;
+			j->fatal = 1; /* out of memory: not the URL's fault either */
+			return;
+		}
+		seen_put(c, h.low64, j);
 	}
-	rc = blob_put(store_objects_dir(c->st), j->hash, j->body.data, j->body.len, j->error, sizeof j->error);
+	int rc = blob_put(store_objects_dir(c->st), j->hash, data, j->body.len, j->error, sizeof j->error);
 	j->result = rc ? RES_RETRY : RES_IMAGE;
 	j->fatal = rc != 0; /* not the URL's fault: the run stops */
 	pthread_mutex_lock(&c->sync_mu);
@@ -1371,6 +1414,8 @@ static void crawler_release(struct crawler *c)
 	}
 	pthread_mutex_destroy(&c->sync_mu);
 	pthread_cond_destroy(&c->sync_cv);
+	pthread_mutex_destroy(&c->seen_mu);
+	free(c->seen);
 	pthread_mutex_destroy(&c->todo.mu);
 	pthread_cond_destroy(&c->todo.cv);
 	pthread_mutex_destroy(&c->done.mu);
@@ -1408,6 +1453,10 @@ static int crawler_init(struct crawler *c)
 	pthread_cond_init(&c->done.cv, NULL);
 	pthread_mutex_init(&c->sync_mu, NULL);
 	pthread_cond_init(&c->sync_cv, NULL);
+	pthread_mutex_init(&c->seen_mu, NULL);
+	c->seen = calloc(SEEN_SLOTS, sizeof *c->seen);
+	if (!c->seen)
+		return NATADV_ENOMEM;
 	if (pthread_create(&c->syncer, NULL, syncer_main, c) != 0)
 		return NATADV_ENOMEM;
 	c->syncer_started = 1;
