@@ -35,7 +35,8 @@ typedef struct nn_conv {
 
 /* Output size of a k-window with stride and padding over n input pixels. */
 int nn_out_size(int n, int k, int stride, int pad);
-/* Images per im2col chunk when col may hold col_floats floats (>= 1). */
+/* Images per im2col chunk: about 4 MB of columns, but at least 512 of
+ * them, within col_floats floats (>= 1). */
 int nn_conv_chunk(const nn_conv *c, int ho, int wo, size_t col_floats);
 /* Floats of im2col buffer needed for n images of h x w with a budget of
  * budget floats (a single image's columns always fit); 0 if no im2col. */
@@ -62,17 +63,19 @@ void nn_avgpool(const float *src, int c, int n, int hw, float *dst);
  * features]. */
 void nn_fc(const float *w, const float *b, int classes, int features,
            const float *x, int n, float *logits);
-/* A 3x3 stride-1 pad-1 ungrouped conv as Winograd F(2x2, 3x3). */
+/* A 3x3 stride-1 pad-1 ungrouped conv as Winograd F(m x m, 3x3). */
 typedef struct nn_wino {
 	int cin, cout;
-	float *u;       /* [16, cout, cin] transformed weights, owned */
+	int m;          /* output tile side: 2 or 4 */
+	float *u;       /* [(m+2)^2, cout, cin] transformed weights, owned */
 	const float *b; /* [cout], the conv's bias, not owned */
 } nn_wino;
 
-/* Transforms c's weights into wg (c must outlive wg for the bias); returns
- * 0, or -1 if c is not 3x3/1/1 ungrouped or memory ran out. Release wg
- * with nn_wino_release. */
-int nn_wino_init(nn_wino *wg, const nn_conv *c);
+/* Transforms c's weights into wg for F(m x m, 3x3), m = 2 or 4 (c must
+ * outlive wg for the bias); returns 0, or -1 if c is not 3x3/1/1
+ * ungrouped, m is neither, or memory ran out. Release wg with
+ * nn_wino_release. */
+int nn_wino_init(nn_wino *wg, const nn_conv *c, int m);
 /* Frees wg's weights; accepts NULL and released ones. */
 void nn_wino_release(nn_wino *wg);
 /* Scratch floats nn_wino_forward needs for n images of h x w within

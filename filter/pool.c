@@ -15,6 +15,7 @@ struct nn_pool {
 	pthread_cond_t go;    /* helpers wait here for a new generation */
 	pthread_cond_t done;  /* the caller waits here for busy == 0 */
 	unsigned long gen;    /* bumped for each loop */
+	atomic_ulong pub;     /* gen, readable without the mutex (spinning) */
 	int busy;             /* helpers still inside the current loop */
 	int quit;
 	/* the current loop */
@@ -36,6 +37,11 @@ static void work(nn_pool *p)
 	}
 }
 
+/* Spins a helper does, looking for the next loop, before it sleeps: the
+ * forward pass runs loops back to back, and waking a sleeping thread
+ * costs tens of microseconds each time. */
+#define SPINS 20000
+
 static void *helper(void *arg)
 {
 	nn_pool *p = arg;
@@ -43,6 +49,14 @@ static void *helper(void *arg)
 
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
+		if (p->gen == seen && !p->quit) {
+			pthread_mutex_unlock(&p->mu);
+			for (int i = 0; i < SPINS; i++)
+				if (atomic_load_explicit(&p->pub,
+				                         memory_order_acquire) != seen)
+					break;
+			pthread_mutex_lock(&p->mu);
+		}
 		while (p->gen == seen && !p->quit)
 			pthread_cond_wait(&p->go, &p->mu);
 		if (p->quit)
@@ -69,6 +83,7 @@ nn_pool *nn_pool_new(int threads)
 	pthread_cond_init(&p->go, NULL);
 	pthread_cond_init(&p->done, NULL);
 	atomic_init(&p->next, 0);
+	atomic_init(&p->pub, 0);
 	if (threads > 64)
 		threads = 64;
 	if (threads > 1) {
@@ -125,6 +140,7 @@ void nn_pool_for(nn_pool *p, int n, void (*fn)(void *arg, int i), void *arg)
 	atomic_store(&p->next, 0);
 	p->busy = p->threads - 1;
 	p->gen++;
+	atomic_store_explicit(&p->pub, p->gen, memory_order_release);
 	pthread_cond_broadcast(&p->go);
 	pthread_mutex_unlock(&p->mu);
 	work(p);

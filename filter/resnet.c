@@ -18,7 +18,8 @@
 
 #define BN_EPS 1e-5          /* torchvision's BatchNorm2d default */
 #define MAX_CHANNELS 65536   /* far above any ResNet; keeps int math safe */
-#define COL_BUDGET ((size_t)4 << 20) /* im2col floats before chunking */
+#define WINO_M 4 /* F(4x4, 3x3): faster than F(2x2) at every stage here */
+#define COL_BUDGET ((size_t)8 << 20) /* im2col/Winograd scratch floats */
 
 /* Activation buffers of the arena; the plan names them by role. */
 enum { BUF_IN, BUF_X0, BUF_X1, BUF_T1, BUF_T2, BUF_POOL, NBUF };
@@ -202,7 +203,7 @@ static int load_conv(struct loader *L, struct op *op, const char *conv,
 	}
 	/* 3x3 stride-1 convs run as Winograd and need only its weights */
 	if (k == 3 && stride == 1 && groups == 1) {
-		if (nn_wino_init(&op->wino, &op->conv)) {
+		if (nn_wino_init(&op->wino, &op->conv, WINO_M)) {
 			rc = NATADV_ENOMEM;
 			goto out;
 		}
@@ -672,6 +673,13 @@ int resnet_forward(resnet *m, const float *in, int n, float *logits)
 		       m->max_batch);
 		return NATADV_EINVAL;
 	}
+	/* m's pool runs single-threaded sgemms side by side (each thread on
+	 * its own columns or Winograd planes, with the loops around them):
+	 * OpenBLAS's own threads would only spin beside the pool's. */
+	const int blas_threads = openblas_get_num_threads();
+
+	if (nn_pool_threads(m->pool) > 1 && blas_threads != 1)
+		openblas_set_num_threads(1);
 	/* [n, 3, h, w] -> [3, n, h, w] */
 	nn_nchw_to_cnhw(in, n, 3, m->h * m->w, m->buf[BUF_IN]);
 	for (int i = 0; i < m->nops; i++) {
@@ -708,5 +716,7 @@ int resnet_forward(resnet *m, const float *in, int n, float *logits)
 			break;
 		}
 	}
+	if (nn_pool_threads(m->pool) > 1 && blas_threads != 1)
+		openblas_set_num_threads(blas_threads);
 	return 0;
 }

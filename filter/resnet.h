@@ -50,8 +50,9 @@ int resnet_forward(resnet *m, const float *in, int n, float *logits);
 const char *resnet_errmsg(const resnet *m);
 /* Bytes held by the arena of the last resnet_prepare. */
 size_t resnet_arena_bytes(const resnet *m);
-/* Runs m on n threads: OpenBLAS's sgemms (a process-wide setting of
- * OpenBLAS) and m's own loops. A new model starts with OpenBLAS's current
+/* Runs m on n threads of its own pool, each calling single-threaded sgemms
+ * side by side (resnet_forward sets OpenBLAS to one thread while it runs and
+ * restores the count after). A new model starts with OpenBLAS's current
  * count. Returns 0 or NATADV_ENOMEM. */
 int resnet_set_threads(resnet *m, int n);
 

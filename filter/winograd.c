@@ -1,7 +1,9 @@
-/* winograd.c — 3x3 stride-1 convolutions as Winograd F(2x2, 3x3) (Lavin &
- * Gray 2015): each 2x2 output tile costs 16 multiplies per channel pair
- * instead of 36, done as 16 sgemms [cout, cin] x [cin, tiles]. The
- * transforms below are only additions, so accuracy stays at im2col's level. */
+/* winograd.c — 3x3 stride-1 convolutions as Winograd F(m x m, 3x3) (Lavin &
+ * Gray 2015), m = 2 or 4: each m x m output tile costs (m+2)^2 multiplies per
+ * channel pair instead of 9 m^2 (16 vs 36 for m = 2, 36 vs 144 for m = 4),
+ * done as (m+2)^2 sgemms [cout, cin] x [cin, tiles]. The transforms work on
+ * TB tiles at once, one vector lane per tile, and are compiled for AVX-512,
+ * AVX2 and plain x86-64; the CPU picks one at run time. */
 #include <cblas.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -9,38 +11,57 @@
 
 #include "filter/nn.h"
 
-int nn_wino_init(nn_wino *wg, const nn_conv *c)
+#define TB 16 /* tiles per transform step: one AVX-512 vector of floats */
+typedef float vf __attribute__((vector_size(TB * sizeof(float))));
+typedef int32_t vi __attribute__((vector_size(TB * sizeof(int32_t))));
+
+#define INLINE static inline __attribute__((always_inline))
+
+/* ---- weights ---- */
+
+/* G for m = 2 and m = 4 (rows: the a = m + 2 transformed taps). */
+static const double G2[4][3] = {
+	{1, 0, 0}, {.5, .5, .5}, {.5, -.5, .5}, {0, 0, 1}};
+static const double G4[6][3] = {
+	{1.0 / 4, 0, 0},
+	{-1.0 / 6, -1.0 / 6, -1.0 / 6},
+	{-1.0 / 6, 1.0 / 6, -1.0 / 6},
+	{1.0 / 24, 1.0 / 12, 1.0 / 6},
+	{1.0 / 24, -1.0 / 12, 1.0 / 6},
+	{0, 0, 1}};
+
+int nn_wino_init(nn_wino *wg, const nn_conv *c, int m)
 {
 	const size_t plane = (size_t)c->cout * c->cin;
+	const int a = m + 2;
+	const double(*G)[3] = m == 2 ? G2 : G4;
 
 	memset(wg, 0, sizeof *wg);
-	if (c->k != 3 || c->stride != 1 || c->pad != 1 || c->groups != 1)
+	if (c->k != 3 || c->stride != 1 || c->pad != 1 || c->groups != 1 ||
+	    (m != 2 && m != 4))
 		return -1;
-	wg->cin = c->cin, wg->cout = c->cout, wg->b = c->b;
-	wg->u = malloc(16 * plane * sizeof *wg->u);
+	wg->cin = c->cin, wg->cout = c->cout, wg->m = m, wg->b = c->b;
+	wg->u = malloc((size_t)a * a * plane * sizeof *wg->u);
 	if (!wg->u)
 		return -1;
-	/* U = G g G^T with G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1] */
+	/* U = G g G^T, in double so the weights carry no extra rounding */
 	for (int o = 0; o < c->cout; o++)
 	for (int i = 0; i < c->cin; i++) {
 		const float *g = c->w + ((size_t)o * c->cin + i) * 9;
-		double t[4][3], u[4][4];
+		double t[6][3];
 
-		for (int j = 0; j < 3; j++) {
-			t[0][j] = g[j];
-			t[1][j] = 0.5 * (g[j] + g[3 + j] + g[6 + j]);
-			t[2][j] = 0.5 * (g[j] - g[3 + j] + g[6 + j]);
-			t[3][j] = g[6 + j];
+		for (int r = 0; r < a; r++)
+			for (int q = 0; q < 3; q++)
+				t[r][q] = G[r][0] * g[q] + G[r][1] * g[3 + q] +
+				          G[r][2] * g[6 + q];
+		for (int r = 0; r < a; r++)
+		for (int q = 0; q < a; q++) {
+			double u = t[r][0] * G[q][0] + t[r][1] * G[q][1] +
+			           t[r][2] * G[q][2];
+
+			wg->u[(size_t)(r * a + q) * plane + (size_t)o * c->cin +
+			      i] = (float)u;
 		}
-		for (int r = 0; r < 4; r++) {
-			u[r][0] = t[r][0];
-			u[r][1] = 0.5 * (t[r][0] + t[r][1] + t[r][2]);
-			u[r][2] = 0.5 * (t[r][0] - t[r][1] + t[r][2]);
-			u[r][3] = t[r][2];
-		}
-		for (int xi = 0; xi < 16; xi++)
-			wg->u[xi * plane + (size_t)o * c->cin + i] =
-				(float)u[xi / 4][xi % 4];
 	}
 	return 0;
 }
@@ -53,10 +74,12 @@ void nn_wino_release(nn_wino *wg)
 	wg->u = NULL;
 }
 
-/* The 16 planes of a transformed tensor are rows x tc floats each; with
+/* ---- sizes ---- */
+
+/* The a^2 planes of a transformed tensor are rows x tc floats each; with
  * rows * tc a multiple of 1024 they would sit a multiple of 4 KB apart and
- * the 16 streams of a transform would fight over the same cache sets, so
- * each plane is padded by one cache line. */
+ * the streams of a transform would fight over the same cache sets, so each
+ * plane is padded by one cache line. */
 #define PLANE_PAD 16
 
 static size_t plane_stride(int rows, size_t tc)
@@ -64,27 +87,49 @@ static size_t plane_stride(int rows, size_t tc)
 	return (size_t)rows * tc + PLANE_PAD;
 }
 
-static size_t tiles_per_image(int h, int w)
+static size_t tiles_per_image(int m, int h, int w)
 {
-	return (size_t)((h + 1) / 2) * ((w + 1) / 2);
+	return (size_t)((h + m - 1) / m) * ((w + m - 1) / m);
 }
 
 static size_t per_image(const nn_wino *wg, int h, int w)
 {
-	return 16 * (size_t)(wg->cin + wg->cout) * tiles_per_image(h, w);
+	const size_t a = (size_t)wg->m + 2;
+
+	return a * a * (size_t)(wg->cin + wg->cout) *
+	       tiles_per_image(wg->m, h, w);
+}
+
+/* Images per chunk: enough for a transformed tensor of about WINO_TARGET
+ * floats (less traffic beyond the caches), but at least WINO_TILES tiles
+ * (the sgemms repack the weights for every chunk), within budget. */
+#define WINO_TARGET ((size_t)1 << 20)
+#define WINO_TILES 128
+
+static size_t chunk_images(const nn_wino *wg, int n, int h, int w,
+                           size_t budget)
+{
+	const size_t per = per_image(wg, h, w);
+	const size_t tpi = tiles_per_image(wg->m, h, w);
+	size_t chunk = WINO_TARGET / per;
+
+	if (chunk * tpi < WINO_TILES)
+		chunk = (WINO_TILES + tpi - 1) / tpi;
+	if (chunk > budget / per)
+		chunk = budget / per;
+	if (chunk > (size_t)n)
+		chunk = (size_t)n;
+	return chunk < 1 ? 1 : chunk;
 }
 
 size_t nn_wino_scratch_floats(const nn_wino *wg, int n, int h, int w,
                               size_t budget)
 {
-	size_t per = per_image(wg, h, w), chunk = budget / per;
-
-	if (chunk < 1)
-		chunk = 1;
-	if (chunk > (size_t)n)
-		chunk = (size_t)n;
-	return per * chunk + 32 * PLANE_PAD;
+	return per_image(wg, h, w) * chunk_images(wg, n, h, w, budget) +
+	       72 * PLANE_PAD;
 }
+
+/* ---- transforms ---- */
 
 /* One chunk of images through a transform: src/dst, shapes, flags. */
 struct wino_job {
@@ -94,149 +139,338 @@ struct wino_job {
 	int n, h, w, n0, nc, relu, accumulate;
 };
 
-/* v [16, cin, tc] = B^T d B for every 4x4 input patch d of channel c of
- * images n0 .. n0+nc-1, B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]. */
-static void input_transform(void *arg, int c)
+/* Where the tiles of one channel plane lie: tile t of the chunk is image
+ * t / tpi, tile row (t % tpi) / tw, tile column t % tw. */
+struct tile_pos {
+	int i, ty, tx;
+};
+
+INLINE void tile_next(struct tile_pos *p, int th, int tw)
 {
-	const struct wino_job *j = arg;
-	const int h = j->h, w = j->w, th = (h + 1) / 2, tw = (w + 1) / 2;
+	if (++p->tx < tw)
+		return;
+	p->tx = 0;
+	if (++p->ty < th)
+		return;
+	p->ty = 0;
+	p->i++;
+}
+
+INLINE struct tile_pos tile_at(size_t t, int th, int tw)
+{
+	const size_t tpi = (size_t)th * tw;
+	struct tile_pos p = {(int)(t / tpi), (int)(t % tpi / tw),
+	                     (int)(t % tw)};
+
+	return p;
+}
+
+/* 1-D transforms over a vectors spaced s apart; o may not alias d. */
+INLINE void bt2(vf *o, const vf *d, int s) /* B^T, m = 2 */
+{
+	o[0] = d[0] - d[2 * s];
+	o[s] = d[s] + d[2 * s];
+	o[2 * s] = d[2 * s] - d[s];
+	o[3 * s] = d[s] - d[3 * s];
+}
+
+INLINE void bt4(vf *o, const vf *d, int s) /* B^T, m = 4 */
+{
+	const vf d0 = d[0], d1 = d[s], d2 = d[2 * s], d3 = d[3 * s];
+	const vf d4 = d[4 * s], d5 = d[5 * s];
+	const vf p = d4 - 4.0f * d2, q = d3 - 4.0f * d1;
+	const vf r = d4 - d2, t = 2.0f * (d3 - d1);
+
+	o[0] = 4.0f * d0 - 5.0f * d2 + d4;
+	o[s] = p + q;
+	o[2 * s] = p - q;
+	o[3 * s] = r + t;
+	o[4 * s] = r - t;
+	o[5 * s] = 4.0f * d1 - 5.0f * d3 + d5;
+}
+
+INLINE void at2(vf *o, const vf *d, int s) /* A^T, m = 2 */
+{
+	o[0] = d[0] + d[s] + d[2 * s];
+	o[s] = d[s] - d[2 * s] - d[3 * s];
+}
+
+INLINE void at4(vf *o, const vf *d, int s) /* A^T, m = 4 */
+{
+	const vf d1 = d[s], d2 = d[2 * s], d3 = d[3 * s], d4 = d[4 * s];
+	const vf p = d1 + d2, q = d1 - d2, r = d3 + d4, t = d3 - d4;
+
+	o[0] = d[0] + p + r;
+	o[s] = q + 2.0f * t;
+	o[2 * s] = p + 4.0f * r;
+	o[3 * s] = q + 8.0f * t + d[5 * s];
+}
+
+/* A zero-padded image plane, staged on the stack so that the tiles need no
+ * edge checks: one pixel of zeros up and left, zeros down and right up to
+ * a whole number of tiles. */
+#define STAGE 4096
+
+INLINE void stage_plane(float *pad, const float *x, int h, int w, int ph,
+                        int pw)
+{
+	memset(pad, 0, (size_t)pw * sizeof *pad);
+	for (int y = 0; y < h; y++) {
+		float *row = pad + (size_t)(y + 1) * pw;
+
+		row[0] = 0.0f;
+		memcpy(row + 1, x + (size_t)y * w, (size_t)w * sizeof *row);
+		memset(row + 1 + w, 0, (size_t)(pw - 1 - w) * sizeof *row);
+	}
+	memset(pad + (size_t)(h + 1) * pw, 0,
+	       (size_t)(ph - 1 - h) * pw * sizeof *pad);
+}
+
+/* v [a^2, cin, tc] = B^T d B for every a x a input patch d (tiles m apart,
+ * starting one pixel up and left of the image) of channel c of images
+ * n0 .. n0+nc-1, TB tiles at a time. */
+INLINE void input_body(const struct wino_job *j, int c, const int m)
+{
+	const int a = m + 2, h = j->h, w = j->w;
+	const int th = (h + m - 1) / m, tw = (w + m - 1) / m;
 	const size_t tc = (size_t)j->nc * th * tw;
 	const size_t xs = plane_stride(j->wg->cin, tc);
+	const float *x0 = j->in + ((size_t)c * j->n + j->n0) * h * w;
+	float *out = j->out + (size_t)c * tc;
+	const int ph = th * m + 2, pw = tw * m + 2;
+	const int staged = ph * pw <= STAGE;
+	float pad[STAGE];
+	int cur = -1; /* the image in pad */
+	vf d[36], t[36], v[36];
 
-	for (int i = 0; i < j->nc; i++) {
-		const float *x = j->in + ((size_t)c * j->n + j->n0 + i) * h * w;
-		float *out = j->out + (size_t)c * tc + (size_t)i * th * tw;
+	memset(d, 0, sizeof d);
+	for (size_t t0 = 0; t0 < tc; t0 += TB) {
+		const int nt = tc - t0 < TB ? (int)(tc - t0) : TB;
+		struct tile_pos p = tile_at(t0, th, tw);
 
-		for (int ty = 0; ty < th; ty++)
-		for (int tx = 0; tx < tw; tx++) {
-			float d[4][4], t[4][4];
-			const int y0 = 2 * ty - 1, x0 = 2 * tx - 1;
-			size_t at = (size_t)ty * tw + tx;
+		/* d[r * a + q][k] = pixel (r, q) of tile t0 + k */
+		for (int k = 0; k < nt; k++, tile_next(&p, th, tw)) {
+			const float *x = x0 + (size_t)p.i * h * w;
+			const int y0 = m * p.ty - 1, xx0 = m * p.tx - 1;
 
-			if (y0 >= 0 && x0 >= 0 && y0 + 3 < h && x0 + 3 < w) {
-				for (int r = 0; r < 4; r++)
-					memcpy(d[r], x + (size_t)(y0 + r) * w + x0,
-					       sizeof d[r]);
-			} else {
-				for (int r = 0; r < 4; r++)
-				for (int q = 0; q < 4; q++) {
-					int yy = y0 + r, xx = x0 + q;
+			if (staged) {
+				const float *sp = pad + (size_t)m * p.ty * pw +
+				                  m * p.tx;
 
-					d[r][q] = yy >= 0 && yy < h && xx >= 0 &&
-					          xx < w ? x[(size_t)yy * w + xx] : 0;
+				if (p.i != cur) {
+					stage_plane(pad, x, h, w, ph, pw);
+					cur = p.i;
 				}
-			}
-			for (int q = 0; q < 4; q++) {
-				t[0][q] = d[0][q] - d[2][q];
-				t[1][q] = d[1][q] + d[2][q];
-				t[2][q] = d[2][q] - d[1][q];
-				t[3][q] = d[1][q] - d[3][q];
-			}
-			for (int r = 0; r < 4; r++) {
-				float *o = out + (size_t)r * 4 * xs + at;
-
-				o[0] = t[r][0] - t[r][2];
-				o[xs] = t[r][1] + t[r][2];
-				o[2 * xs] = t[r][2] - t[r][1];
-				o[3 * xs] = t[r][1] - t[r][3];
-			}
-		}
-	}
-}
-
-typedef float v4f __attribute__((vector_size(16)));
-typedef int32_t v4i __attribute__((vector_size(16)));
-
-/* Output channel o's tiles = A^T m A (+ bias, + old dst, ReLU) from
- * m [16, cout, tc], A^T = [1 1 1 0; 0 1 -1 -1]; clipped at odd edges. */
-static void output_transform(void *arg, int o)
-{
-	const struct wino_job *j = arg;
-	const int h = j->h, w = j->w, th = (h + 1) / 2, tw = (w + 1) / 2;
-	const int relu = j->relu, accumulate = j->accumulate;
-	const size_t tc = (size_t)j->nc * th * tw;
-	const size_t xs = plane_stride(j->wg->cout, tc);
-	const v4f zero = {0, 0, 0, 0};
-	const float bo = j->wg->b[o];
-	const v4f bias = {bo, bo, bo, bo};
-
-	for (int i = 0; i < j->nc; i++) {
-		const float *in = j->in + (size_t)o * tc + (size_t)i * th * tw;
-		float *y = j->out + ((size_t)o * j->n + j->n0 + i) * h * w;
-
-		for (int ty = 0; ty < th; ty++)
-		for (int tx = 0; tx < tw; tx++) {
-			const float *p = in + (size_t)ty * tw + tx;
-			float s[2][4], *y0;
-			v4f r;
-
-			for (int q = 0; q < 4; q++) {
-				float a = p[q * xs], b = p[(4 + q) * xs];
-				float c = p[(8 + q) * xs], d = p[(12 + q) * xs];
-
-				s[0][q] = a + b + c;
-				s[1][q] = b - c - d;
-			}
-			r = (v4f){s[0][0] + s[0][1] + s[0][2],
-			          s[0][1] - s[0][2] - s[0][3],
-			          s[1][0] + s[1][1] + s[1][2],
-			          s[1][1] - s[1][2] - s[1][3]} + bias;
-			y0 = y + (size_t)2 * ty * w + 2 * tx;
-			if (2 * ty + 1 < h && 2 * tx + 1 < w) {
-				if (accumulate)
-					r += (v4f){y0[0], y0[1], y0[w], y0[w + 1]};
-				if (relu) /* compare-and-mask: no branch */
-					r = (v4f)((v4i)r & (v4i)(r > zero));
-				y0[0] = r[0], y0[1] = r[1];
-				y0[w] = r[2], y0[w + 1] = r[3];
+				for (int r = 0; r < a; r++)
+				for (int q = 0; q < a; q++)
+					d[r * a + q][k] = sp[(size_t)r * pw + q];
 				continue;
 			}
-			for (int k = 0; k < 2; k++)
-			for (int q = 0; q < 2; q++) {
-				float v = r[2 * k + q];
-
-				if (2 * ty + k >= h || 2 * tx + q >= w)
-					continue;
-				if (accumulate)
-					v += y0[(size_t)k * w + q];
-				if (relu && !(v > 0.0f))
-					v = 0.0f;
-				y0[(size_t)k * w + q] = v;
+			if (y0 >= 0 && xx0 >= 0 && y0 + a <= h && xx0 + a <= w) {
+				for (int r = 0; r < a; r++)
+				for (int q = 0; q < a; q++)
+					d[r * a + q][k] =
+						x[(size_t)(y0 + r) * w + xx0 + q];
+				continue;
 			}
+			/* on the edge: zeros outside, found row by row */
+			const int qlo = xx0 < 0 ? -xx0 : 0;
+			const int qhi = w - xx0 < a ? w - xx0 : a;
+
+			for (int r = 0; r < a; r++) {
+				const int yy = y0 + r;
+				int q = 0;
+
+				if (yy >= 0 && yy < h)
+					for (q = qlo; q < qhi; q++)
+						d[r * a + q][k] =
+							x[(size_t)yy * w + xx0 + q];
+				for (int z = 0; z < a; z++)
+					if (z < qlo || z >= q)
+						d[r * a + z][k] = 0.0f;
+			}
+		}
+		/* columns, then rows */
+		for (int q = 0; q < a; q++) {
+			if (m == 2)
+				bt2(t + q, d + q, a);
+			else
+				bt4(t + q, d + q, a);
+		}
+		for (int r = 0; r < a; r++) {
+			if (m == 2)
+				bt2(v + r * a, t + r * a, 1);
+			else
+				bt4(v + r * a, t + r * a, 1);
+		}
+		/* a constant size when whole: one vector store */
+		for (int e = 0; e < a * a; e++) {
+			if (nt == TB)
+				memcpy(out + e * xs + t0, &v[e], sizeof v[e]);
+			else
+				memcpy(out + e * xs + t0, &v[e], nt * sizeof(float));
 		}
 	}
 }
+
+/* Output channel o's tiles = A^T M A + bias (+ old dst, ReLU) from
+ * M [a^2, cout, tc]; tiles clipped at the image's right and bottom edges. */
+INLINE void output_body(const struct wino_job *j, int o, const int m)
+{
+	const int a = m + 2, h = j->h, w = j->w;
+	const int th = (h + m - 1) / m, tw = (w + m - 1) / m;
+	const size_t tc = (size_t)j->nc * th * tw;
+	const size_t xs = plane_stride(j->wg->cout, tc);
+	const float *in = j->in + (size_t)o * tc;
+	float *y0 = j->out + ((size_t)o * j->n + j->n0) * h * w;
+	const float bo = j->wg->b[o];
+	vf mv[36], s[24], y[16];
+
+	memset(mv, 0, sizeof mv);
+	for (size_t t0 = 0; t0 < tc; t0 += TB) {
+		const int nt = tc - t0 < TB ? (int)(tc - t0) : TB;
+		struct tile_pos p = tile_at(t0, th, tw);
+
+		for (int e = 0; e < a * a; e++) {
+			if (nt == TB)
+				memcpy(&mv[e], in + e * xs + t0, sizeof mv[e]);
+			else
+				memcpy(&mv[e], in + e * xs + t0, nt * sizeof(float));
+		}
+		/* columns: s [m, a], then rows: y [m, m] */
+		for (int q = 0; q < a; q++) {
+			if (m == 2)
+				at2(s + q, mv + q, a);
+			else
+				at4(s + q, mv + q, a);
+		}
+		for (int r = 0; r < m; r++) {
+			if (m == 2)
+				at2(y + r * m, s + r * a, 1);
+			else
+				at4(y + r * m, s + r * a, 1);
+		}
+		for (int e = 0; e < m * m; e++)
+			y[e] += bo;
+		/* the residual already in dst, lane by lane */
+		if (j->accumulate) {
+			struct tile_pos pp = p;
+
+			for (int k = 0; k < nt; k++, tile_next(&pp, th, tw)) {
+				const float *yt = y0 + (size_t)pp.i * h * w +
+				                  (size_t)m * pp.ty * w + m * pp.tx;
+				const int rows = h - m * pp.ty < m ? h - m * pp.ty : m;
+				const int cols = w - m * pp.tx < m ? w - m * pp.tx : m;
+
+				for (int r = 0; r < rows; r++)
+				for (int q = 0; q < cols; q++)
+					y[r * m + q][k] += yt[(size_t)r * w + q];
+			}
+		}
+		if (j->relu) { /* compare-and-mask: no branch */
+			const vf zero = {0};
+
+			for (int e = 0; e < m * m; e++)
+				y[e] = (vf)((vi)y[e] & (vi)(y[e] > zero));
+		}
+		for (int k = 0; k < nt; k++, tile_next(&p, th, tw)) {
+			float *yt = y0 + (size_t)p.i * h * w +
+			            (size_t)m * p.ty * w + m * p.tx;
+			const int rows = h - m * p.ty < m ? h - m * p.ty : m;
+			const int cols = w - m * p.tx < m ? w - m * p.tx : m;
+
+			if (rows == m && cols == m) { /* whole: unrolled */
+				for (int r = 0; r < m; r++)
+				for (int q = 0; q < m; q++)
+					yt[(size_t)r * w + q] = y[r * m + q][k];
+				continue;
+			}
+			for (int r = 0; r < rows; r++)
+			for (int q = 0; q < cols; q++)
+				yt[(size_t)r * w + q] = y[r * m + q][k];
+		}
+	}
+}
+
+/* One of the a^2 sgemms: [cout, tc] = [cout, cin] x [cin, tc]. */
+struct gemm_job {
+	const nn_wino *wg;
+	const float *v;
+	size_t vs;
+	float *m;
+	size_t ms, tc;
+};
+
+static void wino_gemm(void *arg, int xi)
+{
+	const struct gemm_job *j = arg;
+	const nn_wino *wg = j->wg;
+
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, wg->cout,
+	            (int)j->tc, wg->cin, 1.0f,
+	            wg->u + (size_t)xi * wg->cout * wg->cin, wg->cin,
+	            j->v + xi * j->vs, (int)j->tc, 0.0f, j->m + xi * j->ms,
+	            (int)j->tc);
+}
+
+/* The same bodies compiled for each tile size and three instruction sets;
+ * nn_wino_forward picks by CPU. */
+#define WINO_KERNELS(isa, target)                                            \
+	target static void input_##isa(void *arg, int c)                     \
+	{                                                                    \
+		const struct wino_job *j = arg;                              \
+		if (j->wg->m == 4)                                           \
+			input_body(j, c, 4);                                 \
+		else                                                         \
+			input_body(j, c, 2);                                 \
+	}                                                                    \
+	target static void output_##isa(void *arg, int o)                    \
+	{                                                                    \
+		const struct wino_job *j = arg;                              \
+		if (j->wg->m == 4)                                           \
+			output_body(j, o, 4);                                \
+		else                                                         \
+			output_body(j, o, 2);                                \
+	}
+WINO_KERNELS(avx512, __attribute__((target("avx512f"))))
+WINO_KERNELS(avx2, __attribute__((target("avx2,fma"))))
+WINO_KERNELS(generic, )
 
 void nn_wino_forward(const nn_wino *wg, const float *src, int n, int h, int w,
                      float *dst, float *scratch, size_t scratch_floats,
                      int relu, int accumulate, nn_pool *pool)
 {
-	const size_t per = per_image(wg, h, w), tpi = tiles_per_image(h, w);
-	int chunk = (int)((scratch_floats - 32 * PLANE_PAD) / per);
+	const int a = wg->m + 2;
+	const size_t tpi = tiles_per_image(wg->m, h, w);
+	const int chunk = (int)chunk_images(wg, n, h, w,
+	                                    scratch_floats - 72 * PLANE_PAD);
+	void (*input)(void *, int) = input_generic;
+	void (*output)(void *, int) = output_generic;
 
-	if (chunk < 1)
-		chunk = 1;
+	if (__builtin_cpu_supports("avx512f")) {
+		input = input_avx512, output = output_avx512;
+	} else if (__builtin_cpu_supports("avx2") &&
+	           __builtin_cpu_supports("fma")) {
+		input = input_avx2, output = output_avx2;
+	}
 	for (int n0 = 0; n0 < n; n0 += chunk) {
 		const int nc = n - n0 < chunk ? n - n0 : chunk;
 		const size_t tc = (size_t)nc * tpi;
 		const size_t vs = plane_stride(wg->cin, tc);
 		const size_t ms = plane_stride(wg->cout, tc);
-		float *v = scratch;           /* [16, cin, tc], planes vs apart */
-		float *m = scratch + 16 * vs; /* [16, cout, tc], planes ms apart */
+		float *v = scratch;              /* [a^2, cin, tc], vs apart */
+		float *m = scratch + a * a * vs; /* [a^2, cout, tc], ms apart */
 
 		struct wino_job in = {wg, src, v, n, h, w, n0, nc, 0, 0};
+		struct gemm_job gj = {wg, v, vs, m, ms, tc};
 		struct wino_job out = {wg, m, dst, n, h, w, n0, nc, relu,
 		                       accumulate};
+		nn_pool *tp = nn_pool_worth(pool, a * a * (vs + ms));
 
-		nn_pool *tp = nn_pool_worth(pool, 16 * (vs + ms));
-
-		nn_pool_for(tp, wg->cin, input_transform, &in);
-		for (int xi = 0; xi < 16; xi++)
-			/* [cout, tc] = [cout, cin] x [cin, tc] */
-			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
-			            wg->cout, (int)tc, wg->cin, 1.0f,
-			            wg->u + (size_t)xi * wg->cout * wg->cin, wg->cin,
-			            v + xi * vs, (int)tc, 0.0f, m + xi * ms, (int)tc);
-		nn_pool_for(tp, wg->cout, output_transform, &out);
+		/* by input channel, by plane (one sgemm each), by output
+		 * channel */
+		nn_pool_for(tp, wg->cin, input, &in);
+		nn_pool_for(pool, a * a, wino_gemm, &gj);
+		nn_pool_for(tp, wg->cout, output, &out);
 	}
 }

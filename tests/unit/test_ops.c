@@ -67,6 +67,7 @@ static void ref_conv(const nn_conv *c, const float *x, int n, int h, int w,
 
 /* Runs one conv case through nn_conv_forward and compares; returns the max
  * abs difference seen. */
+/* wino: 0 for nn_conv_forward, else Winograd's tile side m */
 static double check_conv_as(int wino, int cin, int cout, int k, int stride,
                             int pad, int groups, int n, int h, int w,
                             int relu, int accumulate, size_t budget)
@@ -88,7 +89,7 @@ static double check_conv_as(int wino, int cin, int cout, int k, int stride,
 	c.w = rand_array((size_t)cout * (cin / groups) * k * k);
 	c.b = rand_array((size_t)cout);
 	if (wino)
-		T_EQ_INT(nn_wino_init(&wg, &c), 0);
+		T_EQ_INT(nn_wino_init(&wg, &c, wino), 0);
 	ncol = wino ? nn_wino_scratch_floats(&wg, n, h, w, budget)
 	            : nn_conv_col_floats(&c, n, h, w, budget);
 	free(col);
@@ -147,18 +148,29 @@ static void test_winograd(void)
 	             .groups = 1};
 	nn_wino wg;
 
-	/* even, odd and tiny sizes; residual add and ReLU; chunks of 1 */
-	d = check_conv_as(1, 12, 20, 3, 1, 1, 1, 2, 8, 8, 1, 0, big); m = fmax(m, d);
-	d = check_conv_as(1, 12, 20, 3, 1, 1, 1, 3, 7, 9, 1, 1, big); m = fmax(m, d);
-	d = check_conv_as(1, 64, 64, 3, 1, 1, 1, 2, 14, 14, 1, 0, big); m = fmax(m, d);
-	d = check_conv_as(1, 5, 3, 3, 1, 1, 1, 4, 1, 1, 0, 1, big); m = fmax(m, d);
-	d = check_conv_as(1, 5, 3, 3, 1, 1, 1, 4, 2, 3, 0, 0, big); m = fmax(m, d);
-	d = check_conv_as(1, 6, 10, 3, 1, 1, 1, 5, 8, 5, 1, 1, 1); m = fmax(m, d);
+	/* F(2x2) and F(4x4); even, odd and tiny sizes, sizes that are and are
+	 * not multiples of the tile; more tiles than a transform step; residual
+	 * add and ReLU; chunks of 1 */
+	for (int t = 2; t <= 4; t += 2) {
+		d = check_conv_as(t, 12, 20, 3, 1, 1, 1, 2, 8, 8, 1, 0, big); m = fmax(m, d);
+		d = check_conv_as(t, 12, 20, 3, 1, 1, 1, 3, 7, 9, 1, 1, big); m = fmax(m, d);
+		d = check_conv_as(t, 64, 64, 3, 1, 1, 1, 2, 14, 14, 1, 0, big); m = fmax(m, d);
+		d = check_conv_as(t, 32, 48, 3, 1, 1, 1, 2, 28, 28, 1, 1, big); m = fmax(m, d);
+		d = check_conv_as(t, 16, 8, 3, 1, 1, 1, 3, 13, 11, 1, 1, big); m = fmax(m, d);
+		d = check_conv_as(t, 5, 3, 3, 1, 1, 1, 4, 1, 1, 0, 1, big); m = fmax(m, d);
+		d = check_conv_as(t, 5, 3, 3, 1, 1, 1, 4, 2, 3, 0, 0, big); m = fmax(m, d);
+		d = check_conv_as(t, 6, 10, 3, 1, 1, 1, 5, 8, 5, 1, 1, 1); m = fmax(m, d);
+		d = check_conv_as(t, 6, 10, 3, 1, 1, 1, 5, 9, 6, 0, 1, 1); m = fmax(m, d);
+		/* planes too large to stage zero-padded: edge checks per tile */
+		d = check_conv_as(t, 3, 4, 3, 1, 1, 1, 2, 70, 67, 1, 1, big); m = fmax(m, d);
+	}
 	printf("winograd: max |diff| %.3g\n", m);
 	/* only 3x3 stride 1 pad 1 ungrouped convs qualify */
-	T_EQ_INT(nn_wino_init(&wg, &c), -1);
+	T_EQ_INT(nn_wino_init(&wg, &c, 4), -1);
 	c.stride = 1, c.groups = 2;
-	T_EQ_INT(nn_wino_init(&wg, &c), -1);
+	T_EQ_INT(nn_wino_init(&wg, &c, 4), -1);
+	c.groups = 1; /* and only F(2x2) and F(4x4) */
+	T_EQ_INT(nn_wino_init(&wg, &c, 3), -1);
 	nn_wino_release(&wg);
 }
 
@@ -193,6 +205,14 @@ static void test_conv(void)
 	/* 7x7 stride 2 pad 3 (the stem), odd and tiny inputs */
 	d = check_conv(3, 16, 7, 2, 3, 1, 2, 23, 17, 1, 0, big); m = fmax(m, d);
 	d = check_conv(3, 8, 7, 2, 3, 1, 2, 2, 3, 1, 0, big); m = fmax(m, d);
+	/* stride 2 over rows wide enough for the vector copy (16 at a time)
+	 * and the scalar rest */
+	d = check_conv(4, 8, 3, 2, 1, 1, 2, 70, 67, 1, 0, big); m = fmax(m, d);
+	d = check_conv(4, 8, 1, 2, 0, 1, 2, 66, 71, 0, 1, big); m = fmax(m, d);
+	d = check_conv(3, 8, 7, 2, 3, 1, 1, 80, 75, 1, 0, big); m = fmax(m, d);
+	/* more output channels than columns: split by channels */
+	d = check_conv(16, 96, 1, 1, 0, 1, 2, 4, 5, 1, 1, big); m = fmax(m, d);
+	d = check_conv(24, 80, 3, 2, 1, 1, 3, 5, 5, 1, 0, big); m = fmax(m, d);
 	/* im2col in chunks of one image (tiny budget) and of two */
 	d = check_conv(6, 10, 3, 1, 1, 2, 5, 8, 8, 1, 1, 1); m = fmax(m, d);
 	d = check_conv(6, 10, 3, 2, 1, 1, 5, 8, 8, 1, 0, 6 * 9 * 16 * 2);
