@@ -51,20 +51,6 @@ struct resnet {
 	char err[256];
 };
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 static void fmt_shape(char *out, size_t outlen, int ndim, const int64_t *s)
 {
 	size_t used;
@@ -109,12 +95,12 @@ static int get(struct loader *L, const char *name, int ndim,
 
 	*out = NULL;
 	if (!t) {
-		seterr(L->err, L->errlen, "missing tensor '%s'", name);
+		natadv_errf(L->err, L->errlen, "missing tensor '%s'", name);
 		return NATADV_EFORMAT;
 	}
 	if (t->dtype != ST_F32 && t->dtype != ST_F16 && t->dtype != ST_BF16 &&
 	    t->dtype != ST_F64) {
-		seterr(L->err, L->errlen,
+		natadv_errf(L->err, L->errlen,
 		       "tensor '%s': dtype %s, expected F32, F16 or BF16", name,
 		       st_dtype_name(t->dtype));
 		return NATADV_EFORMAT;
@@ -122,7 +108,7 @@ static int get(struct loader *L, const char *name, int ndim,
 	if (t->ndim != ndim || memcmp(t->shape, shape, ndim * sizeof *shape)) {
 		fmt_shape(got, sizeof got, t->ndim, t->shape);
 		fmt_shape(want, sizeof want, ndim, shape);
-		seterr(L->err, L->errlen, "tensor '%s': shape %s, expected %s",
+		natadv_errf(L->err, L->errlen, "tensor '%s': shape %s, expected %s",
 		       name, got, want);
 		return NATADV_EFORMAT;
 	}
@@ -136,7 +122,7 @@ static int get(struct loader *L, const char *name, int ndim,
 	}
 	for (size_t i = 0; i < t->nelem; i++) {
 		if (!isfinite(v[i])) {
-			seterr(L->err, L->errlen,
+			natadv_errf(L->err, L->errlen,
 			       "tensor '%s': non-finite value at index %zu", name,
 			       i);
 			free(v);
@@ -184,7 +170,7 @@ static int load_conv(struct loader *L, struct op *op, const char *conv,
 	t = st_find(L->f, name);
 	if (t) {
 		if (t->dtype != ST_I64 || t->nelem != 1 || t->ndim > 1) {
-			seterr(L->err, L->errlen,
+			natadv_errf(L->err, L->errlen,
 			       "tensor '%s': expected an I64 scalar", name);
 			rc = NATADV_EFORMAT;
 			goto out;
@@ -195,7 +181,7 @@ static int load_conv(struct loader *L, struct op *op, const char *conv,
 	                 (size_t)(cin / groups) * k * k, p[0], p[1], p[2], p[3],
 	                 BN_EPS);
 	if (bad >= 0) {
-		seterr(L->err, L->errlen,
+		natadv_errf(L->err, L->errlen,
 		       "tensor '%s.running_var': negative variance at index %d",
 		       bn, bad);
 		rc = NATADV_EFORMAT;
@@ -219,7 +205,7 @@ out:
 static int check_channels(struct loader *L, const char *name, int64_t c)
 {
 	if (c < 1 || c > MAX_CHANNELS) {
-		seterr(L->err, L->errlen,
+		natadv_errf(L->err, L->errlen,
 		       "tensor '%s': %s, not a plausible channel count", name,
 		       c < 0 ? "missing or wrong rank" : "out of range");
 		return NATADV_EFORMAT;
@@ -235,7 +221,7 @@ static int infer(struct loader *L, resnet_info *ri)
 	int rc;
 
 	if (!st_find(f, "conv1.weight") || !st_find(f, "fc.weight")) {
-		seterr(L->err, L->errlen,
+		natadv_errf(L->err, L->errlen,
 		       "not a torchvision ResNet: no tensor '%s'",
 		       st_find(f, "conv1.weight") ? "fc.weight" : "conv1.weight");
 		return NATADV_EFORMAT;
@@ -257,7 +243,7 @@ static int infer(struct loader *L, resnet_info *ri)
 				break;
 		}
 		if (!ri->layers[s]) {
-			seterr(L->err, L->errlen, "missing tensor '%s'", name);
+			natadv_errf(L->err, L->errlen, "missing tensor '%s'", name);
 			return NATADV_EFORMAT;
 		}
 		snprintf(name, sizeof name, "layer%d.0.conv1.weight", s + 1);
@@ -269,7 +255,7 @@ static int infer(struct loader *L, resnet_info *ri)
 		if (ri->block == RESNET_BOTTLENECK) {
 			snprintf(name, sizeof name, "layer%d.0.conv3.weight", s + 1);
 			if (!st_find(f, name)) {
-				seterr(L->err, L->errlen, "missing tensor '%s'",
+				natadv_errf(L->err, L->errlen, "missing tensor '%s'",
 				       name);
 				return NATADV_EFORMAT;
 			}
@@ -285,7 +271,7 @@ static int infer(struct loader *L, resnet_info *ri)
 		int64_t per = dim_of(f, "layer1.0.conv2.weight", 1);
 
 		if (per < 1 || ri->width[0] % per) {
-			seterr(L->err, L->errlen,
+			natadv_errf(L->err, L->errlen,
 			       "tensor 'layer1.0.conv2.weight': input channels %lld "
 			       "do not divide width %d into groups",
 			       (long long)per, ri->width[0]);
@@ -294,7 +280,7 @@ static int infer(struct loader *L, resnet_info *ri)
 		ri->groups = ri->width[0] / (int)per;
 		for (int s = 1; s < 4; s++) {
 			if (ri->width[s] % ri->groups) {
-				seterr(L->err, L->errlen,
+				natadv_errf(L->err, L->errlen,
 				       "tensor 'layer%d.0.conv1.weight': width %d "
 				       "is not a multiple of %d groups", s + 1,
 				       ri->width[s], ri->groups);
@@ -305,7 +291,7 @@ static int infer(struct loader *L, resnet_info *ri)
 	ri->classes = (int)dim_of(f, "fc.weight", 0);
 	if (dim_of(f, "fc.weight", 0) < 1 ||
 	    dim_of(f, "fc.weight", 0) > INT_MAX / 4) {
-		seterr(L->err, L->errlen,
+		natadv_errf(L->err, L->errlen,
 		       "tensor 'fc.weight': no plausible number of classes");
 		return NATADV_EFORMAT;
 	}
@@ -491,7 +477,7 @@ int resnet_load(resnet **out, const st_file *f, char *err, size_t errlen)
 	}
 	for (size_t i = 0; i < st_count(f); i++) {
 		if (!L.used[i]) {
-			seterr(err, errlen, "unexpected tensor '%s'",
+			natadv_errf(err, errlen, "unexpected tensor '%s'",
 			       st_get(f, i)->name);
 			rc = NATADV_EFORMAT;
 			goto out;
@@ -568,7 +554,7 @@ int resnet_set_threads(resnet *m, int n)
 		return 0;
 	p = nn_pool_new(n);
 	if (!p) {
-		seterr(m->err, sizeof m->err, "cannot start %d threads", n);
+		natadv_errf(m->err, sizeof m->err, "cannot start %d threads", n);
 		return NATADV_ENOMEM;
 	}
 	nn_pool_free(m->pool);
@@ -585,7 +571,7 @@ int resnet_prepare(resnet *m, int max_batch, int h, int w)
 
 	if (max_batch < 1 || max_batch > 4096 || h < 1 || w < 1 || h > 8192 ||
 	    w > 8192) {
-		seterr(m->err, sizeof m->err,
+		natadv_errf(m->err, sizeof m->err,
 		       "bad batch %d or input size %dx%d", max_batch, h, w);
 		return NATADV_EINVAL;
 	}
@@ -632,7 +618,7 @@ int resnet_prepare(resnet *m, int max_batch, int h, int w)
 		}
 		/* every GEMM dimension must fit cblas's int */
 		if ((size_t)max_batch * op->h * op->w > INT_MAX / 64) {
-			seterr(m->err, sizeof m->err,
+			natadv_errf(m->err, sizeof m->err,
 			       "batch %d of %dx%d images is too large", max_batch,
 			       h, w);
 			return NATADV_ETOOBIG;
@@ -648,7 +634,7 @@ int resnet_prepare(resnet *m, int max_batch, int h, int w)
 		total += (need[b] * max_batch + 15) / 16 * 16;
 	m->arena = aligned_alloc(64, total * sizeof(float));
 	if (!m->arena) {
-		seterr(m->err, sizeof m->err, "cannot allocate %zu MB arena",
+		natadv_errf(m->err, sizeof m->err, "cannot allocate %zu MB arena",
 		       total * sizeof(float) >> 20);
 		return NATADV_ENOMEM;
 	}
@@ -668,7 +654,7 @@ int resnet_prepare(resnet *m, int max_batch, int h, int w)
 int resnet_forward(resnet *m, const float *in, int n, float *logits)
 {
 	if (!m->arena || n < 1 || n > m->max_batch) {
-		seterr(m->err, sizeof m->err,
+		natadv_errf(m->err, sizeof m->err,
 		       "batch of %d images, prepared for at most %d", n,
 		       m->max_batch);
 		return NATADV_EINVAL;

@@ -45,20 +45,6 @@ static const struct {
 };
 #define NDTYPES (sizeof dtypes / sizeof dtypes[0])
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 const char *st_dtype_name(st_dtype d)
 {
 	return (size_t)d < NDTYPES ? dtypes[d].name : "?";
@@ -106,14 +92,14 @@ static int parse_entry(st_tensor *t, const char *name, json_t *v,
 	size_t i, d;
 
 	if (!json_is_object(v)) {
-		seterr(err, errlen, "tensor '%s': header entry is not an object",
+		natadv_errf(err, errlen, "tensor '%s': header entry is not an object",
 		       name);
 		return NATADV_EFORMAT;
 	}
 	json_object_foreach(v, key, x) {
 		if (strcmp(key, "dtype") && strcmp(key, "shape") &&
 		    strcmp(key, "data_offsets")) {
-			seterr(err, errlen, "tensor '%s': unexpected key '%s'",
+			natadv_errf(err, errlen, "tensor '%s': unexpected key '%s'",
 			       name, key);
 			return NATADV_EFORMAT;
 		}
@@ -123,7 +109,7 @@ static int parse_entry(st_tensor *t, const char *name, json_t *v,
 	off = json_object_get(v, "data_offsets");
 	if (!json_is_string(dt) || !json_is_array(shape) ||
 	    !json_is_array(off)) {
-		seterr(err, errlen,
+		natadv_errf(err, errlen,
 		       "tensor '%s': needs string dtype, array shape and "
 		       "array data_offsets", name);
 		return NATADV_EFORMAT;
@@ -132,13 +118,13 @@ static int parse_entry(st_tensor *t, const char *name, json_t *v,
 		if (!strcmp(json_string_value(dt), dtypes[d].name))
 			break;
 	if (d == NDTYPES) {
-		seterr(err, errlen, "tensor '%s': unknown dtype '%s'", name,
+		natadv_errf(err, errlen, "tensor '%s': unknown dtype '%s'", name,
 		       json_string_value(dt));
 		return NATADV_EFORMAT;
 	}
 	t->dtype = (st_dtype)d;
 	if (json_array_size(shape) > ST_MAX_DIMS) {
-		seterr(err, errlen, "tensor '%s': %zu dimensions, at most %d",
+		natadv_errf(err, errlen, "tensor '%s': %zu dimensions, at most %d",
 		       name, json_array_size(shape), ST_MAX_DIMS);
 		return NATADV_EFORMAT;
 	}
@@ -148,7 +134,7 @@ static int parse_entry(st_tensor *t, const char *name, json_t *v,
 		json_int_t dim;
 
 		if (!json_is_integer(x) || json_integer_value(x) < 0) {
-			seterr(err, errlen,
+			natadv_errf(err, errlen,
 			       "tensor '%s': shape[%zu] is not a non-negative "
 			       "integer", name, i);
 			return NATADV_EFORMAT;
@@ -158,7 +144,7 @@ static int parse_entry(st_tensor *t, const char *name, json_t *v,
 		/* Bound the element count by what any buffer could hold so the
 		 * byte count below cannot overflow. */
 		if (dim && t->nelem > (SIZE_MAX / 8) / (uint64_t)dim) {
-			seterr(err, errlen, "tensor '%s': shape too large", name);
+			natadv_errf(err, errlen, "tensor '%s': shape too large", name);
 			return NATADV_EFORMAT;
 		}
 		t->nelem *= (size_t)dim;
@@ -167,7 +153,7 @@ static int parse_entry(st_tensor *t, const char *name, json_t *v,
 	    !json_is_integer(json_array_get(off, 1)) ||
 	    json_integer_value(json_array_get(off, 0)) < 0 ||
 	    json_integer_value(json_array_get(off, 1)) < 0) {
-		seterr(err, errlen,
+		natadv_errf(err, errlen,
 		       "tensor '%s': data_offsets is not two non-negative "
 		       "integers", name);
 		return NATADV_EFORMAT;
@@ -179,7 +165,7 @@ static int parse_entry(st_tensor *t, const char *name, json_t *v,
 		char s[160];
 
 		shape_str(s, sizeof s, t);
-		seterr(err, errlen,
+		natadv_errf(err, errlen,
 		       "tensor '%s': data_offsets [%llu,%llu] hold %llu bytes, "
 		       "dtype %s shape %s needs %zu",
 		       name, (unsigned long long)*begin,
@@ -197,7 +183,7 @@ static int parse_metadata(st_file *f, json_t *v, char *err, size_t errlen)
 	json_t *x;
 
 	if (!json_is_object(v)) {
-		seterr(err, errlen, "__metadata__ is not an object");
+		natadv_errf(err, errlen, "__metadata__ is not an object");
 		return NATADV_EFORMAT;
 	}
 	f->meta = calloc(2 * json_object_size(v) + 1, sizeof *f->meta);
@@ -205,7 +191,7 @@ static int parse_metadata(st_file *f, json_t *v, char *err, size_t errlen)
 		return NATADV_ENOMEM;
 	json_object_foreach(v, key, x) {
 		if (!json_is_string(x)) {
-			seterr(err, errlen,
+			natadv_errf(err, errlen,
 			       "__metadata__ key '%s': value is not a string", key);
 			return NATADV_EFORMAT;
 		}
@@ -255,35 +241,35 @@ static int parse(st_file *f, char *err, size_t errlen)
 	int rc = NATADV_EFORMAT;
 
 	if (f->size < 8) {
-		seterr(err, errlen, "file of %zu bytes is too short for a "
+		natadv_errf(err, errlen, "file of %zu bytes is too short for a "
 		       "safetensors header", f->size);
 		goto out;
 	}
 	hlen = le64(f->base);
 	if (hlen > ST_MAX_HEADER) {
-		seterr(err, errlen, "header length %llu exceeds the %zu byte limit",
+		natadv_errf(err, errlen, "header length %llu exceeds the %zu byte limit",
 		       (unsigned long long)hlen, ST_MAX_HEADER);
 		rc = NATADV_ETOOBIG;
 		goto out;
 	}
 	if (hlen > f->size - 8) {
-		seterr(err, errlen, "header length %llu exceeds file size %zu",
+		natadv_errf(err, errlen, "header length %llu exceeds file size %zu",
 		       (unsigned long long)hlen, f->size);
 		goto out;
 	}
 	if (hlen < 2 || f->base[8] != '{') {
-		seterr(err, errlen, "header does not start with '{'");
+		natadv_errf(err, errlen, "header does not start with '{'");
 		goto out;
 	}
 	root = json_loadb((const char *)f->base + 8, (size_t)hlen,
 	                  JSON_REJECT_DUPLICATES, &jerr);
 	if (!root) {
-		seterr(err, errlen, "bad JSON header: %s at byte %d", jerr.text,
+		natadv_errf(err, errlen, "bad JSON header: %s at byte %d", jerr.text,
 		       jerr.position);
 		goto out;
 	}
 	if (!json_is_object(root)) {
-		seterr(err, errlen, "header is not a JSON object");
+		natadv_errf(err, errlen, "header is not a JSON object");
 		goto out;
 	}
 	n = json_object_size(root);
@@ -298,7 +284,7 @@ static int parse(st_file *f, char *err, size_t errlen)
 		if (!strcmp(key, "__metadata__")) {
 			if (f->meta) {
 				/* JSON_REJECT_DUPLICATES makes this unreachable */
-				seterr(err, errlen, "duplicate __metadata__");
+				natadv_errf(err, errlen, "duplicate __metadata__");
 				goto out;
 			}
 			rc = parse_metadata(f, v, err, errlen);
@@ -325,7 +311,7 @@ static int parse(st_file *f, char *err, size_t errlen)
 		const char *name = tmp[r[i].i].name;
 
 		if (r[i].begin < at) {
-			seterr(err, errlen,
+			natadv_errf(err, errlen,
 			       "tensor '%s': data_offsets [%llu,%llu] overlap "
 			       "another tensor", name,
 			       (unsigned long long)r[i].begin,
@@ -333,7 +319,7 @@ static int parse(st_file *f, char *err, size_t errlen)
 			goto out;
 		}
 		if (r[i].begin > at) {
-			seterr(err, errlen,
+			natadv_errf(err, errlen,
 			       "tensor '%s': data_offsets [%llu,%llu] leave a hole "
 			       "at byte %llu", name,
 			       (unsigned long long)r[i].begin,
@@ -342,7 +328,7 @@ static int parse(st_file *f, char *err, size_t errlen)
 			goto out;
 		}
 		if (r[i].end > dsize) {
-			seterr(err, errlen,
+			natadv_errf(err, errlen,
 			       "tensor '%s': data_offsets [%llu,%llu] run past the "
 			       "%llu byte data buffer (truncated file?)", name,
 			       (unsigned long long)r[i].begin,
@@ -353,7 +339,7 @@ static int parse(st_file *f, char *err, size_t errlen)
 		at = r[i].end;
 	}
 	if (at != dsize) {
-		seterr(err, errlen,
+		natadv_errf(err, errlen,
 		       "%llu bytes after the last tensor's data (tensors cover "
 		       "%llu of %llu)", (unsigned long long)(dsize - at),
 		       (unsigned long long)at, (unsigned long long)dsize);
@@ -409,7 +395,7 @@ int st_open_mem(st_file **out, const void *data, size_t size, char *err,
 
 	*out = NULL;
 	if (!data && size) {
-		seterr(err, errlen, "no data");
+		natadv_errf(err, errlen, "no data");
 		return NATADV_EINVAL;
 	}
 	f = calloc(1, sizeof *f);
@@ -430,16 +416,16 @@ int st_open(st_file **out, const char *path, char *err, size_t errlen)
 	*out = NULL;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		seterr(err, errlen, "cannot open '%s': %s", path, strerror(errno));
+		natadv_errf(err, errlen, "cannot open '%s': %s", path, strerror(errno));
 		return errno == ENOENT ? NATADV_ENOTFOUND : NATADV_EIO;
 	}
 	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
-		seterr(err, errlen, "cannot open '%s': not a regular file", path);
+		natadv_errf(err, errlen, "cannot open '%s': not a regular file", path);
 		close(fd);
 		return NATADV_EIO;
 	}
 	if (sb.st_size < 8) {
-		seterr(err, errlen, "'%s': file of %lld bytes is too short for a "
+		natadv_errf(err, errlen, "'%s': file of %lld bytes is too short for a "
 		       "safetensors header", path, (long long)sb.st_size);
 		close(fd);
 		return NATADV_EFORMAT;
@@ -447,7 +433,7 @@ int st_open(st_file **out, const char *path, char *err, size_t errlen)
 	p = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
 	close(fd);
 	if (p == MAP_FAILED) {
-		seterr(err, errlen, "cannot map '%s': %s", path, strerror(errno));
+		natadv_errf(err, errlen, "cannot map '%s': %s", path, strerror(errno));
 		return NATADV_EIO;
 	}
 	f = calloc(1, sizeof *f);
@@ -559,7 +545,7 @@ int st_read_f32(const st_tensor *t, float *out, char *err, size_t errlen)
 		}
 		return 0;
 	default:
-		seterr(err, errlen, "tensor '%s': dtype %s is not a float type",
+		natadv_errf(err, errlen, "tensor '%s': dtype %s is not a float type",
 		       t->name, st_dtype_name(t->dtype));
 		return NATADV_EFORMAT;
 	}
