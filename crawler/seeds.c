@@ -436,6 +436,20 @@ static int bad_row(char *err, size_t errlen, long line, const char *fmt, ...)
 	return NATADV_EFORMAT;
 }
 
+/* Points row's fields at the values found for each column; returns 1. */
+static int fill_row(seed_row *row, long line, const char *const val[NCOLS])
+{
+	row->line = line;
+	row->url = val[COL_URL];
+	row->wnid = val[COL_WNID];
+	row->page_url = val[COL_PAGE_URL];
+	row->license = val[COL_LICENSE];
+	row->author = val[COL_AUTHOR];
+	row->source = val[COL_SOURCE];
+	row->query = val[COL_QUERY];
+	return 1;
+}
+
 static int next_json(seed_reader *r, seed_row *row, long line, char *err, size_t errlen)
 {
 	json_error_t jerr;
@@ -465,15 +479,7 @@ static int next_json(seed_reader *r, seed_row *row, long line, char *err, size_t
 			val[k] = NULL;
 		}
 	}
-	row->line = line;
-	row->url = val[COL_URL];
-	row->wnid = val[COL_WNID];
-	row->page_url = val[COL_PAGE_URL];
-	row->license = val[COL_LICENSE];
-	row->author = val[COL_AUTHOR];
-	row->source = val[COL_SOURCE];
-	row->query = val[COL_QUERY];
-	return 1;
+	return fill_row(row, line, val);
 }
 
 static int next_delimited(seed_reader *r, seed_row *row, long line, char *err, size_t errlen)
@@ -502,15 +508,7 @@ static int next_delimited(seed_reader *r, seed_row *row, long line, char *err, s
 		if (val[k] && !val[k][0])
 			val[k] = NULL;
 	}
-	row->line = line;
-	row->url = val[COL_URL];
-	row->wnid = val[COL_WNID];
-	row->page_url = val[COL_PAGE_URL];
-	row->license = val[COL_LICENSE];
-	row->author = val[COL_AUTHOR];
-	row->source = val[COL_SOURCE];
-	row->query = val[COL_QUERY];
-	return 1;
+	return fill_row(row, line, val);
 }
 
 int seed_next(seed_reader *r, seed_row *row, char *err, size_t errlen)
