@@ -8,14 +8,15 @@
 
 #include "common/err.h"
 
-static void to_hex(const unsigned char *d, unsigned n, char *hex)
+void hex_encode(const void *p, size_t n, char *out)
 {
 	static const char digits[] = "0123456789abcdef";
-	for (unsigned i = 0; i < n; i++) {
-		hex[2 * i] = digits[d[i] >> 4];
-		hex[2 * i + 1] = digits[d[i] & 15];
+	const unsigned char *d = p;
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[d[i] >> 4];
+		out[2 * i + 1] = digits[d[i] & 15];
 	}
-	hex[2 * n] = '\0';
+	out[2 * n] = '\0';
 }
 
 int sha256_hex(const void *p, size_t n, char hex[65])
@@ -24,7 +25,7 @@ int sha256_hex(const void *p, size_t n, char hex[65])
 	unsigned int dn = 0;
 	if (!EVP_Digest(p, n, d, &dn, EVP_sha256(), NULL))
 		return NATADV_ENOMEM;
-	to_hex(d, dn, hex);
+	hex_encode(d, dn, hex);
 	return 0;
 }
 
@@ -54,7 +55,7 @@ int sha256_file(const char *path, char hex[65], int64_t *bytes, char *err, size_
 	if (!rc && !EVP_DigestFinal_ex(md, d, &dn))
 		rc = NATADV_ENOMEM;
 	if (!rc) {
-		to_hex(d, dn, hex);
+		hex_encode(d, dn, hex);
 		if (bytes)
 			*bytes = total;
 	} else if (rc == NATADV_ENOMEM) {

@@ -641,18 +641,6 @@ static struct job *queue_pop_locked(struct queue *q)
 	return j;
 }
 
-static void hex_of(const unsigned char *p, size_t n, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = digits[p[i] >> 4];
-		out[2 * i + 1] = digits[p[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
-/* Decides what a 2xx body is: an image stored in the blob store, or a
- * failure with its reason. Runs on a worker thread. */
 /* Looks the bytes' hash up among those validated earlier in this run; on a
  * hit fills what validation would have found and returns 1. */
 static int seen_get(struct crawler *c, uint64_t low, struct job *j)
@@ -689,7 +677,7 @@ static void process_body(struct crawler *c, img_ctx *ic, struct job *j)
 	XXH128_hash_t h = XXH3_128bits(data, j->body.len);
 	XXH128_canonical_t canon;
 	XXH128_canonicalFromHash(&canon, h);
-	hex_of(canon.digest, sizeof canon.digest, j->hash);
+	hex_encode(canon.digest, sizeof canon.digest, j->hash);
 	if (!seen_get(c, h.low64, j)) {
 		img_limits lim = {c->o->min_side, c->o->max_pixels};
 		if (img_validate(ic, data, j->body.len, &lim, &j->info, &j->dhash, j->error, sizeof j->error) != 0) {

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "common/err.h"
+#include "common/sha256.h"
 
 struct dl {
 	FILE *f;
@@ -77,8 +78,7 @@ int crawl_download(const char *url, const char *path, int64_t max_bytes, const c
 	unsigned char dig[EVP_MAX_MD_SIZE];
 	unsigned int dn = 0;
 	EVP_DigestFinal_ex(d.md, dig, &dn);
-	for (unsigned i = 0; i < dn; i++)
-		snprintf(sha256 + 2 * i, 3, "%02x", dig[i]);
+	hex_encode(dig, dn, sha256);
 	if (bytes)
 		*bytes = d.bytes;
 	if (fflush(d.f) != 0 || fsync(fileno(d.f)) != 0) {
