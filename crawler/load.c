@@ -73,6 +73,9 @@ int crawl_load_seeds(store *s, int64_t run_id, const char *path,
 			}
 			in_tx = 1;
 		}
+		char ref[600];
+		const char *base = strrchr(path, '/');
+		snprintf(ref, sizeof ref, "%.500s:%ld", base ? base + 1 : path, row.line);
 		store_candidate cand = {
 			.url = buf_cstr(&norm),
 			.host = buf_cstr(&host),
@@ -82,6 +85,7 @@ int crawl_load_seeds(store *s, int64_t run_id, const char *path,
 			.page_url = row.page_url,
 			.license = row.license,
 			.author = row.author,
+			.seed_ref = ref,
 		};
 		int new_url = 0, new_tag = 0;
 		if ((rc = store_candidate_add(s, run_id, &cand, &new_url, &new_tag)) != 0) {

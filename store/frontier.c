@@ -74,8 +74,9 @@ int store_candidate_add(store *s, int64_t run_id, const store_candidate *c,
 		sqlite3_reset(st);
 	}
 	st = store_stmt(s, ST_TAG_ADD,
-		"INSERT INTO url_tags(url_id, wnid, source, query_id, page_url, license, author, added_at, run_id) "
-		"VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(url_id, wnid) DO NOTHING");
+		"INSERT INTO url_tags(url_id, wnid, source, query_id, page_url, license, author, added_at, run_id, "
+		"title, source_id, license_raw, seed_ref, api_request_id) "
+		"VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(url_id, wnid) DO NOTHING");
 	if (!st)
 		return NATADV_EDB;
 	sqlite3_bind_int64(st, 1, url_id);
@@ -88,6 +89,12 @@ int store_candidate_add(store *s, int64_t run_id, const store_candidate *c,
 	store_bind_text(st, 7, c->author);
 	store_bind_text(st, 8, now);
 	sqlite3_bind_int64(st, 9, run_id);
+	store_bind_text(st, 10, c->title);
+	store_bind_text(st, 11, c->source_id);
+	store_bind_text(st, 12, c->license_raw);
+	store_bind_text(st, 13, c->seed_ref);
+	if (c->api_request_id)
+		sqlite3_bind_int64(st, 14, c->api_request_id);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		return store_dberr(s, "cannot add class tag");
 	int added_tag = sqlite3_changes(s->db) > 0;

@@ -216,6 +216,7 @@ static const struct migration migrations[] = {
 	{"schema/001_init.sql", migrate_1_data},
 	{"schema/002_models.sql", NULL},
 	{"schema/003_frontier_due.sql", NULL},
+	{"schema/004_select_review_release.sql", NULL},
 };
 
 int store_schema_latest(void)

@@ -77,7 +77,13 @@ typedef struct store_candidate {
 	const char *wnid;     /* a known class */
 	const char *source;   /* "seeds", "openverse", ... */
 	const char *query;    /* what was asked of the source; may be NULL */
-	const char *page_url, *license, *author;  /* may be NULL */
+	const char *page_url, *license, *author;  /* may be NULL; license normalised (e.g. "cc-by-4.0") */
+	/* Optional provenance (NULL / 0 when unknown): */
+	const char *title;        /* the source's title of the image */
+	const char *source_id;    /* the source's own id */
+	const char *license_raw;  /* the licence as the source wrote it */
+	const char *seed_ref;     /* "FILE:LINE" of a seed list row */
+	int64_t api_request_id;   /* api_requests row of the discover request that found it */
 } store_candidate;
 
 /* Adds a candidate: the URL once (pending), the (url, class) tag once, and,
