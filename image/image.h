@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/buf.h"
+
 typedef enum img_format {
 	IMG_FORMAT_UNKNOWN = 0,
 	IMG_FORMAT_JPEG,
@@ -46,6 +48,11 @@ typedef struct img_rgb {
 	uint8_t *px;
 	uint32_t width, height;
 } img_rgb;
+
+/* Encodes in as a baseline JPEG (optimised Huffman tables, 4:2:0, JFIF) at
+ * quality 1..100 into out (replacing its content; out owned by the caller).
+ * The same pixels and quality always give the same bytes. */
+int img_encode_jpeg(const img_rgb *in, int quality, buf *out, char *err, size_t errlen);
 
 /* Returns "jpeg", "png" or "unknown" (static strings). */
 const char *img_format_name(img_format f);

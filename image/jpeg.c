@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <setjmp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <jpeglib.h>
@@ -28,12 +29,12 @@ typedef struct jerr_mgr {
  * module's style: "corrupt jpeg: premature end of data segment". */
 static void set_msg(jerr_mgr *je, j_common_ptr ci)
 {
-	char buf[JMSG_LENGTH_MAX];
+	char text[JMSG_LENGTH_MAX];
 	const char *prefix = "Corrupt JPEG data: ";
 	int code = je->pub.msg_code;
-	buf[0] = '\0';
-	(*ci->err->format_message)(ci, buf);
-	const char *s = buf;
+	text[0] = '\0';
+	(*ci->err->format_message)(ci, text);
+	const char *s = text;
 	if (strncmp(s, prefix, strlen(prefix)) == 0)
 		s += strlen(prefix);
 	if (code == JERR_NO_BACKING_STORE) {
@@ -258,4 +259,51 @@ int img_jpeg_decode_rgb(img_ctx *c, const uint8_t *data, size_t len, uint32_t mi
 	out->width = w;
 	out->height = h;
 	return 0;
+}
+
+int img_encode_jpeg(const img_rgb *in, int quality, buf *out, char *err, size_t errlen)
+{
+	if (!in->width || !in->height || quality < 1 || quality > 100) {
+		snprintf(err, errlen, "cannot encode jpeg: bad size %ux%u or quality %d", in->width, in->height,
+		         quality);
+		return NATADV_EINVAL;
+	}
+	struct jpeg_compress_struct ci;
+	jerr_mgr je;
+	memset(&je, 0, sizeof je);
+	unsigned char *mem = NULL;
+	unsigned long memlen = 0;
+	ci.err = jpeg_std_error(&je.pub);
+	je.pub.error_exit = on_error;
+	if (setjmp(je.jb)) {
+		jpeg_destroy_compress(&ci);
+		free(mem);
+		snprintf(err, errlen, "cannot encode jpeg: %s", je.msg);
+		return je.code ? je.code : NATADV_EFORMAT;
+	}
+	jpeg_create_compress(&ci);
+	jpeg_mem_dest(&ci, &mem, &memlen);
+	ci.image_width = in->width;
+	ci.image_height = in->height;
+	ci.input_components = 3;
+	ci.in_color_space = JCS_RGB;
+	jpeg_set_defaults(&ci);
+	jpeg_set_quality(&ci, quality, TRUE);
+	/* Fixed settings so the same pixels give the same bytes: baseline,
+	 * optimised Huffman tables, 4:2:0 as PIL writes by default, no timestamps. */
+	ci.optimize_coding = TRUE;
+	ci.write_JFIF_header = TRUE;
+	jpeg_start_compress(&ci, TRUE);
+	while (ci.next_scanline < ci.image_height) {
+		JSAMPROW row = in->px + (size_t)ci.next_scanline * 3 * in->width;
+		jpeg_write_scanlines(&ci, &row, 1);
+	}
+	jpeg_finish_compress(&ci);
+	jpeg_destroy_compress(&ci);
+	buf_reset(out);
+	int rc = buf_append(out, mem, memlen);
+	free(mem);
+	if (rc)
+		snprintf(err, errlen, "cannot encode jpeg: %s", natadv_strerror(rc));
+	return rc;
 }

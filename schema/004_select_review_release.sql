@@ -10,6 +10,27 @@ ALTER TABLE url_tags ADD COLUMN license_raw TEXT;    -- the licence exactly as t
 ALTER TABLE url_tags ADD COLUMN seed_ref TEXT;       -- 'FILE:LINE' for seed lists
 ALTER TABLE url_tags ADD COLUMN api_request_id INTEGER;  -- the discover request that found it (see api_requests)
 
+-- Every request `natadv discover` makes of an image-search API.
+CREATE TABLE api_requests(
+  id INTEGER PRIMARY KEY,
+  source TEXT NOT NULL,           -- 'openverse' | 'inaturalist' | 'wikimedia' | 'flickr'
+  query_id INTEGER REFERENCES queries(id),
+  wnid TEXT REFERENCES classes(wnid),
+  page TEXT,                      -- the page number or continuation token asked for
+  url TEXT NOT NULL,              -- the request URL without secrets (api keys removed)
+  run_id INTEGER REFERENCES runs(id),
+  started_at TEXT NOT NULL,
+  finished_at TEXT NOT NULL,
+  http_status INTEGER,
+  body_sha256 TEXT,               -- of the response body
+  candidates INTEGER NOT NULL DEFAULT 0,  -- candidates the page held
+  queued INTEGER NOT NULL DEFAULT 0,      -- of which queued for crawling (licence allowed)
+  next_page TEXT,                 -- what the following request asks for; NULL at the end
+  outcome TEXT NOT NULL,          -- 'ok' | 'retry' | 'failed'
+  error TEXT
+);
+CREATE INDEX api_requests_query ON api_requests(source, wnid, id);
+
 -- User class sets (classes add-set) name the set they were derived from.
 ALTER TABLE class_sets ADD COLUMN based_on TEXT;
 
@@ -18,7 +39,7 @@ ALTER TABLE class_sets ADD COLUMN based_on TEXT;
 CREATE TABLE selections(
   id INTEGER PRIMARY KEY,
   set_name TEXT NOT NULL REFERENCES class_sets(name),
-  model_id TEXT NOT NULL REFERENCES models(id),
+  model_id TEXT REFERENCES models(id),  -- NULL for a selection copied from a manifest by rebuild
   also_model_ids TEXT NOT NULL DEFAULT '[]',  -- JSON array of model ids that must also be wrong
   rule TEXT NOT NULL,             -- e.g. 'misclassified'
   params TEXT NOT NULL,           -- JSON: space, min_confidence, max_true_prob, near_distance, ...

@@ -51,6 +51,31 @@ sqlite3_stmt *store_stmt(store *s, int id, const char *sql)
 	return s->stmts[id];
 }
 
+sqlite3_stmt *store_sql(store *s, const char *sql)
+{
+	int i;
+	for (i = 0; i < s->nsqlc; i++)
+		if (s->sqlc[i].sql == sql)
+			break;
+	if (i == s->nsqlc) {
+		if (i == (int)(sizeof s->sqlc / sizeof s->sqlc[0])) {
+			store_fail(s, NATADV_EDB, "too many cached statements");
+			return NULL;
+		}
+		sqlite3_stmt *st;
+		if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
+			store_dberr(s, "cannot prepare statement");
+			return NULL;
+		}
+		s->sqlc[i].sql = sql;
+		s->sqlc[i].st = st;
+		s->nsqlc++;
+	}
+	sqlite3_reset(s->sqlc[i].st);
+	sqlite3_clear_bindings(s->sqlc[i].st);
+	return s->sqlc[i].st;
+}
+
 void store_bind_text(sqlite3_stmt *st, int i, const char *v)
 {
 	if (v)
@@ -334,6 +359,8 @@ void store_close(store *s)
 		return;
 	for (size_t i = 0; i < sizeof s->stmts / sizeof s->stmts[0]; i++)
 		sqlite3_finalize(s->stmts[i]);
+	for (int i = 0; i < s->nsqlc; i++)
+		sqlite3_finalize(s->sqlc[i].st);
 	if (s->db)
 		sqlite3_close(s->db);
 	free(s);

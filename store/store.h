@@ -238,6 +238,25 @@ typedef struct store_score_tag {
  * the probability of each tagged class, in the open transaction. */
 int store_score_put(store *s, const store_score *sc, const store_score_tag *tags, int ntags);
 
+/* ---- the review log ---- */
+
+typedef struct store_review {
+	int64_t proposal_id;   /* the proposal decided on (ignored for undo) */
+	const char *decision;  /* "accept", "reject" or "undo" */
+	const char *reason;    /* may be NULL */
+	const char *reviewer;  /* who decided; required */
+	const char *mode;      /* "cli", "auto" or "web" */
+	int64_t undoes;        /* for "undo": the review row it cancels (must be in force) */
+} store_review;
+
+/* Appends one review row (never updates); *review_id gets its id (may be NULL).
+ * A decision applies to the proposal's (set, image, class), so it outlives a
+ * re-selection. NATADV_ENOTFOUND for an unknown proposal or undone review. */
+int store_review_add(store *s, int64_t run_id, const store_review *r, int64_t *review_id);
+/* The decision in force for a proposal: decision gets "accept", "reject" or
+ * "" (undecided); *review_id the deciding row or 0 (may be NULL). */
+int store_review_state(store *s, int64_t proposal_id, char decision[8], int64_t *review_id);
+
 /* ---- blobs (thread-safe; no handle needed) ---- */
 
 /* Writes objdir/ab/cdef… for hex (32 hex digits) into out. */

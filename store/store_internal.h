@@ -23,6 +23,8 @@ struct store {
 	char objdir[4200];
 	char msg[1024];
 	sqlite3_stmt *stmts[ST_COUNT];
+	struct { const char *sql; sqlite3_stmt *st; } sqlc[128];  /* store_sql's cache */
+	int nsqlc;
 };
 
 /* Sets the handle's message and returns code. */
@@ -32,6 +34,9 @@ int store_dberr(store *s, const char *what);
 /* Returns the cached prepared statement id (preparing sql once), reset and
  * unbound; NULL with the message set on error. */
 sqlite3_stmt *store_stmt(store *s, int id, const char *sql);
+/* Like store_stmt, keyed by the address of sql, which must be a string
+ * literal: for new code, no enum entry needed. */
+sqlite3_stmt *store_sql(store *s, const char *sql);
 /* Binds v as text, or NULL when v is NULL. */
 void store_bind_text(sqlite3_stmt *st, int i, const char *v);
 /* Runs sql (no results) and returns 0 or NATADV_EDB with the message set. */
