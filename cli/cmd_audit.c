@@ -141,6 +141,21 @@ static const char *S(json_t *o, const char *key)
 	return json_string_value(json_object_get(o, key));
 }
 
+static long long I(json_t *o, const char *key)
+{
+	return (long long)json_integer_value(json_object_get(o, key));
+}
+
+/* "HTTP 200", or "no response" when o has no http_status. */
+static const char *http_status(json_t *o, char out[32])
+{
+	json_t *v = json_object_get(o, "http_status");
+	if (!json_is_integer(v))
+		return "no response";
+	snprintf(out, 32, "HTTP %lld", (long long)json_integer_value(v));
+	return out;
+}
+
 static int has(json_t *o, const char *key)
 {
 	json_t *v = json_object_get(o, key);
@@ -199,8 +214,8 @@ static void print_image(json_t *img)
 	printf("image %s\n", S(img, "xxh128"));
 	field(2, "sha256", S(img, "sha256"));
 	snprintf(line, sizeof line, "%s, %lld x %lld, %s bytes", S(img, "format"),
-	         (long long)json_integer_value(json_object_get(img, "width")),
-	         (long long)json_integer_value(json_object_get(img, "height")),
+	         I(img, "width"),
+	         I(img, "height"),
 	         cli_num(json_integer_value(json_object_get(img, "bytes")), num));
 	field(2, "format", line);
 	field(2, "dhash", S(img, "dhash"));
@@ -213,7 +228,7 @@ static void print_run(int indent, const char *label, json_t *run)
 	if (!run || json_is_null(run))
 		return;
 	char line[1024];
-	snprintf(line, sizeof line, "run %lld at %s: %s", (long long)json_integer_value(json_object_get(run, "id")),
+	snprintf(line, sizeof line, "run %lld at %s: %s", I(run, "id"),
 	         S(run, "started_at"), S(run, "args"));
 	field(indent, label, line);
 }
@@ -242,8 +257,8 @@ static void print_tags(json_t *tags)
 		json_t *a = json_object_get(t, "api_request");
 		if (a && !json_is_null(a)) {
 			snprintf(line, sizeof line, "#%lld %s %s at %s, HTTP %lld, body sha256 %s",
-			         (long long)json_integer_value(json_object_get(a, "id")), S(a, "source"), S(a, "url"),
-			         S(a, "started_at"), (long long)json_integer_value(json_object_get(a, "http_status")),
+			         I(a, "id"), S(a, "source"), S(a, "url"),
+			         S(a, "started_at"), I(a, "http_status"),
 			         S(a, "body_sha256") ? S(a, "body_sha256") : "-");
 			field(4, "found by request", line);
 		}
@@ -256,12 +271,9 @@ static void print_fetches(json_t *fetches)
 	json_t *f;
 	heading("fetches", fetches);
 	json_array_foreach(fetches, i, f) {
-		char status[32] = "no response";
-		if (has(f, "http_status"))
-			snprintf(status, sizeof status, "HTTP %lld", (long long)json_integer_value(json_object_get(f, "http_status")));
-		printf("  %s attempt %lld at %s: %s, %s\n", S(f, "url"),
-		       (long long)json_integer_value(json_object_get(f, "attempt")), S(f, "started_at"), status,
-		       S(f, "outcome"));
+		char status[32];
+		printf("  %s attempt %lld at %s: %s, %s\n", S(f, "url"), I(f, "attempt"), S(f, "started_at"),
+		       http_status(f, status), S(f, "outcome"));
 		field(4, "error", S(f, "error"));
 		if (S(f, "final_url") && S(f, "url") && strcmp(S(f, "final_url"), S(f, "url")) != 0)
 			field(4, "final url", S(f, "final_url"));
@@ -284,10 +296,8 @@ static void print_robots(json_t *robots)
 	json_t *r;
 	heading("robots.txt", robots);
 	json_array_foreach(robots, i, r) {
-		char status[32] = "no response";
-		if (has(r, "http_status"))
-			snprintf(status, sizeof status, "HTTP %lld", (long long)json_integer_value(json_object_get(r, "http_status")));
-		printf("  %s at %s: %s, %s%s%s\n", S(r, "url"), S(r, "started_at"), status, S(r, "policy"),
+		char status[32];
+		printf("  %s at %s: %s, %s%s%s\n", S(r, "url"), S(r, "started_at"), http_status(r, status), S(r, "policy"),
 		       S(r, "error") ? ", " : "", S(r, "error") ? S(r, "error") : "");
 	}
 }
@@ -300,10 +310,10 @@ static void print_scores(json_t *scores)
 	heading("scores", scores);
 	json_array_foreach(scores, i, sc) {
 		printf("  %s (%s, %.16s…) at %s, run %lld\n", S(sc, "model"), S(sc, "model_arch"), S(sc, "model_id"),
-		       S(sc, "scored_at"), (long long)json_integer_value(json_object_get(sc, "run_id")));
+		       S(sc, "scored_at"), I(sc, "run_id"));
 		field(4, "unscorable", S(sc, "error"));
 		if (has(sc, "pred_1k")) {
-			snprintf(line, sizeof line, "%lld %s %s, p %.4f", (long long)json_integer_value(json_object_get(sc, "pred_1k")),
+			snprintf(line, sizeof line, "%lld %s %s, p %.4f", I(sc, "pred_1k"),
 			         S(sc, "pred_1k_wnid") ? S(sc, "pred_1k_wnid") : "", S(sc, "pred_1k_name") ? S(sc, "pred_1k_name") : "",
 			         json_number_value(json_object_get(sc, "prob_1k")));
 			field(4, "1k prediction", line);
@@ -333,7 +343,7 @@ static void print_selections(json_t *sels)
 	heading("selections", sels);
 	json_array_foreach(sels, i, p) {
 		int in_force = json_is_true(json_object_get(p, "in_force"));
-		printf("  selection %lld of '%s', rule %s%s\n", (long long)json_integer_value(json_object_get(p, "selection_id")),
+		printf("  selection %lld of '%s', rule %s%s\n", I(p, "selection_id"),
 		       S(p, "set"), S(p, "rule"), in_force ? " (in force)" : has(p, "finished_at") ? " (superseded)" : " (unfinished)");
 		field_json(4, "params", p, "params");
 		if (has(p, "model_id")) {
@@ -344,14 +354,14 @@ static void print_selections(json_t *sels)
 			field_json(4, "also wrong for", p, "also_model_ids");
 		field(4, "created", S(p, "created_at"));
 		snprintf(line, sizeof line, "%lld: %s predicted %s, confidence %.4f, true-class p %.4f",
-		         (long long)json_integer_value(json_object_get(p, "proposal_id")), S(p, "wnid"), S(p, "pred_wnid"),
+		         I(p, "proposal_id"), S(p, "wnid"), S(p, "pred_wnid"),
 		         json_number_value(json_object_get(p, "confidence")), json_number_value(json_object_get(p, "true_prob")));
 		field(4, "proposal", line);
 		if (has(p, "duplicate_of")) {
 			snprintf(line, sizeof line, "near duplicate of proposal %lld (image %s, distance %lld)",
-			         (long long)json_integer_value(json_object_get(p, "duplicate_of")),
+			         I(p, "duplicate_of"),
 			         S(p, "duplicate_of_image") ? S(p, "duplicate_of_image") : "?",
-			         (long long)json_integer_value(json_object_get(p, "distance")));
+			         I(p, "distance"));
 			field(4, "status", line);
 		} else {
 			field(4, "status", S(p, "status"));
@@ -365,7 +375,7 @@ static void review_line(json_t *r, const char *id_key)
 	printf("  #%lld %s %s %s for '%s' %s (%s)", (long long)json_integer_value(json_object_get(r, id_key)), S(r, "at"),
 	       S(r, "reviewer"), S(r, "decision"), S(r, "set"), S(r, "wnid"), S(r, "mode"));
 	if (has(r, "undoes"))
-		printf(", undoes #%lld", (long long)json_integer_value(json_object_get(r, "undoes")));
+		printf(", undoes #%lld", I(r, "undoes"));
 	if (S(r, "reason"))
 		printf(": %s", S(r, "reason"));
 	putchar('\n');

@@ -60,9 +60,8 @@ int cmd_crawl(struct cli *c, int argc, char **argv)
 		case O_NO_FETCH: no_fetch = 1; break;
 		case 'h': help(); return EXIT_OK;
 		default:
-			rc = cli_crawl_flag("crawl", ch, optarg, &o);
-			if (rc)
-				return rc == 1 ? cli_usage("crawl", "unknown option") : rc;
+			if ((rc = cli_crawl_flag("crawl", ch, optarg, &o)) != 0)
+				return rc;
 		}
 	}
 	if (optind < argc)

@@ -136,9 +136,8 @@ int cmd_rebuild(struct cli *c, int argc, char **argv)
 		case O_RETRY_FAILED: retry_failed = 1; break;
 		case 'h': help(); return EXIT_OK;
 		default:
-			rc = cli_crawl_flag("rebuild", ch, optarg, &o);
-			if (rc)
-				return rc == 1 ? cli_usage("rebuild", "unknown option") : rc;
+			if ((rc = cli_crawl_flag("rebuild", ch, optarg, &o)) != 0)
+				return rc;
 		}
 	}
 	if (optind < argc)

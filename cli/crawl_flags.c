@@ -61,7 +61,7 @@ int cli_crawl_flag(const char *command, int ch, const char *arg, crawl_opts *o)
 		o->workers = (int)n;
 		return 0;
 	case CF_ALLOW_PRIVATE: o->allow_private = 1; return 0;
-	default: return 1;
+	default: return cli_usage(command, "unknown option");
 	}
 }
 

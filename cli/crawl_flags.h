@@ -31,8 +31,8 @@ enum {
 	{"workers", required_argument, 0, CF_WORKERS},                      \
 	{"allow-private", no_argument, 0, CF_ALLOW_PRIVATE}
 
-/* Applies option ch (value arg) to o: returns 0 when applied, 1 when ch is
- * not a crawl option, EXIT_USAGE (message printed) for a bad value. */
+/* Applies option ch (value arg) to o: returns 0 when applied, EXIT_USAGE
+ * (message printed) for a bad value or an option that is not a crawl option. */
 int cli_crawl_flag(const char *command, int ch, const char *arg, crawl_opts *o);
 /* Prints the help lines of the crawl options to stdout. */
 void cli_crawl_flags_help(void);

@@ -563,13 +563,6 @@ static int known(store *s, const rebuild_manifest *m, long line, const char *wha
 	return NATADV_EFORMAT;
 }
 
-static int count_class(void *ctx, const store_class *c)
-{
-	(void)c;
-	(*(int *)ctx)++;
-	return 0;
-}
-
 int rebuild_check(store *s, const rebuild_manifest *m, int *set_exists, int *partial, char *err, size_t errlen)
 {
 	int rc;
@@ -590,7 +583,8 @@ int rebuild_check(store *s, const rebuild_manifest *m, int *set_exists, int *par
 				with_images++;
 				break;
 			}
-	rc = store_set_compare(s, m->set, m->members, m->nmembers, m->members_exact);
+	int64_t in_set = 0;
+	rc = store_set_compare(s, m->set, m->members, m->nmembers, m->members_exact, &in_set);
 	*set_exists = rc != NATADV_ENOTFOUND;
 	if (rc == NATADV_ENOTFOUND) {
 		*partial = with_images < m->nmembers;
@@ -598,11 +592,6 @@ int rebuild_check(store *s, const rebuild_manifest *m, int *set_exists, int *par
 	}
 	if (rc) {
 		natadv_errf(err, errlen, "cannot rebuild '%s' here: %s", m->path, store_errmsg(s));
-		return rc;
-	}
-	int in_set = 0;
-	if ((rc = store_classes_each(s, m->set, count_class, &in_set)) != 0) {
-		natadv_errf(err, errlen, "%s", store_errmsg(s));
 		return rc;
 	}
 	*partial = with_images < in_set;

@@ -10,20 +10,23 @@
 #include "common/err.h"
 #include "common/timeutil.h"
 
-int store_set_compare(store *s, const char *set, const store_set_member *m, int n, int exact)
+static int count_member(void *ctx, const store_class *c)
 {
-	sqlite3_stmt *st = store_sql(s, "SELECT (SELECT count(*) FROM class_set_members WHERE set_name = ?1) "
-	                                "FROM class_sets WHERE name = ?1");
-	if (!st)
-		return NATADV_EDB;
-	store_bind_text(st, 1, set);
-	int step = sqlite3_step(st);
-	if (step == SQLITE_DONE)
-		return store_fail(s, NATADV_ENOTFOUND, "no class set '%s'", set);
-	if (step != SQLITE_ROW)
-		return store_dberr(s, "cannot read class sets");
-	int64_t members = sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
+	(void)c;
+	(*(int64_t *)ctx)++;
+	return 0;
+}
+
+int store_set_compare(store *s, const char *set, const store_set_member *m, int n, int exact, int64_t *size)
+{
+	int64_t members = 0;
+	int rc = store_classes_each(s, set, count_member, &members);
+	if (rc)
+		return rc;
+	if (size)
+		*size = members;
+	sqlite3_stmt *st;
+	int step;
 	for (int i = 0; i < n; i++) {
 		st = store_sql(s, "SELECT set_index FROM class_set_members WHERE set_name = ? AND wnid = ?");
 		if (!st)

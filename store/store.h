@@ -292,8 +292,9 @@ typedef struct store_set_member {
 /* Compares the class set named set with m[0..n) (distinct wnids): 0 when
  * each is a member at its index and, if exact, the set has no other member;
  * NATADV_ENOTFOUND when there is no such set; NATADV_EEXIST when they differ
- * (the message names the first difference). Reads only. */
-int store_set_compare(store *s, const char *set, const store_set_member *m, int n, int exact);
+ * (the message names the first difference). *size (may be NULL) gets the
+ * set's number of classes. Reads only. */
+int store_set_compare(store *s, const char *set, const store_set_member *m, int n, int exact, int64_t *size);
 /* Creates the class set (version "1", based_on NULL) with members m[0..n),
  * in the open transaction. NATADV_EEXIST when a set of that name exists. */
 int store_set_create(store *s, int64_t run_id, const char *set, const store_set_member *m, int n);

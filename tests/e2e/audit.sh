@@ -100,7 +100,9 @@ check_match "by a path ending in one" "^image $PNG" "$(nat audit "/no/such/dir/i
 check_match "by a tail of one" "^image $CH" "$(nat audit "n01498041/$CH.jpg")"
 mkdir -p "$T/release/imagenet-a/n01498041" "$T/elsewhere"
 cp "$T/ws/objects/${CH:0:2}/${CH:2}" "$T/release/imagenet-a/n01498041/$CH.jpg"
-check_match "by a file in an exported release" "^image $CH" "$(cd "$T/release/imagenet-a/n01498041" && nat audit "./$CH.jpg")"
+NAT_ABS=$(realpath "$NATADV")
+check_match "by a file in an exported release" "^image $CH" \
+	"$(cd "$T/release/imagenet-a/n01498041" && "$NAT_ABS" -w "$T/ws" audit "./$CH.jpg")"
 cp "$T/ws/objects/${CO:0:2}/${CO:2}" "$T/elsewhere/renamed.jpg"
 check_match "by a file's content" "^image $CO" "$(nat audit "$T/elsewhere/renamed.jpg")"
 
