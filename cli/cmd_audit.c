@@ -67,6 +67,12 @@ static int all_hex(const char *s)
 	return 1;
 }
 
+static void lower_hex(char *s)
+{
+	for (; *s; s++)
+		*s = (char)(*s >= 'A' && *s <= 'F' ? *s - 'A' + 'a' : *s);
+}
+
 /* XXH3-128 and SHA-256 of the file at path, as the crawler keys fetched bytes. */
 static int hash_file(const char *path, char xxh[33], char sha[65], char *err, size_t errlen)
 {
@@ -107,8 +113,8 @@ static int resolve(store *s, const char *key, struct found *f, const char **how,
 	}
 	if (all_hex(key) && (len == 64 || (len >= 8 && len <= 32))) {
 		char lower[65];
-		for (size_t i = 0; i <= len; i++)
-			lower[i] = (char)(key[i] >= 'A' && key[i] <= 'F' ? key[i] - 'A' + 'a' : key[i]);
+		snprintf(lower, sizeof lower, "%s", key);
+		lower_hex(lower);
 		*how = len == 64 ? "sha-256" : len == 32 ? "hash" : "hash prefix";
 		return find(s, len == 64 ? STORE_AUDIT_SHA256 : STORE_AUDIT_HASH, lower, f);
 	}
@@ -120,18 +126,30 @@ static int resolve(store *s, const char *key, struct found *f, const char **how,
 	if ((n = find(s, STORE_AUDIT_RELEASE_PATH, key, f)) != 0)
 		return n;
 	struct stat sb;
-	if (stat(key, &sb) != 0 || !S_ISREG(sb.st_mode))
+	if (stat(key, &sb) == 0 && S_ISREG(sb.st_mode)) {
+		char real[PATH_MAX];
+		if (realpath(key, real) && strcmp(real, key) != 0 &&
+		    (n = find(s, STORE_AUDIT_RELEASE_PATH, real, f)) != 0)
+			return n;
+		char xxh[33], sha[65];
+		if (hash_file(key, xxh, sha, err, errlen) != 0)
+			return -NATADV_EIO;
+		*how = "file content";
+		if ((n = find(s, STORE_AUDIT_HASH, xxh, f)) != 0 || (n = find(s, STORE_AUDIT_SHA256, sha, f)) != 0)
+			return n;
+	}
+	/* A release's file names are the content hash of the fetched bytes. */
+	const char *base = strrchr(key, '/');
+	base = base ? base + 1 : key;
+	char name[33];
+	if (strlen(base) != 36 || strcmp(base + 32, ".jpg") != 0)
 		return 0;
-	char real[PATH_MAX];
-	if (realpath(key, real) && strcmp(real, key) != 0 && (n = find(s, STORE_AUDIT_RELEASE_PATH, real, f)) != 0)
-		return n;
-	char xxh[33], sha[65];
-	if (hash_file(key, xxh, sha, err, errlen) != 0)
-		return -NATADV_EIO;
-	*how = "file content";
-	if ((n = find(s, STORE_AUDIT_HASH, xxh, f)) != 0)
-		return n;
-	return find(s, STORE_AUDIT_SHA256, sha, f);
+	snprintf(name, sizeof name, "%.32s", base);
+	if (!all_hex(name))
+		return 0;
+	lower_hex(name);
+	*how = "file name";
+	return find(s, STORE_AUDIT_HASH, name, f);
 }
 
 /* ---- human output ---- */

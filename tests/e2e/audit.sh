@@ -103,6 +103,7 @@ cp "$T/ws/objects/${CH:0:2}/${CH:2}" "$T/release/imagenet-a/n01498041/$CH.jpg"
 NAT_ABS=$(realpath "$NATADV")
 check_match "by a file in an exported release" "^image $CH" \
 	"$(cd "$T/release/imagenet-a/n01498041" && "$NAT_ABS" -w "$T/ws" audit "./$CH.jpg")"
+check_match "by a release's file name, not recorded here" "^image $ROCKET" "$(nat audit "/elsewhere/imagenet-a/n01558993/$ROCKET.jpg")"
 cp "$T/ws/objects/${CO:0:2}/${CO:2}" "$T/elsewhere/renamed.jpg"
 check_match "by a file's content" "^image $CO" "$(nat audit "$T/elsewhere/renamed.jpg")"
 
