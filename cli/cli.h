@@ -47,5 +47,7 @@ int cmd_dups(struct cli *c, int argc, char **argv);
 int cmd_model(struct cli *c, int argc, char **argv);
 int cmd_classify(struct cli *c, int argc, char **argv);
 int cmd_score(struct cli *c, int argc, char **argv);
+int cmd_audit(struct cli *c, int argc, char **argv);
+int cmd_rebuild(struct cli *c, int argc, char **argv);
 
 #endif

@@ -257,6 +257,73 @@ int store_review_add(store *s, int64_t run_id, const store_review *r, int64_t *r
  * "" (undecided); *review_id the deciding row or 0 (may be NULL). */
 int store_review_state(store *s, int64_t proposal_id, char decision[8], int64_t *review_id);
 
+/* ---- audit: the whole history of one image (store/audit.c) ---- */
+
+struct json_t;
+
+/* What store_audit_find matches its key against. */
+typedef enum store_audit_by {
+	STORE_AUDIT_HASH,          /* XXH3-128 image hash or a prefix of it (lower-case hex) */
+	STORE_AUDIT_SHA256,        /* an image's SHA-256, or a release file's (converted images) */
+	STORE_AUDIT_URL,           /* a queued URL (urls.url) */
+	STORE_AUDIT_FINAL_URL,     /* the URL a fetch ended at (fetches.final_url) */
+	STORE_AUDIT_RELEASE_PATH,  /* a release path, a path ending in one, or a tail of one */
+} store_audit_by;
+
+/* Calls cb with each distinct stored image hash that key matches, in hash
+ * order, at most limit of them. Returns how many it called cb for (>= 0) or
+ * a negative NATADV code. Strings are valid during cb. */
+int store_audit_find(store *s, store_audit_by by, const char *key, int limit,
+                     void (*cb)(void *ctx, const char *hash), void *ctx);
+/* Builds the history of the stored image hash as one JSON object with the
+ * keys image, tags, fetches, robots, scores, selections, reviews,
+ * review_in_force and releases (see cli/cmd_audit.c --help); *out is a new
+ * reference the caller frees with json_decref. NATADV_ENOTFOUND when no
+ * such image is stored. */
+int store_audit_image(store *s, const char *hash, struct json_t **out);
+
+/* ---- rebuild: a class set and a selection from a release manifest (store/rebuild.c) ---- */
+
+typedef struct store_set_member {
+	int64_t index;      /* the label: the class's position in the set */
+	const char *wnid;
+} store_set_member;
+
+/* Compares the class set named set with m[0..n) (distinct wnids): 0 when
+ * each is a member at its index and, if exact, the set has no other member;
+ * NATADV_ENOTFOUND when there is no such set; NATADV_EEXIST when they differ
+ * (the message names the first difference). *size (may be NULL) gets the
+ * set's number of classes. Reads only. */
+int store_set_compare(store *s, const char *set, const store_set_member *m, int n, int exact, int64_t *size);
+/* Creates the class set (version "1", based_on NULL) with members m[0..n),
+ * in the open transaction. NATADV_EEXIST when a set of that name exists. */
+int store_set_create(store *s, int64_t run_id, const char *set, const store_set_member *m, int n);
+
+typedef struct store_url_outcome {
+	char state[16];       /* "pending", "fetched", "failed", "opted_out"; "" when not queued */
+	char image_hash[33];  /* the image it produced; "" when none */
+	long http_status;     /* of its last attempt; 0 when none or no response */
+	char error[512];      /* its last error (cut to fit); "" when none */
+} store_url_outcome;
+
+/* Fills *o with what became of url (as queued, i.e. normalised). */
+int store_url_outcome_get(store *s, const char *url, store_url_outcome *o);
+
+typedef struct store_manifest_item {
+	const char *image_hash, *wnid, *pred_wnid;
+	double confidence, true_prob;
+	const char *reason;   /* the accept review's reason */
+} store_manifest_item;
+
+/* In the open transaction: when the selection in force for set has rule
+ * "manifest" and exactly these params, sets *selection_id to it and
+ * *created to 0. Otherwise records a finished selection (model NULL, rule
+ * "manifest", params), one "proposed" proposal per item and an accept
+ * review of each by reviewer in mode "auto", and sets *created to 1. */
+int store_selection_from_manifest(store *s, int64_t run_id, const char *set, const char *params,
+                                  const store_manifest_item *items, int n, const char *reviewer,
+                                  int64_t *selection_id, int *created);
+
 /* ---- blobs (thread-safe; no handle needed) ---- */
 
 /* Writes objdir/ab/cdef… for hex (32 hex digits) into out. */

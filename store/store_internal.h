@@ -23,7 +23,7 @@ struct store {
 	char objdir[4200];
 	char msg[1024];
 	sqlite3_stmt *stmts[ST_COUNT];
-	struct { const char *sql; sqlite3_stmt *st; } sqlc[128];  /* store_sql's cache */
+	struct { const char *sql; sqlite3_stmt *st; } sqlc[512];  /* store_sql's cache */
 	int nsqlc;
 };
 

@@ -1,0 +1,52 @@
+/* crawl_flags.h — the fetch options that `crawl` and `rebuild` share: one
+ * getopt table fragment, one parser, one help text and the progress and
+ * summary lines, so both commands take and show them alike. */
+#ifndef NATADV_CLI_CRAWL_FLAGS_H
+#define NATADV_CLI_CRAWL_FLAGS_H
+
+#include <getopt.h>
+
+#include "crawler/crawler.h"
+
+enum {
+	CF_CONC = 1000, CF_PER_HOST, CF_HOST_DELAY, CF_RETRIES, CF_RETRY_BASE, CF_MAX_BYTES, CF_CONNECT_TIMEOUT,
+	CF_TIMEOUT, CF_LOW_SPEED, CF_LOW_SPEED_TIME, CF_MIN_SIDE, CF_MAX_PIXELS, CF_UA, CF_WORKERS, CF_ALLOW_PRIVATE
+};
+
+/* Entries for a command's struct option table. */
+#define CLI_CRAWL_OPTIONS                                                   \
+	{"concurrency", required_argument, 0, CF_CONC},                     \
+	{"per-host", required_argument, 0, CF_PER_HOST},                    \
+	{"host-delay", required_argument, 0, CF_HOST_DELAY},                \
+	{"retries", required_argument, 0, CF_RETRIES},                      \
+	{"retry-base", required_argument, 0, CF_RETRY_BASE},                \
+	{"max-bytes", required_argument, 0, CF_MAX_BYTES},                  \
+	{"connect-timeout", required_argument, 0, CF_CONNECT_TIMEOUT},      \
+	{"timeout", required_argument, 0, CF_TIMEOUT},                      \
+	{"low-speed", required_argument, 0, CF_LOW_SPEED},                  \
+	{"low-speed-time", required_argument, 0, CF_LOW_SPEED_TIME},        \
+	{"min-side", required_argument, 0, CF_MIN_SIDE},                    \
+	{"max-pixels", required_argument, 0, CF_MAX_PIXELS},                \
+	{"user-agent", required_argument, 0, CF_UA},                        \
+	{"workers", required_argument, 0, CF_WORKERS},                      \
+	{"allow-private", no_argument, 0, CF_ALLOW_PRIVATE}
+
+/* Applies option ch (value arg) to o: returns 0 when applied, EXIT_USAGE
+ * (message printed) for a bad value or an option that is not a crawl option. */
+int cli_crawl_flag(const char *command, int ch, const char *arg, crawl_opts *o);
+/* Prints the help lines of the crawl options to stdout. */
+void cli_crawl_flags_help(void);
+
+/* The live progress line: ctx is a struct cli_progress. */
+struct cli_progress {
+	int tty;     /* draw the line (stderr is a terminal and not --quiet) */
+	int shown;   /* a line is on screen; clear it with cli_progress_clear */
+};
+/* crawl_run's progress callback: redraws the line on a terminal. */
+void cli_crawl_progress(void *ctx, const crawl_progress *p);
+/* Clears the progress line if one is shown. */
+void cli_progress_clear(struct cli_progress *pl);
+/* Prints "natadv: crawled N of M urls: ..." for p to stderr. */
+void cli_crawl_summary(const crawl_progress *p);
+
+#endif

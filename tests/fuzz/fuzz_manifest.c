@@ -1,0 +1,47 @@
+/* fuzz_manifest.c — libFuzzer target for the release manifest reader of
+ * `natadv rebuild`. The input is the manifest.jsonl, read from a memfd;
+ * a manifest it accepts must hold only well-formed lines. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "common/err.h"
+#include "crawler/rebuild.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char path[64], err[1024];
+	int fd = memfd_create("manifest", 0);
+	if (fd < 0)
+		return 0;
+	if (size > 0 && write(fd, data, size) != (ssize_t)size) {
+		close(fd);
+		return 0;
+	}
+	snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+	rebuild_manifest *m = NULL;
+	int rc = rebuild_manifest_read(path, &m, err, sizeof err);
+	if (rc == 0) {
+		if (m->n < 1 || !m->set || !m->version || m->nmembers < 1 || strlen(m->sha256) != 64)
+			abort();
+		for (int i = 0; i < m->n; i++) {
+			const rebuild_item *it = &m->items[i];
+			if (!it->norm_url || !it->host || strlen(it->xxh128) != 32 || !strstr(it->path, it->xxh128) ||
+			    it->confidence < 0 || it->confidence > 1 || it->line < 1)
+				abort();
+		}
+	} else if (rc != NATADV_EFORMAT && rc != NATADV_ENOMEM) {
+		abort(); /* no real I/O errors on a memfd */
+	}
+	rebuild_manifest_free(m);
+	close(fd);
+	return 0;
+}
