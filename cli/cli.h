@@ -47,5 +47,8 @@ int cmd_dups(struct cli *c, int argc, char **argv);
 int cmd_model(struct cli *c, int argc, char **argv);
 int cmd_classify(struct cli *c, int argc, char **argv);
 int cmd_score(struct cli *c, int argc, char **argv);
+int cmd_select(struct cli *c, int argc, char **argv);
+int cmd_review(struct cli *c, int argc, char **argv);
+int cmd_eval(struct cli *c, int argc, char **argv);
 
 #endif

@@ -448,6 +448,7 @@ int select_run(store *s, const select_opts *o, select_result *r, char *err, size
 	if ((rc = load_model(&x, o->model, &x.model)) != 0)
 		return rc;
 	snprintf(r->model_id, sizeof r->model_id, "%s", x.model.id);
+	r->outputs = x.model.classes;
 	x.also = calloc((size_t)(o->nalso > 0 ? o->nalso : 1), sizeof *x.also);
 	x.also_logits = malloc(sizeof(float) * (size_t)(x.model.classes > 0 ? x.model.classes : 1));
 	if (!x.also || !x.also_logits) {

@@ -73,6 +73,7 @@ typedef struct select_class_stats {
 typedef struct select_result {
 	int64_t selection_id;
 	char model_id[65];
+	int outputs;              /* the model's outputs */
 	int nspace;               /* classes in the space */
 	int outside_1k;           /* classes of the set skipped: not in ImageNet-1K */
 	int outside_outputs;      /* classes of the set skipped: beyond the model's outputs */
