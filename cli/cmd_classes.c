@@ -57,19 +57,10 @@ static int add_set(struct cli *c, int argc, char **argv)
 	if (!add)
 		return cli_usage("classes add-set", "--add WNID,... is required");
 	const char *name = argv[optind];
-	const char *wnids[1024];
-	int n = 0;
-	for (char *p = add; p;) {
-		char *comma = strchr(p, ',');
-		if (comma)
-			*comma = '\0';
-		if (*p) {
-			if (n == (int)(sizeof wnids / sizeof wnids[0]))
-				return cli_usage("classes add-set", "--add takes at most %d classes", n);
-			wnids[n++] = p;
-		}
-		p = comma ? comma + 1 : NULL;
-	}
+	const char *wnids[1000];
+	int n = cli_split_list(add, wnids, 1000);
+	if (n < 0)
+		return cli_usage("classes add-set", "--add takes at most 1000 classes");
 	if (!strcmp(from, "none"))
 		from = NULL;
 	if (store_set_add(c->st, c->run_id, name, version, from, wnids, n) != 0) {

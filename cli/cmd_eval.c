@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "common/err.h"
 #include "filter/eval.h"
@@ -88,42 +87,18 @@ int cmd_eval(struct cli *c, int argc, char **argv)
 
 	char err[1024];
 	store *st = NULL;
-	buf path, text;
-	buf_init(&path, 8192);
-	buf_init(&text, 1 << 16);
 	resnet *m = NULL;
 	eval_release rel = {0};
 	int64_t run_id = 0;
 	int status = EXIT_FAIL;
-	struct stat sb;
-	if (stat(model, &sb) == 0 && S_ISREG(sb.st_mode)) {
-		if (store_open_memory(&st, err, sizeof err) != 0) {
-			cli_error("%s", err);
-			goto out;
-		}
-		buf_puts(&path, model);
-	} else {
-		store_model rec;
-		if (store_open(c->workspace, &st, err, sizeof err) != 0) {
-			cli_error("no model file '%s', and %s", model, err);
-			goto out;
-		}
-		store_run_begin(st, "eval", c->args, &run_id);
-		if (store_model_get(st, model, &rec, &text) != 0 || store_model_path(st, rec.id, &path) != 0) {
-			cli_error("%s", store_errmsg(st));
-			goto out;
-		}
-	}
+	if (cli_model_open(c, model, &st, &run_id, &m) != EXIT_OK)
+		goto out;
 	if (eval_release_open(st, dir, &rel, err, sizeof err) != 0) {
 		cli_error("cannot read release '%s': %s", dir, err);
 		goto out;
 	}
 	if (rel.nimages == 0) {
 		cli_error("no images in '%s'", rel.folder);
-		goto out;
-	}
-	if (resnet_load_file(&m, buf_cstr(&path), err, sizeof err) != 0) {
-		cli_error("cannot load model '%s': %s", model, err);
 		goto out;
 	}
 	if (threads && resnet_set_threads(m, (int)threads) != 0) {
@@ -163,7 +138,5 @@ out:
 	eval_release_free(&rel);
 	resnet_free(m);
 	store_close(st);
-	buf_release(&text);
-	buf_release(&path);
 	return status;
 }

@@ -44,23 +44,6 @@ static int parse_prob(const char *opt, const char *v, double *out)
 	return 0;
 }
 
-/* Splits a comma list into also[] (pointing into v, which it modifies). */
-static int add_models(char *v, const char **also, int *n)
-{
-	for (char *p = v; p;) {
-		char *comma = strchr(p, ',');
-		if (comma)
-			*comma = '\0';
-		if (*p) {
-			if (*n == MAX_ALSO)
-				return cli_usage("select", "--also-wrong-for takes at most %d models", MAX_ALSO);
-			also[(*n)++] = p;
-		}
-		p = comma ? comma + 1 : NULL;
-	}
-	return 0;
-}
-
 static void print_row(const char *wnid, int64_t tags, int64_t scored, int64_t wrong, int64_t selected,
                       int64_t proposed, int64_t dups, const char *name)
 {
@@ -105,9 +88,13 @@ int cmd_select(struct cli *c, int argc, char **argv)
 		case O_MAXTRUE:
 			if (parse_prob("--max-true-prob", optarg, &o.rule.max_true_prob)) return EXIT_USAGE;
 			break;
-		case O_ALSO:
-			if (add_models(optarg, also, &o.nalso)) return EXIT_USAGE;
+		case O_ALSO: {
+			int k = cli_split_list(optarg, also + o.nalso, MAX_ALSO - o.nalso);
+			if (k < 0)
+				return cli_usage("select", "--also-wrong-for takes at most %d models", MAX_ALSO);
+			o.nalso += k;
 			break;
+		}
 		case O_NEAR:
 			if (cli_parse_int("select", "--near-distance", optarg, 0, 32, &n)) return EXIT_USAGE;
 			o.near_distance = (int)n;

@@ -129,6 +129,23 @@ void cli_json_string(const char *s)
 	putchar('"');
 }
 
+int cli_split_list(char *v, const char **out, int max)
+{
+	int n = 0;
+	for (char *p = v; p;) {
+		char *comma = strchr(p, ',');
+		if (comma)
+			*comma = '\0';
+		if (*p) {
+			if (n == max)
+				return -1;
+			out[n++] = p;
+		}
+		p = comma ? comma + 1 : NULL;
+	}
+	return n;
+}
+
 static void on_signal(int sig)
 {
 	(void)sig;
