@@ -32,19 +32,22 @@ static int copy_logits(store *s, const void *blob, int bytes, float **out, int *
 int store_set_tag_scores(store *s, const char *set, const char *model_id,
                          int (*cb)(void *ctx, const store_tag_score *t), void *ctx)
 {
+	/* Members by wnid, then the wnid index of image_tags: rows come out in
+	 * (wnid, image) order without a sort (which would copy every logits blob);
+	 * an image tagged through several URLs repeats and is skipped here. */
 	sqlite3_stmt *st = store_sql(s,
 		"SELECT t.image_hash, t.wnid, i.phash, sc.status, sc.logits "
-		"FROM (SELECT DISTINCT image_hash, wnid FROM image_tags "
-		"      WHERE wnid IN (SELECT wnid FROM class_set_members WHERE set_name = ?1)) t "
+		"FROM class_set_members m JOIN image_tags t ON t.wnid = m.wnid "
 		"JOIN images i ON i.hash = t.image_hash "
 		"LEFT JOIN scores sc ON sc.image_hash = t.image_hash AND sc.model_id = ?2 "
-		"ORDER BY t.wnid, t.image_hash");
+		"WHERE m.set_name = ?1 ORDER BY m.wnid, t.image_hash");
 	if (!st)
 		return NATADV_EDB;
 	store_bind_text(st, 1, set);
 	store_bind_text(st, 2, model_id);
 	float *logits = NULL;
 	int cap = 0, rc = 0, step;
+	char last[80] = "";
 	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
 		store_tag_score t = {
 			.image_hash = (const char *)sqlite3_column_text(st, 0),
@@ -52,6 +55,11 @@ int store_set_tag_scores(store *s, const char *set, const char *model_id,
 			.phash = (uint64_t)sqlite3_column_int64(st, 2),
 			.status = (const char *)sqlite3_column_text(st, 3),
 		};
+		char key[80];
+		snprintf(key, sizeof key, "%s %s", t.wnid, t.image_hash);
+		if (!strcmp(key, last))
+			continue;
+		memcpy(last, key, sizeof last);
 		if (t.status && strcmp(t.status, "scored") == 0) {
 			const void *blob = sqlite3_column_blob(st, 4);
 			rc = copy_logits(s, blob, sqlite3_column_bytes(st, 4), &logits, &cap, &t.nlogits);

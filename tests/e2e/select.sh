@@ -53,6 +53,7 @@ start_server
 	printf '%s/img/chelsea_gray.jpg\tn01440764\n' "$BASE"
 	printf '%s/img/coffee_q90.jpg\tn01484850\n' "$BASE"        # shark; the model says goldfish
 	printf '%s/img/coffee_prog444.jpg\tn01484850\n' "$BASE"
+	printf '%s/same/a/coffee_prog444.jpg\tn01484850\n' "$BASE"  # the same image and class from a second URL
 	printf '%s/img/hubble_deep_field.jpg\tn01443537\n' "$BASE" # goldfish, but it has 0.198 of it
 	printf '%s/img/rocket.jpg\tn01514859\n' "$BASE"            # wrong but with 0.139 only
 	printf '%s/img/chelsea.png\tn01494475\n' "$BASE"
@@ -62,6 +63,8 @@ start_server
 } > "$T/seeds.tsv"
 nat -q crawl --seeds "$T/seeds.tsv" --allow-private
 check "images stored" 15 "$(sql 'SELECT count(*) FROM images')"
+check "one (image, class) through two URLs" 2 "$(sql "SELECT count(*) FROM image_tags t JOIN urls u ON u.image_hash = t.image_hash
+	WHERE u.url LIKE '%/same/a/%' AND t.wnid = 'n01484850'")"
 nat select --model tiny --set tiny10 > /dev/null 2> "$T/err"
 check "select before score: a selection with nothing scored" 0 "$?"
 check_match "and says so" "15 tags are on images 'tiny' has not scored" "$(cat "$T/err")"
