@@ -224,6 +224,16 @@ expected=$(sql "SELECT count(*) FROM (SELECT DISTINCT t.image_hash, t.wnid FROM 
 check "only what both models get wrong" "$expected" "$(sql "SELECT count(*) FROM proposals WHERE selection_id = $S4")"
 check "the other model recorded" "[\"$(sql "SELECT id FROM models WHERE name = 'tinyx'")\"]|[\"tinyx\"]" "$(sql "SELECT also_model_ids || '|' || json_extract(params, '\$.also_wrong_for') FROM selections WHERE id = $S4")"
 
+# ---- a class without a logit is skipped with a note ----
+sql "INSERT INTO classes(wnid, index_1k, names) VALUES('n09999999', NULL, 'not in ImageNet-1K');
+	INSERT INTO class_set_members(set_name, set_index, wnid) VALUES('k10', 10, 'n09999999');
+	INSERT INTO image_tags(image_hash, wnid, url_id) SELECT image_hash, 'n09999999', id FROM urls WHERE url LIKE '%rocket.jpg'"
+out=$(nat select --model tiny --set k10 --min-confidence 0 --max-true-prob 1 2> "$T/err")
+check "select over a set with a class outside ImageNet-1K" 0 "$?"
+check_match "noted" "1 class of 'k10' outside ImageNet-1K cannot be scored: skipped" "$(cat "$T/err")"
+check_match "its tag is counted, not judged" "^n09999999 +1 +0 +0 +0 +0 +0  \(no logit: skipped\)$" "$(printf '%s\n' "$out" | grep n09999999)"
+check "and proposes nothing for it" 0 "$(sql "SELECT count(*) FROM proposals WHERE wnid = 'n09999999'")"
+
 # ---- eval on a hand-made release ----
 R=$T/release
 mkdir -p "$R/tiny/n01440764" "$R/tiny/n01443537" "$R/tiny/n01484850" "$R/tiny/n01518878"
