@@ -30,9 +30,10 @@ double eval_accuracy(const int *correct, size_t n);
 int eval_calib_rms(const double *confidence, const int *correct, size_t n, size_t beta, double *out);
 
 /* AURRA as aurra(confidence, correct) of the original: order by confidence,
- * highest first (ties: the later index first, numpy's reversed stable
- * argsort), accuracy of each prefix (response rate), mean over all n. NAN
- * when n is 0. Returns 0 or NATADV_ENOMEM. */
+ * highest first, accuracy of each prefix (response rate), mean over all n.
+ * Exact ties put the later index first (a reversed stable argsort; numpy's
+ * default sort promises no order among ties). NAN when n is 0. Returns 0 or
+ * NATADV_ENOMEM. */
 int eval_aurra(const double *confidence, const int *correct, size_t n, double *out);
 
 typedef struct eval_class {
