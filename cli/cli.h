@@ -39,6 +39,17 @@ const char *cli_num(int64_t n, char out[32]);
 /* Prints s as a JSON string to stdout. */
 void cli_json_string(const char *s);
 
+struct resnet;
+/* Resolves --model NAME|FILE for commands that run without a workspace: a
+ * safetensors file opens an in-memory store (class lists only), a name opens
+ * the workspace (recording the run in *run_id) and finds the model's weights;
+ * then loads them into *m. Returns EXIT_OK, or EXIT_FAIL with the message
+ * printed. The caller ends the run and frees *st and *m in either case. */
+int cli_model_open(struct cli *c, const char *model, store **st, int64_t *run_id, struct resnet **m);
+/* Splits the comma list v in place into out[0..max); returns the count, or
+ * -1 when there are more than max items. */
+int cli_split_list(char *v, const char **out, int max);
+
 int cmd_init(struct cli *c, int argc, char **argv);
 int cmd_classes(struct cli *c, int argc, char **argv);
 int cmd_crawl(struct cli *c, int argc, char **argv);
@@ -49,5 +60,8 @@ int cmd_classify(struct cli *c, int argc, char **argv);
 int cmd_score(struct cli *c, int argc, char **argv);
 int cmd_audit(struct cli *c, int argc, char **argv);
 int cmd_rebuild(struct cli *c, int argc, char **argv);
+int cmd_select(struct cli *c, int argc, char **argv);
+int cmd_review(struct cli *c, int argc, char **argv);
+int cmd_eval(struct cli *c, int argc, char **argv);
 
 #endif

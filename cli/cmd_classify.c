@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "common/err.h"
 #include "filter/filter.h"
@@ -98,9 +97,7 @@ int cmd_classify(struct cli *c, int argc, char **argv)
 
 	char err[1024];
 	store *st = NULL;
-	buf path, text, data;
-	buf_init(&path, 8192);
-	buf_init(&text, 1 << 16);
+	buf data;
 	buf_init(&data, 512u << 20);
 	resnet *m = NULL;
 	img_ctx *ic = img_ctx_new();
@@ -108,30 +105,9 @@ int cmd_classify(struct cli *c, int argc, char **argv)
 	float *input = NULL, *logits = NULL;
 	char **names = NULL;
 	int status = EXIT_FAIL, failed = 0;
-	struct stat sb;
 	int64_t run_id = 0;
-	if (stat(model, &sb) == 0 && S_ISREG(sb.st_mode)) {
-		if (store_open_memory(&st, err, sizeof err) != 0) {
-			cli_error("%s", err);
-			goto out;
-		}
-		buf_puts(&path, model);
-	} else {
-		store_model rec;
-		if (store_open(c->workspace, &st, err, sizeof err) != 0) {
-			cli_error("no model file '%s', and %s", model, err);
-			goto out;
-		}
-		store_run_begin(st, "classify", c->args, &run_id);
-		if (store_model_get(st, model, &rec, &text) != 0 || store_model_path(st, rec.id, &path) != 0) {
-			cli_error("%s", store_errmsg(st));
-			goto out;
-		}
-	}
-	if (resnet_load_file(&m, buf_cstr(&path), err, sizeof err) != 0) {
-		cli_error("cannot load model '%s': %s", model, err);
+	if (cli_model_open(c, model, &st, &run_id, &m) != EXIT_OK)
 		goto out;
-	}
 	int classes = resnet_get_info(m)->classes;
 	if (filter_classes_load(st, "imagenet-a", &fc) != 0) {
 		cli_error("cannot read class lists: %s", store_errmsg(st));
@@ -185,7 +161,5 @@ out:
 	resnet_free(m);
 	store_close(st);
 	buf_release(&data);
-	buf_release(&text);
-	buf_release(&path);
 	return status;
 }

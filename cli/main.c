@@ -34,6 +34,9 @@ static const struct command commands[] = {
 	{"score", cmd_score, "predictions for every stored image: score --model NAME", 1, 1},
 	{"audit", cmd_audit, "the whole history of one image: audit PATH|HASH|URL [--json]", 1, 0},
 	{"rebuild", cmd_rebuild, "re-fetch a release manifest into a workspace: rebuild --manifest FILE", 0, 1},
+	{"select", cmd_select, "propose what a model gets confidently wrong: select --model NAME [--set NAME]", 1, 0},
+	{"review", cmd_review, "decide on proposals: review --accept|--reject ID..., --auto-accept, --undo, --list", 1, 0},
+	{"eval", cmd_eval, "accuracy, calibration error and AURRA on a release: eval --model NAME DIR", 0, 1},
 };
 
 void cli_error(const char *fmt, ...)
@@ -128,6 +131,23 @@ void cli_json_string(const char *s)
 	putchar('"');
 }
 
+int cli_split_list(char *v, const char **out, int max)
+{
+	int n = 0;
+	for (char *p = v; p;) {
+		char *comma = strchr(p, ',');
+		if (comma)
+			*comma = '\0';
+		if (*p) {
+			if (n == max)
+				return -1;
+			out[n++] = p;
+		}
+		p = comma ? comma + 1 : NULL;
+	}
+	return n;
+}
+
 static void on_signal(int sig)
 {
 	(void)sig;
@@ -195,6 +215,7 @@ int main(int argc, char **argv)
 	if (strcmp(name, "help") == 0) {
 		if (optind + 1 < argc) {
 			char *sub[] = {argv[optind + 1], "--help", NULL};
+			optind = 0;
 			for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
 				if (strcmp(commands[i].name, sub[0]) == 0)
 					return commands[i].fn(&c, 2, sub);
@@ -215,8 +236,10 @@ int main(int argc, char **argv)
 	int sub_argc = argc - optind;
 	char **sub_argv = argv + optind;
 	for (int i = 1; i < sub_argc; i++) {
-		if (strcmp(sub_argv[i], "--help") == 0 || strcmp(sub_argv[i], "-h") == 0)
+		if (strcmp(sub_argv[i], "--help") == 0 || strcmp(sub_argv[i], "-h") == 0) {
+			optind = 0; /* the subcommand's getopt starts afresh, as below */
 			return cmd->fn(&c, sub_argc, sub_argv);
+		}
 	}
 	buf args;
 	buf_init(&args, 1 << 20);

@@ -323,6 +323,102 @@ typedef struct store_manifest_item {
 int store_selection_from_manifest(store *s, int64_t run_id, const char *set, const char *params,
                                   const store_manifest_item *items, int n, const char *reviewer,
                                   int64_t *selection_id, int *created);
+/* ---- class sets (store/sets.c) ---- */
+
+typedef struct store_member {
+	int64_t set_index;   /* label within the set (ImageFolder's sorted-folder position) */
+	char wnid[16];
+	int64_t index_1k;    /* logit index in ImageNet-1K; -1 for a class outside it */
+	char name[64];       /* first WordNet name */
+} store_member;
+
+/* Reads the classes of set in set_index order into *out (an array the caller
+ * frees with free()) and their number into *n. NATADV_ENOTFOUND when there is
+ * no such set. */
+int store_set_members(store *s, const char *set, store_member **out, int *n);
+
+typedef struct store_set_info {
+	const char *name, *version, *created_at;
+	const char *based_on;  /* the set it was derived from; NULL for the built-in ones */
+	int64_t members, run_id;
+} store_set_info;
+
+/* Calls cb for every class set, by name; strings valid during cb. */
+int store_sets_each(store *s, void (*cb)(void *ctx, const store_set_info *i), void *ctx);
+/* Creates class set name (version) holding the classes of set from (NULL:
+ * none) plus add[0..nadd), each an ImageNet-1K class not in it yet. Members
+ * are numbered in sorted wnid order, the label order of ImageFolder. One
+ * transaction. NATADV_EEXIST for a taken name, NATADV_ENOTFOUND for an unknown
+ * from set, NATADV_EINVAL for a bad name or wnid (the message names it). */
+int store_set_add(store *s, int64_t run_id, const char *name, const char *version, const char *from,
+                  const char *const *add, int nadd);
+
+/* ---- selections and proposals (store/select.c) ---- */
+
+typedef struct store_tag_score {
+	const char *image_hash, *wnid;
+	uint64_t phash;
+	const char *status;    /* the model's score: NULL when none, "scored" or "unscorable" */
+	const float *logits;   /* when scored: nlogits floats, aligned copy */
+	int nlogits;
+} store_tag_score;
+
+/* Calls cb for every distinct (image, class) tag whose class is in set, in
+ * (wnid, image hash) order, with model_id's score of the image. Stops when cb
+ * returns non-zero and returns that; data valid during cb. NATADV_EFORMAT
+ * when stored logits are not whole floats. */
+int store_set_tag_scores(store *s, const char *set, const char *model_id,
+                         int (*cb)(void *ctx, const store_tag_score *t), void *ctx);
+/* Copies model_id's logits of image into out[0..n). NATADV_ENOTFOUND when the
+ * model has not scored it ('scored'); NATADV_EFORMAT when not n are stored. */
+int store_score_logits(store *s, const char *image_hash, const char *model_id, float *out, int n);
+
+typedef struct store_selection {
+	const char *set_name, *model_id;
+	const char *also_model_ids;  /* JSON array of model ids */
+	const char *rule;            /* "misclassified" */
+	const char *params;          /* JSON object */
+	int64_t run_id;
+} store_selection;
+
+typedef struct store_proposal_new {
+	const char *image_hash, *wnid, *pred_wnid;
+	double confidence, true_prob;
+	long dup_of;                 /* -1 when kept, else the array index of the kept proposal */
+	int distance;                /* to it */
+} store_proposal_new;
+
+/* Records one finished selection: its row, its proposals, then finished_at and
+ * the counts, all in one transaction, so an interrupted one leaves nothing.
+ * *selection_id gets its id (may be NULL). */
+int store_selection_add(store *s, const store_selection *sel, const store_proposal_new *p, size_t n,
+                        int64_t *selection_id);
+/* Sets *id to the selection in force for set (its latest finished one);
+ * NATADV_ENOTFOUND when there is none. */
+int store_selection_current(store *s, const char *set, int64_t *id);
+
+typedef struct store_proposal {
+	int64_t id, selection_id;
+	const char *set_name, *image_hash, *wnid, *pred_wnid;
+	const char *status;          /* "proposed" or "near_duplicate" */
+	double confidence, true_prob;
+	int64_t duplicate_of;        /* the kept proposal, 0 when none */
+	int distance;                /* to it, -1 when none */
+	const char *decision;        /* in force: "accept", "reject", or NULL when undecided */
+	int64_t review_id;           /* the deciding review, 0 when undecided */
+	const char *reviewer, *reason, *mode, *at;  /* of that review (NULL when undecided) */
+} store_proposal;
+
+/* Calls cb for each proposal of selection_id in id order with the decision in
+ * force; stops when cb returns non-zero and returns that. Strings valid
+ * during cb. */
+int store_proposals_each(store *s, int64_t selection_id,
+                         int (*cb)(void *ctx, const store_proposal *p), void *ctx);
+/* Checks that proposal id may be decided on: it exists, belongs to the
+ * selection in force of its set (and to set, when not NULL) and is not a
+ * collapsed near-duplicate. 0, or NATADV_ENOTFOUND / NATADV_EINVAL with the
+ * message saying why. */
+int store_proposal_decidable(store *s, int64_t id, const char *set);
 
 /* ---- blobs (thread-safe; no handle needed) ---- */
 

@@ -45,6 +45,7 @@ suite "asan e2e crawl_faults" env NATADV=build/asan/natadv bash tests/e2e/crawl_
 suite "asan e2e cli" env NATADV=build/asan/natadv bash tests/e2e/cli.sh
 suite "asan e2e audit" env NATADV=build/asan/natadv bash tests/e2e/audit.sh
 suite "asan e2e rebuild" env NATADV=build/asan/natadv bash tests/e2e/rebuild.sh
+suite "asan e2e select" env NATADV=build/asan/natadv bash tests/e2e/select.sh
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -1,0 +1,553 @@
+/* eval.c — accuracy, RMS calibration error and AURRA the way ImageNet-A's
+ * evaluation code computes them, reading a release folder, and classifying
+ * it with the logits restricted to the release's classes (the columns of the
+ * 1000 logits that eval.py keeps with indices_in_1k). */
+#include "filter/eval.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include "common/buf.h"
+#include "common/err.h"
+#include "filter/filter.h"
+
+/* ---- metrics ---- */
+
+double eval_accuracy(const int *correct, size_t n)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		k += correct[i] != 0;
+	return n ? (double)k / (double)n : 0.0;
+}
+
+/* Ascending by confidence, ties by index: a stable argsort. */
+static int cmp_conf(const void *a, const void *b, void *ctx)
+{
+	const double *c = ctx;
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+	if (c[x] != c[y])
+		return c[x] < c[y] ? -1 : 1;
+	return x < y ? -1 : x > y;
+}
+
+static size_t *argsort(const double *confidence, size_t n)
+{
+	size_t *idx = malloc(sizeof *idx * (n ? n : 1));
+	if (!idx)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		idx[i] = i;
+	qsort_r(idx, n, sizeof *idx, cmp_conf, (void *)confidence);
+	return idx;
+}
+
+int eval_calib_rms(const double *confidence, const int *correct, size_t n, size_t beta, double *out)
+{
+	*out = NAN;
+	if (beta == 0 || n < beta)
+		return NATADV_EINVAL;
+	size_t *idx = argsort(confidence, n);
+	if (!idx)
+		return NATADV_ENOMEM;
+	size_t nbins = n / beta;
+	double cerr = 0;
+	/* Bins [i*beta, (i+1)*beta) with the last one running to n; the original's
+	 * loop stops before the last bin, and so does this one. */
+	for (size_t b = 0; b + 1 < nbins; b++) {
+		size_t lo = b * beta, hi = (b + 1) * beta;
+		double conf = 0, acc = 0;
+		for (size_t i = lo; i < hi; i++) {
+			conf += confidence[idx[i]];
+			acc += correct[idx[i]] != 0;
+		}
+		double diff = fabs(conf / (double)(hi - lo) - acc / (double)(hi - lo));
+		cerr += (double)(hi - lo) / (double)n * diff * diff;
+	}
+	free(idx);
+	*out = sqrt(cerr);
+	return 0;
+}
+
+int eval_aurra(const double *confidence, const int *correct, size_t n, double *out)
+{
+	*out = NAN;
+	if (n == 0)
+		return 0;
+	size_t *idx = argsort(confidence, n);
+	if (!idx)
+		return NATADV_ENOMEM;
+	double hits = 0, sum = 0;
+	for (size_t k = 0; k < n; k++) {
+		hits += correct[idx[n - 1 - k]] != 0;
+		sum += hits / (double)(k + 1);
+	}
+	free(idx);
+	*out = sum / (double)n;
+	return 0;
+}
+
+/* ---- reading a release ---- */
+
+static int is_wnid(const char *s)
+{
+	return s[0] == 'n' && strlen(s) == 9 && strspn(s + 1, "0123456789") == 8;
+}
+
+static int is_dir(const char *dir, const char *name)
+{
+	char path[8192];
+	struct stat sb;
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	return stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The sorted names of dir's entries (without . and ..); free with free_names. */
+static int list_dir(const char *dir, char ***out, size_t *n, char *err, size_t errlen)
+{
+	*out = NULL;
+	*n = 0;
+	DIR *d = opendir(dir);
+	if (!d) {
+		natadv_errf(err, errlen, "cannot open '%s': %s", dir, strerror(errno));
+		return errno == ENOENT ? NATADV_ENOTFOUND : NATADV_EIO;
+	}
+	char **v = NULL;
+	size_t len = 0, cap = 0;
+	int rc = 0;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if (len == cap) {
+			cap = cap ? 2 * cap : 64;
+			char **grown = realloc(v, sizeof *v * cap);
+			if (!grown) {
+				rc = NATADV_ENOMEM;
+				break;
+			}
+			v = grown;
+		}
+		if (!(v[len] = strdup(e->d_name))) {
+			rc = NATADV_ENOMEM;
+			break;
+		}
+		len++;
+	}
+	closedir(d);
+	if (rc) {
+		for (size_t i = 0; i < len; i++)
+			free(v[i]);
+		free(v);
+		natadv_errf(err, errlen, "out of memory");
+		return rc;
+	}
+	if (len)
+		qsort(v, len, sizeof *v, cmp_str);
+	*out = v;
+	*n = len;
+	return 0;
+}
+
+static void free_names(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+static int add_class(eval_release *r, const char *wnid, int64_t index_1k, const char *name)
+{
+	eval_class *grown = realloc(r->classes, sizeof *grown * (size_t)(r->nclasses + 1));
+	if (!grown)
+		return NATADV_ENOMEM;
+	r->classes = grown;
+	eval_class *c = &r->classes[r->nclasses++];
+	snprintf(c->wnid, sizeof c->wnid, "%s", wnid);
+	c->index_1k = index_1k;
+	snprintf(c->name, sizeof c->name, "%s", name ? name : "");
+	return 0;
+}
+
+/* Parses DIR/classes.tsv: a header naming label, wnid and index_1k (name is
+ * optional), one row per class with labels 0, 1, ... in order. */
+static int read_classes_tsv(const char *path, eval_release *r, char *err, size_t errlen)
+{
+	buf b;
+	buf_init(&b, 16u << 20);
+	int rc = buf_read_file(&b, path, err, errlen);
+	if (rc) {
+		buf_release(&b);
+		return rc;
+	}
+	char *next = (char *)buf_cstr(&b);
+	int col[4] = {-1, -1, -1, -1}; /* label, wnid, index_1k, name */
+	static const char *const want[4] = {"label", "wnid", "index_1k", "name"};
+	int line = 0;
+	while (*next) {
+		char *ln = next, *nl = strchr(ln, '\n');
+		next = nl ? nl + 1 : ln + strlen(ln);
+		if (nl)
+			*nl = '\0';
+		line++;
+		ln[strcspn(ln, "\r")] = '\0';
+		char *f[16];
+		int nf = 0;
+		for (char *p = ln; nf < 16;) {
+			f[nf++] = p;
+			char *tab = strchr(p, '\t');
+			if (!tab)
+				break;
+			*tab = '\0';
+			p = tab + 1;
+		}
+		if (line == 1) {
+			for (int i = 0; i < nf; i++)
+				for (int k = 0; k < 4; k++)
+					if (!strcmp(f[i], want[k]))
+						col[k] = i;
+			if (col[0] < 0 || col[1] < 0 || col[2] < 0) {
+				natadv_errf(err, errlen, "'%s' line 1: the header must name label, wnid and index_1k", path);
+				rc = NATADV_EFORMAT;
+				break;
+			}
+			continue;
+		}
+		if (!*ln)
+			continue;
+		char *end;
+		if (col[0] >= nf || col[1] >= nf || col[2] >= nf) {
+			natadv_errf(err, errlen, "'%s' line %d: too few columns", path, line);
+			rc = NATADV_EFORMAT;
+			break;
+		}
+		long label = strtol(f[col[0]], &end, 10);
+		if (*end || end == f[col[0]] || label != r->nclasses) {
+			natadv_errf(err, errlen, "'%s' line %d: label '%s', expected %d", path, line, f[col[0]], r->nclasses);
+			rc = NATADV_EFORMAT;
+			break;
+		}
+		if (!is_wnid(f[col[1]])) {
+			natadv_errf(err, errlen, "'%s' line %d: '%s' is not a wnid", path, line, f[col[1]]);
+			rc = NATADV_EFORMAT;
+			break;
+		}
+		long idx = -1;
+		if (*f[col[2]]) {
+			idx = strtol(f[col[2]], &end, 10);
+			if (*end || idx < 0) {
+				natadv_errf(err, errlen, "'%s' line %d: bad index_1k '%s'", path, line, f[col[2]]);
+				rc = NATADV_EFORMAT;
+				break;
+			}
+		}
+		if ((rc = add_class(r, f[col[1]], idx, col[3] >= 0 && col[3] < nf ? f[col[3]] : NULL)) != 0) {
+			natadv_errf(err, errlen, "out of memory");
+			break;
+		}
+	}
+	if (!rc && r->nclasses == 0) {
+		natadv_errf(err, errlen, "'%s' lists no classes", path);
+		rc = NATADV_EFORMAT;
+	}
+	buf_release(&b);
+	return rc;
+}
+
+static int class_of(const eval_release *r, const char *wnid)
+{
+	for (int i = 0; i < r->nclasses; i++)
+		if (!strcmp(r->classes[i].wnid, wnid))
+			return i;
+	return -1;
+}
+
+/* Counts dir's subfolders that are classes of r (any wnid when r has none). */
+static int count_class_dirs(const char *dir, const eval_release *r, char **names, size_t n)
+{
+	int k = 0;
+	for (size_t i = 0; i < n; i++)
+		if (is_wnid(names[i]) && (r->nclasses == 0 || class_of(r, names[i]) >= 0) && is_dir(dir, names[i]))
+			k++;
+	return k;
+}
+
+/* Finds the folder holding the class subfolders: dir itself or one child. */
+static int find_folder(const char *dir, eval_release *r, char *err, size_t errlen)
+{
+	char **names;
+	size_t n;
+	int rc = list_dir(dir, &names, &n, err, errlen);
+	if (rc)
+		return rc;
+	int found = 0;
+	if (count_class_dirs(dir, r, names, n) > 0) {
+		snprintf(r->folder, sizeof r->folder, "%s", dir);
+		found = 1;
+	}
+	for (size_t i = 0; !found && i < n; i++) {
+		char sub[8192];
+		snprintf(sub, sizeof sub, "%s/%s", dir, names[i]);
+		if (is_wnid(names[i]) || !is_dir(dir, names[i]))
+			continue;
+		char **inner;
+		size_t m;
+		if (list_dir(sub, &inner, &m, err, errlen) != 0)
+			continue;
+		if (count_class_dirs(sub, r, inner, m) > 0) {
+			if (found++) {
+				natadv_errf(err, errlen, "'%s' has more than one folder of class folders", dir);
+				rc = NATADV_EFORMAT;
+			} else {
+				snprintf(r->folder, sizeof r->folder, "%s", sub);
+			}
+		}
+		free_names(inner, m);
+	}
+	free_names(names, n);
+	if (!rc && !found) {
+		natadv_errf(err, errlen, "no class folders (named by wnid) in '%s' or its subfolders", dir);
+		rc = NATADV_ENOTFOUND;
+	}
+	return rc;
+}
+
+static int has_image_ext(const char *name)
+{
+	const char *dot = strrchr(name, '.');
+	return dot && (!strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg") || !strcasecmp(dot, ".png"));
+}
+
+static int add_image(eval_release *r, const char *path, int label, size_t *cap)
+{
+	if (r->nimages == *cap) {
+		size_t c = *cap ? 2 * *cap : 1024;
+		char **p = realloc(r->paths, sizeof *p * c);
+		if (!p)
+			return NATADV_ENOMEM;
+		r->paths = p;
+		int *l = realloc(r->labels, sizeof *l * c);
+		if (!l)
+			return NATADV_ENOMEM;
+		r->labels = l;
+		*cap = c;
+	}
+	if (!(r->paths[r->nimages] = strdup(path)))
+		return NATADV_ENOMEM;
+	r->labels[r->nimages++] = label;
+	return 0;
+}
+
+/* Lists the images of every class folder, by label then file name, and
+ * refuses class folders the class list does not know. */
+static int list_images(eval_release *r, char *err, size_t errlen)
+{
+	char **names;
+	size_t n, cap = 0;
+	int rc = list_dir(r->folder, &names, &n, err, errlen);
+	for (size_t i = 0; !rc && i < n; i++)
+		if (is_dir(r->folder, names[i]) && class_of(r, names[i]) < 0) {
+			natadv_errf(err, errlen, "folder '%s/%s' is not a class of the release", r->folder, names[i]);
+			rc = NATADV_EFORMAT;
+		}
+	free_names(names, n);
+	for (int c = 0; !rc && c < r->nclasses; c++) {
+		char dir[8192];
+		snprintf(dir, sizeof dir, "%s/%s", r->folder, r->classes[c].wnid);
+		if (!is_dir(r->folder, r->classes[c].wnid))
+			continue; /* an empty class (a partial release) */
+		if ((rc = list_dir(dir, &names, &n, err, errlen)) != 0)
+			break;
+		for (size_t i = 0; !rc && i < n; i++) {
+			char path[8448];
+			snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+			if (!has_image_ext(names[i]) || is_dir(dir, names[i])) {
+				r->skipped++;
+				continue;
+			}
+			if ((rc = add_image(r, path, c, &cap)) != 0)
+				natadv_errf(err, errlen, "out of memory");
+		}
+		free_names(names, n);
+	}
+	return rc;
+}
+
+/* Classes from the sorted wnid subfolders of r->folder, 1K indices from s. */
+static int classes_from_folders(store *s, eval_release *r, char *err, size_t errlen)
+{
+	store_member *k1 = NULL;
+	int nk1 = 0;
+	char **names;
+	size_t n;
+	int rc = list_dir(r->folder, &names, &n, err, errlen);
+	if (rc)
+		return rc;
+	if ((rc = store_set_members(s, "imagenet-1k", &k1, &nk1)) != 0)
+		natadv_errf(err, errlen, "%s", store_errmsg(s));
+	for (size_t i = 0; !rc && i < n; i++) {
+		if (!is_dir(r->folder, names[i]))
+			continue;
+		const store_member *m = NULL;
+		for (int k = 0; k < nk1 && !m; k++)
+			if (!strcmp(k1[k].wnid, names[i]))
+				m = &k1[k];
+		if (!m) {
+			natadv_errf(err, errlen, "folder '%s/%s' is not an ImageNet-1K class", r->folder, names[i]);
+			rc = NATADV_EFORMAT;
+		} else if ((rc = add_class(r, m->wnid, m->index_1k, m->name)) != 0) {
+			natadv_errf(err, errlen, "out of memory");
+		}
+	}
+	free(k1);
+	free_names(names, n);
+	return rc;
+}
+
+int eval_release_open(store *s, const char *dir, eval_release *r, char *err, size_t errlen)
+{
+	memset(r, 0, sizeof *r);
+	char tsv[8192];
+	struct stat sb;
+	snprintf(tsv, sizeof tsv, "%s/classes.tsv", dir);
+	int rc = 0;
+	if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+		natadv_errf(err, errlen, "'%s' is not a folder", dir);
+		return NATADV_ENOTFOUND;
+	}
+	if (stat(tsv, &sb) == 0) {
+		r->from_tsv = 1;
+		rc = read_classes_tsv(tsv, r, err, errlen);
+		if (!rc)
+			rc = find_folder(dir, r, err, errlen);
+	} else {
+		rc = find_folder(dir, r, err, errlen);
+		if (!rc)
+			rc = classes_from_folders(s, r, err, errlen);
+	}
+	if (!rc)
+		rc = list_images(r, err, errlen);
+	if (rc)
+		eval_release_free(r);
+	return rc;
+}
+
+void eval_release_free(eval_release *r)
+{
+	for (size_t i = 0; i < r->nimages; i++)
+		free(r->paths[i]);
+	free(r->paths);
+	free(r->labels);
+	free(r->classes);
+	memset(r, 0, sizeof *r);
+}
+
+/* ---- classifying a release ---- */
+
+#define TENSOR (3 * FILTER_CROP * FILTER_CROP)
+
+int eval_run(resnet *m, const eval_release *r, int batch, const volatile sig_atomic_t *stop,
+             void (*on_fail)(void *ctx, const char *path, const char *why), void *ctx,
+             eval_result *out, char *err, size_t errlen)
+{
+	memset(out, 0, sizeof *out);
+	out->accuracy = out->rms_calibration_error = out->aurra = NAN;
+	int classes = resnet_get_info(m)->classes;
+	for (int c = 0; c < r->nclasses; c++) {
+		if (r->classes[c].index_1k < 0 || r->classes[c].index_1k >= classes) {
+			natadv_errf(err, errlen, "class %s (1K index %lld) has no output in a model of %d classes",
+			            r->classes[c].wnid, (long long)r->classes[c].index_1k, classes);
+			return NATADV_EINVAL;
+		}
+	}
+	if (batch < 1)
+		batch = 1;
+	int rc = resnet_prepare(m, batch, FILTER_CROP, FILTER_CROP);
+	if (rc) {
+		natadv_errf(err, errlen, "%s", resnet_errmsg(m));
+		return rc;
+	}
+	size_t nimg = r->nimages ? r->nimages : 1;
+	float *input = malloc(sizeof(float) * TENSOR * (size_t)batch);
+	float *logits = malloc(sizeof(float) * (size_t)classes * (size_t)batch);
+	int *subset = malloc(sizeof(int) * (size_t)r->nclasses);
+	size_t *which = malloc(sizeof(size_t) * (size_t)batch);
+	double *conf = malloc(sizeof(double) * nimg);
+	int *correct = malloc(sizeof(int) * nimg);
+	img_ctx *ic = img_ctx_new();
+	buf data;
+	buf_init(&data, 512u << 20);
+	if (!input || !logits || !subset || !which || !conf || !correct || !ic) {
+		rc = NATADV_ENOMEM;
+		natadv_errf(err, errlen, "out of memory");
+		goto out;
+	}
+	for (int c = 0; c < r->nclasses; c++)
+		subset[c] = (int)r->classes[c].index_1k;
+	int nb = 0;
+	char why[512];
+	for (size_t i = 0; i <= r->nimages; i++) {
+		if (i < r->nimages) {
+			if (buf_read_file(&data, r->paths[i], why, sizeof why) != 0 ||
+			    filter_preprocess(ic, data.data, data.len, 0, input + (size_t)nb * TENSOR, why, sizeof why) != 0) {
+				out->failed++;
+				if (on_fail)
+					on_fail(ctx, r->paths[i], why);
+				continue;
+			}
+			which[nb++] = i;
+		}
+		if (nb == batch || (i == r->nimages && nb > 0)) {
+			if ((rc = resnet_forward(m, input, nb, logits)) != 0) {
+				natadv_errf(err, errlen, "forward pass failed: %s", resnet_errmsg(m));
+				goto out;
+			}
+			for (int k = 0; k < nb; k++) {
+				filter_pred p;
+				filter_predict(logits + (size_t)k * classes, classes, subset, r->nclasses, &p);
+				conf[out->n] = p.subset_p;
+				correct[out->n] = p.subset_pos == r->labels[which[k]];
+				out->n++;
+			}
+			nb = 0;
+		}
+		if (stop && *stop) {
+			rc = NATADV_EINTR;
+			natadv_errf(err, errlen, "interrupted");
+			goto out;
+		}
+	}
+	if (out->n) {
+		out->accuracy = eval_accuracy(correct, out->n);
+		if ((rc = eval_aurra(conf, correct, out->n, &out->aurra)) != 0) {
+			natadv_errf(err, errlen, "out of memory");
+			goto out;
+		}
+		rc = eval_calib_rms(conf, correct, out->n, EVAL_CALIB_BETA, &out->rms_calibration_error);
+		if (rc == NATADV_EINVAL)
+			rc = 0; /* fewer than 100 images: undefined, as in the original */
+		else if (rc)
+			natadv_errf(err, errlen, "out of memory");
+	}
+out:
+	buf_release(&data);
+	img_ctx_free(ic);
+	free(correct);
+	free(conf);
+	free(which);
+	free(subset);
+	free(logits);
+	free(input);
+	return rc;
+}
