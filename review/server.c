@@ -9,7 +9,8 @@
  *      ?token= for images, which <img> cannot send headers for), else 403;
  *   4. POST requests come from the page's own origin (Origin equals
  *      http://Host; Sec-Fetch-Site, when sent, is same-origin), else 403;
- *   5. POST bodies are at most RV_BODY_MAX bytes, else 400. */
+ *   5. POST bodies are at most RV_BODY_MAX bytes, else 400 (a chunked body
+ *      over DISCARD_MAX just has its connection closed). */
 #include "review/review_internal.h"
 
 #include <errno.h>
@@ -34,6 +35,7 @@
 #define CONN_TIMEOUT_S 30
 #define CONN_MEMORY (64 * 1024)
 #define REPLY_MAX (64u << 20)
+#define DISCARD_MAX (1u << 20)
 
 static const char CSP[] = "default-src 'self'; img-src 'self'; script-src 'self'; style-src 'self'; "
                           "object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
@@ -42,6 +44,7 @@ static const char CSP[] = "default-src 'self'; img-src 'self'; script-src 'self'
 struct req {
 	buf body;
 	int too_big;
+	size_t received;
 };
 
 static const struct {
@@ -235,11 +238,13 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 			return MHD_YES; /* wait for the body */
 	}
 	if (*upload_size) {
+		/* A chunked body has no length up front: past the cap it is read and
+		 * dropped up to DISCARD_MAX to answer 400, then the connection closes. */
 		if (!rq->too_big && buf_append(&rq->body, upload, *upload_size) != 0)
 			rq->too_big = 1;
+		rq->received += *upload_size;
 		*upload_size = 0;
-		/* Chunked bodies have no length up front: refuse as soon as they pass the cap. */
-		return rq->too_big ? send_error(c, 400, "request body too large", NULL) : MHD_YES;
+		return rq->received > DISCARD_MAX ? MHD_NO : MHD_YES;
 	}
 	if (rq->too_big)
 		return send_error(c, 400, "request body too large", NULL);
