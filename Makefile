@@ -89,9 +89,18 @@ fuzz-%: tests/fuzz/fuzz_%.c
 
 tools: $(B)/natadv $(TESTS) $(REPLAYS) $(B)/testsrv
 
+# playwright-core from npm drives Debian's chromium in the browser test; 1.61 is
+# the newest that still runs on Node.js 18 (Debian 12's).
+PLAYWRIGHT := 1.61.1
+build/node/.playwright-core-$(PLAYWRIGHT):
+	@mkdir -p build/node
+	cd build/node && npm install --no-audit --no-fund --save-exact --loglevel=error playwright-core@$(PLAYWRIGHT)
+	@touch $@
+
 # The test command of the README: deps, both builds, every test.
 test:
 	@scripts/install-deps.sh test
+	$(MAKE) build/node/.playwright-core-$(PLAYWRIGHT)
 	$(MAKE) MODE=rel tools natadv
 	$(MAKE) MODE=asan tools
 	@scripts/check-banned.sh

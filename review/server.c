@@ -53,6 +53,7 @@ static const struct {
 	{"/", "review/page/index.html", "text/html; charset=utf-8"},
 	{"/app.js", "review/page/app.js", "text/javascript; charset=utf-8"},
 	{"/style.css", "review/page/style.css", "text/css; charset=utf-8"},
+	{"/favicon.svg", "review/page/favicon.svg", "image/svg+xml"},
 };
 
 static const char *header(struct MHD_Connection *c, const char *name)
