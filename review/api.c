@@ -139,8 +139,6 @@ void rv_api_proposals(review_server *srv, rv_arg_fn arg, void *actx, rv_reply *r
 {
 	store_proposal_filter f = {.set = srv->set, .min_conf = 0, .max_conf = 1, .limit = PAGE_DEFAULT};
 	const char *cls = arg(actx, "class"), *state = arg(actx, "state");
-	const char *v;
-	double d;
 	if (cls && *cls) {
 		if (strlen(cls) > 64) {
 			rv_reply_error(r, 400, "class too long");
@@ -160,42 +158,31 @@ void rv_api_proposals(review_server *srv, rv_arg_fn arg, void *actx, rv_reply *r
 			return;
 		}
 	}
-	struct { const char *name; double lo, hi, *dst; } nums[] = {
-		{"min_conf", 0, 1, &f.min_conf}, {"max_conf", 0, 1, &f.max_conf},
+	double offset = 0, limit = PAGE_DEFAULT, id = 0;
+	const struct {
+		const char *name;
+		double lo, hi;
+		int whole;
+		double *dst;
+		const char *msg;
+	} nums[] = {
+		{"min_conf", 0, 1, 0, &f.min_conf, "min_conf must be a number from 0 to 1"},
+		{"max_conf", 0, 1, 0, &f.max_conf, "max_conf must be a number from 0 to 1"},
+		{"offset", 0, 1e9, 1, &offset, "offset must be a whole number"},
+		{"limit", 1, PAGE_MAX, 1, &limit, "limit must be a whole number from 1 to 500"},
+		{"id", 1, 9e15, 1, &id, "id must be a proposal id"},
 	};
 	for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
-		v = arg(actx, nums[i].name);
-		if (v && *v && parse_num(v, nums[i].lo, nums[i].hi, nums[i].dst)) {
-			char msg[80];
-			snprintf(msg, sizeof msg, "%s must be a number from 0 to 1", nums[i].name);
-			rv_reply_error(r, 400, msg);
+		const char *v = arg(actx, nums[i].name);
+		if (v && *v && (parse_num(v, nums[i].lo, nums[i].hi, nums[i].dst) ||
+		                (nums[i].whole && *nums[i].dst != floor(*nums[i].dst)))) {
+			rv_reply_error(r, 400, nums[i].msg);
 			return;
 		}
 	}
-	v = arg(actx, "offset");
-	if (v && *v) {
-		if (parse_num(v, 0, 1e9, &d) || d != floor(d)) {
-			rv_reply_error(r, 400, "offset must be a whole number");
-			return;
-		}
-		f.offset = (int64_t)d;
-	}
-	v = arg(actx, "limit");
-	if (v && *v) {
-		if (parse_num(v, 1, PAGE_MAX, &d) || d != floor(d)) {
-			rv_reply_error(r, 400, "limit must be a whole number from 1 to 500");
-			return;
-		}
-		f.limit = (int)d;
-	}
-	v = arg(actx, "id");
-	if (v && *v) {
-		if (parse_num(v, 1, 9e15, &d) || d != floor(d)) {
-			rv_reply_error(r, 400, "id must be a proposal id");
-			return;
-		}
-		f.id = (int64_t)d;
-	}
+	f.offset = (int64_t)offset;
+	f.limit = (int)limit;
+	f.id = (int64_t)id;
 	json_t *list = json_array();
 	int64_t total = 0;
 	int rc = list ? store_proposals_list(srv->st, &f, &total, add_row, list) : NATADV_ENOMEM;
