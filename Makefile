@@ -5,7 +5,7 @@
 #   make bench      run the benchmarks in bench/ (slow; not part of test)
 
 .DEFAULT_GOAL := all
-PKGS := libcurl sqlite3 libjpeg libpng libxxhash jansson libcrypto openblas
+PKGS := libcurl sqlite3 libjpeg libpng libxxhash jansson libcrypto openblas libmicrohttpd
 TEST_PKGS := libmicrohttpd
 CC ?= cc
 WARN := -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wvla -Wno-format-truncation -D_GNU_SOURCE
@@ -22,7 +22,7 @@ B := build/$(MODE)
 
 # build/config.mk is made once by checking the Debian packages and asking pkg-config.
 include build/config.mk
-build/config.mk: scripts/install-deps.sh
+build/config.mk: scripts/install-deps.sh Makefile
 	@mkdir -p build
 	@scripts/install-deps.sh build
 	@printf 'PKG_CFLAGS := %s\nPKG_LIBS := %s\nTEST_CFLAGS := %s\nTEST_LIBS := %s\n' \
@@ -35,7 +35,7 @@ LIBS_ALL = $(PKG_LIBS) -lpthread -lm
 LIB_SRC := $(wildcard common/*.c store/*.c image/*.c crawler/*.c filter/*.c packager/*.c review/*.c)
 CLI_SRC := $(wildcard cli/*.c)
 TEST_SRC := $(wildcard tests/unit/test_*.c)
-EMBED := $(sort $(wildcard schema/*.sql)) $(wildcard schema/*.tsv)
+EMBED := $(sort $(wildcard schema/*.sql)) $(wildcard schema/*.tsv) $(wildcard review/page/*)
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o) $(B)/gen/embedded.o
 CLI_OBJ := $(CLI_SRC:%.c=$(B)/%.o)
 TESTS := $(TEST_SRC:tests/unit/%.c=$(B)/tests/%)
@@ -89,9 +89,18 @@ fuzz-%: tests/fuzz/fuzz_%.c
 
 tools: $(B)/natadv $(TESTS) $(REPLAYS) $(B)/testsrv
 
+# playwright-core from npm drives Debian's chromium in the browser test; 1.61 is
+# the newest that still runs on Node.js 18 (Debian 12's).
+PLAYWRIGHT := 1.61.1
+build/node/.playwright-core-$(PLAYWRIGHT):
+	@mkdir -p build/node
+	cd build/node && npm install --no-audit --no-fund --save-exact --loglevel=error playwright-core@$(PLAYWRIGHT)
+	@touch $@
+
 # The test command of the README: deps, both builds, every test.
 test:
 	@scripts/install-deps.sh test
+	$(MAKE) build/node/.playwright-core-$(PLAYWRIGHT)
 	$(MAKE) MODE=rel tools natadv
 	$(MAKE) MODE=asan tools
 	@scripts/check-banned.sh

@@ -63,5 +63,6 @@ int cmd_rebuild(struct cli *c, int argc, char **argv);
 int cmd_select(struct cli *c, int argc, char **argv);
 int cmd_review(struct cli *c, int argc, char **argv);
 int cmd_eval(struct cli *c, int argc, char **argv);
+int cmd_review_serve(struct cli *c, int argc, char **argv);
 
 #endif

@@ -248,8 +248,8 @@ int cmd_review(struct cli *c, int argc, char **argv)
 {
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--serve")) {
-			fprintf(stderr, "natadv review: --serve is not built yet\n");
-			return EXIT_USAGE;
+			optind = 0;
+			return cmd_review_serve(c, argc, argv);
 		}
 	}
 	enum { O_ACCEPT = 256, O_REJECT, O_AUTO, O_UNDO, O_LIST, O_REASON, O_REVIEWER, O_SET, O_STATE, O_JSON };

@@ -35,7 +35,7 @@ static const struct command commands[] = {
 	{"audit", cmd_audit, "the whole history of one image: audit PATH|HASH|URL [--json]", 1, 0},
 	{"rebuild", cmd_rebuild, "re-fetch a release manifest into a workspace: rebuild --manifest FILE", 0, 1},
 	{"select", cmd_select, "propose what a model gets confidently wrong: select --model NAME [--set NAME]", 1, 0},
-	{"review", cmd_review, "decide on proposals: review --accept|--reject ID..., --auto-accept, --undo, --list", 1, 0},
+	{"review", cmd_review, "decide on proposals: review --accept|--reject ID..., --auto-accept, --undo, --list, --serve", 1, 1},
 	{"eval", cmd_eval, "accuracy, calibration error and AURRA on a release: eval --model NAME DIR", 0, 1},
 };
 

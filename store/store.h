@@ -419,6 +419,52 @@ int store_proposals_each(store *s, int64_t selection_id,
  * collapsed near-duplicate. 0, or NATADV_ENOTFOUND / NATADV_EINVAL with the
  * message saying why. */
 int store_proposal_decidable(store *s, int64_t id, const char *set);
+/* ---- the review page's lists (store/review_list.c) ---- */
+
+typedef struct store_proposal_filter {
+	const char *set;         /* class set; its current selection is listed */
+	const char *wnid;        /* one class, or NULL for all */
+	const char *state;       /* "undecided", "accept", "reject", or NULL for all */
+	double min_conf, max_conf;  /* confidence range, inclusive */
+	int64_t id;              /* one proposal, or 0 for all */
+	int64_t offset;
+	int limit;
+} store_proposal_filter;
+
+typedef struct store_proposal_row {
+	int64_t id;
+	const char *image_hash, *wnid, *class_name, *pred_wnid, *pred_name;
+	double confidence, true_prob;
+	const char *decision;    /* "accept", "reject" or "" (undecided) */
+	int64_t review_id;       /* the review in force, or 0 */
+	const char *reason, *reviewer;               /* of that review; may be NULL */
+	const char *source, *license, *author, *title, *page_url, *url;  /* may be NULL */
+	const char *format;      /* "jpeg" | "png" */
+	int width, height;
+} store_proposal_row;
+
+/* Calls cb for each kept ('proposed') proposal of the set's current selection
+ * that matches f, by confidence (highest first) then id, with the first URL
+ * that tagged it and its decision in force; strings valid during cb. *total
+ * gets the number of matches ignoring offset and limit (may be NULL). */
+int store_proposals_list(store *s, const store_proposal_filter *f, int64_t *total,
+                         void (*cb)(void *ctx, const store_proposal_row *r), void *ctx);
+
+typedef struct store_class_progress {
+	int64_t index;           /* the class's index in the set */
+	const char *wnid, *name; /* name: the first lemma */
+	int64_t proposed, accepted, rejected;  /* over the current selection */
+} store_class_progress;
+
+/* Calls cb for every class of set in index order with its review counts over
+ * the set's current selection (all 0 when there is none); strings valid
+ * during cb. NATADV_ENOTFOUND when the set does not exist. */
+int store_review_progress(store *s, const char *set,
+                          void (*cb)(void *ctx, const store_class_progress *p), void *ctx);
+
+/* Copies the stored image's format ("jpeg" or "png") into format, or returns
+ * NATADV_ENOTFOUND when no image has that hash. */
+int store_image_format(store *s, const char *hash, char format[8]);
 
 /* ---- blobs (thread-safe; no handle needed) ---- */
 

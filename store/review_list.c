@@ -1,0 +1,182 @@
+/* review_list.c — what the review page reads: the proposals of a set's
+ * current selection with their provenance and decision in force, the
+ * per-class review counts, and an image's format. Decisions themselves go
+ * through store/review.c. */
+#include "store_internal.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "common/err.h"
+
+static const char *col_text(sqlite3_stmt *st, int i)
+{
+	return (const char *)sqlite3_column_text(st, i);
+}
+
+static void read_row(sqlite3_stmt *st, store_proposal_row *r)
+{
+	r->id = sqlite3_column_int64(st, 0);
+	r->image_hash = col_text(st, 1);
+	r->wnid = col_text(st, 2);
+	r->class_name = col_text(st, 3);
+	r->pred_wnid = col_text(st, 4);
+	r->pred_name = col_text(st, 5);
+	r->confidence = sqlite3_column_double(st, 6);
+	r->true_prob = sqlite3_column_double(st, 7);
+	r->decision = col_text(st, 8);
+	r->review_id = sqlite3_column_int64(st, 9);
+	r->reason = col_text(st, 10);
+	r->reviewer = col_text(st, 11);
+	r->source = col_text(st, 12);
+	r->license = col_text(st, 13);
+	r->author = col_text(st, 14);
+	r->title = col_text(st, 15);
+	r->page_url = col_text(st, 16);
+	r->url = col_text(st, 17);
+	r->format = col_text(st, 18);
+	r->width = sqlite3_column_int(st, 19);
+	r->height = sqlite3_column_int(st, 20);
+}
+
+/* One statement serves the filtered page and the single proposal (?6): the
+ * provenance is the url_tags row of the lowest url id that tagged the image
+ * with the class; count(*) OVER () is the number of matches before LIMIT. */
+static int list_page(store *s, const store_proposal_filter *f, int64_t offset, int64_t *total, int *rows,
+                     void (*cb)(void *ctx, const store_proposal_row *r), void *ctx)
+{
+	sqlite3_stmt *st = store_sql(s,
+		"SELECT p.id, p.image_hash, p.wnid, "
+		"  CASE WHEN instr(c.names, ',') > 0 THEN substr(c.names, 1, instr(c.names, ',') - 1) ELSE c.names END, "
+		"  p.pred_wnid, "
+		"  CASE WHEN instr(pc.names, ',') > 0 THEN substr(pc.names, 1, instr(pc.names, ',') - 1) ELSE pc.names END, "
+		"  p.confidence, p.true_prob, coalesce(rs.decision, ''), coalesce(rs.review_id, 0), rs.reason, rs.reviewer, "
+		"  ut.source, ut.license, ut.author, ut.title, ut.page_url, u.url, i.format, i.width, i.height, "
+		"  count(*) OVER () "
+		"FROM current_selection cs "
+		"JOIN proposals p ON p.selection_id = cs.selection_id "
+		"JOIN images i ON i.hash = p.image_hash "
+		"JOIN classes c ON c.wnid = p.wnid "
+		"JOIN classes pc ON pc.wnid = p.pred_wnid "
+		"LEFT JOIN review_state rs ON rs.set_name = cs.set_name AND rs.image_hash = p.image_hash "
+		"  AND rs.wnid = p.wnid "
+		"LEFT JOIN url_tags ut ON ut.wnid = p.wnid AND ut.url_id = (SELECT min(it.url_id) FROM image_tags it "
+		"  WHERE it.image_hash = p.image_hash AND it.wnid = p.wnid) "
+		"LEFT JOIN urls u ON u.id = ut.url_id "
+		"WHERE cs.set_name = ?1 AND p.status = 'proposed' "
+		"  AND (?2 IS NULL OR p.wnid = ?2) "
+		"  AND (?3 IS NULL OR coalesce(rs.decision, 'undecided') = ?3) "
+		"  AND p.confidence >= ?4 AND p.confidence <= ?5 "
+		"  AND (?6 = 0 OR p.id = ?6) "
+		"ORDER BY p.confidence DESC, p.id LIMIT ?7 OFFSET ?8");
+	if (!st)
+		return NATADV_EDB;
+	store_bind_text(st, 1, f->set);
+	store_bind_text(st, 2, f->wnid);
+	store_bind_text(st, 3, f->state);
+	sqlite3_bind_double(st, 4, f->min_conf);
+	sqlite3_bind_double(st, 5, f->max_conf);
+	sqlite3_bind_int64(st, 6, f->id);
+	sqlite3_bind_int64(st, 7, f->limit);
+	sqlite3_bind_int64(st, 8, offset);
+	int step;
+	*rows = 0;
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		store_proposal_row r;
+		read_row(st, &r);
+		*total = sqlite3_column_int64(st, 21);
+		(*rows)++;
+		if (cb)
+			cb(ctx, &r);
+	}
+	sqlite3_reset(st);
+	if (step != SQLITE_DONE)
+		return store_dberr(s, "cannot list proposals");
+	if (!*rows)
+		*total = 0;
+	return 0;
+}
+
+int store_proposals_list(store *s, const store_proposal_filter *f, int64_t *total,
+                         void (*cb)(void *ctx, const store_proposal_row *r), void *ctx)
+{
+	if (!f->set || f->limit < 0 || f->offset < 0)
+		return store_fail(s, NATADV_EINVAL, "a proposal list needs a set and a non-negative page");
+	if (f->state && strcmp(f->state, "undecided") && strcmp(f->state, "accept") && strcmp(f->state, "reject"))
+		return store_fail(s, NATADV_EINVAL, "unknown review state '%s'", f->state);
+	int64_t n = 0;
+	int rows;
+	int rc = list_page(s, f, f->offset, &n, &rows, cb, ctx);
+	/* A page past the end says nothing of the total: count from the start. */
+	if (!rc && rows == 0 && f->offset > 0 && total) {
+		store_proposal_filter one = *f;
+		one.limit = 1;
+		rc = list_page(s, &one, 0, &n, &rows, NULL, NULL);
+	}
+	if (rc)
+		return rc;
+	if (total)
+		*total = n;
+	return 0;
+}
+
+int store_review_progress(store *s, const char *set,
+                          void (*cb)(void *ctx, const store_class_progress *p), void *ctx)
+{
+	sqlite3_stmt *st = store_sql(s, "SELECT 1 FROM class_sets WHERE name = ?");
+	if (!st)
+		return NATADV_EDB;
+	store_bind_text(st, 1, set);
+	int step = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (step == SQLITE_DONE)
+		return store_fail(s, NATADV_ENOTFOUND, "no class set '%s'", set);
+	if (step != SQLITE_ROW)
+		return store_dberr(s, "cannot read class sets");
+	st = store_sql(s,
+		"SELECT m.set_index, m.wnid, "
+		"  CASE WHEN instr(c.names, ',') > 0 THEN substr(c.names, 1, instr(c.names, ',') - 1) ELSE c.names END, "
+		"  count(p.id), coalesce(sum(rs.decision = 'accept'), 0), coalesce(sum(rs.decision = 'reject'), 0) "
+		"FROM class_set_members m JOIN classes c ON c.wnid = m.wnid "
+		"LEFT JOIN current_selection cs ON cs.set_name = m.set_name "
+		"LEFT JOIN proposals p ON p.selection_id = cs.selection_id AND p.wnid = m.wnid "
+		"  AND p.status = 'proposed' "
+		"LEFT JOIN review_state rs ON rs.set_name = m.set_name AND rs.image_hash = p.image_hash "
+		"  AND rs.wnid = p.wnid "
+		"WHERE m.set_name = ? GROUP BY m.set_index, m.wnid ORDER BY m.set_index");
+	if (!st)
+		return NATADV_EDB;
+	store_bind_text(st, 1, set);
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		store_class_progress p = {
+			.index = sqlite3_column_int64(st, 0),
+			.wnid = col_text(st, 1),
+			.name = col_text(st, 2),
+			.proposed = sqlite3_column_int64(st, 3),
+			.accepted = sqlite3_column_int64(st, 4),
+			.rejected = sqlite3_column_int64(st, 5),
+		};
+		cb(ctx, &p);
+	}
+	sqlite3_reset(st);
+	if (step != SQLITE_DONE)
+		return store_dberr(s, "cannot count reviews");
+	return 0;
+}
+
+int store_image_format(store *s, const char *hash, char format[8])
+{
+	sqlite3_stmt *st = store_sql(s, "SELECT format FROM images WHERE hash = ?");
+	if (!st)
+		return NATADV_EDB;
+	store_bind_text(st, 1, hash);
+	int step = sqlite3_step(st);
+	if (step == SQLITE_ROW)
+		snprintf(format, 8, "%s", col_text(st, 0));
+	sqlite3_reset(st);
+	if (step == SQLITE_DONE)
+		return store_fail(s, NATADV_ENOTFOUND, "no image '%s'", hash);
+	if (step != SQLITE_ROW)
+		return store_dberr(s, "cannot read image");
+	return 0;
+}
