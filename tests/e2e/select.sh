@@ -196,9 +196,6 @@ check "and nothing else" "$((n + 1))" "$(reviews)"
 nat -q review --auto-accept --set tiny10 > /dev/null
 check "a second auto-accept finds nothing" "$((n + 1))" "$(reviews)"
 check "append-only: rows by decision" "accept|3 reject|1 undo|1" "$(sql "SELECT decision || '|' || count(*) FROM reviews GROUP BY decision ORDER BY decision" | tr '\n' ' ' | sed 's/ $//')"
-nat review --serve --port 1 2> "$T/err"
-check "--serve is not here yet" 2 "$?"
-check "its message" "natadv review: --serve is not built yet" "$(cat "$T/err")"
 
 # ---- re-selecting supersedes, history and decisions stay ----
 nsel=$(sql 'SELECT count(*) FROM selections')
