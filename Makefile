@@ -5,7 +5,7 @@
 #   make bench      run the benchmarks in bench/ (slow; not part of test)
 
 .DEFAULT_GOAL := all
-PKGS := libcurl sqlite3 libjpeg libpng libxxhash jansson libcrypto openblas
+PKGS := libcurl sqlite3 libjpeg libpng libxxhash jansson libcrypto openblas libarchive
 TEST_PKGS := libmicrohttpd
 CC ?= cc
 WARN := -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wvla -Wno-format-truncation -D_GNU_SOURCE
