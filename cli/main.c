@@ -32,6 +32,8 @@ static const struct command commands[] = {
 	{"model", cmd_model, "classifier weights: model add FILE --name NAME, model list, model fetch NAME", 1, 0},
 	{"classify", cmd_classify, "top-5 predictions for image files: classify --model NAME|FILE IMAGE...", 0, 1},
 	{"score", cmd_score, "predictions for every stored image: score --model NAME", 1, 1},
+	{"export", cmd_export, "write a release: export --set NAME --out DIR [--tar] [--partial]", 1, 0},
+	{"verify", cmd_verify, "check a release folder or tar against its checksums: verify DIR|TAR", 0, 0},
 };
 
 void cli_error(const char *fmt, ...)
