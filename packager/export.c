@@ -362,7 +362,8 @@ static int write_images(job *j)
 		snprintf(f->path, len, "%s/%s/%s.jpg", j->folder, it->wnid, it->image_hash);
 		j->nfiles++;
 	}
-	qsort(j->files, j->nfiles, sizeof *j->files, cmp_outfile);
+	if (j->nfiles)
+		qsort(j->files, j->nfiles, sizeof *j->files, cmp_outfile);
 	img_ctx *ctx = img_ctx_new();
 	buf data, jpg;
 	buf_init(&data, MAX_IMAGE_BYTES);
@@ -565,7 +566,8 @@ static size_t tally(const job *j, size_t field, pkg_tally *t)
 			t[n++] = (pkg_tally){v, 0};
 		t[k].n++;
 	}
-	qsort(t, n, sizeof *t, cmp_tally);
+	if (n)
+		qsort(t, n, sizeof *t, cmp_tally);
 	return n;
 }
 

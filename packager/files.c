@@ -111,7 +111,7 @@ int pkg_tree_walk(const char *root, const char *sub, pkg_tree *t, char *err, siz
 		}
 	}
 	rc = walk(root, sub ? sub : "", t, err, errlen);
-	if (!rc)
+	if (!rc && t->n)
 		qsort(t->v, t->n, sizeof *t->v, cmp_node);
 	return rc;
 }

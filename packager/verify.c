@@ -208,7 +208,8 @@ static void classes_line(vctx *c, char *line, int no)
  * later one, which is dropped). */
 static void sort_unique(vctx *c, list *l, const char *name)
 {
-	qsort(l->v, l->n, sizeof *l->v, cmp_entry);
+	if (l->n)
+		qsort(l->v, l->n, sizeof *l->v, cmp_entry);
 	size_t o = 0;
 	for (size_t i = 0; i < l->n; i++) {
 		if (o && !strcmp(l->v[o - 1].path, l->v[i].path)) {
@@ -262,7 +263,8 @@ static int load_lists(vctx *c, const char *dir, char *err, size_t errlen)
 		buf_reset(&b);
 		if (read_list(dir, "classes.tsv", &b, err, errlen) == 0)
 			each_line(c, b.data ? b.data : (char *)"", classes_line);
-		qsort(c->wnids, c->nwnids, sizeof *c->wnids, pkg_cmp_str);
+		if (c->nwnids)
+			qsort(c->wnids, c->nwnids, sizeof *c->wnids, pkg_cmp_str);
 	}
 	buf_release(&b);
 	if (rc)
@@ -484,7 +486,8 @@ int pkg_verify(const char *path, pkg_problem_fn cb, void *ctx, pkg_verify_result
 		rc = NATADV_ENOMEM;
 	}
 	if (!rc) {
-		qsort(c.v, c.n, sizeof *c.v, cmp_problem);
+		if (c.n)
+			qsort(c.v, c.n, sizeof *c.v, cmp_problem);
 		for (size_t i = 0; i < c.n; i++) {
 			if (i && !cmp_problem(&c.v[i - 1], &c.v[i]))
 				continue;
