@@ -158,7 +158,10 @@ int pkg_croissant_write(buf *out, const pkg_croissant *c)
 	json_t *creators = json_array();
 	for (size_t i = 0; i < c->nreviewers; i++)
 		json_array_append_new(creators, json_pack("{s:s, s:o}", "@type", "sc:Person", "name",
-		                                          pkg_json_str(c->reviewers[i].key ? c->reviewers[i].key : "unknown")));
+		                                          pkg_json_str(c->reviewers[i].key)));
+	if (!c->nreviewers)  /* selected and accepted without a person */
+		json_array_append_new(creators, json_pack("{s:s, s:s}", "@type", "sc:Organization", "name",
+		                                          "natadv (automatic pipeline)"));
 	json_object_set_new(root, "creator", creators);
 	json_object_set_new(root, "datePublished", pkg_json_str(c->released_at));
 	json_object_set_new(root, "version", pkg_json_str(c->version));

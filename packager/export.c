@@ -571,6 +571,26 @@ static size_t tally(const job *j, size_t field, pkg_tally *t)
 	return n;
 }
 
+/* The people who accepted images (not --auto-accept), by name. */
+static size_t tally_people(const job *j, pkg_tally *t)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < j->plan->nitems; i++) {
+		const store_release_item *it = &j->plan->items[i];
+		if (!it->reviewer || (it->review_mode && strcmp(it->review_mode, "auto") == 0))
+			continue;
+		size_t k = 0;
+		while (k < n && strcmp(t[k].key, it->reviewer) != 0)
+			k++;
+		if (k == n)
+			t[n++] = (pkg_tally){it->reviewer, 0};
+		t[k].n++;
+	}
+	if (n)
+		qsort(t, n, sizeof *t, cmp_tally);
+	return n;
+}
+
 static int write_croissant(job *j, const char *classes_sha, int64_t classes_bytes, int64_t tar_bytes,
                            int64_t manifest_bytes)
 {
@@ -605,7 +625,7 @@ static int write_croissant(job *j, const char *classes_sha, int64_t classes_byte
 		c.selection_rule = buf_cstr(&rule);
 		c.nlicenses = tally(j, offsetof(store_release_item, license), lic);
 		c.nsources = tally(j, offsetof(store_release_item, source), src);
-		c.nreviewers = tally(j, offsetof(store_release_item, reviewer), rev);
+		c.nreviewers = tally_people(j, rev);
 		c.licenses = lic;
 		c.sources = src;
 		c.reviewers = rev;

@@ -59,7 +59,8 @@ typedef struct pkg_croissant {
 	int64_t tar_bytes;
 	const char *manifest_sha256, *classes_sha256;
 	int64_t manifest_bytes, classes_bytes;
-	const pkg_tally *licenses, *sources, *reviewers;
+	const pkg_tally *licenses, *sources;
+	const pkg_tally *reviewers;        /* people who accepted images (not --auto-accept) */
 	size_t nlicenses, nsources, nreviewers;
 	int by_person, auto_accepted;      /* reviews made in the cli or web page / by --auto-accept */
 } pkg_croissant;

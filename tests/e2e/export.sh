@@ -263,6 +263,7 @@ check "README first line" "The ImageNet-A dataset contains $((NGEN + 5 - 1)) nat
 check_match "README says it loudly" "WARNING: THIS RELEASE IS PARTIAL. 197 of its 200 classes have no images" "$(cat "$T/p/imagenet-a/README.txt")"
 check "classes.tsv marks the empty ones" "197" "$(awk -F'\t' 'NR > 1 && $5 == 0' "$T/p/classes.tsv" | wc -l)"
 check "classes.tsv header" "$(printf 'label\twnid\tindex_1k\tname\timages')" "$(head -n 1 "$T/p/classes.tsv")"
+check_match "an auto-accepted release names no person as creator" '"natadv \(automatic pipeline\)"' "$(cat "$T/p/croissant.json")"
 check "recorded as partial" 1 "$(sql "SELECT partial FROM releases WHERE set_name = 'imagenet-a'")"
 nat -q verify "$T/p"
 check "a partial release verifies (empty class folders included)" 0 "$?"
