@@ -12,6 +12,7 @@
 
 #include "common/buf.h"
 #include "common/err.h"
+#include "common/fmt.h"
 
 volatile sig_atomic_t cli_stop;
 
@@ -100,18 +101,7 @@ int cli_parse_double(const char *command, const char *opt, const char *v, double
 
 const char *cli_num(int64_t n, char out[32])
 {
-	char digits[32];
-	snprintf(digits, sizeof digits, "%lld", (long long)(n < 0 ? -n : n));
-	size_t len = strlen(digits), o = 0;
-	if (n < 0)
-		out[o++] = '-';
-	for (size_t i = 0; i < len; i++) {
-		if (i && (len - i) % 3 == 0)
-			out[o++] = ',';
-		out[o++] = digits[i];
-	}
-	out[o] = '\0';
-	return out;
+	return fmt_thousands(n, out);
 }
 
 void cli_json_string(const char *s)

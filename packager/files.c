@@ -37,14 +37,10 @@ void pkg_tree_release(pkg_tree *t)
 
 static int tree_add(pkg_tree *t, const char *path, int type, int64_t size)
 {
-	if (t->n == t->cap) {
-		size_t cap = t->cap ? t->cap * 2 : 256;
-		pkg_node *v = realloc(t->v, cap * sizeof *v);
-		if (!v)
-			return NATADV_ENOMEM;
-		t->v = v;
-		t->cap = cap;
-	}
+	pkg_node *v = array_grow(t->v, t->n, &t->cap, sizeof *v);
+	if (!v)
+		return NATADV_ENOMEM;
+	t->v = v;
 	size_t len = strlen(path);
 	char *p = malloc(len + 2);
 	if (!p)

@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "common/err.h"
+#include "common/fmt.h"
 #include "common/sha256.h"
 #include "packager/pkg_internal.h"
 
@@ -31,22 +32,6 @@ void pkg_first_name(const char *names, char *out, size_t n)
 	out[len] = '\0';
 }
 
-/* Writes n with thousands separators, as the original README does (7,500). */
-static void thousands(long long n, char out[32])
-{
-	char digits[32];
-	snprintf(digits, sizeof digits, "%lld", n < 0 ? -n : n);
-	size_t len = strlen(digits), o = 0;
-	if (n < 0)
-		out[o++] = '-';
-	for (size_t i = 0; i < len; i++) {
-		if (i && (len - i) % 3 == 0)
-			out[o++] = ',';
-		out[o++] = digits[i];
-	}
-	out[o] = '\0';
-}
-
 const char pkg_citation[] =
 	"@inproceedings{hendrycks2021nae,\n"
 	"  title={Natural Adversarial Examples},\n"
@@ -61,8 +46,8 @@ int pkg_readme_write(buf *out, const pkg_readme *r)
 	char n[32], k[32];
 	int rc = 0;
 	int imagenet_a = strcmp(r->set, "imagenet-a") == 0;
-	thousands(r->images, n);
-	thousands((long long)r->nclasses, k);
+	fmt_thousands(r->images, n);
+	fmt_thousands((int64_t)r->nclasses, k);
 	if (imagenet_a)
 		rc |= buf_printf(out, "The ImageNet-A dataset contains %s natural adversarial examples.\n", n);
 	else
@@ -72,7 +57,7 @@ int pkg_readme_write(buf *out, const pkg_readme *r)
 		for (size_t i = 0; i < r->nclasses; i++)
 			empty += r->classes[i].images == 0;
 		char e[32];
-		thousands((long long)empty, e);
+		fmt_thousands((int64_t)empty, e);
 		rc |= buf_printf(out,
 			"\n"
 			"WARNING: THIS RELEASE IS PARTIAL. %s of its %s classes have no images.\n"

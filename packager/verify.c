@@ -50,20 +50,17 @@ typedef struct vctx {
 	size_t nwnids;
 	char folder[512];
 	int readme_seen;
+	int have_manifest;   /* manifest.jsonl was there to read */
 } vctx;
 
 static void add_problem(vctx *c, const char *kind, const char *path)
 {
-	if (c->n == c->cap) {
-		size_t cap = c->cap ? c->cap * 2 : 64;
-		problem *v = realloc(c->v, cap * sizeof *v);
-		if (!v) {
-			c->oom = 1;
-			return;
-		}
-		c->v = v;
-		c->cap = cap;
+	problem *v = array_grow(c->v, c->n, &c->cap, sizeof *v);
+	if (!v) {
+		c->oom = 1;
+		return;
 	}
+	c->v = v;
 	char *p = strdup(path);
 	if (!p) {
 		c->oom = 1;
@@ -74,14 +71,10 @@ static void add_problem(vctx *c, const char *kind, const char *path)
 
 static int list_add(list *l, const char *path, const char *sha, int64_t bytes)
 {
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 256;
-		entry *v = realloc(l->v, cap * sizeof *v);
-		if (!v)
-			return NATADV_ENOMEM;
-		l->v = v;
-		l->cap = cap;
-	}
+	entry *v = array_grow(l->v, l->n, &l->cap, sizeof *v);
+	if (!v)
+		return NATADV_ENOMEM;
+	l->v = v;
 	entry *e = &l->v[l->n];
 	if (!(e->path = strdup(path)))
 		return NATADV_ENOMEM;
@@ -255,6 +248,7 @@ static int load_lists(vctx *c, const char *dir, char *err, size_t errlen)
 		if (mrc && mrc != NATADV_ENOTFOUND)
 			rc = mrc;
 		else if (!mrc) {
+			c->have_manifest = 1;
 			each_line(c, b.data ? b.data : (char *)"", manifest_line);
 			sort_unique(c, &c->manifest, "manifest.jsonl");
 		}
@@ -304,7 +298,7 @@ static void check_file(vctx *c, const char *path, const char *sha, int64_t bytes
 		c->readme_seen = 1;
 	if (!s && strcmp(path, "SHA256SUMS") != 0)
 		add_problem(c, "extra", path);
-	else if (in_folder && !m && strcmp(path, readme) != 0)
+	else if (in_folder && !m && c->have_manifest && strcmp(path, readme) != 0)
 		add_problem(c, "extra", path);  /* in SHA256SUMS but no image of the manifest */
 	if ((s && strcmp(s->sha256, sha) != 0) || (m && (strcmp(m->sha256, sha) != 0 || m->bytes != bytes)))
 		add_problem(c, "modified", path);

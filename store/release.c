@@ -22,16 +22,12 @@ static const char *keep(store_release_plan *p, const unsigned char *s, int *oom)
 	if (!s)
 		return NULL;
 	struct store_release_strings *k = p->strings;
-	if (k->n == k->cap) {
-		size_t cap = k->cap ? k->cap * 2 : 256;
-		char **v = realloc(k->v, cap * sizeof *v);
-		if (!v) {
-			*oom = 1;
-			return NULL;
-		}
-		k->v = v;
-		k->cap = cap;
+	char **v = array_grow(k->v, k->n, &k->cap, sizeof *v);
+	if (!v) {
+		*oom = 1;
+		return NULL;
 	}
+	k->v = v;
 	char *c = strdup((const char *)s);
 	if (!c) {
 		*oom = 1;
@@ -60,19 +56,22 @@ void store_release_plan_free(store_release_plan *p)
 
 static int plan_set(store *s, store_release_plan *p, const char *set, int *oom)
 {
+	int rc = store_set_exists(s, set);
+	if (rc)
+		return rc;
 	sqlite3_stmt *st = store_sql(s, "SELECT name, version, based_on FROM class_sets WHERE name = ?");
 	if (!st)
 		return NATADV_EDB;
 	store_bind_text(st, 1, set);
 	int step = sqlite3_step(st);
-	if (step == SQLITE_DONE)
-		return store_fail(s, NATADV_ENOTFOUND, "no class set '%s'", set);
+	if (step == SQLITE_ROW) {
+		p->set = keep(p, COL(st, 0), oom);
+		p->set_version = keep(p, COL(st, 1), oom);
+		p->based_on = keep(p, COL(st, 2), oom);
+	}
+	sqlite3_reset(st);
 	if (step != SQLITE_ROW)
 		return store_dberr(s, "cannot read class sets");
-	p->set = keep(p, COL(st, 0), oom);
-	p->set_version = keep(p, COL(st, 1), oom);
-	p->based_on = keep(p, COL(st, 2), oom);
-	sqlite3_reset(st);
 
 	st = store_sql(s, "SELECT m.set_index, c.wnid, c.index_1k, c.names FROM class_set_members m "
 	                  "JOIN classes c ON c.wnid = m.wnid WHERE m.set_name = ? ORDER BY m.set_index");
@@ -81,15 +80,12 @@ static int plan_set(store *s, store_release_plan *p, const char *set, int *oom)
 	store_bind_text(st, 1, set);
 	size_t cap = 0;
 	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-		if (p->nclasses == cap) {
-			cap = cap ? cap * 2 : 256;
-			store_release_class *v = realloc(p->classes, cap * sizeof *v);
-			if (!v) {
-				sqlite3_reset(st);
-				return store_fail(s, NATADV_ENOMEM, "out of memory");
-			}
-			p->classes = v;
+		store_release_class *v = array_grow(p->classes, p->nclasses, &cap, sizeof *v);
+		if (!v) {
+			sqlite3_reset(st);
+			return store_fail(s, NATADV_ENOMEM, "out of memory");
 		}
+		p->classes = v;
 		store_release_class *c = &p->classes[p->nclasses++];
 		c->label = sqlite3_column_int64(st, 0);
 		c->wnid = keep(p, COL(st, 1), oom);
@@ -143,15 +139,12 @@ static int plan_items(store *s, store_release_plan *p, int *oom)
 	size_t cap = 0;
 	int step;
 	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-		if (p->nitems == cap) {
-			cap = cap ? cap * 2 : 1024;
-			store_release_item *v = realloc(p->items, cap * sizeof *v);
-			if (!v) {
-				sqlite3_reset(st);
-				return store_fail(s, NATADV_ENOMEM, "out of memory");
-			}
-			p->items = v;
+		store_release_item *v = array_grow(p->items, p->nitems, &cap, sizeof *v);
+		if (!v) {
+			sqlite3_reset(st);
+			return store_fail(s, NATADV_ENOMEM, "out of memory");
 		}
+		p->items = v;
 		store_release_item *it = &p->items[p->nitems++];
 		memset(it, 0, sizeof *it);
 		it->proposal_id = sqlite3_column_int64(st, 0);

@@ -213,6 +213,10 @@ tamper readme
 rm "$T/t-readme/fixtures/README.txt"
 nat verify "$T/t-readme" > "$T/out" 2> "$T/err"
 check "a missing README.txt fails" "missing: fixtures/README.txt" "$(cat "$T/out")"
+tamper manifest
+rm "$T/t-manifest/manifest.jsonl"
+nat verify "$T/t-manifest" > "$T/out" 2> "$T/err"
+check "a missing manifest is one problem" "missing: manifest.jsonl" "$(cat "$T/out")"
 tamper tar
 python3 - "$T/t-tar/fixtures.tar" "$one" << 'EOF'
 import sys, tarfile

@@ -71,8 +71,9 @@ static void test_candidates_and_attempts(void)
 	T_EQ_INT(store_create(ws, &s, err, sizeof err), 0);
 	int64_t run = 0;
 	T_EQ_INT(store_run_begin(s, "test", "test args", &run), 0);
-	store_candidate c = {"http://a.example/x.jpg", "http://a.example", "n01440764", "seeds", "tench photo",
-	                     "http://a.example/", "CC0", "me"};
+	store_candidate c = {.url = "http://a.example/x.jpg", .host = "http://a.example", .wnid = "n01440764",
+	                     .source = "seeds", .query = "tench photo", .page_url = "http://a.example/",
+	                     .license = "CC0", .author = "me"};
 	int nu = -1, nt = -1;
 	T_EQ_INT(store_candidate_add(s, run, &c, &nu, &nt), 0);
 	T_EQ_INT(nu, 1);
