@@ -23,7 +23,8 @@ static void help(void)
 	       "  --out DIR      where the release goes; refused if it exists, unless --force\n"
 	       "  --version V    the release's version (1.0)\n"
 	       "  --tar          also DIR/FOLDER.tar, byte-reproducible: exporting the same\n"
-	       "                 content again gives the same bytes\n"
+	       "                 content again gives the same bytes; its SHA-256 and path go to\n"
+	       "                 stdout as sha256sum prints them\n"
 	       "  --partial      export even when some classes have no image (classes.tsv and\n"
 	       "                 README.txt say which)\n"
 	       "  --force        replace an existing release at DIR\n");
