@@ -274,7 +274,7 @@ check "a partial release verifies (empty class folders included)" 0 "$?"
 
 # ---- kill -9 during an export ----
 midway=0
-for delay in 0.05 0.1 0.2 0.3 0.5 0.8; do
+for delay in 0.01 0.02 0.03 0.05 0.1 0.2 0.3 0.5 0.8; do
 	"$NATADV" -w "$T/ws" -q export --set fixtures --out "$T/k" --tar --force > /dev/null 2>&1 &
 	pid=$!
 	sleep "$delay"
