@@ -5,7 +5,7 @@
 #   make bench      run the benchmarks in bench/ (slow; not part of test)
 
 .DEFAULT_GOAL := all
-PKGS := libcurl sqlite3 libjpeg libpng libxxhash jansson libcrypto openblas libmicrohttpd
+PKGS := libcurl sqlite3 libjpeg libpng libxxhash jansson libcrypto openblas libmicrohttpd libarchive
 TEST_PKGS := libmicrohttpd
 CC ?= cc
 WARN := -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wvla -Wno-format-truncation -D_GNU_SOURCE
@@ -119,13 +119,17 @@ bench:
 	bench/fast_agreement.sh
 
 # Live comparison with PyTorch/torchvision (Debian's python3-torch, large; not part of test):
-# full-size torchvision models against natadv's forward pass, and PIL preprocessing bit for bit.
+# full-size torchvision models against natadv's forward pass, and PIL preprocessing bit for bit;
+# an exported release loaded with torchvision's ImageFolder (label i = the i-th wnid).
 check-pytorch:
 	@scripts/install-deps.sh test
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-torch python3-torchvision python3-pil >/dev/null
 	$(MAKE) MODE=rel build/rel/tests/test_resnet natadv
 	/usr/bin/python3 scripts/golden_resnet.py --check build/rel/tests/test_resnet resnet18 resnet50 resnext50_32x4d
 	/usr/bin/python3 scripts/check_pytorch.py build/rel/natadv resnet18 resnet50 resnext50_32x4d
+	$(MAKE) MODE=rel build/rel/testsrv
+	NATADV_KEEP_RELEASE=build/check-export bash tests/e2e/export.sh
+	/usr/bin/python3 scripts/check_export_torchvision.py build/check-export/full build/check-export/partial
 
 clean:
 	rm -rf build natadv

@@ -16,9 +16,7 @@
 #include "cli/crawl_flags.h"
 #include "common/err.h"
 #include "crawler/rebuild.h"
-#ifdef NATADV_HAVE_PKG_EXPORT
 #include "packager/packager.h"
-#endif
 
 static void help(void)
 {
@@ -146,18 +144,11 @@ int cmd_rebuild(struct cli *c, int argc, char **argv)
 		return cli_usage("rebuild", "which release? give --manifest FILE");
 	if (force && !out)
 		return cli_usage("rebuild", "--force goes with --out");
-#ifndef NATADV_HAVE_PKG_EXPORT
-	if (out) {
-		fprintf(stderr, "natadv rebuild: --out needs export (not built yet)\n");
-		return EXIT_FAIL;
-	}
-#else
 	struct stat sb;
 	if (out && !force && stat(out, &sb) == 0) {
 		cli_error("'%s' exists (use --force to replace it)", out);
 		return EXIT_FAIL;
 	}
-#endif
 
 	/* 1. Everything is checked before anything is written. */
 	char err[2048], a[32], b[32];
@@ -260,7 +251,6 @@ int cmd_rebuild(struct cli *c, int argc, char **argv)
 	if (!c->quiet)
 		fprintf(stderr, "natadv: selection %lld of '%s' %s: %d images accepted (rule 'manifest')\n",
 		        (long long)selection_id, m->set, created ? "recorded" : "was recorded by an earlier run", m->n);
-#ifdef NATADV_HAVE_PKG_EXPORT
 	if (out) {
 		pkg_export_opts eo = {
 			.set = m->set, .out = out, .version = m->version, .tar = 1, .partial = partial, .force = force,
@@ -286,7 +276,6 @@ int cmd_rebuild(struct cli *c, int argc, char **argv)
 			goto out;
 		}
 	}
-#endif
 	status = EXIT_OK;
 out:
 	if (report) {

@@ -12,6 +12,7 @@
 
 #include "common/buf.h"
 #include "common/err.h"
+#include "common/fmt.h"
 
 volatile sig_atomic_t cli_stop;
 
@@ -37,6 +38,8 @@ static const struct command commands[] = {
 	{"select", cmd_select, "propose what a model gets confidently wrong: select --model NAME [--set NAME]", 1, 0},
 	{"review", cmd_review, "decide on proposals: review --accept|--reject ID..., --auto-accept, --undo, --list, --serve", 1, 1},
 	{"eval", cmd_eval, "accuracy, calibration error and AURRA on a release: eval --model NAME DIR", 0, 1},
+	{"export", cmd_export, "write a release: export --set NAME --out DIR [--tar] [--partial]", 1, 0},
+	{"verify", cmd_verify, "check a release folder or tar against its checksums: verify DIR|TAR", 0, 0},
 };
 
 void cli_error(const char *fmt, ...)
@@ -103,18 +106,7 @@ int cli_parse_double(const char *command, const char *opt, const char *v, double
 
 const char *cli_num(int64_t n, char out[32])
 {
-	char digits[32];
-	snprintf(digits, sizeof digits, "%lld", (long long)(n < 0 ? -n : n));
-	size_t len = strlen(digits), o = 0;
-	if (n < 0)
-		out[o++] = '-';
-	for (size_t i = 0; i < len; i++) {
-		if (i && (len - i) % 3 == 0)
-			out[o++] = ',';
-		out[o++] = digits[i];
-	}
-	out[o] = '\0';
-	return out;
+	return fmt_thousands(n, out);
 }
 
 void cli_json_string(const char *s)

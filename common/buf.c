@@ -112,3 +112,14 @@ int buf_read_file(buf *b, const char *path, char *err, size_t errlen)
 		natadv_errf(err, errlen, "cannot read '%s': %s", path, rc == NATADV_EIO ? "read error" : natadv_strerror(rc));
 	return rc;
 }
+
+void *array_grow(void *v, size_t n, size_t *cap, size_t size)
+{
+	if (n < *cap)
+		return v;
+	size_t c = *cap ? *cap * 2 : 64;
+	void *nv = realloc(v, c * size);
+	if (nv)
+		*cap = c;
+	return nv;
+}

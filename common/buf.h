@@ -30,6 +30,10 @@ int buf_reserve(buf *b, size_t n);
 /* Replaces b's contents with the file at path (up to b's max). Returns 0,
  * NATADV_EIO or NATADV_ETOOBIG with err saying why ("cannot read 'p': ..."). */
 int buf_read_file(buf *b, const char *path, char *err, size_t errlen);
+/* Returns v (an array of elements of size bytes) with room for element n,
+ * doubling *cap from 64 as needed, or NULL when out of memory (v is then
+ * unchanged and still the caller's). */
+void *array_grow(void *v, size_t n, size_t *cap, size_t size);
 /* Returns data as a NUL-terminated string (never NULL; "" when empty). */
 const char *buf_cstr(buf *b);
 

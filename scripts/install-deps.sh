@@ -4,7 +4,7 @@
 # prints the exact apt-get line and fails.
 # Usage: scripts/install-deps.sh [build|test|bench]
 set -eu
-build="build-essential pkg-config libcurl4-openssl-dev libsqlite3-dev libjpeg62-turbo-dev libpng-dev libopenblas-dev libxxhash-dev libjansson-dev libssl-dev libmicrohttpd-dev"
+build="build-essential pkg-config libcurl4-openssl-dev libsqlite3-dev libjpeg62-turbo-dev libpng-dev libopenblas-dev libxxhash-dev libjansson-dev libssl-dev libmicrohttpd-dev libarchive-dev"
 test="sqlite3 libjpeg-turbo-progs curl chromium nodejs npm"
 bench="nginx-light wget2 aria2 curl time bc python3-pil python3-skimage python3-torch python3-torchvision nodejs"
 case "${1:-build}" in

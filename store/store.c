@@ -419,21 +419,30 @@ int store_run_end(store *s, int64_t run_id, int status)
 
 /* ---- classes ---- */
 
-int store_classes_each(store *s, const char *set,
-                       int (*cb)(void *ctx, const store_class *c), void *ctx)
+int store_set_exists(store *s, const char *set)
 {
-	if (!set)
-		set = "imagenet-1k";
 	sqlite3_stmt *st = store_stmt(s, ST_SET_EXISTS, "SELECT 1 FROM class_sets WHERE name = ?");
 	if (!st)
 		return NATADV_EDB;
 	store_bind_text(st, 1, set);
 	int step = sqlite3_step(st);
+	sqlite3_reset(st);
 	if (step == SQLITE_DONE)
 		return store_fail(s, NATADV_ENOTFOUND, "no class set '%s'", set);
 	if (step != SQLITE_ROW)
 		return store_dberr(s, "cannot read class sets");
-	st = store_stmt(s, ST_CLASSES_EACH,
+	return 0;
+}
+
+int store_classes_each(store *s, const char *set,
+                       int (*cb)(void *ctx, const store_class *c), void *ctx)
+{
+	if (!set)
+		set = "imagenet-1k";
+	int step = store_set_exists(s, set);
+	if (step)
+		return step;
+	sqlite3_stmt *st = store_stmt(s, ST_CLASSES_EACH,
 		"SELECT m.set_index, c.wnid, c.names FROM class_set_members m "
 		"JOIN classes c ON c.wnid = m.wnid WHERE m.set_name = ? ORDER BY m.set_index");
 	if (!st)

@@ -465,6 +465,83 @@ int store_review_progress(store *s, const char *set,
 /* Copies the stored image's format ("jpeg" or "png") into format, or returns
  * NATADV_ENOTFOUND when no image has that hash. */
 int store_image_format(store *s, const char *hash, char format[8]);
+/* ---- releases (store/release.c) ---- */
+
+typedef struct store_release_class {
+	int64_t label;        /* set_index: ImageFolder's sorted-folder position */
+	const char *wnid;
+	int64_t index_1k;     /* logit index in ImageNet-1K, -1 when outside it */
+	const char *names;    /* WordNet lemmas, first name first */
+} store_release_class;
+
+/* One accepted proposal of the selection in force, with its provenance.
+ * Strings may be NULL where the workspace has no value. */
+typedef struct store_release_item {
+	int64_t proposal_id, review_id;
+	const char *image_hash, *wnid;
+	const char *sha256, *format;            /* of the stored (fetched) bytes */
+	int64_t bytes;
+	int width, height;
+	const char *pred_wnid, *pred_names;
+	double confidence, true_prob;
+	const char *review, *reviewer, *reviewed_at, *review_mode;
+	/* the (url, class) candidate of the smallest url id that gave this tag */
+	const char *url, *source, *query, *page_url, *license, *license_raw, *author, *title;
+	/* the latest fetch that produced these bytes (of that url when it has one) */
+	const char *final_url, *etag, *fetched_at;
+	long http_status;                       /* 0 when unknown */
+} store_release_item;
+
+typedef struct store_release_plan {
+	const char *set, *set_version, *based_on;   /* based_on may be NULL */
+	int64_t selection_id;
+	const char *model_id, *model_name;          /* NULL for a selection rebuilt from a manifest */
+	const char *rule, *params;
+	store_release_class *classes;               /* in label order */
+	size_t nclasses;
+	store_release_item *items;                  /* sorted by wnid, then image hash */
+	size_t nitems;
+	struct store_release_strings *strings;      /* owns every string above */
+} store_release_plan;
+
+/* Reads what exporting set takes: its classes, the selection in force
+ * (view current_selection) and that selection's 'proposed' proposals whose
+ * review in force is 'accept', each with its provenance. *out is owned by
+ * the caller (store_release_plan_free). NATADV_ENOTFOUND when the set does
+ * not exist or has no finished selection. */
+int store_release_plan_get(store *s, const char *set, store_release_plan **out);
+/* Frees a plan and its strings; accepts NULL. */
+void store_release_plan_free(store_release_plan *p);
+
+/* Sets *released_unix to the time of the earliest release of set and
+ * version with this content_sha256; NATADV_ENOTFOUND when there is none. */
+int store_release_time_find(store *s, const char *set, const char *version,
+                            const char *content_sha256, int64_t *released_unix);
+
+typedef struct store_release {
+	const char *set, *version;
+	int64_t selection_id;
+	const char *content_sha256;
+	const char *released_at;     /* ISO-8601 UTC, whole seconds */
+	int64_t released_unix;
+	int partial, images;
+	const char *out_dir, *manifest_sha256, *tar_sha256;  /* tar_sha256 may be NULL */
+	int64_t run_id;              /* 0 = none */
+} store_release;
+
+typedef struct store_release_file {
+	const char *path;            /* inside the release, e.g. 'imagenet-a/n01498041/<xxh128>.jpg' */
+	const char *image_hash, *wnid;
+	int64_t proposal_id, review_id;
+	const char *sha256;          /* of the file as written */
+	int64_t bytes;
+	const char *converted;       /* NULL when copied byte for byte */
+} store_release_file;
+
+/* Records a release and its n image files in one transaction of its own;
+ * *release_id (may be NULL) gets the new row's id. */
+int store_release_add(store *s, const store_release *r, const store_release_file *files, size_t n,
+                      int64_t *release_id);
 
 /* ---- blobs (thread-safe; no handle needed) ---- */
 

@@ -39,6 +39,9 @@ sqlite3_stmt *store_stmt(store *s, int id, const char *sql);
 sqlite3_stmt *store_sql(store *s, const char *sql);
 /* Binds v as text, or NULL when v is NULL. */
 void store_bind_text(sqlite3_stmt *st, int i, const char *v);
+/* Returns 0 if the class set exists, else NATADV_ENOTFOUND ("no class set
+ * 'NAME'") or NATADV_EDB, with the message set. */
+int store_set_exists(store *s, const char *set);
 /* Runs sql (no results) and returns 0 or NATADV_EDB with the message set. */
 int store_exec(store *s, const char *sql);
 

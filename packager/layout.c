@@ -1,0 +1,200 @@
+/* layout.c — the text files of a release: README.txt as the original
+ * ImageNet-A has it, one manifest.jsonl line per image with its keys in a
+ * fixed order, and the content identity that decides the release time. */
+#include "packager/packager.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "common/err.h"
+#include "common/fmt.h"
+#include "common/sha256.h"
+#include "packager/pkg_internal.h"
+
+const char *pkg_folder_name(const char *set)
+{
+	return strcmp(set, "imagenet-a") == 0 ? "imagenet-a" : set;
+}
+
+void pkg_first_name(const char *names, char *out, size_t n)
+{
+	if (!n)
+		return;
+	const char *comma = names ? strchr(names, ',') : NULL;
+	size_t len = names ? (comma ? (size_t)(comma - names) : strlen(names)) : 0;
+	if (len >= n)
+		len = n - 1;
+	if (len)
+		memcpy(out, names, len);
+	out[len] = '\0';
+}
+
+const char pkg_citation[] =
+	"@inproceedings{hendrycks2021nae,\n"
+	"  title={Natural Adversarial Examples},\n"
+	"  author={Dan Hendrycks and Kevin Zhao and Steven Basart and Jacob Steinhardt and Dawn Song},\n"
+	"  booktitle={Proceedings of the IEEE/CVF Conference on Computer Vision and Pattern Recognition (CVPR)},\n"
+	"  pages={15262--15271},\n"
+	"  year={2021}\n"
+	"}\n";
+
+int pkg_readme_write(buf *out, const pkg_readme *r)
+{
+	char n[32], k[32];
+	int rc = 0;
+	int imagenet_a = strcmp(r->set, "imagenet-a") == 0;
+	fmt_thousands(r->images, n);
+	fmt_thousands((int64_t)r->nclasses, k);
+	if (imagenet_a)
+		rc |= buf_printf(out, "The ImageNet-A dataset contains %s natural adversarial examples.\n", n);
+	else
+		rc |= buf_printf(out, "The %s dataset contains %s natural adversarial examples.\n", r->set, n);
+	if (r->partial) {
+		size_t empty = 0;
+		for (size_t i = 0; i < r->nclasses; i++)
+			empty += r->classes[i].images == 0;
+		char e[32];
+		fmt_thousands((int64_t)empty, e);
+		rc |= buf_printf(out,
+			"\n"
+			"WARNING: THIS RELEASE IS PARTIAL. %s of its %s classes have no images.\n"
+			"Their folders are present but empty, so a loader that labels folders by\n"
+			"sorted position (torchvision's ImageFolder) keeps every label in place or\n"
+			"refuses the empty folders; one that skips empty folders shifts every later\n"
+			"label. ../classes.tsv maps each folder to its label and ImageNet-1K index.\n"
+			"The empty classes:\n", e, k);
+		for (size_t i = 0; i < r->nclasses; i++)
+			if (r->classes[i].images == 0)
+				rc |= buf_printf(out, "  %s %s\n", r->classes[i].wnid, r->classes[i].name);
+	}
+	if (!imagenet_a) {
+		rc |= buf_printf(out, "\nIt was made with the method of ImageNet-A for the class set '%s'", r->set);
+		if (r->based_on)
+			rc |= buf_printf(out, ", which is based on the class set '%s'", r->based_on);
+		rc |= buf_puts(out, ".\n");
+	}
+	rc |= buf_printf(out, "\nIf you find this dataset useful, please cite the paper that introduced %s:\n\n",
+	                 imagenet_a ? "it" : "ImageNet-A and its method");
+	rc |= buf_puts(out, pkg_citation);
+	rc |= buf_printf(out, "\nThere are %s classes we consider. The WordNet ID and a description of each class "
+	                      "is as follows.\n\n", k);
+	for (size_t i = 0; i < r->nclasses; i++)
+		rc |= buf_printf(out, "%s %s\n", r->classes[i].wnid, r->classes[i].name);
+	return rc ? NATADV_ENOMEM : 0;
+}
+
+/* Returns the length of the valid UTF-8 sequence at p (1-4), or 0. */
+static size_t utf8_len(const unsigned char *p)
+{
+	if (p[0] < 0x80)
+		return 1;
+	size_t n = p[0] >= 0xc2 && p[0] <= 0xdf ? 2 : p[0] >= 0xe0 && p[0] <= 0xef ? 3
+	         : p[0] >= 0xf0 && p[0] <= 0xf4 ? 4 : 0;
+	for (size_t i = 1; i < n; i++)
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+	if ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] > 0x9f) || (p[0] == 0xf0 && p[1] < 0x90) ||
+	    (p[0] == 0xf4 && p[1] > 0x8f))
+		return 0;  /* overlong, surrogate or above U+10FFFF */
+	return n;
+}
+
+/* A JSON string of s, with bytes that are not UTF-8 (text from the web may
+ * hold any) replaced by U+FFFD; JSON null for NULL. */
+json_t *pkg_json_str(const char *s)
+{
+	if (!s)
+		return json_null();
+	json_t *j = json_string(s);
+	if (j)
+		return j;
+	buf b;
+	buf_init(&b, strlen(s) * 3 + 1);
+	for (const unsigned char *p = (const unsigned char *)s; *p;) {
+		size_t n = utf8_len(p);
+		if (n) {
+			buf_append(&b, p, n);
+			p += n;
+		} else {
+			buf_append(&b, "\xef\xbf\xbd", 3);
+			p++;
+		}
+	}
+	j = json_string(buf_cstr(&b));
+	buf_release(&b);
+	return j;
+}
+
+
+int pkg_manifest_line(buf *out, const pkg_manifest_entry *e)
+{
+	json_t *o = json_object();
+	if (!o)
+		return NATADV_ENOMEM;
+	/* json_object_set_new keeps insertion order under JSON_PRESERVE_ORDER. */
+	json_object_set_new(o, "path", pkg_json_str(e->path));
+	json_object_set_new(o, "label", json_integer(e->label));
+	json_object_set_new(o, "wnid", pkg_json_str(e->wnid));
+	json_object_set_new(o, "class_name", pkg_json_str(e->class_name));
+	json_object_set_new(o, "xxh128", pkg_json_str(e->xxh128));
+	json_object_set_new(o, "sha256", pkg_json_str(e->sha256));
+	json_object_set_new(o, "bytes", json_integer(e->bytes));
+	json_object_set_new(o, "width", json_integer(e->width));
+	json_object_set_new(o, "height", json_integer(e->height));
+	json_object_set_new(o, "converted", pkg_json_str(e->converted));
+	json_object_set_new(o, "source_sha256", pkg_json_str(e->source_sha256));
+	json_object_set_new(o, "source_bytes", json_integer(e->source_bytes));
+	json_object_set_new(o, "source", pkg_json_str(e->source));
+	json_object_set_new(o, "query", pkg_json_str(e->query));
+	json_object_set_new(o, "url", pkg_json_str(e->url));
+	json_object_set_new(o, "final_url", pkg_json_str(e->final_url));
+	json_object_set_new(o, "page_url", pkg_json_str(e->page_url));
+	json_object_set_new(o, "license", pkg_json_str(e->license));
+	json_object_set_new(o, "license_raw", pkg_json_str(e->license_raw));
+	json_object_set_new(o, "author", pkg_json_str(e->author));
+	json_object_set_new(o, "title", pkg_json_str(e->title));
+	json_object_set_new(o, "fetched_at", pkg_json_str(e->fetched_at));
+	json_object_set_new(o, "http_status", e->http_status > 0 ? json_integer(e->http_status) : json_null());
+	json_object_set_new(o, "etag", pkg_json_str(e->etag));
+	json_object_set_new(o, "model", pkg_json_str(e->model));
+	json_object_set_new(o, "model_id", pkg_json_str(e->model_id));
+	json_object_set_new(o, "pred_wnid", pkg_json_str(e->pred_wnid));
+	json_object_set_new(o, "pred_name", pkg_json_str(e->pred_name));
+	json_object_set_new(o, "confidence", e->confidence >= 0 ? json_real(e->confidence) : json_null());
+	json_object_set_new(o, "true_prob", e->true_prob >= 0 ? json_real(e->true_prob) : json_null());
+	json_object_set_new(o, "selection_id", e->selection_id > 0 ? json_integer(e->selection_id) : json_null());
+	json_object_set_new(o, "selection_rule", pkg_json_str(e->selection_rule));
+	json_object_set_new(o, "review", pkg_json_str(e->review));
+	json_object_set_new(o, "reviewer", pkg_json_str(e->reviewer));
+	json_object_set_new(o, "reviewed_at", pkg_json_str(e->reviewed_at));
+	json_object_set_new(o, "set", pkg_json_str(e->set));
+	json_object_set_new(o, "version", pkg_json_str(e->version));
+	json_object_set_new(o, "released_at", pkg_json_str(e->released_at));
+	/* A string that is not UTF-8 makes json_string return NULL, which
+	 * json_object_set_new refuses: the object then lacks the key. */
+	int rc = json_object_size(o) == 38 ? 0 : NATADV_EFORMAT;
+	char *s = rc ? NULL : json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(o);
+	if (!rc && !s)
+		rc = NATADV_ENOMEM;
+	if (!rc && (buf_puts(out, s) != 0 || buf_puts(out, "\n") != 0))
+		rc = NATADV_ENOMEM;
+	free(s);
+	return rc;
+}
+
+int pkg_content_sha256(const char *const *paths, const char *const *shas, size_t n, char hex[65])
+{
+	buf b;
+	buf_init(&b, (size_t)1 << 31);
+	int rc = 0;
+	for (size_t i = 0; !rc && i < n; i++)
+		rc = buf_printf(&b, "%s %s\n", paths[i], shas[i]);
+	if (!rc)
+		rc = sha256_hex(b.data ? b.data : "", b.len, hex);
+	buf_release(&b);
+	return rc;
+}

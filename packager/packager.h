@@ -1,0 +1,142 @@
+/* packager.h — the release: DIR/FOLDER/<wnid>/<xxh128>.jpg and
+ * DIR/FOLDER/README.txt (nothing else inside FOLDER/, which loaders list),
+ * and beside it manifest.jsonl, classes.tsv, croissant.json, SHA256SUMS and
+ * optionally the byte-reproducible FOLDER.tar; checking a release (verify).
+ * FOLDER is "imagenet-a" for the set imagenet-a, else the set's name.
+ *
+ * A release's life on disk:
+ *   1. it is written into DIR.tmp-<pid>-XXXXXX beside DIR, every file synced;
+ *   2. it appears at DIR by one rename (or, replacing one with --force, by an
+ *      atomic exchange, the old one then deleted), so DIR is always absent,
+ *      the old release, or the complete new one;
+ *   3. it is recorded in releases + release_items after the rename;
+ *   4. DIR.tmp-<pid>-* and DIR.old-<pid>-* of dead processes are leftovers
+ *      of a killed export and are deleted by the next export to DIR. */
+#ifndef NATADV_PACKAGER_H
+#define NATADV_PACKAGER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/buf.h"
+#include "store/store.h"
+
+/* ---- export ---- */
+
+typedef struct pkg_export_opts {
+	const char *set;        /* class set name */
+	const char *out;        /* DIR */
+	const char *version;    /* default "1.0" */
+	int tar, partial, force;
+	int64_t release_unix;   /* 0 = reuse/now (see pkg_export); else this exact time */
+	int64_t run_id;
+} pkg_export_opts;
+
+typedef struct pkg_export_result {
+	int64_t release_id;
+	int images;
+	char tar_sha256[65];    /* "" without --tar */
+} pkg_export_result;
+
+/* Writes the release of o->set's selection in force (its 'proposed'
+ * proposals accepted in review) atomically into o->out and records it.
+ * Refuses (NATADV_EINVAL, err lists them) classes without images unless
+ * o->partial, and an image accepted for two classes; refuses an existing
+ * o->out (NATADV_EEXIST) unless o->force. The release time is
+ * o->release_unix, else that of an earlier release of the same set, version
+ * and content (pkg_content_sha256), else now. 0 or a NATADV code with err
+ * set (errlen of 64 KiB holds the longest list of empty classes). */
+int pkg_export(store *s, const pkg_export_opts *o, pkg_export_result *r, char *err, size_t errlen);
+
+/* Returns the release folder name of set: "imagenet-a" or the set's name
+ * (static or set itself; not a copy). */
+const char *pkg_folder_name(const char *set);
+
+/* ---- the files of a release (building blocks, also for tests) ---- */
+
+typedef struct pkg_readme_class {
+	const char *wnid, *name;    /* name: the first WordNet lemma */
+	int images;
+} pkg_readme_class;
+
+typedef struct pkg_readme {
+	const char *set, *based_on; /* based_on may be NULL */
+	int images;
+	int partial;
+	const pkg_readme_class *classes;
+	size_t nclasses;
+} pkg_readme;
+
+/* Appends README.txt: the count sentence, the citation of Hendrycks et al.,
+ * "Natural Adversarial Examples" (CVPR 2021), for another set which set it
+ * is and what it is based on, for a partial release a loud notice naming the
+ * empty classes, then the class list line and one "wnid name" line each. */
+int pkg_readme_write(buf *out, const pkg_readme *r);
+
+/* Writes the first lemma of names ("robin, American robin" -> "robin") into
+ * out (size n). */
+void pkg_first_name(const char *names, char *out, size_t n);
+
+/* One line of manifest.jsonl. Strings may be NULL (JSON null); numbers
+ * marked below are null when negative. */
+typedef struct pkg_manifest_entry {
+	const char *path;
+	int64_t label;
+	const char *wnid, *class_name, *xxh128, *sha256;
+	int64_t bytes;
+	int width, height;
+	const char *converted;           /* NULL or "png->jpeg q=95" */
+	const char *source_sha256;
+	int64_t source_bytes;
+	const char *source, *query, *url, *final_url, *page_url, *license, *license_raw, *author, *title;
+	const char *fetched_at;
+	long http_status;                /* null when <= 0 */
+	const char *etag, *model, *model_id, *pred_wnid, *pred_name;
+	double confidence, true_prob;    /* null when negative */
+	int64_t selection_id;            /* null when <= 0 */
+	const char *selection_rule, *review, *reviewer, *reviewed_at, *set, *version, *released_at;
+} pkg_manifest_entry;
+
+/* Appends one compact JSON object with the keys in the manifest's fixed
+ * order and a newline. */
+int pkg_manifest_line(buf *out, const pkg_manifest_entry *e);
+
+/* Writes the SHA-256 over the sorted "path sha256\n" lines of the n files
+ * (paths[i], shas[i]) into hex: the content identity of a release (its
+ * FOLDER/ files: images and README.txt). paths must be sorted. */
+int pkg_content_sha256(const char *const *paths, const char *const *shas, size_t n, char hex[65]);
+
+/* Appends SHA256SUMS for the tree at dir: "<sha256>  <relative path>\n"
+ * for every regular file except the top-level SHA256SUMS, sorted by path.
+ * Fails (NATADV_EFORMAT) on anything but files and folders. */
+int pkg_sha256sums(const char *dir, buf *out, char *err, size_t errlen);
+
+/* Writes dir/folder as a ustar archive at tar_path holding folder/ only:
+ * entries sorted by path (folders with a trailing '/'), every mtime = mtime,
+ * uid/gid 0, uname/gname "root", modes 0755 folders / 0644 files, no pax
+ * headers; the file is synced. hex (may be NULL) gets its SHA-256. The same
+ * tree and mtime always give the same bytes. */
+int pkg_tar_write(const char *dir, const char *folder, const char *tar_path, int64_t mtime, char hex[65],
+                  char *err, size_t errlen);
+
+/* ---- verify ---- */
+
+typedef struct pkg_verify_result {
+	int files;         /* files checked */
+	int modified, missing, extra, malformed;
+} pkg_verify_result;
+
+/* Called once per problem, sorted by path: kind is "modified", "missing",
+ * "extra" or "malformed"; path is relative to the release folder (a folder
+ * ends in '/'). Strings valid during the call. */
+typedef void (*pkg_problem_fn)(void *ctx, const char *kind, const char *path);
+
+/* Checks a release folder or a release tar against its SHA256SUMS and
+ * manifest.jsonl (for a tar, the ones beside it): every listed file present
+ * with its hash (and the manifest's bytes), nothing extra, README.txt
+ * present. Problems go to cb and are counted in *r. Returns 0 when the
+ * check ran (problems or not), or a NATADV code with err set when it could
+ * not (no such path, no SHA256SUMS beside a tar). */
+int pkg_verify(const char *path, pkg_problem_fn cb, void *ctx, pkg_verify_result *r, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,391 @@
+/* test_packager.c — the release's files: README.txt, manifest lines,
+ * SHA256SUMS, the content identity, the byte-reproducible tar (read back
+ * header by header), verify on a small release, and the JPEG encoder the
+ * packager converts PNG with (deterministic, close to the pixels). */
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <utime.h>
+
+#include "common/buf.h"
+#include "common/err.h"
+#include "common/sha256.h"
+#include "image/image.h"
+#include "packager/packager.h"
+#include "tests/t.h"
+
+static void put(const char *dir, const char *rel, const char *text)
+{
+	char path[4096];
+	snprintf(path, sizeof path, "%s/%s", dir, rel);
+	FILE *f = fopen(path, "wb");
+	T_CHECK(f != NULL);
+	if (!f)
+		return;
+	fputs(text, f);
+	fclose(f);
+}
+
+static void mkdir_in(const char *dir, const char *rel)
+{
+	char path[4096];
+	snprintf(path, sizeof path, "%s/%s", dir, rel);
+	T_CHECK(mkdir(path, 0755) == 0);
+}
+
+static void make_tmp(char *dir, size_t n)
+{
+	snprintf(dir, n, "/tmp/natadv-test-pkg.XXXXXX");
+	T_CHECK(mkdtemp(dir) != NULL);
+}
+
+static void rm_tmp(const char *dir)
+{
+	char cmd[4200];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	T_CHECK(system(cmd) == 0);
+}
+
+static void test_first_name(void)
+{
+	char n[16];
+	pkg_first_name("robin, American robin, Turdus migratorius", n, sizeof n);
+	T_EQ_STR(n, "robin");
+	pkg_first_name("stingray", n, sizeof n);
+	T_EQ_STR(n, "stingray");
+	pkg_first_name("a very long name indeed, b", n, sizeof n);
+	T_EQ_STR(n, "a very long nam");
+	pkg_first_name(NULL, n, sizeof n);
+	T_EQ_STR(n, "");
+	T_EQ_STR(pkg_folder_name("imagenet-a"), "imagenet-a");
+	T_EQ_STR(pkg_folder_name("birds-v2"), "birds-v2");
+}
+
+static void test_readme_imagenet_a(void)
+{
+	pkg_readme_class cls[] = {{"n01498041", "stingray", 1000}, {"n01531178", "goldfinch", 234}};
+	pkg_readme r = {"imagenet-a", NULL, 1234, 0, cls, 2};
+	buf b;
+	buf_init(&b, 1 << 20);
+	T_EQ_INT(pkg_readme_write(&b, &r), 0);
+	const char *want =
+		"The ImageNet-A dataset contains 1,234 natural adversarial examples.\n"
+		"\n"
+		"If you find this dataset useful, please cite the paper that introduced it:\n"
+		"\n"
+		"@inproceedings{hendrycks2021nae,\n"
+		"  title={Natural Adversarial Examples},\n"
+		"  author={Dan Hendrycks and Kevin Zhao and Steven Basart and Jacob Steinhardt and Dawn Song},\n"
+		"  booktitle={Proceedings of the IEEE/CVF Conference on Computer Vision and Pattern Recognition (CVPR)},\n"
+		"  pages={15262--15271},\n"
+		"  year={2021}\n"
+		"}\n"
+		"\n"
+		"There are 2 classes we consider. The WordNet ID and a description of each class is as follows.\n"
+		"\n"
+		"n01498041 stingray\n"
+		"n01531178 goldfinch\n";
+	T_EQ_STR(buf_cstr(&b), want);
+	buf_release(&b);
+}
+
+static void test_readme_partial_set(void)
+{
+	pkg_readme_class cls[] = {{"n01498041", "stingray", 3}, {"n01531178", "goldfinch", 0}, {"n02", "x", 1}};
+	pkg_readme r = {"birds", "imagenet-a", 4, 1, cls, 3};
+	buf b;
+	buf_init(&b, 1 << 20);
+	T_EQ_INT(pkg_readme_write(&b, &r), 0);
+	const char *s = buf_cstr(&b);
+	T_CHECK(strncmp(s, "The birds dataset contains 4 natural adversarial examples.\n", 59) == 0);
+	T_CHECK(strstr(s, "WARNING: THIS RELEASE IS PARTIAL. 1 of its 3 classes have no images.\n") != NULL);
+	T_CHECK(strstr(s, "The empty classes:\n  n01531178 goldfinch\n") != NULL);
+	T_CHECK(strstr(s, "  n01498041 stingray\n") == NULL);
+	T_CHECK(strstr(s, "for the class set 'birds', which is based on the class set 'imagenet-a'.\n") != NULL);
+	T_CHECK(strstr(s, "title={Natural Adversarial Examples}") != NULL);
+	size_t len = strlen(s);
+	const char *tail = "There are 3 classes we consider. The WordNet ID and a description of each class is as follows.\n\n"
+	                   "n01498041 stingray\nn01531178 goldfinch\nn02 x\n";
+	T_CHECK(len > strlen(tail) && strcmp(s + len - strlen(tail), tail) == 0);
+	buf_release(&b);
+}
+
+static void test_manifest_line(void)
+{
+	pkg_manifest_entry e = {
+		.path = "imagenet-a/n01498041/0123456789abcdef0123456789abcdef.jpg", .label = 0, .wnid = "n01498041",
+		.class_name = "stingray", .xxh128 = "0123456789abcdef0123456789abcdef", .sha256 = "ab", .bytes = 10,
+		.width = 640, .height = 480, .converted = "png->jpeg q=95", .source_sha256 = "cd", .source_bytes = 20,
+		.source = "seeds", .url = "http://x/a.png", .author = "A \"B\" \\ C\n\x01 \xc3\xa9", .title = "bad \xff",
+		.http_status = 0, .confidence = 0.5, .true_prob = -1, .selection_id = 7, .review = "accept",
+		.set = "imagenet-a", .version = "1.0", .released_at = "2026-01-02T03:04:05Z",
+	};
+	buf b;
+	buf_init(&b, 1 << 16);
+	T_EQ_INT(pkg_manifest_line(&b, &e), 0);
+	const char *want =
+		"{\"path\":\"imagenet-a/n01498041/0123456789abcdef0123456789abcdef.jpg\",\"label\":0,\"wnid\":\"n01498041\","
+		"\"class_name\":\"stingray\",\"xxh128\":\"0123456789abcdef0123456789abcdef\",\"sha256\":\"ab\",\"bytes\":10,"
+		"\"width\":640,\"height\":480,\"converted\":\"png->jpeg q=95\",\"source_sha256\":\"cd\",\"source_bytes\":20,"
+		"\"source\":\"seeds\",\"query\":null,\"url\":\"http://x/a.png\",\"final_url\":null,\"page_url\":null,"
+		"\"license\":null,\"license_raw\":null,\"author\":\"A \\\"B\\\" \\\\ C\\n\\u0001 \xc3\xa9\","
+		"\"title\":\"bad \xef\xbf\xbd\",\"fetched_at\":null,\"http_status\":null,\"etag\":null,\"model\":null,"
+		"\"model_id\":null,\"pred_wnid\":null,\"pred_name\":null,\"confidence\":0.5,\"true_prob\":null,"
+		"\"selection_id\":7,\"selection_rule\":null,\"review\":\"accept\",\"reviewer\":null,\"reviewed_at\":null,"
+		"\"set\":\"imagenet-a\",\"version\":\"1.0\",\"released_at\":\"2026-01-02T03:04:05Z\"}\n";
+	T_EQ_STR(buf_cstr(&b), want);
+	buf_release(&b);
+}
+
+static void test_content_sha(void)
+{
+	const char *paths[] = {"a/README.txt", "a/n1/x.jpg"}, *shas[] = {"11", "22"};
+	char got[65], want[65];
+	T_EQ_INT(pkg_content_sha256(paths, shas, 2, got), 0);
+	const char *text = "a/README.txt 11\na/n1/x.jpg 22\n";
+	sha256_hex(text, strlen(text), want);
+	T_EQ_STR(got, want);
+}
+
+static void test_sha256sums(void)
+{
+	char dir[64];
+	make_tmp(dir, sizeof dir);
+	mkdir_in(dir, "f");
+	mkdir_in(dir, "f/n2");
+	mkdir_in(dir, "f/empty");
+	put(dir, "f/n2/b.jpg", "bbb");
+	put(dir, "f/README.txt", "readme");
+	put(dir, "manifest.jsonl", "{}\n");
+	put(dir, "SHA256SUMS", "old");
+	buf b;
+	buf_init(&b, 1 << 16);
+	char err[256];
+	T_EQ_INT(pkg_sha256sums(dir, &b, err, sizeof err), 0);
+	char h1[65], h2[65], h3[65], want[512];
+	sha256_hex("readme", 6, h1);
+	sha256_hex("bbb", 3, h2);
+	sha256_hex("{}\n", 3, h3);
+	snprintf(want, sizeof want, "%s  f/README.txt\n%s  f/n2/b.jpg\n%s  manifest.jsonl\n", h1, h2, h3);
+	T_EQ_STR(buf_cstr(&b), want);
+	buf_release(&b);
+	rm_tmp(dir);
+}
+
+/* Reads an octal header field. */
+static long long octal(const unsigned char *p, size_t n)
+{
+	long long v = 0;
+	for (size_t i = 0; i < n && p[i] >= '0' && p[i] <= '7'; i++)
+		v = v * 8 + (p[i] - '0');
+	return v;
+}
+
+static void make_tree(const char *dir)
+{
+	mkdir_in(dir, "rel");
+	mkdir_in(dir, "rel/imagenet-a");
+	mkdir_in(dir, "rel/imagenet-a/n01498041");
+	mkdir_in(dir, "rel/imagenet-a/n01531178");
+	put(dir, "rel/imagenet-a/README.txt", "The ImageNet-A dataset contains 2 natural adversarial examples.\n");
+	put(dir, "rel/imagenet-a/n01498041/aa.jpg", "first image bytes");
+	put(dir, "rel/imagenet-a/n01531178/bb.jpg", "second");
+	put(dir, "rel/outside.txt", "not in the tar");
+}
+
+static void test_tar_reproducible(void)
+{
+	char dir[64], rel[128], t1[128], t2[128], t3[128], err[256];
+	char h1[65], h2[65], h3[65];
+	make_tmp(dir, sizeof dir);
+	make_tree(dir);
+	snprintf(rel, sizeof rel, "%s/rel", dir);
+	snprintf(t1, sizeof t1, "%s/one.tar", dir);
+	snprintf(t2, sizeof t2, "%s/two.tar", dir);
+	snprintf(t3, sizeof t3, "%s/three.tar", dir);
+	T_EQ_INT(pkg_tar_write(rel, "imagenet-a", t1, 1700000000, h1, err, sizeof err), 0);
+	/* Other file times and modes on disk change nothing. */
+	char p[256];
+	snprintf(p, sizeof p, "%s/imagenet-a/n01498041/aa.jpg", rel);
+	struct utimbuf ut = {12345, 67890};
+	T_CHECK(utime(p, &ut) == 0);
+	T_CHECK(chmod(p, 0600) == 0);
+	snprintf(p, sizeof p, "%s/imagenet-a/n01531178", rel);
+	T_CHECK(chmod(p, 0700) == 0);
+	T_EQ_INT(pkg_tar_write(rel, "imagenet-a", t2, 1700000000, h2, err, sizeof err), 0);
+	T_EQ_STR(h2, h1);
+	T_EQ_INT(pkg_tar_write(rel, "imagenet-a", t3, 1700000001, h3, err, sizeof err), 0);
+	T_CHECK(strcmp(h3, h1) != 0);
+
+	buf b;
+	buf_init(&b, 1 << 24);
+	T_EQ_INT(buf_read_file(&b, t1, err, sizeof err), 0);
+	T_EQ_INT(b.len % 10240, 0);
+	const char *want[] = {"imagenet-a/", "imagenet-a/README.txt", "imagenet-a/n01498041/",
+	                      "imagenet-a/n01498041/aa.jpg", "imagenet-a/n01531178/", "imagenet-a/n01531178/bb.jpg"};
+	size_t off = 0, k = 0;
+	while (off + 512 <= b.len) {
+		const unsigned char *h = (const unsigned char *)b.data + off;
+		if (h[0] == 0)
+			break;
+		char name[256];
+		snprintf(name, sizeof name, "%.155s%s%.100s", (const char *)h + 345, h[345] ? "/" : "", (const char *)h);
+		T_CHECK(k < 6);
+		if (k < 6)
+			T_EQ_STR(name, want[k]);
+		T_CHECK(h[156] == '0' || h[156] == '5');        /* no pax 'x'/'g' headers */
+		T_CHECK(memcmp(h + 257, "ustar\0" "00", 8) == 0);
+		T_EQ_INT(octal(h + 100, 8), h[156] == '5' ? 0755 : 0644);
+		T_EQ_INT(octal(h + 108, 8), 0);                 /* uid */
+		T_EQ_INT(octal(h + 116, 8), 0);                 /* gid */
+		T_EQ_INT(octal(h + 136, 12), 1700000000);       /* mtime */
+		T_EQ_STR((const char *)h + 265, "root");
+		T_EQ_STR((const char *)h + 297, "root");
+		long long size = octal(h + 124, 12);
+		off += 512 + (size_t)((size + 511) / 512 * 512);
+		k++;
+	}
+	T_EQ_INT(k, 6);
+	T_CHECK(memmem(b.data, b.len, "atime", 5) == NULL && memmem(b.data, b.len, "ctime", 5) == NULL);
+	T_CHECK(memmem(b.data, b.len, "outside", 7) == NULL);
+	buf_release(&b);
+	rm_tmp(dir);
+}
+
+struct seen {
+	char lines[16][256];
+	int n;
+};
+
+static void on_problem(void *ctx, const char *kind, const char *path)
+{
+	struct seen *s = ctx;
+	if (s->n < 16)
+		snprintf(s->lines[s->n++], sizeof s->lines[0], "%s: %s", kind, path);
+}
+
+/* A small release made from the building blocks, then damaged. */
+static void test_verify(void)
+{
+	char dir[64], rel[128], err[256], path[256];
+	make_tmp(dir, sizeof dir);
+	make_tree(dir);
+	snprintf(rel, sizeof rel, "%s/rel", dir);
+	snprintf(path, sizeof path, "%s/outside.txt", rel);
+	T_CHECK(unlink(path) == 0);
+	buf m, sums;
+	buf_init(&m, 1 << 16);
+	buf_init(&sums, 1 << 16);
+	const char *files[][2] = {{"imagenet-a/n01498041/aa.jpg", "first image bytes"},
+	                          {"imagenet-a/n01531178/bb.jpg", "second"}};
+	for (int i = 0; i < 2; i++) {
+		char sha[65];
+		sha256_hex(files[i][1], strlen(files[i][1]), sha);
+		pkg_manifest_entry e = {.path = files[i][0], .sha256 = sha, .bytes = (int64_t)strlen(files[i][1]),
+		                        .confidence = -1, .true_prob = -1};
+		T_EQ_INT(pkg_manifest_line(&m, &e), 0);
+	}
+	snprintf(path, sizeof path, "%s/manifest.jsonl", rel);
+	FILE *f = fopen(path, "wb");
+	fwrite(m.data, 1, m.len, f);
+	fclose(f);
+	char tar[160];
+	snprintf(tar, sizeof tar, "%s/imagenet-a.tar", rel);
+	T_EQ_INT(pkg_tar_write(rel, "imagenet-a", tar, 1, NULL, err, sizeof err), 0);
+	T_EQ_INT(pkg_sha256sums(rel, &sums, err, sizeof err), 0);
+	put(rel, "SHA256SUMS", buf_cstr(&sums));
+
+	struct seen s = {0};
+	pkg_verify_result r;
+	T_EQ_INT(pkg_verify(rel, on_problem, &s, &r, err, sizeof err), 0);
+	T_EQ_INT(s.n, 0);
+	T_EQ_INT(r.files, 5);
+	T_EQ_INT(pkg_verify(tar, on_problem, &s, &r, err, sizeof err), 0);
+	T_EQ_INT(s.n, 0);
+	T_EQ_INT(r.files, 4);  /* the tar itself, README.txt, two images */
+
+	put(rel, "imagenet-a/n01531178/bb.jpg", "SECOND");
+	put(rel, "imagenet-a/n01531178/cc.jpg", "stray");
+	snprintf(path, sizeof path, "%s/imagenet-a/README.txt", rel);
+	T_CHECK(unlink(path) == 0);
+	mkdir_in(rel, "imagenet-a/junk");
+	T_EQ_INT(pkg_verify(rel, on_problem, &s, &r, err, sizeof err), 0);
+	T_EQ_INT(s.n, 4);
+	T_EQ_STR(s.lines[0], "missing: imagenet-a/README.txt");
+	T_EQ_STR(s.lines[1], "extra: imagenet-a/junk/");
+	T_EQ_STR(s.lines[2], "modified: imagenet-a/n01531178/bb.jpg");
+	T_EQ_STR(s.lines[3], "extra: imagenet-a/n01531178/cc.jpg");
+	T_EQ_INT(r.modified, 1);
+	T_EQ_INT(r.missing, 1);
+	T_EQ_INT(r.extra, 2);
+
+	/* A tar without SHA256SUMS beside it cannot be verified at all. */
+	snprintf(path, sizeof path, "%s/SHA256SUMS", rel);
+	T_CHECK(unlink(path) == 0);
+	T_EQ_INT(pkg_verify(tar, on_problem, &s, &r, err, sizeof err), NATADV_ENOTFOUND);
+	T_CHECK(strstr(err, "no SHA256SUMS") != NULL);
+	buf_release(&m);
+	buf_release(&sums);
+	rm_tmp(dir);
+}
+
+/* The encoder the packager converts PNG with: the same pixels always give
+ * the same bytes, and decoding them gives the pixels back closely. */
+static void test_jpeg_encode(void)
+{
+	buf png, j1, j2;
+	buf_init(&png, 1 << 24);
+	buf_init(&j1, 1 << 24);
+	buf_init(&j2, 1 << 24);
+	char err[256];
+	T_EQ_INT(buf_read_file(&png, "tests/fixtures/chelsea.png", err, sizeof err), 0);
+	img_ctx *a = img_ctx_new(), *b = img_ctx_new();
+	img_rgb src, back;
+	T_EQ_INT(img_decode_rgb(a, png.data, png.len, NULL, &src, err, sizeof err), 0);
+	T_EQ_INT(img_encode_jpeg(&src, 95, &j1, err, sizeof err), 0);
+	T_EQ_INT(img_encode_jpeg(&src, 95, &j2, err, sizeof err), 0);
+	T_CHECK(j1.len > 1000 && j1.len == j2.len && memcmp(j1.data, j2.data, j1.len) == 0);
+	img_info info;
+	T_EQ_INT(img_probe(j1.data, j1.len, &info, err, sizeof err), 0);
+	T_EQ_INT(info.format, IMG_FORMAT_JPEG);
+	T_EQ_INT(info.progressive, 0);
+	T_EQ_INT(img_decode_rgb(b, j1.data, j1.len, NULL, &back, err, sizeof err), 0);
+	T_EQ_INT(back.width, src.width);
+	T_EQ_INT(back.height, src.height);
+	size_t n = (size_t)src.width * src.height * 3;
+	double sum = 0, sq = 0;
+	for (size_t i = 0; i < n; i++) {
+		int d = (int)src.px[i] - (int)back.px[i];
+		sum += d < 0 ? -d : d;
+		sq += (double)d * d;
+	}
+	double mae = sum / (double)n, rmse = sqrt(sq / (double)n);
+	T_CHECK(mae < 2.5);
+	T_CHECK(rmse < 4.0);
+	/* A lower quality is smaller: the quality really is applied. */
+	T_EQ_INT(img_encode_jpeg(&src, 50, &j2, err, sizeof err), 0);
+	T_CHECK(j2.len < j1.len);
+	img_ctx_free(a);
+	img_ctx_free(b);
+	buf_release(&png);
+	buf_release(&j1);
+	buf_release(&j2);
+}
+
+int main(void)
+{
+	T_RUN(test_first_name);
+	T_RUN(test_readme_imagenet_a);
+	T_RUN(test_readme_partial_set);
+	T_RUN(test_manifest_line);
+	T_RUN(test_content_sha);
+	T_RUN(test_sha256sums);
+	T_RUN(test_tar_reproducible);
+	T_RUN(test_verify);
+	T_RUN(test_jpeg_encode);
+	return T_DONE();
+}
