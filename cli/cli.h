@@ -47,5 +47,6 @@ int cmd_dups(struct cli *c, int argc, char **argv);
 int cmd_model(struct cli *c, int argc, char **argv);
 int cmd_classify(struct cli *c, int argc, char **argv);
 int cmd_score(struct cli *c, int argc, char **argv);
+int cmd_discover(struct cli *c, int argc, char **argv);
 
 #endif

@@ -32,6 +32,7 @@ static const struct command commands[] = {
 	{"model", cmd_model, "classifier weights: model add FILE --name NAME, model list, model fetch NAME", 1, 0},
 	{"classify", cmd_classify, "top-5 predictions for image files: classify --model NAME|FILE IMAGE...", 0, 1},
 	{"score", cmd_score, "predictions for every stored image: score --model NAME", 1, 1},
+	{"discover", cmd_discover, "candidate images from Openverse, iNaturalist, Wikimedia Commons or Flickr", 1, 1},
 };
 
 void cli_error(const char *fmt, ...)

@@ -86,6 +86,10 @@ static int parse_photo(json_t *p, const char *where, disc_page *out, char *err, 
 		url_o = NULL;
 	char page[256];
 	snprintf(page, sizeof page, "https://www.flickr.com/photos/%.100s/%.60s", owner, it->source_id);
+	if (it->author && !it->author[0]) { /* an empty owner name: the account id names the author */
+		free(it->author);
+		it->author = NULL;
+	}
 	if (!(it->page_url = strdup(page)) || (!it->author && !(it->author = strdup(owner)))) {
 		rc = NATADV_ENOMEM;
 		goto out;
