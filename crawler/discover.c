@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/err.h"
 
@@ -357,6 +358,22 @@ static int entity(const char *s, unsigned long *cp, size_t *used)
 	return 0;
 }
 
+/* Whether the tag whose name starts at s (after '<') breaks a line. */
+static int block_tag(const char *s)
+{
+	static const char *const block[] = {"br", "p", "div", "li", "td", "th", "tr", "ul", "ol", "table",
+	                                    "h1", "h2", "h3", "h4", "h5", "h6", "hr", "dd", "dt"};
+	if (*s == '/')
+		s++;
+	size_t n = 0;
+	while (isalnum((unsigned char)s[n]))
+		n++;
+	for (size_t i = 0; i < sizeof block / sizeof block[0]; i++)
+		if (strlen(block[i]) == n && strncasecmp(s, block[i], n) == 0)
+			return 1;
+	return 0;
+}
+
 int disc_strip_html(const char *html, buf *out)
 {
 	size_t start = out->len;
@@ -366,8 +383,9 @@ int disc_strip_html(const char *html, buf *out)
 		size_t used;
 		if (*p == '<') {
 			const char *gt = strchr(p, '>');
+			if (block_tag(p + 1))
+				space = 1; /* <br>, </td>, ...: words either side stay apart */
 			p = gt ? gt + 1 : p + strlen(p);
-			space = 1; /* <br>, </td>, ...: words either side stay apart */
 			continue;
 		}
 		if (isspace((unsigned char)*p)) {
