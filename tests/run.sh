@@ -43,6 +43,7 @@ for e in tests/e2e/*.sh; do
 done
 suite "asan e2e crawl_faults" env NATADV=build/asan/natadv bash tests/e2e/crawl_faults.sh
 suite "asan e2e cli" env NATADV=build/asan/natadv bash tests/e2e/cli.sh
+suite "asan e2e discover" env NATADV=build/asan/natadv TESTSRV=build/asan/testsrv bash tests/e2e/discover.sh
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
