@@ -554,6 +554,23 @@ const char *dj_sub_str(json_t *obj, const char *key, const char *sub)
 	return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
+int dj_each(json_t *arr, const char *prefix, int (*fn)(json_t *obj, const char *where, void *ctx, char *err, size_t errlen),
+            void *ctx, char *err, size_t errlen)
+{
+	int rc = 0;
+	for (size_t i = 0; !rc && i < json_array_size(arr); i++) {
+		char where[128];
+		json_t *el = json_array_get(arr, i);
+		snprintf(where, sizeof where, "%.100s[%zu]", prefix, i);
+		if (!json_is_object(el)) {
+			natadv_errf(err, errlen, "%s is %s, expected an object", where, type_name(el));
+			return NATADV_EFORMAT;
+		}
+		rc = fn(el, where, ctx, err, errlen);
+	}
+	return rc;
+}
+
 /* ---- pages ---- */
 
 disc_item *disc_page_add(disc_page *p)

@@ -127,15 +127,13 @@ static int on_xfer(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_o
 	return *r->stop ? 1 : 0;
 }
 
+/* Refuses loopback, private, link-local, ... addresses as the crawler does. */
 static curl_socket_t on_open_socket(void *ud, curlsocktype purpose, struct curl_sockaddr *a)
 {
-	struct run *r = ud;
+	int refuse = crawl_addr_is_private(&a->addr, a->addrlen);
 	(void)purpose;
-	if (crawl_addr_is_private(&a->addr, a->addrlen)) {
-		r->refused_private = 1;
-		return CURL_SOCKET_BAD;
-	}
-	return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+	((struct run *)ud)->refused_private |= refuse;
+	return refuse ? CURL_SOCKET_BAD : socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
 }
 
 static int http_setup(struct run *r)

@@ -33,6 +33,11 @@ int dj_int(json_t *obj, const char *key, const char *where, long long *out, char
  * NULL; anything else than a string there counts as absent. */
 const char *dj_sub_str(json_t *obj, const char *key, const char *sub);
 
+/* Calls fn for each element of the array arr, which must be an object,
+ * with where = "prefix[i]"; stops at the first non-zero return. */
+int dj_each(json_t *arr, const char *prefix, int (*fn)(json_t *obj, const char *where, void *ctx, char *err, size_t errlen),
+            void *ctx, char *err, size_t errlen);
+
 /* Appends a zeroed item to p; NULL when out of memory. */
 disc_item *disc_page_add(disc_page *p);
 

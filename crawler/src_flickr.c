@@ -48,12 +48,8 @@ static int build(const char *base, const disc_req *r, buf *out)
 	return rc;
 }
 
-static int parse_photo(json_t *p, const char *where, disc_page *out, char *err, size_t errlen)
+static int parse_photo(json_t *p, const char *where, void *out, char *err, size_t errlen)
 {
-	if (!json_is_object(p)) {
-		natadv_errf(err, errlen, "%s is not an object", where);
-		return NATADV_EFORMAT;
-	}
 	disc_item *it = disc_page_add(out);
 	if (!it)
 		return NATADV_ENOMEM;
@@ -137,11 +133,8 @@ static int parse(const char *body, size_t len, const disc_req *r, disc_page *out
 		rc = dj_get(photos, "photo", JSON_ARRAY, 1, "photos", &list, err, errlen);
 	if (!rc)
 		rc = disc_next_numbered(out, r, pages, MAX_RESULTS);
-	for (size_t i = 0; !rc && i < json_array_size(list); i++) {
-		char where[48];
-		snprintf(where, sizeof where, "photos.photo[%zu]", i);
-		rc = parse_photo(json_array_get(list, i), where, out, err, errlen);
-	}
+	if (!rc)
+		rc = dj_each(list, "photos.photo", parse_photo, out, err, errlen);
 	free(stat);
 	json_decref(root);
 	return rc;

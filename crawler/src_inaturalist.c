@@ -63,18 +63,16 @@ static char *large_url(const char *url)
 	return out;
 }
 
+/* An observation: what its photos share. */
 struct obs {
 	char *uri, *login, *title;
+	disc_page *out;
 };
 
-static int parse_photo(json_t *p, const char *where, const struct obs *o, disc_page *out, char *err,
-                       size_t errlen)
+static int parse_photo(json_t *p, const char *where, void *ctx, char *err, size_t errlen)
 {
-	if (!json_is_object(p)) {
-		natadv_errf(err, errlen, "%s is not an object", where);
-		return NATADV_EFORMAT;
-	}
-	disc_item *it = disc_page_add(out);
+	const struct obs *o = ctx;
+	disc_item *it = disc_page_add(o->out);
 	if (!it)
 		return NATADV_ENOMEM;
 	char *url = NULL, *code = NULL;
@@ -96,13 +94,9 @@ static int parse_photo(json_t *p, const char *where, const struct obs *o, disc_p
 	return rc;
 }
 
-static int parse_obs(json_t *r, const char *where, disc_page *out, char *err, size_t errlen)
+static int parse_obs(json_t *r, const char *where, void *page, char *err, size_t errlen)
 {
-	if (!json_is_object(r)) {
-		natadv_errf(err, errlen, "%s is not an object", where);
-		return NATADV_EFORMAT;
-	}
-	struct obs o = {0};
+	struct obs o = {NULL, NULL, NULL, page};
 	char *id = NULL, *guess = NULL, *taxon_name = NULL, sub[64];
 	json_t *user, *taxon, *photos;
 	int rc = dj_str(r, "id", 1, 1, where, &id, err, errlen);
@@ -131,10 +125,9 @@ static int parse_obs(json_t *r, const char *where, disc_page *out, char *err, si
 			rc = NATADV_ENOMEM;
 	}
 	o.title = taxon_name ? taxon_name : guess;
-	for (size_t i = 0; !rc && i < json_array_size(photos); i++) {
-		snprintf(sub, sizeof sub, "%s.photos[%zu]", where, i);
-		rc = parse_photo(json_array_get(photos, i), sub, &o, out, err, errlen);
-	}
+	snprintf(sub, sizeof sub, "%s.photos", where);
+	if (!rc)
+		rc = dj_each(photos, sub, parse_photo, &o, err, errlen);
 	free(id);
 	free(guess);
 	free(taxon_name);
@@ -167,11 +160,8 @@ static int parse(const char *body, size_t len, const disc_req *r, disc_page *out
 		long long last = per_page > 0 ? (total + per_page - 1) / per_page : 0;
 		rc = disc_next_numbered(out, r, last, MAX_RESULTS);
 	}
-	for (size_t i = 0; !rc && i < json_array_size(results); i++) {
-		char where[48];
-		snprintf(where, sizeof where, "results[%zu]", i);
-		rc = parse_obs(json_array_get(results, i), where, out, err, errlen);
-	}
+	if (!rc)
+		rc = dj_each(results, "results", parse_obs, out, err, errlen);
 out:
 	json_decref(root);
 	return rc;

@@ -33,13 +33,9 @@ static int build(const char *base, const disc_req *r, buf *out)
 	return rc;
 }
 
-static int parse_result(json_t *r, const char *where, disc_page *out, char *err, size_t errlen)
+static int parse_result(json_t *r, const char *where, void *page, char *err, size_t errlen)
 {
-	if (!json_is_object(r)) {
-		natadv_errf(err, errlen, "%s is not an object", where);
-		return NATADV_EFORMAT;
-	}
-	disc_item *it = disc_page_add(out);
+	disc_item *it = disc_page_add(page);
 	if (!it)
 		return NATADV_ENOMEM;
 	char *license = NULL, *version = NULL, *filetype = NULL;
@@ -106,11 +102,8 @@ static int parse(const char *body, size_t len, const disc_req *r, disc_page *out
 		rc = dj_int(root, "page_count", "", &page_count, err, errlen);
 	if (!rc)
 		rc = disc_next_numbered(out, r, page_count < MAX_PAGE ? page_count : MAX_PAGE, 0);
-	for (size_t i = 0; !rc && i < json_array_size(results); i++) {
-		char where[48];
-		snprintf(where, sizeof where, "results[%zu]", i);
-		rc = parse_result(json_array_get(results, i), where, out, err, errlen);
-	}
+	if (!rc)
+		rc = dj_each(results, "results", parse_result, out, err, errlen);
 out:
 	json_decref(root);
 	return rc;
