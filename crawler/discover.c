@@ -414,6 +414,24 @@ int disc_strip_html(const char *html, buf *out)
 	return rc;
 }
 
+void disc_license_list(unsigned mask, const char *const names[8], char *out, size_t cap)
+{
+	size_t n = 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < 8 && n < cap; i++)
+		if ((mask & (1u << i)) && names[i])
+			n += (size_t)snprintf(out + n, cap - n, "%s%s", n ? "," : "", names[i]);
+}
+
+int disc_url_page(buf *out, const disc_req *r, const char *page_key, const char *size_key)
+{
+	char page[32], size[32];
+	snprintf(page, sizeof page, "%lld", disc_page_number(r));
+	snprintf(size, sizeof size, "%d", r->page_size);
+	int rc = disc_url_param(out, page_key, page);
+	return rc ? rc : disc_url_param(out, size_key, size);
+}
+
 int disc_url_param(buf *out, const char *key, const char *value)
 {
 	static const char hex[] = "0123456789ABCDEF";
@@ -569,6 +587,17 @@ int dj_each(json_t *arr, const char *prefix, int (*fn)(json_t *obj, const char *
 		rc = fn(el, where, ctx, err, errlen);
 	}
 	return rc;
+}
+
+int dj_refusal(json_t *obj, const char *key, const char *source, char *err, size_t errlen)
+{
+	json_t *v = json_object_get(obj, key);
+	if (!v)
+		return 0;
+	char *d = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+	natadv_errf(err, errlen, "%s says: %.200s", source, d ? d : "(unreadable)");
+	free(d);
+	return NATADV_EFORMAT;
 }
 
 /* ---- pages ---- */

@@ -38,6 +38,18 @@ const char *dj_sub_str(json_t *obj, const char *key, const char *sub);
 int dj_each(json_t *arr, const char *prefix, int (*fn)(json_t *obj, const char *where, void *ctx, char *err, size_t errlen),
             void *ctx, char *err, size_t errlen);
 
+/* When obj has the member key (an API's error answer), writes "<source>
+ * says: <the member as JSON>" to err and returns NATADV_EFORMAT; else 0. */
+int dj_refusal(json_t *obj, const char *key, const char *source, char *err, size_t errlen);
+
+/* Writes the names of the licence families in mask (names[i] for the
+ * DISC_LIC_* bit 1 << i; NULL leaves a family out), comma-separated, to out. */
+void disc_license_list(unsigned mask, const char *const names[8], char *out, size_t cap);
+
+/* Appends the page number of r and its page size as the parameters
+ * page_key and size_key. */
+int disc_url_page(buf *out, const disc_req *r, const char *page_key, const char *size_key);
+
 /* Appends a zeroed item to p; NULL when out of memory. */
 disc_item *disc_page_add(disc_page *p);
 

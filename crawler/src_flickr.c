@@ -22,13 +22,9 @@ static const char *const licenses[] = {
 static int build(const char *base, const disc_req *r, buf *out)
 {
 	/* the DISC_LIC_* bits in order: cc0, pdm, by, by-sa, by-nc, by-nd, by-nc-sa, by-nc-nd */
-	static const char *const ids[] = {"9", "10", "4", "5", "2", "6", "1", "3"};
-	char lic[64] = "", page[32], size[32];
-	for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++)
-		if (r->licenses & (1u << i))
-			snprintf(lic + strlen(lic), sizeof lic - strlen(lic), "%s%s", lic[0] ? "," : "", ids[i]);
-	snprintf(page, sizeof page, "%lld", disc_page_number(r));
-	snprintf(size, sizeof size, "%d", r->page_size);
+	static const char *const ids[8] = {"9", "10", "4", "5", "2", "6", "1", "3"};
+	char lic[64];
+	disc_license_list(r->licenses, ids, lic, sizeof lic);
 	int rc = buf_printf(out, "%s/services/rest/?method=flickr.photos.search", base);
 	if (!rc && r->api_key)
 		rc = disc_url_param(out, "api_key", r->api_key);
@@ -40,9 +36,7 @@ static int build(const char *base, const disc_req *r, buf *out)
 		rc = buf_puts(out, "&content_type=1&media=photos&sort=relevance"
 		                   "&extras=license%2Cowner_name%2Curl_l%2Curl_o");
 	if (!rc)
-		rc = disc_url_param(out, "page", page);
-	if (!rc)
-		rc = disc_url_param(out, "per_page", size);
+		rc = disc_url_page(out, r, "page", "per_page");
 	if (!rc)
 		rc = buf_puts(out, "&format=json&nojsoncallback=1");
 	return rc;

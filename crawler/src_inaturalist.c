@@ -17,14 +17,10 @@
 static int build(const char *base, const disc_req *r, buf *out)
 {
 	/* iNaturalist has no public-domain mark for photos */
-	static const char *const codes[] = {"cc0", NULL, "cc-by", "cc-by-sa", "cc-by-nc", "cc-by-nd",
-	                                    "cc-by-nc-sa", "cc-by-nc-nd"};
-	char lic[128] = "", page[32], size[32];
-	for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
-		if ((r->licenses & (1u << i)) && codes[i])
-			snprintf(lic + strlen(lic), sizeof lic - strlen(lic), "%s%s", lic[0] ? "," : "", codes[i]);
-	snprintf(page, sizeof page, "%lld", disc_page_number(r));
-	snprintf(size, sizeof size, "%d", r->page_size);
+	static const char *const codes[8] = {"cc0", NULL, "cc-by", "cc-by-sa", "cc-by-nc", "cc-by-nd",
+	                                     "cc-by-nc-sa", "cc-by-nc-nd"};
+	char lic[128];
+	disc_license_list(r->licenses, codes, lic, sizeof lic);
 	int rc = buf_printf(out, "%s/v1/observations", base);
 	if (!rc)
 		rc = disc_url_param(out, r->scientific ? "taxon_name" : "q", r->query);
@@ -34,11 +30,7 @@ static int build(const char *base, const disc_req *r, buf *out)
 		rc = disc_url_param(out, "quality_grade", "research");
 	if (!rc && lic[0])
 		rc = disc_url_param(out, "photo_license", lic);
-	if (!rc)
-		rc = disc_url_param(out, "page", page);
-	if (!rc)
-		rc = disc_url_param(out, "per_page", size);
-	return rc;
+	return rc ? rc : disc_url_page(out, r, "page", "per_page");
 }
 
 /* ".../photos/123/square.jpg" -> ".../photos/123/large.jpg": the search
@@ -143,15 +135,9 @@ static int parse(const char *body, size_t len, const disc_req *r, disc_page *out
 	if (rc)
 		return rc;
 	long long total = 0, per_page = r->page_size;
-	json_t *error = json_object_get(root, "error");
-	if (error) {
-		char *d = json_dumps(error, JSON_ENCODE_ANY | JSON_COMPACT);
-		natadv_errf(err, errlen, "inaturalist says: %.200s", d ? d : "(unreadable)");
-		free(d);
-		rc = NATADV_EFORMAT;
-		goto out;
-	}
-	rc = dj_int(root, "total_results", "", &total, err, errlen);
+	rc = dj_refusal(root, "error", "inaturalist", err, errlen);
+	if (!rc)
+		rc = dj_int(root, "total_results", "", &total, err, errlen);
 	if (!rc)
 		rc = dj_int(root, "per_page", "", &per_page, err, errlen);
 	if (!rc)
@@ -162,7 +148,6 @@ static int parse(const char *body, size_t len, const disc_req *r, disc_page *out
 	}
 	if (!rc)
 		rc = dj_each(results, "results", parse_obs, out, err, errlen);
-out:
 	json_decref(root);
 	return rc;
 }

@@ -14,23 +14,15 @@
 
 static int build(const char *base, const disc_req *r, buf *out)
 {
-	static const char *const names[] = {"cc0", "pdm", "by", "by-sa", "by-nc", "by-nd", "by-nc-sa", "by-nc-nd"};
-	char lic[128] = "", page[32], size[32];
-	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-		if (r->licenses & (1u << i))
-			snprintf(lic + strlen(lic), sizeof lic - strlen(lic), "%s%s", lic[0] ? "," : "", names[i]);
-	snprintf(page, sizeof page, "%lld", disc_page_number(r));
-	snprintf(size, sizeof size, "%d", r->page_size);
+	static const char *const names[8] = {"cc0", "pdm", "by", "by-sa", "by-nc", "by-nd", "by-nc-sa", "by-nc-nd"};
+	char lic[128];
+	disc_license_list(r->licenses, names, lic, sizeof lic);
 	int rc = buf_printf(out, "%s/v1/images/", base);
 	if (!rc)
 		rc = disc_url_param(out, "q", r->query);
 	if (!rc && lic[0])
 		rc = disc_url_param(out, "license", lic);
-	if (!rc)
-		rc = disc_url_param(out, "page", page);
-	if (!rc)
-		rc = disc_url_param(out, "page_size", size);
-	return rc;
+	return rc ? rc : disc_url_page(out, r, "page", "page_size");
 }
 
 static int parse_result(json_t *r, const char *where, void *page, char *err, size_t errlen)
@@ -88,23 +80,15 @@ static int parse(const char *body, size_t len, const disc_req *r, disc_page *out
 	if (rc)
 		return rc;
 	long long page_count = 0;
-	json_t *detail = json_object_get(root, "detail");
-	if (json_is_string(detail) || json_is_object(detail)) {
-		/* an error answer: {"detail": "..."} */
-		char *d = json_dumps(detail, JSON_ENCODE_ANY | JSON_COMPACT);
-		natadv_errf(err, errlen, "openverse says: %.200s", d ? d : "(unreadable)");
-		free(d);
-		rc = NATADV_EFORMAT;
-		goto out;
-	}
-	rc = dj_get(root, "results", JSON_ARRAY, 1, "", &results, err, errlen);
+	rc = dj_refusal(root, "detail", "openverse", err, errlen); /* {"detail": "..."} */
+	if (!rc)
+		rc = dj_get(root, "results", JSON_ARRAY, 1, "", &results, err, errlen);
 	if (!rc)
 		rc = dj_int(root, "page_count", "", &page_count, err, errlen);
 	if (!rc)
 		rc = disc_next_numbered(out, r, page_count < MAX_PAGE ? page_count : MAX_PAGE, 0);
 	if (!rc)
 		rc = dj_each(results, "results", parse_result, out, err, errlen);
-out:
 	json_decref(root);
 	return rc;
 }
