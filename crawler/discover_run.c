@@ -279,6 +279,13 @@ static int get_page(struct run *r, const struct query *q, const disc_req *dr, di
 	const disc_opts *o = r->o;
 	for (int attempt = 0;; attempt++) {
 		int rc = request(r, buf_cstr(&r->url), rs);
+		if (rc == NATADV_EINTR && rs->started > 0) {
+			/* stopped mid-transfer: the request was made, so it gets its row */
+			snprintf(rs->why, sizeof rs->why, "interrupted");
+			rs->finished = time_now();
+			if (add_row(r, q, dr->page, rs, 0, 0, NULL, "retry", rs->why, NULL) != 0)
+				return -NATADV_EDB;
+		}
 		if (rc)
 			return -rc;
 		progress(r);

@@ -130,7 +130,7 @@ check "every image from each source has a licence and an author" "4|0" \
 check "images from discover" 9 "$(sql "SELECT count(DISTINCT image_hash) FROM image_tags")"
 check_blobs
 
-# ---- endless pagination, --per-class, --max-pages, --max-requests ----
+# ---- endless pagination, --per-class, --max-pages, --max-requests (Openverse serves 20 pages deep) ----
 pages() { sql "SELECT group_concat(page) FROM (SELECT a.page FROM api_requests a JOIN queries q ON q.id = a.query_id
                WHERE a.source = 'openverse' AND q.query = 'brambling' AND a.outcome = 'ok' ORDER BY a.id)"; }
 disc openverse --classes $B --page-size 2 --per-class 5 2> /dev/null
@@ -157,6 +157,20 @@ check "the killed run got some pages" 1 "$(( last > 7 ))"
 disc openverse --classes $B --page-size 2 --per-class 100000 --max-requests 1 2> /dev/null
 check "a re-run asks the page after the last stored one" "$((last + 1))" \
 	"$(sql "SELECT page FROM api_requests WHERE source = 'openverse' ORDER BY id DESC LIMIT 1")"
+"$NATADV" -w "$T/ws" discover --source openverse --endpoint "$BASE/api/openverse" --allow-private --classes n01532829 \
+	--page-size 2 --per-class 100000 --min-interval 0.3 2> "$T/err" &
+pid=$!
+sleep 1
+kill -TERM "$pid"
+wait "$pid"
+check "SIGTERM stops it cleanly" 1 "$?"
+check_match "saying how to go on" "interrupted \(run 'natadv discover' again to continue\)" "$(cat "$T/err")"
+check "and records the end of the run" 1 "$(sql "SELECT status FROM runs WHERE command = 'discover' ORDER BY id DESC LIMIT 1")"
+check "no page failed by it" 0 "$(sql "SELECT count(*) FROM api_requests WHERE outcome = 'failed' AND wnid = 'n01532829'")"
+disc openverse --classes $B --page-size 2 --per-class 100000 2> /dev/null
+check "an endless search ends at Openverse's page 20" "0|20|" \
+	"$?|$(sql "SELECT page || '|' || coalesce(next_page, '') FROM api_requests a JOIN queries q ON q.id = a.query_id
+	          WHERE q.query = 'brambling' ORDER BY a.id DESC LIMIT 1")"
 check "integrity" ok "$(sql 'PRAGMA integrity_check')"
 check "foreign keys" "" "$(sql 'PRAGMA foreign_key_check')"
 
