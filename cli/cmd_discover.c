@@ -137,7 +137,7 @@ int cmd_discover(struct cli *c, int argc, char **argv)
 	};
 	disc_opts o;
 	disc_opts_default(&o);
-	const char *source = NULL, *classes = NULL;
+	const char *source = NULL, *classes = NULL, *set = NULL;
 	char err[2048];
 	long long n;
 	double d;
@@ -145,7 +145,7 @@ int cmd_discover(struct cli *c, int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (ch) {
 		case O_SOURCE: source = optarg; break;
-		case O_SET: o.set = optarg; break;
+		case O_SET: set = o.set = optarg; break;
 		case O_CLASSES: classes = optarg; break;
 		case O_PER_CLASS:
 			if (cli_parse_int("discover", "--per-class", optarg, 1, 1000000000, &n)) return EXIT_USAGE;
@@ -206,6 +206,8 @@ int cmd_discover(struct cli *c, int argc, char **argv)
 	}
 	if (optind < argc)
 		return cli_usage("discover", "unexpected argument '%s'", argv[optind]);
+	if (set && classes)
+		return cli_usage("discover", "--set and --classes exclude each other");
 	if (!source)
 		return cli_usage("discover", "--source is required (openverse, inaturalist, wikimedia or flickr)");
 	o.src = disc_source_find(source);

@@ -30,6 +30,8 @@ nat discover --source openverse --query-template "photo" 2> /dev/null
 check "a template without {name}" 2 "$?"
 nat discover --source openverse --classes n99999999 2> "$T/err"
 check "unknown wnid" 2 "$?"
+nat discover --source openverse --set imagenet-a --classes $G 2> /dev/null
+check "--set and --classes together" 2 "$?"
 FLICKR_API_KEY= disc flickr --classes $G 2> "$T/err"
 check "flickr without a key fails" 1 "$?"
 check_match "and says which variable" "flickr needs an API key: set FLICKR_API_KEY" "$(cat "$T/err")"
