@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/err.h"
 #include "crawler/discover.h"
@@ -363,6 +364,103 @@ static void test_bad_bodies(void)
 	disc_page_release(&p);
 }
 
+static void count_source(void *ctx, const store_discover_stat *d)
+{
+	int64_t *v = ctx;
+	v[0] = d->requests;
+	v[1] = d->failed;
+	v[2] = d->candidates;
+	v[3] = d->queued;
+	v[4] = d->not_queued;
+}
+
+static void count_skip(void *ctx, const char *source, const char *reason, const char *license, int64_t n)
+{
+	int64_t *v = ctx;
+	(void)source;
+	(void)license;
+	if (strcmp(reason, "licence") == 0)
+		v[5] += n;
+}
+
+/* The store side: where a query stands, candidates not queued, stats. */
+static void test_store_side(void)
+{
+	char dir[] = "/tmp/natadv-test-discover.XXXXXX", ws[64], err[512];
+	T_CHECK(mkdtemp(dir) != NULL);
+	snprintf(ws, sizeof ws, "%s/ws", dir);
+	store *s = NULL;
+	T_EQ_INT(store_create(ws, &s, err, sizeof err), 0);
+	if (!s)
+		return;
+	int64_t run = 0, q = 0, q2 = 0, id = 0;
+	T_EQ_INT(store_run_begin(s, "discover", "test", &run), 0);
+	T_EQ_INT(store_query_id(s, run, "openverse", "goldfinch", "n01531178", &q), 0);
+	T_EQ_INT(store_query_id(s, run, "openverse", "goldfinch", "n01531178", &q2), 0);
+	T_EQ_INT(q, q2);
+	buf next;
+	buf_init(&next, 1024);
+	int state = -1;
+	T_EQ_INT(store_api_resume(s, "openverse", "n01531178", q, &state, &next), 0);
+	T_EQ_INT(state, 0);
+	store_api_request a = {"openverse", q, "n01531178", "1", "http://x/?q=goldfinch", run, 1.0, 2.0, 200,
+	                       "00", 2, 1, "2", "ok", NULL};
+	T_EQ_INT(store_api_request_add(s, &a, &id), 0);
+	a.page = "2";
+	a.next_page = NULL;
+	a.outcome = "retry"; /* a retried request is no place to resume from */
+	T_EQ_INT(store_api_request_add(s, &a, NULL), 0);
+	T_EQ_INT(store_api_resume(s, "openverse", "n01531178", q, &state, &next), 0);
+	T_EQ_INT(state, 1);
+	T_EQ_STR(buf_cstr(&next), "2");
+	a.outcome = "failed";
+	a.next_page = "";
+	T_EQ_INT(store_api_request_add(s, &a, NULL), 0);
+	buf_reset(&next);
+	T_EQ_INT(store_api_resume(s, "openverse", "n01531178", q, &state, &next), 0);
+	T_EQ_INT(state, 1);
+	T_EQ_INT(next.len, 0);
+	a.outcome = "ok";
+	a.next_page = NULL;
+	T_EQ_INT(store_api_request_add(s, &a, NULL), 0);
+	T_EQ_INT(store_api_resume(s, "openverse", "n01531178", q, &state, &next), 0);
+	T_EQ_INT(state, 2);
+	store_candidate c = {.url = "http://a.example/1.jpg", .host = "http://a.example", .wnid = "n01531178",
+	                     .source = "openverse", .query = "goldfinch", .license = "cc-by-nc-4.0",
+	                     .source_id = "x1", .api_request_id = id};
+	int added = -1;
+	T_EQ_INT(store_discover_skip(s, run, &c, "licence", &added), 0);
+	T_EQ_INT(added, 1);
+	T_EQ_INT(store_discover_skip(s, run, &c, "licence", &added), 0);
+	T_EQ_INT(added, 0);
+	c.license = "cc-by-4.0";
+	c.source_id = "x2";
+	T_EQ_INT(store_candidate_add(s, run, &c, NULL, NULL), 0);
+	int64_t n = 0;
+	T_EQ_INT(store_discover_count(s, "openverse", "n01531178", &n), 0);
+	T_EQ_INT(n, 1);
+	T_EQ_INT(store_discover_count(s, "flickr", "n01531178", &n), 0);
+	T_EQ_INT(n, 0);
+	int64_t v[6] = {0};
+	T_EQ_INT(store_discover_stats(s, count_source, count_skip, v), 0);
+	T_EQ_INT(v[0], 4);
+	T_EQ_INT(v[1], 1);
+	T_EQ_INT(v[2], 4); /* the two ok rows, 2 candidates each */
+	T_EQ_INT(v[3], 2);
+	T_EQ_INT(v[4], 1);
+	T_EQ_INT(v[5], 1);
+	char *names = NULL;
+	T_EQ_INT(store_class_names(s, "n01531178", &names), 0);
+	T_EQ_STR(names, "goldfinch, Carduelis carduelis");
+	free(names);
+	T_EQ_INT(store_class_names(s, "n99999999", &names), NATADV_ENOTFOUND);
+	buf_release(&next);
+	store_close(s);
+	char cmd[128];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	T_EQ_INT(system(cmd), 0);
+}
+
 int main(void)
 {
 	T_RUN(test_queries);
@@ -374,5 +472,6 @@ int main(void)
 	T_RUN(test_wikimedia);
 	T_RUN(test_flickr);
 	T_RUN(test_bad_bodies);
+	T_RUN(test_store_side);
 	return T_DONE();
 }
