@@ -66,5 +66,6 @@ int cmd_eval(struct cli *c, int argc, char **argv);
 int cmd_review_serve(struct cli *c, int argc, char **argv);
 int cmd_export(struct cli *c, int argc, char **argv);
 int cmd_verify(struct cli *c, int argc, char **argv);
+int cmd_discover(struct cli *c, int argc, char **argv);
 
 #endif

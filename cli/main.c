@@ -40,6 +40,7 @@ static const struct command commands[] = {
 	{"eval", cmd_eval, "accuracy, calibration error and AURRA on a release: eval --model NAME DIR", 0, 1},
 	{"export", cmd_export, "write a release: export --set NAME --out DIR [--tar] [--partial]", 1, 0},
 	{"verify", cmd_verify, "check a release folder or tar against its checksums: verify DIR|TAR", 0, 0},
+	{"discover", cmd_discover, "candidate images from Openverse, iNaturalist, Wikimedia Commons or Flickr", 1, 1},
 };
 
 void cli_error(const char *fmt, ...)

@@ -9,17 +9,19 @@
 #include "common/err.h"
 #include "common/timeutil.h"
 
-/* Returns the id of the (source, query, wnid) row, adding it if new. */
-static int query_id(store *s, int64_t run_id, const store_candidate *c, const char *now, int64_t *id)
+int store_query_id(store *s, int64_t run_id, const char *source, const char *query, const char *wnid,
+                   int64_t *id)
 {
+	char now[32];
+	time_iso(time_now(), now);
 	sqlite3_stmt *st = store_stmt(s, ST_QUERY_ADD,
 		"INSERT INTO queries(source, query, wnid, issued_at, run_id) VALUES(?, ?, ?, ?, ?) "
 		"ON CONFLICT(source, query, wnid) DO NOTHING");
 	if (!st)
 		return NATADV_EDB;
-	store_bind_text(st, 1, c->source);
-	store_bind_text(st, 2, c->query);
-	store_bind_text(st, 3, c->wnid);
+	store_bind_text(st, 1, source);
+	store_bind_text(st, 2, query);
+	store_bind_text(st, 3, wnid);
 	store_bind_text(st, 4, now);
 	sqlite3_bind_int64(st, 5, run_id);
 	if (sqlite3_step(st) != SQLITE_DONE)
@@ -27,9 +29,9 @@ static int query_id(store *s, int64_t run_id, const store_candidate *c, const ch
 	st = store_stmt(s, ST_QUERY_ID, "SELECT id FROM queries WHERE source = ? AND query = ? AND wnid = ?");
 	if (!st)
 		return NATADV_EDB;
-	store_bind_text(st, 1, c->source);
-	store_bind_text(st, 2, c->query);
-	store_bind_text(st, 3, c->wnid);
+	store_bind_text(st, 1, source);
+	store_bind_text(st, 2, query);
+	store_bind_text(st, 3, wnid);
 	if (sqlite3_step(st) != SQLITE_ROW)
 		return store_dberr(s, "cannot find query");
 	*id = sqlite3_column_int64(st, 0);
@@ -45,7 +47,7 @@ int store_candidate_add(store *s, int64_t run_id, const store_candidate *c,
 	int64_t qid = 0;
 	int rc;
 	if (c->query && c->query[0]) {
-		rc = query_id(s, run_id, c, now, &qid);
+		rc = store_query_id(s, run_id, c->source, c->query, c->wnid, &qid);
 		if (rc)
 			return rc;
 	}

@@ -242,6 +242,7 @@ static const struct migration migrations[] = {
 	{"schema/002_models.sql", NULL},
 	{"schema/003_frontier_due.sql", NULL},
 	{"schema/004_select_review_release.sql", NULL},
+	{"schema/005_discover.sql", NULL},
 };
 
 int store_schema_latest(void)

@@ -557,4 +557,61 @@ int blob_sync(const char *objdir);
 /* Removes temporary files a killed run left in objdir/tmp; *n = count. */
 int blob_clean_tmp(const char *objdir, int *n);
 
+/* ---- discover: API requests and candidates not queued (store/discover.c) ---- */
+
+/* Sets *id to the queries row of (source, query, wnid), adding it if new. */
+int store_query_id(store *s, int64_t run_id, const char *source, const char *query, const char *wnid,
+                   int64_t *id);
+
+typedef struct store_api_request {
+	const char *source;
+	int64_t query_id;
+	const char *wnid;
+	const char *page;            /* page number or continuation token asked for; may be NULL */
+	const char *url;             /* without secrets */
+	int64_t run_id;
+	double started, finished;    /* unix seconds */
+	long http_status;            /* 0 when no response */
+	const char *body_sha256;     /* NULL when no response */
+	int candidates, queued;
+	const char *next_page;       /* what the following request asks for; NULL at the end */
+	const char *outcome;         /* "ok" | "retry" | "failed" */
+	const char *error;           /* NULL when ok */
+} store_api_request;
+
+/* Appends an api_requests row; *id (may be NULL) gets its id. */
+int store_api_request_add(store *s, const store_api_request *r, int64_t *id);
+
+/* Where (source, wnid, query) stands after earlier runs: *state is 0 when it
+ * was never asked, 1 when it goes on at the page appended to next, 2 when its
+ * results are exhausted. Reads the latest "ok" or "failed" request. */
+int store_api_resume(store *s, const char *source, const char *wnid, int64_t query_id, int *state, buf *next);
+
+/* Records a candidate discover found but did not queue, and why ("licence",
+ * "unknown_licence", "no_url", "bad_url", "not_jpeg_png", "too_small"); c->url
+ * may be NULL. Once per (source, wnid, source_id): *added says if new. */
+int store_discover_skip(store *s, int64_t run_id, const store_candidate *c, const char *reason, int *added);
+
+/* Sets *n to the number of (url, class) tags source has added for wnid. */
+int store_discover_count(store *s, const char *source, const char *wnid, int64_t *n);
+
+/* Sets *names to a copy of the class's WordNet names (the caller frees it);
+ * NATADV_ENOTFOUND for an unknown wnid. */
+int store_class_names(store *s, const char *wnid, char **names);
+
+typedef struct store_discover_stat {
+	const char *source;
+	int64_t requests, failed;          /* every request; those that failed for good */
+	int64_t candidates, queued;        /* over the stored pages */
+	int64_t not_queued;                /* discover_skipped rows */
+} store_discover_stat;
+
+/* Calls per_source for every source discover has asked (by name), then
+ * per_skip for each (source, reason, licence) of candidates not queued with
+ * their number, most first. Strings valid during the call. */
+int store_discover_stats(store *s, void (*per_source)(void *ctx, const store_discover_stat *st),
+                         void (*per_skip)(void *ctx, const char *source, const char *reason,
+                                          const char *license, int64_t n),
+                         void *ctx);
+
 #endif

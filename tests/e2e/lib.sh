@@ -17,10 +17,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# start_server: starts testsrv on an ephemeral loopback port; sets PORT and BASE.
+# start_server [TESTSRV OPTIONS...]: starts testsrv on an ephemeral loopback
+# port (with any further options, e.g. --routes FILE); sets PORT and BASE.
 start_server() {
 	rm -f "$T/port"
-	"$TESTSRV" --port-file "$T/port" --root "$FIX" --log "$T/server.log" --gen-base "$FIX/chelsea_q90.jpg" &
+	"$TESTSRV" --port-file "$T/port" --root "$FIX" --log "$T/server.log" --gen-base "$FIX/chelsea_q90.jpg" "$@" &
 	SRV_PID=$!
 	for _ in $(seq 1 100); do
 		[ -s "$T/port" ] && break

@@ -35,6 +35,14 @@
 #define CMAP_MAX_ENTRIES (1u << 20)
 #define NAP_SLICE_MS 20
 
+/* One line of the --routes table (see load_routes). */
+struct api_route {
+	char *path, *params, *file;
+	unsigned once;    /* the first request gets this status (a 429 with Retry-After: 1), or 0 */
+	unsigned status;  /* of the answer (200) */
+	int line;
+};
+
 /* A counter per string key: request counts per path, failures left per KEY.
  * Bounded: once CMAP_MAX_ENTRIES keys exist, new keys are not remembered. */
 struct cmap_entry {
@@ -63,6 +71,8 @@ struct server {
 	char host[INET6_ADDRSTRLEN + 2]; /* the bind address as a URL host */
 	unsigned port;
 	struct cmap hits, flaky, ratelimit, unavail;
+	struct api_route *routes; /* --routes: canned API answers under /api/ */
+	size_t nroutes;
 };
 
 static struct server srv;
@@ -703,6 +713,209 @@ static const char html_error[] =
 
 static const char robots_default[] = "User-agent: *\nDisallow: /private/\n";
 
+/* ---- canned API answers (--routes) ---- */
+
+#define ROUTE_FILE_MAX (4u << 20)
+
+/* Whether every "k=v" of the route's '&'-separated params is an argument of
+ * the request ("k=!" wants k absent). */
+static int route_matches(struct MHD_Connection *c, const struct api_route *rt)
+{
+	char spec[4096];
+	if (strcmp(rt->params, "-") == 0)
+		return 1;
+	snprintf(spec, sizeof spec, "%s", rt->params);
+	for (char *p = spec; p;) {
+		char *amp = strchr(p, '&'), *eq;
+		const char *have;
+		if (amp)
+			*amp = '\0';
+		eq = strchr(p, '=');
+		if (eq) {
+			*eq = '\0';
+			have = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, p);
+			if (strcmp(eq + 1, "!") == 0 ? have != NULL : (!have || strcmp(have, eq + 1) != 0))
+				return 0;
+		}
+		p = amp ? amp + 1 : NULL;
+	}
+	return 1;
+}
+
+/* Appends s[0..n) to the growing body; 0 or -1 past ROUTE_FILE_MAX * 2. */
+static int body_add(char **b, size_t *len, size_t *cap, const char *s, size_t n)
+{
+	if (*len + n + 1 > *cap) {
+		size_t want = (*len + n + 1) * 2;
+		char *nb;
+		if (want > 2 * ROUTE_FILE_MAX)
+			return -1;
+		nb = realloc(*b, want);
+		if (!nb)
+			return -1;
+		*b = nb;
+		*cap = want;
+	}
+	memcpy(*b + *len, s, n);
+	*len += n;
+	(*b)[*len] = '\0';
+	return 0;
+}
+
+/* The route's file (relative to --root, no ".."), with {base} and {page}
+ * replaced in text files: the loopback base URL and the page argument. */
+static enum MHD_Result serve_route(struct MHD_Connection *c, const char *method, const char *url,
+                                   const struct api_route *rt)
+{
+	struct MHD_Response *r;
+	const char *dot = strrchr(rt->file, '.'), *ctype, *page;
+	char key[32], base[INET6_ADDRSTRLEN + 32], *raw = NULL, *body = NULL;
+	size_t len = 0, cap = 0, got = 0;
+	struct stat st;
+	int fd, text;
+
+	snprintf(key, sizeof key, "route:%d", rt->line);
+	if (rt->once && cmap_touch(&srv.ratelimit, key, 1) == 1) {
+		r = resp_printf("text/plain", "%u %s\n", rt->once, MHD_get_reason_phrase_for(rt->once));
+		if (r && rt->once == 429)
+			MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+		return reply(c, method, url, rt->once, r);
+	}
+	if (rt->file[0] == '/' || strstr(rt->file, ".."))
+		return reply_status(c, method, url, 400);
+	fd = openat(srv.rootfd, rt->file, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return reply_status(c, method, url, 404);
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > ROUTE_FILE_MAX ||
+	    !(raw = malloc((size_t)st.st_size + 1))) {
+		close(fd);
+		return reply_status(c, method, url, 500);
+	}
+	while (got < (size_t)st.st_size) {
+		ssize_t n = read(fd, raw + got, (size_t)st.st_size - got);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	close(fd);
+	raw[got] = '\0';
+	text = dot && (strcmp(dot, ".json") == 0 || strcmp(dot, ".html") == 0 || strcmp(dot, ".txt") == 0);
+	ctype = !text ? content_type_for(rt->file) : strcmp(dot, ".json") == 0 ? "application/json"
+	      : strcmp(dot, ".html") == 0 ? "text/html; charset=utf-8" : "text/plain";
+	page = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "page");
+	snprintf(base, sizeof base, "http://%s:%u", srv.host, srv.port);
+	for (size_t i = 0; i < got;) {
+		const char *sub = NULL;
+		size_t skip = 1;
+		if (text && strncmp(raw + i, "{base}", 6) == 0) {
+			sub = base;
+			skip = 6;
+		} else if (text && strncmp(raw + i, "{page}", 6) == 0) {
+			sub = page ? page : "1";
+			skip = 6;
+		}
+		if (body_add(&body, &len, &cap, sub ? sub : raw + i, sub ? strlen(sub) : 1) != 0) {
+			free(raw);
+			free(body);
+			return reply_status(c, method, url, 500);
+		}
+		i += skip;
+	}
+	free(raw);
+	r = MHD_create_response_from_buffer(len, body ? body : "", body ? MHD_RESPMEM_MUST_FREE
+	                                                           : MHD_RESPMEM_PERSISTENT);
+	if (!r) {
+		free(body);
+		return reply(c, method, url, 500, NULL);
+	}
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+	return reply(c, method, url, rt->status, r);
+}
+
+static enum MHD_Result serve_api(struct MHD_Connection *c, const char *method, const char *url)
+{
+	for (size_t i = 0; i < srv.nroutes; i++)
+		if (strcmp(srv.routes[i].path, url) == 0 && route_matches(c, &srv.routes[i]))
+			return serve_route(c, method, url, &srv.routes[i]);
+	return reply_status(c, method, url, 404);
+}
+
+/* Reads the --routes table: one route a line, tab-separated
+ *   PATH  PARAMS  FILE  [MODE]
+ * PATH is matched exactly; PARAMS is '-' or k=v&k=v (decoded values; v '!'
+ * means k must be absent); FILE is relative to --root; MODE is '-' or a
+ * comma list of once=STATUS and status=STATUS. '#' starts a comment line. */
+static int load_routes(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	char line[8192];
+	int lineno = 0, rc = 0;
+
+	if (!f) {
+		fprintf(stderr, "testsrv: cannot open '%s': %s\n", path, strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof line, f)) {
+		char *field[4] = {NULL, NULL, NULL, NULL}, *p = line;
+		struct api_route *rt, *grown;
+		int n = 0;
+		uint64_t v;
+
+		lineno++;
+		line[strcspn(line, "\r\n")] = '\0';
+		if (!line[0] || line[0] == '#')
+			continue;
+		while (p && n < 4) {
+			char *tab = strchr(p, '\t');
+			if (tab)
+				*tab = '\0';
+			field[n++] = p;
+			p = tab ? tab + 1 : NULL;
+		}
+		if (n < 3) {
+			fprintf(stderr, "testsrv: '%s' line %d: want PATH, PARAMS and FILE\n", path, lineno);
+			rc = -1;
+			break;
+		}
+		grown = realloc(srv.routes, (srv.nroutes + 1) * sizeof *grown);
+		if (!grown) {
+			rc = -1;
+			break;
+		}
+		srv.routes = grown;
+		rt = &srv.routes[srv.nroutes++];
+		memset(rt, 0, sizeof *rt);
+		rt->line = lineno;
+		rt->status = 200;
+		rt->path = strdup(field[0]);
+		rt->params = strdup(field[1]);
+		rt->file = strdup(field[2]);
+		for (p = field[3]; p && *p && strcmp(p, "-") != 0;) {
+			char *comma = strchr(p, ',');
+			unsigned *dst = NULL;
+			if (comma)
+				*comma = '\0';
+			if (strncmp(p, "once=", 5) == 0)
+				dst = &rt->once;
+			else if (strncmp(p, "status=", 7) == 0)
+				dst = &rt->status;
+			if (!dst || parse_uint(strchr(p, '=') + 1, 599, &v) != 0 || v < 200) {
+				fprintf(stderr, "testsrv: '%s' line %d: bad mode '%s'\n", path, lineno, p);
+				rc = -1;
+				break;
+			}
+			*dst = (unsigned)v;
+			p = comma ? comma + 1 : NULL;
+		}
+		if (rc || !rt->path || !rt->params || !rt->file) {
+			rc = -1;
+			break;
+		}
+	}
+	fclose(f);
+	return rc;
+}
+
 /* ---- routing ---- */
 
 /* Splits "/a/b/c" into segments in place; returns their number, or -1 when
@@ -737,6 +950,8 @@ static enum MHD_Result route(struct MHD_Connection *c, const char *method, const
 
 	if (ulen > PATH_MAX_LEN)
 		return reply_status(c, method, url, 414);
+	if (srv.nroutes && strncmp(url, "/api/", 5) == 0)
+		return serve_api(c, method, url);
 	memcpy(path, url, ulen + 1);
 	n = split_path(path, s);
 	if (n < 0)
@@ -1053,13 +1268,13 @@ static int write_port_file(const char *path, unsigned port)
 static void usage(FILE *f)
 {
 	fputs("usage: testsrv --port-file FILE --root DIR [--port N] [--bind ADDR]\n"
-	      "               [--log FILE] [--gen-base FILE]\n", f);
+	      "               [--log FILE] [--gen-base FILE] [--routes FILE]\n", f);
 }
 
 int main(int argc, char **argv)
 {
 	const char *port_file = NULL, *root = NULL, *bind_addr = "127.0.0.1";
-	const char *log_path = NULL, *gen_base = NULL;
+	const char *log_path = NULL, *gen_base = NULL, *routes = NULL;
 	struct sockaddr_storage ss;
 	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
 	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
@@ -1104,6 +1319,8 @@ int main(int argc, char **argv)
 			dst = &log_path;
 		else if (strcmp(opt, "--gen-base") == 0)
 			dst = &gen_base;
+		else if (strcmp(opt, "--routes") == 0)
+			dst = &routes;
 		else if (strcmp(opt, "--port") != 0) {
 			fprintf(stderr, "testsrv: unknown option '%s'\n", opt);
 			usage(stderr);
@@ -1162,6 +1379,8 @@ int main(int argc, char **argv)
 	}
 	if (gen_base && load_gen_base(gen_base) != 0)
 		goto out;
+	if (routes && load_routes(routes) != 0)
+		goto out;
 	build_huge_png();
 
 	d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, NULL,
@@ -1204,6 +1423,12 @@ out:
 		close(srv.rootfd);
 	free(srv.gen_base);
 	free(srv.corrupt);
+	for (size_t i = 0; i < srv.nroutes; i++) {
+		free(srv.routes[i].path);
+		free(srv.routes[i].params);
+		free(srv.routes[i].file);
+	}
+	free(srv.routes);
 	cmap_release(&srv.hits);
 	cmap_release(&srv.flaky);
 	cmap_release(&srv.ratelimit);
