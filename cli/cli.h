@@ -43,9 +43,9 @@ struct resnet;
 /* Resolves --model NAME|FILE for commands that run without a workspace: a
  * safetensors file opens an in-memory store (class lists only), a name opens
  * the workspace (recording the run in *run_id) and finds the model's weights;
- * then loads them into *m. Returns EXIT_OK, or EXIT_FAIL with the message
+ * then loads them into *m; id (may be NULL) gets the weights' SHA-256. Returns EXIT_OK, or EXIT_FAIL with the message
  * printed. The caller ends the run and frees *st and *m in either case. */
-int cli_model_open(struct cli *c, const char *model, store **st, int64_t *run_id, struct resnet **m);
+int cli_model_open(struct cli *c, const char *model, store **st, int64_t *run_id, struct resnet **m, char id[65]);
 /* Splits the comma list v in place into out[0..max); returns the count, or
  * -1 when there are more than max items. */
 int cli_split_list(char *v, const char **out, int max);

@@ -106,7 +106,7 @@ int cmd_classify(struct cli *c, int argc, char **argv)
 	char **names = NULL;
 	int status = EXIT_FAIL, failed = 0;
 	int64_t run_id = 0;
-	if (cli_model_open(c, model, &st, &run_id, &m) != EXIT_OK)
+	if (cli_model_open(c, model, &st, &run_id, &m, NULL) != EXIT_OK)
 		goto out;
 	int classes = resnet_get_info(m)->classes;
 	if (filter_classes_load(st, "imagenet-a", &fc) != 0) {

@@ -28,8 +28,12 @@ static void help(void)
 	       "  aurra                  area under the response rate accuracy curve\n"
 	       "--json prints {\"n\":..,\"accuracy\":..,\"rms_calibration_error\":..,\"aurra\":..}.\n"
 	       "--model is a model of the workspace or a safetensors file (no workspace needed).\n"
-	       "The model that filtered a release gets 0 accuracy on it. Exit status 3 when\n"
-	       "some images could not be read (they are left out of the figures).\n");
+	       "Self-check: when the release's manifest.jsonl names this model (by the SHA-256\n"
+	       "of its weights) as the one that selected the images, every such image (not\n"
+	       "converted from PNG, chosen over the set's classes) must still be classified\n"
+	       "wrong; the report says so (\"self_check\" in --json) and the exit status is 1\n"
+	       "if not, since scoring and evaluation then disagree. Exit status 3 when some\n"
+	       "images could not be read (they are left out of the figures).\n");
 }
 
 static void on_fail(void *ctx, const char *path, const char *why)
@@ -89,9 +93,11 @@ int cmd_eval(struct cli *c, int argc, char **argv)
 	store *st = NULL;
 	resnet *m = NULL;
 	eval_release rel = {0};
+	int *by_image = NULL;
+	char model_id[65] = "";
 	int64_t run_id = 0;
 	int status = EXIT_FAIL;
-	if (cli_model_open(c, model, &st, &run_id, &m) != EXIT_OK)
+	if (cli_model_open(c, model, &st, &run_id, &m, model_id) != EXIT_OK)
 		goto out;
 	if (eval_release_open(st, dir, &rel, err, sizeof err) != 0) {
 		cli_error("cannot read release '%s': %s", dir, err);
@@ -106,7 +112,11 @@ int cmd_eval(struct cli *c, int argc, char **argv)
 		goto out;
 	}
 	eval_result r;
-	int rc = eval_run(m, &rel, (int)batch, &cli_stop, on_fail, NULL, &r, err, sizeof err);
+	if (!(by_image = malloc(sizeof(int) * rel.nimages))) {
+		cli_error("out of memory");
+		goto out;
+	}
+	int rc = eval_run(m, &rel, (int)batch, &cli_stop, on_fail, NULL, &r, by_image, err, sizeof err);
 	if (rc) {
 		cli_error("eval stopped: %s", err);
 		goto out;
@@ -124,8 +134,28 @@ int cmd_eval(struct cli *c, int argc, char **argv)
 	print_metric("accuracy", r.accuracy, json);
 	print_metric("rms_calibration_error", r.rms_calibration_error, json);
 	print_metric("aurra", r.aurra, json);
+	eval_self_check_result sc;
+	if (eval_self_check(&rel, dir, model_id, by_image, &sc, err, sizeof err) != 0) {
+		if (json)
+			printf("}\n");
+		cli_error("self-check: %s", err);
+		goto out;
+	}
+	int self_failed = sc.filter_model && sc.right > 0;
+	if (json && sc.filter_model)
+		printf(",\"self_check\":{\"filter_model\":true,\"checked\":%zu,\"right\":%zu,\"passed\":%s}", sc.checked,
+		       sc.right, self_failed ? "false" : "true");
+	else if (sc.filter_model)
+		printf("%-22s %s: %zu of its %zu images wrong, as selected\n", "self-check",
+		       self_failed ? "FAILED" : "passed", sc.checked - sc.right, sc.checked);
 	if (json)
 		printf("}\n");
+	if (self_failed) {
+		cli_error("self-check failed: this model selected the release's images as mistakes, but now gets %zu of "
+		          "%zu right (first: '%s'); scoring and evaluation disagree",
+		          sc.right, sc.checked, sc.first_right);
+		goto out;
+	}
 	if (!c->quiet && isnan(r.rms_calibration_error))
 		cli_error("note: the RMS calibration error needs at least %d images (bins of %d, as the original code)",
 		          EVAL_CALIB_BETA, EVAL_CALIB_BETA);
@@ -136,6 +166,7 @@ out:
 	if (st && run_id)
 		store_run_end(st, run_id, status);
 	eval_release_free(&rel);
+	free(by_image);
 	resnet_free(m);
 	store_close(st);
 	return status;

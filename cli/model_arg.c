@@ -6,9 +6,10 @@
 #include <stdio.h>
 #include <sys/stat.h>
 
+#include "common/sha256.h"
 #include "filter/resnet.h"
 
-int cli_model_open(struct cli *c, const char *model, store **st, int64_t *run_id, struct resnet **m)
+int cli_model_open(struct cli *c, const char *model, store **st, int64_t *run_id, struct resnet **m, char id[65])
 {
 	char err[1024];
 	struct stat sb;
@@ -25,6 +26,10 @@ int cli_model_open(struct cli *c, const char *model, store **st, int64_t *run_id
 			goto out;
 		}
 		buf_puts(&path, model);
+		if (id && sha256_file(model, id, NULL, err, sizeof err) != 0) {
+			cli_error("%s", err);
+			goto out;
+		}
 	} else {
 		store_model rec;
 		if (store_open(c->workspace, st, err, sizeof err) != 0) {
@@ -36,6 +41,8 @@ int cli_model_open(struct cli *c, const char *model, store **st, int64_t *run_id
 			cli_error("%s", store_errmsg(*st));
 			goto out;
 		}
+		if (id)
+			snprintf(id, 65, "%s", rec.id);
 	}
 	if (resnet_load_file(m, buf_cstr(&path), err, sizeof err) != 0) {
 		cli_error("cannot load model '%s': %s", model, err);

@@ -6,6 +6,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -459,9 +460,12 @@ void eval_release_free(eval_release *r)
 
 int eval_run(resnet *m, const eval_release *r, int batch, const volatile sig_atomic_t *stop,
              void (*on_fail)(void *ctx, const char *path, const char *why), void *ctx,
-             eval_result *out, char *err, size_t errlen)
+             eval_result *out, int *by_image, char *err, size_t errlen)
 {
 	memset(out, 0, sizeof *out);
+	if (by_image)
+		for (size_t i = 0; i < r->nimages; i++)
+			by_image[i] = -1;
 	out->accuracy = out->rms_calibration_error = out->aurra = NAN;
 	int classes = resnet_get_info(m)->classes;
 	for (int c = 0; c < r->nclasses; c++) {
@@ -518,6 +522,8 @@ int eval_run(resnet *m, const eval_release *r, int batch, const volatile sig_ato
 				filter_predict(logits + (size_t)k * classes, classes, subset, r->nclasses, &p);
 				conf[out->n] = p.subset_p;
 				correct[out->n] = p.subset_pos == r->labels[which[k]];
+				if (by_image)
+					by_image[which[k]] = correct[out->n];
 				out->n++;
 			}
 			nb = 0;
@@ -549,5 +555,79 @@ out:
 	free(subset);
 	free(logits);
 	free(input);
+	return rc;
+}
+
+/* ---- the self-check: the filter model on its own release ---- */
+
+/* Whether a manifest line's selection_rule ("<rule> <params JSON>") chose
+ * in the subset space (the default when the params do not say). */
+static int rule_is_subset(const char *rule)
+{
+	const char *sp = rule ? strchr(rule, ' ') : NULL;
+	if (!sp)
+		return 1;
+	json_t *params = json_loads(sp + 1, 0, NULL);
+	const char *space = json_string_value(json_object_get(params, "space"));
+	int subset = !space || strcmp(space, "subset") == 0;
+	json_decref(params);
+	return subset;
+}
+
+int eval_self_check(const eval_release *r, const char *dir, const char *model_id, const int *by_image,
+                    eval_self_check_result *out, char *err, size_t errlen)
+{
+	memset(out, 0, sizeof *out);
+	char path[8192];
+	snprintf(path, sizeof path, "%s/manifest.jsonl", dir);
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		/* DIR may be the release's inner folder: look beside it. */
+		snprintf(path, sizeof path, "%s/../manifest.jsonl", r->folder);
+		f = fopen(path, "r");
+	}
+	if (!f)
+		return 0;
+	out->manifest = 1;
+	char *line = NULL;
+	size_t cap = 0;
+	long lineno = 0;
+	int rc = 0;
+	while (getline(&line, &cap, f) > 0) {
+		lineno++;
+		json_error_t je;
+		json_t *o = json_loads(line, 0, &je);
+		if (!json_is_object(o)) {
+			json_decref(o);
+			natadv_errf(err, errlen, "cannot read '%s' line %ld: %s", path, lineno, je.text);
+			rc = NATADV_EFORMAT;
+			break;
+		}
+		const char *id = json_string_value(json_object_get(o, "model_id"));
+		const char *p = json_string_value(json_object_get(o, "path"));
+		const char *rule = json_string_value(json_object_get(o, "selection_rule"));
+		int converted = json_is_string(json_object_get(o, "converted"));
+		if (id && p && model_id && strcmp(id, model_id) == 0) {
+			out->filter_model = 1;
+			/* A converted image (PNG to JPEG) is not the pixels the model
+			 * judged, and a 1k-space choice can be right over the subset. */
+			const char *tail = strchr(p, '/');
+			if (!converted && rule_is_subset(rule) && tail) {
+				size_t tl = strlen(tail);
+				for (size_t i = 0; i < r->nimages; i++) {
+					size_t pl = strlen(r->paths[i]);
+					if (pl < tl || strcmp(r->paths[i] + pl - tl, tail) != 0 || by_image[i] < 0)
+						continue;
+					out->checked++;
+					if (by_image[i] && out->right++ == 0)
+						snprintf(out->first_right, sizeof out->first_right, "%s", p);
+					break;
+				}
+			}
+		}
+		json_decref(o);
+	}
+	free(line);
+	fclose(f);
 	return rc;
 }

@@ -71,9 +71,29 @@ typedef struct eval_result {
 /* Classifies every image of r with m in batches of batch, takes the argmax
  * and max softmax probability over the logits of r's classes only, and
  * computes the metrics. on_fail (may be NULL) hears of each unreadable image.
- * Returns 0, NATADV_EINTR when stop was set, or a NATADV code with err set. */
+ * by_image (may be NULL; r->nimages ints, owned by the caller) gets 1 for an
+ * image classified right, 0 wrong, -1 unreadable. Returns 0, NATADV_EINTR
+ * when stop was set, or a NATADV code with err set. */
 int eval_run(resnet *m, const eval_release *r, int batch, const volatile sig_atomic_t *stop,
              void (*on_fail)(void *ctx, const char *path, const char *why), void *ctx,
-             eval_result *out, char *err, size_t errlen);
+             eval_result *out, int *by_image, char *err, size_t errlen);
+
+typedef struct eval_self_check_result {
+	int manifest;            /* a manifest.jsonl was found beside the release folder */
+	int filter_model;        /* the evaluated model chose images of this release */
+	size_t checked;          /* its unconverted, subset-space images that were classified */
+	size_t right;            /* of which it now classifies right (should be 0) */
+	char first_right[512];   /* the release path of the first of those */
+} eval_self_check_result;
+
+/* The built-in self-check: when the release's manifest.jsonl (in dir, or
+ * beside r's folder) names model_id (SHA-256 of the weights) as the model that
+ * selected its images, counts how many of those images by_image (from
+ * eval_run) says it now gets right — by construction none, unless scoring and
+ * evaluation disagree. Images converted from PNG and images chosen over all
+ * 1000 classes are not checked. Returns 0 (also without a manifest) or
+ * NATADV_EFORMAT with err naming the bad line. */
+int eval_self_check(const eval_release *r, const char *dir, const char *model_id, const int *by_image,
+                    eval_self_check_result *out, char *err, size_t errlen);
 
 #endif
