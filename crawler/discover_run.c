@@ -646,7 +646,7 @@ static int list_classes(struct run *r, struct class_list *l)
 			natadv_errf(r->err, r->errlen, "%s", store_errmsg(r->s));
 	}
 	for (size_t i = 0; o->wnids && i < o->nwnids && !rc; i++) {
-		store_class c = {0, o->wnids[i], NULL};
+		store_class c = {.wnid = o->wnids[i], .index_1k = -1};
 		char *names = NULL;
 		rc = store_class_names(r->s, o->wnids[i], &names);
 		if (rc) {
