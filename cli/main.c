@@ -13,6 +13,7 @@
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/fmt.h"
+#include "common/jstr.h"
 
 volatile sig_atomic_t cli_stop;
 
@@ -112,16 +113,11 @@ const char *cli_num(int64_t n, char out[32])
 
 void cli_json_string(const char *s)
 {
-	putchar('"');
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			printf("\\%c", *p);
-		else if (*p < 0x20)
-			printf("\\u%04x", *p);
-		else
-			putchar(*p);
-	}
-	putchar('"');
+	buf b;
+	buf_init(&b, strlen(s) * 6 + 3);
+	if (jstr_quote(&b, s) == 0)
+		fwrite(b.data, 1, b.len, stdout);
+	buf_release(&b);
 }
 
 int cli_split_list(char *v, const char **out, int max)
