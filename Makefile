@@ -91,6 +91,11 @@ FUZZ_CFLAGS = $(filter-out -Wno-format-truncation,$(WARN)) -g -O1 \
   -I. $(PKG_CFLAGS) -DNATADV_VERSION='"$(VERSION)"' -MMD -MP
 FUZZ_OBJ := $(LIB_SRC:%.c=$(FZ)/obj/%.o) $(FZ)/obj/gen/embedded.o
 
+$(FUZZ_OBJ): | $(FZ)/.deps
+$(FZ)/.deps: scripts/install-deps.sh
+	@scripts/install-deps.sh fuzz
+	@mkdir -p $(FZ) && touch $@
+
 $(FZ)/obj/gen/embedded.o: build/gen/embedded.c
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -c -o $@ $<
