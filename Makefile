@@ -80,12 +80,47 @@ $(B)/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(B)/libnatadv.a
 	$(CC) $(CFLAGS_ALL) -o $@ $< tests/fuzz/replay.c $(B)/libnatadv.a $(LIBS_ALL)
 
 # Coverage-guided fuzzing with clang's libFuzzer: make fuzz-NAME [SECONDS=60]
+# clang builds the library once more, with coverage and ASan+UBSan, into
+# build/fuzz/libnatadv.a; a target links only the objects it needs. New
+# inputs go to build/fuzz/corpus/NAME (tests/fuzz/corpus/NAME seeds it and
+# keeps only the regression inputs chosen by hand), crashes to build/fuzz/.
 SECONDS ?= 60
-fuzz-%: tests/fuzz/fuzz_%.c
-	@mkdir -p build/fuzz
-	clang -g -O1 -fsanitize=fuzzer,address,undefined -I. $(PKG_CFLAGS) -DNATADV_VERSION='"$(VERSION)"' -D_GNU_SOURCE \
-	  -o build/fuzz/$* $< $(filter-out %/gen/embedded.c,$(LIB_SRC)) build/gen/embedded.c $(LIBS_ALL)
-	build/fuzz/$* -max_total_time=$(SECONDS) tests/fuzz/corpus/$*
+FZ := build/fuzz
+FUZZ_CFLAGS = $(filter-out -Wno-format-truncation,$(WARN)) -g -O1 \
+  -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined \
+  -I. $(PKG_CFLAGS) -DNATADV_VERSION='"$(VERSION)"' -MMD -MP
+FUZZ_OBJ := $(LIB_SRC:%.c=$(FZ)/obj/%.o) $(FZ)/obj/gen/embedded.o
+
+$(FUZZ_OBJ): | $(FZ)/.deps
+$(FZ)/.deps: scripts/install-deps.sh
+	@scripts/install-deps.sh fuzz
+	@mkdir -p $(FZ) && touch $@
+
+$(FZ)/obj/gen/embedded.o: build/gen/embedded.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -c -o $@ $<
+
+$(FZ)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -c -o $@ $<
+
+$(FZ)/libnatadv.a: $(FUZZ_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(FZ)/bin/fuzz_%: tests/fuzz/fuzz_%.c $(FZ)/libnatadv.a
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FZ)/libnatadv.a $(LIBS_ALL)
+
+.PRECIOUS: $(FZ)/bin/fuzz_%
+fuzz-%: $(FZ)/bin/fuzz_%
+	@mkdir -p $(FZ)/corpus/$*
+	$< -max_total_time=$(SECONDS) -artifact_prefix=$(FZ)/$*- \
+	  $(if $(wildcard tests/fuzz/$*.dict),-dict=tests/fuzz/$*.dict) \
+	  $(FZ)/corpus/$* tests/fuzz/corpus/$*
+
+# every target in turn, SECONDS each
+fuzz: $(FUZZ_SRC:tests/fuzz/fuzz_%.c=fuzz-%)
 
 tools: $(B)/natadv $(TESTS) $(REPLAYS) $(B)/testsrv
 
@@ -134,4 +169,4 @@ check-pytorch:
 clean:
 	rm -rf build natadv
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TESTS:=.d) $(REPLAYS:=.d)
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TESTS:=.d) $(REPLAYS:=.d) $(wildcard $(FZ)/obj/*/*.d $(FZ)/bin/*.d)

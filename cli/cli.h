@@ -38,6 +38,9 @@ int cli_parse_double(const char *command, const char *opt, const char *v, double
 const char *cli_num(int64_t n, char out[32]);
 /* Prints s as a JSON string to stdout. */
 void cli_json_string(const char *s);
+/* Returns who decides in review when --reviewer is not given:
+ * $NATADV_REVIEWER, else $USER, else "unknown" (not to be freed). */
+const char *cli_default_reviewer(void);
 
 struct resnet;
 /* Resolves --model NAME|FILE for commands that run without a workspace: a

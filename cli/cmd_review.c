@@ -20,7 +20,7 @@ static void help(void)
 	       "       natadv review --auto-accept [--set NAME] [--reviewer NAME]\n"
 	       "       natadv review --undo REVIEW_ID [--reason TEXT] [--reviewer NAME]\n"
 	       "       natadv review --list [--set NAME] [--state undecided|accepted|rejected] [--json]\n"
-	       "       natadv review --serve [--port N]\n\n"
+	       "       natadv review --serve [--port N] [--bind ADDR] [--reviewer NAME] [--set NAME] [--target N]\n\n"
 	       "Records decisions on proposals (ids from --list, space- or comma-separated) of\n"
 	       "the selection in force of their class set. A decision is about the set, the\n"
 	       "image and the tagged class, so it carries over to later selections; the latest\n"
@@ -28,25 +28,23 @@ static void help(void)
 	       "collapsed into another, is refused. All ids of one call are recorded together\n"
 	       "or not at all. stdout: one line per review written: review id, proposal id,\n"
 	       "decision.\n\n"
+	       "  --accept ID... accept the proposals\n"
+	       "  --reject ID... reject them; --reason says why (required)\n"
+	       "  --reason TEXT  recorded with the decision\n"
 	       "  --auto-accept  accept every undecided proposal of the selection in force\n"
 	       "                 (for a pipeline without a person; recorded with mode 'auto')\n"
 	       "  --undo ID      cancel review ID (the earlier decision, if any, counts again)\n"
 	       "  --list         the proposals of the selection in force with their decision:\n"
 	       "                 id, decision, status, wnid, predicted wnid, confidence, true-class\n"
-	       "                 probability, image, reviewer; --json: one object per line\n"
+	       "                 probability, image, reviewer; --state keeps one kind,\n"
+	       "                 --json prints one object per line\n"
+	       "  --serve        the review page on 127.0.0.1 (see 'natadv review --serve --help')\n"
 	       "  --set NAME     the class set (imagenet-a for --auto-accept and --list)\n"
-	       "  --reviewer     who decides (default $NATADV_REVIEWER, else $USER, else 'unknown')\n");
+	       "  --reviewer     who decides (default $NATADV_REVIEWER, else $USER, else 'unknown')\n\n"
+	       "Exit status: 0 done, 1 error, 2 usage.\n");
 }
 
 enum action { A_NONE, A_ACCEPT, A_REJECT, A_AUTO, A_UNDO, A_LIST };
-
-static const char *default_reviewer(void)
-{
-	const char *r = getenv("NATADV_REVIEWER");
-	if (!r || !*r)
-		r = getenv("USER");
-	return r && *r ? r : "unknown";
-}
 
 /* Parses "12", "12,13" into ids; 0 or EXIT_USAGE. */
 static int parse_ids(const char *arg, int64_t *ids, int *n)
@@ -292,7 +290,7 @@ int cmd_review(struct cli *c, int argc, char **argv)
 	if (actions != 1)
 		return cli_usage("review", "give one of --accept, --reject, --auto-accept, --undo, --list or --serve");
 	if (!reviewer)
-		reviewer = default_reviewer();
+		reviewer = cli_default_reviewer();
 	if (!*reviewer)
 		return cli_usage("review", "--reviewer wants a name");
 	if ((state || json) && act != A_LIST)

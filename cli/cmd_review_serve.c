@@ -22,7 +22,8 @@ static void help(void)
 	       "  --port N         port to listen on (8080; 0 picks a free one)\n"
 	       "  --bind ADDR      numeric address to listen on (127.0.0.1; others are reachable\n"
 	       "                   from elsewhere, so a warning is printed)\n"
-	       "  --reviewer NAME  name recorded with each decision ($USER)\n"
+	       "  --reviewer NAME  name recorded with each decision ($NATADV_REVIEWER, else\n"
+	       "                   $USER, else 'unknown')\n"
 	       "  --set NAME       class set under review (imagenet-a)\n"
 	       "  --target N       accepted images wanted per class, shown as a counter (50)\n");
 }
@@ -49,8 +50,7 @@ int cmd_review_serve(struct cli *c, int argc, char **argv)
 		{"help", no_argument, 0, 'h'},                  {0, 0, 0, 0},
 	};
 	review_opts o = {.set = "imagenet-a", .port = 8080, .target = 50, .run_id = c->run_id};
-	const char *user = getenv("USER");
-	o.reviewer = user && *user ? user : "web";
+	o.reviewer = cli_default_reviewer();
 	long long n;
 	int ch;
 	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {

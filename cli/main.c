@@ -13,6 +13,7 @@
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/fmt.h"
+#include "common/jstr.h"
 
 volatile sig_atomic_t cli_stop;
 
@@ -26,21 +27,21 @@ struct command {
 
 static const struct command commands[] = {
 	{"init", cmd_init, "create the workspace (database, blob store, class lists)", 0, 0},
-	{"classes", cmd_classes, "list classes: classes [--set NAME]", 1, 0},
-	{"crawl", cmd_crawl, "fetch, validate, hash and store queued image urls", 1, 1},
+	{"classes", cmd_classes, "class lists and sets: classes [--set NAME], classes --sets, classes add-set NAME", 1, 0},
+	{"discover", cmd_discover, "candidate images from an image API: discover --source openverse|inaturalist|wikimedia|flickr", 1, 1},
+	{"crawl", cmd_crawl, "fetch, validate, hash and store queued image urls: crawl [--seeds FILE]", 1, 1},
 	{"stats", cmd_stats, "urls by state and images, per class and in total", 1, 0},
 	{"dups", cmd_dups, "groups of near-duplicate images by perceptual hash", 1, 0},
 	{"model", cmd_model, "classifier weights: model add FILE --name NAME, model list, model fetch NAME", 1, 0},
 	{"classify", cmd_classify, "top-5 predictions for image files: classify --model NAME|FILE IMAGE...", 0, 1},
 	{"score", cmd_score, "predictions for every stored image: score --model NAME", 1, 1},
-	{"audit", cmd_audit, "the whole history of one image: audit PATH|HASH|URL [--json]", 1, 0},
-	{"rebuild", cmd_rebuild, "re-fetch a release manifest into a workspace: rebuild --manifest FILE", 0, 1},
 	{"select", cmd_select, "propose what a model gets confidently wrong: select --model NAME [--set NAME]", 1, 0},
 	{"review", cmd_review, "decide on proposals: review --accept|--reject ID..., --auto-accept, --undo, --list, --serve", 1, 1},
-	{"eval", cmd_eval, "accuracy, calibration error and AURRA on a release: eval --model NAME DIR", 0, 1},
 	{"export", cmd_export, "write a release: export --set NAME --out DIR [--tar] [--partial]", 1, 0},
 	{"verify", cmd_verify, "check a release folder or tar against its checksums: verify DIR|TAR", 0, 0},
-	{"discover", cmd_discover, "candidate images from Openverse, iNaturalist, Wikimedia Commons or Flickr", 1, 1},
+	{"audit", cmd_audit, "the whole history of one image: audit PATH|HASH|URL [--json]", 1, 0},
+	{"rebuild", cmd_rebuild, "re-fetch a release manifest into a workspace, creating it if need be: rebuild --manifest FILE", 0, 1},
+	{"eval", cmd_eval, "accuracy, calibration error and AURRA on a release: eval --model NAME DIR", 0, 1},
 };
 
 void cli_error(const char *fmt, ...)
@@ -112,16 +113,19 @@ const char *cli_num(int64_t n, char out[32])
 
 void cli_json_string(const char *s)
 {
-	putchar('"');
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			printf("\\%c", *p);
-		else if (*p < 0x20)
-			printf("\\u%04x", *p);
-		else
-			putchar(*p);
-	}
-	putchar('"');
+	buf b;
+	buf_init(&b, strlen(s) * 6 + 3);
+	if (jstr_quote(&b, s) == 0)
+		fwrite(b.data, 1, b.len, stdout);
+	buf_release(&b);
+}
+
+const char *cli_default_reviewer(void)
+{
+	const char *r = getenv("NATADV_REVIEWER");
+	if (!r || !*r)
+		r = getenv("USER");
+	return r && *r ? r : "unknown";
 }
 
 int cli_split_list(char *v, const char **out, int max)

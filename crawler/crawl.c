@@ -27,6 +27,7 @@
 #include <xxhash.h>
 
 #include "common/err.h"
+#include "common/jstr.h"
 #include "common/sha256.h"
 #include "common/timeutil.h"
 #include "crawler/robots.h"
@@ -248,20 +249,6 @@ static double rand01(struct crawler *c)
 	c->rng ^= c->rng >> 7;
 	c->rng ^= c->rng << 17;
 	return (double)(c->rng >> 11) / 9007199254740992.0;
-}
-
-static int json_append_string(buf *b, const char *s)
-{
-	int rc = buf_puts(b, "\"");
-	for (const unsigned char *p = (const unsigned char *)s; !rc && *p; p++) {
-		if (*p == '"' || *p == '\\')
-			rc = buf_printf(b, "\\%c", *p);
-		else if (*p < 0x20)
-			rc = buf_printf(b, "\\u%04x", *p);
-		else
-			rc = buf_append(b, p, 1);
-	}
-	return rc ? rc : buf_puts(b, "\"");
 }
 
 /* Finds header name in a raw header block; copies its value (trimmed). */
@@ -1176,7 +1163,7 @@ static int in_chain(struct job *j, const char *url)
 {
 	buf needle;
 	buf_init(&needle, 2 * MAX_URL);
-	int found = json_append_string(&needle, url) == 0 && strstr(buf_cstr(&j->redirects), buf_cstr(&needle));
+	int found = jstr_quote(&needle, url) == 0 && strstr(buf_cstr(&j->redirects), buf_cstr(&needle));
 	buf_release(&needle);
 	return found;
 }
@@ -1274,7 +1261,7 @@ static int url_done(struct crawler *c, struct job *j, CURLcode cc)
 			if (j->nredirects)
 				rc = buf_puts(&j->redirects, ",");
 			if (!rc)
-				rc = json_append_string(&j->redirects, buf_cstr(&norm));
+				rc = jstr_quote(&j->redirects, buf_cstr(&norm));
 			buf_reset(&j->cur);
 			if (!rc)
 				rc = buf_puts(&j->cur, buf_cstr(&norm));

@@ -646,7 +646,7 @@ static int list_classes(struct run *r, struct class_list *l)
 			natadv_errf(r->err, r->errlen, "%s", store_errmsg(r->s));
 	}
 	for (size_t i = 0; o->wnids && i < o->nwnids && !rc; i++) {
-		store_class c = {0, o->wnids[i], NULL};
+		store_class c = {.wnid = o->wnids[i], .index_1k = -1};
 		char *names = NULL;
 		rc = store_class_names(r->s, o->wnids[i], &names);
 		if (rc) {
@@ -690,7 +690,7 @@ static int run_class(struct run *r, const struct cls *c)
 	char *common = NULL, *sci = NULL;
 	int rc = disc_class_queries(c->names, r->o->query_template, &common, &sci);
 	if (rc) {
-		natadv_errf(r->err, r->errlen, "%s: cannot make queries from the names '%.200s'", c->wnid, c->names);
+		natadv_errf(r->err, r->errlen, "cannot make queries for class '%s' from the names '%.200s'", c->wnid, c->names);
 		return rc;
 	}
 	struct query qs[2] = {{c, common, 0, 0, &count}, {c, sci, 1, 0, &count}};

@@ -16,6 +16,7 @@
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/sha256.h"
+#include "common/text.h"
 #include "crawler/url.h"
 
 #define BATCH_ROWS 5000
@@ -64,25 +65,6 @@ void rebuild_manifest_free(rebuild_manifest *m)
 	free(m->items);
 	free(m->members);
 	free(m);
-}
-
-static int is_hex(const char *s, size_t n)
-{
-	size_t i;
-	for (i = 0; s[i]; i++)
-		if (!strchr("0123456789abcdef", s[i]))
-			return 0;
-	return i == n;
-}
-
-static int is_wnid(const char *s)
-{
-	if (s[0] != 'n' || strlen(s) != 9)
-		return 0;
-	for (int i = 1; i < 9; i++)
-		if (s[i] < '0' || s[i] > '9')
-			return 0;
-	return 1;
 }
 
 /* Parses "YYYY-MM-DDTHH:MM:SS[.fff]Z" as UTC; 0 or -1. */
@@ -182,16 +164,16 @@ static int read_item(rebuild_manifest *m, struct line_ctx *c, json_t *o, rebuild
 	if (!json_is_integer(label) || json_integer_value(label) < 0 || json_integer_value(label) > 1000000)
 		return bad(c, "'label' is not a whole number from 0");
 	it->label = json_integer_value(label);
-	if (!is_wnid(it->wnid))
+	if (!text_is_wnid(it->wnid))
 		return bad(c, "'wnid' is not a WordNet id like n01498041: '%.60s'", it->wnid);
-	if (!is_wnid(it->pred_wnid))
+	if (!text_is_wnid(it->pred_wnid))
 		return bad(c, "'pred_wnid' is not a WordNet id like n01498041: '%.60s'", it->pred_wnid);
-	if (!is_hex(it->xxh128, 32))
+	if (!text_is_hex(it->xxh128, 32))
 		return bad(c, "'xxh128' is not 32 lower-case hex digits");
 	const char *sha;
 	if ((rc = get_str(c, o, "sha256", 0, &sha)))
 		return rc;
-	if (sha && !is_hex(sha, 64))
+	if (sha && !text_is_hex(sha, 64))
 		return bad(c, "'sha256' is not 64 lower-case hex digits");
 
 	/* The set, version and release time are the release's: one for all lines. */
@@ -346,7 +328,7 @@ static int read_classes_tsv(rebuild_manifest *m, char *err, size_t errlen)
 		char *wnid = tab + 1, *tab2 = strchr(wnid, '\t');
 		if (tab2)
 			*tab2 = '\0';
-		if (!is_wnid(wnid)) {
+		if (!text_is_wnid(wnid)) {
 			natadv_errf(err, errlen, "cannot read '%s' line %ld: '%.60s' is not a wnid", path, line, wnid);
 			return NATADV_EFORMAT;
 		}
@@ -434,7 +416,7 @@ static void read_tar_sum(rebuild_manifest *m)
 			size_t n = strcspn(p, "\n");
 			if (n == 64 + strlen(name) && strncmp(p + 64, name, strlen(name)) == 0) {
 				snprintf(m->tar_sha256, sizeof m->tar_sha256, "%.64s", p);
-				if (!is_hex(m->tar_sha256, 64))
+				if (!text_is_hex(m->tar_sha256, 64))
 					m->tar_sha256[0] = '\0';
 			}
 			p += n;

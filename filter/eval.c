@@ -16,6 +16,7 @@
 
 #include "common/buf.h"
 #include "common/err.h"
+#include "common/text.h"
 #include "filter/filter.h"
 
 /* ---- metrics ---- */
@@ -95,11 +96,6 @@ int eval_aurra(const double *confidence, const int *correct, size_t n, double *o
 }
 
 /* ---- reading a release ---- */
-
-static int is_wnid(const char *s)
-{
-	return s[0] == 'n' && strlen(s) == 9 && strspn(s + 1, "0123456789") == 8;
-}
 
 static int is_dir(const char *dir, const char *name)
 {
@@ -239,7 +235,7 @@ static int read_classes_tsv(const char *path, eval_release *r, char *err, size_t
 			rc = NATADV_EFORMAT;
 			break;
 		}
-		if (!is_wnid(f[col[1]])) {
+		if (!text_is_wnid(f[col[1]])) {
 			natadv_errf(err, errlen, "'%s' line %d: '%s' is not a wnid", path, line, f[col[1]]);
 			rc = NATADV_EFORMAT;
 			break;
@@ -279,7 +275,7 @@ static int count_class_dirs(const char *dir, const eval_release *r, char **names
 {
 	int k = 0;
 	for (size_t i = 0; i < n; i++)
-		if (is_wnid(names[i]) && (r->nclasses == 0 || class_of(r, names[i]) >= 0) && is_dir(dir, names[i]))
+		if (text_is_wnid(names[i]) && (r->nclasses == 0 || class_of(r, names[i]) >= 0) && is_dir(dir, names[i]))
 			k++;
 	return k;
 }
@@ -300,7 +296,7 @@ static int find_folder(const char *dir, eval_release *r, char *err, size_t errle
 	for (size_t i = 0; !found && i < n; i++) {
 		char sub[8192];
 		snprintf(sub, sizeof sub, "%s/%s", dir, names[i]);
-		if (is_wnid(names[i]) || !is_dir(dir, names[i]))
+		if (text_is_wnid(names[i]) || !is_dir(dir, names[i]))
 			continue;
 		char **inner;
 		size_t m;

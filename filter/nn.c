@@ -65,13 +65,25 @@ struct im2col_job {
 typedef float v16f __attribute__((vector_size(64)));
 typedef int32_t v16i __attribute__((vector_size(64)));
 
+/* The even floats of a:b. clang and GCC 12+ have __builtin_shufflevector
+ * (GCC generates the same code for it as for __builtin_shuffle, one
+ * vpermt2ps); older GCC only __builtin_shuffle. */
+#if defined(__has_builtin)
+#if __has_builtin(__builtin_shufflevector)
+#define EVEN16(a, b) __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, \
+	14, 16, 18, 20, 22, 24, 26, 28, 30)
+#endif
+#endif
+#ifndef EVEN16
+#define EVEN16(a, b) __builtin_shuffle(a, b, (v16i){0, 2, 4, 6, 8, 10, 12, \
+	14, 16, 18, 20, 22, 24, 26, 28, 30})
+#endif
+
 /* o[i] = x[2 * i] for i < n: 31 floats in, the even 16 out (one permute
  * on AVX-512); a last block overlapping the one before it takes the rest. */
 static inline __attribute__((always_inline)) void copy_stride2(
 	float *o, const float *x, int n)
 {
-	const v16i even = {0, 2, 4, 6, 8, 10, 12, 14,
-	                   16, 18, 20, 22, 24, 26, 28, 30};
 	int i = 0;
 
 	if (n < 16) {
@@ -87,7 +99,7 @@ static inline __attribute__((always_inline)) void copy_stride2(
 		/* x[2i .. 2i+30]: never past x[2n-2] */
 		memcpy(&a, x + 2 * i, sizeof a);
 		memcpy(&b, x + 2 * i + 16, 15 * sizeof(float));
-		r = __builtin_shuffle(a, b, even);
+		r = EVEN16(a, b);
 		memcpy(o + i, &r, sizeof r);
 		if (i + 16 >= n)
 			return;

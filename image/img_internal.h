@@ -39,11 +39,13 @@ typedef struct img_dhash_acc {
 	uint64_t cnt[8][9];
 } img_dhash_acc;
 
+/* Starts the dHash of a w x h image (image.h, img_validate, defines it). */
 void img_dhash_init(img_dhash_acc *a, uint32_t w, uint32_t h);
 /* Adds n pixels of row y at x = x0, x0 + dx, ...; px has nch interleaved
  * 8-bit channels (1-2: gray first; 3-4: RGB first). */
 void img_dhash_add(img_dhash_acc *a, uint32_t y, uint32_t x0, uint32_t dx, uint32_t n,
                    const uint8_t *px, int nch);
+/* Returns the 64-bit dHash of the pixels added so far. */
 uint64_t img_dhash_finish(const img_dhash_acc *a);
 
 /* PIL's "L" from RGB: ITU-R 601-2 luma in 16-bit fixed point. */
@@ -53,13 +55,19 @@ static inline uint8_t img_luma(uint8_t r, uint8_t g, uint8_t b)
 }
 
 /* Format decoders; the header was already probed and the limits checked. */
+/* Decodes the whole JPEG (at 1/8 scale) to catch truncation and corruption
+ * and computes its dHash; 0 or NATADV_EFORMAT with err saying why. */
 int img_jpeg_validate(img_ctx *c, const uint8_t *data, size_t len, const img_info *info,
                       uint64_t *dhash, char *err, size_t errlen);
+/* The same for a PNG, decoded row by row. */
 int img_png_validate(img_ctx *c, const uint8_t *data, size_t len, const img_info *info,
                      uint64_t *dhash, char *err, size_t errlen);
-/* min_shorter 0 means full size (PIL-exact). */
+/* Decodes a JPEG to RGB into out (pixels owned by c's scratch, as
+ * img_decode_rgb says), DCT-scaled down as far as the shorter side stays at
+ * least min_shorter; min_shorter 0 means full size (PIL-exact). */
 int img_jpeg_decode_rgb(img_ctx *c, const uint8_t *data, size_t len, uint32_t min_shorter,
                         img_rgb *out, char *err, size_t errlen);
+/* Decodes a PNG to 8-bit RGB into out, at full size. */
 int img_png_decode_rgb(img_ctx *c, const uint8_t *data, size_t len, img_rgb *out,
                        char *err, size_t errlen);
 

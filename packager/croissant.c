@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common/err.h"
+#include "common/jstr.h"
 
 /* The context mlcroissant writes for 1.0, plus the RAI namespace. */
 static const char context_json[] =
@@ -130,7 +131,7 @@ int pkg_croissant_write(buf *out, const pkg_croissant *c)
 	}
 	json_object_set_new(root, "@context", ctx);
 	json_object_set_new(root, "@type", json_string("sc:Dataset"));
-	json_object_set_new(root, "name", pkg_json_str(c->folder));
+	json_object_set_new(root, "name", jstr_new(c->folder));
 	json_object_set_new(root, "conformsTo", json_string("http://mlcommons.org/croissant/1.0"));
 
 	buf_printf(&t, "%d natural adversarial examples for the %d classes of the class set '%s'", c->images,
@@ -142,7 +143,7 @@ int pkg_croissant_write(buf *out, const pkg_croissant *c)
 	               "(Hendrycks et al., CVPR 2021).", c->model_name ? c->model_name : "(unknown)");
 	if (c->partial)
 		buf_printf(&t, " PARTIAL RELEASE: %d of the %d classes have no images.", c->empty, c->classes);
-	json_object_set_new(root, "description", pkg_json_str(buf_cstr(&t)));
+	json_object_set_new(root, "description", jstr_new(buf_cstr(&t)));
 
 	buf_reset(&t);
 	buf_puts(&t, "Every image keeps the licence of its source, given per image in manifest.jsonl (keys license, "
@@ -151,20 +152,20 @@ int pkg_croissant_write(buf *out, const pkg_croissant *c)
 	buf_puts(&t, ".");
 	json_object_set_new(root, "license", json_pack("{s:s, s:s, s:o}", "@type", "sc:CreativeWork", "name",
 	                                               "per-image licences", "description",
-	                                               pkg_json_str(buf_cstr(&t))));
+	                                               jstr_new(buf_cstr(&t))));
 	char readme[600];
 	snprintf(readme, sizeof readme, "%s/README.txt", c->folder);
-	json_object_set_new(root, "url", pkg_json_str(readme));
+	json_object_set_new(root, "url", jstr_new(readme));
 	json_t *creators = json_array();
 	for (size_t i = 0; i < c->nreviewers; i++)
 		json_array_append_new(creators, json_pack("{s:s, s:o}", "@type", "sc:Person", "name",
-		                                          pkg_json_str(c->reviewers[i].key)));
+		                                          jstr_new(c->reviewers[i].key)));
 	if (!c->nreviewers)  /* selected and accepted without a person */
 		json_array_append_new(creators, json_pack("{s:s, s:s}", "@type", "sc:Organization", "name",
 		                                          "natadv (automatic pipeline)"));
 	json_object_set_new(root, "creator", creators);
-	json_object_set_new(root, "datePublished", pkg_json_str(c->released_at));
-	json_object_set_new(root, "version", pkg_json_str(c->version));
+	json_object_set_new(root, "datePublished", jstr_new(c->released_at));
+	json_object_set_new(root, "version", jstr_new(c->version));
 	json_object_set_new(root, "citeAs", json_string(pkg_citation));
 
 	buf_reset(&t);
@@ -175,7 +176,7 @@ int pkg_croissant_write(buf *out, const pkg_croissant *c)
 	tally_text(&t, c->sources, c->nsources, "image");
 	buf_printf(&t, ". JPEG files are released byte for byte; %d PNG files were converted to JPEG at quality 95 "
 	               "(manifest key converted).", c->converted);
-	json_object_set_new(root, "rai:dataCollection", pkg_json_str(buf_cstr(&t)));
+	json_object_set_new(root, "rai:dataCollection", jstr_new(buf_cstr(&t)));
 	json_t *types = json_pack("[s, s]", "Web Scraping", "Software Collection");
 	if (c->by_person)
 		json_array_append_new(types, json_string("Manual Human Curator"));
@@ -191,7 +192,7 @@ int pkg_croissant_write(buf *out, const pkg_croissant *c)
 	               "image was then accepted in review: %d by a person, %d automatically (--auto-accept), "
 	               "recorded per image in manifest.jsonl (review, reviewer, reviewed_at).",
 	           c->by_person, c->auto_accepted);
-	json_object_set_new(root, "rai:dataAnnotationProtocol", pkg_json_str(buf_cstr(&t)));
+	json_object_set_new(root, "rai:dataAnnotationProtocol", jstr_new(buf_cstr(&t)));
 
 	buf_reset(&t);
 	buf_printf(&t, "The images were chosen because one classifier ('%s') fails on them: its accuracy here is 0%% "
@@ -202,7 +203,7 @@ int pkg_croissant_write(buf *out, const pkg_croissant *c)
 	if (c->partial)
 		buf_printf(&t, " This release is partial: %d of its %d classes have no images (see classes.tsv).",
 		           c->empty, c->classes);
-	json_object_set_new(root, "rai:dataLimitations", pkg_json_str(buf_cstr(&t)));
+	json_object_set_new(root, "rai:dataLimitations", jstr_new(buf_cstr(&t)));
 
 	json_object_set_new(root, "distribution", distribution(c));
 	json_object_set_new(root, "recordSet", record_sets());

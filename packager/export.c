@@ -298,7 +298,7 @@ static int write_image(job *j, outfile *f, img_ctx *ctx, buf *data, buf *jpg)
 	/* The stored bytes are the provenance: they must still be what was fetched. */
 	sha256_hex(data->data, data->len, sha);
 	if (strcmp(sha, it->sha256) != 0 || (int64_t)data->len != it->bytes) {
-		natadv_errf(j->err, j->errlen, "the stored bytes of image %s are damaged (sha-256 %s, recorded %s)",
+		natadv_errf(j->err, j->errlen, "the stored bytes of image '%s' are damaged: sha-256 %s, recorded %s",
 		            it->image_hash, sha, it->sha256);
 		return NATADV_EFORMAT;
 	}

@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "common/err.h"
+#include "common/jstr.h"
 #include "common/fmt.h"
 #include "common/sha256.h"
 #include "packager/pkg_internal.h"
@@ -86,93 +87,50 @@ int pkg_readme_write(buf *out, const pkg_readme *r)
 	return rc ? NATADV_ENOMEM : 0;
 }
 
-/* Returns the length of the valid UTF-8 sequence at p (1-4), or 0. */
-static size_t utf8_len(const unsigned char *p)
-{
-	if (p[0] < 0x80)
-		return 1;
-	size_t n = p[0] >= 0xc2 && p[0] <= 0xdf ? 2 : p[0] >= 0xe0 && p[0] <= 0xef ? 3
-	         : p[0] >= 0xf0 && p[0] <= 0xf4 ? 4 : 0;
-	for (size_t i = 1; i < n; i++)
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-	if ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] > 0x9f) || (p[0] == 0xf0 && p[1] < 0x90) ||
-	    (p[0] == 0xf4 && p[1] > 0x8f))
-		return 0;  /* overlong, surrogate or above U+10FFFF */
-	return n;
-}
-
-/* A JSON string of s, with bytes that are not UTF-8 (text from the web may
- * hold any) replaced by U+FFFD; JSON null for NULL. */
-json_t *pkg_json_str(const char *s)
-{
-	if (!s)
-		return json_null();
-	json_t *j = json_string(s);
-	if (j)
-		return j;
-	buf b;
-	buf_init(&b, strlen(s) * 3 + 1);
-	for (const unsigned char *p = (const unsigned char *)s; *p;) {
-		size_t n = utf8_len(p);
-		if (n) {
-			buf_append(&b, p, n);
-			p += n;
-		} else {
-			buf_append(&b, "\xef\xbf\xbd", 3);
-			p++;
-		}
-	}
-	j = json_string(buf_cstr(&b));
-	buf_release(&b);
-	return j;
-}
-
-
 int pkg_manifest_line(buf *out, const pkg_manifest_entry *e)
 {
 	json_t *o = json_object();
 	if (!o)
 		return NATADV_ENOMEM;
 	/* json_object_set_new keeps insertion order under JSON_PRESERVE_ORDER. */
-	json_object_set_new(o, "path", pkg_json_str(e->path));
+	json_object_set_new(o, "path", jstr_new(e->path));
 	json_object_set_new(o, "label", json_integer(e->label));
-	json_object_set_new(o, "wnid", pkg_json_str(e->wnid));
-	json_object_set_new(o, "class_name", pkg_json_str(e->class_name));
-	json_object_set_new(o, "xxh128", pkg_json_str(e->xxh128));
-	json_object_set_new(o, "sha256", pkg_json_str(e->sha256));
+	json_object_set_new(o, "wnid", jstr_new(e->wnid));
+	json_object_set_new(o, "class_name", jstr_new(e->class_name));
+	json_object_set_new(o, "xxh128", jstr_new(e->xxh128));
+	json_object_set_new(o, "sha256", jstr_new(e->sha256));
 	json_object_set_new(o, "bytes", json_integer(e->bytes));
 	json_object_set_new(o, "width", json_integer(e->width));
 	json_object_set_new(o, "height", json_integer(e->height));
-	json_object_set_new(o, "converted", pkg_json_str(e->converted));
-	json_object_set_new(o, "source_sha256", pkg_json_str(e->source_sha256));
+	json_object_set_new(o, "converted", jstr_new(e->converted));
+	json_object_set_new(o, "source_sha256", jstr_new(e->source_sha256));
 	json_object_set_new(o, "source_bytes", json_integer(e->source_bytes));
-	json_object_set_new(o, "source", pkg_json_str(e->source));
-	json_object_set_new(o, "query", pkg_json_str(e->query));
-	json_object_set_new(o, "url", pkg_json_str(e->url));
-	json_object_set_new(o, "final_url", pkg_json_str(e->final_url));
-	json_object_set_new(o, "page_url", pkg_json_str(e->page_url));
-	json_object_set_new(o, "license", pkg_json_str(e->license));
-	json_object_set_new(o, "license_raw", pkg_json_str(e->license_raw));
-	json_object_set_new(o, "author", pkg_json_str(e->author));
-	json_object_set_new(o, "title", pkg_json_str(e->title));
-	json_object_set_new(o, "fetched_at", pkg_json_str(e->fetched_at));
+	json_object_set_new(o, "source", jstr_new(e->source));
+	json_object_set_new(o, "query", jstr_new(e->query));
+	json_object_set_new(o, "url", jstr_new(e->url));
+	json_object_set_new(o, "final_url", jstr_new(e->final_url));
+	json_object_set_new(o, "page_url", jstr_new(e->page_url));
+	json_object_set_new(o, "license", jstr_new(e->license));
+	json_object_set_new(o, "license_raw", jstr_new(e->license_raw));
+	json_object_set_new(o, "author", jstr_new(e->author));
+	json_object_set_new(o, "title", jstr_new(e->title));
+	json_object_set_new(o, "fetched_at", jstr_new(e->fetched_at));
 	json_object_set_new(o, "http_status", e->http_status > 0 ? json_integer(e->http_status) : json_null());
-	json_object_set_new(o, "etag", pkg_json_str(e->etag));
-	json_object_set_new(o, "model", pkg_json_str(e->model));
-	json_object_set_new(o, "model_id", pkg_json_str(e->model_id));
-	json_object_set_new(o, "pred_wnid", pkg_json_str(e->pred_wnid));
-	json_object_set_new(o, "pred_name", pkg_json_str(e->pred_name));
+	json_object_set_new(o, "etag", jstr_new(e->etag));
+	json_object_set_new(o, "model", jstr_new(e->model));
+	json_object_set_new(o, "model_id", jstr_new(e->model_id));
+	json_object_set_new(o, "pred_wnid", jstr_new(e->pred_wnid));
+	json_object_set_new(o, "pred_name", jstr_new(e->pred_name));
 	json_object_set_new(o, "confidence", e->confidence >= 0 ? json_real(e->confidence) : json_null());
 	json_object_set_new(o, "true_prob", e->true_prob >= 0 ? json_real(e->true_prob) : json_null());
 	json_object_set_new(o, "selection_id", e->selection_id > 0 ? json_integer(e->selection_id) : json_null());
-	json_object_set_new(o, "selection_rule", pkg_json_str(e->selection_rule));
-	json_object_set_new(o, "review", pkg_json_str(e->review));
-	json_object_set_new(o, "reviewer", pkg_json_str(e->reviewer));
-	json_object_set_new(o, "reviewed_at", pkg_json_str(e->reviewed_at));
-	json_object_set_new(o, "set", pkg_json_str(e->set));
-	json_object_set_new(o, "version", pkg_json_str(e->version));
-	json_object_set_new(o, "released_at", pkg_json_str(e->released_at));
+	json_object_set_new(o, "selection_rule", jstr_new(e->selection_rule));
+	json_object_set_new(o, "review", jstr_new(e->review));
+	json_object_set_new(o, "reviewer", jstr_new(e->reviewer));
+	json_object_set_new(o, "reviewed_at", jstr_new(e->reviewed_at));
+	json_object_set_new(o, "set", jstr_new(e->set));
+	json_object_set_new(o, "version", jstr_new(e->version));
+	json_object_set_new(o, "released_at", jstr_new(e->released_at));
 	/* A string that is not UTF-8 makes json_string return NULL, which
 	 * json_object_set_new refuses: the object then lacks the key. */
 	int rc = json_object_size(o) == 38 ? 0 : NATADV_EFORMAT;

@@ -73,9 +73,6 @@ int pkg_croissant_write(buf *out, const pkg_croissant *c);
 /* The citation of the ImageNet-A paper as BibTeX (static). */
 extern const char pkg_citation[];
 
-/* A JSON string of s (bytes that are not UTF-8 become U+FFFD), or JSON null
- * for NULL; a new reference. */
-json_t *pkg_json_str(const char *s);
 
 /* qsort comparator for an array of char * by strcmp. */
 int pkg_cmp_str(const void *a, const void *b);

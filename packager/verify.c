@@ -18,6 +18,7 @@
 
 #include "common/err.h"
 #include "common/sha256.h"
+#include "common/text.h"
 #include "packager/pkg_internal.h"
 
 #define MAX_LIST_BYTES ((size_t)1 << 30)
@@ -104,14 +105,6 @@ static entry *list_find(const list *l, const char *path)
 	return l->n ? bsearch(&key, l->v, l->n, sizeof *l->v, cmp_entry) : NULL;
 }
 
-static int is_hex64(const char *s)
-{
-	for (int i = 0; i < 64; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return 0;
-	return 1;
-}
-
 /* A listed path must stay inside the release: relative, no "..", no "//". */
 static int safe_path(const char *p)
 {
@@ -148,7 +141,7 @@ static void sums_line(vctx *c, char *line, int no)
 	char where[64];
 	snprintf(where, sizeof where, "SHA256SUMS:%d", no);
 	/* "<64 hex><space><space or *><path>", as sha256sum writes it */
-	if (strlen(line) < 67 || !is_hex64(line) || line[64] != ' ' || (line[65] != ' ' && line[65] != '*') ||
+	if (strlen(line) < 67 || strspn(line, "0123456789abcdef") != 64 || line[64] != ' ' || (line[65] != ' ' && line[65] != '*') ||
 	    !safe_path(line + 66)) {
 		add_problem(c, "malformed", where);
 		return;
@@ -169,7 +162,7 @@ static void manifest_line(vctx *c, char *line, int no)
 	const char *path = json_string_value(json_object_get(o, "path"));
 	const char *sha = json_string_value(json_object_get(o, "sha256"));
 	json_t *bytes = json_object_get(o, "bytes");
-	if (!path || !sha || strlen(sha) != 64 || !is_hex64(sha) || !json_is_integer(bytes) || !safe_path(path))
+	if (!path || !sha || !text_is_hex(sha, 64) || !json_is_integer(bytes) || !safe_path(path))
 		add_problem(c, "malformed", where);
 	else if (list_add(&c->manifest, path, sha, json_integer_value(bytes)) != 0)
 		c->oom = 1;

@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "common/err.h"
+#include "common/jstr.h"
 
 #define PAGE_DEFAULT 60
 #define PAGE_MAX 500
@@ -26,29 +27,9 @@
 #define BLOB_READ_MAX (256u << 20)
 #define IMMUTABLE "private, max-age=31536000, immutable"
 
-/* A JSON string for outside text; bytes that are not valid UTF-8 (which
- * jansson refuses) become '?'. NULL becomes null. */
-static json_t *jstr(const char *s)
-{
-	if (!s)
-		return json_null();
-	json_t *j = json_string(s);
-	if (j)
-		return j;
-	size_t n = strlen(s);
-	char *copy = malloc(n + 1);
-	if (!copy)
-		return NULL;
-	for (size_t i = 0; i <= n; i++)
-		copy[i] = (unsigned char)s[i] >= 0x80 ? '?' : s[i];
-	j = json_string(copy);
-	free(copy);
-	return j;
-}
-
 void rv_reply_error(rv_reply *r, unsigned status, const char *msg)
 {
-	json_t *o = json_pack("{s:o}", "error", jstr(msg));
+	json_t *o = json_pack("{s:o}", "error", jstr_new(msg));
 	char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
 	r->status = status;
 	r->ctype = "application/json";
@@ -93,24 +74,24 @@ static json_t *proposal_json(const store_proposal_row *p)
 	if (!o)
 		return NULL;
 	json_object_set_new(o, "id", json_integer(p->id));
-	json_object_set_new(o, "image_hash", jstr(p->image_hash));
-	json_object_set_new(o, "wnid", jstr(p->wnid));
-	json_object_set_new(o, "class_name", jstr(p->class_name));
-	json_object_set_new(o, "pred_wnid", jstr(p->pred_wnid));
-	json_object_set_new(o, "pred_name", jstr(p->pred_name));
+	json_object_set_new(o, "image_hash", jstr_new(p->image_hash));
+	json_object_set_new(o, "wnid", jstr_new(p->wnid));
+	json_object_set_new(o, "class_name", jstr_new(p->class_name));
+	json_object_set_new(o, "pred_wnid", jstr_new(p->pred_wnid));
+	json_object_set_new(o, "pred_name", jstr_new(p->pred_name));
 	json_object_set_new(o, "confidence", json_real(p->confidence));
 	json_object_set_new(o, "true_prob", json_real(p->true_prob));
-	json_object_set_new(o, "decision", jstr(p->decision));
+	json_object_set_new(o, "decision", jstr_new(p->decision));
 	json_object_set_new(o, "review_id", p->review_id ? json_integer(p->review_id) : json_null());
-	json_object_set_new(o, "reason", jstr(p->reason));
-	json_object_set_new(o, "reviewer", jstr(p->reviewer));
-	json_object_set_new(o, "source", jstr(p->source));
-	json_object_set_new(o, "license", jstr(p->license));
-	json_object_set_new(o, "author", jstr(p->author));
-	json_object_set_new(o, "title", jstr(p->title));
-	json_object_set_new(o, "page_url", jstr(p->page_url));
-	json_object_set_new(o, "url", jstr(p->url));
-	json_object_set_new(o, "format", jstr(p->format));
+	json_object_set_new(o, "reason", jstr_new(p->reason));
+	json_object_set_new(o, "reviewer", jstr_new(p->reviewer));
+	json_object_set_new(o, "source", jstr_new(p->source));
+	json_object_set_new(o, "license", jstr_new(p->license));
+	json_object_set_new(o, "author", jstr_new(p->author));
+	json_object_set_new(o, "title", jstr_new(p->title));
+	json_object_set_new(o, "page_url", jstr_new(p->page_url));
+	json_object_set_new(o, "url", jstr_new(p->url));
+	json_object_set_new(o, "format", jstr_new(p->format));
 	json_object_set_new(o, "width", json_integer(p->width));
 	json_object_set_new(o, "height", json_integer(p->height));
 	return o;
@@ -198,7 +179,7 @@ void rv_api_proposals(review_server *srv, rv_arg_fn arg, void *actx, rv_reply *r
 static void add_class(void *ctx, const store_class_progress *p)
 {
 	json_array_append_new(ctx, json_pack("{s:I, s:o, s:o, s:I, s:I, s:I}", "index", (json_int_t)p->index,
-	                                     "wnid", jstr(p->wnid), "name", jstr(p->name),
+	                                     "wnid", jstr_new(p->wnid), "name", jstr_new(p->name),
 	                                     "proposed", (json_int_t)p->proposed,
 	                                     "accepted", (json_int_t)p->accepted,
 	                                     "rejected", (json_int_t)p->rejected));
@@ -292,7 +273,7 @@ void rv_api_decision(review_server *srv, const char *body, size_t len, rv_reply 
 		goto out;
 	}
 	reply_json(r, json_pack("{s:I, s:I, s:s, s:o*}", "review_id", (json_int_t)review_id,
-	                        "proposal_id", (json_int_t)id, "decision", decision, "reason", jstr(reason)));
+	                        "proposal_id", (json_int_t)id, "decision", decision, "reason", jstr_new(reason)));
 out:
 	json_decref(o);
 }

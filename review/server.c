@@ -369,7 +369,7 @@ int review_start(store *s, const review_opts *o, review_server **out, char *err,
 	                               MHD_OPTION_END);
 	if (!srv->daemon) {
 		close(fd);
-		natadv_errf(err, errlen, "cannot start the http server on %s:%u", srv->host, srv->port);
+		natadv_errf(err, errlen, "cannot start the http server on '%s:%u'", srv->host, srv->port);
 		review_stop(srv);
 		return NATADV_ENET;
 	}

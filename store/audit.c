@@ -15,25 +15,10 @@
 #include <string.h>
 
 #include "common/err.h"
+#include "common/jstr.h"
 
 /* Largest number of rows a section lists; a history is for reading. */
 #define AUDIT_MAX_ROWS 1000
-
-/* A JSON string of n bytes; bytes that are not UTF-8 become '?'. */
-static json_t *jtext(const char *p, size_t n)
-{
-	json_t *v = json_stringn(p, n);
-	if (v)
-		return v;
-	char *copy = malloc(n + 1);
-	if (!copy)
-		return NULL;
-	for (size_t i = 0; i < n; i++)
-		copy[i] = (unsigned char)p[i] < 0x80 && p[i] ? p[i] : '?';
-	v = json_stringn(copy, n);
-	free(copy);
-	return v;
-}
 
 static int ends_with(const char *s, const char *suffix, size_t *stem)
 {
@@ -57,7 +42,7 @@ static int column_json(sqlite3_stmt *st, int i, json_t *obj, const char *name)
 		const char *text = (const char *)sqlite3_column_text(st, i);
 		v = json_loadb(text, (size_t)sqlite3_column_bytes(st, i), JSON_DECODE_ANY, NULL);
 		if (!v)
-			v = jtext(text, (size_t)sqlite3_column_bytes(st, i));
+			v = jstr_newn(text, (size_t)sqlite3_column_bytes(st, i));
 	} else if (ends_with(name, "_json", &stem)) {
 		snprintf(key, sizeof key, "%.*s", (int)stem, name);
 		v = json_null();
@@ -70,7 +55,7 @@ static int column_json(sqlite3_stmt *st, int i, json_t *obj, const char *name)
 		case SQLITE_INTEGER: v = json_integer(sqlite3_column_int64(st, i)); break;
 		case SQLITE_FLOAT: v = json_real(sqlite3_column_double(st, i)); break;
 		case SQLITE_TEXT:
-			v = jtext((const char *)sqlite3_column_text(st, i), (size_t)sqlite3_column_bytes(st, i));
+			v = jstr_newn((const char *)sqlite3_column_text(st, i), (size_t)sqlite3_column_bytes(st, i));
 			break;
 		case SQLITE_BLOB: v = json_integer(sqlite3_column_bytes(st, i)); break; /* its size */
 		default: v = json_null(); break;

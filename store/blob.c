@@ -15,20 +15,11 @@
 #include <unistd.h>
 
 #include "common/err.h"
-
-static int is_hex32(const char *hex)
-{
-	if (strlen(hex) != 32)
-		return 0;
-	for (const char *p = hex; *p; p++)
-		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
-			return 0;
-	return 1;
-}
+#include "common/text.h"
 
 int blob_path(const char *objdir, const char *hex, buf *out)
 {
-	if (!is_hex32(hex))
+	if (!text_is_hex(hex, 32))
 		return NATADV_EINVAL;
 	return buf_printf(out, "%s/%.2s/%s", objdir, hex, hex + 2);
 }
@@ -52,7 +43,7 @@ int blob_put(const char *objdir, const char *hex, const void *p, size_t n,
              char *err, size_t errlen)
 {
 	char path[4400], dir[4400], tmp[4400];
-	if (!is_hex32(hex)) {
+	if (!text_is_hex(hex, 32)) {
 		snprintf(err, errlen, "bad blob name '%s'", hex);
 		return NATADV_EINVAL;
 	}

@@ -1,7 +1,7 @@
-/* rebuild.c — what `natadv rebuild` asks of the database: the class set a
- * manifest names (compared or created), what became of each re-fetched URL,
- * and the selection, proposals and reviews that let an export of the set
- * reproduce the manifest's release. */
+/* rebuild.c — what `natadv rebuild` asks of the database: what became of
+ * each re-fetched URL, and the selection, proposals and reviews that let an
+ * export of the set reproduce the manifest's release (the class set it
+ * names is compared or created in sets.c). */
 #include "store_internal.h"
 
 #include <stdio.h>
@@ -9,74 +9,6 @@
 
 #include "common/err.h"
 #include "common/timeutil.h"
-
-static int count_member(void *ctx, const store_class *c)
-{
-	(void)c;
-	(*(int64_t *)ctx)++;
-	return 0;
-}
-
-int store_set_compare(store *s, const char *set, const store_set_member *m, int n, int exact, int64_t *size)
-{
-	int64_t members = 0;
-	int rc = store_classes_each(s, set, count_member, &members);
-	if (rc)
-		return rc;
-	if (size)
-		*size = members;
-	sqlite3_stmt *st;
-	int step;
-	for (int i = 0; i < n; i++) {
-		st = store_sql(s, "SELECT set_index FROM class_set_members WHERE set_name = ? AND wnid = ?");
-		if (!st)
-			return NATADV_EDB;
-		store_bind_text(st, 1, set);
-		store_bind_text(st, 2, m[i].wnid);
-		step = sqlite3_step(st);
-		if (step == SQLITE_DONE)
-			return store_fail(s, NATADV_EEXIST, "class set '%s' exists without class '%s'", set, m[i].wnid);
-		if (step != SQLITE_ROW)
-			return store_dberr(s, "cannot read class sets");
-		int64_t index = sqlite3_column_int64(st, 0);
-		sqlite3_reset(st);
-		if (index != m[i].index)
-			return store_fail(s, NATADV_EEXIST, "class set '%s' exists with '%s' at label %lld, not %lld", set,
-			                  m[i].wnid, (long long)index, (long long)m[i].index);
-	}
-	if (exact && members != n)
-		return store_fail(s, NATADV_EEXIST, "class set '%s' exists with %lld classes, not %d", set,
-		                  (long long)members, n);
-	return 0;
-}
-
-int store_set_create(store *s, int64_t run_id, const char *set, const store_set_member *m, int n)
-{
-	char now[32];
-	time_iso(time_now(), now);
-	sqlite3_stmt *st = store_sql(s, "INSERT INTO class_sets(name, version, created_at, run_id, based_on) "
-	                                "VALUES(?, '1', ?, ?, NULL) ON CONFLICT DO NOTHING");
-	if (!st)
-		return NATADV_EDB;
-	store_bind_text(st, 1, set);
-	store_bind_text(st, 2, now);
-	sqlite3_bind_int64(st, 3, run_id);
-	if (sqlite3_step(st) != SQLITE_DONE)
-		return store_dberr(s, "cannot add class set");
-	if (sqlite3_changes(s->db) == 0)
-		return store_fail(s, NATADV_EEXIST, "class set '%s' exists", set);
-	for (int i = 0; i < n; i++) {
-		st = store_sql(s, "INSERT INTO class_set_members(set_name, set_index, wnid) VALUES(?, ?, ?)");
-		if (!st)
-			return NATADV_EDB;
-		store_bind_text(st, 1, set);
-		sqlite3_bind_int64(st, 2, m[i].index);
-		store_bind_text(st, 3, m[i].wnid);
-		if (sqlite3_step(st) != SQLITE_DONE)
-			return store_dberr(s, "cannot add class set member");
-	}
-	return 0;
-}
 
 int store_url_outcome_get(store *s, const char *url, store_url_outcome *o)
 {

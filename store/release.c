@@ -54,6 +54,28 @@ void store_release_plan_free(store_release_plan *p)
 
 #define COL(st, i) sqlite3_column_text(st, i)
 
+struct plan_classes {
+	store_release_plan *p;
+	size_t cap;
+	int *oom;
+};
+
+static int plan_class(void *ctx, const store_class *k)
+{
+	struct plan_classes *pc = ctx;
+	store_release_plan *p = pc->p;
+	store_release_class *v = array_grow(p->classes, p->nclasses, &pc->cap, sizeof *v);
+	if (!v)
+		return NATADV_ENOMEM;
+	p->classes = v;
+	store_release_class *c = &p->classes[p->nclasses++];
+	c->label = k->index;
+	c->wnid = keep(p, (const unsigned char *)k->wnid, pc->oom);
+	c->index_1k = k->index_1k;
+	c->names = keep(p, (const unsigned char *)k->names, pc->oom);
+	return 0;
+}
+
 static int plan_set(store *s, store_release_plan *p, const char *set, int *oom)
 {
 	int rc = store_set_exists(s, set);
@@ -73,28 +95,9 @@ static int plan_set(store *s, store_release_plan *p, const char *set, int *oom)
 	if (step != SQLITE_ROW)
 		return store_dberr(s, "cannot read class sets");
 
-	st = store_sql(s, "SELECT m.set_index, c.wnid, c.index_1k, c.names FROM class_set_members m "
-	                  "JOIN classes c ON c.wnid = m.wnid WHERE m.set_name = ? ORDER BY m.set_index");
-	if (!st)
-		return NATADV_EDB;
-	store_bind_text(st, 1, set);
-	size_t cap = 0;
-	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-		store_release_class *v = array_grow(p->classes, p->nclasses, &cap, sizeof *v);
-		if (!v) {
-			sqlite3_reset(st);
-			return store_fail(s, NATADV_ENOMEM, "out of memory");
-		}
-		p->classes = v;
-		store_release_class *c = &p->classes[p->nclasses++];
-		c->label = sqlite3_column_int64(st, 0);
-		c->wnid = keep(p, COL(st, 1), oom);
-		c->index_1k = sqlite3_column_type(st, 2) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 2);
-		c->names = keep(p, COL(st, 3), oom);
-	}
-	if (step != SQLITE_DONE)
-		return store_dberr(s, "cannot read classes");
-	return 0;
+	struct plan_classes pc = {p, 0, oom};
+	rc = store_classes_each(s, set, plan_class, &pc);
+	return rc == NATADV_ENOMEM ? store_fail(s, rc, "out of memory") : rc;
 }
 
 static int plan_selection(store *s, store_release_plan *p, const char *set, int *oom)

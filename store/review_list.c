@@ -123,17 +123,10 @@ int store_proposals_list(store *s, const store_proposal_filter *f, int64_t *tota
 int store_review_progress(store *s, const char *set,
                           void (*cb)(void *ctx, const store_class_progress *p), void *ctx)
 {
-	sqlite3_stmt *st = store_sql(s, "SELECT 1 FROM class_sets WHERE name = ?");
-	if (!st)
-		return NATADV_EDB;
-	store_bind_text(st, 1, set);
-	int step = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (step == SQLITE_DONE)
-		return store_fail(s, NATADV_ENOTFOUND, "no class set '%s'", set);
-	if (step != SQLITE_ROW)
-		return store_dberr(s, "cannot read class sets");
-	st = store_sql(s,
+	int step = store_set_exists(s, set);
+	if (step)
+		return step;
+	sqlite3_stmt *st = store_sql(s,
 		"SELECT m.set_index, m.wnid, "
 		"  CASE WHEN instr(c.names, ',') > 0 THEN substr(c.names, 1, instr(c.names, ',') - 1) ELSE c.names END, "
 		"  count(p.id), coalesce(sum(rs.decision = 'accept'), 0), coalesce(sum(rs.decision = 'reject'), 0) "

@@ -88,11 +88,11 @@ int store_score_logits(store *s, const char *image_hash, const char *model_id, f
 	store_bind_text(st, 2, model_id);
 	int step = sqlite3_step(st), rc = 0;
 	if (step == SQLITE_DONE)
-		rc = store_fail(s, NATADV_ENOTFOUND, "model %.12s has not scored image %s", model_id, image_hash);
+		rc = store_fail(s, NATADV_ENOTFOUND, "model '%.12s' has not scored image '%s'", model_id, image_hash);
 	else if (step != SQLITE_ROW)
 		rc = store_dberr(s, "cannot read scores");
 	else if (sqlite3_column_bytes(st, 0) != (int)sizeof(float) * n)
-		rc = store_fail(s, NATADV_EFORMAT, "stored logits of image %s are %d bytes, expected %d floats",
+		rc = store_fail(s, NATADV_EFORMAT, "stored logits of image '%s' are %d bytes, expected %d floats",
 		                image_hash, sqlite3_column_bytes(st, 0), n);
 	else
 		memcpy(out, sqlite3_column_blob(st, 0), sizeof(float) * (size_t)n);

@@ -1,6 +1,7 @@
 /* sets.c — class sets beyond the built-in lists: reading a set's members with
- * their ImageNet-1K logit index, listing sets, and `classes add-set`, which
- * derives a new versioned set from another one. */
+ * their ImageNet-1K logit index, listing sets, `classes add-set`, which
+ * derives a new versioned set from another one, and the set a release
+ * manifest names (compared or created by `rebuild`). */
 #include "store_internal.h"
 
 #include <stdio.h>
@@ -10,63 +11,38 @@
 #include "common/err.h"
 #include "common/timeutil.h"
 
-/* Checks that set exists: 0, NATADV_ENOTFOUND or NATADV_EDB. */
-static int set_exists(store *s, const char *set)
+struct members {
+	store_member *v;
+	size_t len, cap;
+};
+
+static int add_member(void *ctx, const store_class *c)
 {
-	sqlite3_stmt *st = store_sql(s, "SELECT 1 FROM class_sets WHERE name = ?");
-	if (!st)
-		return NATADV_EDB;
-	store_bind_text(st, 1, set);
-	int step = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (step == SQLITE_ROW)
-		return 0;
-	if (step == SQLITE_DONE)
-		return store_fail(s, NATADV_ENOTFOUND, "no class set '%s' (see 'natadv classes --sets')", set);
-	return store_dberr(s, "cannot read class sets");
+	struct members *ms = ctx;
+	store_member *v = array_grow(ms->v, ms->len, &ms->cap, sizeof *v);
+	if (!v)
+		return NATADV_ENOMEM;
+	ms->v = v;
+	store_member *m = &v[ms->len++];
+	m->set_index = c->index;
+	snprintf(m->wnid, sizeof m->wnid, "%s", c->wnid);
+	m->index_1k = c->index_1k;
+	snprintf(m->name, sizeof m->name, "%.*s", (int)strcspn(c->names, ","), c->names);
+	return 0;
 }
 
 int store_set_members(store *s, const char *set, store_member **out, int *n)
 {
 	*out = NULL;
 	*n = 0;
-	int rc = set_exists(s, set);
-	if (rc)
-		return rc;
-	sqlite3_stmt *st = store_sql(s,
-		"SELECT m.set_index, c.wnid, coalesce(c.index_1k, -1), c.names FROM class_set_members m "
-		"JOIN classes c ON c.wnid = m.wnid WHERE m.set_name = ? ORDER BY m.set_index");
-	if (!st)
-		return NATADV_EDB;
-	store_bind_text(st, 1, set);
-	store_member *v = NULL;
-	int len = 0, cap = 0, step;
-	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-		if (len == cap) {
-			cap = cap ? 2 * cap : 256;
-			store_member *grown = realloc(v, sizeof *v * (size_t)cap);
-			if (!grown) {
-				free(v);
-				sqlite3_reset(st);
-				return store_fail(s, NATADV_ENOMEM, "out of memory");
-			}
-			v = grown;
-		}
-		store_member *m = &v[len++];
-		const char *names = (const char *)sqlite3_column_text(st, 3);
-		size_t first = strcspn(names, ",");
-		m->set_index = sqlite3_column_int64(st, 0);
-		snprintf(m->wnid, sizeof m->wnid, "%s", (const char *)sqlite3_column_text(st, 1));
-		m->index_1k = sqlite3_column_int64(st, 2);
-		snprintf(m->name, sizeof m->name, "%.*s", (int)first, names);
+	struct members ms = {0};
+	int rc = store_classes_each(s, set, add_member, &ms);
+	if (rc) {
+		free(ms.v);
+		return rc == NATADV_ENOMEM ? store_fail(s, rc, "out of memory") : rc;
 	}
-	sqlite3_reset(st);
-	if (step != SQLITE_DONE) {
-		free(v);
-		return store_dberr(s, "cannot read class set members");
-	}
-	*out = v;
-	*n = len;
+	*out = ms.v;
+	*n = (int)ms.len;
 	return 0;
 }
 
@@ -127,6 +103,41 @@ static int check_added(store *s, const char *wnid)
 	return 0;
 }
 
+/* Adds class set name with members wnid[i] at label[i] (label NULL: at i),
+ * in the open transaction. NATADV_EEXIST when the name is taken. */
+static int insert_set(store *s, int64_t run_id, const char *name, const char *version, const char *based_on,
+                      const char *const *wnid, const int64_t *label, int n)
+{
+	char now[32];
+	time_iso(time_now(), now);
+	sqlite3_stmt *st = store_sql(s,
+		"INSERT INTO class_sets(name, version, created_at, run_id, based_on) VALUES(?, ?, ?, ?, ?) "
+		"ON CONFLICT(name) DO NOTHING");
+	if (!st)
+		return NATADV_EDB;
+	store_bind_text(st, 1, name);
+	store_bind_text(st, 2, version);
+	store_bind_text(st, 3, now);
+	if (run_id)
+		sqlite3_bind_int64(st, 4, run_id);
+	store_bind_text(st, 5, based_on);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		return store_dberr(s, "cannot add class set");
+	if (sqlite3_changes(s->db) == 0)
+		return store_fail(s, NATADV_EEXIST, "a class set named '%s' exists", name);
+	for (int i = 0; i < n; i++) {
+		st = store_sql(s, "INSERT INTO class_set_members(set_name, set_index, wnid) VALUES(?, ?, ?)");
+		if (!st)
+			return NATADV_EDB;
+		store_bind_text(st, 1, name);
+		sqlite3_bind_int64(st, 2, label ? label[i] : i);
+		store_bind_text(st, 3, wnid[i]);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			return store_dberr(s, "cannot add class set member");
+	}
+	return 0;
+}
+
 int store_set_add(store *s, int64_t run_id, const char *name, const char *version, const char *from,
                   const char *const *add, int nadd)
 {
@@ -167,48 +178,73 @@ int store_set_add(store *s, int64_t run_id, const char *name, const char *versio
 	qsort(all, (size_t)total, sizeof *all, cmp_wnid);
 	if ((rc = store_begin(s)) != 0)
 		goto out;
-	char now[32];
-	time_iso(time_now(), now);
-	sqlite3_stmt *st = store_sql(s,
-		"INSERT INTO class_sets(name, version, created_at, run_id, based_on) VALUES(?, ?, ?, ?, ?) "
-		"ON CONFLICT(name) DO NOTHING");
-	if (!st) {
-		rc = NATADV_EDB;
+	if ((rc = insert_set(s, run_id, name, version, from, all, NULL, total)) != 0)
 		goto out;
-	}
-	store_bind_text(st, 1, name);
-	store_bind_text(st, 2, version);
-	store_bind_text(st, 3, now);
-	if (run_id)
-		sqlite3_bind_int64(st, 4, run_id);
-	store_bind_text(st, 5, from);
-	if (sqlite3_step(st) != SQLITE_DONE) {
-		rc = store_dberr(s, "cannot add class set");
-		goto out;
-	}
-	if (sqlite3_changes(s->db) == 0) {
-		rc = store_fail(s, NATADV_EEXIST, "a class set named '%s' exists", name);
-		goto out;
-	}
-	for (int i = 0; i < total; i++) {
-		st = store_sql(s, "INSERT INTO class_set_members(set_name, set_index, wnid) VALUES(?, ?, ?)");
-		if (!st) {
-			rc = NATADV_EDB;
-			goto out;
-		}
-		store_bind_text(st, 1, name);
-		sqlite3_bind_int(st, 2, i);
-		store_bind_text(st, 3, all[i]);
-		if (sqlite3_step(st) != SQLITE_DONE) {
-			rc = store_dberr(s, "cannot add class set member");
-			goto out;
-		}
-	}
 	rc = store_commit(s);
 out:
 	if (rc)
 		store_rollback(s);
 	free(all);
 	free(base);
+	return rc;
+}
+
+static int count_member(void *ctx, const store_class *c)
+{
+	(void)c;
+	(*(int64_t *)ctx)++;
+	return 0;
+}
+
+int store_set_compare(store *s, const char *set, const store_set_member *m, int n, int exact, int64_t *size)
+{
+	int64_t members = 0;
+	int rc = store_classes_each(s, set, count_member, &members);
+	if (rc)
+		return rc;
+	if (size)
+		*size = members;
+	sqlite3_stmt *st;
+	int step;
+	for (int i = 0; i < n; i++) {
+		st = store_sql(s, "SELECT set_index FROM class_set_members WHERE set_name = ? AND wnid = ?");
+		if (!st)
+			return NATADV_EDB;
+		store_bind_text(st, 1, set);
+		store_bind_text(st, 2, m[i].wnid);
+		step = sqlite3_step(st);
+		if (step == SQLITE_DONE)
+			return store_fail(s, NATADV_EEXIST, "class set '%s' exists without class '%s'", set, m[i].wnid);
+		if (step != SQLITE_ROW)
+			return store_dberr(s, "cannot read class sets");
+		int64_t index = sqlite3_column_int64(st, 0);
+		sqlite3_reset(st);
+		if (index != m[i].index)
+			return store_fail(s, NATADV_EEXIST, "class set '%s' exists with '%s' at label %lld, not %lld", set,
+			                  m[i].wnid, (long long)index, (long long)m[i].index);
+	}
+	if (exact && members != n)
+		return store_fail(s, NATADV_EEXIST, "class set '%s' exists with %lld classes, not %d", set,
+		                  (long long)members, n);
+	return 0;
+}
+
+int store_set_create(store *s, int64_t run_id, const char *set, const store_set_member *m, int n)
+{
+	const char **wnid = malloc(sizeof *wnid * (size_t)(n ? n : 1));
+	int64_t *label = malloc(sizeof *label * (size_t)(n ? n : 1));
+	int rc;
+	if (!wnid || !label) {
+		rc = store_fail(s, NATADV_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (int i = 0; i < n; i++) {
+		wnid[i] = m[i].wnid;
+		label[i] = m[i].index;
+	}
+	rc = insert_set(s, run_id, set, "1", NULL, wnid, label, n);
+out:
+	free(wnid);
+	free(label);
 	return rc;
 }

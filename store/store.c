@@ -429,7 +429,7 @@ int store_set_exists(store *s, const char *set)
 	int step = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (step == SQLITE_DONE)
-		return store_fail(s, NATADV_ENOTFOUND, "no class set '%s'", set);
+		return store_fail(s, NATADV_ENOTFOUND, "no class set '%s' (see 'natadv classes --sets')", set);
 	if (step != SQLITE_ROW)
 		return store_dberr(s, "cannot read class sets");
 	return 0;
@@ -444,7 +444,7 @@ int store_classes_each(store *s, const char *set,
 	if (step)
 		return step;
 	sqlite3_stmt *st = store_stmt(s, ST_CLASSES_EACH,
-		"SELECT m.set_index, c.wnid, c.names FROM class_set_members m "
+		"SELECT m.set_index, c.wnid, c.names, coalesce(c.index_1k, -1) FROM class_set_members m "
 		"JOIN classes c ON c.wnid = m.wnid WHERE m.set_name = ? ORDER BY m.set_index");
 	if (!st)
 		return NATADV_EDB;
@@ -454,6 +454,7 @@ int store_classes_each(store *s, const char *set,
 			.index = sqlite3_column_int64(st, 0),
 			.wnid = (const char *)sqlite3_column_text(st, 1),
 			.names = (const char *)sqlite3_column_text(st, 2),
+			.index_1k = sqlite3_column_int64(st, 3),
 		};
 		int r = cb(ctx, &c);
 		if (r) {

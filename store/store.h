@@ -59,6 +59,7 @@ typedef struct store_class {
 	int64_t index;      /* index within the set (logit index for imagenet-1k) */
 	const char *wnid;
 	const char *names;  /* all WordNet lemmas, first name first */
+	int64_t index_1k;   /* logit index in ImageNet-1K; -1 for a class outside it */
 } store_class;
 
 /* Calls cb for each class of set (NULL = "imagenet-1k") in index order;
@@ -282,22 +283,7 @@ int store_audit_find(store *s, store_audit_by by, const char *key, int limit,
  * such image is stored. */
 int store_audit_image(store *s, const char *hash, struct json_t **out);
 
-/* ---- rebuild: a class set and a selection from a release manifest (store/rebuild.c) ---- */
-
-typedef struct store_set_member {
-	int64_t index;      /* the label: the class's position in the set */
-	const char *wnid;
-} store_set_member;
-
-/* Compares the class set named set with m[0..n) (distinct wnids): 0 when
- * each is a member at its index and, if exact, the set has no other member;
- * NATADV_ENOTFOUND when there is no such set; NATADV_EEXIST when they differ
- * (the message names the first difference). *size (may be NULL) gets the
- * set's number of classes. Reads only. */
-int store_set_compare(store *s, const char *set, const store_set_member *m, int n, int exact, int64_t *size);
-/* Creates the class set (version "1", based_on NULL) with members m[0..n),
- * in the open transaction. NATADV_EEXIST when a set of that name exists. */
-int store_set_create(store *s, int64_t run_id, const char *set, const store_set_member *m, int n);
+/* ---- rebuild: what became of a URL, a selection from a release manifest (store/rebuild.c) ---- */
 
 typedef struct store_url_outcome {
 	char state[16];       /* "pending", "fetched", "failed", "opted_out"; "" when not queued */
@@ -352,6 +338,22 @@ int store_sets_each(store *s, void (*cb)(void *ctx, const store_set_info *i), vo
  * from set, NATADV_EINVAL for a bad name or wnid (the message names it). */
 int store_set_add(store *s, int64_t run_id, const char *name, const char *version, const char *from,
                   const char *const *add, int nadd);
+
+typedef struct store_set_member {
+	int64_t index;      /* the label: the class's position in the set */
+	const char *wnid;
+} store_set_member;
+
+/* Compares the class set named set with m[0..n) (distinct wnids): 0 when
+ * each is a member at its index and, if exact, the set has no other member;
+ * NATADV_ENOTFOUND when there is no such set; NATADV_EEXIST when they differ
+ * (the message names the first difference). *size (may be NULL) gets the
+ * set's number of classes. Reads only. */
+int store_set_compare(store *s, const char *set, const store_set_member *m, int n, int exact, int64_t *size);
+/* Creates the class set (version "1", based_on NULL) with members m[0..n) at
+ * their labels, in the open transaction (no check of names or wnids: the
+ * caller's). NATADV_EEXIST when a set of that name exists. */
+int store_set_create(store *s, int64_t run_id, const char *set, const store_set_member *m, int n);
 
 /* ---- selections and proposals (store/select.c) ---- */
 
