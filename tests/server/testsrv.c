@@ -637,6 +637,94 @@ static enum MHD_Result serve_gen(struct MHD_Connection *c, const char *method,
 	return reply(c, method, url, 200, r);
 }
 
+static void put_be32(unsigned char *p, uint32_t v);
+static void png_chunk(unsigned char *png, size_t *len, const char *type,
+                      const unsigned char *data, size_t n);
+
+/* /pattern/I.png: a 128 x 128 RGB PNG of 8 x 8 blocks of 16 px whose colours
+ * come from I (splitmix64), so every I gives other pixels and another
+ * perceptual hash; stored (uncompressed) deflate, so no zlib is needed. */
+#define PAT_SIDE 128u
+#define PAT_ROW (1u + 3u * PAT_SIDE)   /* filter byte + RGB */
+#define PAT_RAW (PAT_ROW * PAT_SIDE)   /* 49280: one stored block */
+static enum MHD_Result serve_pattern(struct MHD_Connection *c, const char *method,
+                                     const char *url, const char *seg)
+{
+	static const unsigned char sig[8] = { 0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n' };
+	const char *dot = strrchr(seg, '.');
+	unsigned char ihdr[13], colour[8][8][3], *idat, *png, *raw;
+	char num[32];
+	uint64_t i, x;
+	uint32_t a = 1, b = 0;
+	size_t len = 0, ilen = 2 + 5 + PAT_RAW + 4;
+	struct MHD_Response *r;
+
+	if (!dot || strcmp(dot, ".png") != 0)
+		return reply_status(c, method, url, 404);
+	if ((size_t)(dot - seg) >= sizeof num)
+		return reply_status(c, method, url, 400);
+	memcpy(num, seg, (size_t)(dot - seg));
+	num[dot - seg] = '\0';
+	if (parse_uint(num, UINT64_MAX, &i) != 0)
+		return reply_status(c, method, url, 400);
+	x = i;
+	for (int by = 0; by < 8; by++)
+		for (int bx = 0; bx < 8; bx++) {
+			uint64_t z = (x += 0x9E3779B97F4A7C15u);
+			z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9u;
+			z = (z ^ (z >> 27)) * 0x94D049BB133111EBu;
+			z ^= z >> 31;
+			for (int k = 0; k < 3; k++)
+				colour[by][bx][k] = (unsigned char)(z >> (8 * k));
+		}
+	idat = malloc(ilen);
+	png = malloc(sizeof sig + 25 + 12 + ilen + 12);
+	if (!idat || !png) {
+		free(idat);
+		free(png);
+		return reply(c, method, url, 500, NULL);
+	}
+	idat[0] = 0x78; /* zlib: deflate, 32K window */
+	idat[1] = 0x01;
+	idat[2] = 0x01; /* BFINAL, BTYPE = 00 (stored) */
+	idat[3] = (unsigned char)(PAT_RAW & 0xFF);
+	idat[4] = (unsigned char)(PAT_RAW >> 8);
+	idat[5] = (unsigned char)(~PAT_RAW & 0xFF);
+	idat[6] = (unsigned char)((~PAT_RAW >> 8) & 0xFF);
+	raw = idat + 7;
+	for (unsigned y = 0; y < PAT_SIDE; y++) {
+		unsigned char *row = raw + y * PAT_ROW;
+		row[0] = 0; /* filter: none */
+		for (unsigned px = 0; px < PAT_SIDE; px++)
+			memcpy(row + 1 + 3 * px, colour[y / 16][px / 16], 3);
+	}
+	for (size_t k = 0; k < PAT_RAW; k++) {
+		a = (a + raw[k]) % 65521u;
+		b = (b + a) % 65521u;
+	}
+	put_be32(idat + 7 + PAT_RAW, (b << 16) | a);
+	memcpy(png, sig, sizeof sig);
+	len = sizeof sig;
+	put_be32(ihdr, PAT_SIDE);
+	put_be32(ihdr + 4, PAT_SIDE);
+	ihdr[8] = 8;  /* bit depth */
+	ihdr[9] = 2;  /* truecolour */
+	ihdr[10] = 0; /* deflate */
+	ihdr[11] = 0; /* adaptive filtering */
+	ihdr[12] = 0; /* no interlace */
+	png_chunk(png, &len, "IHDR", ihdr, sizeof ihdr);
+	png_chunk(png, &len, "IDAT", idat, ilen);
+	png_chunk(png, &len, "IEND", NULL, 0);
+	free(idat);
+	r = MHD_create_response_from_buffer(len, png, MHD_RESPMEM_MUST_FREE);
+	if (!r) {
+		free(png);
+		return reply(c, method, url, 500, NULL);
+	}
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "image/png");
+	return reply(c, method, url, 200, r);
+}
+
 /* /flaky, /ratelimit, /unavailable: the first N requests per KEY fail. */
 static enum MHD_Result serve_failing(struct MHD_Connection *c, const char *method,
                                      const char *url, struct cmap *m, unsigned status,
@@ -1012,6 +1100,8 @@ static enum MHD_Result route(struct MHD_Connection *c, const char *method, const
 			return serve_big(c, method, url, s[1], s[0][3] == '-');
 		if (strcmp(s[0], "gen") == 0)
 			return serve_gen(c, method, url, s[1]);
+		if (strcmp(s[0], "pattern") == 0)
+			return serve_pattern(c, method, url, s[1]);
 		if (strcmp(s[0], "loop") == 0 && strcmp(s[1], "a") == 0)
 			return reply_redirect(c, method, url, "/loop/b");
 		if (strcmp(s[0], "loop") == 0 && strcmp(s[1], "b") == 0)
