@@ -28,8 +28,10 @@ static void help(void)
 	       "  aurra                  area under the response rate accuracy curve\n"
 	       "--json prints {\"n\":..,\"accuracy\":..,\"rms_calibration_error\":..,\"aurra\":..}.\n"
 	       "--model is a model of the workspace or a safetensors file (no workspace needed).\n"
-	       "The model that filtered a release gets 0 accuracy on it. Exit status 3 when\n"
-	       "some images could not be read (they are left out of the figures).\n");
+	       "The model that filtered a release over the set's classes (select --space\n"
+	       "subset, the default) gets 0 accuracy on it, unless converting a PNG to JPEG\n"
+	       "changed its answer; over all outputs (--space 1k) it need not. Exit status 3\n"
+	       "when some images could not be read (they are left out of the figures).\n");
 }
 
 static void on_fail(void *ctx, const char *path, const char *why)
