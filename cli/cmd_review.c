@@ -32,7 +32,8 @@ static void help(void)
 	       "  --reject ID... reject them; --reason says why (required)\n"
 	       "  --reason TEXT  recorded with the decision\n"
 	       "  --auto-accept  accept every undecided proposal of the selection in force\n"
-	       "                 (for a pipeline without a person; recorded with mode 'auto')\n"
+	       "                 (for a pipeline without a person; recorded with mode 'auto'),\n"
+	       "                 but those whose image is proposed for another class too\n"
 	       "  --undo ID      cancel review ID (the earlier decision, if any, counts again)\n"
 	       "  --list         the proposals of the selection in force with their decision:\n"
 	       "                 id, decision, status, wnid, predicted wnid, confidence, true-class\n"
@@ -107,6 +108,7 @@ static int decide(struct cli *c, const char *decision, const int64_t *ids, int n
 struct undecided {
 	int64_t *ids;
 	int n, cap;
+	int contested;   /* left undecided: the image is proposed for another class too */
 };
 
 static int collect_undecided(void *ctx, const store_proposal *p)
@@ -114,6 +116,10 @@ static int collect_undecided(void *ctx, const store_proposal *p)
 	struct undecided *u = ctx;
 	if (p->decision || strcmp(p->status, "proposed") != 0)
 		return 0;
+	if (p->rivals) {  /* which class is the image's is for a person to say */
+		u->contested++;
+		return 0;
+	}
 	if (u->n == u->cap) {
 		int cap = u->cap ? 2 * u->cap : 256;
 		int64_t *grown = realloc(u->ids, sizeof *grown * (size_t)cap);
@@ -154,6 +160,10 @@ static int auto_accept(struct cli *c, const char *set, const char *reviewer)
 	if (!c->quiet)
 		fprintf(stderr, "natadv: auto-accepted %d undecided proposal%s of selection %lld of '%s' as '%s'\n", u.n,
 		        u.n == 1 ? "" : "s", (long long)sel, set, reviewer);
+	if (u.contested && !c->quiet)
+		cli_error("note: %d proposal%s left undecided: %s image is proposed for another class too (accept the "
+		          "right one with 'natadv review --accept ID', see 'natadv review --list --set %s')", u.contested,
+		          u.contested == 1 ? "" : "s", u.contested == 1 ? "its" : "their", set);
 	free(u.ids);
 	return EXIT_OK;
 }

@@ -224,7 +224,12 @@ int store_proposals_each(store *s, int64_t selection_id,
 	sqlite3_stmt *st = store_sql(s,
 		"SELECT p.id, p.selection_id, sel.set_name, p.image_hash, p.wnid, p.pred_wnid, p.status, "
 		"p.confidence, p.true_prob, coalesce(p.duplicate_of, 0), coalesce(p.distance, -1), "
-		"rs.decision, coalesce(rs.review_id, 0), rs.reviewer, rs.reason, rs.mode, rs.at "
+		"rs.decision, coalesce(rs.review_id, 0), rs.reviewer, rs.reason, rs.mode, rs.at, "
+		"CASE WHEN p.status = 'proposed' THEN (SELECT count(*) FROM proposals q "
+		"  LEFT JOIN review_state qs ON qs.set_name = sel.set_name AND qs.image_hash = q.image_hash "
+		"  AND qs.wnid = q.wnid WHERE q.selection_id = p.selection_id AND q.image_hash = p.image_hash "
+		"  AND q.wnid <> p.wnid AND q.status = 'proposed' AND coalesce(qs.decision, '') <> 'reject') "
+		"ELSE 0 END "
 		"FROM proposals p JOIN selections sel ON sel.id = p.selection_id "
 		"LEFT JOIN review_state rs ON rs.set_name = sel.set_name AND rs.image_hash = p.image_hash "
 		"AND rs.wnid = p.wnid WHERE p.selection_id = ? ORDER BY p.id");
@@ -251,6 +256,7 @@ int store_proposals_each(store *s, int64_t selection_id,
 			.reason = (const char *)sqlite3_column_text(st, 14),
 			.mode = (const char *)sqlite3_column_text(st, 15),
 			.at = (const char *)sqlite3_column_text(st, 16),
+			.rivals = sqlite3_column_int(st, 17),
 		};
 		if ((rc = cb(ctx, &p)) != 0)
 			break;

@@ -409,6 +409,9 @@ typedef struct store_proposal {
 	const char *decision;        /* in force: "accept", "reject", or NULL when undecided */
 	int64_t review_id;           /* the deciding review, 0 when undecided */
 	const char *reviewer, *reason, *mode, *at;  /* of that review (NULL when undecided) */
+	int rivals;                  /* kept proposals of the same image for other classes of this
+	                                selection that are not rejected (accepting both would make
+	                                the image two classes' and the set unexportable) */
 } store_proposal;
 
 /* Calls cb for each proposal of selection_id in id order with the decision in

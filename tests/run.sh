@@ -54,6 +54,7 @@ suite "asan e2e rebuild" env NATADV=build/asan/natadv bash tests/e2e/rebuild.sh
 suite "asan e2e select" env NATADV=build/asan/natadv bash tests/e2e/select.sh
 suite "asan e2e review_api" env NATADV=build/asan/natadv bash tests/e2e/review_api.sh
 suite "asan e2e export" env NATADV=build/asan/natadv bash tests/e2e/export.sh
+suite "asan e2e pipeline" env NATADV=build/asan/natadv bash tests/e2e/pipeline.sh
 suite "asan e2e discover" env NATADV=build/asan/natadv TESTSRV=build/asan/testsrv bash tests/e2e/discover.sh
 
 summary="$passed passed, $failed failed"

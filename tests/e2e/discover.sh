@@ -132,6 +132,27 @@ check "every image from each source has a licence and an author" "4|0" \
 check "images from discover" 9 "$(sql "SELECT count(DISTINCT image_hash) FROM image_tags")"
 check_blobs
 
+# ---- audit: an image names its query, licence, author and the request that found it ----
+nat audit "$BASE/gen/101.jpg" > "$T/audit.out"
+check "audit by the discovered url" 0 "$?"
+tagblock=$(awk -v w="$G" '/^  n[0-9]+ / { on = ($1 == w) } /^[a-z]/ { on = 0 } on' "$T/audit.out")
+check_match "the goldfinch tag: source, query, licence as given, author, title" \
+	"source +openverse .*query +goldfinch .*license +cc-by-2.0 .*license as given +by 2.0 .*author +Ann Example .*title +American Goldfinch on a thistle " \
+	"$(echo "$tagblock" | tr '\n' ' ')"
+REQ_SHA=$(sql "SELECT body_sha256 FROM api_requests WHERE id = 2")
+check_match "and the request that found it" \
+	"found by request +#2 openverse $BASE/api/openverse/v1/images/\?q=goldfinch&[^ ]* at [0-9T:.-]+Z, HTTP 200, body sha256 $REQ_SHA" "$tagblock"
+check_match "the junco tag, its own query" " n01534433 junco.* query +junco " "$(tr '\n' ' ' < "$T/audit.out")"
+got=$(nat audit --json "$BASE/gen/101.jpg" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+t = [t for t in d["tags"] if t["wnid"] == sys.argv[1]][0]
+a = t["api_request"]
+print(t["source"], t["query"], t["license"], t["license_raw"], t["author"], t["source_id"], sep="|")
+print(a["id"], a["source"], a["http_status"], a["body_sha256"] == sys.argv[2], "?q=goldfinch&" in a["url"], sep="|")' "$G" "$REQ_SHA")
+check "audit --json: the same provenance" "openverse|goldfinch|cc-by-2.0|by 2.0|Ann Example|4bc43a04-ef46-4544-a0c1-63c63f56e276
+2|openverse|200|True|True" "$got"
+
 # ---- endless pagination, --per-class, --max-pages, --max-requests (Openverse serves 20 pages deep) ----
 pages() { sql "SELECT group_concat(page) FROM (SELECT a.page FROM api_requests a JOIN queries q ON q.id = a.query_id
                WHERE a.source = 'openverse' AND q.query = 'brambling' AND a.outcome = 'ok' ORDER BY a.id)"; }

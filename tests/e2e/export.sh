@@ -1,102 +1,101 @@
 #!/usr/bin/env bash
 # export.sh — natadv export and verify end to end: a workspace crawled from
-# the fixtures over loopback and scored with the tiny model, a selection with
-# reviews, then: the refusals (an image accepted for two classes, empty
-# classes, an existing --out), two exports giving the same tar bytes, the
-# release's layout and provenance, verify and its tamper tests (folder and
-# tar), --force, --partial, and kill -9 during an export.
+# the fixtures and generated patterns over loopback, scored with the demo
+# model, selected twice and reviewed with the real commands, then: the
+# refusals (an image accepted for two classes, empty classes, an existing
+# --out), two exports giving the same tar bytes, the release's layout and
+# provenance, verify and its tamper tests (folder and tar), --force,
+# --partial, and kill -9 during an export.
 # NATADV_KEEP_RELEASE=DIR keeps the full and the partial release there (for
 # scripts/check_export_torchvision.py, run by make check-pytorch).
 . "$(dirname "$0")/lib.sh"
 export LC_ALL=C
-TINY=$ROOT/tests/golden/tiny_basic.safetensors
+DEMO=$ROOT/examples/demo-model.safetensors
 A=n01498041   # stingray
 B=n01531178   # goldfinch
 C=n01534433   # junco
-NGEN=150
+NPAT=150      # the server's /pattern/I.png: other pixels (and dHash) for every I
 
 start_server
 {
 	printf 'url\twnid\tsource\tquery\tpage_url\tlicense\tauthor\n'
 	printf '%s/img/rocket.jpg\t%s\tseeds\trocket launch\thttp://example.org/rocket\tcc-by-4.0\tNASA "JPL"\n' "$BASE" "$A"
 	printf '%s/img/chelsea.png\t%s\tseeds\tcat\t\tcc0\t\n' "$BASE" "$B"
+	printf '%s/img/chelsea_q90.jpg\t%s\tseeds\t\t\t\t\n' "$BASE" "$B"   # the same photo: dHash distance 4
 	printf '%s/img/coffee_q90.jpg\t%s\tseeds\t\t\t\t\n' "$BASE" "$C"
 	printf '%s/img/hubble_deep_field.jpg\t%s\tseeds\t\t\t\t\n' "$BASE" "$C"
-	printf '%s/img/chelsea_prog.jpg\t%s\tseeds\t\t\t\t\n' "$BASE" "$A"
-	printf '%s/img/chelsea_prog.jpg\t%s\tseeds\t\t\t\t\n' "$BASE" "$B"
-	for i in $(seq 1 $NGEN); do
+	printf '%s/pattern/1000.png\t%s\tseeds\t\t\t\t\n' "$BASE" "$A"
+	printf '%s/pattern/1000.png\t%s\tseeds\t\t\t\t\n' "$BASE" "$B"
+	for i in $(seq 1 $NPAT); do
 		case $((i % 3)) in 0) w=$A ;; 1) w=$B ;; *) w=$C ;; esac
-		printf '%s/gen/%d.jpg\t%s\tseeds\t\t\t\t\n' "$BASE" "$i" "$w"
+		printf '%s/pattern/%d.png\t%s\tseeds\t\t\t\t\n' "$BASE" "$i" "$w"
 	done
 } > "$T/seeds.tsv"
 nat -q init
 nat -q crawl --seeds "$T/seeds.tsv" --allow-private
-check "images crawled" $((NGEN + 5)) "$(sql 'SELECT count(*) FROM images')"
-nat -q model add "$TINY" --name tiny
-nat -q score --model tiny
-check "images scored" $((NGEN + 5)) "$(sql "SELECT count(*) FROM scores WHERE status = 'scored'")"
+check "images crawled" $((NPAT + 6)) "$(sql 'SELECT count(*) FROM images')"
+nat -q model add "$DEMO" --name demo
+nat -q score --model demo
+check "images scored" $((NPAT + 6)) "$(sql "SELECT count(*) FROM scores WHERE status = 'scored'")"
 
 h() { sql "SELECT image_hash FROM urls WHERE url = '$BASE/$1'"; }
-PROG=$(h img/chelsea_prog.jpg)
+TWO=$(h pattern/1000.png)
 ROCKET=$(h img/rocket.jpg)
 PNG=$(h img/chelsea.png)
+Q90=$(h img/chelsea_q90.jpg)
+REJ=$(h pattern/4.png)
+UNDONE=$(h pattern/7.png)
+# prop SELECTION HASH WNID: the proposal's id
+prop() { sql "SELECT id FROM proposals WHERE selection_id = $1 AND image_hash = '$2' AND wnid = '$3'"; }
 
-# ---- selection, proposals and reviews by SQL, until select lands ----
-# (natadv select and natadv review are being written on another branch; these
-# rows follow schema/004 and CONTRACTS.md: the latest finished selection per
-# set is in force, the latest accept/reject not undone is the decision.)
-NOW=2026-01-01T00:00:00Z
-sql "INSERT INTO class_sets(name, version, created_at, based_on) VALUES('fixtures', '1', '$NOW', 'imagenet-a');
-     INSERT INTO class_set_members(set_name, set_index, wnid) VALUES('fixtures', 0, '$A'), ('fixtures', 1, '$B'),
-       ('fixtures', 2, '$C');"
-MODEL=$(sql "SELECT id FROM models WHERE name = 'tiny'")
-propose() { # SELECTION SET: one proposal per image tag of the set's classes (gen/6 left out)
-	sql "INSERT INTO proposals(selection_id, image_hash, wnid, pred_wnid, confidence, true_prob, status)
-	     SELECT $1, t.image_hash, t.wnid, 'n01440764', 0.5 + (abs(coalesce(s.prob_1k, 0.5) * 1000) % 40) / 100.0, 0.015625, 'proposed'
-	     FROM (SELECT DISTINCT image_hash, wnid FROM image_tags) t
-	     JOIN class_set_members m ON m.set_name = '$2' AND m.wnid = t.wnid
-	     JOIN scores s ON s.image_hash = t.image_hash AND s.model_id = '$MODEL'
-	     WHERE t.image_hash <> '$(h gen/6.jpg)'"
-}
-sql "INSERT INTO selections(id, set_name, model_id, rule, params, created_at, finished_at)
-     VALUES(1, 'fixtures', '$MODEL', 'misclassified', '{\"space\":\"subset\"}', '$NOW', '$NOW'),
-           (2, 'fixtures', '$MODEL', 'misclassified', '{\"space\":\"subset\",\"min_confidence\":0.5}', '$NOW', '$NOW'),
-           (3, 'fixtures', '$MODEL', 'misclassified', '{}', '$NOW', NULL);
+# ---- two selections and the reviews, with the real commands ----
+# The demo model takes every image for a pencil box or a rifle, which no
+# class of the set is: over all its outputs (--space 1k) every tag is wrong,
+# with a confidence from 0.12 to 0.86.
+nat -q classes add-set birds --from none --add "$A,$B"
+nat -q classes add-set fixtures --from birds --add "$C"
+# Selection 1: every tag; chelsea_q90 and chelsea.png (distance 4) both kept.
+nat -q select --model demo --set fixtures --space 1k --min-confidence 0.1 --near-distance 3 > /dev/null
+S1=$(sql "SELECT max(id) FROM selections")
+check "selection 1: every tag proposed" "$((NPAT + 7))|0" \
+	"$(sql "SELECT count(*) || '|' || sum(status = 'near_duplicate') FROM proposals WHERE selection_id = $S1")"
+NATADV_REVIEWER=alice nat -q review --accept $(nat -q review --list --set fixtures | cut -f1) > /dev/null
+check "alice accepts them all" "$((NPAT + 7))" "$(sql "SELECT count(*) FROM review_state WHERE reviewer = 'alice'")"
+# Selection 2, in force: a min confidence of 0.14 drops five patterns (their
+# confidences are 0.116 to 0.131, the next one 0.151), and chelsea_q90 is
+# collapsed into chelsea.png, which the model is more sure of. Their accepts
+# stay in the log: export must leave them out by itself.
+nat -q select --model demo --set fixtures --space 1k --min-confidence 0.14 > /dev/null
+S2=$(sql "SELECT max(id) FROM selections")
+DROPPED=$(sql "SELECT image_hash FROM proposals WHERE selection_id = $S1
+               EXCEPT SELECT image_hash FROM proposals WHERE selection_id = $S2")
+check "selection 2 drops five patterns" "5 $(h pattern/2.png)" "$(echo "$DROPPED" | wc -l) $(echo "$DROPPED" | grep -x "$(h pattern/2.png)")"
+check "and collapses chelsea_q90 into chelsea.png" "near_duplicate|$(prop "$S2" "$PNG" $B)|4" \
+	"$(sql "SELECT status || '|' || duplicate_of || '|' || distance FROM proposals WHERE selection_id = $S2 AND image_hash = '$Q90'")"
+# A third selection that never finished: natadv select writes one in a single
+# transaction, so only a crash of another writer could leave one; by hand.
+# It proposes pattern/2 (accepted above): export must not use it.
+sql "INSERT INTO selections(set_name, model_id, rule, params, created_at)
+       SELECT 'fixtures', model_id, rule, params, created_at FROM selections WHERE id = $S1;
      INSERT INTO proposals(selection_id, image_hash, wnid, pred_wnid, confidence, true_prob, status)
-     VALUES(1, '$(h gen/6.jpg)', '$C', 'n01440764', 0.9, 0.01, 'proposed'),
-           (3, '$(h gen/6.jpg)', '$C', 'n01440764', 0.9, 0.01, 'proposed');"
-propose 2 fixtures
-# gen/2 collapsed into gen/5 (same class) as a near-duplicate
-sql "UPDATE proposals SET status = 'near_duplicate', distance = 3,
-       duplicate_of = (SELECT id FROM proposals WHERE selection_id = 2 AND image_hash = '$(h gen/5.jpg)')
-     WHERE selection_id = 2 AND image_hash = '$(h gen/2.jpg)'"
-review() { # SELECTION DECISION REVIEWER MODE [WHERE]
-	sql "INSERT INTO reviews(set_name, image_hash, wnid, proposal_id, decision, reviewer, mode, at)
-	     SELECT sel.set_name, p.image_hash, p.wnid, p.id, '$2', '$3', '$4', '2026-01-02T00:00:00Z'
-	     FROM proposals p JOIN selections sel ON sel.id = p.selection_id WHERE p.selection_id = $1 ${5:-}"
-}
-review 1 accept alice cli
-review 3 accept alice cli
-review 2 accept alice cli
-review 2 reject bob web "AND p.image_hash = '$(h gen/4.jpg)'"
-review 2 accept bob web "AND p.image_hash = '$(h gen/7.jpg)'"
-sql "INSERT INTO reviews(set_name, image_hash, wnid, proposal_id, decision, reviewer, mode, undoes, at)
-     SELECT set_name, image_hash, wnid, proposal_id, 'undo', 'bob', 'web', id, '2026-01-03T00:00:00Z'
-     FROM reviews WHERE image_hash = '$(h gen/7.jpg)' AND reviewer = 'bob'"
-# In force: every proposal of selection 2 but gen/2 (near-duplicate), gen/4
-# (rejected); gen/7 is accepted by alice again once bob's accept is undone.
-# gen/6 is only in the superseded and the unfinished selection. chelsea_prog
-# is accepted for two classes until one is rejected below.
-EXPECTED=$((NGEN + 5 - 3))
+       SELECT (SELECT max(id) FROM selections), image_hash, wnid, pred_wnid, confidence, true_prob, status
+       FROM proposals WHERE selection_id = $S1 AND image_hash = '$(h pattern/2.png)'"
+# Bob rejects pattern/4, accepts pattern/7 and undoes that: alice's accept counts again.
+nat -q review --reject "$(prop "$S2" "$REJ" $B)" --reason 'a drawing' --reviewer bob > /dev/null
+rid=$(nat -q review --accept "$(prop "$S2" "$UNDONE" $B)" --reviewer bob | cut -f1)
+nat -q review --undo "$rid" --reviewer bob > /dev/null
+check "bob's reviews" "3" "$(sql "SELECT count(*) FROM reviews WHERE reviewer = 'bob'")"
+# In force: every proposed tag of selection 2 but pattern/4 (rejected); the
+# pattern accepted for two classes is in one once one is rejected below.
+EXPECTED=$(($(sql "SELECT count(*) FROM proposals WHERE selection_id = $S2 AND status = 'proposed'") - 2))
+check "images in the release" "$((NPAT + 6 - 5 - 1 - 1))" "$EXPECTED"
 
 # ---- refusals ----
 nat export --set fixtures --out "$T/r1" 2> "$T/err"
 check "an image accepted for two classes is refused" 1 "$?"
-check_match "the refusal names the image and both classes" "image $PROG: $A stingray \(proposal [0-9]+\), $B goldfinch" "$(cat "$T/err")"
+check_match "the refusal names the image and both classes" "image $TWO: $A stingray \(proposal [0-9]+\), $B goldfinch" "$(cat "$T/err")"
 check "nothing written" 0 "$(ls "$T" | grep -cE '^r1($|\.tmp-)')"
-sql "INSERT INTO reviews(set_name, image_hash, wnid, proposal_id, decision, reason, reviewer, mode, at)
-     SELECT 'fixtures', image_hash, wnid, id, 'reject', 'a cat, not a goldfinch', 'alice', 'cli', '2026-01-04T00:00:00Z'
-     FROM proposals WHERE selection_id = 2 AND image_hash = '$PROG' AND wnid = '$B'"
+nat -q review --reject "$(prop "$S2" "$TWO" $B)" --reason 'a pattern, not a goldfinch' --reviewer alice > /dev/null
 
 nat export --set nosuchset --out "$T/r1" 2> "$T/err"
 check "an unknown set is refused" 1 "$?"
@@ -129,20 +128,24 @@ check "file names are the content keys" "$(find "$T/r1/fixtures" -name '*.jpg' |
 check "JPEG copied byte for byte" "$(sql "SELECT sha256 FROM images WHERE hash = '$ROCKET'")" \
 	"$(sha256sum < "$T/r1/fixtures/$A/$ROCKET.jpg" | cut -d' ' -f1)"
 check "PNG converted to JPEG" "ffd8ff" "$(head -c 3 "$T/r1/fixtures/$B/$PNG.jpg" | od -An -tx1 | tr -d ' \n')"
-check "the image accepted for two classes is in one" "$A" "$(cd "$T/r1/fixtures" && ls */"$PROG".jpg | cut -d/ -f1)"
-check "not the rejected, the near-duplicate or the superseded" "" \
-	"$(cd "$T/r1/fixtures" && ls */"$(h gen/4.jpg)".jpg */"$(h gen/2.jpg)".jpg */"$(h gen/6.jpg)".jpg 2> /dev/null)"
+check "the image accepted for two classes is in one" "$A" "$(cd "$T/r1/fixtures" && ls */"$TWO".jpg | cut -d/ -f1)"
+check "not the rejected, the accepted near-duplicate or the accepted but no longer selected" "" \
+	"$(cd "$T/r1/fixtures" && for x in $REJ $Q90 $DROPPED; do ls */"$x".jpg 2> /dev/null; done)"
 check "classes.tsv" "$(printf 'label\twnid\tindex_1k\tname\n0\t%s\t6\tstingray\n1\t%s\t11\tgoldfinch\n2\t%s\t13\tjunco' $A $B $C)" \
 	"$(cat "$T/r1/classes.tsv")"
 check "README first line" "The fixtures dataset contains $EXPECTED natural adversarial examples." "$(head -n 1 "$T/r1/fixtures/README.txt")"
-check_match "README names the set's base" "class set 'fixtures', which is based on the class set 'imagenet-a'" "$(cat "$T/r1/fixtures/README.txt")"
+check_match "README names the set's base" "class set 'fixtures', which is based on the class set 'birds'" "$(cat "$T/r1/fixtures/README.txt")"
 check "README ends with the classes" "$(printf '%s stingray\n%s goldfinch\n%s junco' $A $B $C)" "$(tail -n 3 "$T/r1/fixtures/README.txt")"
 check "SHA256SUMS matches sha256sum" "" "$(cd "$T/r1" && sha256sum --quiet -c SHA256SUMS 2>&1)"
 check "SHA256SUMS lists every file but itself" "$(cd "$T/r1" && find . -type f ! -name SHA256SUMS | sed 's|^\./||' | LC_ALL=C sort)" \
 	"$(cut -c67- "$T/r1/SHA256SUMS")"
-python3 - "$T/r1" "$EXPECTED" "$ROCKET" "$PNG" "$BASE" > "$T/py.out" 2>&1 << 'EOF'
+python3 - "$T/r1" "$EXPECTED" "$ROCKET" "$PNG" "$BASE" "$UNDONE" "$(sql "SELECT rule || ' ' || params FROM selections WHERE id = $S2")" \
+	"$(sql "SELECT id || '|' || printf('%.17g', confidence) || '|' || printf('%.17g', true_prob) FROM proposals WHERE selection_id = $S2 AND image_hash = '$ROCKET'")" \
+	"$S2" "$(sql "SELECT id FROM models WHERE name = 'demo'")" > "$T/py.out" 2>&1 << 'EOF'
 import json, sys, tarfile, calendar, time
-rel, expected, rocket, png, base = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+rel, expected, rocket, png, base, undone, rule, prop, s2, model = sys.argv[1:11]
+expected = int(expected)
+_, conf, true_prob = prop.split("|")
 keys = ("path label wnid class_name xxh128 sha256 bytes width height converted source_sha256 source_bytes source "
         "query url final_url page_url license license_raw author title fetched_at http_status etag model model_id "
         "pred_wnid pred_name confidence true_prob selection_id selection_rule review reviewer reviewed_at set "
@@ -157,14 +160,18 @@ assert r["converted"] is None and r["sha256"] == r["source_sha256"] and r["bytes
 assert (r["source"], r["query"], r["page_url"], r["license"], r["author"]) == \
     ("seeds", "rocket launch", "http://example.org/rocket", "cc-by-4.0", 'NASA "JPL"'), r
 assert r["url"] == base + "/img/rocket.jpg" and r["final_url"] == r["url"] and r["http_status"] == 200, r
-assert r["etag"] and r["fetched_at"].endswith("Z") and r["model"] == "tiny" and len(r["model_id"]) == 64
-assert r["pred_wnid"] == "n01440764" and r["pred_name"] == "tench" and r["true_prob"] == 0.015625
-assert r["selection_id"] == 2 and r["selection_rule"] == 'misclassified {"space":"subset","min_confidence":0.5}'
+assert r["etag"] and r["fetched_at"].endswith("Z") and r["model"] == "demo" and r["model_id"] == model, r
+assert r["pred_wnid"] == "n04090263" and r["pred_name"] == "rifle", r
+assert abs(r["confidence"] - float(conf)) < 1e-12 and abs(r["true_prob"] - float(true_prob)) < 1e-12, (r, prop)
+assert r["selection_id"] == int(s2) and r["selection_rule"] == rule and '"space":"1k"' in rule, (r, rule)
 assert (r["review"], r["reviewer"], r["set"], r["version"]) == ("accept", "alice", "fixtures", "1.0"), r
 assert (r["label"], r["wnid"], r["class_name"]) == (0, "n01498041", "stingray")
 p = {l["xxh128"]: l for l in lines}[png]
 assert p["converted"] == "png->jpeg q=95" and p["sha256"] != p["source_sha256"] and p["label"] == 1, p
 assert p["width"] == 451 and p["height"] == 300, p
+u = {l["xxh128"]: l for l in lines}[undone]
+assert (u["review"], u["reviewer"]) == ("accept", "alice"), u
+assert sum(l["reviewer"] == "alice" for l in lines) == expected, "an undone accept of bob's"
 t = tarfile.open(rel + "/fixtures.tar")
 released = calendar.timegm(time.strptime(lines[0]["released_at"], "%Y-%m-%dT%H:%M:%SZ"))
 names = [m.name for m in t.getmembers()]
@@ -252,10 +259,14 @@ check "--force does not replace a folder that is not a release" 1 "$?"
 check "its files stay" keep "$(cat "$T/precious/notes.txt")"
 
 # ---- empty classes: imagenet-a (200 classes) has only three with images ----
-sql "INSERT INTO selections(id, set_name, model_id, rule, params, created_at, finished_at)
-     VALUES(4, 'imagenet-a', '$MODEL', 'misclassified', '{}', '$NOW', '$NOW')"
-propose 4 imagenet-a
-review 4 accept auto auto "AND NOT (p.image_hash = '$PROG' AND p.wnid = '$B')"
+# Decisions are per set: imagenet-a starts undecided. The pattern tagged for
+# two classes is rejected for one, then the pipeline accepts the rest.
+nat -q select --model demo --set imagenet-a --space 1k --min-confidence 0.14 > /dev/null
+S4=$(sql "SELECT max(id) FROM selections")
+nat -q review --reject "$(prop "$S4" "$TWO" $B)" --reason 'not a goldfinch' --reviewer alice > /dev/null
+nat -q review --auto-accept > /dev/null
+check "the pipeline's accepts" "$(($(sql "SELECT count(*) FROM proposals WHERE selection_id = $S4 AND status = 'proposed'") - 1))" \
+	"$(sql "SELECT count(*) FROM reviews WHERE mode = 'auto' AND set_name = 'imagenet-a'")"
 nat export --set imagenet-a --out "$T/p" 2> "$T/err"
 check "empty classes are refused" 1 "$?"
 check_match "listed with their names" "197 of the 200 classes of 'imagenet-a' have no accepted image .*n01558993 robin" "$(cat "$T/err")"
@@ -263,7 +274,7 @@ check "nothing written" 0 "$(ls "$T" | grep -cE '^p($|\.tmp-)')"
 nat -q export --set imagenet-a --out "$T/p" --partial
 check "--partial exports them" 0 "$?"
 check "every class has its folder" 200 "$(find "$T/p/imagenet-a" -mindepth 1 -type d | wc -l)"
-check "README first line" "The ImageNet-A dataset contains $((NGEN + 5 - 1)) natural adversarial examples." "$(head -n 1 "$T/p/imagenet-a/README.txt")"
+check "README first line" "The ImageNet-A dataset contains $((NPAT + 6 - 5 - 1)) natural adversarial examples." "$(head -n 1 "$T/p/imagenet-a/README.txt")"
 check_match "README says it loudly" "WARNING: THIS RELEASE IS PARTIAL. 197 of its 200 classes have no images" "$(cat "$T/p/imagenet-a/README.txt")"
 check "classes.tsv marks the empty ones" "197" "$(awk -F'\t' 'NR > 1 && $5 == 0' "$T/p/classes.tsv" | wc -l)"
 check "classes.tsv header" "$(printf 'label\twnid\tindex_1k\tname\timages')" "$(head -n 1 "$T/p/classes.tsv")"

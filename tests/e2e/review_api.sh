@@ -7,6 +7,7 @@
 . "$(dirname "$0")/review/setup.sh"
 
 review_workspace || { echo "cannot build the test workspace" >&2; exit 1; }
+read -r P1 P2 P3 P4 P5 P6 <<< "$P_BYCONF"
 
 # Usage errors and refusals before serving.
 nat "${SERVE[@]}" --bind localhost --port 0 > /dev/null 2> "$T/err"
@@ -65,13 +66,16 @@ check "localhost is the same server" 200 "$(api /api/proposals -H "Host: localho
 
 # Lists: the current selection only, kept proposals only, by confidence.
 check "list" 200 "$(api /api/proposals)"
-check "six kept proposals of selection 2, by confidence" "11 12 13 14 15 16" "$(ids)"
+check "the six kept proposals of the selection in force, by confidence" "$P_BYCONF" "$(ids)"
 check "total" 6 "$(jq_ 'd["total"]')"
-check "provenance and names" "Persian cat|lynx|cc-by-4.0|$XSS_AUTHOR|$XSS_TITLE|png" \
+check "provenance and names" "Persian cat|American alligator|cc-by-4.0|$XSS_AUTHOR|$XSS_TITLE|png" \
 	"$(jq_ '"|".join([d["proposals"][1][k] for k in ("class_name","pred_name","license","author","title")]) + "|" + d["proposals"][4]["format"]')"
-check "filter by class" "12" "$(ids class=n02123394)"
-check "filter by confidence" "13 14" "$(ids 'min_conf=0.7&max_conf=0.9')"
-check "paging" "13 14" "$(ids 'offset=2&limit=2')"
+check "filter by class" "$P2" "$(ids class=n02123394)"
+# bounds halfway between the second and third, and the fourth and fifth
+api /api/proposals > /dev/null
+window=$(jq_ '"min_conf=%.6f&max_conf=%.6f" % tuple((d["proposals"][i]["confidence"] + d["proposals"][i + 1]["confidence"]) / 2 for i in (3, 1))')
+check "filter by confidence" "$P3 $P4" "$(ids "$window")"
+check "paging" "$P3 $P4" "$(ids 'offset=2&limit=2')"
 check "paging keeps the total" 6 "$(jq_ 'd["total"]')"
 check "a page past the end keeps the total" "6 0" "$(api '/api/proposals?offset=100' >/dev/null; jq_ 'd["total"], len(d["proposals"])')"
 for bad in 'state=maybe' 'min_conf=abc' 'max_conf=2' 'min_conf=-0.1' 'limit=0' 'limit=501' 'offset=-1' 'offset=1.5' 'id=x'; do
@@ -82,42 +86,42 @@ check "200 classes, target, counts" "200 3 1" \
 	"$(jq_ 'len(d["classes"]), d["target"], [c["proposed"] for c in d["classes"] if c["wnid"] == "n02123394"][0]')"
 
 # Decisions and undo.
-check "accept without origin" 403 "$(api /api/decision -d '{"proposal_id":11,"decision":"accept"}')"
-check "accept from another origin" 403 "$(ORIGIN=http://evil.example post /api/decision '{"proposal_id":11,"decision":"accept"}')"
+check "accept without origin" 403 "$(api /api/decision -d "{\"proposal_id\":$P1,\"decision\":\"accept\"}")"
+check "accept from another origin" 403 "$(ORIGIN=http://evil.example post /api/decision "{\"proposal_id\":$P1,\"decision\":\"accept\"}")"
 check "accept from the same host on another port" 403 \
-	"$(ORIGIN=http://127.0.0.1:1 post /api/decision '{"proposal_id":11,"decision":"accept"}')"
-check "accept from a null origin" 403 "$(ORIGIN=null post /api/decision '{"proposal_id":11,"decision":"accept"}')"
-check "accept from a cross-site fetch" 403 "$(post /api/decision '{"proposal_id":11,"decision":"accept"}' -H 'Sec-Fetch-Site: cross-site')"
+	"$(ORIGIN=http://127.0.0.1:1 post /api/decision "{\"proposal_id\":$P1,\"decision\":\"accept\"}")"
+check "accept from a null origin" 403 "$(ORIGIN=null post /api/decision "{\"proposal_id\":$P1,\"decision\":\"accept\"}")"
+check "accept from a cross-site fetch" 403 "$(post /api/decision "{\"proposal_id\":$P1,\"decision\":\"accept\"}" -H 'Sec-Fetch-Site: cross-site')"
 check "accept without token" 403 \
-	"$(curl -s -o /dev/null -w '%{http_code}' -H "Origin: $RBASE" -d '{"proposal_id":11,"decision":"accept"}' "$RBASE/api/decision")"
-check "accept" 200 "$(post /api/decision '{"proposal_id":11,"decision":"accept"}')"
+	"$(curl -s -o /dev/null -w '%{http_code}' -H "Origin: $RBASE" -d "{\"proposal_id\":$P1,\"decision\":\"accept\"}" "$RBASE/api/decision")"
+check "accept" 200 "$(post /api/decision "{\"proposal_id\":$P1,\"decision\":\"accept\"}")"
 accept_id=$(jq_ 'd["review_id"]')
-check "reject" 200 "$(post /api/decision '{"proposal_id":12,"decision":"reject","reason":"several objects"}')"
+check "reject" 200 "$(post /api/decision "{\"proposal_id\":$P2,\"decision\":\"reject\",\"reason\":\"several objects\"}")"
 reject_id=$(jq_ 'd["review_id"]')
-check "a rejection needs a reason" 400 "$(post /api/decision '{"proposal_id":13,"decision":"reject"}')"
-check "unknown decision" 400 "$(post /api/decision '{"proposal_id":13,"decision":"maybe"}')"
+check "a rejection needs a reason" 400 "$(post /api/decision "{\"proposal_id\":$P3,\"decision\":\"reject\"}")"
+check "unknown decision" 400 "$(post /api/decision "{\"proposal_id\":$P3,\"decision\":\"maybe\"}")"
 check "not json" 400 "$(post /api/decision '{"proposal_id":13,')"
 check "not an object" 400 "$(post /api/decision '[1,2]')"
-check "duplicate keys" 400 "$(post /api/decision '{"proposal_id":13,"proposal_id":14,"decision":"accept"}')"
+check "duplicate keys" 400 "$(post /api/decision "{\"proposal_id\":$P3,\"proposal_id\":$P4,\"decision\":\"accept\"}")"
 check "empty body" 400 "$(post /api/decision '')"
-check "a string id" 400 "$(post /api/decision '{"proposal_id":"13","decision":"accept"}')"
-check "unknown proposal" 404 "$(post /api/decision '{"proposal_id":999,"decision":"accept"}')"
-check "a proposal of an older selection" 404 "$(post /api/decision '{"proposal_id":1,"decision":"accept"}')"
-check "a near-duplicate proposal" 404 "$(post /api/decision '{"proposal_id":17,"decision":"accept"}')"
+check "a string id" 400 "$(post /api/decision "{\"proposal_id\":\"$P3\",\"decision\":\"accept\"}")"
+check "unknown proposal" 404 "$(post /api/decision "{\"proposal_id\":999,\"decision\":\"accept\"}")"
+check "a proposal of an older selection" 404 "$(post /api/decision "{\"proposal_id\":$P_OLD,\"decision\":\"accept\"}")"
+check "a near-duplicate proposal" 404 "$(post /api/decision "{\"proposal_id\":$P_DUP,\"decision\":\"accept\"}")"
 check "a reason over 200 bytes" 400 \
-	"$(post /api/decision "{\"proposal_id\":13,\"decision\":\"reject\",\"reason\":\"$(printf 'x%.0s' $(seq 1 201))\"}")"
-printf '{"proposal_id":13,"decision":"accept","reason":"%s"}' "$(head -c 17000 /dev/zero | tr '\0' x)" > "$T/big.json"
+	"$(post /api/decision "{\"proposal_id\":$P3,\"decision\":\"reject\",\"reason\":\"$(printf 'x%.0s' $(seq 1 201))\"}")"
+printf "{\"proposal_id\":$P3,\"decision\":\"accept\",\"reason\":\"%s\"}" "$(head -c 17000 /dev/zero | tr '\0' x)" > "$T/big.json"
 check "oversized body" 400 "$(post /api/decision "@$T/big.json")"
 check "oversized chunked body" 400 "$(post /api/decision "@$T/big.json" -H 'Transfer-Encoding: chunked')"
 head -c 3000000 /dev/zero > "$T/huge"
 # curl reports the 100 Continue it got, or 000: either way no final response.
 check_match "a huge chunked body closes the connection" '^(000|100)$' "$(post /api/decision "@$T/huge" -H 'Transfer-Encoding: chunked')"
 check "the server is still up" 200 "$(api /api/classes)"
-check "accepted list" "11" "$(ids state=accepted)"
-check "rejected list" "12" "$(ids state=rejected)"
+check "accepted list" "$P1" "$(ids state=accepted)"
+check "rejected list" "$P2" "$(ids state=rejected)"
 check "rejected with its reason and reviewer" "several objects tester" \
 	"$(jq_ 'd["proposals"][0]["reason"], d["proposals"][0]["reviewer"]')"
-check "undecided list" "13 14 15 16" "$(ids state=undecided)"
+check "undecided list" "$P3 $P4 $P5 $P6" "$(ids state=undecided)"
 check "class counters" "1 1" \
 	"$(api /api/classes >/dev/null; jq_ 'sum(c["accepted"] for c in d["classes"]), sum(c["rejected"] for c in d["classes"])')"
 check "undo without origin" 403 "$(api /api/undo -d "{\"review_id\":$reject_id}")"
@@ -128,10 +132,10 @@ check "undo an undo" 409 "$(post /api/undo "{\"review_id\":$undo_id}")"
 check "undo an unknown review" 404 "$(post /api/undo '{"review_id":12345}')"
 check "undo needs an id" 400 "$(post /api/undo '{"review_id":0}')"
 check "undone proposal is undecided again" "" \
-	"$(api '/api/proposals?id=12' >/dev/null; jq_ 'd["proposals"][0]["decision"]')"
-check "the review log" "$accept_id|11|accept||tester|web||review
-$reject_id|12|reject|several objects|tester|web||review
-$undo_id|12|undo||tester|web|$reject_id|review" \
+	"$(api "/api/proposals?id=$P2" >/dev/null; jq_ 'd["proposals"][0]["decision"]')"
+check "the review log" "$accept_id|$P1|accept||tester|web||review
+$reject_id|$P2|reject|several objects|tester|web||review
+$undo_id|$P2|undo||tester|web|$reject_id|review" \
 	"$(sql "SELECT r.id, r.proposal_id, r.decision, r.reason, r.reviewer, r.mode, r.undoes, u.command
 	        FROM reviews r JOIN runs u ON u.id = r.run_id ORDER BY r.id")"
 

@@ -594,25 +594,48 @@ static enum MHD_Result serve_bytes(struct MHD_Connection *c, const char *method,
 	return reply(c, method, url, 200, r);
 }
 
+/* 200 with body (malloc'ed, len bytes, freed by MHD or here) as ctype. */
+static enum MHD_Result reply_malloced(struct MHD_Connection *c, const char *method, const char *url,
+                                     unsigned char *body, size_t len, const char *ctype)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+
+	if (!r) {
+		free(body);
+		return reply(c, method, url, 500, NULL);
+	}
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+	return reply(c, method, url, 200, r);
+}
+
+/* Parses "I.EXT", I a decimal number: 0, or the status to answer (404 for
+ * another extension, 400 for a bad number). */
+static unsigned parse_numbered(const char *seg, const char *ext, uint64_t *i)
+{
+	const char *dot = strrchr(seg, '.');
+	char num[32];
+
+	if (!dot || strcmp(dot, ext) != 0)
+		return 404;
+	if ((size_t)(dot - seg) >= sizeof num)
+		return 400;
+	memcpy(num, seg, (size_t)(dot - seg));
+	num[dot - seg] = '\0';
+	return parse_uint(num, UINT64_MAX, i) != 0 ? 400 : 0;
+}
+
 /* /gen/I.jpg: the base JPEG with "natadv-gen I" in a COM segment after SOI. */
 static enum MHD_Result serve_gen(struct MHD_Connection *c, const char *method,
                                  const char *url, const char *seg)
 {
-	struct MHD_Response *r;
-	const char *dot = strrchr(seg, '.');
-	char num[32], text[48];
+	char text[48];
 	unsigned char *body;
 	size_t tlen, len;
 	uint64_t i;
+	unsigned status;
 
-	if (!dot || strcmp(dot, ".jpg") != 0)
-		return reply_status(c, method, url, 404);
-	if ((size_t)(dot - seg) >= sizeof num)
-		return reply_status(c, method, url, 400);
-	memcpy(num, seg, (size_t)(dot - seg));
-	num[dot - seg] = '\0';
-	if (parse_uint(num, UINT64_MAX, &i) != 0)
-		return reply_status(c, method, url, 400);
+	if ((status = parse_numbered(seg, ".jpg", &i)) != 0)
+		return reply_status(c, method, url, status);
 	if (!srv.gen_base)
 		return reply_status(c, method, url, 404);
 	snprintf(text, sizeof text, "natadv-gen %" PRIu64, i);
@@ -628,13 +651,72 @@ static enum MHD_Result serve_gen(struct MHD_Connection *c, const char *method,
 	body[5] = (unsigned char)((tlen + 2) & 0xFF);
 	memcpy(body + 6, text, tlen);
 	memcpy(body + 6 + tlen, srv.gen_base + 2, srv.gen_len - 2);
-	r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
-	if (!r) {
-		free(body);
+	return reply_malloced(c, method, url, body, len, "image/jpeg");
+}
+
+static void put_be32(unsigned char *p, uint32_t v);
+static void png_chunk(unsigned char *png, size_t *len, const char *type,
+                      const unsigned char *data, size_t n);
+static size_t png_start(unsigned char *png, unsigned char ihdr[13], uint32_t w, uint32_t h);
+
+/* /pattern/I.png: a 128 x 128 RGB PNG of 8 x 8 blocks of 16 px whose colours
+ * come from I (splitmix64), so every I gives other pixels and another
+ * perceptual hash; stored (uncompressed) deflate, so no zlib is needed. */
+#define PAT_SIDE 128u
+#define PAT_ROW (1u + 3u * PAT_SIDE)   /* filter byte + RGB */
+#define PAT_RAW (PAT_ROW * PAT_SIDE)   /* 49280: one stored block */
+static enum MHD_Result serve_pattern(struct MHD_Connection *c, const char *method,
+                                     const char *url, const char *seg)
+{
+	unsigned char ihdr[13], colour[8][8][3], *idat, *png, *raw;
+	uint64_t i, x;
+	unsigned status;
+	uint32_t a = 1, b = 0;
+	size_t len, ilen = 2 + 5 + PAT_RAW + 4;
+
+	if ((status = parse_numbered(seg, ".png", &i)) != 0)
+		return reply_status(c, method, url, status);
+	x = i;
+	for (int by = 0; by < 8; by++)
+		for (int bx = 0; bx < 8; bx++) {
+			uint64_t z = (x += 0x9E3779B97F4A7C15u);
+			z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9u;
+			z = (z ^ (z >> 27)) * 0x94D049BB133111EBu;
+			z ^= z >> 31;
+			for (int k = 0; k < 3; k++)
+				colour[by][bx][k] = (unsigned char)(z >> (8 * k));
+		}
+	idat = malloc(ilen);
+	png = malloc(8 + 25 + 12 + ilen + 12);  /* signature, IHDR, IDAT, IEND */
+	if (!idat || !png) {
+		free(idat);
+		free(png);
 		return reply(c, method, url, 500, NULL);
 	}
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "image/jpeg");
-	return reply(c, method, url, 200, r);
+	idat[0] = 0x78; /* zlib: deflate, 32K window */
+	idat[1] = 0x01;
+	idat[2] = 0x01; /* BFINAL, BTYPE = 00 (stored) */
+	idat[3] = (unsigned char)(PAT_RAW & 0xFF);
+	idat[4] = (unsigned char)(PAT_RAW >> 8);
+	idat[5] = (unsigned char)(~PAT_RAW & 0xFF);
+	idat[6] = (unsigned char)((~PAT_RAW >> 8) & 0xFF);
+	raw = idat + 7;
+	for (unsigned y = 0; y < PAT_SIDE; y++) {
+		unsigned char *row = raw + y * PAT_ROW;
+		row[0] = 0; /* filter: none */
+		for (unsigned px = 0; px < PAT_SIDE; px++)
+			memcpy(row + 1 + 3 * px, colour[y / 16][px / 16], 3);
+	}
+	for (size_t k = 0; k < PAT_RAW; k++) {
+		a = (a + raw[k]) % 65521u;
+		b = (b + a) % 65521u;
+	}
+	put_be32(idat + 7 + PAT_RAW, (b << 16) | a);
+	len = png_start(png, ihdr, PAT_SIDE, PAT_SIDE);
+	png_chunk(png, &len, "IDAT", idat, ilen);
+	png_chunk(png, &len, "IEND", NULL, 0);
+	free(idat);
+	return reply_malloced(c, method, url, png, len, "image/png");
 }
 
 /* /flaky, /ratelimit, /unavailable: the first N requests per KEY fail. */
@@ -1012,6 +1094,8 @@ static enum MHD_Result route(struct MHD_Connection *c, const char *method, const
 			return serve_big(c, method, url, s[1], s[0][3] == '-');
 		if (strcmp(s[0], "gen") == 0)
 			return serve_gen(c, method, url, s[1]);
+		if (strcmp(s[0], "pattern") == 0)
+			return serve_pattern(c, method, url, s[1]);
 		if (strcmp(s[0], "loop") == 0 && strcmp(s[1], "a") == 0)
 			return reply_redirect(c, method, url, "/loop/b");
 		if (strcmp(s[0], "loop") == 0 && strcmp(s[1], "b") == 0)
@@ -1123,6 +1207,25 @@ static void png_chunk(unsigned char *png, size_t *len, const char *type,
 	*len += 12 + n;
 }
 
+/* Writes the PNG signature and an IHDR for a w x h 8-bit RGB image at png
+ * (ihdr is the caller's scratch); returns the bytes written. */
+static size_t png_start(unsigned char *png, unsigned char ihdr[13], uint32_t w, uint32_t h)
+{
+	static const unsigned char sig[8] = { 0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n' };
+	size_t len = sizeof sig;
+
+	memcpy(png, sig, sizeof sig);
+	put_be32(ihdr, w);
+	put_be32(ihdr + 4, h);
+	ihdr[8] = 8;  /* bit depth */
+	ihdr[9] = 2;  /* truecolour */
+	ihdr[10] = 0; /* deflate */
+	ihdr[11] = 0; /* adaptive filtering */
+	ihdr[12] = 0; /* no interlace */
+	png_chunk(png, &len, "IHDR", ihdr, 13);
+	return len;
+}
+
 /* Deflate bit writer: bits go in LSB first, Huffman codes MSB first. */
 struct bits {
 	unsigned char *p;
@@ -1151,23 +1254,13 @@ static void put_code(struct bits *b, unsigned code, unsigned len)
  * complete zlib stream of zeros (far less than the image needs) and IEND. */
 static void build_huge_png(void)
 {
-	static const unsigned char sig[8] = { 0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n' };
 	enum { RUNS = 128 };
 	unsigned char ihdr[13], idat[256];
 	struct bits b = { idat + 2, 0, 0 };
 	uint32_t zeros = 1 + 258u * RUNS;
 	size_t ilen;
 
-	memcpy(srv.png, sig, sizeof sig);
-	srv.png_len = sizeof sig;
-	put_be32(ihdr, 100000);
-	put_be32(ihdr + 4, 100000);
-	ihdr[8] = 8;  /* bit depth */
-	ihdr[9] = 2;  /* truecolour */
-	ihdr[10] = 0; /* deflate */
-	ihdr[11] = 0; /* adaptive filtering */
-	ihdr[12] = 0; /* no interlace */
-	png_chunk(srv.png, &srv.png_len, "IHDR", ihdr, sizeof ihdr);
+	srv.png_len = png_start(srv.png, ihdr, 100000, 100000);
 
 	idat[0] = 0x78; /* zlib: deflate, 32K window */
 	idat[1] = 0x01; /* check bits, no dictionary */

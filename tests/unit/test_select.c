@@ -253,6 +253,14 @@ static int collect_props(void *ctx, const store_proposal *p)
 	return 0;
 }
 
+static int collect_rivals(void *ctx, const store_proposal *p)
+{
+	char *out = ctx;
+	size_t len = strlen(out);
+	snprintf(out + len, 512 - len, "%c/%s:%d;", p->image_hash[0], p->wnid, p->rivals);
+	return 0;
+}
+
 static void test_selections(void)
 {
 	char err[512], db[400];
@@ -309,6 +317,26 @@ static void test_selections(void)
 	got[0] = '\0';
 	T_EQ_INT(store_proposals_each(s, sel2, collect_props, got), 0);
 	T_EQ_STR(got, "3:proposed:accept:kept;");
+	/* rivals: the same image kept for two classes, each counts the other until
+	 * one is rejected (auto-accept leaves such proposals to a person) */
+	int64_t sel3 = 0;
+	store_proposal_new p3[3] = {
+		{.image_hash = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", .wnid = "n01440764", .pred_wnid = "n01484850",
+		 .confidence = 0.9, .true_prob = 0.01, .dup_of = -1},
+		{.image_hash = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", .wnid = "n01443537", .pred_wnid = "n01484850",
+		 .confidence = 0.9, .true_prob = 0.01, .dup_of = -1},
+		{.image_hash = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", .wnid = "n01443537", .pred_wnid = "n01484850",
+		 .confidence = 0.8, .true_prob = 0.01, .dup_of = -1},
+	};
+	T_EQ_INT(store_selection_add(s, &sel, p3, 3, &sel3), 0);
+	got[0] = '\0';
+	T_EQ_INT(store_proposals_each(s, sel3, collect_rivals, got), 0);
+	T_EQ_STR(got, "a/n01440764:1;a/n01443537:1;b/n01443537:0;");
+	store_review rj = {.proposal_id = 5, .decision = "reject", .reason = "r", .reviewer = "t", .mode = "cli"};
+	T_EQ_INT(store_review_add(s, 0, &rj, &rid), 0);
+	got[0] = '\0';
+	T_EQ_INT(store_proposals_each(s, sel3, collect_rivals, got), 0);
+	T_EQ_STR(got, "a/n01440764:0;a/n01443537:1;b/n01443537:0;");
 	/* logits: a stored score reads back; an unscored image is ENOTFOUND */
 	float lg[10] = {0}, back[10];
 	lg[3] = 2.5f;

@@ -2,59 +2,72 @@
 # command that serves the page, a workspace with a selection in force, and
 # starting and stopping the server.
 
-# The subcommand that serves the page. One line to change once
-# `natadv review --serve` dispatches to cmd_review_serve: SERVE=(review --serve)
+# The subcommand that serves the page.
 SERVE=(review --serve)
 
 XSS_AUTHOR='<img src=x onerror="window.__xss=1">Ann <b>Author</b>'
 XSS_TITLE='<script>window.__xss=2</script>cat on a sofa'
 REVIEW_PID=
 
-# review_workspace: crawls seven fixtures over loopback and records selections
-# with sqlite3 (until `natadv select` lands): an older finished one, the one
-# in force (selection 2: six proposals and a near-duplicate), and an
-# unfinished newer one. Sets H_<name> to the image hashes and P_<name> to the
-# proposal ids of selection 2.
+# review_workspace: crawls seven fixtures over loopback, scores them with the
+# demo model and selects twice with the real commands: an older selection
+# (min confidence 0.6: the two most confident) and the one in force (0.25:
+# six proposals and chelsea_prog, the same pixels as chelsea_q90, collapsed
+# into it), plus an unfinished newer one by hand. Sets H_<name> to the image
+# hashes, P_<name> to the proposal ids of the selection in force,
+# P_BYCONF to those ids by confidence, P_DUP to the near-duplicate and P_OLD
+# to a proposal of the older selection.
 review_workspace() {
 	start_server
 	nat -q init || return 1
+	# By the demo model's confidence (in the imagenet-a subset): chelsea.png
+	# 0.652, chelsea_q90 0.640, hubble 0.348, coffee_q90 0.338, coffee.png
+	# 0.319, rocket 0.267; it gets every one of these classes wrong.
 	{
 		printf 'url\twnid\tpage_url\tlicense\tauthor\tsource\n'
-		printf '%s/img/hubble_deep_field.jpg\tn01531178\thttps://example.org/hubble\tcc0\tNASA\tseeds\n' "$BASE"
+		printf '%s/img/chelsea.png\tn02077923\thttps://example.org/chelsea\tcc-by-4.0\tP. Ng\tseeds\n' "$BASE"
 		printf '%s/img/chelsea_q90.jpg\tn02123394\thttps://example.org/chelsea\tcc-by-4.0\t%s\tseeds\n' "$BASE" "$XSS_AUTHOR"
-		printf '%s/img/rocket.jpg\tn02119022\tjavascript:alert(1)\tcc-by-sa-4.0\tR. Ocket\tseeds\n' "$BASE"
+		printf '%s/img/hubble_deep_field.jpg\tn02119022\tjavascript:alert(1)\tcc-by-sa-4.0\tNASA\tseeds\n' "$BASE"
 		printf '%s/img/coffee_q90.jpg\tn02129165\thttps://example.org/coffee\tcc-by-2.0\tC. Offee\tseeds\n' "$BASE"
-		printf '%s/img/chelsea.png\tn02077923\t\tcc-by-4.0\tP. Ng\tseeds\n' "$BASE"
 		printf '%s/img/coffee.png\tn02346627\t\tcc-by-4.0\tP. Ng\tseeds\n' "$BASE"
+		printf '%s/img/rocket.jpg\tn01531178\thttps://example.org/rocket\tcc0\tR. Ocket\tseeds\n' "$BASE"
 		printf '%s/img/chelsea_prog.jpg\tn02123394\t\tcc-by-4.0\tDup\tseeds\n' "$BASE"
-		printf '%s/gen/1.jpg\tn02129165\t\tcc-by-4.0\tOld\tseeds\n' "$BASE"
 	} > "$T/seeds.tsv"
 	nat -q crawl --seeds "$T/seeds.tsv" --allow-private || return 1
 	local n
-	for n in hubble_deep_field chelsea_q90 rocket coffee_q90 chelsea coffee chelsea_prog 1; do
+	for n in hubble_deep_field chelsea_q90 rocket coffee_q90 chelsea coffee chelsea_prog; do
 		local h
 		h=$(sql "SELECT image_hash FROM urls WHERE url LIKE '%/$n.%'")
 		[ -n "$h" ] || { echo "setup: $n was not crawled" >&2; return 1; }
 		eval "H_$n=$h"
 	done
+	# Seed lists have no title column (titles come from discover's APIs): by hand.
 	sql "UPDATE url_tags SET title = '$(printf '%s' "$XSS_TITLE" | sed "s/'/''/g")'
 	     WHERE url_id = (SELECT id FROM urls WHERE url LIKE '%/chelsea_q90.jpg')"
+	nat -q model add "$ROOT/examples/demo-model.safetensors" --name demo || return 1
+	nat -q score --model demo || return 1
+	nat -q select --model demo --min-confidence 0.6 > /dev/null || return 1
+	local s1 s2
+	s1=$(sql "SELECT max(id) FROM selections")
+	nat -q select --model demo --min-confidence 0.25 > /dev/null || return 1
+	s2=$(sql "SELECT max(id) FROM selections")
+	# natadv select records a selection in one transaction, so it never leaves
+	# an unfinished one; another writer's crash could, and the page must
+	# ignore it: a copy of the older one without finished_at, by hand.
+	sql "INSERT INTO selections(set_name, model_id, rule, params, created_at)
+	       SELECT set_name, model_id, rule, params, created_at FROM selections WHERE id = $s1;
+	     INSERT INTO proposals(selection_id, image_hash, wnid, pred_wnid, confidence, true_prob, status)
+	       SELECT (SELECT max(id) FROM selections), image_hash, wnid, pred_wnid, confidence, true_prob, 'proposed'
+	       FROM proposals WHERE selection_id = $s1" || return 1
 	# shellcheck disable=SC2154
-	sql "INSERT INTO selections(id, set_name, rule, params, created_at, finished_at, proposals)
-	     VALUES (1, 'imagenet-a', 'misclassified', '{}', '2026-01-01T00:00:00Z', '2026-01-01T00:01:00Z', 1),
-	            (2, 'imagenet-a', 'misclassified', '{}', '2026-01-02T00:00:00Z', '2026-01-02T00:01:00Z', 6),
-	            (3, 'imagenet-a', 'misclassified', '{}', '2026-01-03T00:00:00Z', NULL, NULL);
-	     INSERT INTO proposals(id, selection_id, image_hash, wnid, pred_wnid, confidence, true_prob, status, duplicate_of, distance)
-	     VALUES (1, 1, '$H_1', 'n02129165', 'n02119022', 0.99, 0.001, 'proposed', NULL, NULL),
-	            (11, 2, '$H_hubble_deep_field', 'n01531178', 'n02127052', 0.95, 0.010, 'proposed', NULL, NULL),
-	            (12, 2, '$H_chelsea_q90', 'n02123394', 'n02127052', 0.91, 0.020, 'proposed', NULL, NULL),
-	            (13, 2, '$H_rocket', 'n02119022', 'n02077923', 0.85, 0.030, 'proposed', NULL, NULL),
-	            (14, 2, '$H_coffee_q90', 'n02129165', 'n02346627', 0.72, 0.040, 'proposed', NULL, NULL),
-	            (15, 2, '$H_chelsea', 'n02077923', 'n02129165', 0.60, 0.050, 'proposed', NULL, NULL),
-	            (16, 2, '$H_coffee', 'n02346627', 'n02123394', 0.55, 0.060, 'proposed', NULL, NULL),
-	            (17, 2, '$H_chelsea_prog', 'n02123394', 'n02127052', 0.90, 0.020, 'near_duplicate', 12, 2),
-	            (21, 3, '$H_1', 'n02129165', 'n02119022', 0.99, 0.001, 'proposed', NULL, NULL);" || return 1
-	P_hubble=11 P_chelsea_q90=12 P_rocket=13 P_coffee_q90=14 P_chelsea=15 P_coffee=16
+	for n in hubble_deep_field chelsea_q90 rocket coffee_q90 chelsea coffee chelsea_prog; do
+		eval "P_$n=\$(sql \"SELECT id FROM proposals WHERE selection_id = $s2 AND image_hash = '\$H_$n'\")"
+	done
+	P_hubble=$P_hubble_deep_field
+	P_BYCONF="$P_chelsea $P_chelsea_q90 $P_hubble $P_coffee_q90 $P_coffee $P_rocket"
+	P_DUP=$P_chelsea_prog
+	P_OLD=$(sql "SELECT id FROM proposals WHERE selection_id = $s1 AND image_hash = '$H_chelsea_q90'")
+	[ -n "$P_OLD" ] && [ "$(echo $P_BYCONF | wc -w)" = 6 ] || { echo "setup: the selections are not as expected" >&2; return 1; }
 }
 
 # review_start ARGS...: serves the test workspace on a free loopback port
