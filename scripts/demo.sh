@@ -38,7 +38,7 @@ step model add examples/demo-model.safetensors --name demo
 step score --model demo
 classes=$(cut -f2 examples/seeds.tsv | tail -n +2 | sort -u | paste -sd, -)
 step classes add-set example --from none --add "$classes"
-step select --model demo --set example
+step select --model demo --set example --max-true-prob 0.25
 step review --auto-accept --set example --reviewer demo
 step export --set example --out "$out" --tar --force
 echo

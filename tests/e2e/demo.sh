@@ -5,7 +5,7 @@
 NATADV_DEMO_DIR="$T/ws" NATADV_DEMO_OUT="$T/rel" bash "$ROOT/scripts/demo.sh" > "$T/out" 2>&1
 check "the demo runs to the end" 0 "$?"
 check_match "it verifies" "'$T/rel' verifies" "$(cat "$T/out")"
-check "one folder per class, each with an image" "4 4" \
+check "one folder per class, each with an image" "5 5" \
 	"$(find "$T/rel/example" -mindepth 1 -type d | wc -l) $(find "$T/rel/example" -name '*.jpg' | wc -l)"
 check "and the tar" 0 "$("$NATADV" verify "$T/rel/example.tar" > /dev/null 2>&1; echo $?)"
 check_match "the audit of an image names its seed line" "seed line +seeds.tsv:[0-9]" "$(cat "$T/out")"
