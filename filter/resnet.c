@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/err.h"
 #include "filter/nn.h"
@@ -34,6 +35,7 @@ struct op {
 	int relu;          /* ReLU in the epilogue */
 	int accumulate;    /* dst holds the residual, added in the epilogue */
 	int c, h, w;       /* input per image, set by resnet_prepare */
+	double wall, cpu;  /* seconds, summed while profiling */
 };
 
 struct resnet {
@@ -47,6 +49,7 @@ struct resnet {
 	size_t col_floats;
 	int max_batch, h, w;
 	nn_pool *pool;      /* threads for the loops around the sgemms */
+	int profile;        /* resnet_profile */
 	char err[256];
 };
 
@@ -561,6 +564,46 @@ int resnet_set_threads(resnet *m, int n)
 	return 0;
 }
 
+/* ---- profiling ---- */
+
+void resnet_profile(resnet *m, int on)
+{
+	m->profile = on;
+	for (int i = 0; i < m->nops; i++)
+		m->ops[i].wall = m->ops[i].cpu = 0;
+}
+
+int resnet_profile_ops(const resnet *m)
+{
+	return m->nops;
+}
+
+const char *resnet_profile_get(const resnet *m, int i, const char **kind,
+                               double *wall, double *cpu)
+{
+	const struct op *op = &m->ops[i];
+
+	if (op->kind != OP_CONV)
+		*kind = op->kind == OP_FC ? "fc" : "pool";
+	else if (op->wino.u)
+		*kind = "winograd";
+	else if (op->conv.k == 1 && op->conv.stride == 1)
+		*kind = "1x1";
+	else
+		*kind = "im2col";
+	*wall = m->ops[i].wall;
+	*cpu = m->ops[i].cpu;
+	return m->ops[i].name;
+}
+
+static double clock_s(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 /* ---- running ---- */
 
 int resnet_prepare(resnet *m, int max_batch, int h, int w)
@@ -668,8 +711,14 @@ int resnet_forward(resnet *m, const float *in, int n, float *logits)
 	/* [n, 3, h, w] -> [3, n, h, w] */
 	nn_nchw_to_cnhw(in, n, 3, m->h * m->w, m->buf[BUF_IN]);
 	for (int i = 0; i < m->nops; i++) {
-		const struct op *op = &m->ops[i];
+		struct op *op = &m->ops[i];
 		const float *x = m->buf[op->src];
+		double w0 = 0, c0 = 0;
+
+		if (m->profile) {
+			w0 = clock_s(CLOCK_MONOTONIC);
+			c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
+		}
 
 		switch (op->kind) {
 		case OP_CONV:
@@ -699,6 +748,10 @@ int resnet_forward(resnet *m, const float *in, int n, float *logits)
 			nn_fc(op->conv.w, op->conv.b, op->conv.cout,
 			      op->conv.cin, x, n, logits);
 			break;
+		}
+		if (m->profile) {
+			op->wall += clock_s(CLOCK_MONOTONIC) - w0;
+			op->cpu += clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0;
 		}
 	}
 	if (nn_pool_threads(m->pool) > 1 && blas_threads != 1)

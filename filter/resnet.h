@@ -55,5 +55,14 @@ size_t resnet_arena_bytes(const resnet *m);
  * restores the count after). A new model starts with OpenBLAS's current
  * count. Returns 0 or NATADV_ENOMEM. */
 int resnet_set_threads(resnet *m, int n);
+/* Benchmarks only: with on, resnet_forward adds each op's wall-clock and
+ * process CPU seconds to per-op counters (cleared here, kept in m). */
+void resnet_profile(resnet *m, int on);
+/* Ops in m's plan; op i's name and summed seconds (0 <= i < count). */
+int resnet_profile_ops(const resnet *m);
+/* Name of op i, its kind ("1x1", "im2col", "winograd", "pool", "fc") in
+ * *kind, and its wall and CPU seconds since resnet_profile(m, 1). */
+const char *resnet_profile_get(const resnet *m, int i, const char **kind,
+                               double *wall, double *cpu);
 
 #endif
