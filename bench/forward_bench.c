@@ -41,12 +41,14 @@ static void profile_report(resnet *m, const float *in, int batch, int runs, floa
 	resnet_profile(m, 1);
 	for (int r = 0; r < runs; r++)
 		resnet_forward(m, in, batch, logits);
-	fprintf(stderr, "%-24s %-9s %9s %9s\n", "op", "kind", "wall ms", "cpu ms");
+	fprintf(stderr, "%-24s %-9s %9s %9s %7s\n", "op", "kind", "wall ms", "cpu ms", "GMAC/s");
 	for (int i = 0; i < resnet_profile_ops(m); i++) {
 		const char *kind;
-		double w, c;
-		const char *name = resnet_profile_get(m, i, &kind, &w, &c);
-		fprintf(stderr, "%-24s %-9s %9.3f %9.3f\n", name, kind, w * per, c * per);
+		double w, c, macs;
+		const char *name = resnet_profile_get(m, i, &kind, &macs, &w, &c);
+		/* multiply-adds per CPU second (as direct convolutions) */
+		fprintf(stderr, "%-24s %-9s %9.3f %9.3f %7.1f\n", name, kind, w * per, c * per,
+		        c > 0 ? macs / (c * per * 1e-3) / 1e9 : 0.0);
 		for (int k = 0; k < 5; k++)
 			if (!strcmp(kind, kinds[k]))
 				kw[k] += w * per, kc[k] += c * per;

@@ -26,25 +26,64 @@ void nn_pool_for(nn_pool *p, int n, void (*fn)(void *arg, int i), void *arg);
  * else NULL (waking costs tens of microseconds). */
 nn_pool *nn_pool_worth(nn_pool *p, size_t floats);
 
+/* The instruction sets natadv has GEMM kernels for. */
+typedef enum nn_isa { NN_GENERIC, NN_AVX2, NN_AVX512 } nn_isa;
+
+/* The best of them this CPU runs (a pure function of the CPU). */
+nn_isa nn_isa_best(void);
+
+/* Tile of nn_gemm's micro-kernels: NN_GEMM_NR rows x NN_GEMM_MR columns. */
+#define NN_GEMM_NR 8
+#define NN_GEMM_MR 48
+
+/* Weights packed for nn_gemm: per group, ceil(m / NR) slivers of NR rows,
+ * each [k][NR] (k-major, zero padded). */
+typedef struct nn_packed {
+	int groups, m, k; /* per group: m rows of k */
+	nn_isa isa;       /* the kernels nn_gemm runs on these weights */
+	float *p;         /* owned */
+} nn_packed;
+
+/* Packs w [groups * m, k] (row-major) for kernels isa; returns 0, or -1
+ * on bad sizes or no memory. Release with nn_packed_release. */
+int nn_pack(nn_packed *pw, const float *w, int groups, int m, int k,
+            nn_isa isa);
+/* Frees pw's weights; accepts NULL and released ones. */
+void nn_packed_release(nn_packed *pw);
+/* Floats of x in nn_gemm's packed layout for k rows of cols columns:
+ * ceil(cols / MR) slivers of [k][MR], the last one zero padded. */
+size_t nn_gemm_packed_floats(int k, size_t cols);
+/* For each group g: y_g [m, cols] = W_g x_g [k, cols] + b [g * m ..],
+ * plus y_g's old contents when accumulate, then ReLU when relu; y_g = y +
+ * g * ygs with rows ldy apart, b NULL for no bias. x_g = x + g * xgs has
+ * rows ldx apart or, when ldx is 0, is in the packed layout of
+ * nn_gemm_packed_floats. pool may be NULL. */
+void nn_gemm(const nn_packed *pw, const float *b, const float *x, size_t ldx,
+             size_t xgs, float *y, size_t ldy, size_t ygs, size_t cols,
+             int relu, int accumulate, nn_pool *pool);
+
 /* A 2-D convolution (dilation 1) with batch norm already folded in. */
 typedef struct nn_conv {
 	int cin, cout, k, stride, pad, groups;
 	float *w; /* [cout, cin/groups, k, k], owned by whoever built it */
 	float *b; /* [cout] */
+	nn_packed pk; /* w packed by nn_conv_pack: what the forward pass reads */
 } nn_conv;
+
+/* Packs c->w into c->pk for nn_gemm's kernels isa (c->w stays); 0 or -1
+ * when out of memory. Free with nn_packed_release(&c->pk). */
+int nn_conv_pack(nn_conv *c, nn_isa isa);
 
 /* Output size of a k-window with stride and padding over n input pixels. */
 int nn_out_size(int n, int k, int stride, int pad);
-/* Images per im2col chunk: about 4 MB of columns, but at least 512 of
- * them, within col_floats floats (>= 1). */
-int nn_conv_chunk(const nn_conv *c, int ho, int wo, size_t col_floats);
 /* Floats of im2col buffer needed for n images of h x w with a budget of
  * budget floats (a single image's columns always fit); 0 if no im2col. */
 size_t nn_conv_col_floats(const nn_conv *c, int n, int h, int w,
                           size_t budget);
 /* dst [cout, n, ho, wo] = conv(src [cin, n, h, w]) + b, plus dst's old
- * contents when accumulate (the residual add), then ReLU when relu. col is
- * scratch of col_floats floats (see nn_conv_col_floats); pool may be NULL. */
+ * contents when accumulate (the residual add), then ReLU when relu, on
+ * c->pk (see nn_conv_pack). col is scratch of col_floats floats (see
+ * nn_conv_col_floats); pool may be NULL. */
 void nn_conv_forward(const nn_conv *c, const float *src, int n, int h, int w,
                      float *dst, float *col, size_t col_floats, int relu,
                      int accumulate, nn_pool *pool);

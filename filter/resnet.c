@@ -20,9 +20,17 @@
 #define MAX_CHANNELS 65536   /* far above any ResNet; keeps int math safe */
 #define WINO_M 4 /* F(4x4, 3x3): faster than F(2x2) at every stage here */
 #define COL_BUDGET ((size_t)8 << 20) /* im2col/Winograd scratch floats */
+/* The first stages run EARLY_IMAGES images at a time, so that their large
+ * activations stay in the caches between layers (at batch 8 a stage-1
+ * tensor is 25 MB); from stage LATE_STAGE on, images are few pixels and
+ * the whole batch makes the GEMMs wide. */
+#define EARLY_IMAGES 1
+#define LATE_STAGE 2
 
-/* Activation buffers of the arena; the plan names them by role. */
+/* Activation buffers of the arena; the plan names them by role. Each role
+ * has two: one for the early ops' few images, one for the whole batch. */
 enum { BUF_IN, BUF_X0, BUF_X1, BUF_T1, BUF_T2, BUF_POOL, NBUF };
+enum { SEG_EARLY, SEG_LATE, NSEG };
 
 enum op_kind { OP_CONV, OP_MAXPOOL, OP_AVGPOOL, OP_FC };
 
@@ -42,12 +50,15 @@ struct resnet {
 	resnet_info info;
 	struct op *ops;
 	int nops;
+	int split;          /* ops[split] is the first of stage LATE_STAGE */
+	int early_images;   /* images per pass of ops[0 .. split - 1] */
 	float *arena;
 	size_t arena_floats;
-	float *buf[NBUF];
+	float *buf[NSEG][NBUF];
 	float *col;
 	size_t col_floats;
 	int max_batch, h, w;
+	nn_isa isa;         /* the GEMM kernels, chosen at load */
 	nn_pool *pool;      /* threads for the loops around the sgemms */
 	int profile;        /* resnet_profile */
 	char err[256];
@@ -71,6 +82,7 @@ static void fmt_shape(char *out, size_t outlen, int ndim, const int64_t *s)
 
 struct loader {
 	const st_file *f;
+	nn_isa isa;          /* GEMM kernels to pack the weights for */
 	unsigned char *used; /* per tensor of f */
 	char *err;
 	size_t errlen;
@@ -195,9 +207,13 @@ static int load_conv(struct loader *L, struct op *op, const char *conv,
 			rc = NATADV_ENOMEM;
 			goto out;
 		}
-		free(op->conv.w);
-		op->conv.w = NULL;
+	} else if (nn_conv_pack(&op->conv, L->isa)) {
+		rc = NATADV_ENOMEM;
+		goto out;
 	}
+	/* the packed (or Winograd) weights are all the forward pass reads */
+	free(op->conv.w);
+	op->conv.w = NULL;
 out:
 	for (int i = 0; i < 4; i++)
 		free(p[i]);
@@ -413,7 +429,8 @@ static int load_block(struct loader *L, resnet *m, int s, int b, int cin,
 
 int resnet_load(resnet **out, const st_file *f, char *err, size_t errlen)
 {
-	struct loader L = {.f = f, .err = err, .errlen = errlen};
+	struct loader L = {.f = f, .err = err, .errlen = errlen,
+	                   .isa = nn_isa_best()};
 	resnet *m;
 	struct op *op;
 	int rc, nops, x = BUF_X0, cin;
@@ -449,6 +466,8 @@ int resnet_load(resnet **out, const st_file *f, char *err, size_t errlen)
 	op->src = BUF_X1, op->dst = BUF_X0;
 	cin = m->info.stem;
 	for (int s = 0; s < 4; s++) {
+		if (s == LATE_STAGE)
+			m->split = m->nops;
 		for (int b = 0; b < m->info.layers[s]; b++) {
 			rc = load_block(&L, m, s, b, cin, &x);
 			if (rc)
@@ -486,6 +505,7 @@ int resnet_load(resnet **out, const st_file *f, char *err, size_t errlen)
 		}
 	}
 	m->info.params = L.params;
+	m->isa = L.isa;
 	name_arch(&m->info);
 	/* as many threads for our loops as OpenBLAS uses for its sgemms */
 	m->pool = nn_pool_new(openblas_get_num_threads());
@@ -522,6 +542,7 @@ void resnet_free(resnet *m)
 	for (int i = 0; i < m->nops; i++) {
 		free(m->ops[i].conv.w);
 		free(m->ops[i].conv.b);
+		nn_packed_release(&m->ops[i].conv.pk);
 		nn_wino_release(&m->ops[i].wino);
 	}
 	free(m->ops);
@@ -579,9 +600,18 @@ int resnet_profile_ops(const resnet *m)
 }
 
 const char *resnet_profile_get(const resnet *m, int i, const char **kind,
-                               double *wall, double *cpu)
+                               double *macs, double *wall, double *cpu)
 {
 	const struct op *op = &m->ops[i];
+	const nn_conv *c = &op->conv;
+
+	*macs = 0;
+	if (op->kind == OP_FC)
+		*macs = (double)c->cin * c->cout;
+	if (op->kind == OP_CONV)
+		*macs = (double)c->cout * (c->cin / c->groups) * c->k * c->k *
+		        nn_out_size(op->h, c->k, c->stride, c->pad) *
+		        nn_out_size(op->w, c->k, c->stride, c->pad);
 
 	if (op->kind != OP_CONV)
 		*kind = op->kind == OP_FC ? "fc" : "pool";
@@ -608,8 +638,8 @@ static double clock_s(clockid_t id)
 
 int resnet_prepare(resnet *m, int max_batch, int h, int w)
 {
-	size_t need[NBUF] = {0}, col = 0, total;
-	int c[NBUF] = {0}, hh[NBUF] = {0}, ww[NBUF] = {0};
+	size_t need[NSEG][NBUF] = {{0}}, col = 0, total;
+	int c[NBUF] = {0}, hh[NBUF] = {0}, ww[NBUF] = {0}, images[NSEG];
 
 	if (max_batch < 1 || max_batch > 4096 || h < 1 || w < 1 || h > 8192 ||
 	    w > 8192) {
@@ -621,15 +651,22 @@ int resnet_prepare(resnet *m, int max_batch, int h, int w)
 	m->arena = NULL;
 	m->arena_floats = 0;
 	m->max_batch = 0;
+	images[SEG_EARLY] = max_batch < EARLY_IMAGES ? max_batch : EARLY_IMAGES;
+	images[SEG_LATE] = max_batch;
 
-	/* Walk the plan once to learn every shape and buffer size. */
+	/* Walk the plan once to learn every shape and buffer size (floats
+	 * per image here). */
 	c[BUF_IN] = 3, hh[BUF_IN] = h, ww[BUF_IN] = w;
-	need[BUF_IN] = (size_t)3 * h * w;
+	need[SEG_EARLY][BUF_IN] = (size_t)3 * h * w;
 	for (int i = 0; i < m->nops; i++) {
 		struct op *op = &m->ops[i];
+		const int seg = i < m->split ? SEG_EARLY : SEG_LATE;
 		int oc, oh, ow;
 
 		op->c = c[op->src], op->h = hh[op->src], op->w = ww[op->src];
+		/* the early ops' output, gathered into the whole batch's */
+		if (i == m->split)
+			need[SEG_LATE][op->src] = (size_t)op->c * op->h * op->w;
 		switch (op->kind) {
 		case OP_CONV:
 			oc = op->conv.cout;
@@ -639,9 +676,9 @@ int resnet_prepare(resnet *m, int max_batch, int h, int w)
 			                 op->conv.pad);
 			{
 				size_t cf = op->wino.u
-				        ? nn_wino_scratch_floats(&op->wino, max_batch,
+				        ? nn_wino_scratch_floats(&op->wino, images[seg],
 				                                 op->h, op->w, COL_BUDGET)
-				        : nn_conv_col_floats(&op->conv, max_batch,
+				        : nn_conv_col_floats(&op->conv, images[seg],
 				                             op->h, op->w, COL_BUDGET);
 				if (cf > col)
 					col = cf;
@@ -658,7 +695,7 @@ int resnet_prepare(resnet *m, int max_batch, int h, int w)
 		default:
 			continue;
 		}
-		/* every GEMM dimension must fit cblas's int */
+		/* every GEMM dimension must fit an int */
 		if ((size_t)max_batch * op->h * op->w > INT_MAX / 64) {
 			natadv_errf(m->err, sizeof m->err,
 			       "batch %d of %dx%d images is too large", max_batch,
@@ -666,14 +703,15 @@ int resnet_prepare(resnet *m, int max_batch, int h, int w)
 			return NATADV_ETOOBIG;
 		}
 		c[op->dst] = oc, hh[op->dst] = oh, ww[op->dst] = ow;
-		if ((size_t)oc * oh * ow > need[op->dst])
-			need[op->dst] = (size_t)oc * oh * ow;
+		if ((size_t)oc * oh * ow > need[seg][op->dst])
+			need[seg][op->dst] = (size_t)oc * oh * ow;
 	}
 
 	/* One allocation for everything, touched once here, never again. */
 	total = (col + 15) / 16 * 16;
-	for (int b = 0; b < NBUF; b++)
-		total += (need[b] * max_batch + 15) / 16 * 16;
+	for (int sg = 0; sg < NSEG; sg++)
+		for (int b = 0; b < NBUF; b++)
+			total += (need[sg][b] * images[sg] + 15) / 16 * 16;
 	m->arena = aligned_alloc(64, total * sizeof(float));
 	if (!m->arena) {
 		natadv_errf(m->err, sizeof m->err, "cannot allocate %zu MB arena",
@@ -682,15 +720,62 @@ int resnet_prepare(resnet *m, int max_batch, int h, int w)
 	}
 	memset(m->arena, 0, total * sizeof(float));
 	total = 0;
-	for (int b = 0; b < NBUF; b++) {
-		m->buf[b] = m->arena + total;
-		total += (need[b] * max_batch + 15) / 16 * 16;
+	for (int sg = 0; sg < NSEG; sg++) {
+		for (int b = 0; b < NBUF; b++) {
+			m->buf[sg][b] = m->arena + total;
+			total += (need[sg][b] * images[sg] + 15) / 16 * 16;
+		}
 	}
 	m->col = m->arena + total;
 	m->col_floats = col;
 	m->arena_floats = total + (col + 15) / 16 * 16;
 	m->max_batch = max_batch, m->h = h, m->w = w;
+	m->early_images = images[SEG_EARLY];
 	return 0;
+}
+
+/* Runs op on n images in buffers buf. */
+static void run_op(resnet *m, struct op *op, int n, float *const *buf,
+                   float *logits)
+{
+	const float *x = buf[op->src];
+	double w0 = 0, c0 = 0;
+
+	if (m->profile) {
+		w0 = clock_s(CLOCK_MONOTONIC);
+		c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
+	}
+	switch (op->kind) {
+	case OP_CONV:
+		/* [cout, n, oh, ow] (+)= conv([cin, n, h, w]) */
+		if (op->wino.u)
+			nn_wino_forward(&op->wino, x, n, op->h, op->w,
+			                buf[op->dst], m->col, m->col_floats,
+			                op->relu, op->accumulate, m->pool);
+		else
+			nn_conv_forward(&op->conv, x, n, op->h, op->w,
+			                buf[op->dst], m->col, m->col_floats,
+			                op->relu, op->accumulate, m->pool);
+		break;
+	case OP_MAXPOOL:
+		/* [c, n, h/2, w/2] = maxpool([c, n, h, w]) */
+		nn_maxpool_3s2(x, op->c * n, op->h, op->w, buf[op->dst],
+		               m->pool);
+		break;
+	case OP_AVGPOOL:
+		/* [c, n] = mean([c, n, h, w]) */
+		nn_avgpool(x, op->c, n, op->h * op->w, buf[op->dst]);
+		break;
+	case OP_FC:
+		/* [n, classes] = [c, n]^T x fc.weight^T + fc.bias */
+		nn_fc(op->conv.w, op->conv.b, op->conv.cout, op->conv.cin, x, n,
+		      logits);
+		break;
+	}
+	if (m->profile) {
+		op->wall += clock_s(CLOCK_MONOTONIC) - w0;
+		op->cpu += clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0;
+	}
 }
 
 int resnet_forward(resnet *m, const float *in, int n, float *logits)
@@ -708,52 +793,26 @@ int resnet_forward(resnet *m, const float *in, int n, float *logits)
 
 	if (nn_pool_threads(m->pool) > 1 && blas_threads != 1)
 		openblas_set_num_threads(1);
-	/* [n, 3, h, w] -> [3, n, h, w] */
-	nn_nchw_to_cnhw(in, n, 3, m->h * m->w, m->buf[BUF_IN]);
-	for (int i = 0; i < m->nops; i++) {
-		struct op *op = &m->ops[i];
-		const float *x = m->buf[op->src];
-		double w0 = 0, c0 = 0;
+	/* The early ops, a few images at a time, each pass's output gathered
+	 * into the whole batch's buffer: [c, nc, hw] -> [c, n0 .. n0+nc, hw] */
+	const struct op *late = &m->ops[m->split];
+	const size_t hw = (size_t)late->h * late->w;
 
-		if (m->profile) {
-			w0 = clock_s(CLOCK_MONOTONIC);
-			c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
-		}
+	for (int n0 = 0; n0 < n; n0 += m->early_images) {
+		const int nc = n - n0 < m->early_images ? n - n0 : m->early_images;
 
-		switch (op->kind) {
-		case OP_CONV:
-			/* [cout, n, oh, ow] (+)= conv([cin, n, h, w]) */
-			if (op->wino.u)
-				nn_wino_forward(&op->wino, x, n, op->h, op->w,
-				                m->buf[op->dst], m->col,
-				                m->col_floats, op->relu,
-				                op->accumulate, m->pool);
-			else
-				nn_conv_forward(&op->conv, x, n, op->h, op->w,
-				                m->buf[op->dst], m->col,
-				                m->col_floats, op->relu,
-				                op->accumulate, m->pool);
-			break;
-		case OP_MAXPOOL:
-			/* [c, n, h/2, w/2] = maxpool([c, n, h, w]) */
-			nn_maxpool_3s2(x, op->c * n, op->h, op->w,
-			               m->buf[op->dst], m->pool);
-			break;
-		case OP_AVGPOOL:
-			/* [c, n] = mean([c, n, h, w]) */
-			nn_avgpool(x, op->c, n, op->h * op->w, m->buf[op->dst]);
-			break;
-		case OP_FC:
-			/* [n, classes] = [c, n]^T x fc.weight^T + fc.bias */
-			nn_fc(op->conv.w, op->conv.b, op->conv.cout,
-			      op->conv.cin, x, n, logits);
-			break;
-		}
-		if (m->profile) {
-			op->wall += clock_s(CLOCK_MONOTONIC) - w0;
-			op->cpu += clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0;
-		}
+		/* [nc, 3, h, w] -> [3, nc, h, w] */
+		nn_nchw_to_cnhw(in + (size_t)n0 * 3 * m->h * m->w, nc, 3,
+		                m->h * m->w, m->buf[SEG_EARLY][BUF_IN]);
+		for (int i = 0; i < m->split; i++)
+			run_op(m, &m->ops[i], nc, m->buf[SEG_EARLY], logits);
+		for (int ch = 0; ch < late->c; ch++)
+			memcpy(m->buf[SEG_LATE][late->src] + ((size_t)ch * n + n0) * hw,
+			       m->buf[SEG_EARLY][late->src] + (size_t)ch * nc * hw,
+			       (size_t)nc * hw * sizeof(float));
 	}
+	for (int i = m->split; i < m->nops; i++)
+		run_op(m, &m->ops[i], n, m->buf[SEG_LATE], logits);
 	if (nn_pool_threads(m->pool) > 1 && blas_threads != 1)
 		openblas_set_num_threads(blas_threads);
 	return 0;

@@ -61,8 +61,10 @@ void resnet_profile(resnet *m, int on);
 /* Ops in m's plan; op i's name and summed seconds (0 <= i < count). */
 int resnet_profile_ops(const resnet *m);
 /* Name of op i, its kind ("1x1", "im2col", "winograd", "pool", "fc") in
- * *kind, and its wall and CPU seconds since resnet_profile(m, 1). */
+ * *kind, its multiply-adds per image (as a direct convolution; 0 for
+ * pooling) in *macs and its wall and CPU seconds since resnet_profile(m,
+ * 1). */
 const char *resnet_profile_get(const resnet *m, int i, const char **kind,
-                               double *wall, double *cpu);
+                               double *macs, double *wall, double *cpu);
 
 #endif
