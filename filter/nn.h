@@ -106,15 +106,15 @@ void nn_fc(const float *w, const float *b, int classes, int features,
 typedef struct nn_wino {
 	int cin, cout;
 	int m;          /* output tile side: 2 or 4 */
-	float *u;       /* [(m+2)^2, cout, cin] transformed weights, owned */
+	nn_packed u;    /* transformed weights: (m+2)^2 groups of [cout, cin] */
 	const float *b; /* [cout], the conv's bias, not owned */
 } nn_wino;
 
-/* Transforms c's weights into wg for F(m x m, 3x3), m = 2 or 4 (c must
- * outlive wg for the bias); returns 0, or -1 if c is not 3x3/1/1
- * ungrouped, m is neither, or memory ran out. Release wg with
- * nn_wino_release. */
-int nn_wino_init(nn_wino *wg, const nn_conv *c, int m);
+/* Transforms c's weights into wg for F(m x m, 3x3), m = 2 or 4, packed
+ * for nn_gemm's kernels isa (c must outlive wg for the bias); returns 0,
+ * or -1 if c is not 3x3/1/1 ungrouped, m is neither, or memory ran out.
+ * Release wg with nn_wino_release. */
+int nn_wino_init(nn_wino *wg, const nn_conv *c, int m, nn_isa isa);
 /* Frees wg's weights; accepts NULL and released ones. */
 void nn_wino_release(nn_wino *wg);
 /* Scratch floats nn_wino_forward needs for n images of h x w within

@@ -39,7 +39,7 @@ struct op {
 	char name[40];     /* torchvision prefix, e.g. "layer2.0.conv2" */
 	int src, dst;      /* arena buffers */
 	nn_conv conv;      /* OP_CONV; OP_FC keeps fc.weight/fc.bias here */
-	nn_wino wino;      /* 3x3 stride 1 convs: Winograd weights (wino.u) */
+	nn_wino wino;      /* 3x3 stride 1 convs: Winograd weights (wino.u.p) */
 	int relu;          /* ReLU in the epilogue */
 	int accumulate;    /* dst holds the residual, added in the epilogue */
 	int c, h, w;       /* input per image, set by resnet_prepare */
@@ -203,7 +203,7 @@ static int load_conv(struct loader *L, struct op *op, const char *conv,
 	}
 	/* 3x3 stride-1 convs run as Winograd and need only its weights */
 	if (k == 3 && stride == 1 && groups == 1) {
-		if (nn_wino_init(&op->wino, &op->conv, WINO_M)) {
+		if (nn_wino_init(&op->wino, &op->conv, WINO_M, L->isa)) {
 			rc = NATADV_ENOMEM;
 			goto out;
 		}
@@ -615,7 +615,7 @@ const char *resnet_profile_get(const resnet *m, int i, const char **kind,
 
 	if (op->kind != OP_CONV)
 		*kind = op->kind == OP_FC ? "fc" : "pool";
-	else if (op->wino.u)
+	else if (op->wino.u.p)
 		*kind = "winograd";
 	else if (op->conv.k == 1 && op->conv.stride == 1)
 		*kind = "1x1";
@@ -675,7 +675,7 @@ int resnet_prepare(resnet *m, int max_batch, int h, int w)
 			ow = nn_out_size(op->w, op->conv.k, op->conv.stride,
 			                 op->conv.pad);
 			{
-				size_t cf = op->wino.u
+				size_t cf = op->wino.u.p
 				        ? nn_wino_scratch_floats(&op->wino, images[seg],
 				                                 op->h, op->w, COL_BUDGET)
 				        : nn_conv_col_floats(&op->conv, images[seg],
@@ -748,7 +748,7 @@ static void run_op(resnet *m, struct op *op, int n, float *const *buf,
 	switch (op->kind) {
 	case OP_CONV:
 		/* [cout, n, oh, ow] (+)= conv([cin, n, h, w]) */
-		if (op->wino.u)
+		if (op->wino.u.p)
 			nn_wino_forward(&op->wino, x, n, op->h, op->w,
 			                buf[op->dst], m->col, m->col_floats,
 			                op->relu, op->accumulate, m->pool);

@@ -1,10 +1,11 @@
 /* winograd.c — 3x3 stride-1 convolutions as Winograd F(m x m, 3x3) (Lavin &
  * Gray 2015), m = 2 or 4: each m x m output tile costs (m+2)^2 multiplies per
  * channel pair instead of 9 m^2 (16 vs 36 for m = 2, 36 vs 144 for m = 4),
- * done as (m+2)^2 sgemms [cout, cin] x [cin, tiles]. The transforms work on
- * TB tiles at once, one vector lane per tile, and are compiled for AVX-512,
- * AVX2 and plain x86-64; the CPU picks one at run time. */
-#include <cblas.h>
+ * done as one nn_gemm of (m+2)^2 groups [cout, cin] x [cin, tiles]: the
+ * input transform writes the tiles straight into nn_gemm's packed layout.
+ * The transforms work on TB tiles at once, one vector lane per tile, and
+ * are compiled for AVX-512, AVX2 and plain x86-64; the CPU picks one at
+ * run time. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,8 @@
 #include "filter/nn.h"
 
 #define TB 16 /* tiles per transform step: one AVX-512 vector of floats */
+#define MR NN_GEMM_MR
+_Static_assert(MR % TB == 0, "a transform step's tiles lie in one sliver");
 typedef float vf __attribute__((vector_size(TB * sizeof(float))));
 typedef int32_t vi __attribute__((vector_size(TB * sizeof(int32_t))));
 
@@ -30,21 +33,24 @@ static const double G4[6][3] = {
 	{1.0 / 24, -1.0 / 12, 1.0 / 6},
 	{0, 0, 1}};
 
-int nn_wino_init(nn_wino *wg, const nn_conv *c, int m)
+int nn_wino_init(nn_wino *wg, const nn_conv *c, int m, nn_isa isa)
 {
 	const size_t plane = (size_t)c->cout * c->cin;
 	const int a = m + 2;
 	const double(*G)[3] = m == 2 ? G2 : G4;
+	float *u;
+	int rc;
 
 	memset(wg, 0, sizeof *wg);
 	if (c->k != 3 || c->stride != 1 || c->pad != 1 || c->groups != 1 ||
 	    (m != 2 && m != 4))
 		return -1;
 	wg->cin = c->cin, wg->cout = c->cout, wg->m = m, wg->b = c->b;
-	wg->u = malloc((size_t)a * a * plane * sizeof *wg->u);
-	if (!wg->u)
+	u = malloc((size_t)a * a * plane * sizeof *u);
+	if (!u)
 		return -1;
-	/* U = G g G^T, in double so the weights carry no extra rounding */
+	/* U = G g G^T, in double so the weights carry no extra rounding:
+	 * u [a^2, cout, cin] */
 	for (int o = 0; o < c->cout; o++)
 	for (int i = 0; i < c->cin; i++) {
 		const float *g = c->w + ((size_t)o * c->cin + i) * 9;
@@ -56,22 +62,23 @@ int nn_wino_init(nn_wino *wg, const nn_conv *c, int m)
 				          G[r][2] * g[6 + q];
 		for (int r = 0; r < a; r++)
 		for (int q = 0; q < a; q++) {
-			double u = t[r][0] * G[q][0] + t[r][1] * G[q][1] +
+			double v = t[r][0] * G[q][0] + t[r][1] * G[q][1] +
 			           t[r][2] * G[q][2];
 
-			wg->u[(size_t)(r * a + q) * plane + (size_t)o * c->cin +
-			      i] = (float)u;
+			u[(size_t)(r * a + q) * plane + (size_t)o * c->cin + i] =
+				(float)v;
 		}
 	}
-	return 0;
+	rc = nn_pack(&wg->u, u, a * a, c->cout, c->cin, isa);
+	free(u);
+	return rc;
 }
 
 void nn_wino_release(nn_wino *wg)
 {
 	if (!wg)
 		return;
-	free(wg->u);
-	wg->u = NULL;
+	nn_packed_release(&wg->u);
 }
 
 /* ---- sizes ---- */
@@ -100,6 +107,21 @@ static size_t per_image(const nn_wino *wg, int h, int w)
 	       tiles_per_image(wg->m, h, w);
 }
 
+/* Floats between the a^2 planes of V [a^2][cin, tc] (packed for nn_gemm;
+ * M [a^2][cout, tc] is row-major, plane_stride apart). */
+static size_t v_stride(const nn_wino *wg, size_t tc)
+{
+	return (nn_gemm_packed_floats(wg->cin, tc) + 15) / 16 * 16 + PLANE_PAD;
+}
+
+/* Scratch floats for tc tiles: V and M. */
+static size_t scratch_for(const nn_wino *wg, size_t tc)
+{
+	const size_t a = (size_t)wg->m + 2;
+
+	return a * a * (v_stride(wg, tc) + plane_stride(wg->cout, tc));
+}
+
 /* Images per chunk: enough for a transformed tensor of about WINO_TARGET
  * floats (less traffic beyond the caches), but at least WINO_TILES tiles
  * (the sgemms repack the weights for every chunk), within budget. */
@@ -119,14 +141,17 @@ static size_t chunk_images(const nn_wino *wg, int n, int h, int w,
 		chunk = budget / per;
 	if (chunk > (size_t)n)
 		chunk = (size_t)n;
+	/* per_image leaves out the planes' padding */
+	while (chunk > 1 && scratch_for(wg, chunk * tpi) > budget)
+		chunk--;
 	return chunk < 1 ? 1 : chunk;
 }
 
 size_t nn_wino_scratch_floats(const nn_wino *wg, int n, int h, int w,
                               size_t budget)
 {
-	return per_image(wg, h, w) * chunk_images(wg, n, h, w, budget) +
-	       72 * PLANE_PAD;
+	return scratch_for(wg, tiles_per_image(wg->m, h, w) *
+	                           chunk_images(wg, n, h, w, budget));
 }
 
 /* ---- transforms ---- */
@@ -234,9 +259,10 @@ INLINE void input_body(const struct wino_job *j, int c, const int m)
 	const int a = m + 2, h = j->h, w = j->w;
 	const int th = (h + m - 1) / m, tw = (w + m - 1) / m;
 	const size_t tc = (size_t)j->nc * th * tw;
-	const size_t xs = plane_stride(j->wg->cin, tc);
+	const size_t xs = v_stride(j->wg, tc);
 	const float *x0 = j->in + ((size_t)c * j->n + j->n0) * h * w;
-	float *out = j->out + (size_t)c * tc;
+	/* channel c of sliver 0 in nn_gemm's packed layout */
+	float *out = j->out + (size_t)c * MR;
 	const int ph = th * m + 2, pw = tw * m + 2;
 	const int staged = ph * pw <= STAGE;
 	float pad[STAGE];
@@ -303,12 +329,15 @@ INLINE void input_body(const struct wino_job *j, int c, const int m)
 			else
 				bt4(v + r * a, t + r * a, 1);
 		}
-		/* a constant size when whole: one vector store */
+		/* a constant size when whole: one vector store; tiles t0 ..
+		 * t0 + TB - 1 lie in one sliver (TB divides MR) */
+		float *o = out + t0 / MR * MR * (size_t)j->wg->cin + t0 % MR;
+
 		for (int e = 0; e < a * a; e++) {
 			if (nt == TB)
-				memcpy(out + e * xs + t0, &v[e], sizeof v[e]);
+				memcpy(o + e * xs, &v[e], sizeof v[e]);
 			else
-				memcpy(out + e * xs + t0, &v[e], nt * sizeof(float));
+				memcpy(o + e * xs, &v[e], nt * sizeof(float));
 		}
 	}
 }
@@ -392,27 +421,6 @@ INLINE void output_body(const struct wino_job *j, int o, const int m)
 	}
 }
 
-/* One of the a^2 sgemms: [cout, tc] = [cout, cin] x [cin, tc]. */
-struct gemm_job {
-	const nn_wino *wg;
-	const float *v;
-	size_t vs;
-	float *m;
-	size_t ms, tc;
-};
-
-static void wino_gemm(void *arg, int xi)
-{
-	const struct gemm_job *j = arg;
-	const nn_wino *wg = j->wg;
-
-	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, wg->cout,
-	            (int)j->tc, wg->cin, 1.0f,
-	            wg->u + (size_t)xi * wg->cout * wg->cin, wg->cin,
-	            j->v + xi * j->vs, (int)j->tc, 0.0f, j->m + xi * j->ms,
-	            (int)j->tc);
-}
-
 /* The same bodies compiled for each tile size and three instruction sets;
  * nn_wino_forward picks by CPU. */
 #define WINO_KERNELS(isa, target)                                            \
@@ -442,8 +450,7 @@ void nn_wino_forward(const nn_wino *wg, const float *src, int n, int h, int w,
 {
 	const int a = wg->m + 2;
 	const size_t tpi = tiles_per_image(wg->m, h, w);
-	const int chunk = (int)chunk_images(wg, n, h, w,
-	                                    scratch_floats - 72 * PLANE_PAD);
+	const int chunk = (int)chunk_images(wg, n, h, w, scratch_floats);
 	void (*input)(void *, int) = input_generic;
 	void (*output)(void *, int) = output_generic;
 
@@ -456,21 +463,20 @@ void nn_wino_forward(const nn_wino *wg, const float *src, int n, int h, int w,
 	for (int n0 = 0; n0 < n; n0 += chunk) {
 		const int nc = n - n0 < chunk ? n - n0 : chunk;
 		const size_t tc = (size_t)nc * tpi;
-		const size_t vs = plane_stride(wg->cin, tc);
+		const size_t vs = v_stride(wg, tc);
 		const size_t ms = plane_stride(wg->cout, tc);
-		float *v = scratch;              /* [a^2, cin, tc], vs apart */
-		float *m = scratch + a * a * vs; /* [a^2, cout, tc], ms apart */
+		float *v = scratch;              /* [a^2][cin, tc] packed */
+		float *m = scratch + a * a * vs; /* [a^2][cout, tc], ms apart */
 
 		struct wino_job in = {wg, src, v, n, h, w, n0, nc, 0, 0};
-		struct gemm_job gj = {wg, v, vs, m, ms, tc};
 		struct wino_job out = {wg, m, dst, n, h, w, n0, nc, relu,
 		                       accumulate};
 		nn_pool *tp = nn_pool_worth(pool, a * a * (vs + ms));
 
-		/* by input channel, by plane (one sgemm each), by output
-		 * channel */
+		/* by input channel, then the a^2 products [cout, cin] x
+		 * [cin, tc], then by output channel */
 		nn_pool_for(tp, wg->cin, input, &in);
-		nn_pool_for(pool, a * a, wino_gemm, &gj);
+		nn_gemm(&wg->u, NULL, v, 0, vs, m, tc, ms, tc, 0, 0, pool);
 		nn_pool_for(tp, wg->cout, output, &out);
 	}
 }

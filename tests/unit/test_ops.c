@@ -90,7 +90,7 @@ static double check_conv_as(int wino, int cin, int cout, int k, int stride,
 	c.w = rand_array((size_t)cout * (cin / groups) * k * k);
 	c.b = rand_array((size_t)cout);
 	if (wino)
-		T_EQ_INT(nn_wino_init(&wg, &c, wino), 0);
+		T_EQ_INT(nn_wino_init(&wg, &c, wino, tisa), 0);
 	else
 		T_EQ_INT(nn_conv_pack(&c, tisa), 0);
 	ncol = wino ? nn_wino_scratch_floats(&wg, n, h, w, budget)
@@ -170,11 +170,11 @@ static void test_winograd(void)
 	}
 	printf("winograd: max |diff| %.3g\n", m);
 	/* only 3x3 stride 1 pad 1 ungrouped convs qualify */
-	T_EQ_INT(nn_wino_init(&wg, &c, 4), -1);
+	T_EQ_INT(nn_wino_init(&wg, &c, 4, tisa), -1);
 	c.stride = 1, c.groups = 2;
-	T_EQ_INT(nn_wino_init(&wg, &c, 4), -1);
+	T_EQ_INT(nn_wino_init(&wg, &c, 4, tisa), -1);
 	c.groups = 1; /* and only F(2x2) and F(4x4) */
-	T_EQ_INT(nn_wino_init(&wg, &c, 3), -1);
+	T_EQ_INT(nn_wino_init(&wg, &c, 3, tisa), -1);
 	nn_wino_release(&wg);
 }
 
