@@ -22,6 +22,10 @@ int nn_pool_threads(const nn_pool *p);
 /* Calls fn(arg, i) for every i in [0, n) on p's threads, in any order,
  * and returns when all calls have returned. One caller at a time. */
 void nn_pool_for(nn_pool *p, int n, void (*fn)(void *arg, int i), void *arg);
+/* nn_pool_for, but fn also gets the index (0 .. threads - 1) of the thread
+ * running it, for per-thread buffers; the calling thread is 0. */
+void nn_pool_for_t(nn_pool *p, int n, void (*fn)(void *arg, int i, int thread),
+                   void *arg);
 /* p if a loop touching about floats floats is worth waking threads for,
  * else NULL (waking costs tens of microseconds). */
 nn_pool *nn_pool_worth(nn_pool *p, size_t floats);

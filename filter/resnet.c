@@ -20,17 +20,27 @@
 #define MAX_CHANNELS 65536   /* far above any ResNet; keeps int math safe */
 #define WINO_M 4 /* F(4x4, 3x3): faster than F(2x2) at every stage here */
 #define COL_BUDGET ((size_t)8 << 20) /* im2col/Winograd scratch floats */
-/* The first stages run EARLY_IMAGES images at a time, so that their large
- * activations stay in the caches between layers (at batch 8 a stage-1
- * tensor is 25 MB); from stage LATE_STAGE on, images are few pixels and
- * the whole batch makes the GEMMs wide. */
-#define EARLY_IMAGES 1
+/* The first stages ("early" ops) run one image at a time, so that their
+ * large activations stay in the caches between layers (at batch 8 a
+ * stage-1 tensor is 25 MB), and each thread of the pool takes whole
+ * images through them on its own buffers: no waiting for each other
+ * between layers. From stage LATE_STAGE on ("late" ops) images are few
+ * pixels, and the threads share each layer of the whole batch, which
+ * makes the GEMMs wide. */
 #define LATE_STAGE 2
+#define MAX_THREADS 64 /* nn_pool's limit */
 
 /* Activation buffers of the arena; the plan names them by role. Each role
- * has two: one for the early ops' few images, one for the whole batch. */
+ * has one buffer for the whole batch (late ops) and one per thread for
+ * an image (early ops). */
 enum { BUF_IN, BUF_X0, BUF_X1, BUF_T1, BUF_T2, BUF_POOL, NBUF };
-enum { SEG_EARLY, SEG_LATE, NSEG };
+
+/* Buffers ops run on: activations by role and im2col/Winograd scratch. */
+struct bufs {
+	float *buf[NBUF];
+	float *col;
+	size_t col_floats;
+};
 
 enum op_kind { OP_CONV, OP_MAXPOOL, OP_AVGPOOL, OP_FC };
 
@@ -43,7 +53,9 @@ struct op {
 	int relu;          /* ReLU in the epilogue */
 	int accumulate;    /* dst holds the residual, added in the epilogue */
 	int c, h, w;       /* input per image, set by resnet_prepare */
-	double wall, cpu;  /* seconds, summed while profiling */
+	/* seconds, summed while profiling, by thread (early ops run on each
+	 * thread on its own; late ones count in slot 0) */
+	double wall[MAX_THREADS], cpu[MAX_THREADS];
 };
 
 struct resnet {
@@ -51,12 +63,11 @@ struct resnet {
 	struct op *ops;
 	int nops;
 	int split;          /* ops[split] is the first of stage LATE_STAGE */
-	int early_images;   /* images per pass of ops[0 .. split - 1] */
 	float *arena;
 	size_t arena_floats;
-	float *buf[NSEG][NBUF];
-	float *col;
-	size_t col_floats;
+	struct bufs late;   /* the whole batch's */
+	struct bufs *early; /* an image's, for each of early_threads */
+	int early_threads;
 	int max_batch, h, w;
 	nn_isa isa;         /* the GEMM kernels, chosen at load */
 	nn_pool *pool;      /* threads for the loops around the sgemms */
@@ -547,6 +558,7 @@ void resnet_free(resnet *m)
 	}
 	free(m->ops);
 	free(m->arena);
+	free(m->early);
 	nn_pool_free(m->pool);
 	free(m);
 }
@@ -582,6 +594,9 @@ int resnet_set_threads(resnet *m, int n)
 	}
 	nn_pool_free(m->pool);
 	m->pool = p;
+	/* early buffers for each thread: a new arena */
+	if (m->arena && nn_pool_threads(p) != m->early_threads)
+		return resnet_prepare(m, m->max_batch, m->h, m->w);
 	return 0;
 }
 
@@ -590,8 +605,10 @@ int resnet_set_threads(resnet *m, int n)
 void resnet_profile(resnet *m, int on)
 {
 	m->profile = on;
-	for (int i = 0; i < m->nops; i++)
-		m->ops[i].wall = m->ops[i].cpu = 0;
+	for (int i = 0; i < m->nops; i++) {
+		memset(m->ops[i].wall, 0, sizeof m->ops[i].wall);
+		memset(m->ops[i].cpu, 0, sizeof m->ops[i].cpu);
+	}
 }
 
 int resnet_profile_ops(const resnet *m)
@@ -621,9 +638,10 @@ const char *resnet_profile_get(const resnet *m, int i, const char **kind,
 		*kind = "1x1";
 	else
 		*kind = "im2col";
-	*wall = m->ops[i].wall;
-	*cpu = m->ops[i].cpu;
-	return m->ops[i].name;
+	*wall = *cpu = 0;
+	for (int t = 0; t < MAX_THREADS; t++)
+		*wall += op->wall[t], *cpu += op->cpu[t];
+	return op->name;
 }
 
 static double clock_s(clockid_t id)
@@ -638,8 +656,11 @@ static double clock_s(clockid_t id)
 
 int resnet_prepare(resnet *m, int max_batch, int h, int w)
 {
-	size_t need[NSEG][NBUF] = {{0}}, col = 0, total;
-	int c[NBUF] = {0}, hh[NBUF] = {0}, ww[NBUF] = {0}, images[NSEG];
+	/* per image (early) or per batch (late): floats of each buffer */
+	size_t early[NBUF] = {0}, late[NBUF] = {0}, ecol = 0, lcol = 0;
+	size_t per_thread, total;
+	int c[NBUF] = {0}, hh[NBUF] = {0}, ww[NBUF] = {0};
+	const int threads = nn_pool_threads(m->pool);
 
 	if (max_batch < 1 || max_batch > 4096 || h < 1 || w < 1 || h > 8192 ||
 	    w > 8192) {
@@ -648,25 +669,27 @@ int resnet_prepare(resnet *m, int max_batch, int h, int w)
 		return NATADV_EINVAL;
 	}
 	free(m->arena);
+	free(m->early);
 	m->arena = NULL;
+	m->early = NULL;
 	m->arena_floats = 0;
 	m->max_batch = 0;
-	images[SEG_EARLY] = max_batch < EARLY_IMAGES ? max_batch : EARLY_IMAGES;
-	images[SEG_LATE] = max_batch;
 
-	/* Walk the plan once to learn every shape and buffer size (floats
-	 * per image here). */
+	/* Walk the plan once to learn every shape and buffer size. */
 	c[BUF_IN] = 3, hh[BUF_IN] = h, ww[BUF_IN] = w;
-	need[SEG_EARLY][BUF_IN] = (size_t)3 * h * w;
+	early[BUF_IN] = (size_t)3 * h * w;
 	for (int i = 0; i < m->nops; i++) {
 		struct op *op = &m->ops[i];
-		const int seg = i < m->split ? SEG_EARLY : SEG_LATE;
+		const int is_early = i < m->split;
+		const int images = is_early ? 1 : max_batch;
+		size_t *need = is_early ? early : late;
+		size_t *col = is_early ? &ecol : &lcol;
 		int oc, oh, ow;
 
 		op->c = c[op->src], op->h = hh[op->src], op->w = ww[op->src];
 		/* the early ops' output, gathered into the whole batch's */
 		if (i == m->split)
-			need[SEG_LATE][op->src] = (size_t)op->c * op->h * op->w;
+			late[op->src] = (size_t)op->c * op->h * op->w * max_batch;
 		switch (op->kind) {
 		case OP_CONV:
 			oc = op->conv.cout;
@@ -676,12 +699,12 @@ int resnet_prepare(resnet *m, int max_batch, int h, int w)
 			                 op->conv.pad);
 			{
 				size_t cf = op->wino.u.p
-				        ? nn_wino_scratch_floats(&op->wino, images[seg],
+				        ? nn_wino_scratch_floats(&op->wino, images,
 				                                 op->h, op->w, COL_BUDGET)
-				        : nn_conv_col_floats(&op->conv, images[seg],
+				        : nn_conv_col_floats(&op->conv, images,
 				                             op->h, op->w, COL_BUDGET);
-				if (cf > col)
-					col = cf;
+				if (cf > *col)
+					*col = cf;
 			}
 			break;
 		case OP_MAXPOOL:
@@ -703,68 +726,89 @@ int resnet_prepare(resnet *m, int max_batch, int h, int w)
 			return NATADV_ETOOBIG;
 		}
 		c[op->dst] = oc, hh[op->dst] = oh, ww[op->dst] = ow;
-		if ((size_t)oc * oh * ow > need[seg][op->dst])
-			need[seg][op->dst] = (size_t)oc * oh * ow;
+		if ((size_t)oc * oh * ow * images > need[op->dst])
+			need[op->dst] = (size_t)oc * oh * ow * images;
 	}
 
-	/* One allocation for everything, touched once here, never again. */
-	total = (col + 15) / 16 * 16;
-	for (int sg = 0; sg < NSEG; sg++)
-		for (int b = 0; b < NBUF; b++)
-			total += (need[sg][b] * images[sg] + 15) / 16 * 16;
+	/* One allocation for everything, touched once here, never again:
+	 * the late buffers, then each thread's early ones. */
+#define UP16(x) (((x) + 15) / 16 * 16)
+	per_thread = UP16(ecol);
+	total = UP16(lcol);
+	for (int b = 0; b < NBUF; b++) {
+		per_thread += UP16(early[b]);
+		total += UP16(late[b]);
+	}
+	total += per_thread * threads;
+	m->early = calloc((size_t)threads, sizeof *m->early);
 	m->arena = aligned_alloc(64, total * sizeof(float));
-	if (!m->arena) {
+	if (!m->arena || !m->early) {
 		natadv_errf(m->err, sizeof m->err, "cannot allocate %zu MB arena",
 		       total * sizeof(float) >> 20);
+		free(m->early);
+		m->early = NULL;
 		return NATADV_ENOMEM;
 	}
 	memset(m->arena, 0, total * sizeof(float));
 	total = 0;
-	for (int sg = 0; sg < NSEG; sg++) {
-		for (int b = 0; b < NBUF; b++) {
-			m->buf[sg][b] = m->arena + total;
-			total += (need[sg][b] * images[sg] + 15) / 16 * 16;
-		}
+	for (int b = 0; b < NBUF; b++) {
+		m->late.buf[b] = m->arena + total;
+		total += UP16(late[b]);
 	}
-	m->col = m->arena + total;
-	m->col_floats = col;
-	m->arena_floats = total + (col + 15) / 16 * 16;
+	m->late.col = m->arena + total;
+	m->late.col_floats = lcol;
+	total += UP16(lcol);
+	for (int t = 0; t < threads; t++) {
+		struct bufs *e = &m->early[t];
+
+		for (int b = 0; b < NBUF; b++) {
+			e->buf[b] = m->arena + total;
+			total += UP16(early[b]);
+		}
+		e->col = m->arena + total;
+		e->col_floats = ecol;
+		total += UP16(ecol);
+	}
+#undef UP16
+	m->arena_floats = total;
+	m->early_threads = threads;
 	m->max_batch = max_batch, m->h = h, m->w = w;
-	m->early_images = images[SEG_EARLY];
 	return 0;
 }
 
-/* Runs op on n images in buffers buf. */
-static void run_op(resnet *m, struct op *op, int n, float *const *buf,
-                   float *logits)
+/* Runs op on n images in buffers b, on pool (or the calling thread, the
+ * pool's thread th, when pool is NULL). */
+static void run_op(resnet *m, struct op *op, int n, const struct bufs *b,
+                   nn_pool *pool, int th, float *logits)
 {
-	const float *x = buf[op->src];
+	const float *x = b->buf[op->src];
+	const clockid_t cpu = pool ? CLOCK_PROCESS_CPUTIME_ID
+	                           : CLOCK_THREAD_CPUTIME_ID;
 	double w0 = 0, c0 = 0;
 
 	if (m->profile) {
 		w0 = clock_s(CLOCK_MONOTONIC);
-		c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
+		c0 = clock_s(cpu);
 	}
 	switch (op->kind) {
 	case OP_CONV:
 		/* [cout, n, oh, ow] (+)= conv([cin, n, h, w]) */
 		if (op->wino.u.p)
 			nn_wino_forward(&op->wino, x, n, op->h, op->w,
-			                buf[op->dst], m->col, m->col_floats,
-			                op->relu, op->accumulate, m->pool);
+			                b->buf[op->dst], b->col, b->col_floats,
+			                op->relu, op->accumulate, pool);
 		else
 			nn_conv_forward(&op->conv, x, n, op->h, op->w,
-			                buf[op->dst], m->col, m->col_floats,
-			                op->relu, op->accumulate, m->pool);
+			                b->buf[op->dst], b->col, b->col_floats,
+			                op->relu, op->accumulate, pool);
 		break;
 	case OP_MAXPOOL:
 		/* [c, n, h/2, w/2] = maxpool([c, n, h, w]) */
-		nn_maxpool_3s2(x, op->c * n, op->h, op->w, buf[op->dst],
-		               m->pool);
+		nn_maxpool_3s2(x, op->c * n, op->h, op->w, b->buf[op->dst], pool);
 		break;
 	case OP_AVGPOOL:
 		/* [c, n] = mean([c, n, h, w]) */
-		nn_avgpool(x, op->c, n, op->h * op->w, buf[op->dst]);
+		nn_avgpool(x, op->c, n, op->h * op->w, b->buf[op->dst]);
 		break;
 	case OP_FC:
 		/* [n, classes] = [c, n]^T x fc.weight^T + fc.bias */
@@ -773,9 +817,36 @@ static void run_op(resnet *m, struct op *op, int n, float *const *buf,
 		break;
 	}
 	if (m->profile) {
-		op->wall += clock_s(CLOCK_MONOTONIC) - w0;
-		op->cpu += clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0;
+		op->wall[th] += clock_s(CLOCK_MONOTONIC) - w0;
+		op->cpu[th] += clock_s(cpu) - c0;
 	}
+}
+
+/* Image i of in [n, 3, h, w] through the early ops on buffers th, then
+ * into the late buffer: [c, hw] -> [c, i, hw] of [c, n, hw]. */
+struct early_job {
+	resnet *m;
+	const float *in;
+	int n;
+	nn_pool *pool; /* NULL: each thread runs images on its own */
+};
+
+static void early_image(void *arg, int i, int th)
+{
+	const struct early_job *j = arg;
+	resnet *m = j->m;
+	const struct bufs *b = &m->early[th];
+	const struct op *late = &m->ops[m->split];
+	const size_t hw = (size_t)late->h * late->w;
+
+	/* [1, 3, h, w] is [3, 1, h, w] */
+	memcpy(b->buf[BUF_IN], j->in + (size_t)i * 3 * m->h * m->w,
+	       (size_t)3 * m->h * m->w * sizeof(float));
+	for (int k = 0; k < m->split; k++)
+		run_op(m, &m->ops[k], 1, b, j->pool, th, NULL);
+	for (int ch = 0; ch < late->c; ch++)
+		memcpy(m->late.buf[late->src] + ((size_t)ch * j->n + i) * hw,
+		       b->buf[late->src] + (size_t)ch * hw, hw * sizeof(float));
 }
 
 int resnet_forward(resnet *m, const float *in, int n, float *logits)
@@ -786,33 +857,25 @@ int resnet_forward(resnet *m, const float *in, int n, float *logits)
 		       m->max_batch);
 		return NATADV_EINVAL;
 	}
-	/* m's pool runs single-threaded sgemms side by side (each thread on
-	 * its own columns or Winograd planes, with the loops around them):
-	 * OpenBLAS's own threads would only spin beside the pool's. */
+	/* m's pool runs the convolutions; OpenBLAS does only the fc, whose
+	 * own threads would only spin beside the pool's. */
 	const int blas_threads = openblas_get_num_threads();
 
 	if (nn_pool_threads(m->pool) > 1 && blas_threads != 1)
 		openblas_set_num_threads(1);
-	/* The early ops, a few images at a time, each pass's output gathered
-	 * into the whole batch's buffer: [c, nc, hw] -> [c, n0 .. n0+nc, hw] */
-	const struct op *late = &m->ops[m->split];
-	const size_t hw = (size_t)late->h * late->w;
+	/* The early ops: whole images per thread while every thread has one;
+	 * the rest of the images one at a time with all threads. */
+	const int threads = nn_pool_threads(m->pool);
+	const int alone = n / threads * threads;
+	struct early_job ej = {m, in, n, NULL};
 
-	for (int n0 = 0; n0 < n; n0 += m->early_images) {
-		const int nc = n - n0 < m->early_images ? n - n0 : m->early_images;
-
-		/* [nc, 3, h, w] -> [3, nc, h, w] */
-		nn_nchw_to_cnhw(in + (size_t)n0 * 3 * m->h * m->w, nc, 3,
-		                m->h * m->w, m->buf[SEG_EARLY][BUF_IN]);
-		for (int i = 0; i < m->split; i++)
-			run_op(m, &m->ops[i], nc, m->buf[SEG_EARLY], logits);
-		for (int ch = 0; ch < late->c; ch++)
-			memcpy(m->buf[SEG_LATE][late->src] + ((size_t)ch * n + n0) * hw,
-			       m->buf[SEG_EARLY][late->src] + (size_t)ch * nc * hw,
-			       (size_t)nc * hw * sizeof(float));
-	}
+	nn_pool_for_t(m->pool, alone, early_image, &ej);
+	ej.pool = m->pool;
+	for (int i = alone; i < n; i++)
+		early_image(&ej, i, 0);
+	/* the late ops on [c, n, hw] */
 	for (int i = m->split; i < m->nops; i++)
-		run_op(m, &m->ops[i], n, m->buf[SEG_LATE], logits);
+		run_op(m, &m->ops[i], n, &m->late, m->pool, 0, logits);
 	if (nn_pool_threads(m->pool) > 1 && blas_threads != 1)
 		openblas_set_num_threads(blas_threads);
 	return 0;
