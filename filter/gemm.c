@@ -19,9 +19,18 @@
 
 #define NR NN_GEMM_NR /* rows (output channels) per tile */
 #define MR NN_GEMM_MR /* columns (pixels) per tile */
+#ifndef KC_MAX
 #define KC_MAX 512    /* k per pass: a W sliver of 16 KB stays in L1 */
+#endif
+#ifndef XB_FLOATS
 #define XB_FLOATS ((size_t)1 << 17) /* x of a block over one pass: 512 KB */
+#endif
+#ifndef MC_MAX
 #define MC_MAX (16 * MR) /* columns per block */
+#endif
+#ifndef TASKS_PER_THREAD
+#define TASKS_PER_THREAD 4 /* at least, for balance */
+#endif
 
 /* Tile flags: first and last pass over k, ReLU, residual. */
 enum { F_FIRST = 1, F_LAST = 2, F_RELU = 4, F_ACC = 8 };
@@ -371,26 +380,33 @@ void nn_gemm(const nn_packed *pw, const float *b, const float *x, size_t ldx,
 	j.nkb = (pw->k + KC_MAX - 1) / KC_MAX;
 	j.kc = (pw->k + j.nkb - 1) / j.nkb;
 	j.slivers = (pw->m + NR - 1) / NR;
-	/* columns per block: what fits in L2, but narrower when that leaves
-	 * fewer than 4 blocks per thread */
+	/* columns per block: what fits in L2, in blocks of equal size */
 	mc = XB_FLOATS / (size_t)j.kc / MR * MR;
 	if (mc > MC_MAX)
 		mc = MC_MAX;
-	want = cols / (4 * (size_t)threads) / MR * MR;
-	if (mc > want)
-		mc = want;
 	if (mc < MR)
 		mc = MR;
-	j.mc = mc;
 	j.npx = (int)((cols + mc - 1) / mc);
-	/* still few tasks: split the rows too, 4 slivers at least each */
+	j.mc = ((cols + j.npx - 1) / j.npx + MR - 1) / MR * MR;
+	j.npx = (int)((cols + j.mc - 1) / j.mc);
+	/* few tasks for the threads: split the rows too (4 slivers at least
+	 * each), then the columns */
 	tasks = j.npx * pw->groups;
-	if (tasks < 8 * threads && threads > 1) {
-		int nm = (8 * threads + tasks - 1) / tasks;
+	if (threads > 1 && tasks < TASKS_PER_THREAD * threads) {
+		int nm = (TASKS_PER_THREAD * threads + tasks - 1) / tasks;
 
 		if (nm > j.slivers / 4)
 			nm = j.slivers / 4;
 		j.nm = nm < 1 ? 1 : nm;
+		j.per_m = (j.slivers + j.nm - 1) / j.nm;
+		j.nm = (j.slivers + j.per_m - 1) / j.per_m;
+		tasks *= j.nm;
+		if (tasks < TASKS_PER_THREAD * threads) {
+			want = cols * tasks / ((size_t)TASKS_PER_THREAD * threads);
+			want = want / MR * MR;
+			j.mc = want < MR ? MR : want;
+			j.npx = (int)((cols + j.mc - 1) / j.mc);
+		}
 	}
 	j.per_m = (j.slivers + j.nm - 1) / j.nm;
 	j.nm = (j.slivers + j.per_m - 1) / j.per_m;
