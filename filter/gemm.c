@@ -19,18 +19,10 @@
 
 #define NR NN_GEMM_NR /* rows (output channels) per tile */
 #define MR NN_GEMM_MR /* columns (pixels) per tile */
-#ifndef KC_MAX
 #define KC_MAX 512    /* k per pass: a W sliver of 16 KB stays in L1 */
-#endif
-#ifndef XB_FLOATS
 #define XB_FLOATS ((size_t)1 << 17) /* x of a block over one pass: 512 KB */
-#endif
-#ifndef MC_MAX
 #define MC_MAX (16 * MR) /* columns per block */
-#endif
-#ifndef TASKS_PER_THREAD
 #define TASKS_PER_THREAD 4 /* at least, for balance */
-#endif
 
 /* Tile flags: first and last pass over k, ReLU, residual. */
 enum { F_FIRST = 1, F_LAST = 2, F_RELU = 4, F_ACC = 8 };

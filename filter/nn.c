@@ -222,8 +222,8 @@ static void im2col(const nn_conv *c, const float *src, int n, int h, int w,
 
 	/* by kernel row: the stem has only 3 input channels */
 	nn_pool_for(nn_pool_worth(pool, floats), c->cin * c->k,
-	            __builtin_cpu_supports("avx512f") ? im2col_rows_avx512
-	                                              : im2col_rows, &j);
+	            c->pk.isa == NN_AVX512 ? im2col_rows_avx512 : im2col_rows,
+	            &j);
 }
 
 void nn_conv_forward(const nn_conv *c, const float *src, int n, int h, int w,

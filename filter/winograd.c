@@ -4,8 +4,8 @@
  * done as one nn_gemm of (m+2)^2 groups [cout, cin] x [cin, tiles]: the
  * input transform writes the tiles straight into nn_gemm's packed layout.
  * The transforms work on TB tiles at once, one vector lane per tile, and
- * are compiled for AVX-512, AVX2 and plain x86-64; the CPU picks one at
- * run time. */
+ * are compiled for AVX-512, AVX2 and plain x86-64, used with the GEMM
+ * kernels of the same instruction set. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -231,10 +231,10 @@ INLINE void at4(vf *o, const vf *d, int s) /* A^T, m = 4 */
 	o[3 * s] = q + 8.0f * t + d[5 * s];
 }
 
-/* A zero-padded image plane, staged on the stack so that the tiles need no
+/* Zero-padded image planes, staged on the stack so that the tiles need no
  * edge checks: one pixel of zeros up and left, zeros down and right up to
- * a whole number of tiles. */
-#define STAGE 4096
+ * a whole number of tiles; every image of a chunk when they fit. */
+#define STAGE 16384
 
 INLINE void stage_plane(float *pad, const float *x, int h, int w, int ph,
                         int pw)
@@ -253,7 +253,8 @@ INLINE void stage_plane(float *pad, const float *x, int h, int w, int ph,
 
 /* v [a^2, cin, tc] = B^T d B for every a x a input patch d (tiles m apart,
  * starting one pixel up and left of the image) of channel c of images
- * n0 .. n0+nc-1, TB tiles at a time. */
+ * n0 .. n0+nc-1, TB tiles at a time. (AVX-512 gathers instead of the
+ * scalar loads measured slower here.) */
 INLINE void input_body(const struct wino_job *j, int c, const int m)
 {
 	const int a = m + 2, h = j->h, w = j->w;
@@ -264,34 +265,37 @@ INLINE void input_body(const struct wino_job *j, int c, const int m)
 	/* channel c of sliver 0 in nn_gemm's packed layout */
 	float *out = j->out + (size_t)c * MR;
 	const int ph = th * m + 2, pw = tw * m + 2;
-	const int staged = ph * pw <= STAGE;
+	const size_t pplane = (size_t)ph * pw;
+	const int staged = pplane * j->nc <= STAGE;
 	float pad[STAGE];
-	int cur = -1; /* the image in pad */
+	int32_t base[TB];
 	vf d[36], t[36], v[36];
 
 	memset(d, 0, sizeof d);
+	if (staged)
+		for (int i = 0; i < j->nc; i++)
+			stage_plane(pad + i * pplane, x0 + (size_t)i * h * w, h, w,
+			            ph, pw);
 	for (size_t t0 = 0; t0 < tc; t0 += TB) {
 		const int nt = tc - t0 < TB ? (int)(tc - t0) : TB;
 		struct tile_pos p = tile_at(t0, th, tw);
 
 		/* d[r * a + q][k] = pixel (r, q) of tile t0 + k */
-		for (int k = 0; k < nt; k++, tile_next(&p, th, tw)) {
+		if (staged) {
+			for (int k = 0; k < TB; k++, tile_next(&p, th, tw))
+				base[k] = k < nt ? (int32_t)(p.i * pplane +
+				                             (size_t)m * p.ty * pw +
+				                             m * p.tx)
+				                 : base[0];
+			for (int k = 0; k < nt; k++)
+				for (int r = 0; r < a; r++)
+				for (int q = 0; q < a; q++)
+					d[r * a + q][k] = pad[base[k] + r * pw + q];
+		}
+		for (int k = 0; k < nt && !staged; k++, tile_next(&p, th, tw)) {
 			const float *x = x0 + (size_t)p.i * h * w;
 			const int y0 = m * p.ty - 1, xx0 = m * p.tx - 1;
 
-			if (staged) {
-				const float *sp = pad + (size_t)m * p.ty * pw +
-				                  m * p.tx;
-
-				if (p.i != cur) {
-					stage_plane(pad, x, h, w, ph, pw);
-					cur = p.i;
-				}
-				for (int r = 0; r < a; r++)
-				for (int q = 0; q < a; q++)
-					d[r * a + q][k] = sp[(size_t)r * pw + q];
-				continue;
-			}
 			if (y0 >= 0 && xx0 >= 0 && y0 + a <= h && xx0 + a <= w) {
 				for (int r = 0; r < a; r++)
 				for (int q = 0; q < a; q++)
@@ -454,12 +458,11 @@ void nn_wino_forward(const nn_wino *wg, const float *src, int n, int h, int w,
 	void (*input)(void *, int) = input_generic;
 	void (*output)(void *, int) = output_generic;
 
-	if (__builtin_cpu_supports("avx512f")) {
+	/* the transforms for the instruction set of the GEMM kernels */
+	if (wg->u.isa == NN_AVX512)
 		input = input_avx512, output = output_avx512;
-	} else if (__builtin_cpu_supports("avx2") &&
-	           __builtin_cpu_supports("fma")) {
+	else if (wg->u.isa == NN_AVX2)
 		input = input_avx2, output = output_avx2;
-	}
 	for (int n0 = 0; n0 < n; n0 += chunk) {
 		const int nc = n - n0 < chunk ? n - n0 : chunk;
 		const size_t tc = (size_t)nc * tpi;
