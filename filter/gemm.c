@@ -229,7 +229,11 @@ __attribute__((always_inline)) void tile512_body(const struct tile *t,
 				a = _mm512_add_ps(a, _mm512_maskz_loadu_ps(mk, p));
 			if (t->flags & F_LAST && t->flags & F_RELU)
 				a = _mm512_max_ps(a, _mm512_setzero_ps());
-			_mm512_mask_storeu_ps(p, mk, a);
+			/* masked stores are slow on AMD: only where needed */
+			if (mk == 0xffff)
+				_mm512_storeu_ps(p, a);
+			else
+				_mm512_mask_storeu_ps(p, mk, a);
 		}
 	}
 }

@@ -5,6 +5,7 @@
 #include "filter/nn.h"
 
 #include <cblas.h>
+#include <immintrin.h>
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -19,11 +20,13 @@ static int conv_direct(const nn_conv *c)
 	return c->k == 1 && c->stride == 1 && c->pad == 0;
 }
 
-/* im2col columns per chunk: about this many floats (16 MB). The GEMM
- * reads them a cache-sized block at a time, but each chunk streams all the
- * weights again (9 MB for layer4's 3x3): larger chunks measured faster. */
-#define COL_TARGET ((size_t)1 << 22)
-#define COL_MIN 512 /* columns */
+/* im2col chunks: whole output rows (of any image), about COL_WEIGHTS
+ * times the weights in floats, since each chunk streams all of them again
+ * (9 MB for layer4's 3x3), but at least COL_MIN floats; small chunks (the
+ * stem's columns are 7 MB an image) stay in L2 between im2col and the
+ * GEMM. */
+#define COL_WEIGHTS 8
+#define COL_MIN ((size_t)1 << 17)
 #define MR NN_GEMM_MR
 
 /* Rows of a group's im2col matrix: cin / groups * k * k. */
@@ -32,32 +35,31 @@ static int conv_rows(const nn_conv *c)
 	return c->cin / c->groups * c->k * c->k;
 }
 
-/* Floats of packed im2col columns for nc images of ho x wo. */
-static size_t col_floats_for(const nn_conv *c, int nc, int ho, int wo)
+/* Floats of packed im2col columns for rows output rows of wo pixels. */
+static size_t col_floats_for(const nn_conv *c, size_t rows, int wo)
 {
 	return (size_t)c->groups *
-	       nn_gemm_packed_floats(conv_rows(c), (size_t)nc * ho * wo);
+	       nn_gemm_packed_floats(conv_rows(c), rows * wo);
 }
 
-/* Images per im2col chunk: about COL_TARGET floats of columns, but at
- * least COL_MIN columns, within col_floats floats; at least 1. */
-static int conv_chunk(const nn_conv *c, int ho, int wo, size_t col_floats)
+/* Output rows per im2col chunk (of n * ho in all), within col_floats
+ * floats; at least 1. */
+static size_t conv_chunk(const nn_conv *c, int n, int ho, int wo,
+                         size_t col_floats)
 {
-	const size_t hw = (size_t)ho * wo;
-	const size_t per = (size_t)c->cin * c->k * c->k * hw;
-	size_t chunk = per ? COL_TARGET / per : 1, fit;
+	const size_t k = (size_t)c->groups * conv_rows(c);
+	size_t target = COL_WEIGHTS * (size_t)c->cout * conv_rows(c), rows, fit;
 
-	/* but wide enough that the GEMM's blocks are wide */
-	if (hw && chunk * hw < COL_MIN)
-		chunk = (COL_MIN + hw - 1) / hw;
+	if (target < COL_MIN)
+		target = COL_MIN;
+	rows = target / k / (size_t)wo;
 	/* the most that fits: whole slivers of MR columns per group */
-	fit = col_floats / ((size_t)c->groups * conv_rows(c)) / MR * MR;
-	fit = hw ? fit / hw : 1;
-	if (chunk > fit)
-		chunk = fit;
-	if (chunk < 1)
-		chunk = 1;
-	return chunk > 1 << 20 ? 1 << 20 : (int)chunk;
+	fit = col_floats / k / MR * MR / (size_t)wo;
+	if (rows > fit)
+		rows = fit;
+	if (rows > (size_t)n * ho)
+		rows = (size_t)n * ho;
+	return rows < 1 ? 1 : rows;
 }
 
 size_t nn_conv_col_floats(const nn_conv *c, int n, int h, int w,
@@ -65,14 +67,10 @@ size_t nn_conv_col_floats(const nn_conv *c, int n, int h, int w,
 {
 	int ho = nn_out_size(h, c->k, c->stride, c->pad);
 	int wo = nn_out_size(w, c->k, c->stride, c->pad);
-	int chunk;
 
 	if (conv_direct(c))
 		return 0;
-	chunk = conv_chunk(c, ho, wo, budget);
-	if (chunk > n)
-		chunk = n;
-	return col_floats_for(c, chunk, ho, wo);
+	return col_floats_for(c, conv_chunk(c, n, ho, wo, budget), wo);
 }
 
 int nn_conv_pack(nn_conv *c, nn_isa isa)
@@ -84,7 +82,8 @@ int nn_conv_pack(nn_conv *c, nn_isa isa)
 struct im2col_job {
 	const nn_conv *c;
 	const float *src;
-	int n, h, w, ho, wo, n0, nc;
+	int n, h, w, ho, wo;
+	size_t r0, nr; /* output rows r0 .. r0+nr-1 of all n * ho */
 	float *col;
 };
 
@@ -133,20 +132,22 @@ static inline __attribute__((always_inline)) void copy_stride2(
  * ky = cy % k (see im2col). Row by row of the output, the columns are
  * built in stage after the ones not yet written, and every whole sliver
  * of MR columns is copied out; all copies have a constant size (a
- * variable-size memcpy becomes a call or a slow-starting rep movs). */
+ * variable-size memcpy becomes a call or a slow-starting rep movs).
+ * stride2: copies x[0], x[2] ... into o (n of them) for stride 2. */
 static inline __attribute__((always_inline)) void im2col_body(
-	const struct im2col_job *j, int cy)
+	const struct im2col_job *j, int cy,
+	void (*stride2)(float *o, const float *x, int n))
 {
 	const nn_conv *c = j->c;
 	const size_t plane = (size_t)j->h * j->w;
 	const int k = c->k, s = c->stride, pad = c->pad, w = j->w, wo = j->wo;
 	const int ci = cy / k, ky = cy % k;
 	const int rows = conv_rows(c), cig = c->cin / c->groups, g = ci / cig;
-	const size_t cols = (size_t)j->nc * j->ho * wo;
+	const size_t cols = j->nr * wo;
 	float *gcol = j->col + (size_t)g * nn_gemm_packed_floats(rows, cols);
-	/* up to MR - 1 columns held over, then a row: wo <= 8192 (see
-	 * resnet_prepare) */
-	float stage[MR + 8192];
+	/* up to MR - 1 columns held over, then a row (wo <= 8192: see
+	 * resnet_prepare), then room for a vector's overshoot */
+	float stage[MR + 8192 + 16];
 
 	for (int kx = 0; kx < k; kx++) {
 		/* this row of the group's matrix, in sliver 0 */
@@ -161,45 +162,42 @@ static inline __attribute__((always_inline)) void im2col_body(
 			hi = wo;
 		if (lo > hi)
 			lo = hi;
-		for (int i = 0; i < j->nc; i++) {
-			const float *img = j->src +
-			                   ((size_t)ci * j->n + j->n0 + i) * plane;
+		for (size_t row = j->r0; row < j->r0 + j->nr; row++) {
+			const int i = (int)(row / j->ho), oy = (int)(row % j->ho);
+			const float *img = j->src + ((size_t)ci * j->n + i) * plane;
+			float *line = stage + held;
+			int iy = oy * s - pad + ky, q;
+			const float *in;
 
-			for (int oy = 0; oy < j->ho; oy++) {
-				float *line = stage + held;
-				int iy = oy * s - pad + ky, q;
-				const float *in;
-
-				if (iy < 0 || iy >= j->h) {
-					memset(line, 0, (size_t)wo * sizeof *line);
-				} else {
-					for (int ox = 0; ox < lo; ox++)
-						line[ox] = 0.0f;
-					for (int ox = hi; ox < wo; ox++)
-						line[ox] = 0.0f;
-					/* input column of output column lo */
-					in = img + (size_t)iy * w + lo * s - pad + kx;
-					if (hi == lo)
-						;
-					else if (s == 1)
-						memcpy(line + lo, in,
-						       (size_t)(hi - lo) * sizeof *line);
-					else if (s == 2)
-						copy_stride2(line + lo, in, hi - lo);
-					else
-						for (int ox = lo; ox < hi; ox++)
-							line[ox] = in[(ox - lo) * s];
-				}
-				/* whole slivers out; the rest to the front */
-				held += wo;
-				for (q = 0; q + MR <= held; q += MR) {
-					memcpy(out, stage + q, MR * sizeof *out);
-					out += (size_t)rows * MR;
-				}
-				held -= q;
-				if (q)
-					memcpy(stage, stage + q, MR * sizeof *stage);
+			if (iy < 0 || iy >= j->h) {
+				memset(line, 0, (size_t)wo * sizeof *line);
+			} else {
+				for (int ox = 0; ox < lo; ox++)
+					line[ox] = 0.0f;
+				for (int ox = hi; ox < wo; ox++)
+					line[ox] = 0.0f;
+				/* input column of output column lo */
+				in = img + (size_t)iy * w + lo * s - pad + kx;
+				if (hi == lo)
+					;
+				else if (s == 1)
+					memcpy(line + lo, in,
+					       (size_t)(hi - lo) * sizeof *line);
+				else if (s == 2)
+					stride2(line + lo, in, hi - lo);
+				else
+					for (int ox = lo; ox < hi; ox++)
+						line[ox] = in[(ox - lo) * s];
 			}
+			/* whole slivers out; the rest to the front */
+			held += wo;
+			for (q = 0; q + MR <= held; q += MR) {
+				memcpy(out, stage + q, MR * sizeof *out);
+				out += (size_t)rows * MR;
+			}
+			held -= q;
+			if (q)
+				memcpy(stage, stage + q, MR * sizeof *stage);
 		}
 		/* the last sliver's columns; the rest of it is padding */
 		if (held)
@@ -207,18 +205,57 @@ static inline __attribute__((always_inline)) void im2col_body(
 	}
 }
 
-__attribute__((target("avx512f")))
-static void im2col_rows_avx512(void *arg, int cy) { im2col_body(arg, cy); }
-static void im2col_rows(void *arg, int cy) { im2col_body(arg, cy); }
-
-/* col [groups][cin/groups*k*k, nc*ho*wo] in nn_gemm's packed layout = the
- * k x k patches of images n0 .. n0+nc-1 of src [cin, n, h, w]; row
- * (ci, ky, kx) of a group matches the weight layout. */
-static void im2col(const nn_conv *c, const float *src, int n, int h, int w,
-                   int ho, int wo, int n0, int nc, float *col, nn_pool *pool)
+/* copy_stride2 for AVX-512: masked loads, whole vector stores (o has
+ * room for 15 floats more; AMD's masked stores are slow). */
+__attribute__((target("avx512f"))) static inline void copy_stride2_512(
+	float *o, const float *x, int n)
 {
-	struct im2col_job j = {c, src, n, h, w, ho, wo, n0, nc, col};
-	size_t floats = (size_t)c->cin * c->k * c->k * nc * ho * wo;
+	const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16,
+	                                       18, 20, 22, 24, 26, 28, 30);
+
+	/* short rows (layer3's and layer4's) measured faster in scalar */
+	if (n < 16) {
+		for (int i = 0; i < n; i++)
+			o[i] = x[2 * i];
+		return;
+	}
+	for (int i = 0; i < n; i += 16) {
+		const int m = n - i < 16 ? n - i : 16; /* outputs */
+		const int f = 2 * m - 1;               /* floats read */
+		const __mmask16 lo = (__mmask16)(f >= 16 ? 0xffff : (1u << f) - 1);
+		const __mmask16 hi = (__mmask16)(f > 16 ? (1u << (f - 16)) - 1 : 0);
+		const __m512 a = _mm512_maskz_loadu_ps(lo, x + 2 * i);
+		const __m512 b = _mm512_maskz_loadu_ps(hi, x + 2 * i + 16);
+
+		_mm512_storeu_ps(o + i, _mm512_permutex2var_ps(a, even, b));
+	}
+}
+
+static void copy_stride2_plain(float *o, const float *x, int n)
+{
+	copy_stride2(o, x, n);
+}
+
+__attribute__((target("avx512f")))
+static void im2col_rows_avx512(void *arg, int cy)
+{
+	im2col_body(arg, cy, copy_stride2_512);
+}
+
+static void im2col_rows(void *arg, int cy)
+{
+	im2col_body(arg, cy, copy_stride2_plain);
+}
+
+/* col [groups][cin/groups*k*k, nr*wo] in nn_gemm's packed layout = the
+ * k x k patches of output rows r0 .. r0+nr-1 (of n * ho) from src [cin, n,
+ * h, w]; row (ci, ky, kx) of a group matches the weight layout. */
+static void im2col(const nn_conv *c, const float *src, int n, int h, int w,
+                   int ho, int wo, size_t r0, size_t nr, float *col,
+                   nn_pool *pool)
+{
+	struct im2col_job j = {c, src, n, h, w, ho, wo, r0, nr, col};
+	size_t floats = (size_t)c->cin * c->k * c->k * nr * wo;
 
 	/* by kernel row: the stem has only 3 input channels */
 	nn_pool_for(nn_pool_worth(pool, floats), c->cin * c->k,
@@ -242,17 +279,18 @@ void nn_conv_forward(const nn_conv *c, const float *src, int n, int h, int w,
 		        (size_t)pk->m * ldc, ldc, relu, accumulate, pool);
 		return;
 	}
-	const int chunk = conv_chunk(c, ho, wo, col_floats);
-	for (int n0 = 0; n0 < n; n0 += chunk) {
-		const int nc = n - n0 < chunk ? n - n0 : chunk;
-		const size_t cols = (size_t)nc * ho * wo;
+	const size_t chunk = conv_chunk(c, n, ho, wo, col_floats);
+	for (size_t r0 = 0; r0 < (size_t)n * ho; r0 += chunk) {
+		const size_t nr = (size_t)n * ho - r0 < chunk ? (size_t)n * ho - r0
+		                                              : chunk;
+		const size_t cols = nr * wo;
 
 		/* [cin*k*k, cols], packed */
-		im2col(c, src, n, h, w, ho, wo, n0, nc, col, pool);
+		im2col(c, src, n, h, w, ho, wo, r0, nr, col, pool);
 		/* [cout, cols] = [cout, cin*k*k] x [cin*k*k, cols] per group */
 		nn_gemm(pk, c->b, col, 0, nn_gemm_packed_floats(pk->k, cols),
-		        dst + (size_t)n0 * ho * wo, ldc, (size_t)pk->m * ldc, cols,
-		        relu, accumulate, pool);
+		        dst + r0 * wo, ldc, (size_t)pk->m * ldc, cols, relu,
+		        accumulate, pool);
 	}
 }
 
