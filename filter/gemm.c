@@ -14,6 +14,7 @@
 #include <immintrin.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "filter/nn.h"
 
@@ -47,6 +48,28 @@ nn_isa nn_isa_best(void)
 	return NN_GENERIC;
 }
 
+/* ---- memory ---- */
+
+#define HUGE_PAGE ((size_t)2 << 20)
+
+void *nn_alloc(size_t bytes)
+{
+	void *p;
+
+	if (bytes < 2 * HUGE_PAGE)
+		return aligned_alloc(64, (bytes + 63) / 64 * 64);
+	/* whole 2 MB pages: a TLB entry covers 512 times as much (the
+	 * weights are streamed, the activations walked in strides), and
+	 * first touch faults once per 2 MB */
+	bytes = (bytes + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
+	p = aligned_alloc(HUGE_PAGE, bytes);
+#ifdef MADV_HUGEPAGE
+	if (p)
+		madvise(p, bytes, MADV_HUGEPAGE); /* advice: failure is fine */
+#endif
+	return p;
+}
+
 /* ---- packing ---- */
 
 int nn_pack(nn_packed *pw, const float *w, int groups, int m, int k,
@@ -57,8 +80,7 @@ int nn_pack(nn_packed *pw, const float *w, int groups, int m, int k,
 	memset(pw, 0, sizeof *pw);
 	if (groups < 1 || m < 1 || k < 1)
 		return -1;
-	pw->p = aligned_alloc(64, ((size_t)groups * slivers * k * NR * 4 + 63) /
-	                              64 * 64);
+	pw->p = nn_alloc((size_t)groups * slivers * k * NR * sizeof *pw->p);
 	if (!pw->p)
 		return -1;
 	pw->groups = groups, pw->m = m, pw->k = k, pw->isa = isa;

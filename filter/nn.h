@@ -30,6 +30,10 @@ void nn_pool_for_t(nn_pool *p, int n, void (*fn)(void *arg, int i, int thread),
  * else NULL (waking costs tens of microseconds). */
 nn_pool *nn_pool_worth(nn_pool *p, size_t floats);
 
+/* bytes of memory aligned for vectors, on 2 MB pages when large (where
+ * the kernel takes the advice); NULL when out of memory; free() it. */
+void *nn_alloc(size_t bytes);
+
 /* The instruction sets natadv has GEMM kernels for. */
 typedef enum nn_isa { NN_GENERIC, NN_AVX2, NN_AVX512 } nn_isa;
 

@@ -741,7 +741,7 @@ int resnet_prepare(resnet *m, int max_batch, int h, int w)
 	}
 	total += per_thread * threads;
 	m->early = calloc((size_t)threads, sizeof *m->early);
-	m->arena = aligned_alloc(64, total * sizeof(float));
+	m->arena = nn_alloc(total * sizeof(float));
 	if (!m->arena || !m->early) {
 		natadv_errf(m->err, sizeof m->err, "cannot allocate %zu MB arena",
 		       total * sizeof(float) >> 20);
