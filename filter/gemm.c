@@ -24,6 +24,9 @@
 #define XB_FLOATS ((size_t)1 << 17) /* x of a block over one pass: 512 KB */
 #define MC_MAX (16 * MR) /* columns per block */
 #define TASKS_PER_THREAD 4 /* at least, for balance */
+/* W is streamed once per tile when few columns share it (Winograd's
+ * planes of layer4, at batch 8): fetched this many floats ahead. */
+#define PF_W 1024
 
 /* Tile flags: first and last pass over k, ReLU, residual. */
 enum { F_FIRST = 1, F_LAST = 2, F_RELU = 4, F_ACC = 8 };
@@ -226,6 +229,7 @@ __attribute__((always_inline)) void tile512_body(const struct tile *t,
 		const __m512 a2 = nv == 3 ? _mm512_maskz_loadu_ps(mlast, x + 32)
 		                          : a0;
 
+		_mm_prefetch((const char *)(w + PF_W), _MM_HINT_T0);
 #pragma GCC unroll 8
 		for (int r = 0; r < NR; r++) {
 			const __m512 b = _mm512_set1_ps(w[r]);
