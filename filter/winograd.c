@@ -6,6 +6,7 @@
  * The transforms work on TB tiles at once, one vector lane per tile, and
  * are compiled for AVX-512, AVX2 and plain x86-64, used with the GEMM
  * kernels of the same instruction set. */
+#include <immintrin.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -251,11 +252,60 @@ INLINE void stage_plane(float *pad, const float *x, int h, int w, int ph,
 	       (size_t)(ph - 1 - h) * pw * sizeof *pad);
 }
 
+/* d[r * 6 + q][k] = pad[base[k] + r * pw + q] for q < 6 (F(4x4)'s 6 x 6
+ * patches of TB = 16 tiles): per patch row, the 16 tiles' 8 floats from
+ * there (2 past the patch: pad has room) in 8 vectors, tiles k and k + 8
+ * in one, then an 8 x 8 transpose in each half. Lane by lane through
+ * memory instead stalls store forwarding; AVX-512 gathers measured
+ * slower. */
+__attribute__((target("avx512f"))) static inline void patches512(
+	vf *d, const float *pad, const int32_t *base, int pw)
+{
+	for (int r = 0; r < 6; r++) {
+		__m512 z[8], t[8], u[8];
+
+		/* every loop unrolled: the arrays stay in registers */
+#pragma GCC unroll 8
+		for (int k = 0; k < 8; k++) {
+			const float *lo = pad + base[k] + r * pw;
+			const float *hi = pad + base[k + 8] + r * pw;
+
+			z[k] = _mm512_castpd_ps(_mm512_insertf64x4(
+				_mm512_castpd256_pd512(_mm256_loadu_pd((const double *)lo)),
+				_mm256_loadu_pd((const double *)hi), 1));
+		}
+		/* rows z[k] = tile k's q 0..7 (both halves): transpose */
+#pragma GCC unroll 4
+		for (int k = 0; k < 8; k += 2) {
+			t[k] = _mm512_unpacklo_ps(z[k], z[k + 1]);
+			t[k + 1] = _mm512_unpackhi_ps(z[k], z[k + 1]);
+		}
+#pragma GCC unroll 2
+		for (int k = 0; k < 8; k += 4) {
+			u[k] = _mm512_shuffle_ps(t[k], t[k + 2], 0x44);
+			u[k + 1] = _mm512_shuffle_ps(t[k], t[k + 2], 0xee);
+			u[k + 2] = _mm512_shuffle_ps(t[k + 1], t[k + 3], 0x44);
+			u[k + 3] = _mm512_shuffle_ps(t[k + 1], t[k + 3], 0xee);
+		}
+		/* u[k] holds q = k % 4 of tiles 4 * (k / 4) .. + 3 per 128 bits:
+		 * q < 4 from u[q] and u[q + 4]'s lanes 0 and 2 (tiles 0-7 of each
+		 * half), q = 4, 5 from their lanes 1 and 3 */
+#pragma GCC unroll 6
+		for (int q = 0; q < 6; q++) {
+			const __m512 a = u[q % 4], b = u[q % 4 + 4];
+			const __m512 x = q < 4 ? _mm512_shuffle_f32x4(a, b, 0x88)
+			                       : _mm512_shuffle_f32x4(a, b, 0xdd);
+
+			d[r * 6 + q] = (vf)_mm512_shuffle_f32x4(x, x, 0xd8);
+		}
+	}
+}
+
 /* v [a^2, cin, tc] = B^T d B for every a x a input patch d (tiles m apart,
  * starting one pixel up and left of the image) of channel c of images
- * n0 .. n0+nc-1, TB tiles at a time. (AVX-512 gathers instead of the
- * scalar loads measured slower here.) */
-INLINE void input_body(const struct wino_job *j, int c, const int m)
+ * n0 .. n0+nc-1, TB tiles at a time; avx512: patches512 may be used. */
+INLINE void input_body(const struct wino_job *j, int c, const int m,
+                       const int avx512)
 {
 	const int a = m + 2, h = j->h, w = j->w;
 	const int th = (h + m - 1) / m, tw = (w + m - 1) / m;
@@ -266,7 +316,7 @@ INLINE void input_body(const struct wino_job *j, int c, const int m)
 	float *out = j->out + (size_t)c * MR;
 	const int ph = th * m + 2, pw = tw * m + 2;
 	const size_t pplane = (size_t)ph * pw;
-	const int staged = pplane * j->nc <= STAGE;
+	const int staged = pplane * j->nc + 2 <= STAGE;
 	float pad[STAGE];
 	int32_t base[TB];
 	vf d[36], t[36], v[36];
@@ -287,10 +337,14 @@ INLINE void input_body(const struct wino_job *j, int c, const int m)
 				                             (size_t)m * p.ty * pw +
 				                             m * p.tx)
 				                 : base[0];
-			for (int k = 0; k < nt; k++)
-				for (int r = 0; r < a; r++)
-				for (int q = 0; q < a; q++)
-					d[r * a + q][k] = pad[base[k] + r * pw + q];
+			if (avx512 && m == 4)
+				patches512(d, pad, base, pw);
+			else
+				for (int k = 0; k < nt; k++)
+					for (int r = 0; r < a; r++)
+					for (int q = 0; q < a; q++)
+						d[r * a + q][k] =
+							pad[base[k] + r * pw + q];
 		}
 		for (int k = 0; k < nt && !staged; k++, tile_next(&p, th, tw)) {
 			const float *x = x0 + (size_t)p.i * h * w;
@@ -427,14 +481,14 @@ INLINE void output_body(const struct wino_job *j, int o, const int m)
 
 /* The same bodies compiled for each tile size and three instruction sets;
  * nn_wino_forward picks by CPU. */
-#define WINO_KERNELS(isa, target)                                            \
+#define WINO_KERNELS(isa, target, avx512)                                    \
 	target static void input_##isa(void *arg, int c)                     \
 	{                                                                    \
 		const struct wino_job *j = arg;                              \
 		if (j->wg->m == 4)                                           \
-			input_body(j, c, 4);                                 \
+			input_body(j, c, 4, avx512);                         \
 		else                                                         \
-			input_body(j, c, 2);                                 \
+			input_body(j, c, 2, avx512);                         \
 	}                                                                    \
 	target static void output_##isa(void *arg, int o)                    \
 	{                                                                    \
@@ -444,9 +498,9 @@ INLINE void output_body(const struct wino_job *j, int o, const int m)
 		else                                                         \
 			output_body(j, o, 2);                                \
 	}
-WINO_KERNELS(avx512, __attribute__((target("avx512f"))))
-WINO_KERNELS(avx2, __attribute__((target("avx2,fma"))))
-WINO_KERNELS(generic, )
+WINO_KERNELS(avx512, __attribute__((target("avx512f"))), 1)
+WINO_KERNELS(avx2, __attribute__((target("avx2,fma"))), 0)
+WINO_KERNELS(generic, , 0)
 
 void nn_wino_forward(const nn_wino *wg, const float *src, int n, int h, int w,
                      float *dst, float *scratch, size_t scratch_floats,
