@@ -400,9 +400,72 @@ INLINE void input_body(const struct wino_job *j, int c, const int m,
 	}
 }
 
+/* F(4x4)'s outputs y [16][k] (e = r * 4 + q, lane k = tile t0 + k, bias
+ * in, ReLU too unless acc) into dst, plus the residual already there and
+ * ReLU when acc: per output row r, a 4 x 4 transpose in each 128-bit lane
+ * makes each tile's row 4 adjacent floats, stored 16 bytes at a time
+ * (through s, whole vectors, so store forwarding works). */
+__attribute__((target("avx512f"))) static inline void outputs512(
+	const vf *y, float *y0, const struct wino_job *j, struct tile_pos p,
+	int nt, int acc, int relu)
+{
+	const int h = j->h, w = j->w, th = (h + 3) / 4, tw = (w + 3) / 4;
+	float s[4][4][16]; /* [r][tile % 4][16]: tile k's row r at k / 4 * 4 */
+
+#pragma GCC unroll 4
+	for (int r = 0; r < 4; r++) {
+		const __m512 q0 = (__m512)y[4 * r], q1 = (__m512)y[4 * r + 1];
+		const __m512 q2 = (__m512)y[4 * r + 2], q3 = (__m512)y[4 * r + 3];
+		const __m512 a = _mm512_unpacklo_ps(q0, q1);
+		const __m512 b = _mm512_unpacklo_ps(q2, q3);
+		const __m512 c = _mm512_unpackhi_ps(q0, q1);
+		const __m512 d = _mm512_unpackhi_ps(q2, q3);
+
+		_mm512_storeu_ps(s[r][0], _mm512_shuffle_ps(a, b, 0x44));
+		_mm512_storeu_ps(s[r][1], _mm512_shuffle_ps(a, b, 0xee));
+		_mm512_storeu_ps(s[r][2], _mm512_shuffle_ps(c, d, 0x44));
+		_mm512_storeu_ps(s[r][3], _mm512_shuffle_ps(c, d, 0xee));
+	}
+	for (int k = 0; k < nt; k++, tile_next(&p, th, tw)) {
+		float *yt = y0 + (size_t)p.i * h * w + (size_t)4 * p.ty * w +
+		            4 * p.tx;
+		const int rows = h - 4 * p.ty < 4 ? h - 4 * p.ty : 4;
+		const int cols = w - 4 * p.tx < 4 ? w - 4 * p.tx : 4;
+
+		for (int r = 0; r < rows; r++) {
+			const float *v = &s[r][k % 4][k / 4 * 4];
+			float *o = yt + (size_t)r * w;
+
+			if (cols == 4) {
+				__m128 x = _mm_loadu_ps(v);
+
+				if (acc) {
+					x = _mm_add_ps(x, _mm_loadu_ps(o));
+					if (relu)
+						x = _mm_max_ps(x, _mm_setzero_ps());
+				}
+				_mm_storeu_ps(o, x);
+				continue;
+			}
+			for (int q = 0; q < cols; q++) {
+				float x = v[q];
+
+				if (acc) {
+					x += o[q];
+					if (relu)
+						x = x > 0.0f ? x : 0.0f;
+				}
+				o[q] = x;
+			}
+		}
+	}
+}
+
 /* Output channel o's tiles = A^T M A + bias (+ old dst, ReLU) from
- * M [a^2, cout, tc]; tiles clipped at the image's right and bottom edges. */
-INLINE void output_body(const struct wino_job *j, int o, const int m)
+ * M [a^2, cout, tc]; tiles clipped at the image's right and bottom edges;
+ * avx512: outputs512 may be used. */
+INLINE void output_body(const struct wino_job *j, int o, const int m,
+                        const int avx512)
 {
 	const int a = m + 2, h = j->h, w = j->w;
 	const int th = (h + m - 1) / m, tw = (w + m - 1) / m;
@@ -439,6 +502,16 @@ INLINE void output_body(const struct wino_job *j, int o, const int m)
 		}
 		for (int e = 0; e < m * m; e++)
 			y[e] += bo;
+		if (avx512 && m == 4) {
+			if (j->relu && !j->accumulate) {
+				const vf zero = {0};
+
+				for (int e = 0; e < 16; e++)
+					y[e] = (vf)((vi)y[e] & (vi)(y[e] > zero));
+			}
+			outputs512(y, y0, j, p, nt, j->accumulate, j->relu);
+			continue;
+		}
 		/* the residual already in dst, lane by lane */
 		if (j->accumulate) {
 			struct tile_pos pp = p;
@@ -494,9 +567,9 @@ INLINE void output_body(const struct wino_job *j, int o, const int m)
 	{                                                                    \
 		const struct wino_job *j = arg;                              \
 		if (j->wg->m == 4)                                           \
-			output_body(j, o, 4);                                \
+			output_body(j, o, 4, avx512);                        \
 		else                                                         \
-			output_body(j, o, 2);                                \
+			output_body(j, o, 2, avx512);                        \
 	}
 WINO_KERNELS(avx512, __attribute__((target("avx512f"))), 1)
 WINO_KERNELS(avx2, __attribute__((target("avx2,fma"))), 0)
