@@ -3,7 +3,9 @@
  * runs of at least 32 images of random input. Prints the OpenBLAS kernel on
  * stderr and "images_per_s median best maxrss_kb" on stdout. With --logits
  * it runs N images of raw float32 [N, 3, 224, 224] from IN and writes their
- * logits [N, classes] as raw float32 to OUT (the agreement check).
+ * logits [N, classes] as raw float32 to OUT (the agreement check). The
+ * convolutions run on natadv's own GEMM kernels (named on stderr); the
+ * OpenBLAS kernel printed there does the fc only.
  * With NATADV_PROFILE=1 in the environment it then runs RUNS more batches
  * with per-op timers on and prints, on stderr, each op's wall-clock and CPU
  * milliseconds per image and the totals by kind of op (development only).
@@ -142,9 +144,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "forward_bench: %s\n", resnet_errmsg(m));
 		goto out;
 	}
-	fprintf(stderr, "forward_bench: %s, batch %d, arena %.1f MB, kernel %s, %d threads, %s\n",
+	fprintf(stderr, "forward_bench: %s, batch %d, arena %.1f MB, kernel %s, %d threads, %s, natadv GEMM %s\n",
 	        resnet_get_info(m)->arch, batch, (double)resnet_arena_bytes(m) / 1e6, openblas_get_corename(),
-	        openblas_get_num_threads(), openblas_get_config());
+	        openblas_get_num_threads(), openblas_get_config(), resnet_kernels(m));
 	size_t n_in = (size_t)batch * 3 * 224 * 224;
 	in = malloc(n_in * sizeof *in);
 	logits = malloc((size_t)batch * (size_t)resnet_get_info(m)->classes * sizeof *logits);

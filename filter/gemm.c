@@ -12,6 +12,7 @@
  * Kernels for AVX-512, AVX2+FMA and plain C share the layouts;
  * nn_packed.isa picks one. */
 #include <immintrin.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -229,7 +230,9 @@ __attribute__((always_inline)) void tile512_body(const struct tile *t,
 		const __m512 a2 = nv == 3 ? _mm512_maskz_loadu_ps(mlast, x + 32)
 		                          : a0;
 
-		_mm_prefetch((const char *)(w + PF_W), _MM_HINT_T0);
+		/* (an address, not a pointer past W's end: only a hint) */
+		_mm_prefetch((const char *)((uintptr_t)w + PF_W * sizeof *w),
+		             _MM_HINT_T0);
 #pragma GCC unroll 8
 		for (int r = 0; r < NR; r++) {
 			const __m512 b = _mm512_set1_ps(w[r]);

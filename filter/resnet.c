@@ -600,6 +600,12 @@ int resnet_set_threads(resnet *m, int n)
 	return 0;
 }
 
+const char *resnet_kernels(const resnet *m)
+{
+	return m->isa == NN_AVX512 ? "avx512" : m->isa == NN_AVX2 ? "avx2"
+	                                                        : "generic";
+}
+
 /* ---- profiling ---- */
 
 void resnet_profile(resnet *m, int on)

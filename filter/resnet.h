@@ -55,6 +55,9 @@ size_t resnet_arena_bytes(const resnet *m);
  * restores the count after). A new model starts with OpenBLAS's current
  * count. Returns 0 or NATADV_ENOMEM. */
 int resnet_set_threads(resnet *m, int n);
+/* The convolutions' GEMM kernels m runs (chosen for the CPU at load):
+ * "avx512", "avx2" or "generic"; OpenBLAS does only the fc. */
+const char *resnet_kernels(const resnet *m);
 /* Benchmarks only: with on, resnet_forward adds each op's wall-clock and
  * process CPU seconds to per-op counters (cleared here, kept in m). */
 void resnet_profile(resnet *m, int on);
