@@ -323,32 +323,81 @@ static inline float max2(float a, float b)
 	return a > b ? a : b; /* maxss, no branch */
 }
 
-static void maxpool_plane(void *arg, int p)
+/* *a = max(*a, b), lane by lane (pointers: a vector passed by value
+ * changes the ABI with the instruction set). */
+static inline __attribute__((always_inline)) void vmax2(v16f *a, const v16f *b)
 {
-	const struct pool_job *j = arg;
+	const v16i m = (v16i)(*a > *b);
+
+	*a = (v16f)((m & (v16i)*a) | (~m & (v16i)*b));
+}
+
+/* A window row or column that falls outside the image is replaced by the
+ * centre one: max is idempotent, so no branches are needed. Each output
+ * row: the column maxima of its 3 input rows into t (t[1 + x] for column
+ * x, an edge column repeated at each end), then the maxima of t's windows
+ * 3 wide at stride 2, 16 at a time from even and odd lanes. */
+#define POOL_W 4096 /* widest input: resnet_prepare's 8192 after the stem */
+
+static inline __attribute__((always_inline)) void maxpool_body(
+	const struct pool_job *j, int p)
+{
 	const int h = j->h, w = j->w;
 	const int ho = nn_out_size(h, 3, 2, 1), wo = nn_out_size(w, 3, 2, 1);
 	const float *x = j->src + (size_t)p * h * w;
 	float *y = j->dst + (size_t)p * ho * wo;
+	float t[POOL_W + 48];
+	int ox;
 
-	/* A window row or column that falls outside the image is replaced by
-	 * the centre one: max is idempotent, so no branches are needed. */
+	memset(t + w + 2, 0, 34 * sizeof *t); /* read, never used */
 	for (int oy = 0; oy < ho; oy++) {
 		const float *r1 = x + (size_t)2 * oy * w;
 		const float *r0 = oy > 0 ? r1 - w : r1;
 		const float *r2 = 2 * oy + 1 < h ? r1 + w : r1;
+		float *yr = y + (size_t)oy * wo;
+		int c = 0;
 
-		for (int ox = 0; ox < wo; ox++) {
-			const int c1 = 2 * ox, c0 = ox > 0 ? c1 - 1 : c1;
-			const int c2 = c1 + 1 < w ? c1 + 1 : c1;
-			float m0 = max2(max2(r0[c0], r1[c0]), r2[c0]);
-			float m1 = max2(max2(r0[c1], r1[c1]), r2[c1]);
-			float m2 = max2(max2(r0[c2], r1[c2]), r2[c2]);
+		for (; c + 16 <= w; c += 16) {
+			v16f a, b, d;
 
-			y[(size_t)oy * wo + ox] = max2(max2(m0, m1), m2);
+			memcpy(&a, r0 + c, sizeof a);
+			memcpy(&b, r1 + c, sizeof b);
+			memcpy(&d, r2 + c, sizeof d);
+			vmax2(&a, &b);
+			vmax2(&a, &d);
+			memcpy(t + 1 + c, &a, sizeof a);
 		}
+		for (; c < w; c++)
+			t[1 + c] = max2(max2(r0[c], r1[c]), r2[c]);
+		t[0] = t[1];
+		t[w + 1] = t[w];
+		/* output ox: max of t[2ox], t[2ox + 1], t[2ox + 2] */
+		for (ox = 0; ox + 16 <= wo; ox += 16) {
+			const float *q = t + 2 * ox;
+			v16f a, b, a2, b2, e, o, e2;
+
+			memcpy(&a, q, sizeof a);
+			memcpy(&b, q + 16, sizeof b);
+			memcpy(&a2, q + 2, sizeof a2);
+			memcpy(&b2, q + 18, sizeof b2);
+			e = SHUFFLE2(a, b, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22,
+			             24, 26, 28, 30);
+			o = SHUFFLE2(a, b, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23,
+			             25, 27, 29, 31);
+			e2 = SHUFFLE2(a2, b2, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20,
+			              22, 24, 26, 28, 30);
+			vmax2(&e, &o);
+			vmax2(&e, &e2);
+			memcpy(yr + ox, &e, sizeof e);
+		}
+		for (; ox < wo; ox++)
+			yr[ox] = max2(max2(t[2 * ox], t[2 * ox + 1]), t[2 * ox + 2]);
 	}
 }
+
+__attribute__((target("avx512f")))
+static void maxpool_plane_avx512(void *arg, int p) { maxpool_body(arg, p); }
+static void maxpool_plane(void *arg, int p) { maxpool_body(arg, p); }
 
 void nn_maxpool_3s2(const float *src, int planes, int h, int w, float *dst,
                     nn_pool *pool)
@@ -356,7 +405,8 @@ void nn_maxpool_3s2(const float *src, int planes, int h, int w, float *dst,
 	struct pool_job j = {src, dst, h, w};
 
 	nn_pool_for(nn_pool_worth(pool, (size_t)planes * h * w), planes,
-	            maxpool_plane, &j);
+	            nn_isa_best() == NN_AVX512 ? maxpool_plane_avx512
+	                                       : maxpool_plane, &j);
 }
 
 void nn_avgpool(const float *src, int c, int n, int hw, float *dst)

@@ -101,7 +101,7 @@ void nn_conv_forward(const nn_conv *c, const float *src, int n, int h, int w,
 int nn_fold_bn(float *w, float *b, int cout, size_t per_out,
                const float *gamma, const float *beta, const float *mean,
                const float *var, double eps);
-/* 3x3 stride 2 padding 1 max-pool over planes planes of h x w. */
+/* 3x3 stride 2 padding 1 max-pool over planes planes of h x w (w <= 4096). */
 void nn_maxpool_3s2(const float *src, int planes, int h, int w, float *dst,
                     nn_pool *pool);
 /* dst [c, n] = mean over hw of src [c, n, hw]. */

@@ -1,6 +1,6 @@
-/* pool.c — a tiny persistent thread pool for the forward pass's own loops
- * (im2col, epilogues, Winograd transforms, max-pool), which would otherwise
- * run on one core while OpenBLAS's threads idle between sgemms. Threads are
+/* pool.c — a tiny persistent thread pool for the forward pass: the GEMMs'
+ * tasks, im2col, Winograd transforms, max-pool, and whole images through
+ * the early stages (nn_pool_for_t). Threads are
  * started once per model; a parallel loop is one broadcast and one wait,
  * and both sides spin a while before they sleep: the forward pass runs
  * hundreds of loops back to back. */

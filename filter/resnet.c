@@ -518,7 +518,7 @@ int resnet_load(resnet **out, const st_file *f, char *err, size_t errlen)
 	m->info.params = L.params;
 	m->isa = L.isa;
 	name_arch(&m->info);
-	/* as many threads for our loops as OpenBLAS uses for its sgemms */
+	/* as many threads as OpenBLAS would use: the number of cores */
 	m->pool = nn_pool_new(openblas_get_num_threads());
 	if (!m->pool) {
 		rc = NATADV_ENOMEM;

@@ -6,8 +6,8 @@
  * `test_resnet --bench N [THREADS]` times the ResNet-50 at batch N instead;
  * `test_resnet --check MODEL IO` compares one model file with PyTorch's
  * logits (used by `scripts/golden_resnet.py --check`, the check-pytorch run);
- * under ASan the whole run still takes about a second (the GEMMs are
- * OpenBLAS's, uninstrumented), so nothing is skipped there. */
+ * under ASan the whole run takes a few seconds (natadv's own GEMM kernels,
+ * instrumented), so nothing is skipped there. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
