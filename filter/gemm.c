@@ -427,7 +427,8 @@ void nn_gemm(const nn_packed *pw, const float *b, const float *x, size_t ldx,
 		j.nm = (j.slivers + j.per_m - 1) / j.per_m;
 		tasks *= j.nm;
 		if (tasks < TASKS_PER_THREAD * threads) {
-			want = cols * tasks / ((size_t)TASKS_PER_THREAD * threads);
+			/* blocks narrower in proportion */
+			want = j.mc * tasks / ((size_t)TASKS_PER_THREAD * threads);
 			want = want / MR * MR;
 			j.mc = want < MR ? MR : want;
 			j.npx = (int)((cols + j.mc - 1) / j.mc);
