@@ -8,7 +8,9 @@
  * OpenBLAS kernel printed there does the fc only.
  * With NATADV_PROFILE=1 in the environment it then runs RUNS more batches
  * with per-op timers on and prints, on stderr, each op's wall-clock and CPU
- * milliseconds per image and the totals by kind of op (development only).
+ * milliseconds per image, its multiply-adds per CPU second and the totals
+ * by kind of op (development only). Ops of the early stages run whole
+ * images on each thread at once: their wall-clock is summed over threads.
  * Usage: forward_bench MODEL.safetensors BATCH RUNS [THREADS=2]
  *        forward_bench MODEL.safetensors --logits IN N OUT */
 #include <stdio.h>
