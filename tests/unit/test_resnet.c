@@ -142,6 +142,20 @@ static void run_tiny(const char *name, const char *logits_name,
 		for (int j = 0; j < classes; j++)
 			T_CHECK(fabsf(one[j] - got[(size_t)i * classes + j]) <= 1e-5f);
 	}
+	/* other thread counts (each thread takes whole images through the
+	 * early stages) give the same answers, also after resnet_prepare */
+	{
+		float *again = calloc((size_t)n * classes, sizeof *again);
+		const int counts[3] = {3, 1, 2};
+
+		for (int c = 0; c < 3; c++) {
+			T_EQ_INT(resnet_set_threads(m, counts[c]), 0);
+			T_EQ_INT(resnet_forward(m, x, n, again), 0);
+			for (int i = 0; i < n * classes; i++)
+				T_CHECK(fabsf(again[i] - got[i]) <= 1e-5f);
+		}
+		free(again);
+	}
 	/* a new arena for another size still runs, and back */
 	T_EQ_INT(resnet_prepare(m, 2, 224, 160), 0);
 	T_EQ_INT(resnet_prepare(m, 1, h, w), 0);
