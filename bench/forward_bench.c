@@ -3,7 +3,14 @@
  * runs of at least 32 images of random input. Prints the OpenBLAS kernel on
  * stderr and "images_per_s median best maxrss_kb" on stdout. With --logits
  * it runs N images of raw float32 [N, 3, 224, 224] from IN and writes their
- * logits [N, classes] as raw float32 to OUT (the agreement check).
+ * logits [N, classes] as raw float32 to OUT (the agreement check). The
+ * convolutions run on natadv's own GEMM kernels (named on stderr); the
+ * OpenBLAS kernel printed there does the fc only.
+ * With NATADV_PROFILE=1 in the environment it then runs RUNS more batches
+ * with per-op timers on and prints, on stderr, each op's wall-clock and CPU
+ * milliseconds per image, its multiply-adds per CPU second and the totals
+ * by kind of op (development only). Ops of the early stages run whole
+ * images on each thread at once: their wall-clock is summed over threads.
  * Usage: forward_bench MODEL.safetensors BATCH RUNS [THREADS=2]
  *        forward_bench MODEL.safetensors --logits IN N OUT */
 #include <stdio.h>
@@ -27,6 +34,34 @@ static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
 	return (x > y) - (x < y);
+}
+
+/* The per-op report of NATADV_PROFILE=1: ms per image, by op and by kind. */
+static void profile_report(resnet *m, const float *in, int batch, int runs, float *logits)
+{
+	static const char *const kinds[] = {"1x1", "im2col", "winograd", "pool", "fc"};
+	double kw[5] = {0}, kc[5] = {0}, tw = 0, tc = 0;
+	const double per = 1e3 / ((double)runs * batch);
+	resnet_profile(m, 1);
+	for (int r = 0; r < runs; r++)
+		resnet_forward(m, in, batch, logits);
+	fprintf(stderr, "%-24s %-9s %9s %9s %7s\n", "op", "kind", "wall ms", "cpu ms", "GMAC/s");
+	for (int i = 0; i < resnet_profile_ops(m); i++) {
+		const char *kind;
+		double w, c, macs;
+		const char *name = resnet_profile_get(m, i, &kind, &macs, &w, &c);
+		/* multiply-adds per CPU second (as direct convolutions) */
+		fprintf(stderr, "%-24s %-9s %9.3f %9.3f %7.1f\n", name, kind, w * per, c * per,
+		        c > 0 ? macs / (c * per * 1e-3) / 1e9 : 0.0);
+		for (int k = 0; k < 5; k++)
+			if (!strcmp(kind, kinds[k]))
+				kw[k] += w * per, kc[k] += c * per;
+		tw += w * per, tc += c * per;
+	}
+	for (int k = 0; k < 5; k++)
+		fprintf(stderr, "%-24s %-9s %9.3f %9.3f\n", "total", kinds[k], kw[k], kc[k]);
+	fprintf(stderr, "%-24s %-9s %9.3f %9.3f  (per image; %.1f images/s)\n", "total", "all", tw, tc, 1e3 / tw);
+	resnet_profile(m, 0);
 }
 
 static int parse(const char *s, int lo, int hi, int *out)
@@ -111,9 +146,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "forward_bench: %s\n", resnet_errmsg(m));
 		goto out;
 	}
-	fprintf(stderr, "forward_bench: %s, batch %d, arena %.1f MB, kernel %s, %d threads, %s\n",
+	fprintf(stderr, "forward_bench: %s, batch %d, arena %.1f MB, kernel %s, %d threads, %s, natadv GEMM %s\n",
 	        resnet_get_info(m)->arch, batch, (double)resnet_arena_bytes(m) / 1e6, openblas_get_corename(),
-	        openblas_get_num_threads(), openblas_get_config());
+	        openblas_get_num_threads(), openblas_get_config(), resnet_kernels(m));
 	size_t n_in = (size_t)batch * 3 * 224 * 224;
 	in = malloc(n_in * sizeof *in);
 	logits = malloc((size_t)batch * (size_t)resnet_get_info(m)->classes * sizeof *logits);
@@ -146,6 +181,10 @@ int main(int argc, char **argv)
 	struct rusage ru;
 	getrusage(RUSAGE_SELF, &ru);
 	printf("%.2f %.2f %ld\n", median, rates[runs - 1], ru.ru_maxrss);
+	fflush(stdout);
+	const char *prof = getenv("NATADV_PROFILE");
+	if (prof && strcmp(prof, "0") != 0)
+		profile_report(m, in, batch, runs * per_run, logits);
 	status = 0;
 out:
 	free(rates);

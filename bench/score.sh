@@ -102,7 +102,8 @@ done
 for e in $ENVS; do
 	k=$(sed -n 's/.*, kernel \([^,]*\),.*/\1/p' "$W/kernel.$e" | sort -u | paste -sd ' ')
 	tk=$(sed -n 's/^Core: //p' "$W/torch.$e" | sort -u | paste -sd ' ')
-	echo "OpenBLAS kernel, $e: natadv ${k:-?}; pytorch's OpenBLAS ${tk:-?}"
+	g=$(sed -n 's/.*, natadv GEMM \(.*\)$/\1/p' "$W/kernel.$e" | sort -u | paste -sd ' ')
+	echo "OpenBLAS kernel, $e: natadv ${k:-?} (the fc only; its convolutions run on natadv's own ${g:-?} GEMM kernels); pytorch's OpenBLAS ${tk:-?}"
 done
 sed -n 's/^forward_bench: .*, 2 threads, /natadv on /p' "$W/kernel.as-is" | head -n 1
 echo "natadv activation arena: $(sed -n 's/^forward_bench: [^,]*, \(batch [0-9]*\), arena \([0-9.]* MB\),.*/\1: \2/p' \

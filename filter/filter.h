@@ -57,7 +57,7 @@ void filter_classes_release(filter_classes *fc);
 
 typedef struct filter_score_opts {
 	int batch;            /* images per forward pass (8) */
-	int threads;          /* OpenBLAS threads (number of cores) */
+	int threads;          /* forward-pass threads (number of cores) */
 	int decoders;         /* decoding threads (number of cores) */
 	int fast;             /* opt-in DCT-scaled JPEG decoding */
 } filter_score_opts;

@@ -1,9 +1,11 @@
-/* nn.c — convolution (im2col + sgemm, or sgemm alone for 1x1 stride 1),
- * max-pool, average pool and fully connected layers on [C, N, H, W]
- * activations. Batch-folded columns keep the late, small-image GEMMs wide. */
+/* nn.c — convolution (nn_gemm on the activation itself for 1x1 stride 1,
+ * else im2col into nn_gemm's packed layout first), max-pool, average pool
+ * and fully connected layers on [C, N, H, W] activations. Batch-folded
+ * columns keep the late, small-image GEMMs wide. */
 #include "filter/nn.h"
 
 #include <cblas.h>
+#include <immintrin.h>
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -18,25 +20,46 @@ static int conv_direct(const nn_conv *c)
 	return c->k == 1 && c->stride == 1 && c->pad == 0;
 }
 
-/* im2col columns beyond about this many floats (4 MB) fall out of the
- * caches between im2col and sgemm: smaller chunks measured faster. */
-#define COL_TARGET ((size_t)1 << 20)
-#define COL_MIN 512 /* columns */
+/* im2col chunks: whole output rows (of any image), about COL_WEIGHTS
+ * times the weights in floats, since each chunk streams all of them again
+ * (9 MB for layer4's 3x3), but at least COL_MIN floats; small chunks (the
+ * stem's columns are 7 MB an image) stay in L2 between im2col and the
+ * GEMM. */
+#define COL_WEIGHTS 8
+#define COL_MIN ((size_t)1 << 17)
+#define MR NN_GEMM_MR
 
-int nn_conv_chunk(const nn_conv *c, int ho, int wo, size_t col_floats)
+/* Rows of a group's im2col matrix: cin / groups * k * k. */
+static int conv_rows(const nn_conv *c)
 {
-	size_t per = (size_t)c->cin * c->k * c->k * ho * wo;
-	size_t chunk = per ? COL_TARGET / per : 1;
+	return c->cin / c->groups * c->k * c->k;
+}
 
-	/* but wide enough that packing the weights is amortised */
-	if (ho > 0 && wo > 0 && chunk * ho * wo < COL_MIN)
-		chunk = (COL_MIN + (size_t)ho * wo - 1) / ((size_t)ho * wo);
-	if (per && chunk > col_floats / per)
-		chunk = col_floats / per;
+/* Floats of packed im2col columns for rows output rows of wo pixels. */
+static size_t col_floats_for(const nn_conv *c, size_t rows, int wo)
+{
+	return (size_t)c->groups *
+	       nn_gemm_packed_floats(conv_rows(c), rows * wo);
+}
 
-	if (chunk < 1)
-		chunk = 1;
-	return chunk > 1 << 20 ? 1 << 20 : (int)chunk;
+/* Output rows per im2col chunk (of n * ho in all), within col_floats
+ * floats; at least 1. */
+static size_t conv_chunk(const nn_conv *c, int n, int ho, int wo,
+                         size_t col_floats)
+{
+	const size_t k = (size_t)c->groups * conv_rows(c);
+	size_t target = COL_WEIGHTS * (size_t)c->cout * conv_rows(c), rows, fit;
+
+	if (target < COL_MIN)
+		target = COL_MIN;
+	rows = target / k / (size_t)wo;
+	/* the most that fits: whole slivers of MR columns per group */
+	fit = col_floats / k / MR * MR / (size_t)wo;
+	if (rows > fit)
+		rows = fit;
+	if (rows > (size_t)n * ho)
+		rows = (size_t)n * ho;
+	return rows < 1 ? 1 : rows;
 }
 
 size_t nn_conv_col_floats(const nn_conv *c, int n, int h, int w,
@@ -44,81 +67,93 @@ size_t nn_conv_col_floats(const nn_conv *c, int n, int h, int w,
 {
 	int ho = nn_out_size(h, c->k, c->stride, c->pad);
 	int wo = nn_out_size(w, c->k, c->stride, c->pad);
-	size_t per = (size_t)c->cin * c->k * c->k * ho * wo;
-	int chunk;
 
 	if (conv_direct(c))
 		return 0;
-	chunk = nn_conv_chunk(c, ho, wo, budget);
-	if (chunk > n)
-		chunk = n;
-	return per * (size_t)chunk;
+	return col_floats_for(c, conv_chunk(c, n, ho, wo, budget), wo);
+}
+
+int nn_conv_pack(nn_conv *c, nn_isa isa)
+{
+	return nn_pack(&c->pk, c->w, c->groups, c->cout / c->groups,
+	               conv_rows(c), isa);
 }
 
 struct im2col_job {
 	const nn_conv *c;
 	const float *src;
-	int n, h, w, ho, wo, n0, nc;
+	int n, h, w, ho, wo;
+	size_t r0, nr; /* output rows r0 .. r0+nr-1 of all n * ho */
 	float *col;
 };
 
 typedef float v16f __attribute__((vector_size(64)));
 typedef int32_t v16i __attribute__((vector_size(64)));
 
-/* The even floats of a:b. clang and GCC 12+ have __builtin_shufflevector
- * (GCC generates the same code for it as for __builtin_shuffle, one
- * vpermt2ps); older GCC only __builtin_shuffle. */
-#if defined(__has_builtin)
-#if __has_builtin(__builtin_shufflevector)
-#define EVEN16(a, b) __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, \
-	14, 16, 18, 20, 22, 24, 26, 28, 30)
-#endif
-#endif
-#ifndef EVEN16
-#define EVEN16(a, b) __builtin_shuffle(a, b, (v16i){0, 2, 4, 6, 8, 10, 12, \
-	14, 16, 18, 20, 22, 24, 26, 28, 30})
+/* Two-vector shuffle: GCC's builtin, or clang's. */
+#ifdef __clang__
+#define SHUFFLE2(a, b, ...) __builtin_shufflevector(a, b, __VA_ARGS__)
+#else
+#define SHUFFLE2(a, b, ...) __builtin_shuffle(a, b, (v16i){__VA_ARGS__})
 #endif
 
-/* o[i] = x[2 * i] for i < n: 31 floats in, the even 16 out (one permute
- * on AVX-512); a last block overlapping the one before it takes the rest. */
+/* o[i] = x[2 * i] for i < n: 32 floats in, the even 16 out (one permute
+ * on AVX-512) while more follow; the last 16 from the 32 floats that end
+ * at x[2n - 2], the odd ones. Whole-vector loads only: a narrower load
+ * followed by a vector read of the same bytes stalls store forwarding. */
 static inline __attribute__((always_inline)) void copy_stride2(
 	float *o, const float *x, int n)
 {
+	v16f a, b, r;
 	int i = 0;
 
-	if (n < 16) {
+	if (n < 17) {
 		for (; i < n; i++)
 			o[i] = x[2 * i];
 		return;
 	}
-	for (;; i += 16) {
-		v16f a, b = {0}, r;
-
-		if (i + 16 > n)
-			i = n - 16;
-		/* x[2i .. 2i+30]: never past x[2n-2] */
+	for (; i + 16 < n; i += 16) {
+		/* x[2i .. 2i+31]: before x[2n - 2] */
 		memcpy(&a, x + 2 * i, sizeof a);
-		memcpy(&b, x + 2 * i + 16, 15 * sizeof(float));
-		r = EVEN16(a, b);
+		memcpy(&b, x + 2 * i + 16, sizeof b);
+		r = SHUFFLE2(a, b, 0, 2, 4, 6, 8, 10, 12, 14,
+		             16, 18, 20, 22, 24, 26, 28, 30);
 		memcpy(o + i, &r, sizeof r);
-		if (i + 16 >= n)
-			return;
 	}
+	/* o[n-16 .. n-1] = odd floats of x[2n-33 .. 2n-2] (n >= 17) */
+	memcpy(&a, x + 2 * n - 33, sizeof a);
+	memcpy(&b, x + 2 * n - 17, sizeof b);
+	r = SHUFFLE2(a, b, 1, 3, 5, 7, 9, 11, 13, 15,
+	             17, 19, 21, 23, 25, 27, 29, 31);
+	memcpy(o + n - 16, &r, sizeof r);
 }
 
 /* The k rows of col for input channel ci = cy / k, kernel row
- * ky = cy % k (see im2col). */
+ * ky = cy % k (see im2col). Row by row of the output, the columns are
+ * built in stage after the ones not yet written, and every whole sliver
+ * of MR columns is copied out; all copies have a constant size (a
+ * variable-size memcpy becomes a call or a slow-starting rep movs).
+ * stride2: copies x[0], x[2] ... into o (n of them) for stride 2. */
 static inline __attribute__((always_inline)) void im2col_body(
-	const struct im2col_job *j, int cy)
+	const struct im2col_job *j, int cy,
+	void (*stride2)(float *o, const float *x, int n))
 {
 	const nn_conv *c = j->c;
 	const size_t plane = (size_t)j->h * j->w;
-	const size_t ocols = (size_t)j->nc * j->ho * j->wo;
 	const int k = c->k, s = c->stride, pad = c->pad, w = j->w, wo = j->wo;
 	const int ci = cy / k, ky = cy % k;
+	const int rows = conv_rows(c), cig = c->cin / c->groups, g = ci / cig;
+	const size_t cols = j->nr * wo;
+	float *gcol = j->col + (size_t)g * nn_gemm_packed_floats(rows, cols);
+	/* up to MR - 1 columns held over, then a row (wo <= 8192: see
+	 * resnet_prepare), then room for a vector's overshoot */
+	float stage[MR + 8192 + 16];
 
 	for (int kx = 0; kx < k; kx++) {
-		float *row = j->col + ((size_t)(ci * k + ky) * k + kx) * ocols;
+		/* this row of the group's matrix, in sliver 0 */
+		const int r = ((ci - g * cig) * k + ky) * k + kx;
+		float *out = gcol + (size_t)r * MR;
+		int held = 0; /* columns in stage, not yet written */
 		/* output columns ox whose input column lies inside the image */
 		int lo = pad - kx > 0 ? (pad - kx + s - 1) / s : 0;
 		int hi = w - 1 + pad - kx >= 0 ? (w - 1 + pad - kx) / s + 1 : 0;
@@ -127,185 +162,105 @@ static inline __attribute__((always_inline)) void im2col_body(
 			hi = wo;
 		if (lo > hi)
 			lo = hi;
-		for (int i = 0; i < j->nc; i++) {
-			const float *img = j->src +
-			                   ((size_t)ci * j->n + j->n0 + i) * plane;
+		for (size_t row = j->r0; row < j->r0 + j->nr; row++) {
+			const int i = (int)(row / j->ho), oy = (int)(row % j->ho);
+			const float *img = j->src + ((size_t)ci * j->n + i) * plane;
+			float *line = stage + held;
+			int iy = oy * s - pad + ky, q;
+			const float *in;
 
-			for (int oy = 0; oy < j->ho; oy++) {
-				float *o = row + ((size_t)i * j->ho + oy) * wo;
-				int iy = oy * s - pad + ky;
-				const float *line;
-
-				if (iy < 0 || iy >= j->h) {
-					memset(o, 0, (size_t)wo * sizeof *o);
-					continue;
-				}
+			if (iy < 0 || iy >= j->h) {
+				memset(line, 0, (size_t)wo * sizeof *line);
+			} else {
 				for (int ox = 0; ox < lo; ox++)
-					o[ox] = 0.0f;
+					line[ox] = 0.0f;
 				for (int ox = hi; ox < wo; ox++)
-					o[ox] = 0.0f;
-				if (hi == lo)
-					continue;
+					line[ox] = 0.0f;
 				/* input column of output column lo */
-				line = img + (size_t)iy * w + lo * s - pad + kx;
-				if (s == 1)
-					memcpy(o + lo, line,
-					       (size_t)(hi - lo) * sizeof *o);
+				in = img + (size_t)iy * w + lo * s - pad + kx;
+				if (hi == lo)
+					;
+				else if (s == 1)
+					memcpy(line + lo, in,
+					       (size_t)(hi - lo) * sizeof *line);
 				else if (s == 2)
-					copy_stride2(o + lo, line, hi - lo);
+					stride2(line + lo, in, hi - lo);
 				else
 					for (int ox = lo; ox < hi; ox++)
-						o[ox] = line[(ox - lo) * s];
+						line[ox] = in[(ox - lo) * s];
 			}
+			/* whole slivers out; the rest to the front */
+			held += wo;
+			for (q = 0; q + MR <= held; q += MR) {
+				memcpy(out, stage + q, MR * sizeof *out);
+				out += (size_t)rows * MR;
+			}
+			held -= q;
+			if (q)
+				memcpy(stage, stage + q, MR * sizeof *stage);
 		}
+		/* the last sliver's columns; the rest of it is padding */
+		if (held)
+			memcpy(out, stage, MR * sizeof *out);
 	}
 }
 
-__attribute__((target("avx512f")))
-static void im2col_rows_avx512(void *arg, int cy) { im2col_body(arg, cy); }
-static void im2col_rows(void *arg, int cy) { im2col_body(arg, cy); }
-
-/* col [cin*k*k, nc*ho*wo] = the k x k patches of images n0 .. n0+nc-1 of
- * src [cin, n, h, w]; row (ci, ky, kx) matches the weight layout. */
-static void im2col(const nn_conv *c, const float *src, int n, int h, int w,
-                   int ho, int wo, int n0, int nc, float *col, nn_pool *pool)
+/* copy_stride2 for AVX-512: masked loads, whole vector stores (o has
+ * room for 15 floats more; AMD's masked stores are slow). */
+__attribute__((target("avx512f"))) static inline void copy_stride2_512(
+	float *o, const float *x, int n)
 {
-	struct im2col_job j = {c, src, n, h, w, ho, wo, n0, nc, col};
-	size_t floats = (size_t)c->cin * c->k * c->k * nc * ho * wo;
+	const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16,
+	                                       18, 20, 22, 24, 26, 28, 30);
+
+	/* short rows (layer3's and layer4's) measured faster in scalar */
+	if (n < 16) {
+		for (int i = 0; i < n; i++)
+			o[i] = x[2 * i];
+		return;
+	}
+	for (int i = 0; i < n; i += 16) {
+		const int m = n - i < 16 ? n - i : 16; /* outputs */
+		const int f = 2 * m - 1;               /* floats read */
+		const __mmask16 lo = (__mmask16)(f >= 16 ? 0xffff : (1u << f) - 1);
+		const __mmask16 hi = (__mmask16)(f > 16 ? (1u << (f - 16)) - 1 : 0);
+		const __m512 a = _mm512_maskz_loadu_ps(lo, x + 2 * i);
+		const __m512 b = _mm512_maskz_loadu_ps(hi, x + 2 * i + 16);
+
+		_mm512_storeu_ps(o + i, _mm512_permutex2var_ps(a, even, b));
+	}
+}
+
+static void copy_stride2_plain(float *o, const float *x, int n)
+{
+	copy_stride2(o, x, n);
+}
+
+__attribute__((target("avx512f")))
+static void im2col_rows_avx512(void *arg, int cy)
+{
+	im2col_body(arg, cy, copy_stride2_512);
+}
+
+static void im2col_rows(void *arg, int cy)
+{
+	im2col_body(arg, cy, copy_stride2_plain);
+}
+
+/* col [groups][cin/groups*k*k, nr*wo] in nn_gemm's packed layout = the
+ * k x k patches of output rows r0 .. r0+nr-1 (of n * ho) from src [cin, n,
+ * h, w]; row (ci, ky, kx) of a group matches the weight layout. */
+static void im2col(const nn_conv *c, const float *src, int n, int h, int w,
+                   int ho, int wo, size_t r0, size_t nr, float *col,
+                   nn_pool *pool)
+{
+	struct im2col_job j = {c, src, n, h, w, ho, wo, r0, nr, col};
+	size_t floats = (size_t)c->cin * c->k * c->k * nr * wo;
 
 	/* by kernel row: the stem has only 3 input channels */
 	nn_pool_for(nn_pool_worth(pool, floats), c->cin * c->k,
-	            __builtin_cpu_supports("avx512f") ? im2col_rows_avx512
-	                                              : im2col_rows, &j);
-}
-
-/* Sixteen floats at a time, written with GCC/clang vector extensions so
- * the ReLU is a compare-and-mask: a scalar `v > 0 ? v : 0` compiles to a
- * branch that mispredicts on half the activations and was 20x slower. */
-static inline __attribute__((always_inline)) void epilogue_body(
-	float *y, int rows, size_t cols, size_t ld, const float *b, int relu)
-{
-	const v16f zero = {0};
-
-	for (int r = 0; r < rows; r++) {
-		float *p = y + (size_t)r * ld;
-		const v16f bias = zero + b[r];
-		size_t c = 0;
-
-		for (; c + 16 <= cols; c += 16) {
-			v16f v;
-
-			memcpy(&v, p + c, sizeof v);
-			v += bias;
-			if (relu)
-				v = (v16f)((v16i)v & (v16i)(v > zero));
-			memcpy(p + c, &v, sizeof v);
-		}
-		for (; c < cols; c++) {
-			float v = p[c] + b[r];
-
-			p[c] = relu && !(v > 0.0f) ? 0.0f : v;
-		}
-	}
-}
-
-__attribute__((target("avx512f")))
-static void epilogue_avx512(float *y, int rows, size_t cols, size_t ld,
-                            const float *b, int relu)
-{
-	epilogue_body(y, rows, cols, ld, b, relu);
-}
-
-/* rows x cols block at y (row stride ld): y += b[row], then ReLU. */
-static void epilogue(float *y, int rows, size_t cols, size_t ld,
-                     const float *b, int relu)
-{
-	if (__builtin_cpu_supports("avx512f"))
-		epilogue_avx512(y, rows, cols, ld, b, relu);
-	else
-		epilogue_body(y, rows, cols, ld, b, relu);
-}
-
-/* Column blocks of conv_gemm: about BLK_FLOATS floats of output (the
- * epilogue finds them in cache), at least BLK_MIN columns (each block
- * packs the weights again). */
-#define BLK_FLOATS (1 << 19)
-#define BLK_MIN 1024
-
-/* One conv's sgemms and epilogue, split into blocks that the pool's
- * threads take in turn: a single-threaded sgemm, then the epilogue on the
- * same block while it is still in cache. Blocks are column ranges, or
- * output-channel ranges when the weights outweigh the columns (late
- * layers at small batches), so that no thread packs more than its share
- * of the larger operand. */
-struct gemm_job {
-	const nn_conv *c;
-	const float *x;    /* [groups * kg, cols] with rows ldx apart */
-	size_t ldx;
-	float *y;          /* [cout, cols] with rows ldy apart */
-	size_t ldy, cols, step;
-	int by_rows, relu;
-	float beta;
-};
-
-static void gemm_block(void *arg, int p)
-{
-	const struct gemm_job *j = arg;
-	const nn_conv *c = j->c;
-	const int cin_g = c->cin / c->groups, cout_g = c->cout / c->groups;
-	const int kg = cin_g * c->k * c->k;
-	const size_t n = j->by_rows ? (size_t)c->cout : j->cols;
-	const size_t lo = (size_t)p * j->step;
-	const size_t hi = lo + j->step < n ? lo + j->step : n;
-
-	if (lo >= hi)
-		return;
-	if (j->by_rows) {
-		/* one group: [hi-lo, cols] = [hi-lo, kg] x [kg, cols] */
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
-		            (int)(hi - lo), (int)j->cols, kg, 1.0f,
-		            c->w + lo * kg, kg, j->x, (int)j->ldx, j->beta,
-		            j->y + lo * j->ldy, (int)j->ldy);
-		epilogue(j->y + lo * j->ldy, (int)(hi - lo), j->cols, j->ldy,
-		         c->b + lo, j->relu);
-		return;
-	}
-	for (int g = 0; g < c->groups; g++)
-		/* [cout_g, hi-lo] = [cout_g, kg] x [kg, hi-lo] */
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, cout_g,
-		            (int)(hi - lo), kg, 1.0f,
-		            c->w + (size_t)g * cout_g * kg, kg,
-		            j->x + (size_t)g * kg * j->ldx + lo, (int)j->ldx,
-		            j->beta, j->y + (size_t)g * cout_g * j->ldy + lo,
-		            (int)j->ldy);
-	epilogue(j->y + lo, c->cout, hi - lo, j->ldy, c->b, j->relu);
-}
-
-static void conv_gemm(const nn_conv *c, const float *x, size_t ldx,
-                      float *y, size_t ldy, size_t cols, int relu,
-                      int accumulate, nn_pool *pool)
-{
-	const size_t threads = (size_t)nn_pool_threads(pool);
-	size_t blk = (size_t)BLK_FLOATS / (size_t)c->cout, parts, n = cols;
-	struct gemm_job j = {c, x, ldx, y, ldy, cols, 0, 0, relu,
-	                     accumulate ? 1.0f : 0.0f};
-
-	if (c->groups == 1 && (size_t)c->cout > cols) {
-		/* by output channels: one block per thread */
-		j.by_rows = 1;
-		n = (size_t)c->cout;
-		blk = n;
-	} else if (blk < BLK_MIN) {
-		blk = BLK_MIN;
-	}
-	/* a multiple of threads in number, 16 rows or columns at least */
-	parts = (n + blk - 1) / blk;
-	parts = (parts + threads - 1) / threads * threads;
-	j.step = (n / parts + 15) / 16 * 16;
-	if (j.step < 16)
-		j.step = 16;
-	parts = (n + j.step - 1) / j.step;
-	nn_pool_for(pool, (int)parts, gemm_block, &j);
+	            c->pk.isa == NN_AVX512 ? im2col_rows_avx512 : im2col_rows,
+	            &j);
 }
 
 void nn_conv_forward(const nn_conv *c, const float *src, int n, int h, int w,
@@ -315,23 +270,27 @@ void nn_conv_forward(const nn_conv *c, const float *src, int n, int h, int w,
 	const int ho = nn_out_size(h, c->k, c->stride, c->pad);
 	const int wo = nn_out_size(w, c->k, c->stride, c->pad);
 	const size_t ldc = (size_t)n * ho * wo;  /* a row of dst */
+	const nn_packed *pk = &c->pk;
 
 	if (conv_direct(c)) {
 		/* the activation already is the [cin, n*h*w] matrix:
 		 * [cout, n*hw] = [cout, cin] x [cin, n*hw] per group */
-		conv_gemm(c, src, ldc, dst, ldc, ldc, relu, accumulate, pool);
+		nn_gemm(pk, c->b, src, ldc, (size_t)pk->k * ldc, dst, ldc,
+		        (size_t)pk->m * ldc, ldc, relu, accumulate, pool);
 		return;
 	}
-	const int chunk = nn_conv_chunk(c, ho, wo, col_floats);
-	for (int n0 = 0; n0 < n; n0 += chunk) {
-		const int nc = n - n0 < chunk ? n - n0 : chunk;
-		const size_t cols = (size_t)nc * ho * wo;
+	const size_t chunk = conv_chunk(c, n, ho, wo, col_floats);
+	for (size_t r0 = 0; r0 < (size_t)n * ho; r0 += chunk) {
+		const size_t nr = (size_t)n * ho - r0 < chunk ? (size_t)n * ho - r0
+		                                              : chunk;
+		const size_t cols = nr * wo;
 
-		/* [cin*k*k, cols] */
-		im2col(c, src, n, h, w, ho, wo, n0, nc, col, pool);
+		/* [cin*k*k, cols], packed */
+		im2col(c, src, n, h, w, ho, wo, r0, nr, col, pool);
 		/* [cout, cols] = [cout, cin*k*k] x [cin*k*k, cols] per group */
-		conv_gemm(c, col, cols, dst + (size_t)n0 * ho * wo, ldc, cols,
-		          relu, accumulate, pool);
+		nn_gemm(pk, c->b, col, 0, nn_gemm_packed_floats(pk->k, cols),
+		        dst + r0 * wo, ldc, (size_t)pk->m * ldc, cols, relu,
+		        accumulate, pool);
 	}
 }
 
@@ -364,32 +323,81 @@ static inline float max2(float a, float b)
 	return a > b ? a : b; /* maxss, no branch */
 }
 
-static void maxpool_plane(void *arg, int p)
+/* *a = max(*a, b), lane by lane (pointers: a vector passed by value
+ * changes the ABI with the instruction set). */
+static inline __attribute__((always_inline)) void vmax2(v16f *a, const v16f *b)
 {
-	const struct pool_job *j = arg;
+	const v16i m = (v16i)(*a > *b);
+
+	*a = (v16f)((m & (v16i)*a) | (~m & (v16i)*b));
+}
+
+/* A window row or column that falls outside the image is replaced by the
+ * centre one: max is idempotent, so no branches are needed. Each output
+ * row: the column maxima of its 3 input rows into t (t[1 + x] for column
+ * x, an edge column repeated at each end), then the maxima of t's windows
+ * 3 wide at stride 2, 16 at a time from even and odd lanes. */
+#define POOL_W 4096 /* widest input: resnet_prepare's 8192 after the stem */
+
+static inline __attribute__((always_inline)) void maxpool_body(
+	const struct pool_job *j, int p)
+{
 	const int h = j->h, w = j->w;
 	const int ho = nn_out_size(h, 3, 2, 1), wo = nn_out_size(w, 3, 2, 1);
 	const float *x = j->src + (size_t)p * h * w;
 	float *y = j->dst + (size_t)p * ho * wo;
+	float t[POOL_W + 48];
+	int ox;
 
-	/* A window row or column that falls outside the image is replaced by
-	 * the centre one: max is idempotent, so no branches are needed. */
+	memset(t + w + 2, 0, 34 * sizeof *t); /* read, never used */
 	for (int oy = 0; oy < ho; oy++) {
 		const float *r1 = x + (size_t)2 * oy * w;
 		const float *r0 = oy > 0 ? r1 - w : r1;
 		const float *r2 = 2 * oy + 1 < h ? r1 + w : r1;
+		float *yr = y + (size_t)oy * wo;
+		int c = 0;
 
-		for (int ox = 0; ox < wo; ox++) {
-			const int c1 = 2 * ox, c0 = ox > 0 ? c1 - 1 : c1;
-			const int c2 = c1 + 1 < w ? c1 + 1 : c1;
-			float m0 = max2(max2(r0[c0], r1[c0]), r2[c0]);
-			float m1 = max2(max2(r0[c1], r1[c1]), r2[c1]);
-			float m2 = max2(max2(r0[c2], r1[c2]), r2[c2]);
+		for (; c + 16 <= w; c += 16) {
+			v16f a, b, d;
 
-			y[(size_t)oy * wo + ox] = max2(max2(m0, m1), m2);
+			memcpy(&a, r0 + c, sizeof a);
+			memcpy(&b, r1 + c, sizeof b);
+			memcpy(&d, r2 + c, sizeof d);
+			vmax2(&a, &b);
+			vmax2(&a, &d);
+			memcpy(t + 1 + c, &a, sizeof a);
 		}
+		for (; c < w; c++)
+			t[1 + c] = max2(max2(r0[c], r1[c]), r2[c]);
+		t[0] = t[1];
+		t[w + 1] = t[w];
+		/* output ox: max of t[2ox], t[2ox + 1], t[2ox + 2] */
+		for (ox = 0; ox + 16 <= wo; ox += 16) {
+			const float *q = t + 2 * ox;
+			v16f a, b, a2, b2, e, o, e2;
+
+			memcpy(&a, q, sizeof a);
+			memcpy(&b, q + 16, sizeof b);
+			memcpy(&a2, q + 2, sizeof a2);
+			memcpy(&b2, q + 18, sizeof b2);
+			e = SHUFFLE2(a, b, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22,
+			             24, 26, 28, 30);
+			o = SHUFFLE2(a, b, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23,
+			             25, 27, 29, 31);
+			e2 = SHUFFLE2(a2, b2, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20,
+			              22, 24, 26, 28, 30);
+			vmax2(&e, &o);
+			vmax2(&e, &e2);
+			memcpy(yr + ox, &e, sizeof e);
+		}
+		for (; ox < wo; ox++)
+			yr[ox] = max2(max2(t[2 * ox], t[2 * ox + 1]), t[2 * ox + 2]);
 	}
 }
+
+__attribute__((target("avx512f")))
+static void maxpool_plane_avx512(void *arg, int p) { maxpool_body(arg, p); }
+static void maxpool_plane(void *arg, int p) { maxpool_body(arg, p); }
 
 void nn_maxpool_3s2(const float *src, int planes, int h, int w, float *dst,
                     nn_pool *pool)
@@ -397,7 +405,8 @@ void nn_maxpool_3s2(const float *src, int planes, int h, int w, float *dst,
 	struct pool_job j = {src, dst, h, w};
 
 	nn_pool_for(nn_pool_worth(pool, (size_t)planes * h * w), planes,
-	            maxpool_plane, &j);
+	            nn_isa_best() == NN_AVX512 ? maxpool_plane_avx512
+	                                       : maxpool_plane, &j);
 }
 
 void nn_avgpool(const float *src, int c, int n, int hw, float *dst)

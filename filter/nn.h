@@ -22,29 +22,76 @@ int nn_pool_threads(const nn_pool *p);
 /* Calls fn(arg, i) for every i in [0, n) on p's threads, in any order,
  * and returns when all calls have returned. One caller at a time. */
 void nn_pool_for(nn_pool *p, int n, void (*fn)(void *arg, int i), void *arg);
+/* nn_pool_for, but fn also gets the index (0 .. threads - 1) of the thread
+ * running it, for per-thread buffers; the calling thread is 0. */
+void nn_pool_for_t(nn_pool *p, int n, void (*fn)(void *arg, int i, int thread),
+                   void *arg);
 /* p if a loop touching about floats floats is worth waking threads for,
  * else NULL (waking costs tens of microseconds). */
 nn_pool *nn_pool_worth(nn_pool *p, size_t floats);
+
+/* bytes of memory aligned for vectors, on 2 MB pages when large (where
+ * the kernel takes the advice); NULL when out of memory; free() it. */
+void *nn_alloc(size_t bytes);
+
+/* The instruction sets natadv has GEMM kernels for. */
+typedef enum nn_isa { NN_GENERIC, NN_AVX2, NN_AVX512 } nn_isa;
+
+/* The best of them this CPU runs (a pure function of the CPU). */
+nn_isa nn_isa_best(void);
+
+/* Tile of nn_gemm's micro-kernels: NN_GEMM_NR rows x NN_GEMM_MR columns. */
+#define NN_GEMM_NR 8
+#define NN_GEMM_MR 48
+
+/* Weights packed for nn_gemm: per group, ceil(m / NR) slivers of NR rows,
+ * each [k][NR] (k-major, zero padded). */
+typedef struct nn_packed {
+	int groups, m, k; /* per group: m rows of k */
+	nn_isa isa;       /* the kernels nn_gemm runs on these weights */
+	float *p;         /* owned */
+} nn_packed;
+
+/* Packs w [groups * m, k] (row-major) for kernels isa; returns 0, or -1
+ * on bad sizes or no memory. Release with nn_packed_release. */
+int nn_pack(nn_packed *pw, const float *w, int groups, int m, int k,
+            nn_isa isa);
+/* Frees pw's weights; accepts NULL and released ones. */
+void nn_packed_release(nn_packed *pw);
+/* Floats of x in nn_gemm's packed layout for k rows of cols columns:
+ * ceil(cols / MR) slivers of [k][MR], the last one zero padded. */
+size_t nn_gemm_packed_floats(int k, size_t cols);
+/* For each group g: y_g [m, cols] = W_g x_g [k, cols] + b [g * m ..],
+ * plus y_g's old contents when accumulate, then ReLU when relu; y_g = y +
+ * g * ygs with rows ldy apart, b NULL for no bias. x_g = x + g * xgs has
+ * rows ldx apart or, when ldx is 0, is in the packed layout of
+ * nn_gemm_packed_floats. pool may be NULL. */
+void nn_gemm(const nn_packed *pw, const float *b, const float *x, size_t ldx,
+             size_t xgs, float *y, size_t ldy, size_t ygs, size_t cols,
+             int relu, int accumulate, nn_pool *pool);
 
 /* A 2-D convolution (dilation 1) with batch norm already folded in. */
 typedef struct nn_conv {
 	int cin, cout, k, stride, pad, groups;
 	float *w; /* [cout, cin/groups, k, k], owned by whoever built it */
 	float *b; /* [cout] */
+	nn_packed pk; /* w packed by nn_conv_pack: what the forward pass reads */
 } nn_conv;
+
+/* Packs c->w into c->pk for nn_gemm's kernels isa (c->w stays); 0 or -1
+ * when out of memory. Free with nn_packed_release(&c->pk). */
+int nn_conv_pack(nn_conv *c, nn_isa isa);
 
 /* Output size of a k-window with stride and padding over n input pixels. */
 int nn_out_size(int n, int k, int stride, int pad);
-/* Images per im2col chunk: about 4 MB of columns, but at least 512 of
- * them, within col_floats floats (>= 1). */
-int nn_conv_chunk(const nn_conv *c, int ho, int wo, size_t col_floats);
 /* Floats of im2col buffer needed for n images of h x w with a budget of
  * budget floats (a single image's columns always fit); 0 if no im2col. */
 size_t nn_conv_col_floats(const nn_conv *c, int n, int h, int w,
                           size_t budget);
 /* dst [cout, n, ho, wo] = conv(src [cin, n, h, w]) + b, plus dst's old
- * contents when accumulate (the residual add), then ReLU when relu. col is
- * scratch of col_floats floats (see nn_conv_col_floats); pool may be NULL. */
+ * contents when accumulate (the residual add), then ReLU when relu, on
+ * c->pk (see nn_conv_pack). col is scratch of col_floats floats (see
+ * nn_conv_col_floats); pool may be NULL. */
 void nn_conv_forward(const nn_conv *c, const float *src, int n, int h, int w,
                      float *dst, float *col, size_t col_floats, int relu,
                      int accumulate, nn_pool *pool);
@@ -54,7 +101,7 @@ void nn_conv_forward(const nn_conv *c, const float *src, int n, int h, int w,
 int nn_fold_bn(float *w, float *b, int cout, size_t per_out,
                const float *gamma, const float *beta, const float *mean,
                const float *var, double eps);
-/* 3x3 stride 2 padding 1 max-pool over planes planes of h x w. */
+/* 3x3 stride 2 padding 1 max-pool over planes planes of h x w (w <= 4096). */
 void nn_maxpool_3s2(const float *src, int planes, int h, int w, float *dst,
                     nn_pool *pool);
 /* dst [c, n] = mean over hw of src [c, n, hw]. */
@@ -67,15 +114,15 @@ void nn_fc(const float *w, const float *b, int classes, int features,
 typedef struct nn_wino {
 	int cin, cout;
 	int m;          /* output tile side: 2 or 4 */
-	float *u;       /* [(m+2)^2, cout, cin] transformed weights, owned */
+	nn_packed u;    /* transformed weights: (m+2)^2 groups of [cout, cin] */
 	const float *b; /* [cout], the conv's bias, not owned */
 } nn_wino;
 
-/* Transforms c's weights into wg for F(m x m, 3x3), m = 2 or 4 (c must
- * outlive wg for the bias); returns 0, or -1 if c is not 3x3/1/1
- * ungrouped, m is neither, or memory ran out. Release wg with
- * nn_wino_release. */
-int nn_wino_init(nn_wino *wg, const nn_conv *c, int m);
+/* Transforms c's weights into wg for F(m x m, 3x3), m = 2 or 4, packed
+ * for nn_gemm's kernels isa (c must outlive wg for the bias); returns 0,
+ * or -1 if c is not 3x3/1/1 ungrouped, m is neither, or memory ran out.
+ * Release wg with nn_wino_release. */
+int nn_wino_init(nn_wino *wg, const nn_conv *c, int m, nn_isa isa);
 /* Frees wg's weights; accepts NULL and released ones. */
 void nn_wino_release(nn_wino *wg);
 /* Scratch floats nn_wino_forward needs for n images of h x w within

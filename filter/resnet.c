@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/err.h"
 #include "filter/nn.h"
@@ -19,9 +20,27 @@
 #define MAX_CHANNELS 65536   /* far above any ResNet; keeps int math safe */
 #define WINO_M 4 /* F(4x4, 3x3): faster than F(2x2) at every stage here */
 #define COL_BUDGET ((size_t)8 << 20) /* im2col/Winograd scratch floats */
+/* The first stages ("early" ops) run one image at a time, so that their
+ * large activations stay in the caches between layers (at batch 8 a
+ * stage-1 tensor is 25 MB), and each thread of the pool takes whole
+ * images through them on its own buffers: no waiting for each other
+ * between layers. From stage LATE_STAGE on ("late" ops) images are few
+ * pixels, and the threads share each layer of the whole batch, which
+ * makes the GEMMs wide. */
+#define LATE_STAGE 2
+#define MAX_THREADS 64 /* nn_pool's limit */
 
-/* Activation buffers of the arena; the plan names them by role. */
+/* Activation buffers of the arena; the plan names them by role. Each role
+ * has one buffer for the whole batch (late ops) and one per thread for
+ * an image (early ops). */
 enum { BUF_IN, BUF_X0, BUF_X1, BUF_T1, BUF_T2, BUF_POOL, NBUF };
+
+/* Buffers ops run on: activations by role and im2col/Winograd scratch. */
+struct bufs {
+	float *buf[NBUF];
+	float *col;
+	size_t col_floats;
+};
 
 enum op_kind { OP_CONV, OP_MAXPOOL, OP_AVGPOOL, OP_FC };
 
@@ -30,23 +49,29 @@ struct op {
 	char name[40];     /* torchvision prefix, e.g. "layer2.0.conv2" */
 	int src, dst;      /* arena buffers */
 	nn_conv conv;      /* OP_CONV; OP_FC keeps fc.weight/fc.bias here */
-	nn_wino wino;      /* 3x3 stride 1 convs: Winograd weights (wino.u) */
+	nn_wino wino;      /* 3x3 stride 1 convs: Winograd weights (wino.u.p) */
 	int relu;          /* ReLU in the epilogue */
 	int accumulate;    /* dst holds the residual, added in the epilogue */
 	int c, h, w;       /* input per image, set by resnet_prepare */
+	/* seconds, summed while profiling, by thread (early ops run on each
+	 * thread on its own; late ones count in slot 0) */
+	double wall[MAX_THREADS], cpu[MAX_THREADS];
 };
 
 struct resnet {
 	resnet_info info;
 	struct op *ops;
 	int nops;
+	int split;          /* ops[split] is the first of stage LATE_STAGE */
 	float *arena;
 	size_t arena_floats;
-	float *buf[NBUF];
-	float *col;
-	size_t col_floats;
+	struct bufs late;   /* the whole batch's */
+	struct bufs *early; /* an image's, for each of early_threads */
+	int early_threads;
 	int max_batch, h, w;
+	nn_isa isa;         /* the GEMM kernels, chosen at load */
 	nn_pool *pool;      /* threads for the loops around the sgemms */
+	int profile;        /* resnet_profile */
 	char err[256];
 };
 
@@ -68,6 +93,7 @@ static void fmt_shape(char *out, size_t outlen, int ndim, const int64_t *s)
 
 struct loader {
 	const st_file *f;
+	nn_isa isa;          /* GEMM kernels to pack the weights for */
 	unsigned char *used; /* per tensor of f */
 	char *err;
 	size_t errlen;
@@ -188,13 +214,17 @@ static int load_conv(struct loader *L, struct op *op, const char *conv,
 	}
 	/* 3x3 stride-1 convs run as Winograd and need only its weights */
 	if (k == 3 && stride == 1 && groups == 1) {
-		if (nn_wino_init(&op->wino, &op->conv, WINO_M)) {
+		if (nn_wino_init(&op->wino, &op->conv, WINO_M, L->isa)) {
 			rc = NATADV_ENOMEM;
 			goto out;
 		}
-		free(op->conv.w);
-		op->conv.w = NULL;
+	} else if (nn_conv_pack(&op->conv, L->isa)) {
+		rc = NATADV_ENOMEM;
+		goto out;
 	}
+	/* the packed (or Winograd) weights are all the forward pass reads */
+	free(op->conv.w);
+	op->conv.w = NULL;
 out:
 	for (int i = 0; i < 4; i++)
 		free(p[i]);
@@ -410,7 +440,8 @@ static int load_block(struct loader *L, resnet *m, int s, int b, int cin,
 
 int resnet_load(resnet **out, const st_file *f, char *err, size_t errlen)
 {
-	struct loader L = {.f = f, .err = err, .errlen = errlen};
+	struct loader L = {.f = f, .err = err, .errlen = errlen,
+	                   .isa = nn_isa_best()};
 	resnet *m;
 	struct op *op;
 	int rc, nops, x = BUF_X0, cin;
@@ -446,6 +477,8 @@ int resnet_load(resnet **out, const st_file *f, char *err, size_t errlen)
 	op->src = BUF_X1, op->dst = BUF_X0;
 	cin = m->info.stem;
 	for (int s = 0; s < 4; s++) {
+		if (s == LATE_STAGE)
+			m->split = m->nops;
 		for (int b = 0; b < m->info.layers[s]; b++) {
 			rc = load_block(&L, m, s, b, cin, &x);
 			if (rc)
@@ -483,8 +516,9 @@ int resnet_load(resnet **out, const st_file *f, char *err, size_t errlen)
 		}
 	}
 	m->info.params = L.params;
+	m->isa = L.isa;
 	name_arch(&m->info);
-	/* as many threads for our loops as OpenBLAS uses for its sgemms */
+	/* as many threads as OpenBLAS would use: the number of cores */
 	m->pool = nn_pool_new(openblas_get_num_threads());
 	if (!m->pool) {
 		rc = NATADV_ENOMEM;
@@ -519,10 +553,12 @@ void resnet_free(resnet *m)
 	for (int i = 0; i < m->nops; i++) {
 		free(m->ops[i].conv.w);
 		free(m->ops[i].conv.b);
+		nn_packed_release(&m->ops[i].conv.pk);
 		nn_wino_release(&m->ops[i].wino);
 	}
 	free(m->ops);
 	free(m->arena);
+	free(m->early);
 	nn_pool_free(m->pool);
 	free(m);
 }
@@ -558,15 +594,79 @@ int resnet_set_threads(resnet *m, int n)
 	}
 	nn_pool_free(m->pool);
 	m->pool = p;
+	/* early buffers for each thread: a new arena */
+	if (m->arena && nn_pool_threads(p) != m->early_threads)
+		return resnet_prepare(m, m->max_batch, m->h, m->w);
 	return 0;
+}
+
+const char *resnet_kernels(const resnet *m)
+{
+	return m->isa == NN_AVX512 ? "avx512" : m->isa == NN_AVX2 ? "avx2"
+	                                                        : "generic";
+}
+
+/* ---- profiling ---- */
+
+void resnet_profile(resnet *m, int on)
+{
+	m->profile = on;
+	for (int i = 0; i < m->nops; i++) {
+		memset(m->ops[i].wall, 0, sizeof m->ops[i].wall);
+		memset(m->ops[i].cpu, 0, sizeof m->ops[i].cpu);
+	}
+}
+
+int resnet_profile_ops(const resnet *m)
+{
+	return m->nops;
+}
+
+const char *resnet_profile_get(const resnet *m, int i, const char **kind,
+                               double *macs, double *wall, double *cpu)
+{
+	const struct op *op = &m->ops[i];
+	const nn_conv *c = &op->conv;
+
+	*macs = 0;
+	if (op->kind == OP_FC)
+		*macs = (double)c->cin * c->cout;
+	if (op->kind == OP_CONV)
+		*macs = (double)c->cout * (c->cin / c->groups) * c->k * c->k *
+		        nn_out_size(op->h, c->k, c->stride, c->pad) *
+		        nn_out_size(op->w, c->k, c->stride, c->pad);
+
+	if (op->kind != OP_CONV)
+		*kind = op->kind == OP_FC ? "fc" : "pool";
+	else if (op->wino.u.p)
+		*kind = "winograd";
+	else if (op->conv.k == 1 && op->conv.stride == 1)
+		*kind = "1x1";
+	else
+		*kind = "im2col";
+	*wall = *cpu = 0;
+	for (int t = 0; t < MAX_THREADS; t++)
+		*wall += op->wall[t], *cpu += op->cpu[t];
+	return op->name;
+}
+
+static double clock_s(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
 /* ---- running ---- */
 
 int resnet_prepare(resnet *m, int max_batch, int h, int w)
 {
-	size_t need[NBUF] = {0}, col = 0, total;
+	/* per image (early) or per batch (late): floats of each buffer */
+	size_t early[NBUF] = {0}, late[NBUF] = {0}, ecol = 0, lcol = 0;
+	size_t per_thread, total;
 	int c[NBUF] = {0}, hh[NBUF] = {0}, ww[NBUF] = {0};
+	const int threads = nn_pool_threads(m->pool);
 
 	if (max_batch < 1 || max_batch > 4096 || h < 1 || w < 1 || h > 8192 ||
 	    w > 8192) {
@@ -575,18 +675,27 @@ int resnet_prepare(resnet *m, int max_batch, int h, int w)
 		return NATADV_EINVAL;
 	}
 	free(m->arena);
+	free(m->early);
 	m->arena = NULL;
+	m->early = NULL;
 	m->arena_floats = 0;
 	m->max_batch = 0;
 
 	/* Walk the plan once to learn every shape and buffer size. */
 	c[BUF_IN] = 3, hh[BUF_IN] = h, ww[BUF_IN] = w;
-	need[BUF_IN] = (size_t)3 * h * w;
+	early[BUF_IN] = (size_t)3 * h * w;
 	for (int i = 0; i < m->nops; i++) {
 		struct op *op = &m->ops[i];
+		const int is_early = i < m->split;
+		const int images = is_early ? 1 : max_batch;
+		size_t *need = is_early ? early : late;
+		size_t *col = is_early ? &ecol : &lcol;
 		int oc, oh, ow;
 
 		op->c = c[op->src], op->h = hh[op->src], op->w = ww[op->src];
+		/* the early ops' output, gathered into the whole batch's */
+		if (i == m->split)
+			late[op->src] = (size_t)op->c * op->h * op->w * max_batch;
 		switch (op->kind) {
 		case OP_CONV:
 			oc = op->conv.cout;
@@ -595,13 +704,13 @@ int resnet_prepare(resnet *m, int max_batch, int h, int w)
 			ow = nn_out_size(op->w, op->conv.k, op->conv.stride,
 			                 op->conv.pad);
 			{
-				size_t cf = op->wino.u
-				        ? nn_wino_scratch_floats(&op->wino, max_batch,
+				size_t cf = op->wino.u.p
+				        ? nn_wino_scratch_floats(&op->wino, images,
 				                                 op->h, op->w, COL_BUDGET)
-				        : nn_conv_col_floats(&op->conv, max_batch,
+				        : nn_conv_col_floats(&op->conv, images,
 				                             op->h, op->w, COL_BUDGET);
-				if (cf > col)
-					col = cf;
+				if (cf > *col)
+					*col = cf;
 			}
 			break;
 		case OP_MAXPOOL:
@@ -615,7 +724,7 @@ int resnet_prepare(resnet *m, int max_batch, int h, int w)
 		default:
 			continue;
 		}
-		/* every GEMM dimension must fit cblas's int */
+		/* every GEMM dimension must fit an int */
 		if ((size_t)max_batch * op->h * op->w > INT_MAX / 64) {
 			natadv_errf(m->err, sizeof m->err,
 			       "batch %d of %dx%d images is too large", max_batch,
@@ -623,31 +732,127 @@ int resnet_prepare(resnet *m, int max_batch, int h, int w)
 			return NATADV_ETOOBIG;
 		}
 		c[op->dst] = oc, hh[op->dst] = oh, ww[op->dst] = ow;
-		if ((size_t)oc * oh * ow > need[op->dst])
-			need[op->dst] = (size_t)oc * oh * ow;
+		if ((size_t)oc * oh * ow * images > need[op->dst])
+			need[op->dst] = (size_t)oc * oh * ow * images;
 	}
 
-	/* One allocation for everything, touched once here, never again. */
-	total = (col + 15) / 16 * 16;
-	for (int b = 0; b < NBUF; b++)
-		total += (need[b] * max_batch + 15) / 16 * 16;
-	m->arena = aligned_alloc(64, total * sizeof(float));
-	if (!m->arena) {
+	/* One allocation for everything, touched once here, never again:
+	 * the late buffers, then each thread's early ones. */
+#define UP16(x) (((x) + 15) / 16 * 16)
+	per_thread = UP16(ecol);
+	total = UP16(lcol);
+	for (int b = 0; b < NBUF; b++) {
+		per_thread += UP16(early[b]);
+		total += UP16(late[b]);
+	}
+	total += per_thread * threads;
+	m->early = calloc((size_t)threads, sizeof *m->early);
+	m->arena = nn_alloc(total * sizeof(float));
+	if (!m->arena || !m->early) {
 		natadv_errf(m->err, sizeof m->err, "cannot allocate %zu MB arena",
 		       total * sizeof(float) >> 20);
+		free(m->early);
+		m->early = NULL;
 		return NATADV_ENOMEM;
 	}
 	memset(m->arena, 0, total * sizeof(float));
 	total = 0;
 	for (int b = 0; b < NBUF; b++) {
-		m->buf[b] = m->arena + total;
-		total += (need[b] * max_batch + 15) / 16 * 16;
+		m->late.buf[b] = m->arena + total;
+		total += UP16(late[b]);
 	}
-	m->col = m->arena + total;
-	m->col_floats = col;
-	m->arena_floats = total + (col + 15) / 16 * 16;
+	m->late.col = m->arena + total;
+	m->late.col_floats = lcol;
+	total += UP16(lcol);
+	for (int t = 0; t < threads; t++) {
+		struct bufs *e = &m->early[t];
+
+		for (int b = 0; b < NBUF; b++) {
+			e->buf[b] = m->arena + total;
+			total += UP16(early[b]);
+		}
+		e->col = m->arena + total;
+		e->col_floats = ecol;
+		total += UP16(ecol);
+	}
+#undef UP16
+	m->arena_floats = total;
+	m->early_threads = threads;
 	m->max_batch = max_batch, m->h = h, m->w = w;
 	return 0;
+}
+
+/* Runs op on n images in buffers b, on pool (or the calling thread, the
+ * pool's thread th, when pool is NULL). */
+static void run_op(resnet *m, struct op *op, int n, const struct bufs *b,
+                   nn_pool *pool, int th, float *logits)
+{
+	const float *x = b->buf[op->src];
+	const clockid_t cpu = pool ? CLOCK_PROCESS_CPUTIME_ID
+	                           : CLOCK_THREAD_CPUTIME_ID;
+	double w0 = 0, c0 = 0;
+
+	if (m->profile) {
+		w0 = clock_s(CLOCK_MONOTONIC);
+		c0 = clock_s(cpu);
+	}
+	switch (op->kind) {
+	case OP_CONV:
+		/* [cout, n, oh, ow] (+)= conv([cin, n, h, w]) */
+		if (op->wino.u.p)
+			nn_wino_forward(&op->wino, x, n, op->h, op->w,
+			                b->buf[op->dst], b->col, b->col_floats,
+			                op->relu, op->accumulate, pool);
+		else
+			nn_conv_forward(&op->conv, x, n, op->h, op->w,
+			                b->buf[op->dst], b->col, b->col_floats,
+			                op->relu, op->accumulate, pool);
+		break;
+	case OP_MAXPOOL:
+		/* [c, n, h/2, w/2] = maxpool([c, n, h, w]) */
+		nn_maxpool_3s2(x, op->c * n, op->h, op->w, b->buf[op->dst], pool);
+		break;
+	case OP_AVGPOOL:
+		/* [c, n] = mean([c, n, h, w]) */
+		nn_avgpool(x, op->c, n, op->h * op->w, b->buf[op->dst]);
+		break;
+	case OP_FC:
+		/* [n, classes] = [c, n]^T x fc.weight^T + fc.bias */
+		nn_fc(op->conv.w, op->conv.b, op->conv.cout, op->conv.cin, x, n,
+		      logits);
+		break;
+	}
+	if (m->profile) {
+		op->wall[th] += clock_s(CLOCK_MONOTONIC) - w0;
+		op->cpu[th] += clock_s(cpu) - c0;
+	}
+}
+
+/* Image i of in [n, 3, h, w] through the early ops on buffers th, then
+ * into the late buffer: [c, hw] -> [c, i, hw] of [c, n, hw]. */
+struct early_job {
+	resnet *m;
+	const float *in;
+	int n;
+	nn_pool *pool; /* NULL: each thread runs images on its own */
+};
+
+static void early_image(void *arg, int i, int th)
+{
+	const struct early_job *j = arg;
+	resnet *m = j->m;
+	const struct bufs *b = &m->early[th];
+	const struct op *late = &m->ops[m->split];
+	const size_t hw = (size_t)late->h * late->w;
+
+	/* [1, 3, h, w] is [3, 1, h, w] */
+	memcpy(b->buf[BUF_IN], j->in + (size_t)i * 3 * m->h * m->w,
+	       (size_t)3 * m->h * m->w * sizeof(float));
+	for (int k = 0; k < m->split; k++)
+		run_op(m, &m->ops[k], 1, b, j->pool, th, NULL);
+	for (int ch = 0; ch < late->c; ch++)
+		memcpy(m->late.buf[late->src] + ((size_t)ch * j->n + i) * hw,
+		       b->buf[late->src] + (size_t)ch * hw, hw * sizeof(float));
 }
 
 int resnet_forward(resnet *m, const float *in, int n, float *logits)
@@ -658,49 +863,25 @@ int resnet_forward(resnet *m, const float *in, int n, float *logits)
 		       m->max_batch);
 		return NATADV_EINVAL;
 	}
-	/* m's pool runs single-threaded sgemms side by side (each thread on
-	 * its own columns or Winograd planes, with the loops around them):
-	 * OpenBLAS's own threads would only spin beside the pool's. */
+	/* m's pool runs the convolutions; OpenBLAS does only the fc, whose
+	 * own threads would only spin beside the pool's. */
 	const int blas_threads = openblas_get_num_threads();
 
 	if (nn_pool_threads(m->pool) > 1 && blas_threads != 1)
 		openblas_set_num_threads(1);
-	/* [n, 3, h, w] -> [3, n, h, w] */
-	nn_nchw_to_cnhw(in, n, 3, m->h * m->w, m->buf[BUF_IN]);
-	for (int i = 0; i < m->nops; i++) {
-		const struct op *op = &m->ops[i];
-		const float *x = m->buf[op->src];
+	/* The early ops: whole images per thread while every thread has one;
+	 * the rest of the images one at a time with all threads. */
+	const int threads = nn_pool_threads(m->pool);
+	const int alone = n / threads * threads;
+	struct early_job ej = {m, in, n, NULL};
 
-		switch (op->kind) {
-		case OP_CONV:
-			/* [cout, n, oh, ow] (+)= conv([cin, n, h, w]) */
-			if (op->wino.u)
-				nn_wino_forward(&op->wino, x, n, op->h, op->w,
-				                m->buf[op->dst], m->col,
-				                m->col_floats, op->relu,
-				                op->accumulate, m->pool);
-			else
-				nn_conv_forward(&op->conv, x, n, op->h, op->w,
-				                m->buf[op->dst], m->col,
-				                m->col_floats, op->relu,
-				                op->accumulate, m->pool);
-			break;
-		case OP_MAXPOOL:
-			/* [c, n, h/2, w/2] = maxpool([c, n, h, w]) */
-			nn_maxpool_3s2(x, op->c * n, op->h, op->w,
-			               m->buf[op->dst], m->pool);
-			break;
-		case OP_AVGPOOL:
-			/* [c, n] = mean([c, n, h, w]) */
-			nn_avgpool(x, op->c, n, op->h * op->w, m->buf[op->dst]);
-			break;
-		case OP_FC:
-			/* [n, classes] = [c, n]^T x fc.weight^T + fc.bias */
-			nn_fc(op->conv.w, op->conv.b, op->conv.cout,
-			      op->conv.cin, x, n, logits);
-			break;
-		}
-	}
+	nn_pool_for_t(m->pool, alone, early_image, &ej);
+	ej.pool = m->pool;
+	for (int i = alone; i < n; i++)
+		early_image(&ej, i, 0);
+	/* the late ops on [c, n, hw] */
+	for (int i = m->split; i < m->nops; i++)
+		run_op(m, &m->ops[i], n, &m->late, m->pool, 0, logits);
 	if (nn_pool_threads(m->pool) > 1 && blas_threads != 1)
 		openblas_set_num_threads(blas_threads);
 	return 0;

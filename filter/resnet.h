@@ -1,6 +1,7 @@
 /* resnet.h — torchvision's ResNet family (resnet18..152, resnext, wide_resnet)
  * loaded from safetensors with torchvision's tensor names, batch norm folded
- * into the convolutions, and run on OpenBLAS. */
+ * into the convolutions, and run on natadv's own GEMM kernels (filter/gemm.c)
+ * with Winograd F(4x4, 3x3) for the stride-1 3x3 convolutions. */
 #ifndef NATADV_RESNET_H
 #define NATADV_RESNET_H
 
@@ -50,10 +51,24 @@ int resnet_forward(resnet *m, const float *in, int n, float *logits);
 const char *resnet_errmsg(const resnet *m);
 /* Bytes held by the arena of the last resnet_prepare. */
 size_t resnet_arena_bytes(const resnet *m);
-/* Runs m on n threads of its own pool, each calling single-threaded sgemms
- * side by side (resnet_forward sets OpenBLAS to one thread while it runs and
- * restores the count after). A new model starts with OpenBLAS's current
- * count. Returns 0 or NATADV_ENOMEM. */
+/* Runs m on n threads of its own pool (resnet_forward sets OpenBLAS, which
+ * does only the fc, to one thread while it runs and restores the count
+ * after); a prepared arena is made again for the new count. A new model
+ * starts with OpenBLAS's current count. Returns 0 or an error code. */
 int resnet_set_threads(resnet *m, int n);
+/* The convolutions' GEMM kernels m runs (chosen for the CPU at load):
+ * "avx512", "avx2" or "generic"; OpenBLAS does only the fc. */
+const char *resnet_kernels(const resnet *m);
+/* Benchmarks only: with on, resnet_forward adds each op's wall-clock and
+ * process CPU seconds to per-op counters (cleared here, kept in m). */
+void resnet_profile(resnet *m, int on);
+/* Ops in m's plan; op i's name and summed seconds (0 <= i < count). */
+int resnet_profile_ops(const resnet *m);
+/* Name of op i, its kind ("1x1", "im2col", "winograd", "pool", "fc") in
+ * *kind, its multiply-adds per image (as a direct convolution; 0 for
+ * pooling) in *macs and its wall and CPU seconds since resnet_profile(m,
+ * 1). */
+const char *resnet_profile_get(const resnet *m, int i, const char **kind,
+                               double *macs, double *wall, double *cpu);
 
 #endif

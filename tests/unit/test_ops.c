@@ -14,6 +14,7 @@
 
 static uint32_t rng = 12345;
 static nn_pool *tpool; /* NULL (serial) or 3 threads: every test runs both */
+static nn_isa tisa;    /* GEMM kernels under test: each the CPU has */
 
 static float frand(void) /* uniform in [-1, 1) */
 {
@@ -89,7 +90,9 @@ static double check_conv_as(int wino, int cin, int cout, int k, int stride,
 	c.w = rand_array((size_t)cout * (cin / groups) * k * k);
 	c.b = rand_array((size_t)cout);
 	if (wino)
-		T_EQ_INT(nn_wino_init(&wg, &c, wino), 0);
+		T_EQ_INT(nn_wino_init(&wg, &c, wino, tisa), 0);
+	else
+		T_EQ_INT(nn_conv_pack(&c, tisa), 0);
 	ncol = wino ? nn_wino_scratch_floats(&wg, n, h, w, budget)
 	            : nn_conv_col_floats(&c, n, h, w, budget);
 	free(col);
@@ -128,6 +131,7 @@ static double check_conv_as(int wino, int cin, int cout, int k, int stride,
 	T_EQ_INT(bad, 0);
 	free(x), free(xt), free(y), free(y0), free(col), free(ref), free(mag);
 	free(c.w), free(c.b);
+	nn_packed_release(&c.pk);
 	nn_wino_release(&wg);
 	return maxdiff;
 }
@@ -166,11 +170,11 @@ static void test_winograd(void)
 	}
 	printf("winograd: max |diff| %.3g\n", m);
 	/* only 3x3 stride 1 pad 1 ungrouped convs qualify */
-	T_EQ_INT(nn_wino_init(&wg, &c, 4), -1);
+	T_EQ_INT(nn_wino_init(&wg, &c, 4, tisa), -1);
 	c.stride = 1, c.groups = 2;
-	T_EQ_INT(nn_wino_init(&wg, &c, 4), -1);
+	T_EQ_INT(nn_wino_init(&wg, &c, 4, tisa), -1);
 	c.groups = 1; /* and only F(2x2) and F(4x4) */
-	T_EQ_INT(nn_wino_init(&wg, &c, 3), -1);
+	T_EQ_INT(nn_wino_init(&wg, &c, 3, tisa), -1);
 	nn_wino_release(&wg);
 }
 
@@ -246,6 +250,7 @@ static void test_fold_bn(void)
 	T_EQ_INT(nn_fold_bn(c.w, c.b, cout, (size_t)cin * k * k, gamma, beta,
 	                    mean, var, 1e-5), -1);
 	nn_nchw_to_cnhw(x, n, cin, h * w, xt);
+	T_EQ_INT(nn_conv_pack(&c, tisa), 0);
 	nn_conv_forward(&c, xt, n, h, w, y, col, ncol, 0, 0, tpool);
 	for (int i = 0; i < n; i++)
 	for (int o = 0; o < cout; o++)
@@ -264,6 +269,81 @@ static void test_fold_bn(void)
 	                    mean, var, 1e-5), 3);
 	free(x), free(xt), free(y), free(col), free(ref), free(mag);
 	free(c.w), free(c.b);
+	nn_packed_release(&c.pk);
+}
+
+/* nn_gemm alone, x row-major (with spare columns past cols) or packed:
+ * groups, rows not a multiple of the tile, several passes over k. */
+static void check_gemm(int groups, int m, int k, size_t cols, int packed,
+                       int bias, int relu, int accumulate)
+{
+	const size_t ldx = cols + 5, ldy = cols + 3;
+	const size_t xgs = packed ? nn_gemm_packed_floats(k, cols) + 16
+	                          : (size_t)k * ldx;
+	const size_t ygs = (size_t)m * ldy + 7;
+	float *w = rand_array((size_t)groups * m * k);
+	float *b = rand_array((size_t)groups * m);
+	float *x = rand_array((size_t)groups * xgs);
+	float *y = rand_array((size_t)groups * ygs);
+	float *y0 = malloc((size_t)groups * ygs * sizeof *y0);
+	nn_packed pw;
+	int bad = 0;
+
+	memcpy(y0, y, (size_t)groups * ygs * sizeof *y);
+	T_EQ_INT(nn_pack(&pw, w, groups, m, k, tisa), 0);
+	nn_gemm(&pw, bias ? b : NULL, x, packed ? 0 : ldx, xgs, y, ldy, ygs,
+	        cols, relu, accumulate, tpool);
+	for (int g = 0; g < groups; g++)
+	for (int r = 0; r < m; r++) {
+		const float *yr = y + g * ygs + r * ldy;
+		const float *y0r = y0 + g * ygs + r * ldy;
+
+		for (size_t j = 0; j < cols; j++) {
+			double s = bias ? b[g * m + r] : 0, mag = fabs(s);
+
+			for (int q = 0; q < k; q++) {
+				/* packed: sliver j / MR, step q, lane j % MR */
+				const float xv = packed
+					? x[g * xgs + (j / NN_GEMM_MR * k + q) *
+					              NN_GEMM_MR + j % NN_GEMM_MR]
+					: x[g * xgs + q * ldx + j];
+				const double p = (double)w[((size_t)g * m + r) * k + q] * xv;
+
+				s += p;
+				mag += fabs(p);
+			}
+			if (accumulate)
+				s += y0r[j], mag += fabs(y0r[j]);
+			if (relu && s < 0)
+				s = 0;
+			bad += fabs(yr[j] - s) > 1e-5 * mag + 1e-6;
+		}
+		/* nothing past cols, nor between groups, is touched */
+		for (size_t j = cols; j < ldy; j++)
+			bad += yr[j] != y0r[j];
+	}
+	if (bad)
+		fprintf(stderr, "gemm isa %d groups %d m %d k %d cols %zu packed %d "
+		        "bias %d relu %d acc %d: %d bad\n", (int)tisa, groups, m, k,
+		        cols, packed, bias, relu, accumulate, bad);
+	T_EQ_INT(bad, 0);
+	nn_packed_release(&pw);
+	free(w), free(b), free(x), free(y), free(y0);
+}
+
+static void test_gemm(void)
+{
+	for (int packed = 0; packed <= 1; packed++) {
+		check_gemm(1, 8, 16, 48, packed, 1, 0, 0);
+		check_gemm(1, 13, 7, 5, packed, 1, 1, 0);
+		check_gemm(2, 21, 33, 100, packed, 0, 1, 1);
+		check_gemm(3, 4, 9, 17, packed, 1, 0, 1);
+		/* several passes over k, many column blocks and row ranges */
+		check_gemm(1, 64, 1100, 200, packed, 1, 1, 1);
+		check_gemm(1, 40, 600, 1000, packed, 1, 0, 0);
+		check_gemm(36, 16, 24, 31, packed, 0, 0, 0);
+	}
+	T_EQ_INT(nn_pack(&(nn_packed){0}, NULL, 1, 0, 4, tisa), -1);
 }
 
 static void test_maxpool(void)
@@ -357,9 +437,13 @@ int main(void)
 		tpool = threads > 1 ? nn_pool_new(threads) : NULL;
 		printf("with %d thread%s:\n", threads, threads > 1 ? "s" : "");
 		T_RUN(test_pool);
-		T_RUN(test_conv);
-		T_RUN(test_winograd);
-		T_RUN(test_fold_bn);
+		for (tisa = NN_GENERIC; tisa <= nn_isa_best(); tisa++) {
+			printf("GEMM kernels %d:\n", (int)tisa);
+			T_RUN(test_gemm);
+			T_RUN(test_conv);
+			T_RUN(test_winograd);
+			T_RUN(test_fold_bn);
+		}
 		T_RUN(test_maxpool);
 		nn_pool_free(tpool);
 	}
