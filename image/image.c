@@ -40,6 +40,8 @@ void img_ctx_free(img_ctx *c)
 	free(c->tmp.p);
 	free(c->coef.p);
 	free(c->acc.p);
+	free(c->jw.p);
+	free(c->jwbuf.p);
 	free(c);
 }
 

@@ -24,6 +24,8 @@ struct img_ctx {
 	img_scratch tmp;    /* img_resize_shorter horizontal pass */
 	img_scratch coef;   /* resize bounds and coefficients */
 	img_scratch acc;    /* resize vertical pass: one row of int32 sums */
+	img_scratch jw;     /* jpeg_walk.c: its state and Huffman lookup tables */
+	img_scratch jwbuf;  /* jpeg_walk.c: DC values, nonzero masks or a row */
 };
 
 /* Makes s hold at least n bytes (contents not kept); 0 or NATADV_ENOMEM. */
@@ -53,6 +55,9 @@ static inline uint8_t img_luma(uint8_t r, uint8_t g, uint8_t b)
 }
 
 /* Format decoders; the header was already probed and the limits checked. */
+/* img_jpeg_validate: img_jpeg_validate_lib, libjpeg-turbo's 1/8-scale pass. */
+int img_jpeg_validate_lib(img_ctx *c, const uint8_t *data, size_t len, const img_info *info,
+                          uint64_t *dhash, char *err, size_t errlen);
 int img_jpeg_validate(img_ctx *c, const uint8_t *data, size_t len, const img_info *info,
                       uint64_t *dhash, char *err, size_t errlen);
 int img_png_validate(img_ctx *c, const uint8_t *data, size_t len, const img_info *info,

@@ -141,8 +141,8 @@ static void cmyk_row_to_rgb(const uint8_t *in, uint8_t *out, uint32_t w)
 	}
 }
 
-int img_jpeg_validate(img_ctx *c, const uint8_t *data, size_t len, const img_info *info,
-                      uint64_t *dhash, char *err, size_t errlen)
+int img_jpeg_validate_lib(img_ctx *c, const uint8_t *data, size_t len, const img_info *info,
+                          uint64_t *dhash, char *err, size_t errlen)
 {
 	struct jpeg_decompress_struct ci;
 	jerr_mgr je;
@@ -201,6 +201,12 @@ int img_jpeg_validate(img_ctx *c, const uint8_t *data, size_t len, const img_inf
 	jpeg_destroy_decompress(&ci);
 	*dhash = img_dhash_finish(&acc);
 	return 0;
+}
+
+int img_jpeg_validate(img_ctx *c, const uint8_t *data, size_t len, const img_info *info,
+                      uint64_t *dhash, char *err, size_t errlen)
+{
+	return img_jpeg_validate_lib(c, data, len, info, dhash, err, errlen);
 }
 
 int img_jpeg_decode_rgb(img_ctx *c, const uint8_t *data, size_t len, uint32_t min_shorter,
