@@ -46,28 +46,32 @@ enum { KIND_DC = 1, KIND_AC_SEQ, KIND_AC_PROG };
 #define E_SYM(e) ((int)(((e) >> 8) & 255u))
 #define E_VAL(e) ((int)(int16_t)(uint16_t)((e) >> 16))
 #define E_ADV(e) ((int)((e) >> 16))
-/* Sequential AC tables, whose values are never needed, resolve up to two
- * whole symbols per lookup. P_LEN (bits 0-5) bits to drop for all of them,
- * P_LEN1 (6-10) for the first alone, P_ADV (11-17) the zigzag advance of all,
- * P_ADVB (18-24) of all but the last, P_ADV1 (25-31) of the first. When P_LEN
- * is 0, P_LEN1 is the code length (0: longer than FAST_BITS) and P_SYM the
- * symbol, whose extra bits follow. */
-#define P_LEN(e) ((int)((e) & 63u))
-#define P_LEN1(e) ((int)(((e) >> 6) & 31u))
-#define P_ADV(e) ((int)(((e) >> 11) & 127u))
-#define P_ADVB(e) ((int)(((e) >> 18) & 127u))
-#define P_ADV1(e) ((int)((e) >> 25))
-#define P_SYM(e) ((int)(((e) >> 11) & 255u))
+/* Sequential AC tables, whose values are never needed, resolve up to
+ * MAX_PAIRED whole symbols per lookup. P_LEN (bits 0-4) bits to drop for all
+ * of them, P_ADV (5-11) how far the zigzag index advances, P_ADVB (12-18)
+ * the advance of all but the last. When P_LEN is 0, P_LEN1 (5-9) is the
+ * code length (0: longer than FAST_BITS) and P_SYM (10-17) the symbol,
+ * whose extra bits follow. */
+#define MAX_PAIRED 3
+#define P_LEN(e) ((int)((e) & 31u))
+#define P_ADV(e) ((int)(((e) >> 5) & 127u))
+#define P_ADVB(e) ((int)(((e) >> 12) & 127u))
+#define P_LEN1(e) ((int)(((e) >> 5) & 31u))
+#define P_SYM(e) ((int)(((e) >> 10) & 255u))
 
 typedef struct jw_table {  /* a DHT table as defined */
 	uint8_t bits[17];
 	uint8_t val[256];
-	unsigned gen;  /* 0: never defined */
+	int defined;
 } jw_table;
 
-typedef struct jw_huff {  /* a table ready for decoding */
-	unsigned gen;          /* the definition it was built from; 0: none */
-	int kind;
+/* A table ready for decoding. It stays in the context after the file and
+ * is reused when a later file defines the same table (most encoders write
+ * the same few), since building the lookups costs about as much as
+ * walking a small photo. */
+typedef struct jw_huff {
+	int kind;              /* 0: none built */
+	jw_table src;          /* the definition it was built from */
 	int32_t maxcode[18];   /* largest code of each length, -1 if none */
 	int32_t valoff[18];    /* symbol index of a code of that length, minus the code */
 	const uint8_t *val;
@@ -113,7 +117,6 @@ typedef struct jw {
 	const char *why;
 	/* tables */
 	jw_table tab[2][4];  /* [0] DC, [1] AC */
-	unsigned tab_gen;
 	int qdef[4];
 	int q0tab[4];        /* DC quantiser of each table */
 	unsigned restart_interval;
@@ -128,7 +131,9 @@ typedef struct jw {
 	uint8_t *row;        /* single-scan: the pixels of one MCU row; multi-scan: one row */
 	uint32_t row_w;
 	img_dhash_acc acc;
+	/* kept across files from here on */
 	jw_huff dc[4], ac[4];
+	uint8_t sel8[256][8];  /* sel8[v][r]: the bit of v with r set bits below */
 } jw;
 
 #define FAIL(j, msg) ((j)->why = (msg), -1)
@@ -153,9 +158,9 @@ static int extend(uint32_t x, int s)
 	return x < (1u << (s - 1)) ? (int)x - (1 << s) + 1 : (int)x;
 }
 
-/* Turns a sequential AC table of single symbols into the pair layout: a
- * second whole symbol joins the first when its code and extra bits are
- * inside the lookup too and the first does not end the block. */
+/* Turns a sequential AC table of single symbols into the layout above: the
+ * following whole symbols join the first while their code and extra bits
+ * are inside the lookup too and no end of block came first. */
 static void pair_symbols(jw_huff *h)
 {
 	enum { N = 1u << FAST_BITS };
@@ -164,18 +169,19 @@ static void pair_symbols(jw_huff *h)
 	for (uint32_t i = 0; i < N; i++) {
 		uint32_t e1 = one[i];
 		if (!(e1 & E_FULL)) {
-			h->fast[i] = e1 ? (uint32_t)E_LEN(e1) << 6 | (uint32_t)E_SYM(e1) << 11 : 0;
+			h->fast[i] = e1 ? (uint32_t)E_LEN(e1) << 5 | (uint32_t)E_SYM(e1) << 10 : 0;
 			continue;
 		}
-		uint32_t l1 = (uint32_t)E_LEN(e1), a1 = (uint32_t)E_ADV(e1);
-		uint32_t e = l1 | l1 << 6 | a1 << 11 | a1 << 25;
-		if (a1 < 64 && l1 < FAST_BITS) {
-			uint32_t e2 = one[(i << l1) & (N - 1)];
-			if ((e2 & E_FULL) && (uint32_t)E_LEN(e2) <= FAST_BITS - l1)
-				e = (l1 + (uint32_t)E_LEN(e2)) | l1 << 6 | (a1 + (uint32_t)E_ADV(e2)) << 11 |
-				    a1 << 18 | a1 << 25;
+		uint32_t len = 0, adv = 0, advb = 0;
+		for (int n = 0; n < MAX_PAIRED && adv < 64 && len < FAST_BITS; n++) {
+			uint32_t e = one[(i << len) & (N - 1)];
+			if (!(e & E_FULL) || (uint32_t)E_LEN(e) > FAST_BITS - len)
+				break;
+			advb = adv;
+			len += (uint32_t)E_LEN(e);
+			adv += (uint32_t)E_ADV(e);
 		}
-		h->fast[i] = e;
+		h->fast[i] = len | adv << 5 | advb << 12;
 	}
 }
 
@@ -217,7 +223,8 @@ static int huff_build(jw_huff *h, const jw_table *t, int kind)
 			h->maxcode[l] = -1;
 		}
 	}
-	h->val = t->val;
+	h->src = *t;
+	h->val = h->src.val;
 	memset(h->fast, 0, sizeof h->fast);
 	for (p = 0; p < n; p++) {
 		int l = size[p];
@@ -247,32 +254,34 @@ static int huff_build(jw_huff *h, const jw_table *t, int kind)
 	if (kind == KIND_AC_SEQ)
 		pair_symbols(h);
 	h->kind = kind;
-	h->gen = t->gen;
 	return 0;
 }
 
 static const jw_huff *huff_get(jw *j, int ac, int slot, int kind)
 {
-	if (slot > 3 || !j->tab[ac][slot].gen) {
+	if (slot > 3 || !j->tab[ac][slot].defined) {
 		j->why = "scan uses an undefined huffman table";
 		return NULL;
 	}
 	jw_huff *h = ac ? &j->ac[slot] : &j->dc[slot];
-	if (h->gen == j->tab[ac][slot].gen && h->kind == kind)
+	const jw_table *t = &j->tab[ac][slot];
+	if (h->kind == kind && memcmp(h->src.bits, t->bits, sizeof t->bits) == 0 &&
+	    memcmp(h->src.val, t->val, sizeof t->val) == 0)
 		return h;
-	if (huff_build(h, &j->tab[ac][slot], kind)) {
-		h->gen = 0;
+	if (huff_build(h, t, kind)) {
+		h->kind = 0;
 		j->why = "bad huffman table";
 		return NULL;
 	}
 	return h;
 }
 
-/* Codes longer than FAST_BITS, by the canonical order (T.81 F.16). Returns
+/* A code of length from or more, by the canonical order (T.81 F.16): for
+ * codes longer than FAST_BITS, or from 1 when a lookup does not fit. Returns
  * the symbol and its length, or -1 for a bad code. */
-static int slow_sym(const jw_huff *h, uint64_t bits, int *len)
+static int slow_sym(const jw_huff *h, uint64_t bits, int from, int *len)
 {
-	for (int l = FAST_BITS + 1; l <= 16; l++) {
+	for (int l = from; l <= 16; l++) {
 		int32_t code = (int32_t)(bits >> (64 - l));
 		if (code <= h->maxcode[l]) {
 			int32_t i = code + h->valoff[l];
@@ -384,7 +393,7 @@ HOT int dec_val(jw_br *b, const jw_huff *h, int *val)
 		sym = E_SYM(e);
 		l = E_LEN(e);
 	} else {
-		sym = slow_sym(h, b->buf, &l);
+		sym = slow_sym(h, b->buf, FAST_BITS + 1, &l);
 		if (sym < 0)
 			return -1;
 	}
@@ -406,28 +415,25 @@ HOT int skip_ac_seq(jw_br *b, const jw_huff *h)
 		if (b->cnt < FAST_BITS)
 			br_fill(b);
 		uint32_t e = h->fast[b->buf >> (64 - FAST_BITS)];
+		int sym, l;
 		if (P_LEN(e)) {
-			/* both symbols, unless the first already ends the block */
+			/* all symbols, unless one before the last ends the block */
 			if (k + P_ADVB(e) < 64) {
 				br_drop(b, P_LEN(e));
 				k += P_ADV(e);
-			} else {
-				br_drop(b, P_LEN1(e));
-				k += P_ADV1(e);
+				continue;
 			}
-			continue;
-		}
-		int sym, l;
-		if (P_LEN1(e)) {
+			sym = slow_sym(h, b->buf, 1, &l);
+		} else if (P_LEN1(e)) {
 			sym = P_SYM(e);
 			l = P_LEN1(e);
 		} else {
 			if (b->cnt < 16)
 				br_fill(b);
-			sym = slow_sym(h, b->buf, &l);
-			if (sym < 0)
-				return -1;
+			sym = slow_sym(h, b->buf, FAST_BITS + 1, &l);
 		}
+		if (sym < 0)
+			return -1;
 		br_drop(b, l);
 		int s = sym & 15, r = sym >> 4;
 		if (s) {
@@ -440,6 +446,34 @@ HOT int skip_ac_seq(jw_br *b, const jw_huff *h)
 		}
 	}
 	return 0;
+}
+
+/* Bits set in x. The builtin is a library call without -mpopcnt, which the
+ * portable build does not assume. */
+static inline int popcount64(uint64_t x)
+{
+	x = x - ((x >> 1) & 0x5555555555555555ull);
+	x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+	x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0full;
+	return (int)((x * 0x0101010101010101ull) >> 56);
+}
+
+/* Position of the set bit of x that has r set bits below it, or 64 when x
+ * has no more than r bits set; *count gets the bits set in x. Branch-free:
+ * byte counts by SWAR, the byte by a bytewise compare, the bit from sel8. */
+static inline int select64(const uint8_t (*sel8)[8], uint64_t x, int r, int *count)
+{
+	const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+	uint64_t c = x - ((x >> 1) & 0x5555555555555555ull);
+	c = (c & 0x3333333333333333ull) + ((c >> 2) & 0x3333333333333333ull);
+	c = ((c + (c >> 4)) & 0x0f0f0f0f0f0f0f0full) * ones;  /* byte i: bits in bytes 0..i */
+	*count = (int)(c >> 56);
+	uint64_t le = (((uint64_t)r * ones | highs) - c) & highs;  /* bytes with count <= r */
+	int byte = (int)(((le >> 7) * ones) >> 56);
+	if (byte == 8)
+		return 64;
+	int below = (int)(((c << 8) >> (8 * byte)) & 255u);
+	return 8 * byte + sel8[(x >> (8 * byte)) & 255u][r - below];
 }
 
 /* ---- the 1/8-scale picture ---- */
@@ -629,27 +663,29 @@ HOT int ac_refine_block(jw *j, jw_br *b, const jw_huff *h, const jw_scan *s, uns
 				break;
 			}
 			/* pass r zero coefficients (16 for ZRL); stop at the next zero */
-			uint64_t from = ~0ull << k;
-			uint64_t zeros = ~nz & from & band;
-			for (int i = 0; i < r && zeros; i++)
-				zeros &= zeros - 1;
-			uint64_t passed;
-			if (zeros) {
-				int t = __builtin_ctzll(zeros);
-				passed = from & ((1ull << t) - 1);
-				k = t;
+			uint64_t zeros = ~nz & (~0ull << k) & band;
+			int nzeros = 0, t;
+			if (r <= 2) {
+				/* the common short runs: drop r low bits without branches */
+				uint64_t z1 = zeros & (zeros - 1), z2 = z1 & (z1 - 1);
+				uint64_t zr = r == 0 ? zeros : r == 1 ? z1 : z2;
+				t = zr ? __builtin_ctzll(zr) : 64;
+				if (t == 64)
+					nzeros = popcount64(zeros);
 			} else {
-				passed = from & band;
-				k = s->Se + 1;
+				t = select64(j->sel8, zeros, r, &nzeros);
 			}
-			br_skip(b, __builtin_popcountll(nz & passed));
+			/* every position passed is nonzero but the r zeros */
+			int passed = t < 64 ? t - k - r : s->Se + 1 - k - nzeros;
+			k = t < 64 ? t : s->Se + 1;
+			br_skip(b, passed);
 			if (sz)
 				nz |= 1ull << (k < 63 ? k : 63);
 		}
 	}
 	if (*eobrun > 0) {
 		if (k <= s->Se)
-			br_skip(b, __builtin_popcountll(nz & (~0ull << k) & band));
+			br_skip(b, popcount64(nz & (~0ull << k) & band));
 		(*eobrun)--;
 	}
 	*nzp = nz;
@@ -793,7 +829,7 @@ static int get_dht(jw *j, const uint8_t *p, uint32_t n)
 		memcpy(t->bits + 1, p + 1, 16);
 		memcpy(t->val, p + 17, (size_t)count);
 		memset(t->val + count, 0, (size_t)(256 - count));
-		t->gen = ++j->tab_gen;
+		t->defined = 1;
 		p += 17 + count;
 		n -= (uint32_t)count;
 	}
@@ -1065,15 +1101,19 @@ static int walk(jw *j, img_ctx *ctx, img_jpeg_walk_out *out)
 int img_jpeg_walk(img_ctx *c, const uint8_t *data, size_t len, img_jpeg_walk_out *out)
 {
 	memset(out, 0, sizeof *out);
+	int fresh = c->jw.cap < sizeof(jw);
 	if (img_scratch_grow(&c->jw, sizeof(jw))) {
 		out->why = "out of memory";
 		return IMG_JPEG_WALK_FALLBACK;
 	}
 	jw *j = (jw *)(void *)c->jw.p;
-	/* everything but the lookup tables, which are rebuilt before use */
-	memset(j, 0, offsetof(jw, dc));
-	for (int i = 0; i < 4; i++)
-		j->dc[i].gen = j->ac[i].gen = 0;
+	/* everything but the decoding tables, kept from earlier files */
+	memset(j, 0, fresh ? sizeof *j : offsetof(jw, dc));
+	if (fresh)
+		for (int v = 0; v < 256; v++)
+			for (int b = 0, r = 0; b < 8; b++)
+				if (v >> b & 1)
+					j->sel8[v][r++] = (uint8_t)b;
 	j->d = data;
 	j->len = len;
 	j->q0 = -1;
