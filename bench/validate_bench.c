@@ -4,8 +4,8 @@
  * not wall time, so other work on a shared machine distorts it less; each
  * path runs over all files REPS times, alternating, and the best and median
  * passes are reported. Also checks that both paths agree on every file.
- * Build: make bench-validate (or see the Makefile rule).
- * Usage: validate_bench [-r REPS] DIR|FILE... */
+ * Build and run: make bench-validate DIRS="/tmp/basephotos /tmp/benchphotos"
+ * Usage: build/rel/validate_bench [-r REPS] DIR|FILE... */
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>

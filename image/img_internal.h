@@ -55,7 +55,8 @@ static inline uint8_t img_luma(uint8_t r, uint8_t g, uint8_t b)
 }
 
 /* Format decoders; the header was already probed and the limits checked. */
-/* img_jpeg_validate: img_jpeg_validate_lib, libjpeg-turbo's 1/8-scale pass. */
+/* img_jpeg_validate: jpeg_walk.c's fast accept path, else
+ * img_jpeg_validate_lib, libjpeg-turbo's 1/8-scale pass (tests call both). */
 int img_jpeg_validate_lib(img_ctx *c, const uint8_t *data, size_t len, const img_info *info,
                           uint64_t *dhash, char *err, size_t errlen);
 int img_jpeg_validate(img_ctx *c, const uint8_t *data, size_t len, const img_info *info,
