@@ -517,7 +517,9 @@ HOT int restart(jw *j, jw_br *b, int *next_rst)
 
 /* ---- scans ---- */
 
-static void scan_geometry(jw *j, jw_scan *s)
+/* MCU layout of a scan; -1 when an MCU would hold more than the 10 blocks
+ * libjpeg allows (D_MAX_BLOCKS_IN_MCU), checked before s->blk is written. */
+static int scan_geometry(jw *j, jw_scan *s)
 {
 	s->nblk = 0;
 	if (s->n == 1) {
@@ -526,16 +528,22 @@ static void scan_geometry(jw *j, jw_scan *s)
 		s->mcuy = c->hib;
 		s->blk[0] = (jw_blk){s->ci[0], 0, 0, 0, NULL, NULL};
 		s->nblk = 1;
-		return;
+		return 0;
 	}
 	s->mcux = div_up(j->width, 8u * (uint32_t)j->maxh);
 	s->mcuy = div_up(j->height, 8u * (uint32_t)j->maxv);
+	int total = 0;
+	for (int i = 0; i < s->n; i++)
+		total += j->comp[s->ci[i]].h * j->comp[s->ci[i]].v;
+	if (total > 10)
+		return -1;
 	for (int i = 0; i < s->n; i++) {
 		jw_comp *c = &j->comp[s->ci[i]];
 		for (int y = 0; y < c->v; y++)
 			for (int x = 0; x < c->h; x++)
 				s->blk[s->nblk++] = (jw_blk){s->ci[i], i, (uint32_t)x, (uint32_t)y, NULL, NULL};
 	}
+	return 0;
 }
 
 /* Block (x, y) of component ci for block bi of MCU (mx, my). */
@@ -943,8 +951,7 @@ static int get_sos(jw *j, img_ctx *ctx, const uint8_t *p, uint32_t n)
 		return FAIL(j, "too many scans");
 	if (j->scans > 1 && !j->multi)
 		return FAIL(j, "second scan in a single-scan file");
-	scan_geometry(j, &s);
-	if (s.nblk > 10)
+	if (scan_geometry(j, &s))
 		return FAIL(j, "too many blocks in an mcu");
 	for (int i = 0; i < s.n; i++) {
 		jw_comp *c = &j->comp[s.ci[i]];
