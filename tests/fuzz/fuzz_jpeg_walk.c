@@ -64,15 +64,27 @@ size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size, unsi
 	return size;
 }
 
+/* How much of the run was a real comparison, printed at exit. */
+static unsigned long n_runs, n_jpeg, n_walked;
+
+static void report(void)
+{
+	fprintf(stderr, "fuzz_jpeg_walk: %lu inputs, %lu probed as jpeg, walk accepted %lu (libjpeg-turbo agreed on all)\n",
+	        n_runs, n_jpeg, n_walked);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	/* One context for the whole run, as a crawler worker keeps one: this
 	 * also fuzzes reusing its tables and buffers across files. */
 	static img_ctx *c;
-	if (!c)
+	if (!c) {
 		c = img_ctx_new();
+		atexit(report);
+	}
 	if (!c)
 		return 0;
+	n_runs++;
 	img_info info;
 	img_jpeg_walk_out o;
 	char err[256];
@@ -84,8 +96,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	 * this part in production, before either path runs). */
 	if ((uint64_t)info.width * info.height > 4000000u)
 		return 0;
+	n_jpeg++;
 	if (img_jpeg_walk(c, data, size, &o) != 0)
 		return 0;
+	n_walked++;
 	uint64_t h = 0;
 	int rc = img_jpeg_validate_lib(c, data, size, &info, &h, err, sizeof err);
 	if (rc != 0 || h != o.dhash || o.width != info.width || o.height != info.height) {
