@@ -66,9 +66,9 @@ typedef struct jw_table {  /* a DHT table as defined */
 } jw_table;
 
 /* A table ready for decoding. It stays in the context after the file and
- * is reused when a later file defines the same table (most encoders write
- * the same few), since building the lookups costs about as much as
- * walking a small photo. */
+ * is reused when a later file defines the same table (many encoders write
+ * the same few): filling 2048 entries per table is not free next to walking
+ * a small photo. */
 typedef struct jw_huff {
 	int kind;              /* 0: none built */
 	jw_table src;          /* the definition it was built from */
