@@ -42,7 +42,7 @@ TESTS := $(TEST_SRC:tests/unit/%.c=$(B)/tests/%)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 REPLAYS := $(FUZZ_SRC:tests/fuzz/fuzz_%.c=$(B)/fuzz/replay_%)
 
-.PHONY: all test unit e2e demo bench clean lint fuzz check-pytorch
+.PHONY: all test unit e2e demo bench bench-validate clean lint fuzz check-pytorch
 all: $(B)/natadv $(if $(filter rel,$(MODE)),natadv)
 
 natadv: $(B)/natadv
@@ -122,7 +122,15 @@ fuzz-%: $(FZ)/bin/fuzz_%
 # every target in turn, SECONDS each
 fuzz: $(FUZZ_SRC:tests/fuzz/fuzz_%.c=fuzz-%)
 
-tools: $(B)/natadv $(TESTS) $(REPLAYS) $(B)/testsrv
+tools: $(B)/natadv $(TESTS) $(REPLAYS) $(B)/testsrv $(B)/validate_bench
+
+# JPEG validation speed per core, libjpeg-turbo's pass against the entropy
+# walk (image/jpeg_walk.c): make bench-validate [DIRS="photo folders"]
+$(B)/validate_bench: bench/validate_bench.c $(B)/libnatadv.a
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(B)/libnatadv.a $(LIBS_ALL)
+
+bench-validate: $(B)/validate_bench
+	$(B)/validate_bench -r 7 $(or $(DIRS),tests/fixtures)
 
 # playwright-core from npm drives Debian's chromium in the browser test; 1.61 is
 # the newest that still runs on Node.js 18 (Debian 12's).
@@ -169,4 +177,4 @@ check-pytorch:
 clean:
 	rm -rf build natadv
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TESTS:=.d) $(REPLAYS:=.d) $(wildcard $(FZ)/obj/*/*.d $(FZ)/bin/*.d)
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TESTS:=.d) $(REPLAYS:=.d) $(B)/validate_bench.d $(wildcard $(FZ)/obj/*/*.d $(FZ)/bin/*.d)

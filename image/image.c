@@ -40,6 +40,8 @@ void img_ctx_free(img_ctx *c)
 	free(c->tmp.p);
 	free(c->coef.p);
 	free(c->acc.p);
+	free(c->jw.p);
+	free(c->jwbuf.p);
 	free(c);
 }
 
@@ -161,6 +163,22 @@ void img_dhash_add(img_dhash_acc *a, uint32_t y, uint32_t x0, uint32_t dx, uint3
 		return;
 	uint32_t by = ybin(a, y);
 	uint32_t b = 0;
+	if (nch == 1 && dx == 1 && x0 < a->w) {
+		/* contiguous gray pixels (the JPEG paths): sum each bin's run */
+		uint32_t end = n < a->w - x0 ? x0 + n : a->w;
+		for (uint32_t x = x0; x < end; b++) {
+			uint32_t stop = b + 1 < a->nbx && a->xstart[b + 1] < end ? a->xstart[b + 1] : end;
+			if (stop <= x)
+				continue;
+			uint64_t sum = 0;
+			for (uint32_t i = x; i < stop; i++)
+				sum += px[i - x0];
+			a->sum[by][b] += sum;
+			a->cnt[by][b] += stop - x;
+			x = stop;
+		}
+		return;
+	}
 	for (uint32_t i = 0; i < n; i++, px += nch) {
 		uint32_t x = x0 + i * dx;
 		if (x >= a->w)

@@ -24,6 +24,8 @@ struct img_ctx {
 	img_scratch tmp;    /* img_resize_shorter horizontal pass */
 	img_scratch coef;   /* resize bounds and coefficients */
 	img_scratch acc;    /* resize vertical pass: one row of int32 sums */
+	img_scratch jw;     /* jpeg_walk.c: its state and Huffman lookup tables */
+	img_scratch jwbuf;  /* jpeg_walk.c: DC values, nonzero masks or a row */
 };
 
 /* Makes s hold at least n bytes (contents not kept); 0 or NATADV_ENOMEM. */
@@ -55,8 +57,13 @@ static inline uint8_t img_luma(uint8_t r, uint8_t g, uint8_t b)
 }
 
 /* Format decoders; the header was already probed and the limits checked. */
-/* Decodes the whole JPEG (at 1/8 scale) to catch truncation and corruption
- * and computes its dHash; 0 or NATADV_EFORMAT with err saying why. */
+/* img_jpeg_validate: jpeg_walk.c's fast accept path, else
+ * img_jpeg_validate_lib, libjpeg-turbo's 1/8-scale pass (tests call both). */
+int img_jpeg_validate_lib(img_ctx *c, const uint8_t *data, size_t len, const img_info *info,
+                          uint64_t *dhash, char *err, size_t errlen);
+/* Walks the whole JPEG entropy-coded stream (the fast walk, else libjpeg-turbo
+ * at 1/8 scale) to catch truncation and corruption, and computes its dHash;
+ * 0 or NATADV_EFORMAT with err saying why. */
 int img_jpeg_validate(img_ctx *c, const uint8_t *data, size_t len, const img_info *info,
                       uint64_t *dhash, char *err, size_t errlen);
 /* The same for a PNG, decoded row by row. */
