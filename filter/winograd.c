@@ -322,10 +322,13 @@ INLINE void input_body(const struct wino_job *j, int c, const int m,
 	vf d[36], t[36], v[36];
 
 	memset(d, 0, sizeof d);
-	if (staged)
+	if (staged) {
 		for (int i = 0; i < j->nc; i++)
 			stage_plane(pad + i * pplane, x0 + (size_t)i * h * w, h, w,
 			            ph, pw);
+		/* read (past the last patch row), never used */
+		pad[j->nc * pplane] = pad[j->nc * pplane + 1] = 0.0f;
+	}
 	for (size_t t0 = 0; t0 < tc; t0 += TB) {
 		const int nt = tc - t0 < TB ? (int)(tc - t0) : TB;
 		struct tile_pos p = tile_at(t0, th, tw);
