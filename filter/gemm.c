@@ -160,7 +160,10 @@ static void tile_avx2(const struct tile *t)
 		const float *x = t->x + j0, *w = t->w + r0;
 		__m256 c[4][3];
 
+		/* every loop over the tile unrolled: c stays in registers */
+#pragma GCC unroll 4
 		for (int r = 0; r < 4; r++)
+#pragma GCC unroll 3
 			for (int v = 0; v < 3; v++)
 				c[r][v] = t->flags & F_FIRST
 				                  ? _mm256_set1_ps(t->b[r0 + r])
@@ -170,6 +173,7 @@ static void tile_avx2(const struct tile *t)
 			const __m256 a1 = _mm256_loadu_ps(x + 8);
 			const __m256 a2 = _mm256_loadu_ps(x + 16);
 
+#pragma GCC unroll 4
 			for (int r = 0; r < 4; r++) {
 				const __m256 b = _mm256_broadcast_ss(w + r);
 
@@ -178,7 +182,9 @@ static void tile_avx2(const struct tile *t)
 				c[r][2] = _mm256_fmadd_ps(a2, b, c[r][2]);
 			}
 		}
+#pragma GCC unroll 4
 		for (int r = 0; r < 4; r++)
+#pragma GCC unroll 3
 			for (int v = 0; v < 3; v++) {
 				float *p = y + (size_t)r * t->ldy + 8 * v;
 				__m256 a = c[r][v];

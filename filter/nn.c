@@ -128,12 +128,23 @@ static inline __attribute__((always_inline)) void copy_stride2(
 	memcpy(o + n - 16, &r, sizeof r);
 }
 
+/* zeros from o on, 16 at a time: whole-vector stores */
+static inline __attribute__((always_inline)) void zero16(float *o, int n)
+{
+	const v16f z = {0};
+
+	for (int i = 0; i < n; i += 16)
+		memcpy(o + i, &z, sizeof z);
+}
+
 /* The k rows of col for input channel ci = cy / k, kernel row
  * ky = cy % k (see im2col). Row by row of the output, the columns are
  * built in stage after the ones not yet written, and every whole sliver
- * of MR columns is copied out; all copies have a constant size (a
- * variable-size memcpy becomes a call or a slow-starting rep movs).
- * stride2: copies x[0], x[2] ... into o (n of them) for stride 2. */
+ * of MR columns is copied out. Stage is mostly written and read in whole
+ * vectors: a vector load of bytes just stored in pieces stalls (store
+ * forwarding), and a variable-size memcpy becomes a call or a slow-
+ * starting rep movs. stride2: copies x[0], x[2] ... into o (n of them)
+ * for stride 2. */
 static inline __attribute__((always_inline)) void im2col_body(
 	const struct im2col_job *j, int cy,
 	void (*stride2)(float *o, const float *x, int n))
@@ -165,29 +176,32 @@ static inline __attribute__((always_inline)) void im2col_body(
 		for (size_t row = j->r0; row < j->r0 + j->nr; row++) {
 			const int i = (int)(row / j->ho), oy = (int)(row % j->ho);
 			const float *img = j->src + ((size_t)ci * j->n + i) * plane;
+			const int iy = oy * s - pad + ky;
+			const int inside = iy >= 0 && iy < j->h;
+			/* input row; column of output column ox: ox * s + x0 */
+			const float *in = inside ? img + (size_t)iy * w : img;
+			const int x0 = kx - pad;
 			float *line = stage + held;
-			int iy = oy * s - pad + ky, q;
-			const float *in;
+			int q;
 
-			if (iy < 0 || iy >= j->h) {
-				memset(line, 0, (size_t)wo * sizeof *line);
+			if (!inside) {
+				zero16(line, wo);
 			} else {
-				for (int ox = 0; ox < lo; ox++)
-					line[ox] = 0.0f;
-				for (int ox = hi; ox < wo; ox++)
-					line[ox] = 0.0f;
-				/* input column of output column lo */
-				in = img + (size_t)iy * w + lo * s - pad + kx;
+				/* zeros around, then the columns inside over them */
+				const float *first = in + lo * s + x0;
+
+				zero16(line, lo);
 				if (hi == lo)
 					;
 				else if (s == 1)
-					memcpy(line + lo, in,
+					memcpy(line + lo, first,
 					       (size_t)(hi - lo) * sizeof *line);
 				else if (s == 2)
-					stride2(line + lo, in, hi - lo);
+					stride2(line + lo, first, hi - lo);
 				else
 					for (int ox = lo; ox < hi; ox++)
-						line[ox] = in[(ox - lo) * s];
+						line[ox] = first[(ox - lo) * s];
+				zero16(line + hi, wo - hi);
 			}
 			/* whole slivers out; the rest to the front */
 			held += wo;
