@@ -15,6 +15,7 @@
 
 #include <jpeglib.h>
 
+#include "common/buf.h"
 #include "common/err.h"
 #include "image/jpeg_walk.h"
 #include "tests/t.h"
@@ -29,16 +30,15 @@ typedef struct blob {
 static blob load(const char *path)
 {
 	blob b = {NULL, 0};
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return b;
-	fseek(f, 0, SEEK_END);
-	long n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	b.p = malloc(n > 0 ? (size_t)n : 1);
-	if (b.p && n > 0 && fread(b.p, 1, (size_t)n, f) == (size_t)n)
-		b.len = (size_t)n;
-	fclose(f);
+	buf f;
+	char err[256];
+	buf_init(&f, (size_t)1 << 30);
+	if (buf_read_file(&f, path, err, sizeof err) == 0 && f.len) {
+		b.p = (uint8_t *)f.data;  /* the buffer's malloc'd bytes, freed with free() */
+		b.len = f.len;
+	} else {
+		buf_release(&f);
+	}
 	return b;
 }
 
