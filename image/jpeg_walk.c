@@ -20,6 +20,9 @@
  *     first component (+8 per block of every component if progressive),
  *     against libjpeg-turbo's 128 per block for the same file. */
 #include <stdlib.h>
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <cpuid.h>
+#endif
 #include <string.h>
 
 #include "image/jpeg_walk.h"
@@ -134,6 +137,7 @@ typedef struct jw {
 	/* kept across files from here on */
 	jw_huff dc[4], ac[4];
 	uint8_t sel8[256][8];  /* sel8[v][r]: the bit of v with r set bits below */
+	int pdep;              /* pdep_is_fast() */
 } jw;
 
 #define FAIL(j, msg) ((j)->why = (msg), -1)
@@ -648,51 +652,125 @@ HOT int ac_first_block(jw_br *b, const jw_huff *h, const jw_scan *s, unsigned *e
 	return 0;
 }
 
+/* pdep and popcnt for the refinement scans, where the next coefficient to
+ * visit is "the (r+1)-th zero from here": by inline assembly, used only when
+ * the CPU has them and its pdep is fast (pdep_is_fast), so that the portable
+ * build needs no -mbmi2. */
+#if defined(__x86_64__) && defined(__GNUC__)
+#define HAVE_PDEP_ASM 1
+static inline uint64_t asm_pdep(uint64_t src, uint64_t mask)
+{
+	uint64_t r;
+	__asm__("pdep %2, %1, %0" : "=r"(r) : "r"(src), "r"(mask));
+	return r;
+}
+
+static inline int asm_popcnt(uint64_t x)
+{
+	uint64_t r;
+	__asm__("popcnt %1, %0" : "=r"(r) : "r"(x) : "cc");
+	return (int)r;
+}
+#else
+#define HAVE_PDEP_ASM 0
+#endif
+
+/* Whether this CPU runs pdep in a few cycles: Intel's since Haswell and
+ * AMD's since Zen 3 (family 0x19); AMD's earlier ones microcode it. */
+static int pdep_is_fast(void)
+{
+#if HAVE_PDEP_ASM
+	__builtin_cpu_init();
+	if (!__builtin_cpu_supports("bmi2") || !__builtin_cpu_supports("popcnt"))
+		return 0;
+	if (__builtin_cpu_is("intel"))
+		return 1;
+	unsigned a, b, c, d;
+	if (!__builtin_cpu_is("amd") || !__get_cpuid(1, &a, &b, &c, &d))
+		return 0;
+	unsigned family = (a >> 8) & 15u;
+	if (family == 15)
+		family += (a >> 20) & 255u;
+	return family >= 0x19;
+#else
+	return 0;
+#endif
+}
+
 /* One block of an AC refinement scan (T.81 G.1.2.3). A correction bit
  * follows for every already-nonzero coefficient passed over, and never
- * changes which coefficients are nonzero, so only their count matters. */
+ * changes which coefficients are nonzero, so only their count matters.
+ * fast (a constant where inlined): pdep finds the next zero to stop at. */
 HOT int ac_refine_block(jw *j, jw_br *b, const jw_huff *h, const jw_scan *s, unsigned *eobrun,
-                           uint64_t *nzp)
+                        uint64_t *nzp, int fast)
 {
 	uint64_t nz = *nzp;
-	uint64_t band = s->Se == 63 ? ~0ull : (1ull << (s->Se + 1)) - 1;  /* bits 0..Se */
+	const int Se = s->Se;
+	uint64_t band = Se == 63 ? ~0ull : (1ull << (Se + 1)) - 1;  /* bits 0..Se */
 	int k = s->Ss;
 	if (*eobrun == 0) {
-		for (; k <= s->Se; k++) {
-			int val, sym = dec_val(b, h, &val);
-			if (sym < 0)
+		while (k <= Se) {
+			if (b->cnt < 32)
+				br_fill(b);
+			uint32_t e = h->fast[b->buf >> (64 - FAST_BITS)];
+			int val, sym;
+			if (e & E_FULL) {
+				br_drop(b, E_LEN(e));
+				sym = E_SYM(e);
+				val = E_VAL(e);
+			} else if ((sym = dec_val(b, h, &val)) < 0) {
 				return FAIL(j, "bad huffman code");
+			}
 			int r = sym >> 4, sz = sym & 15;
-			if (sz) {
-				if (sz != 1)
-					return FAIL(j, "refinement coefficient of size other than 1");
-			} else if (r != 15) {
+			if (sz == 0 && r != 15) {
 				*eobrun = (unsigned)val;
 				break;
 			}
-			/* pass r zero coefficients (16 for ZRL); stop at the next zero */
-			uint64_t zeros = ~nz & (~0ull << k) & band;
-			int nzeros = 0, t;
-			if (r <= 2) {
-				/* the common short runs: drop r low bits without branches */
-				uint64_t z1 = zeros & (zeros - 1), z2 = z1 & (z1 - 1);
-				uint64_t zr = r == 0 ? zeros : r == 1 ? z1 : z2;
-				t = zr ? __builtin_ctzll(zr) : 64;
-				if (t == 64)
-					nzeros = popcount64(zeros);
-			} else {
-				t = select64(j->sel8, zeros, r, &nzeros);
+			if (sz > 1)
+				return FAIL(j, "refinement coefficient of size other than 1");
+			/* pass r zero coefficients (16 for ZRL); stop at the next zero,
+			 * isolated in stop (0 when the band has no such zero) */
+			uint64_t above = ~0ull << k, zeros = ~nz & band & above, stop;
+			int passed;
+#if HAVE_PDEP_ASM
+			if (fast) {
+				stop = asm_pdep(1ull << r, zeros);
+				passed = asm_popcnt(nz & band & above & (stop ? stop - 1 : ~0ull));
+			} else
+#endif
+			{
+				int t, nzeros = 0;
+				if (r <= 2) {
+					/* the common short runs: drop r low bits without branches */
+					uint64_t z1 = zeros & (zeros - 1), z2 = z1 & (z1 - 1);
+					uint64_t zr = r == 0 ? zeros : r == 1 ? z1 : z2;
+					t = zr ? __builtin_ctzll(zr) : 64;
+					if (t == 64)
+						nzeros = popcount64(zeros);
+				} else {
+					t = select64(j->sel8, zeros, r, &nzeros);
+				}
+				stop = t < 64 ? 1ull << t : 0;
+				/* every position passed is nonzero but the r zeros */
+				passed = t < 64 ? t - k - r : Se + 1 - k - nzeros;
 			}
-			/* every position passed is nonzero but the r zeros */
-			int passed = t < 64 ? t - k - r : s->Se + 1 - k - nzeros;
-			k = t < 64 ? t : s->Se + 1;
-			br_skip(b, passed);
+			if (passed > b->cnt)
+				br_skip(b, passed);
+			else
+				br_drop(b, passed);
+			if (!stop) {
+				k = Se + 1;
+				if (sz)
+					nz |= 1ull << (k < 63 ? k : 63);
+				break;
+			}
 			if (sz)
-				nz |= 1ull << (k < 63 ? k : 63);
+				nz |= stop;
+			k = __builtin_ctzll(stop) + 1;
 		}
 	}
 	if (*eobrun > 0) {
-		if (k <= s->Se)
+		if (k <= Se)
 			br_skip(b, popcount64(nz & (~0ull << k) & band));
 		(*eobrun)--;
 	}
@@ -700,7 +778,7 @@ HOT int ac_refine_block(jw *j, jw_br *b, const jw_huff *h, const jw_scan *s, uns
 	return 0;
 }
 
-static int scan_prog(jw *j, jw_scan *s)
+HOT int scan_prog_t(jw *j, jw_scan *s, int fast)
 {
 	jw_br b = {0, 0, STOP_NONE, j->d + j->pos, j->d + j->len};
 	unsigned ri = j->restart_interval, togo = ri, eobrun = 0;
@@ -725,7 +803,7 @@ static int scan_prog(jw *j, jw_scan *s)
 				if (s->Ah == 0) {
 					if (ac_first_block(&b, s->blk[0].ac, s, &eobrun, nz))
 						return FAIL(j, "bad huffman code");
-				} else if (ac_refine_block(j, &b, s->blk[0].ac, s, &eobrun, nz)) {
+				} else if (ac_refine_block(j, &b, s->blk[0].ac, s, &eobrun, nz, fast)) {
 					return -1;
 				}
 				continue;
@@ -762,6 +840,12 @@ static int scan_prog(jw *j, jw_scan *s)
 		return -1;
 	j->pos = (size_t)(b.p - j->d);
 	return 0;
+}
+
+/* Two copies of the progressive scan loop, one with pdep. */
+static int scan_prog(jw *j, jw_scan *s)
+{
+	return j->pdep ? scan_prog_t(j, s, 1) : scan_prog_t(j, s, 0);
 }
 
 /* ---- markers ---- */
@@ -1105,22 +1189,43 @@ static int walk(jw *j, img_ctx *ctx, img_jpeg_walk_out *out)
 	}
 }
 
-int img_jpeg_walk(img_ctx *c, const uint8_t *data, size_t len, img_jpeg_walk_out *out)
+/* c's walk state, set up on first use; NULL when out of memory. */
+static jw *jw_state(img_ctx *c)
 {
-	memset(out, 0, sizeof *out);
 	int fresh = c->jw.cap < sizeof(jw);
-	if (img_scratch_grow(&c->jw, sizeof(jw))) {
-		out->why = "out of memory";
-		return IMG_JPEG_WALK_FALLBACK;
-	}
+	if (img_scratch_grow(&c->jw, sizeof(jw)))
+		return NULL;
 	jw *j = (jw *)(void *)c->jw.p;
-	/* everything but the decoding tables, kept from earlier files */
-	memset(j, 0, fresh ? sizeof *j : offsetof(jw, dc));
-	if (fresh)
+	if (fresh) {
+		memset(j, 0, sizeof *j);
+		j->pdep = pdep_is_fast();
 		for (int v = 0; v < 256; v++)
 			for (int b = 0, r = 0; b < 8; b++)
 				if (v >> b & 1)
 					j->sel8[v][r++] = (uint8_t)b;
+	}
+	return j;
+}
+
+int img_jpeg_walk_portable(img_ctx *c)
+{
+	jw *j = jw_state(c);
+	if (!j)
+		return -1;
+	j->pdep = 0;
+	return 0;
+}
+
+int img_jpeg_walk(img_ctx *c, const uint8_t *data, size_t len, img_jpeg_walk_out *out)
+{
+	memset(out, 0, sizeof *out);
+	jw *j = jw_state(c);
+	if (!j) {
+		out->why = "out of memory";
+		return IMG_JPEG_WALK_FALLBACK;
+	}
+	/* everything but the decoding tables, kept from earlier files */
+	memset(j, 0, offsetof(jw, dc));
 	j->d = data;
 	j->len = len;
 	j->q0 = -1;

@@ -27,5 +27,8 @@ typedef struct img_jpeg_walk_out {
  * bytes): it never rejects, so every verdict on a damaged file and its message
  * come from libjpeg-turbo. Keeps its tables and buffers in c. */
 int img_jpeg_walk(img_ctx *c, const uint8_t *data, size_t len, img_jpeg_walk_out *out);
+/* Makes c's walks take the portable code paths even where the CPU has faster
+ * instructions (pdep), so tests check both; 0, or -1 when out of memory. */
+int img_jpeg_walk_portable(img_ctx *c);
 
 #endif

@@ -2,6 +2,7 @@
  * on any input the walk either hands over to libjpeg-turbo or accepts, and
  * when it accepts, libjpeg-turbo's 1/8-scale pass (img_jpeg_validate_lib)
  * must accept too with the same dHash and dimensions. A disagreement aborts.
+ * The walk's portable code paths must agree with this CPU's (pdep).
  * The walk also runs on bodies img_probe refuses, which must not crash it.
  * Half the mutations touch only the entropy-coded data of a JPEG (flipped
  * bits, changed bytes, a cut closed by EOI), which keeps the headers valid so
@@ -77,9 +78,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	/* One context for the whole run, as a crawler worker keeps one: this
 	 * also fuzzes reusing its tables and buffers across files. */
-	static img_ctx *c;
+	static img_ctx *c, *cp;  /* cp takes the portable paths (no pdep) */
 	if (!c) {
 		c = img_ctx_new();
+		cp = img_ctx_new();
+		if (!cp || img_jpeg_walk_portable(cp))
+			abort();
 		atexit(report);
 	}
 	if (!c)
@@ -97,7 +101,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if ((uint64_t)info.width * info.height > 4000000u)
 		return 0;
 	n_jpeg++;
-	if (img_jpeg_walk(c, data, size, &o) != 0)
+	img_jpeg_walk_out op;
+	int rw = img_jpeg_walk(c, data, size, &o), rp = img_jpeg_walk(cp, data, size, &op);
+	if (rw != rp || (rw == 0 && op.dhash != o.dhash)) {
+		fprintf(stderr, "jpeg_walk: this CPU's paths %d %016llx, portable %d %016llx\n", rw,
+		        (unsigned long long)o.dhash, rp, (unsigned long long)op.dhash);
+		abort();
+	}
+	if (rw != 0)
 		return 0;
 	n_walked++;
 	uint64_t h = 0;

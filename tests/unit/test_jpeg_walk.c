@@ -430,24 +430,31 @@ static void test_photos(void)
 	T_EQ_INT(walked, files);
 }
 
+/* Everything twice: with the CPU's fast paths (pdep where it is fast) and
+ * with the portable code. */
 int main(void)
 {
-	ctx = img_ctx_new();
-	if (!ctx)
-		return 1;
 	load_pics();
-	T_RUN(test_fixtures);
-	T_RUN(test_fuzz_seeds);
-	T_RUN(test_variants);
-	T_RUN(test_damaged_variants);
-	T_RUN(test_damaged_fixtures);
-	T_RUN(test_big_headers);
-	T_RUN(test_exact_sizes);
-	T_RUN(test_photos);
-	printf("differential: %ld inputs, libjpeg-turbo accepts %ld, walk accepts %ld, disagreements %ld\n",
-	       n_inputs, n_lib_ok, n_accepted, n_disagree);
+	for (int portable = 0; portable < 2; portable++) {
+		ctx = img_ctx_new();
+		if (!ctx || (portable && img_jpeg_walk_portable(ctx)))
+			return 1;
+		n_inputs = n_accepted = n_lib_ok = n_disagree = 0;
+		rng = 0x9e3779b97f4a7c15ull;
+		printf("-- %s code paths\n", portable ? "portable" : "this CPU's");
+		T_RUN(test_fixtures);
+		T_RUN(test_fuzz_seeds);
+		T_RUN(test_variants);
+		T_RUN(test_damaged_variants);
+		T_RUN(test_damaged_fixtures);
+		T_RUN(test_big_headers);
+		T_RUN(test_exact_sizes);
+		T_RUN(test_photos);
+		printf("differential: %ld inputs, libjpeg-turbo accepts %ld, walk accepts %ld, disagreements %ld\n",
+		       n_inputs, n_lib_ok, n_accepted, n_disagree);
+		img_ctx_free(ctx);
+	}
 	free(pics[0].px);
 	free(pics[1].px);
-	img_ctx_free(ctx);
 	return T_DONE();
 }
