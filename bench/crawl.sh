@@ -3,6 +3,9 @@
 # URLs of byte-distinct real photos, served from loopback by nginx. Each tool
 # runs RUNS times; prints files/s, MB/s and peak RSS, and natadv's ratios.
 # natadv validates, hashes and stores every image; the others only write files.
+# The tools take turns, round by round, so that the machine's drift (page
+# cache, memory the hypervisor has not backed yet) hits all alike; best and
+# median are reported, and each run's time until its data is durable.
 # Usage: bench/crawl.sh [N=10000] [RUNS=3]   (PROGRESSIVE=0: baseline JPEGs only;
 # aria2c, ~50x slower than the others here, runs once)
 set -eu
@@ -44,71 +47,97 @@ BASE="http://127.0.0.1:$PORT"
 ls "$W/www/p" | sed "s#^#$BASE/p/#" > "$W/urls.txt"
 { printf 'url\twnid\n'; sed 's/$/\tn01440764/' "$W/urls.txt"; } > "$W/seeds.tsv"
 
-# run NAME DIR COMMAND... : one timed run; prints "seconds peak_kb"
+# Every run writes into a folder of its own, and all are kept until the end:
+# deleting 10,000 files and creating 10,000 more within a minute makes ext4
+# (without a journal, as here) scan past every recently deleted inode on
+# each create, which cost one run 18% of its CPU time in open(). Needs
+# about N files x (3 RUNS + 2) of disk; with less, each run's folder goes
+# once the next has started (and the warning says the figures suffer).
+need=$((BYTES * (3 * RUNS + 2) / 1024))
+KEEP=1
+if [ "$(df -Pk "$W" | awk 'NR == 2 { print $4 }')" -lt "$need" ]; then
+	KEEP=0
+	echo "warning: under $((need / 1048576)) GB free, run folders are deleted as the runs go (slower creates)" >&2
+fi
+
+# run DIR COMMAND... : one timed run in DIR, after a sync so that no run pays
+# for an earlier one's writeback; prints "seconds peak_kb seconds_to_durable"
+# (the last: until a sync after the command returns, for tools that only
+# leave files in the page cache; natadv has synced its blobs before it ends).
 run() {
 	local dir=$1
 	shift
-	rm -rf "$dir"
 	mkdir -p "$dir"
-	local t0 t1
+	sync
+	local t0 t1 t2
 	t0=$(date +%s.%N)
 	(cd "$dir" && /usr/bin/time -f "%M" -o "$W/rss" "$@" > "$W/out.log" 2>&1) || true
 	t1=$(date +%s.%N)
-	echo "$(echo "$t1 - $t0" | bc -l) $(tail -n 1 "$W/rss")"
+	sync
+	t2=$(date +%s.%N)
+	echo "$(echo "$t1 - $t0" | bc -l) $(tail -n 1 "$W/rss") $(echo "$t2 - $t0" | bc -l)"
 	if grep -q "non-zero" "$W/rss"; then echo "  ($1: $(head -n 1 "$W/rss"); $(tail -n 2 "$W/out.log" | tr "\n" " "))" >&2; fi
+	if [ "$KEEP" = 0 ]; then rm -rf "$dir"; fi
 }
 
-natadv_run() {
+f_natadv() {
+	mkdir -p "$1"
 	./natadv -q -w "$1/ws" init
 	run "$1/x" "$PWD/natadv" -q -w "$1/ws" crawl --seeds "$W/seeds.tsv" --allow-private \
 		--concurrency 64 --per-host 64
 }
+f_curl() { run "$1" curl -s -Z --parallel-max 64 --remote-name-all $(cat "$W/urls.txt"); }
+f_wget2() { run "$1" wget2 -q --max-threads=64 -i "$W/urls.txt"; }
+f_aria2c() { run "$1" aria2c -q -j 64 -x 1 --auto-file-renaming=false -i "$W/urls.txt"; }
 
-declare -A best_t best_rss
-measure() { # NAME COMMAND-FUNCTION
-	local name=$1 fn=$2 i res t rss
-	for i in $(seq 1 "$RUNS"); do
-		res=$($fn)
-		t=${res% *}
-		rss=${res#* }
-		printf '  %-8s run %d: %6.2f s  %8.0f files/s  %7.1f MB/s  peak RSS %6.1f MB\n' "$name" "$i" "$t" \
-			"$(echo "$N / $t" | bc -l)" "$(echo "$BYTES / $t / 1000000" | bc -l)" "$(echo "$rss / 1024" | bc -l)"
-		if [ -z "${best_t[$name]:-}" ] || [ "$(echo "$t < ${best_t[$name]}" | bc -l)" = 1 ]; then
-			best_t[$name]=$t
-		fi
-		if [ -z "${best_rss[$name]:-}" ] || [ "$rss" -gt "${best_rss[$name]}" ]; then
-			best_rss[$name]=$rss
-		fi
-	done
+declare -A times durable rss_max
+# measure NAME ROUND: one run of NAME, printed and recorded
+measure() {
+	local name=$1 i=$2 res t rss d
+	res=$("f_$name" "$W/runs/$name$i")
+	read -r t rss d <<< "$res"
+	printf '  round %d %-7s %6.2f s  %6.0f files/s  %6.1f MB/s  peak RSS %6.1f MB  (durable after %.2f s: %.0f files/s)\n' \
+		"$i" "$name" "$t" "$(echo "$N / $t" | bc -l)" "$(echo "$BYTES / $t / 1000000" | bc -l)" \
+		"$(echo "$rss / 1024" | bc -l)" "$d" "$(echo "$N / $d" | bc -l)"
+	times[$name]="${times[$name]:-} $t"
+	durable[$name]="${durable[$name]:-} $d"
+	if [ -z "${rss_max[$name]:-}" ] || [ "$rss" -gt "${rss_max[$name]}" ]; then rss_max[$name]=$rss; fi
 }
-f_natadv() { rm -rf "$W/nat"; mkdir -p "$W/nat"; natadv_run "$W/nat"; }
-f_curl() { run "$W/curl" curl -s -Z --parallel-max 64 --remote-name-all $(cat "$W/urls.txt"); }
-f_wget2() { run "$W/wget2" wget2 -q --max-threads=64 -i "$W/urls.txt"; }
-f_aria2c() { run "$W/aria2c" aria2c -q -j 64 -x 1 --auto-file-renaming=false -i "$W/urls.txt"; }
+# best / median of a list of seconds
+best() { tr ' ' '\n' <<< "$1" | grep . | sort -g | head -n 1; }
+median() { tr ' ' '\n' <<< "$1" | grep . | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
-echo "crawl benchmark: $N files, $((BYTES / N / 1024)) KB average, $(nproc) cores, runs of $RUNS (best run counts)"
-measure natadv f_natadv
-check=$(sqlite3 "$W/nat/ws/natadv.db" "SELECT count(*) FROM images")
-echo "  natadv stored $check distinct images"
-measure curl f_curl
-measure wget2 f_wget2
-RUNS=1 measure aria2c f_aria2c
+echo "crawl benchmark: $N files, $((BYTES / N / 1024)) KB average, $(nproc) cores, $RUNS rounds of natadv, curl, wget2 (aria2c once)"
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+for i in $(seq 1 "$RUNS"); do
+	for name in natadv curl wget2; do measure "$name" "$i"; done
+done
+measure aria2c 1
+last=$((RUNS))
+[ "$KEEP" = 1 ] && echo "  natadv stored $(sqlite3 "$W/runs/natadv$last/ws/natadv.db" "SELECT count(*) FROM images") distinct images in its last run"
 # memory with 100,000 queued urls: every file under ten query strings
 for k in 0 1 2 3 4 5 6 7 8 9; do sed "s/\.jpg\t/.jpg?v=$k\t/" "$W/seeds.tsv" | tail -n +2; done |
 	{ printf 'url\twnid\n'; cat; } > "$W/seeds100k.tsv"
-rm -rf "$W/big"
 mkdir -p "$W/big"
 ./natadv -q -w "$W/big/ws" init
 ./natadv -q -w "$W/big/ws" crawl --seeds "$W/seeds100k.tsv" --no-fetch
 res=$(run "$W/big/x" "$PWD/natadv" -q -w "$W/big/ws" crawl --allow-private --concurrency 64 --per-host 64)
-t=${res% *}
+read -r t rss d <<< "$res"
 printf '  natadv with %d queued urls: %.1f s, %.0f urls/s, peak RSS %.1f MB\n' "$((N * 10))" "$t" \
-	"$(echo "$N * 10 / $t" | bc -l)" "$(echo "${res#* } / 1024" | bc -l)"
+	"$(echo "$N * 10 / $t" | bc -l)" "$(echo "$rss / 1024" | bc -l)"
 echo
-printf '%-8s %10s %8s %12s %s\n' tool files/s MB/s "peak RSS MB" "natadv ratio (files/s)"
+echo "files/s over the rounds (best and median); natadv's ratio to each; durable: until a sync after the tool ends"
+printf '%-8s %8s %8s %8s %12s %10s %10s %16s\n' tool best median MB/s "peak RSS MB" "ratio best" "ratio med" "durable median"
+nb=$(best "${times[natadv]}")
+nm=$(median "${times[natadv]}")
 for name in natadv curl wget2 aria2c; do
-	t=${best_t[$name]}
-	printf '%-8s %10.0f %8.1f %12.1f %8.2f\n' "$name" "$(echo "$N / $t" | bc -l)" \
-		"$(echo "$BYTES / $t / 1000000" | bc -l)" "$(echo "${best_rss[$name]} / 1024" | bc -l)" \
-		"$(echo "$t / ${best_t[natadv]}" | bc -l)"
+	b=$(best "${times[$name]}")
+	m=$(median "${times[$name]}")
+	dm=$(median "${durable[$name]}")
+	printf '%-8s %8.0f %8.0f %8.1f %12.1f %10.2f %10.2f %16.0f\n' "$name" "$(echo "$N / $b" | bc -l)" \
+		"$(echo "$N / $m" | bc -l)" "$(echo "$BYTES / $b / 1000000" | bc -l)" \
+		"$(echo "${rss_max[$name]} / 1024" | bc -l)" "$(echo "$b / $nb" | bc -l)" "$(echo "$m / $nm" | bc -l)" \
+		"$(echo "$N / $dm" | bc -l)"
 done
+dcm=$(median "${durable[curl]}")
+printf 'natadv against curl + sync (both durable, medians): %.2f\n' "$(echo "$dcm / $nm" | bc -l)"

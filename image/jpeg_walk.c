@@ -29,7 +29,7 @@
 
 /* Huffman codes up to this long, with their extra bits when those fit too,
  * resolve in one table lookup; longer ones take the canonical slow path. */
-#define FAST_BITS 11
+#define FAST_BITS 12
 /* libjpeg-turbo stops at 500 scans; real encoders write about ten. */
 #define MAX_SCANS 100
 /* Multi-scan files make libjpeg-turbo buffer every coefficient, and past
@@ -55,7 +55,7 @@ enum { KIND_DC = 1, KIND_AC_SEQ, KIND_AC_PROG };
  * the advance of all but the last. When P_LEN is 0, P_LEN1 (5-9) is the
  * code length (0: longer than FAST_BITS) and P_SYM (10-17) the symbol,
  * whose extra bits follow. */
-#define MAX_PAIRED 3
+#define MAX_PAIRED 4
 #define P_LEN(e) ((int)((e) & 31u))
 #define P_ADV(e) ((int)(((e) >> 5) & 127u))
 #define P_ADVB(e) ((int)(((e) >> 12) & 127u))
@@ -70,7 +70,7 @@ typedef struct jw_table {  /* a DHT table as defined */
 
 /* A table ready for decoding. It stays in the context after the file and
  * is reused when a later file defines the same table (many encoders write
- * the same few): filling 2048 entries per table is not free next to walking
+ * the same few): filling 4096 entries per table is not free next to walking
  * a small photo. */
 typedef struct jw_huff {
 	int kind;              /* 0: none built */
