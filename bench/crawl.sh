@@ -61,7 +61,8 @@ if [ "$(df -Pk "$W" | awk 'NR == 2 { print $4 }')" -lt "$need" ]; then
 fi
 
 # run DIR COMMAND... : one timed run in DIR, after a sync so that no run pays
-# for an earlier one's writeback; prints "seconds peak_kb seconds_to_durable"
+# for an earlier one's writeback; prints "seconds peak_kb seconds_to_durable
+# cpu_seconds"
 # (the last: until a sync after the command returns, for tools that only
 # leave files in the page cache; natadv has synced its blobs before it ends).
 run() {
@@ -71,11 +72,13 @@ run() {
 	sync
 	local t0 t1 t2
 	t0=$(date +%s.%N)
-	(cd "$dir" && /usr/bin/time -f "%M" -o "$W/rss" "$@" > "$W/out.log" 2>&1) || true
+	(cd "$dir" && /usr/bin/time -f "%U %S %M" -o "$W/rss" "$@" > "$W/out.log" 2>&1) || true
 	t1=$(date +%s.%N)
 	sync
 	t2=$(date +%s.%N)
-	echo "$(echo "$t1 - $t0" | bc -l) $(tail -n 1 "$W/rss") $(echo "$t2 - $t0" | bc -l)"
+	local u sy m
+	read -r u sy m < <(tail -n 1 "$W/rss")
+	echo "$(echo "$t1 - $t0" | bc -l) $m $(echo "$t2 - $t0" | bc -l) $(echo "$u + $sy" | bc -l)"
 	if grep -q "non-zero" "$W/rss"; then echo "  ($1: $(head -n 1 "$W/rss"); $(tail -n 2 "$W/out.log" | tr "\n" " "))" >&2; fi
 	if [ "$KEEP" = 0 ]; then rm -rf "$dir"; fi
 }
@@ -93,12 +96,12 @@ f_aria2c() { run "$1" aria2c -q -j 64 -x 1 --auto-file-renaming=false -i "$W/url
 declare -A times durable rss_max
 # measure NAME ROUND: one run of NAME, printed and recorded
 measure() {
-	local name=$1 i=$2 res t rss d
+	local name=$1 i=$2 res t rss d cpu
 	res=$("f_$name" "$W/runs/$name$i")
-	read -r t rss d <<< "$res"
-	printf '  round %d %-7s %6.2f s  %6.0f files/s  %6.1f MB/s  peak RSS %6.1f MB  (durable after %.2f s: %.0f files/s)\n' \
+	read -r t rss d cpu <<< "$res"
+	printf '  round %d %-7s %6.2f s  %6.0f files/s  %6.1f MB/s  peak RSS %6.1f MB  CPU %5.2f ms/file  (durable after %.2f s: %.0f files/s)\n' \
 		"$i" "$name" "$t" "$(echo "$N / $t" | bc -l)" "$(echo "$BYTES / $t / 1000000" | bc -l)" \
-		"$(echo "$rss / 1024" | bc -l)" "$d" "$(echo "$N / $d" | bc -l)"
+		"$(echo "$rss / 1024" | bc -l)" "$(echo "$cpu * 1000 / $N" | bc -l)" "$d" "$(echo "$N / $d" | bc -l)"
 	times[$name]="${times[$name]:-} $t"
 	durable[$name]="${durable[$name]:-} $d"
 	if [ -z "${rss_max[$name]:-}" ] || [ "$rss" -gt "${rss_max[$name]}" ]; then rss_max[$name]=$rss; fi
@@ -122,9 +125,16 @@ mkdir -p "$W/big"
 ./natadv -q -w "$W/big/ws" init
 ./natadv -q -w "$W/big/ws" crawl --seeds "$W/seeds100k.tsv" --no-fetch
 res=$(run "$W/big/x" "$PWD/natadv" -q -w "$W/big/ws" crawl --allow-private --concurrency 64 --per-host 64)
-read -r t rss d <<< "$res"
+read -r t rss d cpu <<< "$res"
 printf '  natadv with %d queued urls: %.1f s, %.0f urls/s, peak RSS %.1f MB\n' "$((N * 10))" "$t" \
 	"$(echo "$N * 10 / $t" | bc -l)" "$(echo "$rss / 1024" | bc -l)"
+# What validation alone costs per core: the entropy walk (with libjpeg-turbo
+# for what it hands over) over one copy of each base photo, CPU time.
+mkdir -p "$W/bases"
+for f in $(ls "$W/www/p" | head -n 252); do ln -s "$W/www/p/$f" "$W/bases/$f"; done
+make -s build/rel/validate_bench
+echo "  validation alone, per core, one copy of each base photo (bench/validate_bench.c):"
+build/rel/validate_bench -r 5 "$W/bases" | sed 's/^/    /'
 echo
 echo "files/s over the rounds (best and median); natadv's ratio to each; durable: until a sync after the tool ends"
 printf '%-8s %8s %8s %8s %12s %10s %10s %16s\n' tool best median MB/s "peak RSS MB" "ratio best" "ratio med" "durable median"

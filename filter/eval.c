@@ -570,6 +570,29 @@ static int rule_is_subset(const char *rule)
 	return subset;
 }
 
+/* The last two components of a path with the slash before them
+ * ("/<wnid>/<file>"), or the whole path when it has fewer. */
+static const char *class_file_tail(const char *path)
+{
+	const char *last = strrchr(path, '/');
+	if (!last)
+		return path;
+	const char *prev = last;
+	while (prev > path && prev[-1] != '/')
+		prev--;
+	return prev > path ? prev - 1 : path;
+}
+
+typedef struct tail_ref {
+	const char *tail;
+	size_t image;
+} tail_ref;
+
+static int tail_cmp(const void *a, const void *b)
+{
+	return strcmp(((const tail_ref *)a)->tail, ((const tail_ref *)b)->tail);
+}
+
 int eval_self_check(const eval_release *r, const char *dir, const char *model_id, const int *by_image,
                     eval_self_check_result *out, char *err, size_t errlen)
 {
@@ -585,6 +608,16 @@ int eval_self_check(const eval_release *r, const char *dir, const char *model_id
 	if (!f)
 		return 0;
 	out->manifest = 1;
+	/* the release's images by "/<wnid>/<file>", for a binary search per line */
+	tail_ref *tails = malloc((r->nimages ? r->nimages : 1) * sizeof *tails);
+	if (!tails) {
+		fclose(f);
+		natadv_errf(err, errlen, "out of memory");
+		return NATADV_ENOMEM;
+	}
+	for (size_t i = 0; i < r->nimages; i++)
+		tails[i] = (tail_ref){class_file_tail(r->paths[i]), i};
+	qsort(tails, r->nimages, sizeof *tails, tail_cmp);
 	char *line = NULL;
 	size_t cap = 0;
 	long lineno = 0;
@@ -607,23 +640,20 @@ int eval_self_check(const eval_release *r, const char *dir, const char *model_id
 			out->filter_model = 1;
 			/* A converted image (PNG to JPEG) is not the pixels the model
 			 * judged, and a 1k-space choice can be right over the subset. */
-			const char *tail = strchr(p, '/');
-			if (!converted && rule_is_subset(rule) && tail) {
-				size_t tl = strlen(tail);
-				for (size_t i = 0; i < r->nimages; i++) {
-					size_t pl = strlen(r->paths[i]);
-					if (pl < tl || strcmp(r->paths[i] + pl - tl, tail) != 0 || by_image[i] < 0)
-						continue;
-					out->checked++;
-					if (by_image[i] && out->right++ == 0)
-						snprintf(out->first_right, sizeof out->first_right, "%s", p);
-					break;
-				}
+			tail_ref key = {class_file_tail(p), 0};
+			const tail_ref *hit = NULL;
+			if (!converted && rule_is_subset(rule) && key.tail != p)
+				hit = bsearch(&key, tails, r->nimages, sizeof *tails, tail_cmp);
+			if (hit && by_image[hit->image] >= 0) {
+				out->checked++;
+				if (by_image[hit->image] && out->right++ == 0)
+					snprintf(out->first_right, sizeof out->first_right, "%s", p);
 			}
 		}
 		json_decref(o);
 	}
 	free(line);
+	free(tails);
 	fclose(f);
 	return rc;
 }
