@@ -4,37 +4,13 @@
 #include "common/err.h"
 #include "image/image.h"
 #include "tests/t.h"
+#include "tests/unit/fixture.h"
 
 #include <openssl/evp.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <time.h>
-
-#define FIX "tests/fixtures/"
-
-typedef struct blob {
-	uint8_t *p;
-	size_t len;
-} blob;
-
-static blob load(const char *path)
-{
-	blob b = {NULL, 0};
-	FILE *f = fopen(path, "rb");
-	if (!f) {
-		fprintf(stderr, "cannot open '%s' (run tests from the repo root)\n", path);
-		return b;
-	}
-	fseek(f, 0, SEEK_END);
-	long n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	b.p = malloc(n > 0 ? (size_t)n : 1);
-	if (b.p && n > 0 && fread(b.p, 1, (size_t)n, f) == (size_t)n)
-		b.len = (size_t)n;
-	fclose(f);
-	return b;
-}
 
 static double now(void)
 {

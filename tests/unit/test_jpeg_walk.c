@@ -19,28 +19,7 @@
 #include "common/err.h"
 #include "image/jpeg_walk.h"
 #include "tests/t.h"
-
-#define FIX "tests/fixtures/"
-
-typedef struct blob {
-	uint8_t *p;
-	size_t len;
-} blob;
-
-static blob load(const char *path)
-{
-	blob b = {NULL, 0};
-	buf f;
-	char err[256];
-	buf_init(&f, (size_t)1 << 30);
-	if (buf_read_file(&f, path, err, sizeof err) == 0 && f.len) {
-		b.p = (uint8_t *)f.data;  /* the buffer's malloc'd bytes, freed with free() */
-		b.len = f.len;
-	} else {
-		buf_release(&f);
-	}
-	return b;
-}
+#include "tests/unit/fixture.h"
 
 static img_ctx *ctx;
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
