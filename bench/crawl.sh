@@ -15,7 +15,8 @@ RUNS=${2:-3}
 W=$(mktemp -d /tmp/natadv-bench.XXXXXX)
 chmod 755 "$W" # nginx workers run as nobody
 PORT=18931
-trap 'nginx -c "$W/nginx.conf" -s stop 2>/dev/null || true; rm -rf "$W"' EXIT
+HOG=
+trap 'nginx -c "$W/nginx.conf" -s stop 2>/dev/null || true; [ -n "$HOG" ] && kill "$HOG"; rm -rf "$W"' EXIT
 
 mkdir -p "$W/www/p" "$W/logs"
 bench/make_photos.py "$W/www/p" "$N"
@@ -51,9 +52,9 @@ ls "$W/www/p" | sed "s#^#$BASE/p/#" > "$W/urls.txt"
 # deleting 10,000 files and creating 10,000 more within a minute makes ext4
 # (without a journal, as here) scan past every recently deleted inode on
 # each create, which cost one run 18% of its CPU time in open(). Needs
-# about N files x (3 RUNS + 2) of disk; with less, each run's folder goes
+# about N files x (3 RUNS + 4) of disk; with less, each run's folder goes
 # once the next has started (and the warning says the figures suffer).
-need=$((BYTES * (3 * RUNS + 2) / 1024))
+need=$((BYTES * (3 * RUNS + 4) / 1024))
 KEEP=1
 if [ "$(df -Pk "$W" | awk 'NR == 2 { print $4 }')" -lt "$need" ]; then
 	KEEP=0
@@ -111,6 +112,16 @@ best() { tr ' ' '\n' <<< "$1" | grep . | sort -g | head -n 1; }
 median() { tr ' ' '\n' <<< "$1" | grep . | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 echo "crawl benchmark: $N files, $((BYTES / N / 1024)) KB average, $(nproc) cores, $RUNS rounds of natadv, curl, wget2 (aria2c once)"
+# Steady state first (bench/hold_memory.py says why): free memory held but
+# 2.5 GB, then two untimed curl runs so that what is left is recycled cache.
+bench/hold_memory.py 2500 > "$W/hold.log" &
+HOG=$!
+while ! grep -q holding "$W/hold.log" 2>/dev/null; do
+	kill -0 "$HOG" 2>/dev/null || { echo "warning: hold_memory.py failed; figures will vary more" >&2; HOG=; break; }
+	sleep 1
+done
+[ -n "$HOG" ] && echo "  $(cat "$W/hold.log") of memory; warming up with two untimed curl runs"
+for i in 1 2; do f_curl "$W/runs/warmup$i" > /dev/null; done
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 for i in $(seq 1 "$RUNS"); do
 	for name in natadv curl wget2; do measure "$name" "$i"; done
