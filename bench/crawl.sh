@@ -6,6 +6,8 @@
 # The tools take turns, round by round, so that the machine's drift (page
 # cache, memory the hypervisor has not backed yet) hits all alike; best and
 # median are reported, and each run's time until its data is durable.
+# Leave a few minutes between two benchmarks: the first one's deleting its
+# ~100,000 files at exit slows file creation in the next (see KEEP below).
 # Usage: bench/crawl.sh [N=10000] [RUNS=3]   (PROGRESSIVE=0: baseline JPEGs only;
 # aria2c, ~50x slower than the others here, runs once)
 set -eu

@@ -495,7 +495,7 @@ static const char *type_name(const json_t *v)
 static int bad_type(const char *where, const char *key, const json_t *v, const char *want, char *err,
                     size_t errlen)
 {
-	natadv_errf(err, errlen, "%s%s%s is %s, expected %s", where, where[0] ? "." : "", key, type_name(v), want);
+	natadv_errf(err, errlen, "'%s%s%s' is %s, expected %s", where, where[0] ? "." : "", key, type_name(v), want);
 	return NATADV_EFORMAT;
 }
 
@@ -559,7 +559,7 @@ int dj_int(json_t *obj, const char *key, const char *where, long long *out, char
 			*out = n;
 			return 0;
 		}
-		natadv_errf(err, errlen, "%s%s%s is '%.40s', expected a whole number", where, where[0] ? "." : "", key, s);
+		natadv_errf(err, errlen, "'%s%s%s' is '%.40s', expected a whole number", where, where[0] ? "." : "", key, s);
 		return NATADV_EFORMAT;
 	}
 	return bad_type(where, key, v, "a whole number", err, errlen);
@@ -581,7 +581,7 @@ int dj_each(json_t *arr, const char *prefix, int (*fn)(json_t *obj, const char *
 		json_t *el = json_array_get(arr, i);
 		snprintf(where, sizeof where, "%.100s[%zu]", prefix, i);
 		if (!json_is_object(el)) {
-			natadv_errf(err, errlen, "%s is %s, expected an object", where, type_name(el));
+			natadv_errf(err, errlen, "'%s' is %s, expected an object", where, type_name(el));
 			return NATADV_EFORMAT;
 		}
 		rc = fn(el, where, ctx, err, errlen);

@@ -466,7 +466,7 @@ int eval_run(resnet *m, const eval_release *r, int batch, const volatile sig_ato
 	int classes = resnet_get_info(m)->classes;
 	for (int c = 0; c < r->nclasses; c++) {
 		if (r->classes[c].index_1k < 0 || r->classes[c].index_1k >= classes) {
-			natadv_errf(err, errlen, "class %s (1K index %lld) has no output in a model of %d classes",
+			natadv_errf(err, errlen, "class '%s' (1K index %lld) has no output in a model of %d classes",
 			            r->classes[c].wnid, (long long)r->classes[c].index_1k, classes);
 			return NATADV_EINVAL;
 		}

@@ -275,7 +275,7 @@ mkdir -p "$T/bad/set/n02123045"
 cp "$FIX/rocket.jpg" "$T/bad/set/n02123045/"
 nat eval --model tiny "$T/bad" 2> "$T/err"
 check "a class the model has no output for fails" 1 "$?"
-check_match "and is named" "n02123045 \(1K index 281\) has no output in a model of 10 classes" "$(cat "$T/err")"
+check_match "and is named" "n02123045' \(1K index 281\) has no output in a model of 10 classes" "$(cat "$T/err")"
 printf 'not a jpeg' > "$R/tiny/n01443537/broken.jpg"
 json=$(nat eval --model tiny --json "$R" 2> "$T/err")
 check "an unreadable image makes exit 3" 3 "$?"

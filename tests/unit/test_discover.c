@@ -331,7 +331,7 @@ static void test_bad_bodies(void)
 		const char *file, *err;  /* err: the message's start */
 	} bad[] = {
 		{&disc_openverse, "openverse/goldfinch_2_truncated.json", "malformed JSON at line 12 column 25"},
-		{&disc_openverse, "openverse/wrong_type.json", "results[0].url is a number, expected a string"},
+		{&disc_openverse, "openverse/wrong_type.json", "'results[0].url' is a number, expected a string"},
 		{&disc_openverse, "openverse/missing_results.json", "'results' missing"},
 		{&disc_openverse, "openverse/detail_error.json", "openverse says: \"Request was throttled"},
 		{&disc_openverse, "openverse/error_page.html", "an HTML page, not JSON"},
@@ -340,7 +340,7 @@ static void test_bad_bodies(void)
 		{&disc_wikimedia, "wikimedia/maxlag.json", "wikimedia says: maxlag: Waiting for 10.64.48.23: 6 seconds lagged."},
 		{&disc_wikimedia, "wikimedia/missing_imageinfo.json", "query.pages[\"5\"]: 'imageinfo' missing"},
 		{&disc_flickr, "flickr/invalid_key.json", "flickr says: Invalid API Key (Key has invalid format) (code 100)"},
-		{&disc_flickr, "flickr/wrong_type.json", "photos.photo is an object, expected an array"},
+		{&disc_flickr, "flickr/wrong_type.json", "'photos.photo' is an object, expected an array"},
 		{&disc_flickr, "openverse/goldfinch_1.json", "'stat' missing"},
 		{&disc_inaturalist, "flickr/goldfinch_1.json", "'results' missing"},
 	};
@@ -360,7 +360,7 @@ static void test_bad_bodies(void)
 	const char *body = "{\"page_count\": 1, \"results\": [\"x\"]}";
 	T_EQ_INT(disc_openverse.parse(body, strlen(body), &(disc_req){"q", 0, NULL, 20, 0, NULL}, &p, err, sizeof err),
 	         NATADV_EFORMAT);
-	T_EQ_STR(err, "results[0] is a string, expected an object");
+	T_EQ_STR(err, "'results[0]' is a string, expected an object");
 	disc_page_release(&p);
 }
 
