@@ -20,7 +20,7 @@
  *     first component (+8 per block of every component if progressive),
  *     against libjpeg-turbo's 128 per block for the same file. */
 #include <stdlib.h>
-#if defined(__x86_64__) && defined(__GNUC__)
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(NATADV_NO_PDEP)
 #include <cpuid.h>
 #endif
 #include <string.h>
@@ -656,7 +656,8 @@ HOT int ac_first_block(jw_br *b, const jw_huff *h, const jw_scan *s, unsigned *e
  * visit is "the (r+1)-th zero from here": by inline assembly, used only when
  * the CPU has them and its pdep is fast (pdep_is_fast), so that the portable
  * build needs no -mbmi2. */
-#if defined(__x86_64__) && defined(__GNUC__)
+/* NATADV_NO_PDEP: build as where there is none (to check that build). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(NATADV_NO_PDEP)
 #define HAVE_PDEP_ASM 1
 static inline uint64_t asm_pdep(uint64_t src, uint64_t mask)
 {
@@ -704,6 +705,7 @@ static int pdep_is_fast(void)
 HOT int ac_refine_block(jw *j, jw_br *b, const jw_huff *h, const jw_scan *s, unsigned *eobrun,
                         uint64_t *nzp, int fast)
 {
+	(void)fast;  /* unused where there is no pdep */
 	uint64_t nz = *nzp;
 	const int Se = s->Se;
 	uint64_t band = Se == 63 ? ~0ull : (1ull << (Se + 1)) - 1;  /* bits 0..Se */
