@@ -676,13 +676,22 @@ static inline int asm_popcnt(uint64_t x)
 #define HAVE_PDEP_ASM 0
 #endif
 
+/* Whether this CPU has pdep and popcnt at all. */
+static int pdep_is_there(void)
+{
+#if HAVE_PDEP_ASM
+	return __builtin_cpu_supports("bmi2") && __builtin_cpu_supports("popcnt");
+#else
+	return 0;
+#endif
+}
+
 /* Whether this CPU runs pdep in a few cycles: Intel's since Haswell and
  * AMD's since Zen 3 (family 0x19); AMD's earlier ones microcode it. */
 static int pdep_is_fast(void)
 {
 #if HAVE_PDEP_ASM
-	__builtin_cpu_init();
-	if (!__builtin_cpu_supports("bmi2") || !__builtin_cpu_supports("popcnt"))
+	if (!pdep_is_there())
 		return 0;
 	if (__builtin_cpu_is("intel"))
 		return 1;
@@ -1209,12 +1218,12 @@ static jw *jw_state(img_ctx *c)
 	return j;
 }
 
-int img_jpeg_walk_portable(img_ctx *c)
+int img_jpeg_walk_use_pdep(img_ctx *c, int on)
 {
 	jw *j = jw_state(c);
-	if (!j)
+	if (!j || (on && !pdep_is_there()))
 		return -1;
-	j->pdep = 0;
+	j->pdep = on;
 	return 0;
 }
 

@@ -27,8 +27,9 @@ typedef struct img_jpeg_walk_out {
  * bytes): it never rejects, so every verdict on a damaged file and its message
  * come from libjpeg-turbo. Keeps its tables and buffers in c. */
 int img_jpeg_walk(img_ctx *c, const uint8_t *data, size_t len, img_jpeg_walk_out *out);
-/* Makes c's walks take the portable code paths even where the CPU has faster
- * instructions (pdep), so tests check both; 0, or -1 when out of memory. */
-int img_jpeg_walk_portable(img_ctx *c);
+/* Makes c's walks use pdep (on = 1, even where the CPU runs it slowly) or
+ * the portable code (on = 0) instead of what suits the CPU, so that tests
+ * check both; 0, or -1 when out of memory or the CPU has no pdep. */
+int img_jpeg_walk_use_pdep(img_ctx *c, int on);
 
 #endif

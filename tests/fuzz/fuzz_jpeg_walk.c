@@ -2,7 +2,7 @@
  * on any input the walk either hands over to libjpeg-turbo or accepts, and
  * when it accepts, libjpeg-turbo's 1/8-scale pass (img_jpeg_validate_lib)
  * must accept too with the same dHash and dimensions. A disagreement aborts.
- * The walk's portable code paths must agree with this CPU's (pdep).
+ * The walk with pdep (where the CPU has it) must agree with its portable code.
  * The walk also runs on bodies img_probe refuses, which must not crash it.
  * Half the mutations touch only the entropy-coded data of a JPEG (flipped
  * bits, changed bytes, a cut closed by EOI), which keeps the headers valid so
@@ -78,16 +78,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	/* One context for the whole run, as a crawler worker keeps one: this
 	 * also fuzzes reusing its tables and buffers across files. */
-	static img_ctx *c, *cp;  /* cp takes the portable paths (no pdep) */
+	static img_ctx *c, *cp;  /* c uses pdep where there is one, cp never */
 	if (!c) {
 		c = img_ctx_new();
 		cp = img_ctx_new();
-		if (!cp || img_jpeg_walk_portable(cp))
+		if (!c || !cp || img_jpeg_walk_use_pdep(cp, 0))
 			abort();
+		img_jpeg_walk_use_pdep(c, 1);  /* stays as the CPU suits without pdep */
 		atexit(report);
 	}
-	if (!c)
-		return 0;
 	n_runs++;
 	img_info info;
 	img_jpeg_walk_out o;
@@ -104,7 +103,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	img_jpeg_walk_out op;
 	int rw = img_jpeg_walk(c, data, size, &o), rp = img_jpeg_walk(cp, data, size, &op);
 	if (rw != rp || (rw == 0 && op.dhash != o.dhash)) {
-		fprintf(stderr, "jpeg_walk: this CPU's paths %d %016llx, portable %d %016llx\n", rw,
+		fprintf(stderr, "jpeg_walk: with pdep %d %016llx, portable %d %016llx\n", rw,
 		        (unsigned long long)o.dhash, rp, (unsigned long long)op.dhash);
 		abort();
 	}

@@ -22,11 +22,15 @@ static inline blob load(const char *path)
 	buf f;
 	char err[256];
 	buf_init(&f, (size_t)1 << 30);
-	if (buf_read_file(&f, path, err, sizeof err) == 0 && f.len) {
+	int rc = buf_read_file(&f, path, err, sizeof err);
+	if (rc == 0 && f.len) {
 		b.p = (uint8_t *)f.data;
 		b.len = f.len;
 	} else {
-		fprintf(stderr, "%s (run tests from the repo root)\n", f.len ? err : path);
+		if (rc)
+			fprintf(stderr, "%s (run tests from the repo root)\n", err);
+		else
+			fprintf(stderr, "'%s' is empty\n", path);
 		buf_release(&f);
 	}
 	return b;
