@@ -18,9 +18,9 @@
 #include "common/sha256.h"
 #include "common/text.h"
 #include "crawler/url.h"
+#include "packager/packager.h"
 
 #define BATCH_ROWS 5000
-#define MAX_CLASSES_TSV ((size_t)16 << 20)
 #define MAX_SUMS ((size_t)64 << 20)
 
 struct rebuild_priv {
@@ -281,9 +281,9 @@ static void beside(const char *path, const char *name, char *out, size_t cap)
 		snprintf(out, cap, "%s", name);
 }
 
-/* classes.tsv beside the manifest (header "label\twnid\tindex_1k\tname"):
- * the whole set. Returns 0 with m->members filled, 0 with nothing when there
- * is no such file, or an error. */
+/* classes.tsv beside the manifest (pkg_classes_read): the whole set.
+ * Returns 0 with m->members filled, 0 with nothing when there is no such
+ * file, or an error. */
 static int read_classes_tsv(rebuild_manifest *m, char *err, size_t errlen)
 {
 	char path[PATH_MAX + 32];
@@ -292,59 +292,20 @@ static int read_classes_tsv(rebuild_manifest *m, char *err, size_t errlen)
 	if (!probe)
 		return 0;
 	fclose(probe);
-	buf b;
-	buf_init(&b, MAX_CLASSES_TSV);
-	int rc = buf_read_file(&b, path, err, errlen);
-	if (rc) {
-		buf_release(&b);
+	pkg_class_row *rows;
+	int n;
+	int rc = pkg_classes_read(path, &rows, &n, err, errlen);
+	if (rc)
 		return rc;
-	}
-	char *text = own(m, strdup(buf_cstr(&b)));
-	buf_release(&b);
-	if (!text)
+	/* the members' wnids point into rows, freed with the manifest */
+	if (!own(m, (char *)rows))
 		return NATADV_ENOMEM;
-	int cap = 0;
-	long line = 0;
-	for (char *p = text, *next; *p; p = next) {
-		next = p + strcspn(p, "\n");
-		if (*next)
-			*next++ = '\0';
-		line++;
-		if (line == 1) {
-			if (strncmp(p, "label\twnid\t", 11) != 0) {
-				natadv_errf(err, errlen, "cannot read '%s' line 1: expected the header 'label\\twnid\\tindex_1k\\tname'", path);
-				return NATADV_EFORMAT;
-			}
-			continue;
-		}
-		if (!*p)
-			continue;
-		char *tab = strchr(p, '\t'), *end;
-		long long label = strtoll(p, &end, 10);
-		if (!tab || end != tab || end == p || label < 0) {
-			natadv_errf(err, errlen, "cannot read '%s' line %ld: expected a label and a wnid", path, line);
-			return NATADV_EFORMAT;
-		}
-		char *wnid = tab + 1, *tab2 = strchr(wnid, '\t');
-		if (tab2)
-			*tab2 = '\0';
-		if (!text_is_wnid(wnid)) {
-			natadv_errf(err, errlen, "cannot read '%s' line %ld: '%.60s' is not a wnid", path, line, wnid);
-			return NATADV_EFORMAT;
-		}
-		if (m->nmembers == cap) {
-			cap = cap ? 2 * cap : 256;
-			store_set_member *n = realloc(m->members, (size_t)cap * sizeof *n);
-			if (!n)
-				return NATADV_ENOMEM;
-			m->members = n;
-		}
-		m->members[m->nmembers++] = (store_set_member){label, wnid};
-	}
-	if (m->nmembers == 0) {
-		natadv_errf(err, errlen, "cannot read '%s': no classes", path);
-		return NATADV_EFORMAT;
-	}
+	m->members = malloc((size_t)n * sizeof *m->members);
+	if (!m->members)
+		return NATADV_ENOMEM;
+	for (int i = 0; i < n; i++)
+		m->members[i] = (store_set_member){rows[i].label, rows[i].wnid};
+	m->nmembers = n;
 	qsort(m->members, (size_t)m->nmembers, sizeof *m->members, by_wnid);
 	for (int i = 1; i < m->nmembers; i++) {
 		if (strcmp(m->members[i].wnid, m->members[i - 1].wnid) == 0) {

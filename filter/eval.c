@@ -18,6 +18,7 @@
 #include "common/err.h"
 #include "common/text.h"
 #include "filter/filter.h"
+#include "packager/packager.h"
 
 /* ---- metrics ---- */
 
@@ -177,88 +178,23 @@ static int add_class(eval_release *r, const char *wnid, int64_t index_1k, const 
 	return 0;
 }
 
-/* Parses DIR/classes.tsv: a header naming label, wnid and index_1k (name is
- * optional), one row per class with labels 0, 1, ... in order. */
+/* DIR/classes.tsv (pkg_classes_read), whose labels must be 0, 1, ... in
+ * order: label i is the i-th class. */
 static int read_classes_tsv(const char *path, eval_release *r, char *err, size_t errlen)
 {
-	buf b;
-	buf_init(&b, 16u << 20);
-	int rc = buf_read_file(&b, path, err, errlen);
-	if (rc) {
-		buf_release(&b);
-		return rc;
-	}
-	char *next = (char *)buf_cstr(&b);
-	int col[4] = {-1, -1, -1, -1}; /* label, wnid, index_1k, name */
-	static const char *const want[4] = {"label", "wnid", "index_1k", "name"};
-	int line = 0;
-	while (*next) {
-		char *ln = next, *nl = strchr(ln, '\n');
-		next = nl ? nl + 1 : ln + strlen(ln);
-		if (nl)
-			*nl = '\0';
-		line++;
-		ln[strcspn(ln, "\r")] = '\0';
-		char *f[16];
-		int nf = 0;
-		for (char *p = ln; nf < 16;) {
-			f[nf++] = p;
-			char *tab = strchr(p, '\t');
-			if (!tab)
-				break;
-			*tab = '\0';
-			p = tab + 1;
-		}
-		if (line == 1) {
-			for (int i = 0; i < nf; i++)
-				for (int k = 0; k < 4; k++)
-					if (!strcmp(f[i], want[k]))
-						col[k] = i;
-			if (col[0] < 0 || col[1] < 0 || col[2] < 0) {
-				natadv_errf(err, errlen, "'%s' line 1: the header must name label, wnid and index_1k", path);
-				rc = NATADV_EFORMAT;
-				break;
-			}
-			continue;
-		}
-		if (!*ln)
-			continue;
-		char *end;
-		if (col[0] >= nf || col[1] >= nf || col[2] >= nf) {
-			natadv_errf(err, errlen, "'%s' line %d: too few columns", path, line);
+	pkg_class_row *rows;
+	int n;
+	int rc = pkg_classes_read(path, &rows, &n, err, errlen);
+	for (int i = 0; !rc && i < n; i++) {
+		if (rows[i].label != i) {
+			natadv_errf(err, errlen, "cannot read '%s' line %ld: label %lld, expected %d", path, rows[i].line,
+			            (long long)rows[i].label, i);
 			rc = NATADV_EFORMAT;
-			break;
-		}
-		long label = strtol(f[col[0]], &end, 10);
-		if (*end || end == f[col[0]] || label != r->nclasses) {
-			natadv_errf(err, errlen, "'%s' line %d: label '%s', expected %d", path, line, f[col[0]], r->nclasses);
-			rc = NATADV_EFORMAT;
-			break;
-		}
-		if (!text_is_wnid(f[col[1]])) {
-			natadv_errf(err, errlen, "'%s' line %d: '%s' is not a wnid", path, line, f[col[1]]);
-			rc = NATADV_EFORMAT;
-			break;
-		}
-		long idx = -1;
-		if (*f[col[2]]) {
-			idx = strtol(f[col[2]], &end, 10);
-			if (*end || idx < 0) {
-				natadv_errf(err, errlen, "'%s' line %d: bad index_1k '%s'", path, line, f[col[2]]);
-				rc = NATADV_EFORMAT;
-				break;
-			}
-		}
-		if ((rc = add_class(r, f[col[1]], idx, col[3] >= 0 && col[3] < nf ? f[col[3]] : NULL)) != 0) {
+		} else if ((rc = add_class(r, rows[i].wnid, rows[i].index_1k, rows[i].name)) != 0) {
 			natadv_errf(err, errlen, "out of memory");
-			break;
 		}
 	}
-	if (!rc && r->nclasses == 0) {
-		natadv_errf(err, errlen, "'%s' lists no classes", path);
-		rc = NATADV_EFORMAT;
-	}
-	buf_release(&b);
+	free(rows);
 	return rc;
 }
 

@@ -139,4 +139,24 @@ typedef void (*pkg_problem_fn)(void *ctx, const char *kind, const char *path);
  * not (no such path, no SHA256SUMS beside a tar). */
 int pkg_verify(const char *path, pkg_problem_fn cb, void *ctx, pkg_verify_result *r, char *err, size_t errlen);
 
+/* A release's classes.tsv: at most this many bytes. */
+#define PKG_CLASSES_MAX_BYTES ((size_t)16 << 20)
+
+/* One row of a classes.tsv. */
+typedef struct pkg_class_row {
+	long line;          /* in the file, for messages */
+	int64_t label;      /* >= 0 */
+	char wnid[16];
+	int64_t index_1k;   /* -1 when the column is empty */
+	char name[64];      /* "" without a name column; longer names are cut */
+} pkg_class_row;
+
+/* Reads the classes.tsv at path: a header naming at least label, wnid and
+ * index_1k (name optional; any order, other columns ignored), then rows of
+ * a whole-number label, a wnid and an empty or whole-number index_1k. Sets
+ * *rows (malloc'd, the caller frees it) and *n >= 1; or returns a NATADV
+ * code with err naming the file and line. Labels are not checked against
+ * each other: callers know which orders they accept. */
+int pkg_classes_read(const char *path, pkg_class_row **rows, int *n, char *err, size_t errlen);
+
 #endif

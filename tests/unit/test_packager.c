@@ -376,6 +376,62 @@ static void test_jpeg_encode(void)
 	buf_release(&j2);
 }
 
+/* classes.tsv: the export's own layout, columns in another order, and each
+ * kind of bad file named with its line. */
+static void test_classes_tsv(void)
+{
+	char dir[64], path[128], err[512];
+	make_tmp(dir, sizeof dir);
+	snprintf(path, sizeof path, "%s/classes.tsv", dir);
+	pkg_class_row *rows;
+	int n;
+	put(dir, "classes.tsv",
+	         "label\twnid\tindex_1k\tname\timages\n0\tn01498041\t6\tstingray\t3\n1\tn01531178\t11\tgoldfinch\t0\n");
+	T_EQ_INT(pkg_classes_read(path, &rows, &n, err, sizeof err), 0);
+	T_EQ_INT(n, 2);
+	if (n == 2) {
+		T_EQ_INT((int)rows[1].label, 1);
+		T_EQ_STR(rows[1].wnid, "n01531178");
+		T_EQ_INT((int)rows[1].index_1k, 11);
+		T_EQ_STR(rows[1].name, "goldfinch");
+		T_EQ_INT((int)rows[1].line, 3);
+	}
+	free(rows);
+	put(dir, "classes.tsv", "wnid\tindex_1k\tlabel\r\nn01498041\t\t4\r\n\n");
+	T_EQ_INT(pkg_classes_read(path, &rows, &n, err, sizeof err), 0);
+	T_EQ_INT(n, 1);
+	if (n == 1) {
+		T_EQ_INT((int)rows[0].label, 4);
+		T_EQ_INT((int)rows[0].index_1k, -1);
+		T_EQ_STR(rows[0].name, "");
+	}
+	free(rows);
+	static const char *const bad[][2] = {
+		{"label\twnid\tname\n", "line 1: the header must name label, wnid and index_1k"},
+		{"label\twnid\tindex_1k\n", "no classes"},
+		{"", "it is empty"},
+		{"label\twnid\tindex_1k\n0\tn01498041\n", "line 2: too few columns"},
+		{"label\twnid\tindex_1k\n0\tn01498041\t6\n-1\tn01531178\t11\n", "line 3: label '-1' is not a whole number"},
+		{"label\twnid\tindex_1k\nx\tn01498041\t6\n", "line 2: label 'x' is not a whole number"},
+		{"label\twnid\tindex_1k\n0\tgoldfish\t6\n", "line 2: 'goldfish' is not a wnid"},
+		{"label\twnid\tindex_1k\n0\tn01498041\t6x\n", "line 2: index_1k '6x' is not a whole number"},
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		put(dir, "classes.tsv", bad[i][0]);
+		static pkg_class_row stale;
+		rows = &stale;  /* must come back NULL */
+		T_EQ_INT(pkg_classes_read(path, &rows, &n, err, sizeof err), NATADV_EFORMAT);
+		T_CHECK(rows == NULL && n == 0);
+		T_CHECK(strstr(err, bad[i][1]) != NULL);
+		T_CHECK(strstr(err, "classes.tsv") != NULL);
+		if (!strstr(err, bad[i][1]))
+			fprintf(stderr, "case %zu: %s\n", i, err);
+	}
+	snprintf(path, sizeof path, "%s/missing.tsv", dir);
+	T_CHECK(pkg_classes_read(path, &rows, &n, err, sizeof err) != 0);
+	rm_tmp(dir);
+}
+
 int main(void)
 {
 	T_RUN(test_first_name);
@@ -387,5 +443,6 @@ int main(void)
 	T_RUN(test_tar_reproducible);
 	T_RUN(test_verify);
 	T_RUN(test_jpeg_encode);
+	T_RUN(test_classes_tsv);
 	return T_DONE();
 }
