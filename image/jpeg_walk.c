@@ -721,17 +721,13 @@ HOT int ac_refine_block(jw *j, jw_br *b, const jw_huff *h, const jw_scan *s, uns
 	int k = s->Ss;
 	if (*eobrun == 0) {
 		while (k <= Se) {
+			/* topped up past dec_val's need, so that the correction bits
+			 * below usually fit without another refill */
 			if (b->cnt < 32)
 				br_fill(b);
-			uint32_t e = h->fast[b->buf >> (64 - FAST_BITS)];
-			int val, sym;
-			if (e & E_FULL) {
-				br_drop(b, E_LEN(e));
-				sym = E_SYM(e);
-				val = E_VAL(e);
-			} else if ((sym = dec_val(b, h, &val)) < 0) {
+			int val, sym = dec_val(b, h, &val);
+			if (sym < 0)
 				return FAIL(j, "bad huffman code");
-			}
 			int r = sym >> 4, sz = sym & 15;
 			if (sz == 0 && r != 15) {
 				*eobrun = (unsigned)val;
