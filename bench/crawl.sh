@@ -145,8 +145,7 @@ for i in $(seq 1 "$RUNS"); do
 	for name in natadv curl wget2; do measure "$name" "$i"; done
 done
 measure aria2c 1
-last=$((RUNS))
-[ "$KEEP" = 1 ] && echo "  natadv stored $(sqlite3 "$W/runs/natadv$last/ws/natadv.db" "SELECT count(*) FROM images") distinct images in its last run"
+[ "$KEEP" = 1 ] && echo "  natadv stored $(sqlite3 "$W/runs/natadv$RUNS/ws/natadv.db" "SELECT count(*) FROM images") distinct images in its last run"
 # memory with 100,000 queued urls: every file under ten query strings
 for k in 0 1 2 3 4 5 6 7 8 9; do sed "s/\.jpg\t/.jpg?v=$k\t/" "$W/seeds.tsv" | tail -n +2; done |
 	{ printf 'url\twnid\n'; cat; } > "$W/seeds100k.tsv"
