@@ -15,8 +15,7 @@
 
 #include "cli/crawl_flags.h"
 #include "common/err.h"
-#include "crawler/rebuild.h"
-#include "packager/packager.h"
+#include "rebuild/rebuild.h"
 
 static void help(void)
 {
@@ -43,15 +42,18 @@ static void help(void)
 	       "pending, 1 error or interrupted (run again to continue), 2 usage.\n");
 }
 
-struct counts {
-	int n[4];   /* by rebuild_status */
+/* What the command's callbacks and messages need. */
+struct rebuild_cli {
+	int quiet, partial, json;
+	const char *out;
+	struct cli_progress progress;
 };
 
 static void print_human(const rebuild_manifest *m, const rebuild_result *r)
 {
 	printf("%5s  %-8s  %s\n", "line", "status", "path");
 	for (int i = 0; i < m->n; i++) {
-		const rebuild_item *it = &m->items[i];
+		const pkg_manifest_item *it = m->items[i].src;
 		printf("%5ld  %-8s  %s", it->line, rebuild_status_name(r[i].status), it->path);
 		switch (r[i].status) {
 		case REBUILD_SAME: break;
@@ -69,12 +71,13 @@ static void print_human(const rebuild_manifest *m, const rebuild_result *r)
 }
 
 /* The whole report as one JSON object (a new reference). */
-static json_t *report_json(const rebuild_manifest *m, const rebuild_result *r, const struct counts *k,
-                           const char *workspace)
+static json_t *report_json(const rebuild_manifest *m, const rebuild_report *k, const char *workspace,
+                           const char *out)
 {
+	const rebuild_result *r = k->results;
 	json_t *items = json_array();
 	for (int i = 0; i < m->n; i++) {
-		const rebuild_item *it = &m->items[i];
+		const pkg_manifest_item *it = m->items[i].src;
 		json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s?, s:s?, s:s?}", "line", (json_int_t)it->line,
 		                      "path", it->path, "wnid", it->wnid, "url", it->url, "status",
 		                      rebuild_status_name(r[i].status), "expected", it->xxh128, "got",
@@ -85,27 +88,89 @@ static json_t *report_json(const rebuild_manifest *m, const rebuild_result *r, c
 			json_object_set_new(o, "http_status", json_integer(r[i].url.http_status));
 		json_array_append_new(items, o);
 	}
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s?, s:i, s:i, s:i, s:i, s:i, s:o}", "manifest", m->path,
-	                 "manifest_sha256", m->sha256, "workspace", workspace, "set", m->set, "version", m->version,
-	                 "released_at", m->released_at, "expected_tar_sha256", m->tar_sha256[0] ? m->tar_sha256 : NULL,
-	                 "lines", m->n, "same", k->n[REBUILD_SAME], "changed", k->n[REBUILD_CHANGED], "vanished",
-	                 k->n[REBUILD_VANISHED], "pending", k->n[REBUILD_PENDING], "items", items);
+	json_t *report = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s?, s:i, s:i, s:i, s:i, s:i, s:o}", "manifest",
+	                           m->path, "manifest_sha256", m->sha256, "workspace", workspace, "set", m->set,
+	                           "version", m->version, "released_at", m->released_at, "expected_tar_sha256",
+	                           m->tar_sha256[0] ? m->tar_sha256 : NULL, "lines", m->n, "same",
+	                           k->count[REBUILD_SAME], "changed", k->count[REBUILD_CHANGED], "vanished",
+	                           k->count[REBUILD_VANISHED], "pending", k->count[REBUILD_PENDING], "items", items);
+	if (report && k->restored)
+		json_object_set_new(report, "selection_id", json_integer(k->selection_id));
+	if (report && k->exported)
+		json_object_set_new(report, "release",
+		                    json_pack("{s:s, s:I, s:i, s:s, s:b}", "out", out, "release_id",
+		                              (json_int_t)k->release.release_id, "images", k->release.images, "tar_sha256",
+		                              k->release.tar_sha256, "same_tar", k->same_tar));
+	return report;
 }
 
-/* Opens the workspace, or an in-memory store to check against when there
- * is none yet (*fresh = 1); nothing is written to either. */
-static int open_for_check(const char *dir, store **s, int *fresh)
+/* Tells how many URLs were queued, before the fetch. */
+static void on_queued(void *ctx, const rebuild_manifest *m, int64_t new_urls)
 {
-	char err[1024];
-	*fresh = 0;
-	int rc = store_open(dir, s, err, sizeof err);
-	if (rc == NATADV_ENOTFOUND) {
-		*fresh = 1;
-		rc = store_open_memory(s, err, sizeof err);
+	const struct rebuild_cli *rc = ctx;
+	char a[32], b[32];
+	if (!rc->quiet)
+		fprintf(stderr, "natadv: '%s' (%s %s, %s images of %d classes%s): %s new urls queued\n", m->path, m->set,
+		        m->version, cli_num(m->n, a), m->nmembers, rc->partial ? ", partial" : "", cli_num(new_urls, b));
+}
+
+static void on_progress(void *ctx, const crawl_progress *p)
+{
+	cli_crawl_progress(&((struct rebuild_cli *)ctx)->progress, p);
+}
+
+/* The report and the messages after a run (rc its result); the exit status. */
+static int print_outcome(struct cli *c, const rebuild_manifest *m, const struct rebuild_cli *o,
+                         const rebuild_report *k, int rc, const char *err)
+{
+	char a[32], b[32], s1[32], s2[32], s3[32], s4[32];
+	if (k->crawled && (!c->quiet || rc))
+		cli_crawl_summary(&k->crawl);
+	if (rc == NATADV_EINTR) {
+		cli_error("interrupted (run 'natadv rebuild' again to continue)");
+		return EXIT_FAIL;
 	}
-	if (rc)
+	if (!k->results) {
 		cli_error("%s", err);
-	return rc;
+		return EXIT_FAIL;
+	}
+	json_t *report = o->json ? report_json(m, k, c->workspace, o->out) : NULL;
+	if (!o->json)
+		print_human(m, k->results);
+	fprintf(stderr, "natadv: rebuilt %s of %s images of '%s': %s same, %s changed, %s vanished, %s pending\n",
+	        cli_num(k->count[REBUILD_SAME], a), cli_num(m->n, b), m->path, cli_num(k->count[REBUILD_SAME], s1),
+	        cli_num(k->count[REBUILD_CHANGED], s2), cli_num(k->count[REBUILD_VANISHED], s3),
+	        cli_num(k->count[REBUILD_PENDING], s4));
+	int status = EXIT_OK;
+	if (k->count[REBUILD_SAME] != m->n) {
+		if (k->count[REBUILD_PENDING])
+			cli_error("some urls wait for a server's Retry-After (run 'natadv rebuild' again later)");
+		cli_error("the release cannot be reproduced: not every image is the same");
+		status = EXIT_PARTIAL;
+	}
+	if (k->restored && !c->quiet)
+		fprintf(stderr, "natadv: selection %lld of '%s' %s: %d images accepted (rule 'manifest')\n",
+		        (long long)k->selection_id, m->set, k->created ? "recorded" : "was recorded by an earlier run", m->n);
+	if (rc) {
+		cli_error("%s", err);
+		status = EXIT_FAIL;
+	}
+	if (k->exported) {
+		if (!c->quiet)
+			fprintf(stderr, "natadv: exported %d images to '%s', tar sha256 %s%s\n", k->release.images, o->out,
+			        k->release.tar_sha256, !m->tar_sha256[0] ? "" : k->same_tar ? " (the same as the manifest's release)"
+			                                                              : " (differs from the manifest's release)");
+		if (m->tar_sha256[0] && !k->same_tar) {
+			cli_error("the exported tar differs from the one in '%s''s SHA256SUMS", m->path);
+			status = EXIT_PARTIAL;
+		}
+	}
+	if (report) {
+		json_dumpf(report, stdout, JSON_COMPACT);
+		putchar('\n');
+	}
+	json_decref(report);
+	return status;
 }
 
 int cmd_rebuild(struct cli *c, int argc, char **argv)
@@ -121,20 +186,23 @@ int cmd_rebuild(struct cli *c, int argc, char **argv)
 		CLI_CRAWL_OPTIONS,
 		{0, 0, 0, 0},
 	};
-	crawl_opts o;
-	crawl_opts_default(&o);
-	const char *manifest = NULL, *out = NULL;
-	int force = 0, json = 0, retry_failed = 0, ch, rc;
+	crawl_opts co;
+	crawl_opts_default(&co);
+	struct rebuild_cli ui = {.quiet = c->quiet, .progress = {isatty(STDERR_FILENO) && !c->quiet, 0}};
+	rebuild_opts o = {.crawl = &co, .stop = &cli_stop, .on_queued = on_queued, .on_progress = on_progress,
+	                  .ctx = &ui};
+	const char *manifest = NULL;
+	int ch, rc;
 	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (ch) {
 		case O_MANIFEST: manifest = optarg; break;
-		case O_OUT: out = optarg; break;
-		case O_FORCE: force = 1; break;
-		case O_JSON: json = 1; break;
-		case O_RETRY_FAILED: retry_failed = 1; break;
+		case O_OUT: o.out = ui.out = optarg; break;
+		case O_FORCE: o.force = 1; break;
+		case O_JSON: ui.json = 1; break;
+		case O_RETRY_FAILED: o.retry_failed = 1; break;
 		case 'h': help(); return EXIT_OK;
 		default:
-			if ((rc = cli_crawl_flag("rebuild", ch, optarg, &o)) != 0)
+			if ((rc = cli_crawl_flag("rebuild", ch, optarg, &co)) != 0)
 				return rc;
 		}
 	}
@@ -142,149 +210,36 @@ int cmd_rebuild(struct cli *c, int argc, char **argv)
 		return cli_usage("rebuild", "unexpected argument '%s'", argv[optind]);
 	if (!manifest)
 		return cli_usage("rebuild", "which release? give --manifest FILE");
-	if (force && !out)
+	if (o.force && !o.out)
 		return cli_usage("rebuild", "--force goes with --out");
 	struct stat sb;
-	if (out && !force && stat(out, &sb) == 0) {
-		cli_error("'%s' exists (use --force to replace it)", out);
+	if (o.out && !o.force && stat(o.out, &sb) == 0) {
+		cli_error("'%s' exists (use --force to replace it)", o.out);
 		return EXIT_FAIL;
 	}
 
-	/* 1. Everything is checked before anything is written. */
-	char err[2048], a[32], b[32];
+	/* Everything is checked before anything is written; main records the run's end. */
+	char err[4096];
 	rebuild_manifest *m = NULL;
-	if (rebuild_manifest_read(manifest, &m, err, sizeof err) != 0) {
-		cli_error("%s", err);
-		return EXIT_FAIL;
-	}
-	store *s = NULL;
-	int fresh = 0, set_exists = 0, partial = 0, status = EXIT_FAIL;
-	rebuild_result *res = NULL;
-	json_t *report = NULL;
-	if (open_for_check(c->workspace, &s, &fresh) != 0)
-		goto out;
-	if (rebuild_check(s, m, &set_exists, &partial, err, sizeof err) != 0) {
+	int created = 0, status = EXIT_FAIL;
+	if (rebuild_manifest_read(manifest, &m, err, sizeof err) != 0 ||
+	    rebuild_open(c->workspace, m, &c->st, &created, &o.partial, err, sizeof err) != 0) {
 		cli_error("%s", err);
 		goto out;
 	}
-	/* 2. The workspace, made like init when missing; main records the run's end. */
-	if (fresh) {
-		store_close(s);
-		s = NULL;
-		if (store_create(c->workspace, &s, err, sizeof err) != 0) {
-			cli_error("%s", err);
-			goto out;
-		}
-		if (!c->quiet)
-			fprintf(stderr, "natadv: workspace ready at '%s'\n", c->workspace);
-	}
-	if (store_run_begin(s, "rebuild", c->args, &c->run_id) != 0) {
-		cli_error("%s", store_errmsg(s));
-		goto out;
-	}
-	c->st = s;
-	s = NULL;
-	/* 3. Queue and fetch. */
-	int64_t moved = 0, new_urls = 0;
-	if (retry_failed && store_retry_failed(c->st, &moved) != 0) {
+	ui.partial = o.partial;
+	if (created && !c->quiet)
+		fprintf(stderr, "natadv: workspace ready at '%s'\n", c->workspace);
+	if (store_run_begin(c->st, "rebuild", c->args, &c->run_id) != 0) {
 		cli_error("%s", store_errmsg(c->st));
 		goto out;
 	}
-	if (rebuild_queue(c->st, c->run_id, m, &new_urls, err, sizeof err) != 0) {
-		cli_error("%s", err);
-		goto out;
-	}
-	if (!c->quiet)
-		fprintf(stderr, "natadv: '%s' (%s %s, %s images of %d classes%s): %s new urls queued\n", manifest, m->set,
-		        m->version, cli_num(m->n, a), m->nmembers, partial ? ", partial" : "", cli_num(new_urls, b));
-	struct cli_progress pl = {isatty(STDERR_FILENO) && !c->quiet, 0};
-	crawl_progress p;
-	rc = crawl_run(c->st, c->run_id, &o, &cli_stop, cli_crawl_progress, &pl, &p, err, sizeof err);
-	cli_progress_clear(&pl);
-	if (!c->quiet || rc)
-		cli_crawl_summary(&p);
-	if (rc == NATADV_EINTR) {
-		cli_error("interrupted (run 'natadv rebuild' again to continue)");
-		goto out;
-	}
-	if (rc) {
-		cli_error("crawl stopped: %s", err);
-		goto out;
-	}
-	/* 4. Compare and report. */
-	res = calloc((size_t)m->n, sizeof *res);
-	if (!res) {
-		cli_error("out of memory");
-		goto out;
-	}
-	if (rebuild_compare(c->st, m, res, err, sizeof err) != 0) {
-		cli_error("%s", err);
-		goto out;
-	}
-	struct counts k = {{0}};
-	for (int i = 0; i < m->n; i++)
-		k.n[res[i].status]++;
-	if (json)
-		report = report_json(m, res, &k, c->workspace);
-	else
-		print_human(m, res);
-	char s1[32], s2[32], s3[32], s4[32];
-	fprintf(stderr, "natadv: rebuilt %s of %s images of '%s': %s same, %s changed, %s vanished, %s pending\n",
-	        cli_num(k.n[REBUILD_SAME], a), cli_num(m->n, b), manifest, cli_num(k.n[REBUILD_SAME], s1),
-	        cli_num(k.n[REBUILD_CHANGED], s2), cli_num(k.n[REBUILD_VANISHED], s3), cli_num(k.n[REBUILD_PENDING], s4));
-	if (k.n[REBUILD_SAME] != m->n) {
-		if (k.n[REBUILD_PENDING])
-			cli_error("some urls wait for a server's Retry-After (run 'natadv rebuild' again later)");
-		cli_error("the release cannot be reproduced: not every image is the same");
-		status = EXIT_PARTIAL;
-		goto out;
-	}
-	/* 5. All the same: the selection and reviews that reproduce the release. */
-	int64_t selection_id = 0;
-	int created = 0;
-	if (rebuild_restore(c->st, c->run_id, m, &selection_id, &created, err, sizeof err) != 0) {
-		cli_error("%s", err);
-		goto out;
-	}
-	if (report)
-		json_object_set_new(report, "selection_id", json_integer(selection_id));
-	if (!c->quiet)
-		fprintf(stderr, "natadv: selection %lld of '%s' %s: %d images accepted (rule 'manifest')\n",
-		        (long long)selection_id, m->set, created ? "recorded" : "was recorded by an earlier run", m->n);
-	if (out) {
-		pkg_export_opts eo = {
-			.set = m->set, .out = out, .version = m->version, .tar = 1, .partial = partial, .force = force,
-			.release_unix = m->released_unix, .run_id = c->run_id,
-		};
-		pkg_export_result er;
-		if (pkg_export(c->st, &eo, &er, err, sizeof err) != 0) {
-			cli_error("cannot export '%s': %s", out, err);
-			goto out;
-		}
-		int same_tar = m->tar_sha256[0] && strcmp(m->tar_sha256, er.tar_sha256) == 0;
-		if (report)
-			json_object_set_new(report, "release", json_pack("{s:s, s:I, s:i, s:s, s:b}", "out", out, "release_id",
-			                                                 (json_int_t)er.release_id, "images", er.images,
-			                                                 "tar_sha256", er.tar_sha256, "same_tar", same_tar));
-		if (!c->quiet)
-			fprintf(stderr, "natadv: exported %d images to '%s', tar sha256 %s%s\n", er.images, out, er.tar_sha256,
-			        !m->tar_sha256[0] ? "" : same_tar ? " (the same as the manifest's release)"
-			                                          : " (differs from the manifest's release)");
-		if (m->tar_sha256[0] && !same_tar) {
-			cli_error("the exported tar differs from the one in '%s''s SHA256SUMS", manifest);
-			status = EXIT_PARTIAL;
-			goto out;
-		}
-	}
-	status = EXIT_OK;
+	rebuild_report k;
+	rc = rebuild_run(c->st, c->run_id, m, &o, &k, err, sizeof err);
+	cli_progress_clear(&ui.progress);
+	status = print_outcome(c, m, &ui, &k, rc, err);
+	rebuild_report_release(&k);
 out:
-	if (report) {
-		json_dumpf(report, stdout, JSON_COMPACT);
-		putchar('\n');
-	}
-	json_decref(report);
-	free(res);
-	store_close(s);
 	rebuild_manifest_free(m);
 	return status;
 }

@@ -184,7 +184,7 @@ static int read_classes_tsv(const char *path, eval_release *r, char *err, size_t
 {
 	pkg_class_row *rows;
 	int n;
-	int rc = pkg_classes_read(path, &rows, &n, err, errlen);
+	int rc = pkg_classes_read(path, &rows, &n, NULL, err, errlen);
 	for (int i = 0; !rc && i < n; i++) {
 		if (rows[i].label != i) {
 			natadv_errf(err, errlen, "cannot read '%s' line %ld: label %lld, expected %d", path, rows[i].line,
@@ -529,67 +529,64 @@ static int tail_cmp(const void *a, const void *b)
 	return strcmp(((const tail_ref *)a)->tail, ((const tail_ref *)b)->tail);
 }
 
+/* The release's manifest.jsonl: in dir, or beside r's folder (dir may be
+ * the release's inner folder). 0 with *m NULL when there is none. */
+static int read_manifest(const eval_release *r, const char *dir, pkg_manifest **m, char *path, size_t cap,
+                         char *err, size_t errlen)
+{
+	*m = NULL;
+	struct stat sb;
+	snprintf(path, cap, "%s/manifest.jsonl", dir);
+	if (stat(path, &sb) != 0)
+		snprintf(path, cap, "%s/../manifest.jsonl", r->folder);
+	if (stat(path, &sb) != 0)
+		return 0;
+	return pkg_manifest_read(path, m, err, errlen);
+}
+
 int eval_self_check(const eval_release *r, const char *dir, const char *model_id, const int *by_image,
                     eval_self_check_result *out, char *err, size_t errlen)
 {
 	memset(out, 0, sizeof *out);
 	char path[8192];
-	snprintf(path, sizeof path, "%s/manifest.jsonl", dir);
-	FILE *f = fopen(path, "r");
-	if (!f) {
-		/* DIR may be the release's inner folder: look beside it. */
-		snprintf(path, sizeof path, "%s/../manifest.jsonl", r->folder);
-		f = fopen(path, "r");
-	}
-	if (!f)
-		return 0;
+	pkg_manifest *m = NULL;
+	int rc = read_manifest(r, dir, &m, path, sizeof path, err, errlen);
+	if (rc || !m)
+		return rc;
 	out->manifest = 1;
 	/* the release's images by "/<wnid>/<file>", for a binary search per line */
 	tail_ref *tails = malloc((r->nimages ? r->nimages : 1) * sizeof *tails);
 	if (!tails) {
-		fclose(f);
+		pkg_manifest_free(m);
 		natadv_errf(err, errlen, "out of memory");
 		return NATADV_ENOMEM;
 	}
 	for (size_t i = 0; i < r->nimages; i++)
 		tails[i] = (tail_ref){class_file_tail(r->paths[i]), i};
 	qsort(tails, r->nimages, sizeof *tails, tail_cmp);
-	char *line = NULL;
-	size_t cap = 0;
-	long lineno = 0;
-	int rc = 0;
-	while (getline(&line, &cap, f) > 0) {
-		lineno++;
-		json_error_t je;
-		json_t *o = json_loads(line, 0, &je);
-		if (!json_is_object(o)) {
-			json_decref(o);
-			natadv_errf(err, errlen, "cannot read '%s' line %ld: %s", path, lineno, je.text);
+	for (int i = 0; i < m->n; i++) {
+		const pkg_manifest_item *it = &m->items[i];
+		if (it->error) {
+			natadv_errf(err, errlen, "cannot read '%s' line %ld: %s", path, it->line, it->error);
 			rc = NATADV_EFORMAT;
 			break;
 		}
-		const char *id = json_string_value(json_object_get(o, "model_id"));
-		const char *p = json_string_value(json_object_get(o, "path"));
-		const char *rule = json_string_value(json_object_get(o, "selection_rule"));
-		int converted = json_is_string(json_object_get(o, "converted"));
-		if (id && p && model_id && strcmp(id, model_id) == 0) {
-			out->filter_model = 1;
-			/* A converted image (PNG to JPEG) is not the pixels the model
-			 * judged, and a 1k-space choice can be right over the subset. */
-			tail_ref key = {class_file_tail(p), 0};
-			const tail_ref *hit = NULL;
-			if (!converted && rule_is_subset(rule) && key.tail != p)
-				hit = bsearch(&key, tails, r->nimages, sizeof *tails, tail_cmp);
-			if (hit && by_image[hit->image] >= 0) {
-				out->checked++;
-				if (by_image[hit->image] && out->right++ == 0)
-					snprintf(out->first_right, sizeof out->first_right, "%s", p);
-			}
+		if (!it->model_id || !it->path || !model_id || strcmp(it->model_id, model_id) != 0)
+			continue;
+		out->filter_model = 1;
+		/* A converted image (PNG to JPEG) is not the pixels the model
+		 * judged, and a 1k-space choice can be right over the subset. */
+		tail_ref key = {class_file_tail(it->path), 0};
+		const tail_ref *hit = NULL;
+		if (!it->converted && rule_is_subset(it->selection_rule) && key.tail != it->path)
+			hit = bsearch(&key, tails, r->nimages, sizeof *tails, tail_cmp);
+		if (hit && by_image[hit->image] >= 0) {
+			out->checked++;
+			if (by_image[hit->image] && out->right++ == 0)
+				snprintf(out->first_right, sizeof out->first_right, "%s", it->path);
 		}
-		json_decref(o);
 	}
-	free(line);
 	free(tails);
-	fclose(f);
+	pkg_manifest_free(m);
 	return rc;
 }

@@ -1,6 +1,6 @@
 /* classes_tsv.c — reading a release's classes.tsv, the file export writes
  * beside the image folder: one header row naming its columns, then one row
- * per class. rebuild and eval read it through here. */
+ * per class. verify, rebuild and eval read it through here. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,8 +20,10 @@ static int64_t whole(const char *s)
 	return *end || v < 0 ? -1 : (int64_t)v;
 }
 
-int pkg_classes_read(const char *path, pkg_class_row **rows, int *n, char *err, size_t errlen)
+int pkg_classes_read(const char *path, pkg_class_row **rows, int *n, long *bad_line, char *err, size_t errlen)
 {
+	if (bad_line)
+		*bad_line = 0;
 	*rows = NULL;
 	*n = 0;
 	buf b;
@@ -104,6 +106,8 @@ int pkg_classes_read(const char *path, pkg_class_row **rows, int *n, char *err, 
 		}
 		(*rows)[(*n)++] = r;
 	}
+	if (rc == NATADV_EFORMAT && bad_line)
+		*bad_line = line;  /* the loop stopped at the faulty line */
 	if (!rc && line == 0) {
 		natadv_errf(err, errlen, "cannot read '%s': it is empty", path);
 		rc = NATADV_EFORMAT;

@@ -139,6 +139,104 @@ typedef void (*pkg_problem_fn)(void *ctx, const char *kind, const char *path);
  * not (no such path, no SHA256SUMS beside a tar). */
 int pkg_verify(const char *path, pkg_problem_fn cb, void *ctx, pkg_verify_result *r, char *err, size_t errlen);
 
+/* ---- reading a release: manifest.jsonl (manifest_read.c), SHA256SUMS
+ * (sums_read.c) and classes.tsv (classes_tsv.c); verify, rebuild and eval
+ * read a release only through these ---- */
+
+/* A release's manifest.jsonl: at most this many bytes. */
+#define PKG_MANIFEST_MAX_BYTES ((size_t)1 << 30)
+
+/* One non-blank line of a manifest.jsonl as read. Every field below is
+ * checked for its JSON type and, where it has one, its form; absent or
+ * null fields are NULL (strings) or -1 (numbers). Strings are owned by the
+ * manifest. A malformed line has error set and its fields partly unset. */
+typedef struct pkg_manifest_item {
+	long line;                  /* 1-based line in the file (blank lines count) */
+	const char *error;          /* NULL, or why the line is malformed, e.g. "not JSON: ...",
+	                             * "'xxh128' is not 32 lower-case hex digits" */
+	const char *path;           /* relative, no '.', '..' or empty component */
+	const char *wnid, *pred_wnid;          /* WordNet ids like n01498041 */
+	const char *xxh128, *sha256;           /* 32 / 64 lower-case hex digits */
+	const char *url, *source, *query, *page_url, *license, *license_raw, *author, *title;
+	const char *converted, *model_id, *selection_rule, *reviewer, *reviewed_at;
+	const char *set;            /* a folder name */
+	const char *version;
+	const char *released_at;    /* a UTC time (pkg_parse_utc) */
+	int64_t label;              /* 0 to 1,000,000 */
+	int64_t bytes;              /* >= 0 */
+	double confidence, true_prob;          /* 0 to 1 */
+} pkg_manifest_item;
+
+typedef struct pkg_manifest {
+	char sha256[65];            /* of the whole file */
+	pkg_manifest_item *items;   /* the non-blank lines in file order */
+	int n;
+	int malformed;              /* lines with error set */
+	struct pkg_manifest_priv *priv;
+} pkg_manifest;
+
+/* Reads the manifest.jsonl at path; a malformed line does not stop the
+ * reading (see pkg_manifest_item.error). Sets *out (free with
+ * pkg_manifest_free), or returns NATADV_EIO (cannot open or read it),
+ * NATADV_ETOOBIG or NATADV_ENOMEM with err set. */
+int pkg_manifest_read(const char *path, pkg_manifest **out, char *err, size_t errlen);
+/* Frees m; accepts NULL. */
+void pkg_manifest_free(pkg_manifest *m);
+
+/* The release a whole manifest is of; strings owned by the manifest. */
+typedef struct pkg_manifest_release {
+	const char *set, *version, *released_at;
+	int64_t released_unix;
+} pkg_manifest_release;
+
+/* Checks that m is a whole release manifest as pkg_export writes it: at
+ * least one line, none malformed, each with path, wnid, xxh128, url,
+ * pred_wnid, label, confidence, true_prob, set, version and released_at,
+ * the same set, version and release time on every line, each path
+ * FOLDER/<wnid>/<xxh128>.jpg, no path or xxh128 twice; fills *rel. Returns
+ * 0, or NATADV_EFORMAT (or NATADV_ENOMEM) with err like "cannot read 'PATH'
+ * line 3: 'xxh128' is not 32 lower-case hex digits" (PATH as given). */
+int pkg_manifest_check(const pkg_manifest *m, const char *path, pkg_manifest_release *rel, char *err,
+                       size_t errlen);
+/* Fails (NATADV_EFORMAT, err "cannot read 'PATH' line N: the same WHAT as
+ * line K") when two lines share a key; keys[i] belongs to m->items[i]. */
+int pkg_manifest_unique(const pkg_manifest *m, const char *const *keys, const char *what, const char *path,
+                        char *err, size_t errlen);
+
+/* Parses "YYYY-MM-DDTHH:MM:SS[.fff]Z" (the fraction ignored) as UTC into
+ * *out; 0, or -1 when s is not such a time. */
+int pkg_parse_utc(const char *s, int64_t *out);
+/* Returns 1 when p is a relative path that stays inside a release (no
+ * leading '/', no '.', '..' or empty component), else 0. */
+int pkg_path_is_safe(const char *p);
+
+/* A release's SHA256SUMS: at most this many bytes. */
+#define PKG_SUMS_MAX_BYTES ((size_t)1 << 30)
+
+typedef struct pkg_sum {
+	long line;                  /* 1-based */
+	char *path;                 /* relative to the release folder, safe (pkg_path_is_safe) */
+	char sha256[65];
+} pkg_sum;
+
+typedef struct pkg_sums {
+	pkg_sum *v;                 /* in file order */
+	size_t n;
+	long *bad;                  /* the lines that are not "<sha256>  <path>", in order */
+	size_t nbad;
+} pkg_sums;
+
+/* Reads the SHA256SUMS at path: lines "<64 lower-case hex><space><space or
+ * *><path>" as sha256sum writes them; empty lines are skipped, others go to
+ * bad. Fills *s (release with pkg_sums_release, also after an error).
+ * Returns 0, NATADV_ENOTFOUND when there is no such file, or another NATADV
+ * code, with err set. */
+int pkg_sums_read(const char *path, pkg_sums *s, char *err, size_t errlen);
+/* Frees what s holds and empties it; accepts NULL and a zeroed struct. */
+void pkg_sums_release(pkg_sums *s);
+/* Returns the first entry for rel_path, or NULL (owned by s). */
+const pkg_sum *pkg_sums_find(const pkg_sums *s, const char *rel_path);
+
 /* A release's classes.tsv: at most this many bytes. */
 #define PKG_CLASSES_MAX_BYTES ((size_t)16 << 20)
 
@@ -155,8 +253,10 @@ typedef struct pkg_class_row {
  * index_1k (name optional; any order, other columns ignored), then rows of
  * a whole-number label, a wnid and an empty or whole-number index_1k. Sets
  * *rows (malloc'd, the caller frees it) and *n >= 1; or returns a NATADV
- * code with err naming the file and line. Labels are not checked against
- * each other: callers know which orders they accept. */
-int pkg_classes_read(const char *path, pkg_class_row **rows, int *n, char *err, size_t errlen);
+ * code with err naming the file and line, and *bad_line (may be NULL) that
+ * line (0 when the fault is of no one line: unreadable, empty, no rows).
+ * Labels are not checked against each other: callers know which orders
+ * they accept. */
+int pkg_classes_read(const char *path, pkg_class_row **rows, int *n, long *bad_line, char *err, size_t errlen);
 
 #endif

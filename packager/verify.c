@@ -14,14 +14,11 @@
 
 #include <archive.h>
 #include <archive_entry.h>
-#include <jansson.h>
 
 #include "common/err.h"
 #include "common/sha256.h"
-#include "common/text.h"
 #include "packager/pkg_internal.h"
 
-#define MAX_LIST_BYTES ((size_t)1 << 30)
 #define MAX_MEMBER_BYTES ((size_t)1 << 31)
 
 typedef struct entry {
@@ -105,91 +102,6 @@ static entry *list_find(const list *l, const char *path)
 	return l->n ? bsearch(&key, l->v, l->n, sizeof *l->v, cmp_entry) : NULL;
 }
 
-/* A listed path must stay inside the release: relative, no "..", no "//". */
-static int safe_path(const char *p)
-{
-	if (!*p || *p == '/' || strstr(p, "//"))
-		return 0;
-	for (const char *s = p; s; s = strchr(s, '/')) {
-		if (*s == '/')
-			s++;
-		if (!strncmp(s, "..", 2) && (s[2] == '/' || !s[2]))
-			return 0;
-		if (s[0] == '.' && (s[1] == '/' || !s[1]))
-			return 0;
-	}
-	return 1;
-}
-
-/* Splits text into lines; calls fn(c, line, number) for each non-empty one. */
-static void each_line(vctx *c, char *text, void (*fn)(vctx *c, char *line, int no))
-{
-	int no = 0;
-	for (char *line = text; line && *line;) {
-		char *nl = strchr(line, '\n');
-		if (nl)
-			*nl = '\0';
-		no++;
-		if (*line)
-			fn(c, line, no);
-		line = nl ? nl + 1 : NULL;
-	}
-}
-
-static void sums_line(vctx *c, char *line, int no)
-{
-	char where[64];
-	snprintf(where, sizeof where, "SHA256SUMS:%d", no);
-	/* "<64 hex><space><space or *><path>", as sha256sum writes it */
-	if (strlen(line) < 67 || strspn(line, "0123456789abcdef") != 64 || line[64] != ' ' || (line[65] != ' ' && line[65] != '*') ||
-	    !safe_path(line + 66)) {
-		add_problem(c, "malformed", where);
-		return;
-	}
-	line[64] = '\0';
-	if (list_add(&c->sums, line + 66, line, -1) != 0)
-		c->oom = 1;
-	else
-		c->sums.v[c->sums.n - 1].line = no;
-}
-
-static void manifest_line(vctx *c, char *line, int no)
-{
-	char where[64];
-	snprintf(where, sizeof where, "manifest.jsonl:%d", no);
-	json_error_t jerr;
-	json_t *o = json_loads(line, 0, &jerr);
-	const char *path = json_string_value(json_object_get(o, "path"));
-	const char *sha = json_string_value(json_object_get(o, "sha256"));
-	json_t *bytes = json_object_get(o, "bytes");
-	if (!path || !sha || !text_is_hex(sha, 64) || !json_is_integer(bytes) || !safe_path(path))
-		add_problem(c, "malformed", where);
-	else if (list_add(&c->manifest, path, sha, json_integer_value(bytes)) != 0)
-		c->oom = 1;
-	else
-		c->manifest.v[c->manifest.n - 1].line = no;
-	json_decref(o);
-}
-
-static void classes_line(vctx *c, char *line, int no)
-{
-	if (no == 1)
-		return;  /* the header */
-	char *tab = strchr(line, '\t');
-	char *end = tab ? strchr(tab + 1, '\t') : NULL;
-	if (!tab || !end)
-		return;  /* SHA256SUMS covers the file; the wnids only widen what may exist */
-	*end = '\0';
-	char **v = realloc(c->wnids, (c->nwnids + 1) * sizeof *v);
-	if (!v) {
-		c->oom = 1;
-		return;
-	}
-	c->wnids = v;
-	if ((v[c->nwnids] = strdup(tab + 1)) != NULL)
-		c->nwnids++;
-}
-
 /* Sorts a list by path; a path listed twice is a malformed line (the
  * later one, which is dropped). */
 static void sort_unique(vctx *c, list *l, const char *name)
@@ -211,49 +123,111 @@ static void sort_unique(vctx *c, list *l, const char *name)
 	l->n = o;
 }
 
-/* Reads dir/name into b; 0, NATADV_ENOTFOUND when absent, or another code. */
-static int read_list(const char *dir, const char *name, buf *b, char *err, size_t errlen)
+/* Whether dir/name exists; its path goes to path. */
+static int exists_in(const char *dir, const char *name, char *path, size_t cap)
+{
+	snprintf(path, cap, "%s/%s", dir, name);
+	struct stat sb;
+	return !(stat(path, &sb) != 0 && errno == ENOENT);
+}
+
+/* Notes "malformed: FILE:LINE" (or FILE alone for line 0). */
+static void add_malformed(vctx *c, const char *file, long line)
+{
+	char where[64];
+	if (line > 0)
+		snprintf(where, sizeof where, "%s:%ld", file, line);
+	else
+		snprintf(where, sizeof where, "%s", file);
+	add_problem(c, "malformed", where);
+}
+
+/* SHA256SUMS (required): its entries, and each line that is none. */
+static int load_sums(vctx *c, const char *dir, char *err, size_t errlen)
 {
 	char path[4400];
-	snprintf(path, sizeof path, "%s/%s", dir, name);
-	struct stat sb;
-	if (stat(path, &sb) != 0 && errno == ENOENT)
-		return NATADV_ENOTFOUND;
-	return buf_read_file(b, path, err, errlen);
+	snprintf(path, sizeof path, "%s/SHA256SUMS", dir);
+	pkg_sums sums;
+	int rc = pkg_sums_read(path, &sums, err, errlen);
+	if (rc == NATADV_ENOTFOUND)
+		natadv_errf(err, errlen, "no SHA256SUMS in '%s': not a release", dir);
+	for (size_t i = 0; !rc && i < sums.nbad; i++)
+		add_malformed(c, "SHA256SUMS", sums.bad[i]);
+	for (size_t i = 0; !rc && i < sums.n; i++) {
+		if (list_add(&c->sums, sums.v[i].path, sums.v[i].sha256, -1) != 0)
+			c->oom = 1;
+		else
+			c->sums.v[c->sums.n - 1].line = (int)sums.v[i].line;
+	}
+	pkg_sums_release(&sums);
+	if (!rc)
+		sort_unique(c, &c->sums, "SHA256SUMS");
+	return rc;
+}
+
+/* manifest.jsonl when there is one: each line's file, hash and size. */
+static int load_manifest(vctx *c, const char *dir, char *err, size_t errlen)
+{
+	char path[4400];
+	if (!exists_in(dir, "manifest.jsonl", path, sizeof path))
+		return 0;
+	pkg_manifest *m = NULL;
+	int rc = pkg_manifest_read(path, &m, err, errlen);
+	if (rc)
+		return rc;
+	c->have_manifest = 1;
+	for (int i = 0; i < m->n; i++) {
+		const pkg_manifest_item *it = &m->items[i];
+		if (it->error || !it->path || !it->sha256 || it->bytes < 0)
+			add_malformed(c, "manifest.jsonl", it->line);
+		else if (list_add(&c->manifest, it->path, it->sha256, it->bytes) != 0)
+			c->oom = 1;
+		else
+			c->manifest.v[c->manifest.n - 1].line = (int)it->line;
+	}
+	pkg_manifest_free(m);
+	sort_unique(c, &c->manifest, "manifest.jsonl");
+	return 0;
+}
+
+/* classes.tsv when there is one: its wnids may be (empty) class folders.
+ * SHA256SUMS covers the file; a malformed one is a problem of the release. */
+static int load_classes(vctx *c, const char *dir, char *err, size_t errlen)
+{
+	char path[4400];
+	if (!exists_in(dir, "classes.tsv", path, sizeof path))
+		return 0;
+	pkg_class_row *rows = NULL;
+	int n = 0;
+	long bad = 0;
+	int rc = pkg_classes_read(path, &rows, &n, &bad, err, errlen);
+	if (rc == NATADV_EFORMAT || rc == NATADV_ETOOBIG) {
+		add_malformed(c, "classes.tsv", bad);
+		return 0;
+	}
+	if (rc)
+		return rc;
+	c->wnids = calloc((size_t)n, sizeof *c->wnids);
+	for (int i = 0; c->wnids && i < n; i++)
+		if ((c->wnids[c->nwnids] = strdup(rows[i].wnid)) != NULL)
+			c->nwnids++;
+	if (!c->wnids || c->nwnids < (size_t)n)
+		c->oom = 1;
+	free(rows);
+	if (c->nwnids)
+		qsort(c->wnids, c->nwnids, sizeof *c->wnids, pkg_cmp_str);
+	return 0;
 }
 
 /* Reads SHA256SUMS (required), manifest.jsonl and classes.tsv from dir and
  * finds the release folder. */
 static int load_lists(vctx *c, const char *dir, char *err, size_t errlen)
 {
-	buf b;
-	buf_init(&b, MAX_LIST_BYTES);
-	int rc = read_list(dir, "SHA256SUMS", &b, err, errlen);
-	if (rc == NATADV_ENOTFOUND)
-		natadv_errf(err, errlen, "no SHA256SUMS in '%s': not a release", dir);
-	if (!rc) {
-		each_line(c, b.data ? b.data : (char *)"", sums_line);
-		sort_unique(c, &c->sums, "SHA256SUMS");
-	}
-	if (!rc) {
-		buf_reset(&b);
-		int mrc = read_list(dir, "manifest.jsonl", &b, err, errlen);
-		if (mrc && mrc != NATADV_ENOTFOUND)
-			rc = mrc;
-		else if (!mrc) {
-			c->have_manifest = 1;
-			each_line(c, b.data ? b.data : (char *)"", manifest_line);
-			sort_unique(c, &c->manifest, "manifest.jsonl");
-		}
-	}
-	if (!rc) {
-		buf_reset(&b);
-		if (read_list(dir, "classes.tsv", &b, err, errlen) == 0)
-			each_line(c, b.data ? b.data : (char *)"", classes_line);
-		if (c->nwnids)
-			qsort(c->wnids, c->nwnids, sizeof *c->wnids, pkg_cmp_str);
-	}
-	buf_release(&b);
+	int rc = load_sums(c, dir, err, errlen);
+	if (!rc)
+		rc = load_manifest(c, dir, err, errlen);
+	if (!rc)
+		rc = load_classes(c, dir, err, errlen);
 	if (rc)
 		return rc;
 	/* The folder: the first component of the manifest's paths, else the

@@ -1,5 +1,6 @@
 /* fuzz_manifest.c — libFuzzer target for the release manifest reader of
- * `natadv rebuild`. The input is the manifest.jsonl, read from a memfd;
+ * `natadv rebuild` (the packager's pkg_manifest_read and pkg_manifest_check
+ * under it). The input is the manifest.jsonl, read from a memfd;
  * a manifest it accepts must hold only well-formed lines. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -12,7 +13,7 @@
 #include <unistd.h>
 
 #include "common/err.h"
-#include "crawler/rebuild.h"
+#include "rebuild/rebuild.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -34,8 +35,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		for (int i = 0; i < m->n; i++) {
 			const rebuild_item *it = &m->items[i];
-			if (!it->norm_url || !it->host || strlen(it->xxh128) != 32 || !strstr(it->path, it->xxh128) ||
-			    it->confidence < 0 || it->confidence > 1 || it->line < 1)
+			const pkg_manifest_item *in = it->src;
+			if (!it->norm_url || !it->host || strlen(in->xxh128) != 32 || !strstr(in->path, in->xxh128) ||
+			    in->confidence < 0 || in->confidence > 1 || in->line < 1 || in->error)
 				abort();
 		}
 	} else if (rc != NATADV_EFORMAT && rc != NATADV_ENOMEM) {

@@ -323,6 +323,23 @@ static void test_verify(void)
 	T_EQ_INT(r.missing, 1);
 	T_EQ_INT(r.extra, 2);
 
+	/* classes.tsv goes through the one reader: its wnids may be empty class
+	 * folders, and a malformed one is a problem named with its line. */
+	put(rel, "classes.tsv", "label\twnid\tindex_1k\n0\tn01498041\t6\n1\tn01531178\t11\n2\tn01534433\t13\n");
+	mkdir_in(rel, "imagenet-a/n01534433");
+	s.n = 0;
+	T_EQ_INT(pkg_verify(rel, on_problem, &s, &r, err, sizeof err), 0);
+	T_EQ_INT(s.n, 5);
+	T_EQ_STR(s.lines[0], "extra: classes.tsv");
+	T_EQ_INT(r.malformed, 0);
+	put(rel, "classes.tsv", "label\twnid\tindex_1k\n0\tn01498041\t6\n1\tgoldfinch\t11\n");
+	s.n = 0;
+	T_EQ_INT(pkg_verify(rel, on_problem, &s, &r, err, sizeof err), 0);
+	T_EQ_INT(s.n, 7);
+	T_EQ_STR(s.lines[1], "malformed: classes.tsv:3");
+	T_EQ_INT(r.malformed, 1);
+	T_EQ_STR(s.lines[6], "extra: imagenet-a/n01534433/");
+
 	/* A tar without SHA256SUMS beside it cannot be verified at all. */
 	snprintf(path, sizeof path, "%s/SHA256SUMS", rel);
 	T_CHECK(unlink(path) == 0);
@@ -387,7 +404,7 @@ static void test_classes_tsv(void)
 	int n;
 	put(dir, "classes.tsv",
 	         "label\twnid\tindex_1k\tname\timages\n0\tn01498041\t6\tstingray\t3\n1\tn01531178\t11\tgoldfinch\t0\n");
-	T_EQ_INT(pkg_classes_read(path, &rows, &n, err, sizeof err), 0);
+	T_EQ_INT(pkg_classes_read(path, &rows, &n, NULL, err, sizeof err), 0);
 	T_EQ_INT(n, 2);
 	if (n == 2) {
 		T_EQ_INT((int)rows[1].label, 1);
@@ -398,7 +415,7 @@ static void test_classes_tsv(void)
 	}
 	free(rows);
 	put(dir, "classes.tsv", "wnid\tindex_1k\tlabel\r\nn01498041\t\t4\r\n\n");
-	T_EQ_INT(pkg_classes_read(path, &rows, &n, err, sizeof err), 0);
+	T_EQ_INT(pkg_classes_read(path, &rows, &n, NULL, err, sizeof err), 0);
 	T_EQ_INT(n, 1);
 	if (n == 1) {
 		T_EQ_INT((int)rows[0].label, 4);
@@ -406,29 +423,34 @@ static void test_classes_tsv(void)
 		T_EQ_STR(rows[0].name, "");
 	}
 	free(rows);
-	static const char *const bad[][2] = {
-		{"label\twnid\tname\n", "line 1: the header must name label, wnid and index_1k"},
-		{"label\twnid\tindex_1k\n", "no classes"},
-		{"", "it is empty"},
-		{"label\twnid\tindex_1k\n0\tn01498041\n", "line 2: too few columns"},
-		{"label\twnid\tindex_1k\n0\tn01498041\t6\n-1\tn01531178\t11\n", "line 3: label '-1' is not a whole number"},
-		{"label\twnid\tindex_1k\nx\tn01498041\t6\n", "line 2: label 'x' is not a whole number"},
-		{"label\twnid\tindex_1k\n0\tgoldfish\t6\n", "line 2: 'goldfish' is not a wnid"},
-		{"label\twnid\tindex_1k\n0\tn01498041\t6x\n", "line 2: index_1k '6x' is not a whole number"},
+	static const struct {
+		const char *text, *why;
+		long line;  /* the faulty line, 0 for none */
+	} bad[] = {
+		{"label\twnid\tname\n", "line 1: the header must name label, wnid and index_1k", 1},
+		{"label\twnid\tindex_1k\n", "no classes", 0},
+		{"", "it is empty", 0},
+		{"label\twnid\tindex_1k\n0\tn01498041\n", "line 2: too few columns", 2},
+		{"label\twnid\tindex_1k\n0\tn01498041\t6\n-1\tn01531178\t11\n", "line 3: label '-1' is not a whole number", 3},
+		{"label\twnid\tindex_1k\nx\tn01498041\t6\n", "line 2: label 'x' is not a whole number", 2},
+		{"label\twnid\tindex_1k\n0\tgoldfish\t6\n", "line 2: 'goldfish' is not a wnid", 2},
+		{"label\twnid\tindex_1k\n0\tn01498041\t6x\n", "line 2: index_1k '6x' is not a whole number", 2},
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-		put(dir, "classes.tsv", bad[i][0]);
+		put(dir, "classes.tsv", bad[i].text);
 		static pkg_class_row stale;
 		rows = &stale;  /* must come back NULL */
-		T_EQ_INT(pkg_classes_read(path, &rows, &n, err, sizeof err), NATADV_EFORMAT);
+		long line = -1;
+		T_EQ_INT(pkg_classes_read(path, &rows, &n, &line, err, sizeof err), NATADV_EFORMAT);
 		T_CHECK(rows == NULL && n == 0);
-		T_CHECK(strstr(err, bad[i][1]) != NULL);
+		T_CHECK(strstr(err, bad[i].why) != NULL);
 		T_CHECK(strstr(err, "classes.tsv") != NULL);
-		if (!strstr(err, bad[i][1]))
+		T_EQ_INT((int)line, (int)bad[i].line);
+		if (!strstr(err, bad[i].why))
 			fprintf(stderr, "case %zu: %s\n", i, err);
 	}
 	snprintf(path, sizeof path, "%s/missing.tsv", dir);
-	T_CHECK(pkg_classes_read(path, &rows, &n, err, sizeof err) != 0);
+	T_CHECK(pkg_classes_read(path, &rows, &n, NULL, err, sizeof err) != 0);
 	rm_tmp(dir);
 }
 

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "common/err.h"
-#include "crawler/rebuild.h"
+#include "rebuild/rebuild.h"
 #include "store/store.h"
 #include "tests/t.h"
 
@@ -56,11 +56,11 @@ static void test_read(void)
 	T_EQ_STR(m->set, "mini");
 	T_EQ_STR(m->version, "2.0");
 	T_EQ_INT(m->released_unix, 1767323045);
-	T_EQ_INT(m->items[1].line, 4); /* the blank lines count */
+	T_EQ_INT(m->items[1].src->line, 4); /* the blank lines count */
 	T_EQ_STR(m->items[1].norm_url, "https://example.org/b.jpg");
 	T_EQ_STR(m->items[1].host, "https://example.org");
-	T_EQ_STR(m->items[1].url, "HTTPS://Example.org:443/b.jpg#x");
-	T_CHECK(m->items[0].confidence == 0.75 && m->items[0].true_prob == 0.125);
+	T_EQ_STR(m->items[1].src->url, "HTTPS://Example.org:443/b.jpg#x");
+	T_CHECK(m->items[0].src->confidence == 0.75 && m->items[0].src->true_prob == 0.125);
 	T_EQ_INT(m->members_exact, 0);
 	T_EQ_INT(m->nmembers, 2);
 	T_EQ_STR(m->members[1].wnid, "n01531178");
