@@ -451,10 +451,24 @@ static int content_identity(job *j)
 	return rc;
 }
 
+/* A selection rebuilt from a release's manifest (rule 'manifest', see
+ * rebuild_restore) carries that release's time in its params; 1 and *t
+ * when the plan's selection is one. */
+static int manifest_time(const store_release_plan *p, int64_t *t)
+{
+	if (!p->rule || strcmp(p->rule, "manifest") != 0 || !p->params)
+		return 0;
+	json_t *params = json_loads(p->params, 0, NULL);
+	const char *at = json_string_value(json_object_get(params, "released_at"));
+	int found = at && pkg_parse_utc(at, t) == 0 && *t > 0;
+	json_decref(params);
+	return found;
+}
+
 static int release_time(job *j)
 {
 	int64_t t = j->o->release_unix;
-	if (t <= 0) {
+	if (t <= 0 && !manifest_time(j->plan, &t)) {
 		int rc = store_release_time_find(j->s, j->plan->set, j->version, j->content_sha, &t);
 		if (rc == NATADV_ENOTFOUND)
 			t = (int64_t)time(NULL);

@@ -43,8 +43,10 @@ typedef struct pkg_export_result {
  * Refuses (NATADV_EINVAL, err lists them) classes without images unless
  * o->partial, and an image accepted for two classes; refuses an existing
  * o->out (NATADV_EEXIST) unless o->force. The release time is
- * o->release_unix, else that of an earlier release of the same set, version
- * and content (pkg_content_sha256), else now. 0 or a NATADV code with err
+ * o->release_unix, else for a selection rebuilt from a release's manifest
+ * (rule 'manifest') that release's time (its params' released_at), else that
+ * of an earlier release of the same set, version and content
+ * (pkg_content_sha256), else now. 0 or a NATADV code with err
  * set (errlen of 64 KiB holds the longest list of empty classes). */
 int pkg_export(store *s, const pkg_export_opts *o, pkg_export_result *r, char *err, size_t errlen);
 
