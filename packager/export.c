@@ -280,6 +280,16 @@ static void clean_leftovers(const char *parent, const char *base)
 
 /* ---- writing ---- */
 
+/* The SHA-256 of n bytes at p (what names them) into hex; on failure err
+ * is set and nothing is written with an unset digest. */
+static int hash(job *j, const void *p, size_t n, const char *what, char hex[65])
+{
+	int rc = sha256_hex(p, n, hex);
+	if (rc)
+		natadv_errf(j->err, j->errlen, "cannot hash '%s': %s", what, natadv_strerror(rc));
+	return rc;
+}
+
 static int write_image(job *j, outfile *f, img_ctx *ctx, buf *data, buf *jpg)
 {
 	const store_release_item *it = f->it;
@@ -296,7 +306,8 @@ static int write_image(job *j, outfile *f, img_ctx *ctx, buf *data, buf *jpg)
 		return rc;
 	}
 	/* The stored bytes are the provenance: they must still be what was fetched. */
-	sha256_hex(data->data, data->len, sha);
+	if ((rc = hash(j, data->data, data->len, it->image_hash, sha)) != 0)
+		return rc;
 	if (strcmp(sha, it->sha256) != 0 || (int64_t)data->len != it->bytes) {
 		natadv_errf(j->err, j->errlen, "the stored bytes of image '%s' are damaged: sha-256 %s, recorded %s",
 		            it->image_hash, sha, it->sha256);
@@ -319,7 +330,8 @@ static int write_image(job *j, outfile *f, img_ctx *ctx, buf *data, buf *jpg)
 		f->height = (int)rgb.height;
 		snprintf(f->converted, sizeof f->converted, "%s->jpeg q=%d", it->format, JPEG_QUALITY);
 	}
-	sha256_hex(out, outlen, f->sha256);
+	if ((rc = hash(j, out, outlen, f->path, f->sha256)) != 0)
+		return rc;
 	f->bytes = (int64_t)outlen;
 	snprintf(path, sizeof path, "%s/%s", j->tmp, f->path);
 	return pkg_write_file(path, out, outlen, j->err, j->errlen);
@@ -384,8 +396,9 @@ static int write_buf(job *j, const char *name, const buf *b, char sha[65])
 {
 	char path[4400];
 	snprintf(path, sizeof path, "%s/%s", j->tmp, name);
-	if (sha)
-		sha256_hex(b->data ? b->data : "", b->len, sha);
+	int rc = sha ? hash(j, b->data ? b->data : "", b->len, name, sha) : 0;
+	if (rc)
+		return rc;
 	return pkg_write_file(path, b->data ? b->data : "", b->len, j->err, j->errlen);
 }
 

@@ -409,7 +409,10 @@ static int verify_tar(vctx *c, const char *tar, int *files, char *err, size_t er
 			break;
 		}
 		char sha[65];
-		sha256_hex(data.data ? data.data : "", data.len, sha);
+		if ((rc = sha256_hex(data.data ? data.data : "", data.len, sha)) != 0) {
+			natadv_errf(err, errlen, "cannot hash '%s' in '%s': out of memory", path, tar);
+			break;
+		}
 		check_file(c, path, sha, (int64_t)data.len);
 		(*files)++;
 	}
@@ -417,6 +420,8 @@ static int verify_tar(vctx *c, const char *tar, int *files, char *err, size_t er
 		add_problem(c, "malformed", name);
 	archive_read_free(a);
 	buf_release(&data);
+	if (rc)
+		return rc;
 	/* Inside the tar only the release folder is expected. */
 	char prefix[600];
 	snprintf(prefix, sizeof prefix, "%s/", c->folder);

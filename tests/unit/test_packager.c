@@ -18,6 +18,44 @@
 #include "packager/packager.h"
 #include "tests/t.h"
 
+#include <openssl/crypto.h>
+#include <sqlite3.h>
+
+/* OpenSSL's allocations, which a test can make fail: once crypto_budget
+ * (-1: no limit) more have been made, every one fails. */
+static long crypto_budget = -1, crypto_allocs;
+
+static void *t_crypto_malloc(size_t n, const char *file, int line)
+{
+	(void)file;
+	(void)line;
+	crypto_allocs++;
+	if (crypto_budget == 0)
+		return NULL;
+	if (crypto_budget > 0)
+		crypto_budget--;
+	return malloc(n);
+}
+
+static void *t_crypto_realloc(void *p, size_t n, const char *file, int line)
+{
+	(void)file;
+	(void)line;
+	crypto_allocs++;
+	if (crypto_budget == 0)
+		return NULL;
+	if (crypto_budget > 0)
+		crypto_budget--;
+	return realloc(p, n);
+}
+
+static void t_crypto_free(void *p, const char *file, int line)
+{
+	(void)file;
+	(void)line;
+	free(p);
+}
+
 static void put(const char *dir, const char *rel, const char *text)
 {
 	char path[4096];
@@ -350,6 +388,125 @@ static void test_verify(void)
 	rm_tmp(dir);
 }
 
+/* A SHA-256 that cannot be computed is an error, never an unset digest
+ * compared or written: verify of a tar whose members cannot be hashed
+ * (OpenSSL's allocations failing once the manifest has been read). */
+static void test_hash_failure(void)
+{
+	char dir[64], rel[128], path[256], tar[160], err[256];
+	make_tmp(dir, sizeof dir);
+	make_tree(dir);
+	snprintf(rel, sizeof rel, "%s/rel", dir);
+	snprintf(path, sizeof path, "%s/outside.txt", rel);
+	T_CHECK(unlink(path) == 0);
+	buf m, sums, listed;
+	buf_init(&m, 1 << 16);
+	buf_init(&sums, 1 << 16);
+	buf_init(&listed, 1 << 16);
+	const char *files[][2] = {{"imagenet-a/n01498041/aa.jpg", "first image bytes"},
+	                          {"imagenet-a/n01531178/bb.jpg", "second"}};
+	for (int i = 0; i < 2; i++) {
+		char sha[65];
+		T_EQ_INT(sha256_hex(files[i][1], strlen(files[i][1]), sha), 0);
+		pkg_manifest_entry e = {.path = files[i][0], .sha256 = sha, .bytes = (int64_t)strlen(files[i][1]),
+		                        .confidence = -1, .true_prob = -1};
+		T_EQ_INT(pkg_manifest_line(&m, &e), 0);
+	}
+	put(rel, "manifest.jsonl", buf_cstr(&m));
+	snprintf(tar, sizeof tar, "%s/imagenet-a.tar", rel);
+	T_EQ_INT(pkg_tar_write(rel, "imagenet-a", tar, 1, NULL, err, sizeof err), 0);
+	/* SHA256SUMS without the tar's line: only its members are hashed. */
+	T_EQ_INT(pkg_sha256sums(rel, &sums, err, sizeof err), 0);
+	for (const char *p = buf_cstr(&sums); *p;) {
+		size_t n = strcspn(p, "\n") + 1;
+		if (!strstr(p, "  imagenet-a.tar\n") || strstr(p, "  imagenet-a.tar\n") > p + n)
+			buf_append(&listed, p, n);
+		p += n;
+	}
+	put(rel, "SHA256SUMS", buf_cstr(&listed));
+
+	struct seen s = {0};
+	pkg_verify_result r;
+	T_EQ_INT(pkg_verify(tar, on_problem, &s, &r, err, sizeof err), 0);
+	T_EQ_INT(s.n, 0);
+	T_EQ_INT(r.files, 3);
+	/* What one reading of the manifest takes of OpenSSL (its hash). */
+	pkg_manifest *pm = NULL;
+	snprintf(path, sizeof path, "%s/manifest.jsonl", rel);
+	crypto_allocs = 0;
+	T_EQ_INT(pkg_manifest_read(path, &pm, err, sizeof err), 0);
+	long per_hash = crypto_allocs;
+	pkg_manifest_free(pm);
+	T_CHECK(per_hash > 0);
+	crypto_budget = per_hash;
+	int rc = pkg_verify(tar, on_problem, &s, &r, err, sizeof err);
+	crypto_budget = -1;
+	T_EQ_INT(rc, NATADV_ENOMEM);
+	T_CHECK(strstr(err, "cannot hash 'imagenet-a/") != NULL);
+	T_EQ_INT(s.n, 0);  /* no 'modified' from a digest never computed */
+	buf_release(&m);
+	buf_release(&sums);
+	buf_release(&listed);
+	rm_tmp(dir);
+}
+
+/* The same for export: a stored image whose SHA-256 cannot be computed
+ * stops the export with that reason (it was taken for damaged bytes, an
+ * unset digest compared with the recorded one). A workspace with one
+ * selection made the way rebuild makes it. */
+static void test_export_hash_failure(void)
+{
+	char dir[64], ws[128], out[160], err[1024], sql[1024];
+	make_tmp(dir, sizeof dir);
+	snprintf(ws, sizeof ws, "%s/ws", dir);
+	store *s = NULL;
+	T_EQ_INT(store_create(ws, &s, err, sizeof err), 0);
+	if (!s)
+		return;
+	int64_t run = 0;
+	T_EQ_INT(store_run_begin(s, "test", "test", &run), 0);
+	const char *hash[2] = {"0662e69c48db37517eb5d82c5d2bbc9d", "27444223794395dfec6fc563f005b229"};
+	const char *bytes[2] = {"first image bytes", "second"};
+	sqlite3 *db = NULL;
+	snprintf(sql, sizeof sql, "%s/natadv.db", ws);
+	T_EQ_INT(sqlite3_open(sql, &db), SQLITE_OK);
+	for (int i = 0; i < 2; i++) {
+		char sha[65];
+		T_EQ_INT(sha256_hex(bytes[i], strlen(bytes[i]), sha), 0);
+		T_EQ_INT(blob_put(store_objects_dir(s), hash[i], bytes[i], strlen(bytes[i]), err, sizeof err), 0);
+		snprintf(sql, sizeof sql, "INSERT INTO images(hash, sha256, bytes, format, width, height, phash, first_seen) "
+		                          "VALUES('%s', '%s', %zu, 'jpeg', 64, 64, 1, 'now')", hash[i], sha, strlen(bytes[i]));
+		T_EQ_INT(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	}
+	sqlite3_close(db);
+	store_set_member mem[] = {{0, "n01498041"}, {1, "n01531178"}};
+	store_manifest_item items[] = {{hash[0], "n01498041", "n01531178", 0.9, 0.1, "line 1"},
+	                               {hash[1], "n01531178", "n01498041", 0.8, 0.2, "line 2"}};
+	int64_t sel = 0;
+	int created = 0;
+	T_EQ_INT(store_begin(s), 0);
+	T_EQ_INT(store_set_create(s, run, "mini", mem, 2), 0);
+	T_EQ_INT(store_selection_from_manifest(s, run, "mini", "{}", items, 2, "rebuild", &sel, &created), 0);
+	T_EQ_INT(store_commit(s), 0);
+
+	snprintf(out, sizeof out, "%s/rel", dir);
+	pkg_export_opts o = {.set = "mini", .out = out, .run_id = run};
+	pkg_export_result r;
+	T_EQ_INT(pkg_export(s, &o, &r, err, sizeof err), 0);
+	T_EQ_INT(r.images, 2);
+	o.force = 1;
+	crypto_budget = 0;
+	int rc = pkg_export(s, &o, &r, err, sizeof err);
+	crypto_budget = -1;
+	T_EQ_INT(rc, NATADV_ENOMEM);
+	if (!strstr(err, "cannot hash '0662e69c48db37517eb5d82c5d2bbc9d'")) {
+		fprintf(stderr, "message: %s\n", err);
+		T_CHECK(0);
+	}
+	store_close(s);
+	rm_tmp(dir);
+}
+
 /* The encoder the packager converts PNG with: the same pixels always give
  * the same bytes, and decoding them gives the pixels back closely. */
 static void test_jpeg_encode(void)
@@ -456,6 +613,9 @@ static void test_classes_tsv(void)
 
 int main(void)
 {
+	/* Before OpenSSL allocates anything: test_hash_failure makes it fail. */
+	if (!CRYPTO_set_mem_functions(t_crypto_malloc, t_crypto_realloc, t_crypto_free))
+		return 1;
 	T_RUN(test_first_name);
 	T_RUN(test_readme_imagenet_a);
 	T_RUN(test_readme_partial_set);
@@ -464,6 +624,8 @@ int main(void)
 	T_RUN(test_sha256sums);
 	T_RUN(test_tar_reproducible);
 	T_RUN(test_verify);
+	T_RUN(test_hash_failure);
+	T_RUN(test_export_hash_failure);
 	T_RUN(test_jpeg_encode);
 	T_RUN(test_classes_tsv);
 	return T_DONE();
