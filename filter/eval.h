@@ -91,8 +91,9 @@ typedef struct eval_self_check_result {
  * selected its images, counts how many of those images by_image (from
  * eval_run) says it now gets right — by construction none, unless scoring and
  * evaluation disagree. Images converted from PNG and images chosen over all
- * 1000 classes are not checked. Returns 0 (also without a manifest),
- * NATADV_EFORMAT with err naming the bad line, or NATADV_ENOMEM. */
+ * 1000 classes are not checked. The manifest is read with pkg_manifest_read.
+ * Returns 0 (also without a manifest), NATADV_EFORMAT with err naming the
+ * first malformed line, or another NATADV code with err set. */
 int eval_self_check(const eval_release *r, const char *dir, const char *model_id, const int *by_image,
                     eval_self_check_result *out, char *err, size_t errlen);
 

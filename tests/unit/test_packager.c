@@ -307,12 +307,14 @@ static void on_problem(void *ctx, const char *kind, const char *path)
 }
 
 /* A small release made from the building blocks, then damaged. */
-static void test_verify(void)
+/* A small release made from the building blocks in dir/rel (path in rel):
+ * README.txt, two images, manifest.jsonl, imagenet-a.tar (path in tar) and
+ * SHA256SUMS of them all. */
+static void make_release(const char *dir, char rel[128], char tar[160])
 {
-	char dir[64], rel[128], err[256], path[256];
-	make_tmp(dir, sizeof dir);
+	char err[256], path[256];
 	make_tree(dir);
-	snprintf(rel, sizeof rel, "%s/rel", dir);
+	snprintf(rel, 128, "%s/rel", dir);
 	snprintf(path, sizeof path, "%s/outside.txt", rel);
 	T_CHECK(unlink(path) == 0);
 	buf m, sums;
@@ -322,20 +324,25 @@ static void test_verify(void)
 	                          {"imagenet-a/n01531178/bb.jpg", "second"}};
 	for (int i = 0; i < 2; i++) {
 		char sha[65];
-		sha256_hex(files[i][1], strlen(files[i][1]), sha);
+		T_EQ_INT(sha256_hex(files[i][1], strlen(files[i][1]), sha), 0);
 		pkg_manifest_entry e = {.path = files[i][0], .sha256 = sha, .bytes = (int64_t)strlen(files[i][1]),
 		                        .confidence = -1, .true_prob = -1};
 		T_EQ_INT(pkg_manifest_line(&m, &e), 0);
 	}
-	snprintf(path, sizeof path, "%s/manifest.jsonl", rel);
-	FILE *f = fopen(path, "wb");
-	fwrite(m.data, 1, m.len, f);
-	fclose(f);
-	char tar[160];
-	snprintf(tar, sizeof tar, "%s/imagenet-a.tar", rel);
+	put(rel, "manifest.jsonl", buf_cstr(&m));
+	snprintf(tar, 160, "%s/imagenet-a.tar", rel);
 	T_EQ_INT(pkg_tar_write(rel, "imagenet-a", tar, 1, NULL, err, sizeof err), 0);
 	T_EQ_INT(pkg_sha256sums(rel, &sums, err, sizeof err), 0);
 	put(rel, "SHA256SUMS", buf_cstr(&sums));
+	buf_release(&m);
+	buf_release(&sums);
+}
+
+static void test_verify(void)
+{
+	char dir[64], rel[128], err[256], path[256], tar[160];
+	make_tmp(dir, sizeof dir);
+	make_release(dir, rel, tar);
 
 	struct seen s = {0};
 	pkg_verify_result r;
@@ -383,8 +390,6 @@ static void test_verify(void)
 	T_CHECK(unlink(path) == 0);
 	T_EQ_INT(pkg_verify(tar, on_problem, &s, &r, err, sizeof err), NATADV_ENOTFOUND);
 	T_CHECK(strstr(err, "no SHA256SUMS") != NULL);
-	buf_release(&m);
-	buf_release(&sums);
 	rm_tmp(dir);
 }
 
@@ -395,28 +400,13 @@ static void test_hash_failure(void)
 {
 	char dir[64], rel[128], path[256], tar[160], err[256];
 	make_tmp(dir, sizeof dir);
-	make_tree(dir);
-	snprintf(rel, sizeof rel, "%s/rel", dir);
-	snprintf(path, sizeof path, "%s/outside.txt", rel);
-	T_CHECK(unlink(path) == 0);
-	buf m, sums, listed;
-	buf_init(&m, 1 << 16);
+	make_release(dir, rel, tar);
+	/* SHA256SUMS without the tar's line: only its members are hashed. */
+	buf sums, listed;
 	buf_init(&sums, 1 << 16);
 	buf_init(&listed, 1 << 16);
-	const char *files[][2] = {{"imagenet-a/n01498041/aa.jpg", "first image bytes"},
-	                          {"imagenet-a/n01531178/bb.jpg", "second"}};
-	for (int i = 0; i < 2; i++) {
-		char sha[65];
-		T_EQ_INT(sha256_hex(files[i][1], strlen(files[i][1]), sha), 0);
-		pkg_manifest_entry e = {.path = files[i][0], .sha256 = sha, .bytes = (int64_t)strlen(files[i][1]),
-		                        .confidence = -1, .true_prob = -1};
-		T_EQ_INT(pkg_manifest_line(&m, &e), 0);
-	}
-	put(rel, "manifest.jsonl", buf_cstr(&m));
-	snprintf(tar, sizeof tar, "%s/imagenet-a.tar", rel);
-	T_EQ_INT(pkg_tar_write(rel, "imagenet-a", tar, 1, NULL, err, sizeof err), 0);
-	/* SHA256SUMS without the tar's line: only its members are hashed. */
-	T_EQ_INT(pkg_sha256sums(rel, &sums, err, sizeof err), 0);
+	snprintf(path, sizeof path, "%s/SHA256SUMS", rel);
+	T_EQ_INT(buf_read_file(&sums, path, err, sizeof err), 0);
 	for (const char *p = buf_cstr(&sums); *p;) {
 		size_t n = strcspn(p, "\n") + 1;
 		if (!strstr(p, "  imagenet-a.tar\n") || strstr(p, "  imagenet-a.tar\n") > p + n)
@@ -444,7 +434,6 @@ static void test_hash_failure(void)
 	T_EQ_INT(rc, NATADV_ENOMEM);
 	T_CHECK(strstr(err, "cannot hash 'imagenet-a/") != NULL);
 	T_EQ_INT(s.n, 0);  /* no 'modified' from a digest never computed */
-	buf_release(&m);
 	buf_release(&sums);
 	buf_release(&listed);
 	rm_tmp(dir);
