@@ -445,7 +445,7 @@ static void test_hash_failure(void)
  * selection made the way rebuild makes it. */
 static void test_export_hash_failure(void)
 {
-	char dir[64], ws[128], out[160], err[1024], sql[1024];
+	char dir[64], ws[128], out[160], err[1024], path[256];
 	make_tmp(dir, sizeof dir);
 	snprintf(ws, sizeof ws, "%s/ws", dir);
 	store *s = NULL;
@@ -457,16 +457,23 @@ static void test_export_hash_failure(void)
 	const char *hash[2] = {"0662e69c48db37517eb5d82c5d2bbc9d", "27444223794395dfec6fc563f005b229"};
 	const char *bytes[2] = {"first image bytes", "second"};
 	sqlite3 *db = NULL;
-	snprintf(sql, sizeof sql, "%s/natadv.db", ws);
-	T_EQ_INT(sqlite3_open(sql, &db), SQLITE_OK);
-	for (int i = 0; i < 2; i++) {
+	sqlite3_stmt *st = NULL;
+	snprintf(path, sizeof path, "%s/natadv.db", ws);
+	T_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
+	T_EQ_INT(sqlite3_prepare_v2(db, "INSERT INTO images(hash, sha256, bytes, format, width, height, phash, "
+	                                "first_seen) VALUES(?, ?, ?, 'jpeg', 64, 64, 1, 'now')", -1, &st, NULL),
+	         SQLITE_OK);
+	for (int i = 0; st && i < 2; i++) {
 		char sha[65];
 		T_EQ_INT(sha256_hex(bytes[i], strlen(bytes[i]), sha), 0);
 		T_EQ_INT(blob_put(store_objects_dir(s), hash[i], bytes[i], strlen(bytes[i]), err, sizeof err), 0);
-		snprintf(sql, sizeof sql, "INSERT INTO images(hash, sha256, bytes, format, width, height, phash, first_seen) "
-		                          "VALUES('%s', '%s', %zu, 'jpeg', 64, 64, 1, 'now')", hash[i], sha, strlen(bytes[i]));
-		T_EQ_INT(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+		sqlite3_bind_text(st, 1, hash[i], -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, sha, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(st, 3, (sqlite3_int64)strlen(bytes[i]));
+		T_EQ_INT(sqlite3_step(st), SQLITE_DONE);
+		sqlite3_reset(st);
 	}
+	sqlite3_finalize(st);
 	sqlite3_close(db);
 	store_set_member mem[] = {{0, "n01498041"}, {1, "n01531178"}};
 	store_manifest_item items[] = {{hash[0], "n01498041", "n01531178", 0.9, 0.1, "line 1"},
