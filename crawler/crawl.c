@@ -10,19 +10,16 @@
  *   4. memory is bounded by the window and the job pool, never by the queue. */
 #include "crawler/crawler.h"
 
-#include <arpa/inet.h>
 #include <ctype.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <math.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
 #include <sys/file.h>
-#include <sys/socket.h>
 #include <unistd.h>
 #include <xxhash.h>
 
@@ -30,6 +27,7 @@
 #include "common/jstr.h"
 #include "common/sha256.h"
 #include "common/timeutil.h"
+#include "crawler/http.h"
 #include "crawler/robots.h"
 #include "crawler/url.h"
 #include "image/image.h"
@@ -40,7 +38,6 @@
 #define MAX_HOSTS 8192
 #define COMMIT_SECONDS 0.5
 #define COMMIT_ROWS 1000
-#define RETRY_AFTER_MAX (6 * 3600)
 
 void crawl_opts_default(crawl_opts *o)
 {
@@ -54,7 +51,7 @@ void crawl_opts_default(crawl_opts *o)
 	o->low_speed_bytes = 1000;
 	o->low_speed_secs = 15;
 	o->max_redirects = 5;
-	o->user_agent = "natadv/" NATADV_VERSION " (+https://github.com/natadv/natadv; research crawler)";
+	o->user_agent = HTTP_USER_AGENT;
 	o->robots_agent = "natadv";
 	o->obey_robots = 1;
 	o->robots_max_age = 86400;
@@ -62,49 +59,6 @@ void crawl_opts_default(crawl_opts *o)
 	o->retry_max = 600;
 	o->min_side = 64;
 	o->max_pixels = 100000000;
-}
-
-/* ---- private addresses ---- */
-
-static int v4_private(uint32_t a)
-{
-	return (a >> 24) == 0 || (a >> 24) == 10 || (a >> 24) == 127 ||
-	       (a >> 20) == (172u << 4 | 1) || (a >> 16) == (192u << 8 | 168) ||
-	       (a >> 16) == (169u << 8 | 254) || (a >> 22) == (100u << 2 | 1) /* 100.64/10 */ ||
-	       (a >> 8) == (192u << 16 | 0 << 8 | 0) /* 192.0.0/24 */ ||
-	       (a >> 17) == (198u << 7 | 18 >> 1) /* 198.18/15 */ || (a >> 28) >= 14 /* multicast, reserved */;
-}
-
-int crawl_addr_is_private(const void *sockaddr, size_t len)
-{
-	const struct sockaddr *sa = sockaddr;
-	if (sa->sa_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
-		const struct sockaddr_in *in = sockaddr;
-		return v4_private(ntohl(in->sin_addr.s_addr));
-	}
-	if (sa->sa_family == AF_INET6 && len >= sizeof(struct sockaddr_in6)) {
-		const struct sockaddr_in6 *in6 = sockaddr;
-		const uint8_t *b = in6->sin6_addr.s6_addr;
-		static const uint8_t zero[16];
-		if (memcmp(b, zero, 15) == 0 && (b[15] == 0 || b[15] == 1))
-			return 1; /* :: and ::1 */
-		if (memcmp(b, zero, 10) == 0 && b[10] == 0xff && b[11] == 0xff) /* ::ffff:a.b.c.d */
-			return v4_private((uint32_t)b[12] << 24 | (uint32_t)b[13] << 16 | (uint32_t)b[14] << 8 | b[15]);
-		if ((b[0] & 0xfe) == 0xfc)
-			return 1; /* fc00::/7 unique local, includes fd00:ec2::254 */
-		if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80)
-			return 1; /* fe80::/10 link-local */
-		if (b[0] == 0xfe && (b[1] & 0xc0) == 0xc0)
-			return 1; /* fec0::/10 old site-local */
-		if (b[0] == 0x00 && b[1] == 0x64 && b[2] == 0xff && b[3] == 0x9b && b[4] == 0x00 && b[5] == 0x01)
-			return 1; /* 64:ff9b:1::/48 local-use NAT64 */
-		if (b[0] == 0xff)
-			return 1; /* multicast */
-		if (b[0] == 0x00 && b[1] == 0x64 && b[2] == 0xff && b[3] == 0x9b)
-			return v4_private((uint32_t)b[12] << 24 | (uint32_t)b[13] << 16 | (uint32_t)b[14] << 8 | b[15]);
-		return 0;
-	}
-	return 1; /* unknown families are refused */
 }
 
 /* ---- jobs, hosts and the window ---- */
@@ -127,7 +81,8 @@ struct job {
 	buf body;
 	buf headers;               /* header block of the latest response */
 	int64_t max_bytes;
-	int too_big, refused_private;
+	int too_big;
+	http_guard guard;           /* the private-address policy's verdict */
 	double started, finished;
 	long status;
 	/* filled by the worker */
@@ -187,6 +142,7 @@ struct crawler {
 	store *st;
 	int64_t run_id;
 	const crawl_opts *o;
+	http_policy policy;        /* where transfers may connect, from o */
 	CURLM *multi;
 	char *err;
 	size_t errlen;
@@ -251,29 +207,6 @@ static double rand01(struct crawler *c)
 	return (double)(c->rng >> 11) / 9007199254740992.0;
 }
 
-/* Finds header name in a raw header block; copies its value (trimmed). */
-static int header_value(const char *block, const char *name, char *out, size_t outlen)
-{
-	size_t n = strlen(name);
-	for (const char *line = block; line && *line;) {
-		const char *eol = strchr(line, '\n');
-		if (strncasecmp(line, name, n) == 0 && line[n] == ':') {
-			const char *v = line + n + 1;
-			while (*v == ' ' || *v == '\t')
-				v++;
-			const char *e = eol ? eol : v + strlen(v);
-			while (e > v && (e[-1] == '\r' || e[-1] == ' ' || e[-1] == '\t'))
-				e--;
-			size_t len = (size_t)(e - v) < outlen - 1 ? (size_t)(e - v) : outlen - 1;
-			memcpy(out, v, len);
-			out[len] = '\0';
-			return 1;
-		}
-		line = eol ? eol + 1 : NULL;
-	}
-	return 0;
-}
-
 /* True when an X-Robots-Tag header (any of them) says noai or noimageai. */
 static int robots_tag_optout(const char *block)
 {
@@ -303,27 +236,6 @@ static int robots_tag_optout(const char *block)
 		line = eol ? eol + 1 : NULL;
 	}
 	return 0;
-}
-
-static double parse_retry_after(const char *block, double now)
-{
-	char v[128];
-	if (!header_value(block, "retry-after", v, sizeof v) || !v[0])
-		return -1;
-	char *end;
-	errno = 0;
-	long secs = strtol(v, &end, 10);
-	double at;
-	if (end != v && *end == '\0' && errno == 0 && secs >= 0) {
-		at = now + (double)(secs > RETRY_AFTER_MAX ? RETRY_AFTER_MAX : secs);
-	} else {
-		time_t t = curl_getdate(v, NULL);
-		if (t < 0)
-			return -1;
-		at = (double)t < now ? now : (double)t;
-	}
-	/* A server cannot park a URL for years: both forms are capped. */
-	return at > now + RETRY_AFTER_MAX ? now + RETRY_AFTER_MAX : at;
 }
 
 /* ---- tracked ids ---- */
@@ -488,28 +400,20 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
 	return len;
 }
 
-static curl_socket_t on_open_socket(void *ud, curlsocktype purpose, struct curl_sockaddr *a)
-{
-	struct job *j = ud;
-	(void)purpose;
-	if (crawl_addr_is_private(&a->addr, a->addrlen)) {
-		j->refused_private = 1;
-		return CURL_SOCKET_BAD;
-	}
-	return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
-}
-
-static curl_socket_t on_open_socket_any(void *ud, curlsocktype purpose, struct curl_sockaddr *a)
-{
-	(void)ud;
-	(void)purpose;
-	return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
-}
-
 static int job_setup(struct crawler *c, struct job *j)
 {
 	const crawl_opts *o = c->o;
-	j->easy = curl_easy_init();
+	http_opts ho = {
+		.user_agent = o->user_agent,
+		.connect_timeout_ms = o->connect_timeout_ms,
+		.timeout_ms = o->timeout_ms,
+		.low_speed_bytes = o->low_speed_bytes,
+		.low_speed_secs = o->low_speed_secs,
+		.max_redirects = 0, /* followed by hand to check and record each hop */
+		.max_bytes = o->max_bytes,
+	};
+	j->guard.policy = &c->policy;
+	j->easy = http_easy_new(&ho, &j->guard);
 	if (!j->easy)
 		return NATADV_ENOMEM;
 	buf_init(&j->url, MAX_URL);
@@ -523,18 +427,6 @@ static int job_setup(struct crawler *c, struct job *j)
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, j);
 	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(e, CURLOPT_HEADERDATA, j);
-	curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, o->allow_private ? on_open_socket_any : on_open_socket);
-	curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, j);
-	curl_easy_setopt(e, CURLOPT_USERAGENT, o->user_agent);
-	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L); /* followed by hand to check and record each hop */
-	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms);
-	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, o->timeout_ms);
-	curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, o->low_speed_bytes);
-	curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, o->low_speed_secs);
-	curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)o->max_bytes);
-	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 64L * 1024);
 	return 0;
@@ -558,7 +450,7 @@ static int job_start(struct crawler *c, struct job *j)
 	buf_reset(&j->headers);
 	j->status = 0;
 	j->too_big = 0;
-	j->refused_private = 0;
+	j->guard.refused = 0;
 	j->max_bytes = j->kind == JOB_ROBOTS ? MAX_ROBOTS : c->o->max_bytes;
 	curl_easy_setopt(j->easy, CURLOPT_URL, buf_cstr(&j->cur));
 	/* robots.txt redirects are followed by curl (RFC 9309 asks for five);
@@ -814,9 +706,9 @@ static int record(struct crawler *c, struct job *j)
 	double now = time_now();
 	char ctype[256] = "", etag[256] = "", lastmod[128] = "";
 	const char *hb = buf_cstr(&j->headers);
-	header_value(hb, "content-type", ctype, sizeof ctype);
-	header_value(hb, "etag", etag, sizeof etag);
-	header_value(hb, "last-modified", lastmod, sizeof lastmod);
+	http_header_value(hb, "content-type", ctype, sizeof ctype);
+	http_header_value(hb, "etag", etag, sizeof etag);
+	http_header_value(hb, "last-modified", lastmod, sizeof lastmod);
 	curl_off_t declared = -1;
 	if (j->status)
 		curl_easy_getinfo(j->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &declared);
@@ -943,7 +835,7 @@ static int robots_done(struct crawler *c, struct job *j, CURLcode cc)
 	const char *policy = "allow_all";
 	char error[300] = "";
 	int temporary = 0;
-	if (j->refused_private && cc != CURLE_OK) {
+	if (j->guard.refused && cc != CURLE_OK) {
 		policy = "disallow_all";
 		snprintf(error, sizeof error, "refused: '%s' resolves to a private or loopback address (use --allow-private)",
 		         h->key);
@@ -1277,7 +1169,7 @@ static int url_done(struct crawler *c, struct job *j, CURLcode cc)
 		}
 		buf_release(&norm);
 		buf_release(&hk);
-	} else if (j->refused_private && cc != CURLE_OK) {
+	} else if (j->guard.refused && cc != CURLE_OK) {
 		/* refused on every address curl tried (a public one may have worked) */
 		snprintf(j->error, sizeof j->error,
 		         "refused: host resolves to a private or loopback address (use --allow-private)");
@@ -1300,7 +1192,9 @@ static int url_done(struct crawler *c, struct job *j, CURLcode cc)
 	} else if (j->status == 408 || j->status == 429 || j->status >= 500) {
 		snprintf(j->error, sizeof j->error, "HTTP %ld", j->status);
 		j->result = RES_RETRY;
-		j->retry_at = parse_retry_after(buf_cstr(&j->headers), now);
+		char ra[128];
+		j->retry_at = http_header_value(buf_cstr(&j->headers), "retry-after", ra, sizeof ra)
+		                      ? http_retry_after(ra, now) : -1;
 		if (j->retry_at > now) {
 			/* Retry-After speaks for the host: pause it, for a minute at most */
 			double pause = j->retry_at - now;
@@ -1513,6 +1407,7 @@ int crawl_run(store *s, int64_t run_id, const crawl_opts *o, const volatile sig_
 	c->st = s;
 	c->run_id = run_id;
 	c->o = o;
+	c->policy.allow_private = o->allow_private;
 	c->err = err;
 	c->errlen = errlen;
 	c->rng = (uint64_t)getpid() * 0x9E3779B97F4A7C15ull ^ (uint64_t)(time_now() * 1e6);

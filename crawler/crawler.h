@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "crawler/http.h"
 #include "store/store.h"
 
 typedef struct crawl_opts {
@@ -75,10 +76,12 @@ int crawl_run(store *s, int64_t run_id, const crawl_opts *o, const volatile sig_
               void (*progress)(void *ctx, const crawl_progress *p), void *ctx,
               crawl_progress *final, char *err, size_t errlen);
 
-/* Downloads url (http/https, redirects followed) to path: written to
- * path.part, hashed on the way (sha256 gets 64 hex digits), synced, then
- * renamed. Fails past max_bytes. Returns 0 or NATADV_ENET/EIO/ENOMEM. */
-int crawl_download(const char *url, const char *path, int64_t max_bytes, const char *user_agent,
+/* Downloads url (http/https) to path with a handle set up from ho (its
+ * limits: timeouts, redirects followed, max_bytes) connecting only where
+ * policy (NULL: public addresses) allows: written to path.part, hashed on
+ * the way (sha256 gets 64 hex digits), synced, then renamed. Fails past
+ * ho->max_bytes. Returns 0 or NATADV_ENET/EIO/ENOMEM (err says why). */
+int crawl_download(const char *url, const char *path, const http_opts *ho, const http_policy *policy,
                    char sha256[65], int64_t *bytes, char *err, size_t errlen);
 
 /* Returns 1 if the IPv4/IPv6 socket address sa must be refused without

@@ -20,13 +20,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 
 #include "common/err.h"
 #include "common/sha256.h"
 #include "common/timeutil.h"
 #include "crawler/crawler.h"
+#include "crawler/http.h"
 #include "crawler/url.h"
 
 #define FAILS_IN_ROW_MAX 3   /* failed pages in a row that stop the run */
@@ -52,7 +52,9 @@ struct run {
 	CURL *e;
 	buf body, url, pub;
 	char cerr[CURL_ERROR_SIZE];
-	int refused_private, too_big;
+	http_policy policy;          /* where requests may connect */
+	http_guard guard;            /* the verdict of the policy on the last request */
+	int too_big;
 	double last_start;           /* monotonic start of the last request; < 0 before the first */
 	double not_before;           /* monotonic: a backoff or Retry-After runs until then */
 	double min_interval;
@@ -127,19 +129,19 @@ static int on_xfer(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_o
 	return *r->stop ? 1 : 0;
 }
 
-/* Refuses loopback, private, link-local, ... addresses as the crawler does. */
-static curl_socket_t on_open_socket(void *ud, curlsocktype purpose, struct curl_sockaddr *a)
-{
-	int refuse = crawl_addr_is_private(&a->addr, a->addrlen);
-	(void)purpose;
-	((struct run *)ud)->refused_private |= refuse;
-	return refuse ? CURL_SOCKET_BAD : socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
-}
-
 static int http_setup(struct run *r)
 {
 	const disc_opts *o = r->o;
-	r->e = curl_easy_init();
+	http_opts ho = {
+		.user_agent = o->user_agent,
+		.connect_timeout_ms = o->connect_timeout_ms,
+		.timeout_ms = o->timeout_ms,
+		.max_redirects = 3,
+		.max_bytes = DISC_MAX_BODY,
+	};
+	r->policy.allow_private = o->allow_private;
+	r->guard.policy = &r->policy;
+	r->e = http_easy_new(&ho, &r->guard);
 	if (!r->e)
 		return NATADV_ENOMEM;
 	CURL *e = r->e;
@@ -148,21 +150,8 @@ static int http_setup(struct run *r)
 	curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_xfer);
 	curl_easy_setopt(e, CURLOPT_XFERINFODATA, r);
 	curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
-	if (!o->allow_private) {
-		curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
-		curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, r);
-	}
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->cerr);
-	curl_easy_setopt(e, CURLOPT_USERAGENT, o->user_agent);
-	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
-	curl_easy_setopt(e, CURLOPT_MAXREDIRS, 3L);
-	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms);
-	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, o->timeout_ms);
-	curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)DISC_MAX_BODY);
 	curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
-	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	return 0;
 }
 
@@ -196,7 +185,7 @@ static int request(struct run *r, const char *url, struct resp *rs)
 		return rc;
 	buf_reset(&r->body);
 	r->cerr[0] = '\0';
-	r->refused_private = r->too_big = 0;
+	r->guard.refused = r->too_big = 0;
 	r->last_start = time_mono();
 	rs->started = time_now();
 	r->sum->requests++;
@@ -206,7 +195,7 @@ static int request(struct run *r, const char *url, struct resp *rs)
 	if (cc == CURLE_ABORTED_BY_CALLBACK && *r->stop)
 		return NATADV_EINTR;
 	if (cc != CURLE_OK) {
-		if (r->refused_private)
+		if (r->guard.refused)
 			snprintf(rs->why, sizeof rs->why, "refused to connect to a private address (--allow-private permits it)");
 		else if (r->too_big || cc == CURLE_FILESIZE_EXCEEDED)
 			snprintf(rs->why, sizeof rs->why, "response larger than %u bytes", DISC_MAX_BODY);
@@ -215,9 +204,9 @@ static int request(struct run *r, const char *url, struct resp *rs)
 		return 0;
 	}
 	curl_easy_getinfo(r->e, CURLINFO_RESPONSE_CODE, &rs->status);
-	curl_off_t ra = -1;
-	if (curl_easy_getinfo(r->e, CURLINFO_RETRY_AFTER, &ra) == CURLE_OK && ra > 0)
-		rs->retry_after = ra > 1000000000 ? 1000000000 : (long)ra;
+	double now = time_now(), until = http_retry_after_of(r->e, now);
+	if (until > now)
+		rs->retry_after = (long)(until - now + 0.999);
 	sha256_hex(r->body.data ? r->body.data : "", r->body.len, rs->sha);
 	return 0;
 }
@@ -677,7 +666,7 @@ void disc_opts_default(disc_opts *o)
 	o->max_wait = 300;
 	o->connect_timeout_ms = 10000;
 	o->timeout_ms = 60000;
-	o->user_agent = "natadv/" NATADV_VERSION " (+https://github.com/natadv; research dataset builder)";
+	o->user_agent = HTTP_USER_AGENT;
 }
 
 static int run_class(struct run *r, const struct cls *c)
