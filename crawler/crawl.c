@@ -1396,6 +1396,8 @@ int crawl_run(store *s, int64_t run_id, const crawl_opts *o, const volatile sig_
               void (*progress)(void *ctx, const crawl_progress *p), void *ctx,
               crawl_progress *final, char *err, size_t errlen)
 {
+	if (final)
+		memset(final, 0, sizeof *final); /* a refused run reports nothing done, never garbage */
 	int rc = validate_opts(o, err, errlen);
 	if (rc)
 		return rc;

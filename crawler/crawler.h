@@ -71,7 +71,9 @@ typedef struct crawl_progress {
  * only waits longer than 1.5 x retry_max remain, the run ends with them in
  * final->waiting), stop becomes non-zero (then returns NATADV_EINTR after recording what is
  * in flight), or an error stops it. progress (may be NULL) is called about
- * four times a second; *final gets the last counts. */
+ * four times a second; *final gets the last counts (all zero when the run
+ * is refused: NATADV_EEXIST while another crawl holds the workspace,
+ * NATADV_EINVAL for bad options). */
 int crawl_run(store *s, int64_t run_id, const crawl_opts *o, const volatile sig_atomic_t *stop,
               void (*progress)(void *ctx, const crawl_progress *p), void *ctx,
               crawl_progress *final, char *err, size_t errlen);

@@ -82,6 +82,7 @@ struct resp {
 	double started, finished;
 	long status;                 /* 0: no response */
 	long retry_after;            /* seconds; -1 when not sent */
+	int refused;                 /* the private-address policy refused it: final */
 	char sha[65];
 	char why[512];               /* the failure, for messages and the row */
 };
@@ -195,7 +196,8 @@ static int request(struct run *r, const char *url, struct resp *rs)
 	if (cc == CURLE_ABORTED_BY_CALLBACK && *r->stop)
 		return NATADV_EINTR;
 	if (cc != CURLE_OK) {
-		if (r->guard.refused)
+		rs->refused = r->guard.refused;
+		if (rs->refused)
 			snprintf(rs->why, sizeof rs->why, "refused to connect to a private address (--allow-private permits it)");
 		else if (r->too_big || cc == CURLE_FILESIZE_EXCEEDED)
 			snprintf(rs->why, sizeof rs->why, "response larger than %u bytes", DISC_MAX_BODY);
@@ -260,8 +262,8 @@ static void req_name(const struct run *r, const struct query *q, const char *pag
 /* ---- one page ---- */
 
 /* Requests page (retrying what may pass) and parses it into pg. G_OK, G_PASSING
- * (no usable answer after the retries), G_HTTP (an HTTP error that retrying
- * will not cure), G_BAD (a 200 whose body is no page), or a negative code;
+ * (no usable answer after the retries), G_HTTP (an HTTP error or a refusal of
+ * the address policy, which retrying will not cure), G_BAD (a 200 whose body is no page), or a negative code;
  * rs->why says what went wrong. */
 static int get_page(struct run *r, const struct query *q, const disc_req *dr, disc_page *pg, struct resp *rs)
 {
@@ -278,6 +280,8 @@ static int get_page(struct run *r, const struct query *q, const disc_req *dr, di
 		if (rc)
 			return -rc;
 		progress(r);
+		if (rs->refused)
+			return G_HTTP; /* the answer cannot change: no retry */
 		int passing = rs->status == 0 || rs->status == 429 || rs->status >= 500;
 		if (!passing && rs->status != 200) {
 			snprintf(rs->why, sizeof rs->why, "HTTP %ld", rs->status);
