@@ -114,8 +114,11 @@ int cmd_crawl(struct cli *c, int argc, char **argv)
 	}
 	if (rc == NATADV_EINTR) {
 		int64_t left = 0;
-		store_count_urls(c->st, "pending", &left);
-		cli_error("interrupted: %s urls still pending (run 'natadv crawl' again to continue)", cli_num(left, a));
+		if (store_count_urls(c->st, "pending", &left) != 0)
+			cli_error("interrupted (run 'natadv crawl' again to continue)");
+		else
+			cli_error("interrupted: %s urls still pending (run 'natadv crawl' again to continue)",
+			          cli_num(left, a));
 		return EXIT_FAIL;
 	}
 	if (rc) {

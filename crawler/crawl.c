@@ -2,7 +2,9 @@
  * libcurl multi handle; worker threads validate, hash and store bodies.
  *
  * Invariants:
- *   1. only the main thread touches the store; workers touch only blobs;
+ *   1. only the main thread touches the store handle; the workers and the
+ *      syncer touch only blobs, through objdir, a copy of the blob folder's
+ *      path made before they start and never changed while they run;
  *   2. a URL id is in `tracked` from the moment it enters the window until its
  *      attempt is recorded, so the streaming scan never starts it twice;
  *   3. a blob is renamed into place and synced before the transaction that
@@ -139,7 +141,8 @@ struct queue {
 };
 
 struct crawler {
-	store *st;
+	store *st;                 /* the main thread's only (invariant 1) */
+	char *objdir;              /* the blob folder: read by the workers and the syncer */
 	int64_t run_id;
 	const crawl_opts *o;
 	http_policy policy;        /* where transfers may connect, from o */
@@ -571,7 +574,7 @@ static void process_body(struct crawler *c, img_ctx *ic, struct job *j)
 		}
 		seen_put(c, h.low64, j);
 	}
-	int rc = blob_put(store_objects_dir(c->st), j->hash, data, j->body.len, j->error, sizeof j->error);
+	int rc = blob_put(c->objdir, j->hash, data, j->body.len, j->error, sizeof j->error);
 	j->result = rc ? RES_RETRY : RES_IMAGE;
 	j->fatal = rc != 0; /* not the URL's fault: the run stops */
 	pthread_mutex_lock(&c->sync_mu);
@@ -632,7 +635,7 @@ static void *syncer_main(void *arg)
 			break;
 		uint64_t target = c->written_gen; /* every blob up to here is renamed */
 		pthread_mutex_unlock(&c->sync_mu);
-		int rc = blob_sync(store_objects_dir(c->st));
+		int rc = blob_sync(c->objdir);
 		pthread_mutex_lock(&c->sync_mu);
 		if (rc)
 			c->sync_failed = 1;
@@ -1304,6 +1307,7 @@ static void crawler_release(struct crawler *c)
 	free(c->win);
 	free(c->tracked);
 	free(c->tracked_scratch);
+	free(c->objdir);
 	for (size_t b = 0; b < sizeof c->htab / sizeof c->htab[0]; b++) {
 		while (c->htab[b]) {
 			struct host *x = c->htab[b];
@@ -1323,6 +1327,9 @@ static int crawler_init(struct crawler *c)
 	pthread_mutex_init(&c->sync_mu, NULL);
 	pthread_cond_init(&c->sync_cv, NULL);
 	pthread_mutex_init(&c->seen_mu, NULL);
+	c->objdir = strdup(store_objects_dir(c->st)); /* before any thread starts (invariant 1) */
+	if (!c->objdir)
+		return NATADV_ENOMEM;
 	c->seen = calloc(SEEN_SLOTS, sizeof *c->seen);
 	if (!c->seen)
 		return NATADV_ENOMEM;
@@ -1430,11 +1437,14 @@ int crawl_run(store *s, int64_t run_id, const crawl_opts *o, const volatile sig_
 		free(c);
 		return rc;
 	}
-	int cleaned = 0;
-	blob_clean_tmp(store_objects_dir(s), &cleaned);
 	rc = crawler_init(c);
 	if (rc) {
 		snprintf(err, errlen, "cannot start the crawler: %s", natadv_strerror(rc));
+		goto out;
+	}
+	int cleaned = 0; /* left by a killed run; under the lock, so no other crawl's */
+	if ((rc = blob_clean_tmp(c->objdir, &cleaned)) != 0) {
+		snprintf(err, errlen, "cannot clean '%s/tmp': %s", c->objdir, natadv_strerror(rc));
 		goto out;
 	}
 	if ((rc = store_count_urls(s, "pending", &c->prog.total)) != 0) {
@@ -1454,7 +1464,12 @@ int crawl_run(store *s, int64_t run_id, const crawl_opts *o, const volatile sig_
 		if ((rc = start_ready(c)) != 0)
 			goto out;
 		int running = 0;
-		curl_multi_perform(c->multi, &running);
+		CURLMcode pm = curl_multi_perform(c->multi, &running);
+		if (pm != CURLM_OK) {
+			rc = NATADV_ENET;
+			snprintf(err, errlen, "curl: %s", curl_multi_strerror(pm));
+			goto out;
+		}
 		if ((rc = read_infos(c)) != 0 || (rc = drain_done(c)) != 0)
 			goto out;
 		if (c->in_tx && (c->tx_rows >= COMMIT_ROWS || time_mono() - c->tx_started > COMMIT_SECONDS))
@@ -1496,7 +1511,10 @@ int crawl_run(store *s, int64_t run_id, const crawl_opts *o, const volatile sig_
 			if (wait > 1.5 * o->retry_max + 1) {
 				/* Only long waits are left (a server's Retry-After): end the
 				 * run and say when to come back rather than sleep for hours. */
-				store_count_urls(s, "pending", &c->prog.waiting);
+				if ((rc = store_count_urls(s, "pending", &c->prog.waiting)) != 0) {
+					snprintf(err, errlen, "%s", store_errmsg(s));
+					goto out;
+				}
 				c->prog.next_due = due;
 				break;
 			}

@@ -173,7 +173,7 @@ static int sleep_until(struct run *r, double t)
 }
 
 /* Makes one request, politely spaced. 0 with *rs filled (rs->status 0 and
- * rs->why set when no response came), CAPPED or NATADV_EINTR. */
+ * rs->why set when no response came), CAPPED, NATADV_EINTR or NATADV_ENOMEM. */
 static int request(struct run *r, const char *url, struct resp *rs)
 {
 	memset(rs, 0, sizeof *rs);
@@ -209,7 +209,8 @@ static int request(struct run *r, const char *url, struct resp *rs)
 	double now = time_now(), until = http_retry_after_of(r->e, now);
 	if (until > now)
 		rs->retry_after = (long)(until - now + 0.999);
-	sha256_hex(r->body.data ? r->body.data : "", r->body.len, rs->sha);
+	if (sha256_hex(r->body.data ? r->body.data : "", r->body.len, rs->sha) != 0)
+		return NATADV_ENOMEM; /* its only failure; the run stops with "out of memory" */
 	return 0;
 }
 

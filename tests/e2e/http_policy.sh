@@ -2,7 +2,8 @@
 # http_policy.sh — the rules every HTTP client of natadv shares (crawler/http.c)
 # and the refusals around them: one crawl per workspace (the second prints the
 # refusal only), the private-address policy and total timeout of model fetch,
-# and discover giving up at once on a refused address.
+# discover giving up at once on a refused address, and a crawl that cannot
+# clean its temporary blobs stopping before it fetches.
 . "$(dirname "$0")/lib.sh"
 start_server
 nat -q init
@@ -22,6 +23,19 @@ check "one line only" 1 "$(wc -l < "$T/err")"
 exec 9>&-
 nat -q crawl --allow-private
 check "once the lock is free the crawl runs" "0|fetched" "$?|$(sql 'SELECT state FROM urls')"
+
+# ---- a blob folder whose tmp cannot be cleaned stops the crawl before any request ----
+printf 'url\twnid\n%s/img/chelsea.png\tn02123045\n' "$BASE" > "$T/more.tsv"
+nat -q crawl --seeds "$T/more.tsv" --no-fetch
+rm -rf "$T/ws/objects/tmp" && touch "$T/ws/objects/tmp"
+before=$(grep -c chelsea.png "$T/server.log")
+nat crawl --allow-private 2> "$T/err"
+check "an unusable objects/tmp stops the crawl" 1 "$?"
+check_match "saying so" "cannot clean '.*/objects/tmp'" "$(cat "$T/err")"
+check "before any request" "0|pending" "$(( $(grep -c chelsea.png "$T/server.log") - before ))|$(sql "SELECT state FROM urls WHERE url LIKE '%chelsea.png'")"
+rm -f "$T/ws/objects/tmp"
+nat -q crawl --allow-private
+check "the crawl runs once it is fixed" "0|fetched" "$?|$(sql "SELECT state FROM urls WHERE url LIKE '%chelsea.png'")"
 
 # ---- model fetch: public addresses only unless --allow-private ----
 RX_SHA=$(sha256sum < "$ROOT/tests/golden/tiny_resnext.safetensors" | cut -d' ' -f1)
