@@ -12,6 +12,7 @@
 
 #include "common/err.h"
 #include "common/sha256.h"
+#include "cli/crawl_flags.h"
 #include "crawler/crawler.h"
 #include "filter/filter.h"
 
@@ -38,7 +39,8 @@ static void help(void)
 	       "fetch   downloads known weights and checks their pinned SHA-256, then adds them;\n"
 	       "        resnet50 = torchvision's IMAGENET1K_V1 weights (timm/resnet50.tv_in1k);\n"
 	       "        --timeout S gives up after S seconds in all (1800), --allow-private\n"
-	       "        permits loopback, private and link-local addresses\n");
+	       "        permits loopback, private and link-local addresses, --allow-address\n"
+	       "        A[/B] (repeatable) only that private address or block\n");
 }
 
 /* Copies src to dst through dst.part + rename, unless dst exists. */
@@ -131,11 +133,12 @@ static void print_model(void *ctx, const store_model *m)
 
 int cmd_model(struct cli *c, int argc, char **argv)
 {
-	enum { O_NAME = 256, O_SOURCE, O_URL, O_SHA, O_TIMEOUT, O_ALLOW_PRIVATE };
+	enum { O_NAME = 256, O_SOURCE, O_URL, O_SHA, O_TIMEOUT, O_ALLOW_PRIVATE, O_ALLOW_ADDRESS };
 	static const struct option opts[] = {
 		{"name", required_argument, 0, O_NAME}, {"source-url", required_argument, 0, O_SOURCE},
 		{"url", required_argument, 0, O_URL},   {"sha256", required_argument, 0, O_SHA},
 		{"timeout", required_argument, 0, O_TIMEOUT}, {"allow-private", no_argument, 0, O_ALLOW_PRIVATE},
+		{"allow-address", required_argument, 0, O_ALLOW_ADDRESS},
 		{"help", no_argument, 0, 'h'},          {0, 0, 0, 0},
 	};
 	const char *name = NULL, *source = NULL, *url = NULL, *sha = NULL;
@@ -157,6 +160,9 @@ int cmd_model(struct cli *c, int argc, char **argv)
 			ho.timeout_ms = (long)(secs * 1000) + 1;
 			break;
 		case O_ALLOW_PRIVATE: policy.allow_private = 1; break;
+		case O_ALLOW_ADDRESS:
+			if (cli_allow_address("model", optarg, &policy.allow, &policy.nallow)) return EXIT_USAGE;
+			break;
 		case 'h': help(); return EXIT_OK;
 		default: return cli_usage("model", "unknown option");
 		}

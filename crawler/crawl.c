@@ -542,7 +542,7 @@ int crawl_run(store *s, int64_t run_id, const crawl_opts *o, const volatile sig_
 	c->st = s;
 	c->run_id = run_id;
 	c->o = o;
-	c->policy.allow_private = o->allow_private;
+	c->policy = (http_policy){o->allow_private, o->allow_nets, o->nallow_nets};
 	c->err = err;
 	c->errlen = errlen;
 	c->rng = (uint64_t)getpid() * 0x9E3779B97F4A7C15ull ^ (uint64_t)(time_now() * 1e6);

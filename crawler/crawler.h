@@ -23,6 +23,8 @@ typedef struct crawl_opts {
 	long low_speed_secs;      /* ... for this many seconds (15) */
 	int max_redirects;        /* 5 */
 	int allow_private;        /* permit loopback/private/link-local addresses (0) */
+	const http_net *allow_nets; /* nallow_nets private blocks let through (--allow-address) */
+	size_t nallow_nets;
 	const char *user_agent;   /* names the tool and a contact URL */
 	const char *robots_agent; /* product token matched in robots.txt ("natadv") */
 	int obey_robots;          /* 1 */

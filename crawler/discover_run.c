@@ -140,7 +140,7 @@ static int http_setup(struct run *r)
 		.max_redirects = 3,
 		.max_bytes = DISC_MAX_BODY,
 	};
-	r->policy.allow_private = o->allow_private;
+	r->policy = (http_policy){o->allow_private, o->allow_nets, o->nallow_nets};
 	r->guard.policy = &r->policy;
 	r->e = http_easy_new(&ho, &r->guard);
 	if (!r->e)

@@ -5,6 +5,7 @@
 #include "crawler/http.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -13,6 +14,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 
+#include "common/err.h"
 #include "crawler/crawler.h"
 
 /* ---- the private-address policy ---- */
@@ -58,11 +60,89 @@ int crawl_addr_is_private(const void *sockaddr, size_t len)
 	return 1; /* unknown families are refused */
 }
 
+int http_net_parse(const char *text, http_net *net, char *err, size_t errlen)
+{
+	char a[INET6_ADDRSTRLEN + 8];
+	memset(net, 0, sizeof *net);
+	const char *slash = strchr(text, '/');
+	size_t n = slash ? (size_t)(slash - text) : strlen(text);
+	if (n == 0 || n >= sizeof a) {
+		natadv_errf(err, errlen, "'%s' is not an IPv4 or IPv6 address", text);
+		return NATADV_EINVAL;
+	}
+	memcpy(a, text, n);
+	a[n] = '\0';
+	if (inet_pton(AF_INET, a, net->addr) == 1) {
+		net->family = AF_INET;
+		net->bits = 32;
+	} else if (inet_pton(AF_INET6, a, net->addr) == 1) {
+		net->family = AF_INET6;
+		net->bits = 128;
+	} else {
+		natadv_errf(err, errlen, "'%s' is not an IPv4 or IPv6 address", text);
+		return NATADV_EINVAL;
+	}
+	if (slash) {
+		char *end;
+		errno = 0;
+		long bits = strtol(slash + 1, &end, 10);
+		if (!isdigit((unsigned char)slash[1]) || *end || errno || bits < 0 || bits > net->bits) {
+			natadv_errf(err, errlen, "'%s': the prefix length must be 0 to %d", text, net->bits);
+			return NATADV_EINVAL;
+		}
+		net->bits = (int)bits;
+	}
+	for (int i = net->bits; i < (net->family == AF_INET ? 32 : 128); i++) {
+		if (net->addr[i / 8] & (0x80 >> (i % 8))) {
+			natadv_errf(err, errlen, "'%s': bits set past the /%d prefix", text, net->bits);
+			return NATADV_EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* Whether the address a (4 or 16 bytes of family) lies in net. */
+static int net_has(const http_net *net, int family, const unsigned char *a)
+{
+	if (net->family != family)
+		return 0;
+	int full = net->bits / 8, rest = net->bits % 8;
+	if (memcmp(net->addr, a, (size_t)full) != 0)
+		return 0;
+	return rest == 0 || ((net->addr[full] ^ a[full]) & (0xff00 >> rest) & 0xff) == 0;
+}
+
+/* Whether sa is in one of p's allow blocks; an IPv4-mapped IPv6 address
+ * counts as its IPv4 address. */
+static int allowed_block(const http_policy *p, const struct sockaddr *sa, size_t len)
+{
+	int family = sa->sa_family;
+	const unsigned char *a;
+	if (family == AF_INET && len >= sizeof(struct sockaddr_in)) {
+		a = (const unsigned char *)&((const struct sockaddr_in *)(const void *)sa)->sin_addr;
+	} else if (family == AF_INET6 && len >= sizeof(struct sockaddr_in6)) {
+		a = ((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr.s6_addr;
+		static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+		if (memcmp(a, mapped, 12) == 0) {
+			family = AF_INET;
+			a += 12;
+		}
+	} else {
+		return 0;
+	}
+	for (size_t i = 0; i < p->nallow; i++)
+		if (net_has(&p->allow[i], family, a))
+			return 1;
+	return 0;
+}
+
 int http_addr_refused(const http_policy *p, const void *sa, size_t len)
 {
 	if (p && p->allow_private)
 		return 0;
-	return crawl_addr_is_private(sa, len);
+	if (!crawl_addr_is_private(sa, len))
+		return 0;
+	return !(p && allowed_block(p, sa, len));
 }
 
 /* Every socket libcurl opens (to the server or to a proxy) passes here, so

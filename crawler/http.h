@@ -13,10 +13,25 @@
  * and one contact URL. */
 #define HTTP_USER_AGENT "natadv/" NATADV_VERSION " (+https://github.com/natadv/natadv; research crawler)"
 
-/* Where a connection may go. */
+/* An address block, "ADDR[/BITS]": IPv4 or IPv6. */
+typedef struct http_net {
+	int family;                /* AF_INET or AF_INET6 */
+	unsigned char addr[16];    /* network byte order; 4 bytes used for AF_INET */
+	int bits;                  /* prefix length: 32 or 128 for one address */
+} http_net;
+
+/* Where a connection may go: public addresses always; private ones (see
+ * crawl_addr_is_private) when allow_private is set or they fall in one of
+ * the allow blocks, and no others. */
 typedef struct http_policy {
 	int allow_private;         /* any address, loopback and private included */
+	const http_net *allow;     /* nallow blocks let through despite being private */
+	size_t nallow;
 } http_policy;
+
+/* Reads "ADDR" or "ADDR/BITS" (numeric IPv4 or IPv6; host bits must be
+ * zero) into *net: 0, or NATADV_EINVAL with the reason in err. */
+int http_net_parse(const char *text, http_net *net, char *err, size_t errlen);
 
 /* The socket callback's state for one handle; must outlive the handle. */
 typedef struct http_guard {
