@@ -518,8 +518,11 @@ static int crawl_finish(struct crawler *c)
 	int rc = crawl_tx_commit(c, 1); /* also lifts a freeze */
 	while (!rc && c->processing > 0) {
 		rc = drain_done(c);
-		if (!rc && c->processing > 0)
-			curl_multi_poll(c->multi, NULL, 0, 50, NULL);
+		CURLMcode mc = !rc && c->processing > 0 ? curl_multi_poll(c->multi, NULL, 0, 50, NULL) : CURLM_OK;
+		if (mc != CURLM_OK) {
+			snprintf(c->err, c->errlen, "curl: %s", curl_multi_strerror(mc));
+			rc = NATADV_ENET;
+		}
 	}
 	return rc ? rc : crawl_tx_commit(c, 1);
 }

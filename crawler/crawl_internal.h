@@ -182,28 +182,28 @@ struct crawler {
 
 /* ---- crawl.c ---- */
 /* Records the finished attempt of j and frees its URL id. */
-int crawl_record(struct crawler *c, struct job *j);
+int crawl_record(struct crawler *c, struct job *j) __attribute__((warn_unused_result));
 /* The jittered backoff before retry number attempt, in seconds. */
 double crawl_backoff(struct crawler *c, int attempt);
 
 /* ---- transfer.c ---- */
 /* Sets up job j's easy handle and buffers: 0 or NATADV_ENOMEM. */
-int crawl_job_setup(struct crawler *c, struct job *j);
+int crawl_job_setup(struct crawler *c, struct job *j) __attribute__((warn_unused_result));
 /* Frees what crawl_job_setup made. */
 void crawl_job_release(struct job *j);
 /* Starts (or restarts after a redirect) the transfer of j->cur. */
-int crawl_job_start(struct crawler *c, struct job *j);
+int crawl_job_start(struct crawler *c, struct job *j) __attribute__((warn_unused_result));
 /* A free job, reset, or NULL when all are in use. */
 struct job *crawl_job_take(struct crawler *c);
 /* Returns j to the free list. */
 void crawl_job_give(struct crawler *c, struct job *j);
 /* Decides what a finished URL transfer gave: follows a redirect or hands
  * the body to the workers (STILL_RUNNING), else records it (0 or an error). */
-int crawl_url_done(struct crawler *c, struct job *j, CURLcode cc);
+int crawl_url_done(struct crawler *c, struct job *j, CURLcode cc) __attribute__((warn_unused_result));
 
 /* ---- hosts.c ---- */
 /* Allocates the window and the set of ids in flight: 0 or NATADV_ENOMEM. */
-int crawl_frontier_init(struct crawler *c);
+int crawl_frontier_init(struct crawler *c) __attribute__((warn_unused_result));
 /* Frees the window, the id set and every host. */
 void crawl_frontier_release(struct crawler *c);
 /* The host of key, made on first use; NULL when out of memory. */
@@ -213,7 +213,7 @@ void crawl_tracked_del(struct crawler *c, int64_t id);
 /* Removes window entry i (the last one takes its place). */
 void crawl_entry_drop(struct crawler *c, int i);
 /* Reads more due URLs when the window runs low: the number added or a negative error code. */
-int crawl_window_fill(struct crawler *c);
+int crawl_window_fill(struct crawler *c) __attribute__((warn_unused_result));
 
 /* ---- robots_cache.c ---- */
 /* Loads host h's robots.txt from the database cache; 1 if found. */
@@ -221,7 +221,7 @@ int crawl_robots_cached(struct crawler *c, struct host *h);
 /* Starts fetching host h's robots.txt (nothing when no job is free). */
 int crawl_robots_start(struct crawler *c, struct host *h);
 /* Records a finished robots.txt fetch and applies it to its host. */
-int crawl_robots_done(struct crawler *c, struct job *j, CURLcode cc);
+int crawl_robots_done(struct crawler *c, struct job *j, CURLcode cc) __attribute__((warn_unused_result));
 enum hop { HOP_FOLLOW, HOP_DECIDED, HOP_DEFER };
 /* Whether the redirect of j to url on host hk may be followed under that host's robots.txt. */
 enum hop crawl_redirect_robots(struct crawler *c, struct job *j, const char *hk, const char *url);
@@ -229,7 +229,7 @@ enum hop crawl_redirect_robots(struct crawler *c, struct job *j, const char *hk,
 /* ---- workers.c ---- */
 /* Starts n worker threads over p->objdir, p->lim, p->sync and p->wake (set
  * by the caller): 0 or NATADV_ENOMEM (those started run until crawl_pool_stop). */
-int crawl_pool_start(struct pool *p, int n);
+int crawl_pool_start(struct pool *p, int n) __attribute__((warn_unused_result));
 /* Stops and joins the workers and frees the pool; safe on a pool never started. */
 void crawl_pool_stop(struct pool *p);
 /* Hands j (a 2xx body) to the workers. */
@@ -239,15 +239,15 @@ struct job *crawl_pool_finished(struct pool *p);
 
 /* ---- syncer.c ---- */
 /* Starts the syncer thread over objdir, waking wake after each sync. */
-int crawl_syncer_start(struct syncer *sy, const char *objdir, CURLM *wake);
+int crawl_syncer_start(struct syncer *sy, const char *objdir, CURLM *wake) __attribute__((warn_unused_result));
 /* Stops and joins the thread; safe on a syncer never started. */
 void crawl_syncer_stop(struct syncer *sy);
 /* Counts one more blob renamed into place; returns its generation. Any thread. */
 uint64_t crawl_syncer_written(struct syncer *sy);
 /* Opens the batched transaction unless one is open. */
-int crawl_tx_ensure(struct crawler *c);
+int crawl_tx_ensure(struct crawler *c) __attribute__((warn_unused_result));
 /* Commits the open transaction once the blobs it names are on disk (or,
  * with wait 0, asks for them and leaves it open, frozen). */
-int crawl_tx_commit(struct crawler *c, int wait);
+int crawl_tx_commit(struct crawler *c, int wait) __attribute__((warn_unused_result));
 
 #endif

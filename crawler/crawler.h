@@ -52,7 +52,7 @@ typedef struct crawl_seed_summary {
  * or an error code for the file as a whole (err says why). */
 int crawl_load_seeds(store *s, int64_t run_id, const char *path,
                      void (*on_bad)(void *ctx, const char *msg), void *ctx,
-                     crawl_seed_summary *sum, char *err, size_t errlen);
+                     crawl_seed_summary *sum, char *err, size_t errlen) __attribute__((warn_unused_result));
 
 typedef struct crawl_progress {
 	int64_t total;        /* URLs due or pending when the run started */
@@ -78,7 +78,7 @@ typedef struct crawl_progress {
  * NATADV_EINVAL for bad options). */
 int crawl_run(store *s, int64_t run_id, const crawl_opts *o, const volatile sig_atomic_t *stop,
               void (*progress)(void *ctx, const crawl_progress *p), void *ctx,
-              crawl_progress *final, char *err, size_t errlen);
+              crawl_progress *final, char *err, size_t errlen) __attribute__((warn_unused_result));
 
 /* Downloads url (http/https) to path with a handle set up from ho (its
  * limits: timeouts, redirects followed, max_bytes) connecting only where
@@ -86,7 +86,7 @@ int crawl_run(store *s, int64_t run_id, const crawl_opts *o, const volatile sig_
  * the way (sha256 gets 64 hex digits), synced, then renamed. Fails past
  * ho->max_bytes. Returns 0 or NATADV_ENET/EIO/ENOMEM (err says why). */
 int crawl_download(const char *url, const char *path, const http_opts *ho, const http_policy *policy,
-                   char sha256[65], int64_t *bytes, char *err, size_t errlen);
+                   char sha256[65], int64_t *bytes, char *err, size_t errlen) __attribute__((warn_unused_result));
 
 /* Returns 1 if the IPv4/IPv6 socket address sa must be refused without
  * --allow-private (loopback, private, link-local, CGNAT, multicast,

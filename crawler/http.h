@@ -31,7 +31,7 @@ typedef struct http_policy {
 
 /* Reads "ADDR" or "ADDR/BITS" (numeric IPv4 or IPv6; host bits must be
  * zero) into *net: 0, or NATADV_EINVAL with the reason in err. */
-int http_net_parse(const char *text, http_net *net, char *err, size_t errlen);
+int http_net_parse(const char *text, http_net *net, char *err, size_t errlen) __attribute__((warn_unused_result));
 
 /* The socket callback's state for one handle; must outlive the handle. */
 typedef struct http_guard {
