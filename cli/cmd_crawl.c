@@ -99,6 +99,10 @@ int cmd_crawl(struct cli *c, int argc, char **argv)
 	crawl_progress p;
 	rc = crawl_run(c->st, c->run_id, &o, &cli_stop, cli_crawl_progress, &pl, &p, err, sizeof err);
 	cli_progress_clear(&pl);
+	if (rc == NATADV_EEXIST || rc == NATADV_EINVAL) {
+		cli_error("%s", err); /* refused before it started: nothing to sum up */
+		return EXIT_FAIL;
+	}
 	if (!c->quiet || rc)
 		cli_crawl_summary(&p);
 	if (!rc && p.waiting) {
@@ -110,8 +114,11 @@ int cmd_crawl(struct cli *c, int argc, char **argv)
 	}
 	if (rc == NATADV_EINTR) {
 		int64_t left = 0;
-		store_count_urls(c->st, "pending", &left);
-		cli_error("interrupted: %s urls still pending (run 'natadv crawl' again to continue)", cli_num(left, a));
+		if (store_count_urls(c->st, "pending", &left) != 0)
+			cli_error("interrupted (run 'natadv crawl' again to continue)");
+		else
+			cli_error("interrupted: %s urls still pending (run 'natadv crawl' again to continue)",
+			          cli_num(left, a));
 		return EXIT_FAIL;
 	}
 	if (rc) {

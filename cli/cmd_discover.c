@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "common/err.h"
+#include "cli/crawl_flags.h"
 #include "crawler/discover.h"
 
 static void help(void)
@@ -43,7 +44,8 @@ static void help(void)
 	       "                         leaves the page for a later run\n"
 	       "  --connect-timeout S    (10)   --timeout S  whole request (60)\n"
 	       "  --user-agent TEXT      User-Agent; name the tool and a contact URL\n"
-	       "  --allow-private        allow loopback, private and link-local addresses\n\n"
+	       "  --allow-private        allow loopback, private and link-local addresses\n"
+	       "  --allow-address A[/B]  allow this private address or block only (repeatable)\n\n"
 	       "Flickr needs an API key in FLICKR_API_KEY; it is sent, never stored.\n"
 	       "Exit status: 0 done, 3 done but some pages failed, 1 error or interrupted\n"
 	       "(run again to continue), 2 usage.\n");
@@ -112,7 +114,7 @@ int cmd_discover(struct cli *c, int argc, char **argv)
 {
 	enum { O_SOURCE = 256, O_SET, O_CLASSES, O_PER_CLASS, O_LICENSE, O_TEMPLATE, O_ENDPOINT, O_MIN_INTERVAL,
 	       O_MAX_REQUESTS, O_MAX_PAGES, O_PAGE_SIZE, O_RETRIES, O_RETRY_BASE, O_MAX_WAIT, O_CONNECT_TIMEOUT,
-	       O_TIMEOUT, O_UA, O_ALLOW_PRIVATE };
+	       O_TIMEOUT, O_UA, O_ALLOW_PRIVATE, O_ALLOW_ADDRESS };
 	static const struct option opts[] = {
 		{"source", required_argument, 0, O_SOURCE},
 		{"set", required_argument, 0, O_SET},
@@ -132,6 +134,7 @@ int cmd_discover(struct cli *c, int argc, char **argv)
 		{"timeout", required_argument, 0, O_TIMEOUT},
 		{"user-agent", required_argument, 0, O_UA},
 		{"allow-private", no_argument, 0, O_ALLOW_PRIVATE},
+		{"allow-address", required_argument, 0, O_ALLOW_ADDRESS},
 		{"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0},
 	};
@@ -200,6 +203,9 @@ int cmd_discover(struct cli *c, int argc, char **argv)
 			break;
 		case O_UA: o.user_agent = optarg; break;
 		case O_ALLOW_PRIVATE: o.allow_private = 1; break;
+		case O_ALLOW_ADDRESS:
+			if (cli_allow_address("discover", optarg, &o.allow_nets, &o.nallow_nets)) return EXIT_USAGE;
+			break;
 		case 'h': help(); return EXIT_OK;
 		default: return cli_usage("discover", "unknown option");
 		}

@@ -12,6 +12,7 @@
 
 #include "common/err.h"
 #include "common/sha256.h"
+#include "cli/crawl_flags.h"
 #include "crawler/crawler.h"
 #include "filter/filter.h"
 
@@ -30,13 +31,16 @@ static void help(void)
 {
 	printf("usage: natadv model add FILE --name NAME [--source-url URL]\n"
 	       "       natadv model list\n"
-	       "       natadv model fetch NAME [--url URL] [--sha256 HEX]\n\n"
+	       "       natadv model fetch NAME [--url URL] [--sha256 HEX] [--timeout S] [--allow-private]\n\n"
 	       "add     checks FILE completely (a safetensors file of torchvision's ResNet family:\n"
 	       "        resnet18/34/50/101/152, resnext50_32x4d, resnext101_32x8d, wide_resnet50_2),\n"
 	       "        copies it into the workspace as models/<sha256>.safetensors and records it\n"
 	       "list    name, architecture, classes, SHA-256 and source of every model\n"
 	       "fetch   downloads known weights and checks their pinned SHA-256, then adds them;\n"
-	       "        resnet50 = torchvision's IMAGENET1K_V1 weights (timm/resnet50.tv_in1k)\n");
+	       "        resnet50 = torchvision's IMAGENET1K_V1 weights (timm/resnet50.tv_in1k);\n"
+	       "        --timeout S gives up after S seconds in all (1800), --allow-private\n"
+	       "        permits loopback, private and link-local addresses, --allow-address\n"
+	       "        A[/B] (repeatable) only that private address or block\n");
 }
 
 /* Copies src to dst through dst.part + rename, unless dst exists. */
@@ -129,13 +133,21 @@ static void print_model(void *ctx, const store_model *m)
 
 int cmd_model(struct cli *c, int argc, char **argv)
 {
-	enum { O_NAME = 256, O_SOURCE, O_URL, O_SHA };
+	enum { O_NAME = 256, O_SOURCE, O_URL, O_SHA, O_TIMEOUT, O_ALLOW_PRIVATE, O_ALLOW_ADDRESS };
 	static const struct option opts[] = {
 		{"name", required_argument, 0, O_NAME}, {"source-url", required_argument, 0, O_SOURCE},
 		{"url", required_argument, 0, O_URL},   {"sha256", required_argument, 0, O_SHA},
+		{"timeout", required_argument, 0, O_TIMEOUT}, {"allow-private", no_argument, 0, O_ALLOW_PRIVATE},
+		{"allow-address", required_argument, 0, O_ALLOW_ADDRESS},
 		{"help", no_argument, 0, 'h'},          {0, 0, 0, 0},
 	};
 	const char *name = NULL, *source = NULL, *url = NULL, *sha = NULL;
+	/* A 100 MB file over a slow link fits in the total timeout; a stalled
+	 * one is dropped by the low-speed limit long before. */
+	http_opts ho = {.connect_timeout_ms = 30000, .timeout_ms = 1800 * 1000L, .low_speed_bytes = 1000,
+	                .low_speed_secs = 60, .max_redirects = 5, .max_bytes = 4LL << 30};
+	http_policy policy = {0};
+	double secs;
 	int ch;
 	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (ch) {
@@ -143,6 +155,14 @@ int cmd_model(struct cli *c, int argc, char **argv)
 		case O_SOURCE: source = optarg; break;
 		case O_URL: url = optarg; break;
 		case O_SHA: sha = optarg; break;
+		case O_TIMEOUT:
+			if (cli_parse_double("model", "--timeout", optarg, &secs)) return EXIT_USAGE;
+			ho.timeout_ms = (long)(secs * 1000) + 1;
+			break;
+		case O_ALLOW_PRIVATE: policy.allow_private = 1; break;
+		case O_ALLOW_ADDRESS:
+			if (cli_allow_address("model", optarg, &policy.allow, &policy.nallow)) return EXIT_USAGE;
+			break;
 		case 'h': help(); return EXIT_OK;
 		default: return cli_usage("model", "unknown option");
 		}
@@ -180,11 +200,9 @@ int cmd_model(struct cli *c, int argc, char **argv)
 		char dl[4300], err[1024], got[65];
 		snprintf(dl, sizeof dl, "%s/models/download-%s.safetensors", store_dir(c->st), what);
 		int64_t bytes = 0;
-		crawl_opts o;
-		crawl_opts_default(&o);
 		if (!c->quiet)
 			fprintf(stderr, "natadv: downloading '%s'\n", from);
-		if (crawl_download(from, dl, 4LL << 30, o.user_agent, got, &bytes, err, sizeof err) != 0) {
+		if (crawl_download(from, dl, &ho, &policy, got, &bytes, err, sizeof err) != 0) {
 			cli_error("%s", err);
 			return EXIT_FAIL;
 		}

@@ -61,6 +61,7 @@ int cli_crawl_flag(const char *command, int ch, const char *arg, crawl_opts *o)
 		o->workers = (int)n;
 		return 0;
 	case CF_ALLOW_PRIVATE: o->allow_private = 1; return 0;
+	case CF_ALLOW_ADDRESS: return cli_allow_address(command, arg, &o->allow_nets, &o->nallow_nets);
 	default: return cli_usage(command, "unknown option");
 	}
 }
@@ -80,7 +81,23 @@ void cli_crawl_flags_help(void)
 	       "  --max-pixels N         largest image kept in pixels (100000000)\n"
 	       "  --user-agent TEXT      User-Agent; name the tool and a contact URL\n"
 	       "  --workers N            validating threads (one per core)\n"
-	       "  --allow-private        allow loopback, private and link-local addresses\n");
+	       "  --allow-private        allow loopback, private and link-local addresses\n"
+	       "  --allow-address A[/B]  allow this private address or block only (repeatable)\n");
+}
+
+int cli_allow_address(const char *command, const char *arg, const http_net **nets, size_t *n)
+{
+	static http_net list[64];
+	static size_t used;
+	char err[256];
+	if (used == sizeof list / sizeof list[0])
+		return cli_usage(command, "more than %zu --allow-address blocks", used);
+	if (http_net_parse(arg, &list[used], err, sizeof err) != 0)
+		return cli_usage(command, "bad --allow-address: %s", err);
+	used++;
+	*nets = list;
+	*n = used;
+	return 0;
 }
 
 void cli_crawl_progress(void *ctx, const crawl_progress *p)

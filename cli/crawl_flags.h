@@ -10,7 +10,8 @@
 
 enum {
 	CF_CONC = 1000, CF_PER_HOST, CF_HOST_DELAY, CF_RETRIES, CF_RETRY_BASE, CF_MAX_BYTES, CF_CONNECT_TIMEOUT,
-	CF_TIMEOUT, CF_LOW_SPEED, CF_LOW_SPEED_TIME, CF_MIN_SIDE, CF_MAX_PIXELS, CF_UA, CF_WORKERS, CF_ALLOW_PRIVATE
+	CF_TIMEOUT, CF_LOW_SPEED, CF_LOW_SPEED_TIME, CF_MIN_SIDE, CF_MAX_PIXELS, CF_UA, CF_WORKERS, CF_ALLOW_PRIVATE,
+	CF_ALLOW_ADDRESS
 };
 
 /* Entries for a command's struct option table. */
@@ -29,11 +30,17 @@ enum {
 	{"max-pixels", required_argument, 0, CF_MAX_PIXELS},                \
 	{"user-agent", required_argument, 0, CF_UA},                        \
 	{"workers", required_argument, 0, CF_WORKERS},                      \
-	{"allow-private", no_argument, 0, CF_ALLOW_PRIVATE}
+	{"allow-private", no_argument, 0, CF_ALLOW_PRIVATE},                \
+	{"allow-address", required_argument, 0, CF_ALLOW_ADDRESS}
 
 /* Applies option ch (value arg) to o: returns 0 when applied, EXIT_USAGE
  * (message printed) for a bad value or an option that is not a crawl option. */
 int cli_crawl_flag(const char *command, int ch, const char *arg, crawl_opts *o);
+/* Adds the address block arg of --allow-address ("ADDR[/BITS]") to the
+ * process's list (kept until exit) and points *nets and *n at the list:
+ * 0, or EXIT_USAGE (message printed) for a bad or one block too many.
+ * crawl, rebuild, discover and model fetch share it. */
+int cli_allow_address(const char *command, const char *arg, const http_net **nets, size_t *n);
 /* Prints the help lines of the crawl options to stdout. */
 void cli_crawl_flags_help(void);
 

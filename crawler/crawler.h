@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "crawler/http.h"
 #include "store/store.h"
 
 typedef struct crawl_opts {
@@ -22,6 +23,8 @@ typedef struct crawl_opts {
 	long low_speed_secs;      /* ... for this many seconds (15) */
 	int max_redirects;        /* 5 */
 	int allow_private;        /* permit loopback/private/link-local addresses (0) */
+	const http_net *allow_nets; /* nallow_nets private blocks let through (--allow-address) */
+	size_t nallow_nets;
 	const char *user_agent;   /* names the tool and a contact URL */
 	const char *robots_agent; /* product token matched in robots.txt ("natadv") */
 	int obey_robots;          /* 1 */
@@ -49,7 +52,7 @@ typedef struct crawl_seed_summary {
  * or an error code for the file as a whole (err says why). */
 int crawl_load_seeds(store *s, int64_t run_id, const char *path,
                      void (*on_bad)(void *ctx, const char *msg), void *ctx,
-                     crawl_seed_summary *sum, char *err, size_t errlen);
+                     crawl_seed_summary *sum, char *err, size_t errlen) __attribute__((warn_unused_result));
 
 typedef struct crawl_progress {
 	int64_t total;        /* URLs due or pending when the run started */
@@ -70,16 +73,20 @@ typedef struct crawl_progress {
  * only waits longer than 1.5 x retry_max remain, the run ends with them in
  * final->waiting), stop becomes non-zero (then returns NATADV_EINTR after recording what is
  * in flight), or an error stops it. progress (may be NULL) is called about
- * four times a second; *final gets the last counts. */
+ * four times a second; *final gets the last counts (all zero when the run
+ * is refused: NATADV_EEXIST while another crawl holds the workspace,
+ * NATADV_EINVAL for bad options). */
 int crawl_run(store *s, int64_t run_id, const crawl_opts *o, const volatile sig_atomic_t *stop,
               void (*progress)(void *ctx, const crawl_progress *p), void *ctx,
-              crawl_progress *final, char *err, size_t errlen);
+              crawl_progress *final, char *err, size_t errlen) __attribute__((warn_unused_result));
 
-/* Downloads url (http/https, redirects followed) to path: written to
- * path.part, hashed on the way (sha256 gets 64 hex digits), synced, then
- * renamed. Fails past max_bytes. Returns 0 or NATADV_ENET/EIO/ENOMEM. */
-int crawl_download(const char *url, const char *path, int64_t max_bytes, const char *user_agent,
-                   char sha256[65], int64_t *bytes, char *err, size_t errlen);
+/* Downloads url (http/https) to path with a handle set up from ho (its
+ * limits: timeouts, redirects followed, max_bytes) connecting only where
+ * policy (NULL: public addresses) allows: written to path.part, hashed on
+ * the way (sha256 gets 64 hex digits), synced, then renamed. Fails past
+ * ho->max_bytes. Returns 0 or NATADV_ENET/EIO/ENOMEM (err says why). */
+int crawl_download(const char *url, const char *path, const http_opts *ho, const http_policy *policy,
+                   char sha256[65], int64_t *bytes, char *err, size_t errlen) __attribute__((warn_unused_result));
 
 /* Returns 1 if the IPv4/IPv6 socket address sa must be refused without
  * --allow-private (loopback, private, link-local, CGNAT, multicast,

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "common/buf.h"
+#include "crawler/http.h"
 #include "store/store.h"
 
 /* Largest API response body read, in bytes. */
@@ -138,6 +139,8 @@ typedef struct disc_opts {
 	long connect_timeout_ms;    /* 10 s */
 	long timeout_ms;            /* whole request, 60 s */
 	int allow_private;          /* permit loopback/private addresses (tests) */
+	const http_net *allow_nets; /* nallow_nets private blocks let through (--allow-address) */
+	size_t nallow_nets;
 	const char *user_agent;
 	const char *api_key;        /* for sources with key_env; never stored */
 } disc_opts;

@@ -20,13 +20,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 
 #include "common/err.h"
 #include "common/sha256.h"
 #include "common/timeutil.h"
 #include "crawler/crawler.h"
+#include "crawler/http.h"
 #include "crawler/url.h"
 
 #define FAILS_IN_ROW_MAX 3   /* failed pages in a row that stop the run */
@@ -52,7 +52,9 @@ struct run {
 	CURL *e;
 	buf body, url, pub;
 	char cerr[CURL_ERROR_SIZE];
-	int refused_private, too_big;
+	http_policy policy;          /* where requests may connect */
+	http_guard guard;            /* the verdict of the policy on the last request */
+	int too_big;
 	double last_start;           /* monotonic start of the last request; < 0 before the first */
 	double not_before;           /* monotonic: a backoff or Retry-After runs until then */
 	double min_interval;
@@ -80,6 +82,7 @@ struct resp {
 	double started, finished;
 	long status;                 /* 0: no response */
 	long retry_after;            /* seconds; -1 when not sent */
+	int refused;                 /* the private-address policy refused it: final */
 	char sha[65];
 	char why[512];               /* the failure, for messages and the row */
 };
@@ -127,19 +130,19 @@ static int on_xfer(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_o
 	return *r->stop ? 1 : 0;
 }
 
-/* Refuses loopback, private, link-local, ... addresses as the crawler does. */
-static curl_socket_t on_open_socket(void *ud, curlsocktype purpose, struct curl_sockaddr *a)
-{
-	int refuse = crawl_addr_is_private(&a->addr, a->addrlen);
-	(void)purpose;
-	((struct run *)ud)->refused_private |= refuse;
-	return refuse ? CURL_SOCKET_BAD : socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
-}
-
 static int http_setup(struct run *r)
 {
 	const disc_opts *o = r->o;
-	r->e = curl_easy_init();
+	http_opts ho = {
+		.user_agent = o->user_agent,
+		.connect_timeout_ms = o->connect_timeout_ms,
+		.timeout_ms = o->timeout_ms,
+		.max_redirects = 3,
+		.max_bytes = DISC_MAX_BODY,
+	};
+	r->policy = (http_policy){o->allow_private, o->allow_nets, o->nallow_nets};
+	r->guard.policy = &r->policy;
+	r->e = http_easy_new(&ho, &r->guard);
 	if (!r->e)
 		return NATADV_ENOMEM;
 	CURL *e = r->e;
@@ -148,21 +151,8 @@ static int http_setup(struct run *r)
 	curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_xfer);
 	curl_easy_setopt(e, CURLOPT_XFERINFODATA, r);
 	curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
-	if (!o->allow_private) {
-		curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
-		curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, r);
-	}
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->cerr);
-	curl_easy_setopt(e, CURLOPT_USERAGENT, o->user_agent);
-	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
-	curl_easy_setopt(e, CURLOPT_MAXREDIRS, 3L);
-	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms);
-	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, o->timeout_ms);
-	curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)DISC_MAX_BODY);
 	curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
-	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	return 0;
 }
 
@@ -183,7 +173,7 @@ static int sleep_until(struct run *r, double t)
 }
 
 /* Makes one request, politely spaced. 0 with *rs filled (rs->status 0 and
- * rs->why set when no response came), CAPPED or NATADV_EINTR. */
+ * rs->why set when no response came), CAPPED, NATADV_EINTR or NATADV_ENOMEM. */
 static int request(struct run *r, const char *url, struct resp *rs)
 {
 	memset(rs, 0, sizeof *rs);
@@ -196,7 +186,7 @@ static int request(struct run *r, const char *url, struct resp *rs)
 		return rc;
 	buf_reset(&r->body);
 	r->cerr[0] = '\0';
-	r->refused_private = r->too_big = 0;
+	r->guard.refused = r->too_big = 0;
 	r->last_start = time_mono();
 	rs->started = time_now();
 	r->sum->requests++;
@@ -206,7 +196,8 @@ static int request(struct run *r, const char *url, struct resp *rs)
 	if (cc == CURLE_ABORTED_BY_CALLBACK && *r->stop)
 		return NATADV_EINTR;
 	if (cc != CURLE_OK) {
-		if (r->refused_private)
+		rs->refused = r->guard.refused;
+		if (rs->refused)
 			snprintf(rs->why, sizeof rs->why, "refused to connect to a private address (--allow-private permits it)");
 		else if (r->too_big || cc == CURLE_FILESIZE_EXCEEDED)
 			snprintf(rs->why, sizeof rs->why, "response larger than %u bytes", DISC_MAX_BODY);
@@ -215,10 +206,11 @@ static int request(struct run *r, const char *url, struct resp *rs)
 		return 0;
 	}
 	curl_easy_getinfo(r->e, CURLINFO_RESPONSE_CODE, &rs->status);
-	curl_off_t ra = -1;
-	if (curl_easy_getinfo(r->e, CURLINFO_RETRY_AFTER, &ra) == CURLE_OK && ra > 0)
-		rs->retry_after = ra > 1000000000 ? 1000000000 : (long)ra;
-	sha256_hex(r->body.data ? r->body.data : "", r->body.len, rs->sha);
+	double now = time_now(), until = http_retry_after_of(r->e, now);
+	if (until > now)
+		rs->retry_after = (long)(until - now + 0.999);
+	if (sha256_hex(r->body.data ? r->body.data : "", r->body.len, rs->sha) != 0)
+		return NATADV_ENOMEM; /* its only failure; the run stops with "out of memory" */
 	return 0;
 }
 
@@ -271,8 +263,8 @@ static void req_name(const struct run *r, const struct query *q, const char *pag
 /* ---- one page ---- */
 
 /* Requests page (retrying what may pass) and parses it into pg. G_OK, G_PASSING
- * (no usable answer after the retries), G_HTTP (an HTTP error that retrying
- * will not cure), G_BAD (a 200 whose body is no page), or a negative code;
+ * (no usable answer after the retries), G_HTTP (an HTTP error or a refusal of
+ * the address policy, which retrying will not cure), G_BAD (a 200 whose body is no page), or a negative code;
  * rs->why says what went wrong. */
 static int get_page(struct run *r, const struct query *q, const disc_req *dr, disc_page *pg, struct resp *rs)
 {
@@ -289,6 +281,8 @@ static int get_page(struct run *r, const struct query *q, const disc_req *dr, di
 		if (rc)
 			return -rc;
 		progress(r);
+		if (rs->refused)
+			return G_HTTP; /* the answer cannot change: no retry */
 		int passing = rs->status == 0 || rs->status == 429 || rs->status >= 500;
 		if (!passing && rs->status != 200) {
 			snprintf(rs->why, sizeof rs->why, "HTTP %ld", rs->status);
@@ -677,7 +671,7 @@ void disc_opts_default(disc_opts *o)
 	o->max_wait = 300;
 	o->connect_timeout_ms = 10000;
 	o->timeout_ms = 60000;
-	o->user_agent = "natadv/" NATADV_VERSION " (+https://github.com/natadv; research dataset builder)";
+	o->user_agent = HTTP_USER_AGENT;
 }
 
 static int run_class(struct run *r, const struct cls *c)

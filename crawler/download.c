@@ -5,6 +5,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <openssl/evp.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -33,9 +34,10 @@ static size_t on_data(char *p, size_t size, size_t n, void *ud)
 	return len;
 }
 
-int crawl_download(const char *url, const char *path, int64_t max_bytes, const char *user_agent,
+int crawl_download(const char *url, const char *path, const http_opts *ho, const http_policy *policy,
                    char sha256[65], int64_t *bytes, char *err, size_t errlen)
 {
+	int64_t max_bytes = ho->max_bytes > 0 ? ho->max_bytes : INT64_MAX;
 	char tmp[4200];
 	snprintf(tmp, sizeof tmp, "%s.part", path);
 	struct dl d = {0};
@@ -46,7 +48,8 @@ int crawl_download(const char *url, const char *path, int64_t max_bytes, const c
 		return NATADV_EIO;
 	}
 	d.md = EVP_MD_CTX_new();
-	CURL *e = curl_easy_init();
+	http_guard guard = {policy, 0};
+	CURL *e = http_easy_new(ho, &guard);
 	int rc = 0;
 	if (!d.md || !e || !EVP_DigestInit_ex(d.md, EVP_sha256(), NULL)) {
 		snprintf(err, errlen, "out of memory");
@@ -54,21 +57,15 @@ int crawl_download(const char *url, const char *path, int64_t max_bytes, const c
 		goto out;
 	}
 	curl_easy_setopt(e, CURLOPT_URL, url);
-	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
-	curl_easy_setopt(e, CURLOPT_MAXREDIRS, 5L);
 	curl_easy_setopt(e, CURLOPT_FAILONERROR, 1L);
-	curl_easy_setopt(e, CURLOPT_USERAGENT, user_agent);
-	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, 30L);
-	curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1000L);
-	curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, 60L);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, &d);
-	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	CURLcode cc = curl_easy_perform(e);
 	if (cc != CURLE_OK) {
-		if (d.too_big)
+		if (guard.refused)
+			snprintf(err, errlen, "cannot download '%s': refused: host resolves to a private or loopback address "
+			         "(use --allow-private)", url);
+		else if (d.too_big || cc == CURLE_FILESIZE_EXCEEDED)
 			snprintf(err, errlen, "cannot download '%s': larger than %lld bytes", url, (long long)max_bytes);
 		else
 			snprintf(err, errlen, "cannot download '%s': %s", url, curl_easy_strerror(cc));

@@ -93,66 +93,83 @@ static int get_part(CURLU *h, CURLUPart what, unsigned flags, char **out)
 	return 0;
 }
 
-int url_check(const char *in, buf *norm, buf *hostkey, char *err, size_t errlen)
+/* The textual checks curl's parser is too forgiving for: length, control
+ * bytes, the scheme, "//" before the authority, no '%' in the host. 0 with
+ * *slen the scheme's length, or NATADV_EINVAL (err says why). */
+static int url_precheck(const char *in, size_t *slen, char *err, size_t errlen)
 {
-	CURLU *h = NULL;
-	char *scheme = NULL, *user = NULL, *pass = NULL, *host = NULL;
-	char *port = NULL, *path = NULL, *query = NULL, *zone = NULL;
-	size_t n, i, slen;
-	CURLUcode uc;
-	int rc = NATADV_EINVAL;
-
 	if (!in) {
 		natadv_errf(err, errlen, "unparseable url");
 		return NATADV_EINVAL;
 	}
-	n = strnlen(in, URL_MAX_LEN + 1);
+	size_t n = strnlen(in, URL_MAX_LEN + 1);
 	if (n > URL_MAX_LEN) {
 		natadv_errf(err, errlen, "url too long");
 		return NATADV_EINVAL;
 	}
-	for (i = 0; i < n; i++) {
+	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)in[i];
 		if (c <= ' ' || c == 0x7f) {
 			natadv_errf(err, errlen, "url contains control characters or spaces");
 			return NATADV_EINVAL;
 		}
 	}
-	slen = scheme_len(in);
-	if (!slen) {
+	*slen = scheme_len(in);
+	if (!*slen) {
 		natadv_errf(err, errlen, "unparseable url");
 		return NATADV_EINVAL;
 	}
-	if (!scheme_is(in, slen, "http") && !scheme_is(in, slen, "https")) {
+	if (!scheme_is(in, *slen, "http") && !scheme_is(in, *slen, "https")) {
 		char low[33];
-		size_t k, m = slen < 32 ? slen : 32;
+		size_t k, m = *slen < 32 ? *slen : 32;
 		for (k = 0; k < m; k++)
 			low[k] = (char)to_lower((unsigned char)in[k]);
 		low[m] = '\0';
 		natadv_errf(err, errlen, "unsupported scheme '%s'", low);
 		return NATADV_EINVAL;
 	}
-
 	/* curl forgives "http:/x" and "http:///x" (taking x as the host); an
 	 * absolute URL with a host has exactly "//" and then the authority. */
-	if (in[slen + 1] != '/' || in[slen + 2] != '/' || in[slen + 3] == '/') {
+	if (in[*slen + 1] != '/' || in[*slen + 2] != '/' || in[*slen + 3] == '/') {
 		natadv_errf(err, errlen, "missing host");
 		return NATADV_EINVAL;
 	}
-
 	/* curl percent-decodes host names ("a%41.com" -> "aA.com", "%%44" ->
 	 * "%D"), which would make normalisation depend on how often it ran;
 	 * real hosts never need a '%', so refuse them. */
-	if (host_has_percent(in + slen + 3)) {
+	if (host_has_percent(in + *slen + 3)) {
 		natadv_errf(err, errlen, "unparseable url");
 		return NATADV_EINVAL;
 	}
+	return 0;
+}
 
-	h = curl_url();
+/* A URL's parts as curl parsed them; each NULL when absent (curl_free'd). */
+struct url_parts {
+	char *scheme, *user, *pass, *host, *port, *path, *query, *zone;
+};
+
+static void parts_free(struct url_parts *p)
+{
+	curl_free(p->query);
+	curl_free(p->path);
+	curl_free(p->port);
+	curl_free(p->zone);
+	curl_free(p->pass);
+	curl_free(p->user);
+	curl_free(p->scheme);
+	curl_free(p->host);
+}
+
+/* Parses in with curl into p: 0, NATADV_EINVAL (err says why) or NATADV_ENOMEM. */
+static int url_parse_parts(const char *in, struct url_parts *p, char *err, size_t errlen)
+{
+	CURLU *h = curl_url();
 	if (!h)
 		return NATADV_ENOMEM;
+	int rc = NATADV_EINVAL;
 	/* PATH_AS_IS: "otherwise unchanged" includes "/a/../b". */
-	uc = curl_url_set(h, CURLUPART_URL, in, CURLU_PATH_AS_IS);
+	CURLUcode uc = curl_url_set(h, CURLUPART_URL, in, CURLU_PATH_AS_IS);
 	if (uc == CURLUE_NO_HOST) {
 		natadv_errf(err, errlen, "missing host");
 		goto out;
@@ -162,87 +179,95 @@ int url_check(const char *in, buf *norm, buf *hostkey, char *err, size_t errlen)
 		natadv_errf(err, errlen, "unparseable url");
 		goto out;
 	}
-	uc = curl_url_get(h, CURLUPART_HOST, &host, 0);
-	if (uc != CURLUE_OK || !host || !*host) {
+	uc = curl_url_get(h, CURLUPART_HOST, &p->host, 0);
+	if (uc != CURLUE_OK || !p->host || !*p->host) {
 		rc = uc == CURLUE_OUT_OF_MEMORY ? NATADV_ENOMEM : NATADV_EINVAL;
 		natadv_errf(err, errlen, "missing host");
 		goto out;
 	}
-	uc = curl_url_get(h, CURLUPART_SCHEME, &scheme, 0);
+	uc = curl_url_get(h, CURLUPART_SCHEME, &p->scheme, 0);
 	if (uc != CURLUE_OK) {
 		rc = map_curl(uc);
 		natadv_errf(err, errlen, "unparseable url");
 		goto out;
 	}
-	rc = get_part(h, CURLUPART_ZONEID, 0, &zone);
+	rc = get_part(h, CURLUPART_ZONEID, 0, &p->zone);
 	if (rc)
 		goto out;
-	if (zone) {
+	if (p->zone) {
 		/* A zone id only means something on the local machine. */
 		rc = NATADV_EINVAL;
 		natadv_errf(err, errlen, "unparseable url");
 		goto out;
 	}
-	rc = get_part(h, CURLUPART_USER, 0, &user);
+	rc = get_part(h, CURLUPART_USER, 0, &p->user);
 	if (!rc)
-		rc = get_part(h, CURLUPART_PASSWORD, 0, &pass);
+		rc = get_part(h, CURLUPART_PASSWORD, 0, &p->pass);
 	if (!rc)
-		rc = get_part(h, CURLUPART_PORT, CURLU_NO_DEFAULT_PORT, &port);
+		rc = get_part(h, CURLUPART_PORT, CURLU_NO_DEFAULT_PORT, &p->port);
 	if (!rc)
-		rc = get_part(h, CURLUPART_PATH, 0, &path);
+		rc = get_part(h, CURLUPART_PATH, 0, &p->path);
 	if (!rc)
-		rc = get_part(h, CURLUPART_QUERY, 0, &query);
-	if (rc)
-		goto out;
-
-	if (hostkey) {
-		buf_reset(hostkey);
-		rc = append_lower(hostkey, scheme);
-		if (!rc)
-			rc = buf_puts(hostkey, "://");
-		if (!rc)
-			rc = append_lower(hostkey, host);
-		if (!rc && port)
-			rc = buf_printf(hostkey, ":%s", port);
-		if (rc)
-			goto out;
-	}
-	if (norm) {
-		buf_reset(norm);
-		rc = append_lower(norm, scheme);
-		if (!rc)
-			rc = buf_puts(norm, "://");
-		if (!rc && user) {
-			rc = buf_puts(norm, user);
-			if (!rc && pass)
-				rc = buf_printf(norm, ":%s", pass);
-			if (!rc)
-				rc = buf_puts(norm, "@");
-		}
-		if (!rc)
-			rc = append_lower(norm, host);
-		if (!rc && port)
-			rc = buf_printf(norm, ":%s", port);
-		if (!rc)
-			rc = buf_puts(norm, path && path[0] == '/' ? path : "/");
-		if (!rc && path && path[0] && path[0] != '/')
-			rc = buf_puts(norm, path);
-		if (!rc && query)
-			rc = buf_printf(norm, "?%s", query);
-		if (rc)
-			goto out;
-	}
-	rc = 0;
+		rc = get_part(h, CURLUPART_QUERY, 0, &p->query);
 out:
-	curl_free(query);
-	curl_free(path);
-	curl_free(port);
-	curl_free(zone);
-	curl_free(pass);
-	curl_free(user);
-	curl_free(scheme);
-	curl_free(host);
 	curl_url_cleanup(h);
+	return rc;
+}
+
+/* Replaces hostkey's contents with "scheme://host[:port]", lower case. */
+static int build_hostkey(buf *hostkey, const struct url_parts *p)
+{
+	buf_reset(hostkey);
+	int rc = append_lower(hostkey, p->scheme);
+	if (!rc)
+		rc = buf_puts(hostkey, "://");
+	if (!rc)
+		rc = append_lower(hostkey, p->host);
+	if (!rc && p->port)
+		rc = buf_printf(hostkey, ":%s", p->port);
+	return rc;
+}
+
+/* Replaces norm's contents with the normalised URL rebuilt from p. */
+static int build_norm(buf *norm, const struct url_parts *p)
+{
+	buf_reset(norm);
+	int rc = append_lower(norm, p->scheme);
+	if (!rc)
+		rc = buf_puts(norm, "://");
+	if (!rc && p->user) {
+		rc = buf_puts(norm, p->user);
+		if (!rc && p->pass)
+			rc = buf_printf(norm, ":%s", p->pass);
+		if (!rc)
+			rc = buf_puts(norm, "@");
+	}
+	if (!rc)
+		rc = append_lower(norm, p->host);
+	if (!rc && p->port)
+		rc = buf_printf(norm, ":%s", p->port);
+	if (!rc)
+		rc = buf_puts(norm, p->path && p->path[0] == '/' ? p->path : "/");
+	if (!rc && p->path && p->path[0] && p->path[0] != '/')
+		rc = buf_puts(norm, p->path);
+	if (!rc && p->query)
+		rc = buf_printf(norm, "?%s", p->query);
+	return rc;
+}
+
+int url_check(const char *in, buf *norm, buf *hostkey, char *err, size_t errlen)
+{
+	size_t slen;
+	int rc = url_precheck(in, &slen, err, errlen);
+	if (rc)
+		return rc;
+	struct url_parts p = {0};
+	rc = url_parse_parts(in, &p, err, errlen);
+	if (!rc && hostkey)
+		rc = build_hostkey(hostkey, &p);
+	if (!rc && norm)
+		rc = build_norm(norm, &p);
+	parts_free(&p);
 	return rc;
 }
 

@@ -68,7 +68,7 @@ check "and is not in the frontier" 0 "$(sql "SELECT count(*) FROM urls WHERE url
 n=$(sql "SELECT count(*) FROM api_requests")
 disc openverse --classes $G,n01534433 --page-size 2 2> /dev/null
 check "a second run: nothing left to ask" "0|$n" "$?|$(sql "SELECT count(*) FROM api_requests")"
-check_match "requests name natadv and a contact" "^GET /api/openverse/v1/images/ 200 natadv/[0-9.]+%20\(\+https://github.com/natadv;%20research%20dataset%20builder\)" \
+check_match "requests name natadv and a contact" "^GET /api/openverse/v1/images/ 200 natadv/[0-9.]+%20\(\+https://github.com/natadv/natadv;%20research%20crawler\)" \
 	"$(grep -m1 ' 200 ' "$T/server.log")"
 
 # ---- inaturalist: the taxon first, square -> large, all rights reserved ----

@@ -34,12 +34,12 @@ check "refused files leave no model" 1 "$(nat model list | wc -l)"
 SRV2=$!
 for _ in $(seq 1 100); do [ -s "$T/port2" ] && break; sleep 0.05; done
 URL="http://127.0.0.1:$(cat "$T/port2")/img/tiny_resnext.safetensors"
-nat -q model fetch resnet50 --url "$URL" 2> "$T/err"
+nat -q model fetch resnet50 --url "$URL" --allow-private 2> "$T/err"
 check "a download with another sha-256 is refused" 1 "$?"
 check_match "pinned sha-256 named" "expected 5d061a3c593d795bfe682d9b152bafbcf550579873492def3515b46db1189888" "$(cat "$T/err")"
 check "nothing left behind" 0 "$(ls "$T/ws/models" | grep -c download)"
 RX_SHA=$(sha256sum < "$ROOT/tests/golden/tiny_resnext.safetensors" | cut -d' ' -f1)
-nat -q model fetch tinyx --url "$URL" --sha256 "$RX_SHA"
+nat -q model fetch tinyx --url "$URL" --sha256 "$RX_SHA" --allow-private
 check "fetch with a matching sha-256" 0 "$?"
 check_match "fetched model listed with its source" "^tinyx	resnet	10	$RX_SHA	$URL$" "$(nat model list | grep tinyx)"
 kill "$SRV2"
