@@ -75,6 +75,10 @@ $(B)/testsrv: tests/server/testsrv.c
 	@mkdir -p $(dir $@)
 	$(CC) $(WARN) $(OPT) $(TEST_CFLAGS) -o $@ $< $(TEST_LIBS) -lpthread
 
+$(B)/testproxy: tests/server/testproxy.c
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) $(OPT) -o $@ $< -lpthread
+
 $(B)/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(B)/libnatadv.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -o $@ $< tests/fuzz/replay.c $(B)/libnatadv.a $(LIBS_ALL)
@@ -122,7 +126,7 @@ fuzz-%: $(FZ)/bin/fuzz_%
 # every target in turn, SECONDS each
 fuzz: $(FUZZ_SRC:tests/fuzz/fuzz_%.c=fuzz-%)
 
-tools: $(B)/natadv $(TESTS) $(REPLAYS) $(B)/testsrv $(B)/validate_bench
+tools: $(B)/natadv $(TESTS) $(REPLAYS) $(B)/testsrv $(B)/testproxy $(B)/validate_bench
 
 # JPEG validation speed per core, libjpeg-turbo's pass against the entropy
 # walk (image/jpeg_walk.c): make bench-validate [DIRS="photo folders"]

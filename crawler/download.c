@@ -48,7 +48,7 @@ int crawl_download(const char *url, const char *path, const http_opts *ho, const
 		return NATADV_EIO;
 	}
 	d.md = EVP_MD_CTX_new();
-	http_guard guard = {policy, 0};
+	http_guard guard = {policy, 0, NULL};
 	CURL *e = http_easy_new(ho, &guard);
 	int rc = 0;
 	if (!d.md || !e || !EVP_DigestInit_ex(d.md, EVP_sha256(), NULL)) {

@@ -159,6 +159,46 @@ static curl_socket_t on_open_socket(void *ud, curlsocktype purpose, struct curl_
 	return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
 }
 
+/* Through a proxy, the socket callback sees only the proxy's address: the
+ * proxy resolves the URL's host. A host written as an address is checked
+ * here, before each request is sent (also after a redirect curl follows);
+ * a name is left to the proxy. */
+int http_url_refused(const http_policy *p, const char *url)
+{
+	CURLU *u = curl_url();
+	char *host = NULL;
+	int refused = 0;
+	if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
+		struct sockaddr_in in = {.sin_family = AF_INET};
+		struct sockaddr_in6 in6 = {.sin6_family = AF_INET6};
+		size_t n = strlen(host);
+		if (inet_pton(AF_INET, host, &in.sin_addr) == 1) {
+			refused = http_addr_refused(p, &in, sizeof in);
+		} else if (host[0] == '[' && n > 2) {
+			host[strcspn(host, "]%")] = '\0'; /* "[a:b::c%zone]" */
+			if (inet_pton(AF_INET6, host + 1, &in6.sin6_addr) == 1)
+				refused = http_addr_refused(p, &in6, sizeof in6);
+		}
+	}
+	curl_free(host);
+	curl_url_cleanup(u);
+	return refused;
+}
+
+static int on_prereq(void *ud, char *primary_ip, char *local_ip, int primary_port, int local_port)
+{
+	http_guard *g = ud;
+	char *url = NULL;
+	(void)primary_ip, (void)local_ip, (void)primary_port, (void)local_port;
+	if (g->easy && curl_easy_getinfo(g->easy, CURLINFO_EFFECTIVE_URL, &url) == CURLE_OK && url &&
+	    http_url_refused(g->policy, url)) {
+		g->refused = 1;
+		return CURL_PREREQFUNC_ABORT;
+	}
+	return CURL_PREREQFUNC_OK;
+}
+
 /* ---- handles ---- */
 
 CURL *http_easy_new(const http_opts *o, http_guard *guard)
@@ -168,6 +208,9 @@ CURL *http_easy_new(const http_opts *o, http_guard *guard)
 		return NULL;
 	curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
 	curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, guard);
+	guard->easy = e;
+	curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, on_prereq);
+	curl_easy_setopt(e, CURLOPT_PREREQDATA, guard);
 	curl_easy_setopt(e, CURLOPT_USERAGENT, o->user_agent ? o->user_agent : HTTP_USER_AGENT);
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");

@@ -37,6 +37,7 @@ int http_net_parse(const char *text, http_net *net, char *err, size_t errlen) __
 typedef struct http_guard {
 	const http_policy *policy; /* NULL: the default (public addresses only) */
 	int refused;               /* set when an address was refused; the caller clears it */
+	CURL *easy;                /* the handle it guards (set by http_easy_new) */
 } http_guard;
 
 typedef struct http_opts {
@@ -57,6 +58,12 @@ CURL *http_easy_new(const http_opts *o, http_guard *guard);
 /* Returns 1 when policy p (NULL: the default) refuses a connection to the
  * socket address sa of len bytes, else 0. */
 int http_addr_refused(const http_policy *p, const void *sa, size_t len);
+
+/* Returns 1 when url's host is written as an address (IPv4, or IPv6 in
+ * brackets) that policy p (NULL: the default) refuses, else 0: a name, or
+ * an unreadable URL, is not judged here. Every handle applies it before each
+ * request, so a proxy is not asked for a refused address. */
+int http_url_refused(const http_policy *p, const char *url);
 
 /* Copies the trimmed value of header name (case-insensitive) from a raw
  * header block into out (truncated to outlen); 1 when found, else 0. */

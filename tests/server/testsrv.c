@@ -73,6 +73,7 @@ struct server {
 	struct cmap hits, flaky, ratelimit, unavail;
 	struct api_route *routes; /* --routes: canned API answers under /api/ */
 	size_t nroutes;
+	uint64_t robots_fail; /* --robots-fail: /robots.txt answers 503 this many times first */
 };
 
 static struct server srv;
@@ -1041,6 +1042,8 @@ static enum MHD_Result route(struct MHD_Connection *c, const char *method, const
 
 	if (n == 1) {
 		if (strcmp(s[0], "robots.txt") == 0) {
+			if (srv.robots_fail && cmap_touch(&srv.unavail, "/robots.txt", 1) <= srv.robots_fail)
+				return reply_status(c, method, url, 503);
 			if (faccessat(srv.rootfd, "robots.txt", F_OK, 0) == 0)
 				return serve_file(c, method, url, "robots.txt", "text/plain", NULL);
 			return serve_bytes(c, method, url, robots_default,
@@ -1361,7 +1364,7 @@ static int write_port_file(const char *path, unsigned port)
 static void usage(FILE *f)
 {
 	fputs("usage: testsrv --port-file FILE --root DIR [--port N] [--bind ADDR]\n"
-	      "               [--log FILE] [--gen-base FILE] [--routes FILE]\n", f);
+	      "               [--log FILE] [--gen-base FILE] [--routes FILE] [--robots-fail N]\n", f);
 }
 
 int main(int argc, char **argv)
@@ -1375,7 +1378,7 @@ int main(int argc, char **argv)
 	const union MHD_DaemonInfo *info;
 	unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_AUTO_INTERNAL_THREAD |
 	                 MHD_USE_ERROR_LOG;
-	uint64_t port = 0;
+	uint64_t port = 0, *num;
 	sigset_t sigs;
 	int sig, rc = 1;
 
@@ -1397,6 +1400,7 @@ int main(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		const char *opt = argv[i], **dst = NULL;
 
+		num = &port;
 		if (strcmp(opt, "-h") == 0 || strcmp(opt, "--help") == 0) {
 			usage(stdout);
 			rc = 0;
@@ -1414,6 +1418,8 @@ int main(int argc, char **argv)
 			dst = &gen_base;
 		else if (strcmp(opt, "--routes") == 0)
 			dst = &routes;
+		else if (strcmp(opt, "--robots-fail") == 0)
+			num = &srv.robots_fail;
 		else if (strcmp(opt, "--port") != 0) {
 			fprintf(stderr, "testsrv: unknown option '%s'\n", opt);
 			usage(stderr);
@@ -1428,8 +1434,8 @@ int main(int argc, char **argv)
 		i++;
 		if (dst) {
 			*dst = argv[i];
-		} else if (parse_uint(argv[i], 65535, &port) != 0) {
-			fprintf(stderr, "testsrv: bad port '%s'\n", argv[i]);
+		} else if (parse_uint(argv[i], num == &port ? 65535 : 1000000000u, num) != 0) {
+			fprintf(stderr, "testsrv: bad number '%s' for '%s'\n", argv[i], opt);
 			rc = 2;
 			goto out;
 		}
