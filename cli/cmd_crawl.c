@@ -53,6 +53,8 @@ int cmd_crawl(struct cli *c, int argc, char **argv)
 	const char *seeds = NULL;
 	int retry_failed = 0, no_fetch = 0;
 	int ch, rc;
+	if ((rc = cli_crawl_env("crawl", &o)) != 0)
+		return rc;
 	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (ch) {
 		case O_SEEDS: seeds = optarg; break;

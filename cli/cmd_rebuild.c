@@ -193,6 +193,8 @@ int cmd_rebuild(struct cli *c, int argc, char **argv)
 	                  .ctx = &ui};
 	const char *manifest = NULL;
 	int ch, rc;
+	if ((rc = cli_crawl_env("rebuild", &co)) != 0)
+		return rc;
 	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (ch) {
 		case O_MANIFEST: manifest = optarg; break;

@@ -2,7 +2,11 @@
  * shared by `natadv crawl` and `natadv rebuild`. */
 #include "cli/crawl_flags.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
+
+#include "common/timeutil.h"
 
 #include "cli/cli.h"
 
@@ -83,6 +87,20 @@ void cli_crawl_flags_help(void)
 	       "  --workers N            validating threads (one per core)\n"
 	       "  --allow-private        allow loopback, private and link-local addresses\n"
 	       "  --allow-address A[/B]  allow this private address or block only (repeatable)\n");
+}
+
+int cli_crawl_env(const char *command, crawl_opts *o)
+{
+	const char *v = getenv("NATADV_NOW");
+	if (!v || !v[0])
+		return 0;
+	char *end;
+	errno = 0;
+	double now = strtod(v, &end);
+	if (end == v || *end || errno || now < 0 || now > 1e11)
+		return cli_usage(command, "NATADV_NOW wants unix seconds, not '%s'", v);
+	o->clock_skew = now - time_now();
+	return 0;
 }
 
 int cli_allow_address(const char *command, const char *arg, const http_net **nets, size_t *n)

@@ -36,6 +36,10 @@ enum {
 /* Applies option ch (value arg) to o: returns 0 when applied, EXIT_USAGE
  * (message printed) for a bad value or an option that is not a crawl option. */
 int cli_crawl_flag(const char *command, int ch, const char *arg, crawl_opts *o);
+/* Reads NATADV_NOW (unix seconds; for tests) into o->clock_skew, so that
+ * robots.txt's cache ages as if it were then: 0, or EXIT_USAGE (message
+ * printed) for a bad value. */
+int cli_crawl_env(const char *command, crawl_opts *o);
 /* Adds the address block arg of --allow-address ("ADDR[/BITS]") to the
  * process's list (kept until exit) and points *nets and *n at the list:
  * 0, or EXIT_USAGE (message printed) for a bad or one block too many.

@@ -29,6 +29,8 @@ typedef struct crawl_opts {
 	const char *robots_agent; /* product token matched in robots.txt ("natadv") */
 	int obey_robots;          /* 1 */
 	double robots_max_age;    /* seconds a cached robots.txt is used (86400) */
+	double clock_skew;        /* seconds added to the clock that dates robots.txt fetches and
+	                           * ages the cache; tests move it a day on (0) */
 	double retry_base;        /* first backoff in seconds (2) */
 	double retry_max;         /* longest backoff in seconds (600) */
 	uint32_t min_side;        /* smallest image side kept (64) */

@@ -11,6 +11,12 @@
 #include "common/timeutil.h"
 #include "crawler/url.h"
 
+/* The robots.txt cache's clock: the wall clock, moved by clock_skew. */
+static double robots_now(const struct crawler *c)
+{
+	return time_now() + c->o->clock_skew;
+}
+
 static void host_apply_robots(struct crawler *c, struct host *h, const char *policy, const char *body, size_t len)
 {
 	robots_free(h->rules);
@@ -33,7 +39,7 @@ int crawl_robots_cached(struct crawler *c, struct host *h)
 	buf policy, body;
 	buf_init(&policy, 64);
 	buf_init(&body, MAX_ROBOTS + 1);
-	int found = store_robots_get(c->st, h->key, time_now() - c->o->robots_max_age, &policy, &body) == 0;
+	int found = store_robots_get(c->st, h->key, robots_now(c) - c->o->robots_max_age, &policy, &body) == 0;
 	if (found)
 		host_apply_robots(c, h, buf_cstr(&policy), buf_cstr(&body), body.len);
 	buf_release(&policy);
@@ -53,7 +59,7 @@ int crawl_robots_start(struct crawler *c, struct host *h)
 		crawl_job_give(c, j);
 		return NATADV_ENOMEM;
 	}
-	j->started = time_now();
+	j->started = robots_now(c);
 	h->rstate = ROBOTS_FETCHING;
 	h->active++;
 	h->last_start = time_mono();
@@ -86,7 +92,7 @@ int crawl_robots_done(struct crawler *c, struct job *j, CURLcode cc)
 		.url = buf_cstr(&j->url),
 		.run_id = c->run_id,
 		.started = j->started,
-		.finished = time_now(),
+		.finished = robots_now(c),
 		.http_status = j->status,
 		.final_url = buf_cstr(&j->cur),
 		.error = error[0] ? error : NULL,
