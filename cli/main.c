@@ -10,6 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/fmt.h"
@@ -118,6 +120,17 @@ void cli_json_string(const char *s)
 	if (jstr_quote(&b, s) == 0)
 		fwrite(b.data, 1, b.len, stdout);
 	buf_release(&b);
+}
+
+int cli_json_put(json_t *o, size_t flags)
+{
+	char *text = o ? json_dumps(o, JSON_COMPACT | flags) : NULL;
+	json_decref(o);
+	if (!text)
+		return -1;
+	int rc = puts(text) < 0 ? -1 : 0;
+	free(text);
+	return rc;
 }
 
 const char *cli_default_reviewer(void)

@@ -239,24 +239,42 @@ typedef struct store_score_tag {
  * the probability of each tagged class, in the open transaction. */
 int store_score_put(store *s, const store_score *sc, const store_score_tag *tags, int ntags);
 
-/* ---- the review log ---- */
+/* ---- the review log (store/review.c) ---- */
+
+/* A decision on a proposal as the review log records it. */
+typedef enum store_decision {
+	STORE_UNDECIDED = 0,  /* nothing in force (never a log row) */
+	STORE_ACCEPT,
+	STORE_REJECT,
+	STORE_UNDO,           /* a log row cancelling an earlier accept or reject */
+} store_decision;
+
+/* Returns "accept", "reject", "undo" or "undecided" (static). */
+const char *store_decision_name(store_decision d);
+/* Sets *d from "accept", "reject" or "undo" (NULL: STORE_UNDECIDED) and
+ * returns 0, or NATADV_EINVAL for other text. */
+int store_decision_parse(const char *text, store_decision *d);
 
 typedef struct store_review {
+	store_decision decision;  /* STORE_ACCEPT, STORE_REJECT or STORE_UNDO */
 	int64_t proposal_id;   /* the proposal decided on (ignored for undo) */
-	const char *decision;  /* "accept", "reject" or "undo" */
+	const char *set;       /* when not NULL, the proposal must be of this class set */
 	const char *reason;    /* may be NULL */
 	const char *reviewer;  /* who decided; required */
 	const char *mode;      /* "cli", "auto" or "web" */
-	int64_t undoes;        /* for "undo": the review row it cancels (must be in force) */
+	int64_t undoes;        /* for undo: the review row it cancels (must be in force) */
 } store_review;
 
-/* Appends one review row (never updates); *review_id gets its id (may be NULL).
- * A decision applies to the proposal's (set, image, class), so it outlives a
- * re-selection. NATADV_ENOTFOUND for an unknown proposal or undone review. */
+/* Appends one review row (never updates); *review_id gets its id (may be
+ * NULL). A decision applies to the proposal's (set, image, class), so it
+ * outlives a re-selection. The one rule of what may be decided, for every
+ * caller: NATADV_ENOTFOUND for an unknown proposal, one of another set than
+ * r->set, of a selection not in force, or a collapsed near-duplicate, and for
+ * an unknown or undone review; NATADV_EEXIST for an accept (or an undo
+ * bringing one back) of an image accepted for another class of the set;
+ * NATADV_EINVAL for a bad review (no reviewer, undo of an undo). The
+ * message (store_errmsg) says which. */
 int store_review_add(store *s, int64_t run_id, const store_review *r, int64_t *review_id);
-/* The decision in force for a proposal: decision gets "accept", "reject" or
- * "" (undecided); *review_id the deciding row or 0 (may be NULL). */
-int store_review_state(store *s, int64_t proposal_id, char decision[8], int64_t *review_id);
 
 /* ---- audit: the whole history of one image (store/audit.c) ---- */
 
@@ -399,6 +417,12 @@ int store_selection_add(store *s, const store_selection *sel, const store_propos
  * NATADV_ENOTFOUND when there is none. */
 int store_selection_current(store *s, const char *set, int64_t *id);
 
+/* ---- proposals with their decision in force (store/review_list.c) ---- */
+
+/* One proposal of a selection with the decision in force for its (set,
+ * image, class). Both listing calls fill the proposal and review fields;
+ * the names and provenance only store_proposals_list (NULL / 0 from
+ * store_proposals_each), rivals only store_proposals_each. */
 typedef struct store_proposal {
 	int64_t id, selection_id;
 	const char *set_name, *image_hash, *wnid, *pred_wnid;
@@ -406,12 +430,17 @@ typedef struct store_proposal {
 	double confidence, true_prob;
 	int64_t duplicate_of;        /* the kept proposal, 0 when none */
 	int distance;                /* to it, -1 when none */
-	const char *decision;        /* in force: "accept", "reject", or NULL when undecided */
+	store_decision decision;     /* in force: STORE_ACCEPT, STORE_REJECT or STORE_UNDECIDED */
 	int64_t review_id;           /* the deciding review, 0 when undecided */
 	const char *reviewer, *reason, *mode, *at;  /* of that review (NULL when undecided) */
 	int rivals;                  /* kept proposals of the same image for other classes of this
 	                                selection that are not rejected (accepting both would make
 	                                the image two classes' and the set unexportable) */
+	const char *class_name, *pred_name;   /* first lemmas of wnid and pred_wnid */
+	/* the first URL that tagged the image with the class; each may be NULL */
+	const char *source, *license, *author, *attribution, *title, *page_url, *url;
+	const char *format;          /* "jpeg" | "png" */
+	int width, height;
 } store_proposal;
 
 /* Calls cb for each proposal of selection_id in id order with the decision in
@@ -419,41 +448,23 @@ typedef struct store_proposal {
  * during cb. */
 int store_proposals_each(store *s, int64_t selection_id,
                          int (*cb)(void *ctx, const store_proposal *p), void *ctx);
-/* Checks that proposal id may be decided on: it exists, belongs to the
- * selection in force of its set (and to set, when not NULL) and is not a
- * collapsed near-duplicate. 0, or NATADV_ENOTFOUND / NATADV_EINVAL with the
- * message saying why. */
-int store_proposal_decidable(store *s, int64_t id, const char *set);
-/* ---- the review page's lists (store/review_list.c) ---- */
 
 typedef struct store_proposal_filter {
 	const char *set;         /* class set; its current selection is listed */
 	const char *wnid;        /* one class, or NULL for all */
-	const char *state;       /* "undecided", "accept", "reject", or NULL for all */
+	int state;               /* a store_decision (STORE_UNDECIDED: none in force), or -1 for all */
 	double min_conf, max_conf;  /* confidence range, inclusive */
 	int64_t id;              /* one proposal, or 0 for all */
 	int64_t offset;
 	int limit;
 } store_proposal_filter;
 
-typedef struct store_proposal_row {
-	int64_t id;
-	const char *image_hash, *wnid, *class_name, *pred_wnid, *pred_name;
-	double confidence, true_prob;
-	const char *decision;    /* "accept", "reject" or "" (undecided) */
-	int64_t review_id;       /* the review in force, or 0 */
-	const char *reason, *reviewer;               /* of that review; may be NULL */
-	const char *source, *license, *author, *title, *page_url, *url;  /* may be NULL */
-	const char *format;      /* "jpeg" | "png" */
-	int width, height;
-} store_proposal_row;
-
 /* Calls cb for each kept ('proposed') proposal of the set's current selection
  * that matches f, by confidence (highest first) then id, with the first URL
  * that tagged it and its decision in force; strings valid during cb. *total
  * gets the number of matches ignoring offset and limit (may be NULL). */
 int store_proposals_list(store *s, const store_proposal_filter *f, int64_t *total,
-                         void (*cb)(void *ctx, const store_proposal_row *r), void *ctx);
+                         void (*cb)(void *ctx, const store_proposal *p), void *ctx);
 
 typedef struct store_class_progress {
 	int64_t index;           /* the class's index in the set */
