@@ -55,6 +55,25 @@ int filter_classes_load(store *s, const char *subset, filter_classes *out);
 /* Frees what filter_classes_load allocated; accepts a zeroed struct. */
 void filter_classes_release(filter_classes *fc);
 
+/* ---- weights (filter/model.c) ---- */
+
+typedef struct filter_model_added {
+	char sha256[65];      /* the model's id */
+	char arch[32];        /* "resnet50", ... */
+	int classes;
+	int64_t bytes;
+} filter_model_added;
+
+/* Checks the weights file at path completely (a ResNet with torchvision's
+ * tensor names and shapes) and, when want_sha256 is not NULL, its SHA-256;
+ * then copies it into the workspace and records it as name with source_url
+ * (may be NULL) through store_model_import. *out (may be NULL) gets what was
+ * recorded. NATADV_EINVAL for a bad name (checked before anything is read),
+ * NATADV_EFORMAT for a file that is not such weights or has another SHA-256,
+ * NATADV_EEXIST for a name taken by other weights; err says why. */
+int filter_model_import(store *s, int64_t run_id, const char *path, const char *name, const char *source_url,
+                        const char *want_sha256, filter_model_added *out, char *err, size_t errlen);
+
 typedef struct filter_score_opts {
 	int batch;            /* images per forward pass (8) */
 	int threads;          /* forward-pass threads (number of cores) */

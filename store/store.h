@@ -196,9 +196,18 @@ typedef struct store_model {
 	const char *added_at;        /* filled by store_model_get/each */
 } store_model;
 
-/* Records a model. Returns NATADV_EEXIST when the name is taken by other
- * weights (the same weights under the same name are fine: 0). */
+/* Returns 1 when name can name a model: 1 to 128 of [A-Za-z0-9._-], not
+ * "." or "..", else 0. */
+int store_model_name_valid(const char *name);
+/* Records a model. Returns NATADV_EINVAL for a name store_model_name_valid
+ * refuses, NATADV_EEXIST when the name is taken by other weights (the same
+ * weights under the same name are fine: 0). */
 int store_model_add(store *s, int64_t run_id, const store_model *m);
+/* Copies the weights file at path (checked by the caller; m->id its SHA-256)
+ * into the workspace as models/<id>.safetensors (written aside, synced,
+ * renamed; kept when already there), then records m (store_model_add).
+ * NATADV_EINVAL for a bad name or id, NATADV_EIO when the copy fails. */
+int store_model_import(store *s, int64_t run_id, const char *path, const store_model *m);
 /* Looks up a model by name (or by id); strings are copied into text, which
  * the caller owns, and m points into it. NATADV_ENOTFOUND if absent. */
 int store_model_get(store *s, const char *name, store_model *m, buf *text);
