@@ -36,7 +36,10 @@ int cli_model_open(struct cli *c, const char *model, store **st, int64_t *run_id
 			cli_error("no model file '%s', and %s", model, err);
 			goto out;
 		}
-		store_run_begin(*st, c->command, c->args, run_id);
+		if (store_run_begin(*st, c->command, c->args, run_id) != 0) {
+			cli_error("%s", store_errmsg(*st));
+			goto out;
+		}
 		if (store_model_get(*st, model, &rec, &text) != 0 || store_model_path(*st, rec.id, &path) != 0) {
 			cli_error("%s", store_errmsg(*st));
 			goto out;

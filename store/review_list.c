@@ -109,7 +109,7 @@ static int list_page(store *s, const store_proposal_filter *f, int64_t offset, i
 		"  CASE WHEN instr(pc.names, ',') > 0 THEN substr(pc.names, 1, instr(pc.names, ',') - 1) ELSE pc.names END, "
 		"  p.confidence, p.true_prob, rs.decision, coalesce(rs.review_id, 0), rs.reason, rs.reviewer, "
 		"  ut.source, ut.license, ut.author, ut.title, ut.page_url, u.url, i.format, i.width, i.height, "
-		"  count(*) OVER (), p.selection_id, cs.set_name, p.status, rs.mode, rs.at, NULL "
+		"  count(*) OVER (), p.selection_id, cs.set_name, p.status, rs.mode, rs.at, ut.attribution "
 		"FROM current_selection cs "
 		"JOIN proposals p ON p.selection_id = cs.selection_id "
 		"JOIN images i ON i.hash = p.image_hash "

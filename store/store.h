@@ -85,6 +85,7 @@ typedef struct store_candidate {
 	const char *license_raw;  /* the licence as the source wrote it */
 	const char *seed_ref;     /* "FILE:LINE" of a seed list row */
 	int64_t api_request_id;   /* api_requests row of the discover request that found it */
+	const char *attribution;  /* the credit line the source asks for, verbatim */
 } store_candidate;
 
 /* Adds a candidate: the URL once (pending), the (url, class) tag once, and,
@@ -303,6 +304,23 @@ typedef enum store_audit_by {
  * a negative NATADV code. Strings are valid during cb. */
 int store_audit_find(store *s, store_audit_by by, const char *key, int limit,
                      void (*cb)(void *ctx, const char *hash), void *ctx);
+#define STORE_AUDIT_MAX_MATCHES 20
+
+/* What an audit key names (store_audit_resolve). */
+typedef struct store_audit_match {
+	int n;                 /* images matched; only the first STORE_AUDIT_MAX_MATCHES are listed */
+	char hashes[STORE_AUDIT_MAX_MATCHES][33];
+	const char *how;       /* "url", "hash prefix", "file content", ... (static) */
+} store_audit_match;
+
+/* Finds the stored images key names: an http(s) URL as queued or as a fetch
+ * ended (then norm_url, the key in the crawler's normal form, when not NULL),
+ * 32 hex digits or a prefix of 8+ (any case), a SHA-256, a release path or a
+ * path ending in one, a file on disk by its real path then its content, or a
+ * release file's name (HASH.jpg). m->n is 0 when nothing matches, more than 1
+ * when the key is ambiguous. NATADV_EINVAL for a hex prefix under 8 digits,
+ * NATADV_EIO when the file cannot be read; the message says why. */
+int store_audit_resolve(store *s, const char *key, const char *norm_url, store_audit_match *m);
 /* Builds the history of the stored image hash as one JSON object with the
  * keys image, tags, fetches, robots, scores, selections, reviews,
  * review_in_force and releases (see cli/cmd_audit.c --help); *out is a new

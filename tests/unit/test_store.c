@@ -72,7 +72,7 @@ static void test_candidates_and_attempts(void)
 	int64_t run = 0;
 	T_EQ_INT(store_run_begin(s, "test", "test args", &run), 0);
 	store_candidate c = {"http://a.example/x.jpg", "http://a.example", "n01440764", "seeds", "tench photo",
-	                     "http://a.example/", "CC0", "me", NULL, NULL, NULL, NULL, 0};
+	                     "http://a.example/", "CC0", "me", NULL, NULL, NULL, NULL, 0, NULL};
 	int nu = -1, nt = -1;
 	T_EQ_INT(store_candidate_add(s, run, &c, &nu, &nt), 0);
 	T_EQ_INT(nu, 1);
