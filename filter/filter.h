@@ -55,6 +55,31 @@ int filter_classes_load(store *s, const char *subset, filter_classes *out);
 /* Frees what filter_classes_load allocated; accepts a zeroed struct. */
 void filter_classes_release(filter_classes *fc);
 
+/* ---- the model over image files (filter/classify.c) ---- */
+
+typedef struct filter_classify_opts {
+	int batch;            /* images per forward pass */
+	int fast;             /* DCT-scaled JPEG decoding (see filter_preprocess) */
+} filter_classify_opts;
+
+typedef struct filter_classify_cb {
+	/* the logits[classes] of file i (valid during the call), in file order */
+	void (*on_result)(void *ctx, size_t i, const float *logits, int classes);
+	/* file i cannot be read or decoded, and why (may be NULL) */
+	void (*on_fail)(void *ctx, size_t i, const char *why);
+	/* after each batch's results (may be NULL) */
+	void (*on_batch)(void *ctx);
+} filter_classify_cb;
+
+/* Runs m (prepared here for batches of o->batch) over the image files
+ * paths[0..n), read and preprocessed as filter_preprocess does, and calls
+ * cb's functions with ctx. Stops with NATADV_EINTR once *stop (may be NULL)
+ * is set. A file that fails is reported, not an error. Returns 0 or an
+ * error code with err saying why. */
+int filter_classify_files(resnet *m, const char *const *paths, size_t n, const filter_classify_opts *o,
+                          const volatile sig_atomic_t *stop, const filter_classify_cb *cb, void *ctx,
+                          char *err, size_t errlen);
+
 /* ---- weights (filter/model.c) ---- */
 
 typedef struct filter_model_added {
