@@ -10,6 +10,7 @@
 #include "filter/filter.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -147,15 +148,20 @@ static int record_scored(store *s, int64_t run_id, const char *model_id, const f
 	filter_predict(logits, classes, fc->sub_1k, fc->nsub, &pr);
 	filter_softmax(logits, classes, p1k);
 	filter_softmax_subset(logits, fc->sub_1k, fc->nsub, psub);
-	char top5[256];
-	int o = snprintf(top5, sizeof top5, "[");
-	for (int k = 0; k < 5 && pr.top5[k] >= 0; k++)
-		o += snprintf(top5 + o, sizeof top5 - (size_t)o, "%s[%d,%.6g]", k ? "," : "", pr.top5[k], pr.top5_p[k]);
-	snprintf(top5 + o, sizeof top5 - (size_t)o, "]");
+	/* top5_json: [[index_1k, prob], ...] */
+	json_t *arr = json_array();
+	for (int k = 0; arr && k < 5 && pr.top5[k] >= 0; k++)
+		json_array_append_new(arr, json_pack("[i, f]", pr.top5[k], (double)pr.top5_p[k]));
+	char *top5 = arr ? json_dumps(arr, JSON_COMPACT | JSON_REAL_PRECISION(6)) : NULL;
+	json_decref(arr);
+	if (!top5)
+		return NATADV_ENOMEM;
 	struct tag_ctx t = {.fc = fc, .p1k = p1k, .psub = psub, .classes = classes};
 	int rc = store_image_classes(s, hash, tag_cb, &t);
-	if (rc)
+	if (rc) {
+		free(top5);
 		return rc;
+	}
 	store_score row = {
 		.image_hash = hash,
 		.model_id = model_id,
@@ -169,7 +175,9 @@ static int record_scored(store *s, int64_t run_id, const char *model_id, const f
 		.fast_decode = fast,
 		.run_id = run_id,
 	};
-	return store_score_put(s, &row, t.tags, t.n);
+	rc = store_score_put(s, &row, t.tags, t.n);
+	free(top5);
+	return rc;
 }
 
 struct collect {
@@ -355,6 +363,10 @@ static int run_batch(struct run *r)
 	for (int i = 0; i < r->nready; i++) {
 		rc = record_scored(r->s, r->run_id, r->model_id, &r->fc, r->ready[i]->hash,
 		                   r->logits + (size_t)i * r->classes, r->classes, r->o->fast, r->p1k, r->psub);
+		if (rc == NATADV_ENOMEM) {
+			snprintf(r->err, r->errlen, "out of memory");
+			return rc;
+		}
 		if (rc)
 			return store_err(r, rc);
 		r->ready[i]->next = r->free_slots;
