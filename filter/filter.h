@@ -89,6 +89,11 @@ typedef struct filter_model_added {
 	int64_t bytes;
 } filter_model_added;
 
+/* Loads the weights of the workspace's model name (or id) into *m (freed
+ * with resnet_free) and copies its id into id (may be NULL). verify = 1
+ * first checks the file's SHA-256 against the recorded id (NATADV_EFORMAT
+ * when it changed). NATADV_ENOTFOUND for an unknown model; err says why. */
+int filter_model_load(store *s, const char *name, int verify, resnet **m, char id[65], char *err, size_t errlen);
 /* Checks the weights file at path completely (a ResNet with torchvision's
  * tensor names and shapes) and, when want_sha256 is not NULL, its SHA-256;
  * then copies it into the workspace and records it as name with source_url
