@@ -30,7 +30,8 @@ static void help(void)
 	       "       natadv model fetch NAME [--url URL] [--sha256 HEX]\n\n"
 	       "add     checks FILE completely (a safetensors file of torchvision's ResNet family:\n"
 	       "        resnet18/34/50/101/152, resnext50_32x4d, resnext101_32x8d, wide_resnet50_2),\n"
-	       "        copies it into the workspace as models/<sha256>.safetensors and records it\n"
+	       "        copies it into the workspace as models/<sha256>.safetensors and records it;\n"
+	       "        NAME is 1 to 128 letters, digits, '.', '_' or '-' (not '.' or '..')\n"
 	       "list    name, architecture, classes, SHA-256 and source of every model\n"
 	       "fetch   downloads known weights and checks their pinned SHA-256, then adds them;\n"
 	       "        resnet50 = torchvision's IMAGENET1K_V1 weights (timm/resnet50.tv_in1k)\n");
