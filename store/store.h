@@ -447,9 +447,8 @@ int store_selection_current(store *s, const char *set, int64_t *id);
 /* ---- proposals with their decision in force (store/review_list.c) ---- */
 
 /* One proposal of a selection with the decision in force for its (set,
- * image, class). Both listing calls fill the proposal and review fields;
- * the names and provenance only store_proposals_list (NULL / 0 from
- * store_proposals_each), rivals only store_proposals_each. */
+ * image, class) and its provenance; both listing calls fill every field but
+ * rivals, which only store_proposals_each counts. */
 typedef struct store_proposal {
 	int64_t id, selection_id;
 	const char *set_name, *image_hash, *wnid, *pred_wnid;
