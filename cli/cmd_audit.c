@@ -6,20 +6,15 @@
 
 #include <getopt.h>
 #include <jansson.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <xxhash.h>
+#include <strings.h>
 
 #include "common/buf.h"
 #include "common/err.h"
-#include "common/sha256.h"
 #include "crawler/url.h"
 
-#define MAX_CANDIDATES 20
-#define MAX_FILE_BYTES ((size_t)1 << 30)
 
 static void help(void)
 {
@@ -40,123 +35,37 @@ static void help(void)
 	       "Exit status: 0 found, 1 not found or ambiguous, 2 usage.\n");
 }
 
-struct found {
-	char hashes[MAX_CANDIDATES][33];
-	int n;
-};
-
-static void on_found(void *ctx, const char *hash)
+/* The key in the crawler's normal form when it is a URL we would fetch and
+ * that differs from it, into norm; else NULL. */
+static const char *normal_url(const char *key, buf *norm)
 {
-	struct found *f = ctx;
-	if (f->n < MAX_CANDIDATES)
-		snprintf(f->hashes[f->n++], sizeof f->hashes[0], "%s", hash);
-}
-
-/* Looks key up one way; returns matches (>= 0) or a negative code. */
-static int find(store *s, store_audit_by by, const char *key, struct found *f)
-{
-	f->n = 0;
-	return store_audit_find(s, by, key, MAX_CANDIDATES, on_found, f);
-}
-
-static int all_hex(const char *s)
-{
-	for (; *s; s++)
-		if (!strchr("0123456789abcdefABCDEF", *s))
-			return 0;
-	return 1;
-}
-
-static void lower_hex(char *s)
-{
-	for (; *s; s++)
-		*s = (char)(*s >= 'A' && *s <= 'F' ? *s - 'A' + 'a' : *s);
-}
-
-/* XXH3-128 and SHA-256 of the file at path, as the crawler keys fetched bytes. */
-static int hash_file(const char *path, char xxh[33], char sha[65], char *err, size_t errlen)
-{
-	buf b;
-	buf_init(&b, MAX_FILE_BYTES);
-	int rc = buf_read_file(&b, path, err, errlen);
-	if (!rc) {
-		XXH128_canonical_t canon;
-		XXH128_canonicalFromHash(&canon, XXH3_128bits(b.data, b.len));
-		hex_encode(canon.digest, sizeof canon.digest, xxh);
-		rc = sha256_hex(b.data, b.len, sha);
-	}
-	buf_release(&b);
-	return rc;
-}
-
-/* Finds the images key names; sets *how to the way it was found. */
-static int resolve(store *s, const char *key, struct found *f, const char **how, char *err, size_t errlen)
-{
-	int n;
-	size_t len = strlen(key);
-	if (!strncasecmp(key, "http://", 7) || !strncasecmp(key, "https://", 8)) {
-		*how = "url";
-		if ((n = find(s, STORE_AUDIT_URL, key, f)) != 0 || (n = find(s, STORE_AUDIT_FINAL_URL, key, f)) != 0)
-			return n;
-		buf norm;
-		buf_init(&norm, URL_MAX_LEN + 64);
-		if (url_check(key, &norm, NULL, err, errlen) != 0)
-			err[0] = '\0'; /* not a URL we would fetch: simply not found */
-		else if (strcmp(buf_cstr(&norm), key) != 0) {
-			*how = "normalised url";
-			n = find(s, STORE_AUDIT_URL, buf_cstr(&norm), f);
-			if (n == 0)
-				n = find(s, STORE_AUDIT_FINAL_URL, buf_cstr(&norm), f);
-		}
-		buf_release(&norm);
-		return n;
-	}
-	if (all_hex(key) && (len == 64 || (len >= 8 && len <= 32))) {
-		char lower[65];
-		snprintf(lower, sizeof lower, "%s", key);
-		lower_hex(lower);
-		*how = len == 64 ? "sha-256" : len == 32 ? "hash" : "hash prefix";
-		return find(s, len == 64 ? STORE_AUDIT_SHA256 : STORE_AUDIT_HASH, lower, f);
-	}
-	if (all_hex(key) && len < 8) {
-		snprintf(err, errlen, "a hash prefix needs at least 8 hex digits, not '%s'", key);
-		return -NATADV_EINVAL;
-	}
-	*how = "release path";
-	if ((n = find(s, STORE_AUDIT_RELEASE_PATH, key, f)) != 0)
-		return n;
-	struct stat sb;
-	if (stat(key, &sb) == 0 && S_ISREG(sb.st_mode)) {
-		char real[PATH_MAX];
-		if (realpath(key, real) && strcmp(real, key) != 0 &&
-		    (n = find(s, STORE_AUDIT_RELEASE_PATH, real, f)) != 0)
-			return n;
-		char xxh[33], sha[65];
-		if (hash_file(key, xxh, sha, err, errlen) != 0)
-			return -NATADV_EIO;
-		*how = "file content";
-		if ((n = find(s, STORE_AUDIT_HASH, xxh, f)) != 0 || (n = find(s, STORE_AUDIT_SHA256, sha, f)) != 0)
-			return n;
-	}
-	/* A release's file names are the content hash of the fetched bytes. */
-	const char *base = strrchr(key, '/');
-	base = base ? base + 1 : key;
-	char name[33];
-	if (strlen(base) != 36 || strcmp(base + 32, ".jpg") != 0)
-		return 0;
-	snprintf(name, sizeof name, "%.32s", base);
-	if (!all_hex(name))
-		return 0;
-	lower_hex(name);
-	*how = "file name";
-	return find(s, STORE_AUDIT_HASH, name, f);
+	char err[256];
+	if (strncasecmp(key, "http://", 7) && strncasecmp(key, "https://", 8))
+		return NULL;
+	if (url_check(key, norm, NULL, err, sizeof err) != 0 || strcmp(buf_cstr(norm), key) == 0)
+		return NULL;
+	return buf_cstr(norm);
 }
 
 /* ---- human output ---- */
 
+/* The string at key, or NULL when it is absent, null or not a string. */
 static const char *S(json_t *o, const char *key)
 {
 	return json_string_value(json_object_get(o, key));
+}
+
+/* The string at key for a place in a line that must say something: none
+ * (V: "-") when there is no string there; printf never sees NULL. */
+static const char *D(json_t *o, const char *key, const char *none)
+{
+	const char *v = S(o, key);
+	return v ? v : none;
+}
+
+static const char *V(json_t *o, const char *key)
+{
+	return D(o, key, "-");
 }
 
 static long long I(json_t *o, const char *key)
@@ -229,9 +138,9 @@ static void print_headers(const char *h)
 static void print_image(json_t *img)
 {
 	char line[256], num[32];
-	printf("image %s\n", S(img, "xxh128"));
+	printf("image %s\n", V(img, "xxh128"));
 	field(2, "sha256", S(img, "sha256"));
-	snprintf(line, sizeof line, "%s, %lld x %lld, %s bytes", S(img, "format"),
+	snprintf(line, sizeof line, "%s, %lld x %lld, %s bytes", V(img, "format"),
 	         I(img, "width"),
 	         I(img, "height"),
 	         cli_num(json_integer_value(json_object_get(img, "bytes")), num));
@@ -247,7 +156,7 @@ static void print_run(int indent, const char *label, json_t *run)
 		return;
 	char line[1024];
 	snprintf(line, sizeof line, "run %lld at %s: %s", I(run, "id"),
-	         S(run, "started_at"), S(run, "args"));
+	         V(run, "started_at"), V(run, "args"));
 	field(indent, label, line);
 }
 
@@ -257,9 +166,9 @@ static void print_tags(json_t *tags)
 	json_t *t;
 	heading("class tags", tags);
 	json_array_foreach(tags, i, t) {
-		printf("  %s %s\n", S(t, "wnid"), S(t, "class_name") ? S(t, "class_name") : "");
+		printf("  %s %s\n", V(t, "wnid"), D(t, "class_name", ""));
 		char line[1024];
-		snprintf(line, sizeof line, "%s (%s)", S(t, "url"), S(t, "url_state"));
+		snprintf(line, sizeof line, "%s (%s)", V(t, "url"), V(t, "url_state"));
 		field(4, "url", line);
 		field(4, "source", S(t, "source"));
 		field(4, "query", S(t, "query"));
@@ -267,6 +176,7 @@ static void print_tags(json_t *tags)
 		field(4, "license", S(t, "license"));
 		field(4, "license as given", S(t, "license_raw"));
 		field(4, "author", S(t, "author"));
+		field(4, "attribution", S(t, "attribution"));
 		field(4, "title", S(t, "title"));
 		field(4, "source id", S(t, "source_id"));
 		field(4, "seed line", S(t, "seed_ref"));
@@ -275,9 +185,9 @@ static void print_tags(json_t *tags)
 		json_t *a = json_object_get(t, "api_request");
 		if (a && !json_is_null(a)) {
 			snprintf(line, sizeof line, "#%lld %s %s at %s, HTTP %lld, body sha256 %s",
-			         I(a, "id"), S(a, "source"), S(a, "url"),
-			         S(a, "started_at"), I(a, "http_status"),
-			         S(a, "body_sha256") ? S(a, "body_sha256") : "-");
+			         I(a, "id"), V(a, "source"), V(a, "url"),
+			         V(a, "started_at"), I(a, "http_status"),
+			         D(a, "body_sha256", "-"));
 			field(4, "found by request", line);
 		}
 	}
@@ -290,8 +200,8 @@ static void print_fetches(json_t *fetches)
 	heading("fetches", fetches);
 	json_array_foreach(fetches, i, f) {
 		char status[32];
-		printf("  %s attempt %lld at %s: %s, %s\n", S(f, "url"), I(f, "attempt"), S(f, "started_at"),
-		       http_status(f, status), S(f, "outcome"));
+		printf("  %s attempt %lld at %s: %s, %s\n", V(f, "url"), I(f, "attempt"), V(f, "started_at"),
+		       http_status(f, status), V(f, "outcome"));
 		field(4, "error", S(f, "error"));
 		if (S(f, "final_url") && S(f, "url") && strcmp(S(f, "final_url"), S(f, "url")) != 0)
 			field(4, "final url", S(f, "final_url"));
@@ -315,8 +225,8 @@ static void print_robots(json_t *robots)
 	heading("robots.txt", robots);
 	json_array_foreach(robots, i, r) {
 		char status[32];
-		printf("  %s at %s: %s, %s%s%s\n", S(r, "url"), S(r, "started_at"), http_status(r, status), S(r, "policy"),
-		       S(r, "error") ? ", " : "", S(r, "error") ? S(r, "error") : "");
+		printf("  %s at %s: %s, %s%s%s\n", V(r, "url"), V(r, "started_at"), http_status(r, status), V(r, "policy"),
+		       S(r, "error") ? ", " : "", D(r, "error", ""));
 	}
 }
 
@@ -327,23 +237,23 @@ static void print_scores(json_t *scores)
 	char line[512];
 	heading("scores", scores);
 	json_array_foreach(scores, i, sc) {
-		printf("  %s (%s, %.16s…) at %s, run %lld\n", S(sc, "model"), S(sc, "model_arch"), S(sc, "model_id"),
-		       S(sc, "scored_at"), I(sc, "run_id"));
+		printf("  %s (%s, %.16s…) at %s, run %lld\n", V(sc, "model"), V(sc, "model_arch"), V(sc, "model_id"),
+		       V(sc, "scored_at"), I(sc, "run_id"));
 		field(4, "unscorable", S(sc, "error"));
 		if (has(sc, "pred_1k")) {
 			snprintf(line, sizeof line, "%lld %s %s, p %.4f", I(sc, "pred_1k"),
-			         S(sc, "pred_1k_wnid") ? S(sc, "pred_1k_wnid") : "", S(sc, "pred_1k_name") ? S(sc, "pred_1k_name") : "",
+			         D(sc, "pred_1k_wnid", ""), D(sc, "pred_1k_name", ""),
 			         json_number_value(json_object_get(sc, "prob_1k")));
 			field(4, "1k prediction", line);
 		}
 		if (has(sc, "pred_subset_wnid")) {
-			snprintf(line, sizeof line, "%s %s, p %.4f", S(sc, "pred_subset_wnid"),
-			         S(sc, "pred_subset_name") ? S(sc, "pred_subset_name") : "",
+			snprintf(line, sizeof line, "%s %s, p %.4f", V(sc, "pred_subset_wnid"),
+			         D(sc, "pred_subset_name", ""),
 			         json_number_value(json_object_get(sc, "prob_subset")));
 			field(4, "set prediction", line);
 		}
 		json_array_foreach(json_object_get(sc, "true_class_probs"), j, t) {
-			int n = snprintf(line, sizeof line, "%s %s:", S(t, "wnid"), S(t, "class_name") ? S(t, "class_name") : "");
+			int n = snprintf(line, sizeof line, "%s %s:", V(t, "wnid"), D(t, "class_name", ""));
 			if (has(t, "p_1k"))
 				n += snprintf(line + n, sizeof line - (size_t)n, " p 1k %.4f", json_number_value(json_object_get(t, "p_1k")));
 			if (has(t, "p_subset"))
@@ -362,23 +272,23 @@ static void print_selections(json_t *sels)
 	json_array_foreach(sels, i, p) {
 		int in_force = json_is_true(json_object_get(p, "in_force"));
 		printf("  selection %lld of '%s', rule %s%s\n", I(p, "selection_id"),
-		       S(p, "set"), S(p, "rule"), in_force ? " (in force)" : has(p, "finished_at") ? " (superseded)" : " (unfinished)");
+		       V(p, "set"), V(p, "rule"), in_force ? " (in force)" : has(p, "finished_at") ? " (superseded)" : " (unfinished)");
 		field_json(4, "params", p, "params");
 		if (has(p, "model_id")) {
-			snprintf(line, sizeof line, "%s (%s)", S(p, "model") ? S(p, "model") : "?", S(p, "model_id"));
+			snprintf(line, sizeof line, "%s (%s)", D(p, "model", "?"), V(p, "model_id"));
 			field(4, "model", line);
 		}
 		if (json_array_size(json_object_get(p, "also_model_ids")) > 0)
 			field_json(4, "also wrong for", p, "also_model_ids");
 		field(4, "created", S(p, "created_at"));
 		snprintf(line, sizeof line, "%lld: %s predicted %s, confidence %.4f, true-class p %.4f",
-		         I(p, "proposal_id"), S(p, "wnid"), S(p, "pred_wnid"),
+		         I(p, "proposal_id"), V(p, "wnid"), V(p, "pred_wnid"),
 		         json_number_value(json_object_get(p, "confidence")), json_number_value(json_object_get(p, "true_prob")));
 		field(4, "proposal", line);
 		if (has(p, "duplicate_of")) {
 			snprintf(line, sizeof line, "near duplicate of proposal %lld (image %s, distance %lld)",
 			         I(p, "duplicate_of"),
-			         S(p, "duplicate_of_image") ? S(p, "duplicate_of_image") : "?",
+			         D(p, "duplicate_of_image", "?"),
 			         I(p, "distance"));
 			field(4, "status", line);
 		} else {
@@ -390,12 +300,12 @@ static void print_selections(json_t *sels)
 /* One review row as a line: who, when, what, how and why. */
 static void review_line(json_t *r, const char *id_key)
 {
-	printf("  #%lld %s %s %s for '%s' %s (%s)", (long long)json_integer_value(json_object_get(r, id_key)), S(r, "at"),
-	       S(r, "reviewer"), S(r, "decision"), S(r, "set"), S(r, "wnid"), S(r, "mode"));
+	printf("  #%lld %s %s %s for '%s' %s (%s)", (long long)json_integer_value(json_object_get(r, id_key)), V(r, "at"),
+	       V(r, "reviewer"), V(r, "decision"), V(r, "set"), V(r, "wnid"), V(r, "mode"));
 	if (has(r, "undoes"))
 		printf(", undoes #%lld", I(r, "undoes"));
 	if (S(r, "reason"))
-		printf(": %s", S(r, "reason"));
+		printf(": %s", V(r, "reason"));
 	putchar('\n');
 }
 
@@ -417,7 +327,7 @@ static void print_releases(json_t *rels)
 	json_t *r;
 	heading("releases", rels);
 	json_array_foreach(rels, i, r) {
-		printf("  '%s' version %s released %s: %s\n", S(r, "set"), S(r, "version"), S(r, "released_at"), S(r, "path"));
+		printf("  '%s' version %s released %s: %s\n", V(r, "set"), V(r, "version"), V(r, "released_at"), V(r, "path"));
 		field(4, "file sha256", S(r, "sha256"));
 		field(4, "converted", S(r, "converted"));
 		field(4, "tar sha256", S(r, "tar_sha256"));
@@ -452,21 +362,23 @@ int cmd_audit(struct cli *c, int argc, char **argv)
 	if (optind + 1 != argc)
 		return cli_usage("audit", optind < argc ? "one image at a time" : "which image? give a PATH, HASH or URL");
 	const char *key = argv[optind];
-	char err[1024] = "";
-	const char *how = "";
-	struct found f;
-	int n = resolve(c->st, key, &f, &how, err, sizeof err);
-	if (n < 0) {
-		cli_error("cannot audit '%s': %s", key, err[0] ? err : store_errmsg(c->st));
+	store_audit_match f;
+	buf norm;
+	buf_init(&norm, URL_MAX_LEN + 64);
+	int rc = store_audit_resolve(c->st, key, normal_url(key, &norm), &f);
+	buf_release(&norm);
+	if (rc) {
+		cli_error("cannot audit '%s': %s", key, store_errmsg(c->st));
 		return EXIT_FAIL;
 	}
+	int n = f.n;
 	if (n == 0) {
 		cli_error("no image matches '%s' in this workspace", key);
 		return EXIT_FAIL;
 	}
 	if (n > 1) {
-		cli_error("'%s' (%s) matches %s%d images; audit one by its full hash:", key, how,
-		          n >= MAX_CANDIDATES ? "at least " : "", n);
+		cli_error("'%s' (%s) matches %s%d images; audit one by its full hash:", key, f.how,
+		          n >= STORE_AUDIT_MAX_MATCHES ? "at least " : "", n);
 		for (int i = 0; i < f.n; i++)
 			fprintf(stderr, "  %s\n", f.hashes[i]);
 		return EXIT_FAIL;
@@ -476,12 +388,9 @@ int cmd_audit(struct cli *c, int argc, char **argv)
 		cli_error("cannot audit '%s': %s", key, store_errmsg(c->st));
 		return EXIT_FAIL;
 	}
-	if (json) {
-		json_dumpf(doc, stdout, JSON_COMPACT | JSON_REAL_PRECISION(9));
-		putchar('\n');
-	} else {
-		print_human(doc);
-	}
+	if (json)
+		return cli_json_put(doc, JSON_REAL_PRECISION(9)) ? EXIT_FAIL : EXIT_OK;
+	print_human(doc);
 	json_decref(doc);
 	return EXIT_OK;
 }

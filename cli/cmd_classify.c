@@ -9,10 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/err.h"
-#include "filter/filter.h"
+#include <jansson.h>
 
-#define TENSOR (3 * FILTER_CROP * FILTER_CROP)
+#include "common/err.h"
+#include "common/jstr.h"
+#include "filter/filter.h"
 
 static void help(void)
 {
@@ -27,31 +28,44 @@ static void help(void)
 	       "Exit status 3 when some images could not be read.\n");
 }
 
-static void print_result(const char *path, const float *logits, int classes, const filter_classes *fc, int json)
+/* One --json line: the top-5 and the imagenet-a argmax. */
+static json_t *result_json(const char *path, const filter_pred *p, const filter_classes *fc, int named)
 {
+	json_t *o = json_object(), *top5 = json_array();
+	if (!o || !top5 || json_object_set_new(o, "path", jstr_new(path)) || json_object_set_new(o, "top5", top5)) {
+		json_decref(o);
+		return NULL;
+	}
+	for (int k = 0; k < 5 && p->top5[k] >= 0; k++)
+		json_array_append_new(top5, json_pack("{s:i, s:o, s:f}", "index", p->top5[k], "wnid",
+		                                      named ? jstr_new(fc->wnid_1k[p->top5[k]]) : json_null(),
+		                                      "prob", (double)p->top5_p[k]));
+	if (p->subset_pos >= 0)
+		json_object_set_new(o, "subset", json_pack("{s:s, s:i, s:s, s:f}", "set", "imagenet-a", "index",
+		                                           p->subset_pos, "wnid", fc->wnid_sub[p->subset_pos], "prob",
+		                                           (double)p->subset_p));
+	return o;
+}
+
+struct printer {
+	const char *const *paths;
+	const filter_classes *fc;
+	int json, failed;
+};
+
+static void print_result(void *ctx, size_t i, const float *logits, int classes)
+{
+	const struct printer *pr = ctx;
+	const filter_classes *fc = pr->fc;
 	filter_pred p;
-	filter_predict(logits, classes, fc->sub_1k, classes == fc->n1k ? fc->nsub : 0, &p);
 	int named = classes == fc->n1k;
-	if (json) {
-		printf("{\"path\":");
-		cli_json_string(path);
-		printf(",\"top5\":[");
-		for (int k = 0; k < 5 && p.top5[k] >= 0; k++) {
-			printf("%s{\"index\":%d,\"wnid\":", k ? "," : "", p.top5[k]);
-			if (named)
-				cli_json_string(fc->wnid_1k[p.top5[k]]);
-			else
-				printf("null");
-			printf(",\"prob\":%.6g}", p.top5_p[k]);
-		}
-		printf("]");
-		if (p.subset_pos >= 0)
-			printf(",\"subset\":{\"set\":\"imagenet-a\",\"index\":%d,\"wnid\":\"%s\",\"prob\":%.6g}", p.subset_pos,
-			       fc->wnid_sub[p.subset_pos], p.subset_p);
-		printf("}\n");
+	filter_predict(logits, classes, fc->sub_1k, named ? fc->nsub : 0, &p);
+	if (pr->json) {
+		if (cli_json_put(result_json(pr->paths[i], &p, fc, named), JSON_REAL_PRECISION(6)))
+			cli_error("cannot print the result of '%s'", pr->paths[i]);
 		return;
 	}
-	printf("%s\n", path);
+	printf("%s\n", pr->paths[i]);
 	for (int k = 0; k < 5 && p.top5[k] >= 0; k++)
 		printf("  %d. %6.2f%%  %4d %s %s\n", k + 1, 100.0 * p.top5_p[k], p.top5[k],
 		       named ? fc->wnid_1k[p.top5[k]] : "-", named ? fc->name_1k[p.top5[k]] : "");
@@ -60,6 +74,19 @@ static void print_result(const char *path, const float *logits, int classes, con
 		printf("  imagenet-a: %6.2f%%  %3d %s %s\n", 100.0 * p.subset_p, p.subset_pos, fc->wnid_sub[p.subset_pos],
 		       fc->name_1k[i1k]);
 	}
+}
+
+static void print_failure(void *ctx, size_t i, const char *why)
+{
+	struct printer *pr = ctx;
+	cli_error("cannot classify '%s': %s", pr->paths[i], why ? why : "unreadable");
+	pr->failed++;
+}
+
+static void flush_batch(void *ctx)
+{
+	(void)ctx;
+	fflush(stdout);
 }
 
 int cmd_classify(struct cli *c, int argc, char **argv)
@@ -97,69 +124,33 @@ int cmd_classify(struct cli *c, int argc, char **argv)
 
 	char err[1024];
 	store *st = NULL;
-	buf data;
-	buf_init(&data, 512u << 20);
 	resnet *m = NULL;
-	img_ctx *ic = img_ctx_new();
 	filter_classes fc = {0};
-	float *input = NULL, *logits = NULL;
-	char **names = NULL;
-	int status = EXIT_FAIL, failed = 0;
+	int status = EXIT_FAIL;
 	int64_t run_id = 0;
 	if (cli_model_open(c, model, &st, &run_id, &m, NULL) != EXIT_OK)
 		goto out;
-	int classes = resnet_get_info(m)->classes;
 	if (filter_classes_load(st, "imagenet-a", &fc) != 0) {
 		cli_error("cannot read class lists: %s", store_errmsg(st));
 		goto out;
 	}
-	if ((threads && resnet_set_threads(m, (int)threads) != 0) ||
-	    resnet_prepare(m, (int)batch, FILTER_CROP, FILTER_CROP) != 0) {
+	if (threads && resnet_set_threads(m, (int)threads) != 0) {
 		cli_error("cannot prepare model: %s", resnet_errmsg(m));
 		goto out;
 	}
-	input = malloc(sizeof(float) * TENSOR * (size_t)batch);
-	logits = malloc(sizeof(float) * (size_t)classes * (size_t)batch);
-	names = calloc((size_t)batch, sizeof *names);
-	if (!ic || !input || !logits || !names) {
-		cli_error("out of memory");
-		goto out;
-	}
-	int n = 0;
-	for (int i = optind; i <= argc; i++) {
-		if (i < argc) {
-			if (buf_read_file(&data, argv[i], err, sizeof err) != 0 ||
-			    filter_preprocess(ic, data.data, data.len, fast, input + (size_t)n * TENSOR, err, sizeof err) != 0) {
-				cli_error("cannot classify '%s': %s", argv[i], err);
-				failed++;
-				continue;
-			}
-			names[n++] = argv[i];
-		}
-		if (n == batch || (i == argc && n > 0)) {
-			if (resnet_forward(m, input, n, logits) != 0) {
-				cli_error("forward pass failed: %s", resnet_errmsg(m));
-				goto out;
-			}
-			for (int k = 0; k < n; k++)
-				print_result(names[k], logits + (size_t)k * classes, classes, &fc, json);
-			fflush(stdout);
-			n = 0;
-		}
-		if (cli_stop)
-			break;
-	}
-	status = cli_stop ? EXIT_FAIL : failed ? EXIT_PARTIAL : EXIT_OK;
+	const char *const *paths = (const char *const *)argv + optind;
+	struct printer pr = {paths, &fc, json, 0};
+	filter_classify_opts o = {.batch = (int)batch, .fast = fast};
+	filter_classify_cb cb = {print_result, print_failure, flush_batch};
+	int rc = filter_classify_files(m, paths, (size_t)(argc - optind), &o, &cli_stop, &cb, &pr, err, sizeof err);
+	if (rc && rc != NATADV_EINTR)
+		cli_error("%s", err);
+	status = rc ? EXIT_FAIL : pr.failed ? EXIT_PARTIAL : EXIT_OK;
 out:
 	if (st && run_id)
 		store_run_end(st, run_id, status);
-	free(names);
-	free(logits);
-	free(input);
 	filter_classes_release(&fc);
-	img_ctx_free(ic);
 	resnet_free(m);
 	store_close(st);
-	buf_release(&data);
 	return status;
 }

@@ -110,7 +110,10 @@ static int split_list(const char *s, char ***out, size_t *n)
 	return 0;
 }
 
-int cmd_discover(struct cli *c, int argc, char **argv)
+/* Parses the options into o, *source, *set, *classes; -1 to go on, else the
+ * exit status (help, usage error). */
+static int parse_opts(int argc, char **argv, disc_opts *o, const char **source, const char **set,
+                      const char **classes)
 {
 	enum { O_SOURCE = 256, O_SET, O_CLASSES, O_PER_CLASS, O_LICENSE, O_TEMPLATE, O_ENDPOINT, O_MIN_INTERVAL,
 	       O_MAX_REQUESTS, O_MAX_PAGES, O_PAGE_SIZE, O_RETRIES, O_RETRY_BASE, O_MAX_WAIT, O_CONNECT_TIMEOUT,
@@ -138,73 +141,70 @@ int cmd_discover(struct cli *c, int argc, char **argv)
 		{"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0},
 	};
-	disc_opts o;
-	disc_opts_default(&o);
-	const char *source = NULL, *classes = NULL, *set = NULL;
 	char err[2048];
 	long long n;
 	double d;
 	int ch;
 	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (ch) {
-		case O_SOURCE: source = optarg; break;
-		case O_SET: set = o.set = optarg; break;
-		case O_CLASSES: classes = optarg; break;
+		case O_SOURCE: *source = optarg; break;
+		case O_SET: *set = o->set = optarg; break;
+		case O_CLASSES: *classes = optarg; break;
 		case O_PER_CLASS:
 			if (cli_parse_int("discover", "--per-class", optarg, 1, 1000000000, &n)) return EXIT_USAGE;
-			o.per_class = (int)n;
+			o->per_class = (int)n;
 			break;
 		case O_LICENSE:
-			if (disc_license_parse(optarg, &o.licenses, err, sizeof err))
+			if (disc_license_parse(optarg, &o->licenses, err, sizeof err))
 				return cli_usage("discover", "--license: %s", err);
 			break;
 		case O_TEMPLATE:
 			if (!strstr(optarg, "{name}"))
 				return cli_usage("discover", "--query-template needs {name} where the class name goes");
-			o.query_template = optarg;
+			o->query_template = optarg;
 			break;
 		case O_ENDPOINT:
 			if (strncmp(optarg, "http://", 7) != 0 && strncmp(optarg, "https://", 8) != 0)
 				return cli_usage("discover", "--endpoint wants an http or https URL, not '%s'", optarg);
-			o.endpoint = optarg;
+			o->endpoint = optarg;
 			break;
 		case O_MIN_INTERVAL:
-			if (cli_parse_double("discover", "--min-interval", optarg, &o.min_interval)) return EXIT_USAGE;
+			if (cli_parse_double("discover", "--min-interval", optarg, &o->min_interval)) return EXIT_USAGE;
 			break;
 		case O_MAX_REQUESTS:
 			if (cli_parse_int("discover", "--max-requests", optarg, 1, 1000000000000LL, &n)) return EXIT_USAGE;
-			o.max_requests = n;
+			o->max_requests = n;
 			break;
 		case O_MAX_PAGES:
 			if (cli_parse_int("discover", "--max-pages", optarg, 1, 1000000, &n)) return EXIT_USAGE;
-			o.max_pages = (int)n;
+			o->max_pages = (int)n;
 			break;
 		case O_PAGE_SIZE:
 			if (cli_parse_int("discover", "--page-size", optarg, 1, 500, &n)) return EXIT_USAGE;
-			o.page_size = (int)n;
+			o->page_size = (int)n;
 			break;
 		case O_RETRIES:
 			if (cli_parse_int("discover", "--retries", optarg, 0, 100, &n)) return EXIT_USAGE;
-			o.retries = (int)n;
+			o->retries = (int)n;
 			break;
 		case O_RETRY_BASE:
-			if (cli_parse_double("discover", "--retry-base", optarg, &o.retry_base)) return EXIT_USAGE;
+			if (cli_parse_double("discover", "--retry-base", optarg, &o->retry_base)) return EXIT_USAGE;
 			break;
 		case O_MAX_WAIT:
-			if (cli_parse_double("discover", "--max-wait", optarg, &o.max_wait)) return EXIT_USAGE;
+			if (cli_parse_double("discover", "--max-wait", optarg, &o->max_wait)) return EXIT_USAGE;
 			break;
 		case O_CONNECT_TIMEOUT:
 			if (cli_parse_double("discover", "--connect-timeout", optarg, &d)) return EXIT_USAGE;
-			o.connect_timeout_ms = (long)(d * 1000) + 1;
+			o->connect_timeout_ms = (long)(d * 1000) + 1;
 			break;
 		case O_TIMEOUT:
 			if (cli_parse_double("discover", "--timeout", optarg, &d)) return EXIT_USAGE;
-			o.timeout_ms = (long)(d * 1000) + 1;
+			o->timeout_ms = (long)(d * 1000) + 1;
 			break;
-		case O_UA: o.user_agent = optarg; break;
-		case O_ALLOW_PRIVATE: o.allow_private = 1; break;
+		case O_UA: o->user_agent = optarg; break;
+		case O_ALLOW_PRIVATE: o->allow_private = 1; break;
 		case O_ALLOW_ADDRESS:
-			if (cli_allow_address("discover", optarg, &o.allow_nets, &o.nallow_nets)) return EXIT_USAGE;
+			if (cli_allow_address("discover", optarg, &o->allow_nets, &o->nallow_nets)) return EXIT_USAGE;
 			break;
 		case 'h': help(); return EXIT_OK;
 		default: return cli_usage("discover", "unknown option");
@@ -212,6 +212,68 @@ int cmd_discover(struct cli *c, int argc, char **argv)
 	}
 	if (optind < argc)
 		return cli_usage("discover", "unexpected argument '%s'", argv[optind]);
+	return -1;
+}
+
+/* Splits --classes into o->wnids and checks each is a known class. */
+static int check_classes(struct cli *c, const char *classes, disc_opts *o)
+{
+	if (split_list(classes, &o->wnids, &o->nwnids) != 0) {
+		cli_error("out of memory");
+		return EXIT_FAIL;
+	}
+	if (o->nwnids == 0)
+		return cli_usage("discover", "--classes names no class");
+	for (size_t i = 0; i < o->nwnids; i++) {
+		int known = store_class_known(c->st, o->wnids[i]);
+		if (known < 0) {
+			cli_error("%s", store_errmsg(c->st));
+			return EXIT_FAIL;
+		}
+		if (!known)
+			return cli_usage("discover", "unknown wnid '%s' in --classes", o->wnids[i]);
+	}
+	return EXIT_OK;
+}
+
+/* Runs discover and prints its summary; returns the exit status. */
+static int run(struct cli *c, const disc_opts *o)
+{
+	char err[2048];
+	struct ui u = {isatty(STDERR_FILENO) && !c->quiet, 0, c->verbose, c->quiet};
+	disc_report rep = {on_msg, on_progress, &u};
+	disc_summary sum;
+	int rc = disc_run(c->st, c->run_id, o, &cli_stop, &rep, &sum, err, sizeof err);
+	if (u.shown)
+		fputs("\r\033[K", stderr);
+	char a[32], b[32], e[32], f[32], g[32], h[32], k[32], l[32];
+	if (!c->quiet || rc)
+		fprintf(stderr, "natadv: discovered %s candidates from %s for %s of %s classes in %s requests: "
+		        "%s queued (%s new urls), %s recorded but not queued, %s pages failed in %.1f s\n",
+		        cli_num(sum.candidates, a), o->src->name, cli_num(sum.classes_done, b), cli_num(sum.classes, e),
+		        cli_num(sum.requests, f), cli_num(sum.queued, g), cli_num(sum.new_urls, h),
+		        cli_num(sum.not_queued, k), cli_num(sum.failed_pages, l), sum.elapsed);
+	if (rc == NATADV_EINTR) {
+		cli_error("interrupted (run 'natadv discover' again to continue)");
+		return EXIT_FAIL;
+	}
+	if (rc) {
+		cli_error("discover stopped: %s", err);
+		return EXIT_FAIL;
+	}
+	if (sum.capped)
+		cli_error("stopped after %s requests (--max-requests); run again to continue", cli_num(sum.requests, a));
+	return sum.failed_pages ? EXIT_PARTIAL : EXIT_OK;
+}
+
+int cmd_discover(struct cli *c, int argc, char **argv)
+{
+	disc_opts o;
+	disc_opts_default(&o);
+	const char *source = NULL, *set = NULL, *classes = NULL;
+	int status = parse_opts(argc, argv, &o, &source, &set, &classes);
+	if (status >= 0)
+		return status;
 	if (set && classes)
 		return cli_usage("discover", "--set and --classes exclude each other");
 	if (!source)
@@ -226,51 +288,9 @@ int cmd_discover(struct cli *c, int argc, char **argv)
 			return EXIT_FAIL;
 		}
 	}
-	int status = EXIT_OK;
-	if (classes) {
-		if (split_list(classes, &o.wnids, &o.nwnids) != 0) {
-			cli_error("out of memory");
-			return EXIT_FAIL;
-		}
-		if (o.nwnids == 0)
-			status = cli_usage("discover", "--classes names no class");
-		for (size_t i = 0; i < o.nwnids && status == EXIT_OK; i++) {
-			int known = store_class_known(c->st, o.wnids[i]);
-			if (known < 0) {
-				cli_error("%s", store_errmsg(c->st));
-				status = EXIT_FAIL;
-			} else if (!known) {
-				status = cli_usage("discover", "unknown wnid '%s' in --classes", o.wnids[i]);
-			}
-		}
-	}
-	if (status == EXIT_OK) {
-		struct ui u = {isatty(STDERR_FILENO) && !c->quiet, 0, c->verbose, c->quiet};
-		disc_report rep = {on_msg, on_progress, &u};
-		disc_summary sum;
-		int rc = disc_run(c->st, c->run_id, &o, &cli_stop, &rep, &sum, err, sizeof err);
-		if (u.shown)
-			fputs("\r\033[K", stderr);
-		char a[32], b[32], e[32], f[32], g[32], h[32], k[32], l[32];
-		if (!c->quiet || rc)
-			fprintf(stderr, "natadv: discovered %s candidates from %s for %s of %s classes in %s requests: "
-			        "%s queued (%s new urls), %s recorded but not queued, %s pages failed in %.1f s\n",
-			        cli_num(sum.candidates, a), o.src->name, cli_num(sum.classes_done, b), cli_num(sum.classes, e),
-			        cli_num(sum.requests, f), cli_num(sum.queued, g), cli_num(sum.new_urls, h),
-			        cli_num(sum.not_queued, k), cli_num(sum.failed_pages, l), sum.elapsed);
-		if (rc == NATADV_EINTR) {
-			cli_error("interrupted (run 'natadv discover' again to continue)");
-			status = EXIT_FAIL;
-		} else if (rc) {
-			cli_error("discover stopped: %s", err);
-			status = EXIT_FAIL;
-		} else {
-			if (sum.capped)
-				cli_error("stopped after %s requests (--max-requests); run again to continue",
-				          cli_num(sum.requests, a));
-			status = sum.failed_pages ? EXIT_PARTIAL : EXIT_OK;
-		}
-	}
+	status = classes ? check_classes(c, classes, &o) : EXIT_OK;
+	if (status == EXIT_OK)
+		status = run(c, &o);
 	for (size_t i = 0; i < o.nwnids; i++)
 		free(o.wnids[i]);
 	free(o.wnids);

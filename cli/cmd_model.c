@@ -2,16 +2,13 @@
  * `model fetch NAME`: the classifier weights a workspace scores with. */
 #include "cli/cli.h"
 
-#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/err.h"
-#include "common/sha256.h"
 #include "cli/crawl_flags.h"
 #include "crawler/crawler.h"
 #include "filter/filter.h"
@@ -34,7 +31,8 @@ static void help(void)
 	       "       natadv model fetch NAME [--url URL] [--sha256 HEX] [--timeout S] [--allow-private]\n\n"
 	       "add     checks FILE completely (a safetensors file of torchvision's ResNet family:\n"
 	       "        resnet18/34/50/101/152, resnext50_32x4d, resnext101_32x8d, wide_resnet50_2),\n"
-	       "        copies it into the workspace as models/<sha256>.safetensors and records it\n"
+	       "        copies it into the workspace as models/<sha256>.safetensors and records it;\n"
+	       "        NAME is 1 to 128 letters, digits, '.', '_' or '-' (not '.' or '..')\n"
 	       "list    name, architecture, classes, SHA-256 and source of every model\n"
 	       "fetch   downloads known weights and checks their pinned SHA-256, then adds them;\n"
 	       "        resnet50 = torchvision's IMAGENET1K_V1 weights (timm/resnet50.tv_in1k);\n"
@@ -43,85 +41,19 @@ static void help(void)
 	       "        A[/B] (repeatable) only that private address or block\n");
 }
 
-/* Copies src to dst through dst.part + rename, unless dst exists. */
-static int copy_file(const char *src, const char *dst, char *err, size_t errlen)
-{
-	struct stat sb;
-	if (stat(dst, &sb) == 0)
-		return 0;
-	char tmp[4300];
-	snprintf(tmp, sizeof tmp, "%s.part", dst);
-	FILE *in = fopen(src, "rb"), *out = in ? fopen(tmp, "wb") : NULL;
-	int rc = 0;
-	if (!in || !out) {
-		snprintf(err, errlen, "cannot copy '%s': %s", src, strerror(errno));
-		rc = NATADV_EIO;
-	}
-	char chunk[1 << 16];
-	size_t n;
-	while (!rc && (n = fread(chunk, 1, sizeof chunk, in)) > 0)
-		if (fwrite(chunk, 1, n, out) != n)
-			rc = NATADV_EIO;
-	if (!rc && (ferror(in) || fflush(out) || fsync(fileno(out))))
-		rc = NATADV_EIO;
-	if (in)
-		fclose(in);
-	if (out && fclose(out) && !rc)
-		rc = NATADV_EIO;
-	if (!rc && rename(tmp, dst) != 0)
-		rc = NATADV_EIO;
-	if (rc) {
-		if (!err[0])
-			snprintf(err, errlen, "cannot copy '%s' to '%s': %s", src, dst, strerror(errno));
-		unlink(tmp);
-	}
-	return rc;
-}
-
-/* Validates path as a ResNet, copies it into the workspace and records it. */
+/* Checks path as a ResNet, copies it into the workspace and records it. */
 static int add_model(struct cli *c, const char *path, const char *name, const char *source_url,
                      const char *want_sha)
 {
-	char err[1024] = "", sha[65];
-	int64_t bytes = 0;
-	resnet *m = NULL;
-	if (resnet_load_file(&m, path, err, sizeof err) != 0) {
-		cli_error("cannot add '%s': %s", path, err);
-		return EXIT_FAIL;
-	}
-	store_model rec = {.name = name, .arch = resnet_get_info(m)->arch, .classes = resnet_get_info(m)->classes,
-	                   .source_url = source_url, .preprocessing = FILTER_PREPROCESSING};
-	char arch[32];
-	snprintf(arch, sizeof arch, "%s", rec.arch);
-	rec.arch = arch;
-	resnet_free(m);
-	if (sha256_file(path, sha, &bytes, err, sizeof err) != 0) {
+	char err[1200];
+	filter_model_added m;
+	if (filter_model_import(c->st, c->run_id, path, name, source_url, want_sha, &m, err, sizeof err) != 0) {
 		cli_error("%s", err);
 		return EXIT_FAIL;
 	}
-	if (want_sha && strcmp(want_sha, sha) != 0) {
-		cli_error("cannot add '%s': sha-256 is %s, expected %s", path, sha, want_sha);
-		return EXIT_FAIL;
-	}
-	rec.id = sha;
-	rec.bytes = bytes;
-	buf dst;
-	buf_init(&dst, 8192);
-	char dir[4200];
-	snprintf(dir, sizeof dir, "%s/models", store_dir(c->st));
-	if ((mkdir(dir, 0777) != 0 && errno != EEXIST) || store_model_path(c->st, sha, &dst) ||
-	    copy_file(path, buf_cstr(&dst), err, sizeof err)) {
-		cli_error("%s", err[0] ? err : "cannot create the models folder");
-		buf_release(&dst);
-		return EXIT_FAIL;
-	}
-	buf_release(&dst);
-	if (store_model_add(c->st, c->run_id, &rec) != 0) {
-		cli_error("cannot add model '%s': %s", name, store_errmsg(c->st));
-		return EXIT_FAIL;
-	}
 	if (!c->quiet)
-		fprintf(stderr, "natadv: model '%s' added: %s, %d classes, sha-256 %s\n", name, arch, rec.classes, sha);
+		fprintf(stderr, "natadv: model '%s' added: %s, %d classes, sha-256 %s\n", name, m.arch, m.classes,
+		        m.sha256);
 	return EXIT_OK;
 }
 
@@ -184,12 +116,19 @@ int cmd_model(struct cli *c, int argc, char **argv)
 			return cli_usage("model", "add wants one FILE");
 		if (!name)
 			return cli_usage("model", "add wants --name NAME");
+		if (!store_model_name_valid(name))
+			return cli_usage("model", "bad --name '%s': a name is 1 to 128 letters, digits, '.', '_' or '-', "
+			                 "and not '.' or '..'", name);
 		return add_model(c, argv[optind], name, source, NULL);
 	}
 	if (!strcmp(sub, "fetch")) {
 		if (optind + 1 != argc)
 			return cli_usage("model", "fetch wants one NAME");
 		const char *what = argv[optind];
+		const char *bad = !store_model_name_valid(what) ? what : name && !store_model_name_valid(name) ? name : NULL;
+		if (bad)  /* NAME names the download file too */
+			return cli_usage("model", "bad model name '%s': a name is 1 to 128 letters, digits, '.', '_' or "
+			                 "'-', and not '.' or '..'", bad);
 		const struct known_model *k = NULL;
 		for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
 			if (!strcmp(known[i].name, what))

@@ -9,7 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "common/err.h"
+#include "common/jstr.h"
 
 #define MAX_IDS 100000
 
@@ -25,9 +28,10 @@ static void help(void)
 	       "the selection in force of their class set. A decision is about the set, the\n"
 	       "image and the tagged class, so it carries over to later selections; the latest\n"
 	       "one counts. A proposal of a superseded selection, or a near-duplicate that was\n"
-	       "collapsed into another, is refused. All ids of one call are recorded together\n"
-	       "or not at all. stdout: one line per review written: review id, proposal id,\n"
-	       "decision.\n\n"
+	       "collapsed into another, is refused, and so is an accept (or an undo bringing one\n"
+	       "back) of an image accepted for another class of the set. All ids of one call\n"
+	       "are recorded together or not at all. stdout: one line per review written:\n"
+	       "review id, proposal id, decision.\n\n"
 	       "  --accept ID... accept the proposals\n"
 	       "  --reject ID... reject them; --reason says why (required)\n"
 	       "  --reason TEXT  recorded with the decision\n"
@@ -64,10 +68,12 @@ static int parse_ids(const char *arg, int64_t *ids, int *n)
 	return 0;
 }
 
-/* Accepts or rejects every id in one transaction; prints the review rows. */
-static int decide(struct cli *c, const char *decision, const int64_t *ids, int n, const char *set,
+/* Accepts or rejects every id in one transaction; prints the review rows.
+ * What may be decided is the store's rule (store_review_add). */
+static int decide(struct cli *c, store_decision decision, const int64_t *ids, int n, const char *set,
                   const char *reason, const char *reviewer)
 {
+	const char *verb = store_decision_name(decision);
 	int64_t *rids = malloc(sizeof *rids * (size_t)n);
 	if (!rids) {
 		cli_error("out of memory");
@@ -75,12 +81,9 @@ static int decide(struct cli *c, const char *decision, const int64_t *ids, int n
 	}
 	int rc = store_begin(c->st), i;
 	for (i = 0; !rc && i < n; i++) {
-		rc = store_proposal_decidable(c->st, ids[i], set);
-		if (!rc) {
-			store_review r = {.proposal_id = ids[i], .decision = decision, .reason = reason,
-			                  .reviewer = reviewer, .mode = "cli"};
-			rc = store_review_add(c->st, c->run_id, &r, &rids[i]);
-		}
+		store_review r = {.decision = decision, .proposal_id = ids[i], .set = set, .reason = reason,
+		                  .reviewer = reviewer, .mode = "cli"};
+		rc = store_review_add(c->st, c->run_id, &r, &rids[i]);
 		if (rc)
 			break;
 	}
@@ -88,7 +91,7 @@ static int decide(struct cli *c, const char *decision, const int64_t *ids, int n
 		rc = store_commit(c->st);
 	if (rc) {
 		if (i < n)
-			cli_error("cannot %s proposal %lld, nothing recorded: %s", decision, (long long)ids[i],
+			cli_error("cannot %s proposal %lld, nothing recorded: %s", verb, (long long)ids[i],
 			          store_errmsg(c->st));
 		else
 			cli_error("cannot record decisions: %s", store_errmsg(c->st));
@@ -97,9 +100,9 @@ static int decide(struct cli *c, const char *decision, const int64_t *ids, int n
 		return EXIT_FAIL;
 	}
 	for (i = 0; i < n; i++)
-		printf("%lld\t%lld\t%s\n", (long long)rids[i], (long long)ids[i], decision);
+		printf("%lld\t%lld\t%s\n", (long long)rids[i], (long long)ids[i], verb);
 	if (!c->quiet)
-		fprintf(stderr, "natadv: %s %d proposal%s as '%s'\n", !strcmp(decision, "accept") ? "accepted" : "rejected",
+		fprintf(stderr, "natadv: %s %d proposal%s as '%s'\n", decision == STORE_ACCEPT ? "accepted" : "rejected",
 		        n, n == 1 ? "" : "s", reviewer);
 	free(rids);
 	return EXIT_OK;
@@ -114,7 +117,7 @@ struct undecided {
 static int collect_undecided(void *ctx, const store_proposal *p)
 {
 	struct undecided *u = ctx;
-	if (p->decision || strcmp(p->status, "proposed") != 0)
+	if (p->decision != STORE_UNDECIDED || strcmp(p->status, "proposed") != 0)
 		return 0;
 	if (p->rivals) {  /* which class is the image's is for a person to say */
 		u->contested++;
@@ -142,7 +145,8 @@ static int auto_accept(struct cli *c, const char *set, const char *reviewer)
 	if (!rc)
 		rc = store_proposals_each(c->st, sel, collect_undecided, &u);
 	for (int i = 0; !rc && i < u.n; i++) {
-		store_review r = {.proposal_id = u.ids[i], .decision = "accept", .reviewer = reviewer, .mode = "auto"};
+		store_review r = {.decision = STORE_ACCEPT, .proposal_id = u.ids[i], .set = set, .reviewer = reviewer,
+		                  .mode = "auto"};
 		int64_t rid;
 		rc = store_review_add(c->st, c->run_id, &r, &rid);
 		if (!rc)
@@ -170,7 +174,7 @@ static int auto_accept(struct cli *c, const char *set, const char *reviewer)
 
 static int undo(struct cli *c, int64_t review_id, const char *reason, const char *reviewer)
 {
-	store_review r = {.decision = "undo", .reason = reason, .reviewer = reviewer, .mode = "cli",
+	store_review r = {.decision = STORE_UNDO, .reason = reason, .reviewer = reviewer, .mode = "cli",
 	                  .undoes = review_id};
 	int64_t rid;
 	if (store_review_add(c->st, c->run_id, &r, &rid) != 0) {
@@ -184,71 +188,68 @@ static int undo(struct cli *c, int64_t review_id, const char *reason, const char
 }
 
 struct lister {
-	const char *state;   /* NULL, "undecided", "accepted", "rejected" */
+	int state;           /* -1 for all, else a store_decision */
 	int json;
 	int64_t shown;
 };
 
-static void json_or_null(const char *s)
+/* One --list --json line: the proposal and its decision in force. */
+static json_t *proposal_json(const store_proposal *p)
 {
-	if (s)
-		cli_json_string(s);
-	else
-		printf("null");
+	int decided = p->decision != STORE_UNDECIDED;
+	json_t *o = json_object();
+	if (!o)
+		return NULL;
+	json_object_set_new(o, "id", json_integer(p->id));
+	json_object_set_new(o, "selection_id", json_integer(p->selection_id));
+	json_object_set_new(o, "set", jstr_new(p->set_name));
+	json_object_set_new(o, "image", jstr_new(p->image_hash));
+	json_object_set_new(o, "wnid", jstr_new(p->wnid));
+	json_object_set_new(o, "pred_wnid", jstr_new(p->pred_wnid));
+	json_object_set_new(o, "confidence", json_real(p->confidence));
+	json_object_set_new(o, "true_prob", json_real(p->true_prob));
+	json_object_set_new(o, "status", jstr_new(p->status));
+	json_object_set_new(o, "duplicate_of", p->duplicate_of ? json_integer(p->duplicate_of) : json_null());
+	json_object_set_new(o, "distance", p->duplicate_of ? json_integer(p->distance) : json_null());
+	json_object_set_new(o, "decision", decided ? jstr_new(store_decision_name(p->decision)) : json_null());
+	json_object_set_new(o, "review_id", p->review_id ? json_integer(p->review_id) : json_null());
+	json_object_set_new(o, "reviewer", jstr_new(p->reviewer));
+	json_object_set_new(o, "reason", jstr_new(p->reason));
+	json_object_set_new(o, "mode", jstr_new(p->mode));
+	json_object_set_new(o, "at", jstr_new(p->at));
+	return o;
 }
 
 static int list_one(void *ctx, const store_proposal *p)
 {
 	struct lister *l = ctx;
-	const char *d = p->decision;
-	if (l->state && strcmp(l->state, !d ? "undecided" : !strcmp(d, "accept") ? "accepted" : "rejected") != 0)
+	if (l->state >= 0 && (int)p->decision != l->state)
 		return 0;
 	l->shown++;
-	if (!l->json) {
-		printf("%lld\t%s\t%s\t%s\t%s\t%.4f\t%.4f\t%s\t%s\n", (long long)p->id, d ? d : "undecided",
-		       !strcmp(p->status, "proposed") ? "proposed" : "near_duplicate", p->wnid, p->pred_wnid, p->confidence,
-		       p->true_prob, p->image_hash, p->reviewer ? p->reviewer : "-");
-		return 0;
-	}
-	printf("{\"id\":%lld,\"selection_id\":%lld,\"set\":", (long long)p->id, (long long)p->selection_id);
-	cli_json_string(p->set_name);
-	printf(",\"image\":\"%s\",\"wnid\":\"%s\",\"pred_wnid\":\"%s\",\"confidence\":%.6g,\"true_prob\":%.6g,"
-	       "\"status\":\"%s\",\"duplicate_of\":", p->image_hash, p->wnid, p->pred_wnid, p->confidence, p->true_prob,
-	       p->status);
-	if (p->duplicate_of)
-		printf("%lld,\"distance\":%d", (long long)p->duplicate_of, p->distance);
-	else
-		printf("null,\"distance\":null");
-	printf(",\"decision\":");
-	json_or_null(d);
-	if (p->review_id)
-		printf(",\"review_id\":%lld", (long long)p->review_id);
-	else
-		printf(",\"review_id\":null");
-	printf(",\"reviewer\":");
-	json_or_null(p->reviewer);
-	printf(",\"reason\":");
-	json_or_null(p->reason);
-	printf(",\"mode\":");
-	json_or_null(p->mode);
-	printf(",\"at\":");
-	json_or_null(p->at);
-	printf("}\n");
+	if (l->json)
+		return cli_json_put(proposal_json(p), JSON_REAL_PRECISION(6)) ? NATADV_ENOMEM : 0;
+	printf("%lld\t%s\t%s\t%s\t%s\t%.4f\t%.4f\t%s\t%s\n", (long long)p->id, store_decision_name(p->decision),
+	       !strcmp(p->status, "proposed") ? "proposed" : "near_duplicate", p->wnid, p->pred_wnid, p->confidence,
+	       p->true_prob, p->image_hash, p->reviewer ? p->reviewer : "-");
 	return 0;
 }
 
-static int list(struct cli *c, const char *set, const char *state, int json)
+static int list(struct cli *c, const char *set, int state, int json)
 {
 	int64_t sel;
 	struct lister l = {state, json, 0};
-	if (store_selection_current(c->st, set, &sel) != 0 ||
-	    store_proposals_each(c->st, sel, list_one, &l) != 0) {
-		cli_error("%s", store_errmsg(c->st));
+	int rc = store_selection_current(c->st, set, &sel);
+	if (!rc)
+		rc = store_proposals_each(c->st, sel, list_one, &l);
+	if (rc) {
+		cli_error("%s", rc == NATADV_ENOMEM ? "out of memory" : store_errmsg(c->st));
 		return EXIT_FAIL;
 	}
+	const char *what = state < 0 ? "" : state == STORE_UNDECIDED ? " undecided"
+	                 : state == STORE_ACCEPT ? " accepted" : " rejected";
 	if (!c->quiet && !json)
-		fprintf(stderr, "natadv: %lld proposal%s of selection %lld of '%s'%s%s\n", (long long)l.shown,
-		        l.shown == 1 ? "" : "s", (long long)sel, set, state ? " " : "", state ? state : "");
+		fprintf(stderr, "natadv: %lld proposal%s of selection %lld of '%s'%s\n", (long long)l.shown,
+		        l.shown == 1 ? "" : "s", (long long)sel, set, what);
 	return EXIT_OK;
 }
 
@@ -270,7 +271,8 @@ int cmd_review(struct cli *c, int argc, char **argv)
 		{"help", no_argument, 0, 'h'},              {0, 0, 0, 0},
 	};
 	enum action act = A_NONE;
-	const char *reason = NULL, *reviewer = NULL, *set = NULL, *state = NULL;
+	const char *reason = NULL, *reviewer = NULL, *set = NULL;
+	int state = -1;
 	long long undo_id = 0;
 	int json = 0, ch, actions = 0;
 	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -288,9 +290,14 @@ int cmd_review(struct cli *c, int argc, char **argv)
 		case O_REVIEWER: reviewer = optarg; break;
 		case O_SET: set = optarg; break;
 		case O_STATE:
-			if (strcmp(optarg, "undecided") && strcmp(optarg, "accepted") && strcmp(optarg, "rejected"))
+			if (!strcmp(optarg, "undecided"))
+				state = STORE_UNDECIDED;
+			else if (!strcmp(optarg, "accepted"))
+				state = STORE_ACCEPT;
+			else if (!strcmp(optarg, "rejected"))
+				state = STORE_REJECT;
+			else
 				return cli_usage("review", "--state is undecided, accepted or rejected, not '%s'", optarg);
-			state = optarg;
 			break;
 		case O_JSON: json = 1; break;
 		case 'h': help(); return EXIT_OK;
@@ -303,7 +310,7 @@ int cmd_review(struct cli *c, int argc, char **argv)
 		reviewer = cli_default_reviewer();
 	if (!*reviewer)
 		return cli_usage("review", "--reviewer wants a name");
-	if ((state || json) && act != A_LIST)
+	if ((state >= 0 || json) && act != A_LIST)
 		return cli_usage("review", "--state and --json go with --list");
 	if (act != A_ACCEPT && act != A_REJECT && optind < argc)
 		return cli_usage("review", "unexpected argument '%s'", argv[optind]);
@@ -326,7 +333,7 @@ int cmd_review(struct cli *c, int argc, char **argv)
 	for (int i = optind; i < argc; i++)
 		if (parse_ids(argv[i], ids, &n))
 			goto out;
-	status = decide(c, act == A_ACCEPT ? "accept" : "reject", ids, n, set, reason, reviewer);
+	status = decide(c, act == A_ACCEPT ? STORE_ACCEPT : STORE_REJECT, ids, n, set, reason, reviewer);
 out:
 	free(ids);
 	return status;

@@ -80,33 +80,16 @@ int cmd_score(struct cli *c, int argc, char **argv)
 		return cli_usage("score", "--model NAME is required");
 	if (optind < argc)
 		return cli_usage("score", "unexpected argument '%s'", argv[optind]);
-	store_model rec;
-	buf text, path;
-	buf_init(&text, 1 << 16);
-	buf_init(&path, 8192);
-	char err[1024], sha[65];
+	char err[1024], id[65];
 	resnet *m = NULL;
 	int status = EXIT_FAIL;
-	if (store_model_get(c->st, model, &rec, &text) != 0 || store_model_path(c->st, rec.id, &path) != 0) {
-		cli_error("%s", store_errmsg(c->st));
-		goto out;
-	}
-	/* The id is the file's SHA-256: scores must come from exactly those weights. */
-	if (sha256_file(buf_cstr(&path), sha, NULL, err, sizeof err) != 0) {
+	if (filter_model_load(c->st, model, 1, &m, id, err, sizeof err) != 0) {
 		cli_error("%s", err);
-		goto out;
-	}
-	if (strcmp(sha, rec.id) != 0) {
-		cli_error("model file '%s' has changed (sha-256 %s, recorded %s)", buf_cstr(&path), sha, rec.id);
-		goto out;
-	}
-	if (resnet_load_file(&m, buf_cstr(&path), err, sizeof err) != 0) {
-		cli_error("cannot load model '%s': %s", model, err);
 		goto out;
 	}
 	struct line l = {isatty(STDERR_FILENO) && !c->quiet, 0};
 	filter_progress p;
-	int rc = filter_score_run(c->st, c->run_id, rec.id, m, &o, &cli_stop, show, &l, &p, err, sizeof err);
+	int rc = filter_score_run(c->st, c->run_id, id, m, &o, &cli_stop, show, &l, &p, err, sizeof err);
 	if (l.shown)
 		fputs("\r\033[K", stderr);
 	if (!c->quiet || rc) {
@@ -126,7 +109,5 @@ int cmd_score(struct cli *c, int argc, char **argv)
 	status = p.unscorable ? EXIT_PARTIAL : EXIT_OK;
 out:
 	resnet_free(m);
-	buf_release(&text);
-	buf_release(&path);
 	return status;
 }

@@ -3,103 +3,110 @@
 #include "cli/cli.h"
 
 #include <getopt.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 
-struct stats_ctx {
-	int json;
-	int first;
-};
+#include "common/err.h"
+#include "common/jstr.h"
 
-static void print_json_counts(const store_counts *k)
-{
-	printf("\"total\":%lld,\"pending\":%lld,\"fetched\":%lld,\"failed\":%lld,\"opted_out\":%lld",
-	       (long long)k->urls, (long long)k->pending, (long long)k->fetched, (long long)k->failed,
-	       (long long)k->opted_out);
-}
+/* ---- text ---- */
 
 static void print_class(void *ctx, const char *wnid, const store_counts *k)
 {
-	struct stats_ctx *x = ctx;
-	if (x->json) {
-		printf("%s", x->first ? "" : ",");
-		cli_json_string(wnid);
-		printf(":{\"urls\":{");
-		print_json_counts(k);
-		printf("},\"images\":%lld}", (long long)k->images);
-	} else {
-		printf("%-10s %8lld %8lld %8lld %8lld %9lld %8lld\n", wnid, (long long)k->urls, (long long)k->pending,
-		       (long long)k->fetched, (long long)k->failed, (long long)k->opted_out, (long long)k->images);
-	}
-	x->first = 0;
+	(void)ctx;
+	printf("%-10s %8lld %8lld %8lld %8lld %9lld %8lld\n", wnid, (long long)k->urls, (long long)k->pending,
+	       (long long)k->fetched, (long long)k->failed, (long long)k->opted_out, (long long)k->images);
 }
-
-/* ---- what discover asked and what it did not queue ---- */
 
 static void print_source(void *ctx, const store_discover_stat *d)
 {
-	struct stats_ctx *x = ctx;
-	if (x->json) {
-		printf("%s", x->first ? "" : ",");
-		cli_json_string(d->source);
-		printf(":{\"requests\":%lld,\"failed\":%lld,\"candidates\":%lld,\"queued\":%lld,\"not_queued\":%lld}",
-		       (long long)d->requests, (long long)d->failed, (long long)d->candidates, (long long)d->queued,
-		       (long long)d->not_queued);
-	} else {
-		if (x->first)
-			printf("\n%-12s %8s %8s %10s %8s %10s\n", "discover", "requests", "failed", "candidates", "queued",
-			       "not_queued");
-		printf("%-12s %8lld %8lld %10lld %8lld %10lld\n", d->source, (long long)d->requests, (long long)d->failed,
-		       (long long)d->candidates, (long long)d->queued, (long long)d->not_queued);
-	}
-	x->first = 0;
+	int *first = ctx;
+	if (*first)
+		printf("\n%-12s %8s %8s %10s %8s %10s\n", "discover", "requests", "failed", "candidates", "queued",
+		       "not_queued");
+	*first = 0;
+	printf("%-12s %8lld %8lld %10lld %8lld %10lld\n", d->source, (long long)d->requests, (long long)d->failed,
+	       (long long)d->candidates, (long long)d->queued, (long long)d->not_queued);
 }
 
 static void print_skip(void *ctx, const char *source, const char *reason, const char *license, int64_t n)
 {
-	struct stats_ctx *x = ctx;
-	if (x->json) {
-		printf("%s{\"source\":", x->first ? "" : ",");
-		cli_json_string(source);
-		printf(",\"reason\":");
-		cli_json_string(reason);
-		printf(",\"license\":");
-		if (license)
-			cli_json_string(license);
-		else
-			printf("null");
-		printf(",\"count\":%lld}", (long long)n);
-	} else {
-		printf("not queued: %s %s%s%s: %lld\n", source, reason, license ? " " : "", license ? license : "",
-		       (long long)n);
-	}
-	x->first = 0;
+	(void)ctx;
+	printf("not queued: %s %s%s%s: %lld\n", source, reason, license ? " " : "", license ? license : "",
+	       (long long)n);
 }
 
-static int print_discover(store *st, struct stats_ctx *x)
+static int print_text(store *st)
 {
-	int rc;
-	x->first = 1;
-	if (!x->json)
-		return store_discover_stats(st, print_source, print_skip, x);
-	printf(",\"discover\":{\"sources\":{");
-	rc = store_discover_stats(st, print_source, NULL, x);
-	printf("},\"not_queued\":[");
-	x->first = 1;
+	store_counts total;
+	printf("%-10s %8s %8s %8s %8s %9s %8s\n", "wnid", "urls", "pending", "fetched", "failed", "opted_out",
+	       "images");
+	int rc = store_stats(st, &total, print_class, NULL);
+	if (rc)
+		return rc;
+	printf("%-10s %8lld %8lld %8lld %8lld %9lld %8lld\n", "total", (long long)total.urls,
+	       (long long)total.pending, (long long)total.fetched, (long long)total.failed,
+	       (long long)total.opted_out, (long long)total.images);
+	int first = 1;
+	return store_discover_stats(st, print_source, print_skip, &first);
+}
+
+/* ---- --json: one object, built whole before it is printed ---- */
+
+static json_t *counts_json(const store_counts *k)
+{
+	return json_pack("{s:I, s:I, s:I, s:I, s:I}", "total", (json_int_t)k->urls, "pending", (json_int_t)k->pending,
+	                 "fetched", (json_int_t)k->fetched, "failed", (json_int_t)k->failed,
+	                 "opted_out", (json_int_t)k->opted_out);
+}
+
+static void add_class(void *ctx, const char *wnid, const store_counts *k)
+{
+	json_object_set_new(ctx, wnid, json_pack("{s:o, s:I}", "urls", counts_json(k), "images",
+	                                         (json_int_t)k->images));
+}
+
+static void add_source(void *ctx, const store_discover_stat *d)
+{
+	json_object_set_new(json_object_get(ctx, "sources"), d->source,
+	                    json_pack("{s:I, s:I, s:I, s:I, s:I}", "requests", (json_int_t)d->requests,
+	                              "failed", (json_int_t)d->failed, "candidates", (json_int_t)d->candidates,
+	                              "queued", (json_int_t)d->queued, "not_queued", (json_int_t)d->not_queued));
+}
+
+static void add_skip(void *ctx, const char *source, const char *reason, const char *license, int64_t n)
+{
+	json_array_append_new(json_object_get(ctx, "not_queued"),
+	                      json_pack("{s:o, s:o, s:o, s:I}", "source", jstr_new(source), "reason", jstr_new(reason),
+	                                "license", jstr_new(license), "count", (json_int_t)n));
+}
+
+static int print_json(store *st)
+{
+	store_counts total;
+	json_t *classes = json_object();
+	json_t *discover = json_pack("{s:o, s:o}", "sources", json_object(), "not_queued", json_array());
+	int rc = classes && discover ? store_stats(st, &total, add_class, classes) : NATADV_ENOMEM;
 	if (!rc)
-		rc = store_discover_stats(st, NULL, print_skip, x);
-	printf("]}");
-	return rc;
+		rc = store_discover_stats(st, add_source, add_skip, discover);
+	if (rc) {
+		json_decref(classes);
+		json_decref(discover);
+		return rc;
+	}
+	json_t *o = json_pack("{s:o, s:I, s:o, s:o}", "urls", counts_json(&total), "images", (json_int_t)total.images,
+	                      "classes", classes, "discover", discover);
+	return cli_json_put(o, 0) ? NATADV_ENOMEM : 0;
 }
 
 int cmd_stats(struct cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {{"json", no_argument, 0, 'j'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-	struct stats_ctx x = {0, 1};
-	int ch;
+	int json = 0, ch;
 	while ((ch = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
 		switch (ch) {
-		case 'j': x.json = 1; break;
+		case 'j': json = 1; break;
 		case 'h':
 			printf("usage: natadv stats [--json]\n\n"
 			       "Per class and in total: URLs by state (pending, fetched, failed, opted out)\n"
@@ -114,34 +121,9 @@ int cmd_stats(struct cli *c, int argc, char **argv)
 	}
 	if (optind < argc)
 		return cli_usage("stats", "unexpected argument '%s'", argv[optind]);
-	store_counts total;
-	int rc;
-	if (x.json) {
-		/* Totals first in the text, but they are known only at the end: query twice. */
-		rc = store_stats(c->st, &total, NULL, NULL);
-		if (!rc) {
-			printf("{\"urls\":{");
-			print_json_counts(&total);
-			printf("},\"images\":%lld,\"classes\":{", (long long)total.images);
-			rc = store_stats(c->st, &total, print_class, &x);
-			printf("}");
-			if (!rc)
-				rc = print_discover(c->st, &x);
-			printf("}\n");
-		}
-	} else {
-		printf("%-10s %8s %8s %8s %8s %9s %8s\n", "wnid", "urls", "pending", "fetched", "failed", "opted_out",
-		       "images");
-		rc = store_stats(c->st, &total, print_class, &x);
-		if (!rc)
-			printf("%-10s %8lld %8lld %8lld %8lld %9lld %8lld\n", "total", (long long)total.urls,
-			       (long long)total.pending, (long long)total.fetched, (long long)total.failed,
-			       (long long)total.opted_out, (long long)total.images);
-		if (!rc)
-			rc = print_discover(c->st, &x);
-	}
+	int rc = json ? print_json(c->st) : print_text(c->st);
 	if (rc) {
-		cli_error("%s", store_errmsg(c->st));
+		cli_error("%s", rc == NATADV_ENOMEM ? "out of memory" : store_errmsg(c->st));
 		return EXIT_FAIL;
 	}
 	return EXIT_OK;

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/fmt.h"
@@ -120,6 +122,17 @@ void cli_json_string(const char *s)
 	buf_release(&b);
 }
 
+int cli_json_put(json_t *o, size_t flags)
+{
+	char *text = o ? json_dumps(o, JSON_COMPACT | flags) : NULL;
+	json_decref(o);
+	if (!text)
+		return -1;
+	int rc = puts(text) < 0 ? -1 : 0;
+	free(text);
+	return rc;
+}
+
 const char *cli_default_reviewer(void)
 {
 	const char *r = getenv("NATADV_REVIEWER");
@@ -159,26 +172,39 @@ static void usage(FILE *f)
 		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
 }
 
-/* Quotes argv into one line the way a shell would read it back. */
-static void join_args(int argc, char **argv, buf *out)
+#define ARGS_MAX (1 << 20)     /* of the command line recorded in runs.args */
+#define ARGS_CUT " [cut: the command line is longer than 1 MiB]"
+
+/* Quotes one argument the way a shell would read it back. */
+static int quote_arg(const char *a, buf *out)
 {
-	for (int i = 0; i < argc; i++) {
+	if (*a && !strpbrk(a, " \t\n'\"\\$`*?![]{}()<>|&;#~"))
+		return buf_puts(out, a);
+	int rc = buf_puts(out, "'");
+	for (; *a && !rc; a++)
+		rc = *a == '\'' ? buf_puts(out, "'\\''") : buf_append(out, a, 1);
+	return rc ? rc : buf_puts(out, "'");
+}
+
+/* Joins argv into one line a shell would read back into out (initialised
+ * with room for ARGS_MAX + the note). A longer line is cut at ARGS_MAX and
+ * says so. 0, or NATADV_ENOMEM. */
+static int join_args(int argc, char **argv, buf *out)
+{
+	buf line;
+	buf_init(&line, ARGS_MAX);
+	int rc = 0;
+	for (int i = 0; !rc && i < argc; i++) {
 		if (i)
-			buf_puts(out, " ");
-		const char *a = argv[i];
-		if (*a && !strpbrk(a, " \t\n'\"\\$`*?![]{}()<>|&;#~")) {
-			buf_puts(out, a);
-			continue;
-		}
-		buf_puts(out, "'");
-		for (; *a; a++) {
-			if (*a == '\'')
-				buf_puts(out, "'\\''");
-			else
-				buf_append(out, a, 1);
-		}
-		buf_puts(out, "'");
+			rc = buf_puts(&line, " ");
+		if (!rc)
+			rc = quote_arg(argv[i], &line);
 	}
+	buf_reset(out);
+	if (!rc || rc == NATADV_ETOOBIG)
+		rc = buf_append(out, buf_cstr(&line), line.len) || (rc && buf_puts(out, ARGS_CUT)) ? NATADV_ENOMEM : 0;
+	buf_release(&line);
+	return rc;
 }
 
 int main(int argc, char **argv)
@@ -239,8 +265,12 @@ int main(int argc, char **argv)
 		}
 	}
 	buf args;
-	buf_init(&args, 1 << 20);
-	join_args(argc, argv, &args);
+	buf_init(&args, ARGS_MAX + sizeof ARGS_CUT);
+	if (join_args(argc, argv, &args) != 0) {
+		cli_error("cannot record the command line: out of memory");
+		buf_release(&args);
+		return EXIT_FAIL;
+	}
 	c.command = cmd->name;
 	c.args = buf_cstr(&args);
 

@@ -626,6 +626,7 @@ void disc_page_release(disc_page *p)
 		free(it->license);
 		free(it->license_raw);
 		free(it->author);
+		free(it->attribution);
 		free(it->title);
 		free(it->source_id);
 		free(it->mime);

@@ -39,6 +39,7 @@ typedef struct disc_item {
 	char *license;      /* normalised ("cc-by-4.0", "cc0-1.0", "pdm"); NULL if not recognised */
 	char *license_raw;  /* the licence as the source wrote it; NULL if it gave none */
 	char *author, *title;
+	char *attribution;  /* the credit line the source asks for, verbatim; NULL if none */
 	char *source_id;    /* the source's own id; never NULL */
 	char *mime;         /* the media type when the source says, else NULL */
 	long width, height; /* 0 when unknown */

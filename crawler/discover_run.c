@@ -420,6 +420,7 @@ static int store_page(struct run *r, const struct query *q, const char *page, co
 			.page_url = it->page_url,
 			.license = it->license,
 			.author = it->author,
+			.attribution = it->attribution,
 			.title = it->title,
 			.source_id = it->source_id,
 			.license_raw = it->license_raw,

@@ -2,7 +2,9 @@
  * taxon_name= (a Latin binomial) or q=, research-grade observations with
  * photos, and their results[].photos[] (url with the size word "square"
  * turned into "large", license_code, attribution), the observation's uri and
- * user.login. iNaturalist asks for at most 60 requests a minute and serves
+ * user. The author is the user's name (their login when they gave none);
+ * the photo's attribution, the credit its licence asks for, is kept
+ * verbatim. iNaturalist asks for at most 60 requests a minute and serves
  * no more than 10,000 results of one search. */
 #include "crawler/discover_src.h"
 
@@ -57,7 +59,7 @@ static char *large_url(const char *url)
 
 /* An observation: what its photos share. */
 struct obs {
-	char *uri, *login, *title;
+	char *uri, *author, *title;
 	disc_page *out;
 };
 
@@ -73,12 +75,14 @@ static int parse_photo(json_t *p, const char *where, void *ctx, char *err, size_
 		rc = dj_str(p, "url", 0, 0, where, &url, err, errlen);
 	if (!rc)
 		rc = dj_str(p, "license_code", 0, 0, where, &code, err, errlen);
+	if (!rc)
+		rc = dj_str(p, "attribution", 0, 0, where, &it->attribution, err, errlen);
 	if (!rc && url && !(it->url = large_url(url)))
 		rc = NATADV_ENOMEM;
 	/* a null license_code is iNaturalist's "all rights reserved"; its licences are 4.0 */
 	if (!rc)
 		rc = disc_item_license(it, code, code ? NULL : "all-rights-reserved", "4.0");
-	if (!rc && ((o->uri && !(it->page_url = strdup(o->uri))) || (o->login && !(it->author = strdup(o->login))) ||
+	if (!rc && ((o->uri && !(it->page_url = strdup(o->uri))) || (o->author && !(it->author = strdup(o->author))) ||
 	            (o->title && !(it->title = strdup(o->title)))))
 		rc = NATADV_ENOMEM;
 	free(url);
@@ -100,7 +104,13 @@ static int parse_obs(json_t *r, const char *where, void *page, char *err, size_t
 		rc = dj_get(r, "user", JSON_OBJECT, 0, where, &user, err, errlen);
 	if (!rc && user) {
 		snprintf(sub, sizeof sub, "%s.user", where);
-		rc = dj_str(user, "login", 0, 0, sub, &o.login, err, errlen);
+		rc = dj_str(user, "name", 0, 0, sub, &o.author, err, errlen);
+		if (!rc && o.author && !o.author[0]) {  /* an empty name: the login names the user */
+			free(o.author);
+			o.author = NULL;
+		}
+		if (!rc && !o.author)
+			rc = dj_str(user, "login", 0, 0, sub, &o.author, err, errlen);
 	}
 	if (!rc)
 		rc = dj_get(r, "taxon", JSON_OBJECT, 0, where, &taxon, err, errlen);
@@ -124,7 +134,7 @@ static int parse_obs(json_t *r, const char *where, void *page, char *err, size_t
 	free(guess);
 	free(taxon_name);
 	free(o.uri);
-	free(o.login);
+	free(o.author);
 	return rc;
 }
 

@@ -388,7 +388,37 @@ void eval_release_free(eval_release *r)
 
 /* ---- classifying a release ---- */
 
-#define TENSOR (3 * FILTER_CROP * FILTER_CROP)
+/* What eval_run gathers from filter_classify_files. */
+struct scoring {
+	const eval_release *r;
+	eval_result *out;
+	int *by_image;
+	void (*on_fail)(void *ctx, const char *path, const char *why);
+	void *ctx;
+	int *subset;          /* 1K index of each class of the release */
+	double *conf;         /* per image classified: the subset argmax's probability */
+	int *correct;         /* and whether it is the label */
+};
+
+static void score_one(void *ctx, size_t i, const float *logits, int classes)
+{
+	struct scoring *sc = ctx;
+	filter_pred p;
+	filter_predict(logits, classes, sc->subset, sc->r->nclasses, &p);
+	sc->conf[sc->out->n] = p.subset_p;
+	sc->correct[sc->out->n] = p.subset_pos == sc->r->labels[i];
+	if (sc->by_image)
+		sc->by_image[i] = sc->correct[sc->out->n];
+	sc->out->n++;
+}
+
+static void fail_one(void *ctx, size_t i, const char *why)
+{
+	struct scoring *sc = ctx;
+	sc->out->failed++;
+	if (sc->on_fail)
+		sc->on_fail(sc->ctx, sc->r->paths[i], why);
+}
 
 int eval_run(resnet *m, const eval_release *r, int batch, const volatile sig_atomic_t *stop,
              void (*on_fail)(void *ctx, const char *path, const char *why), void *ctx,
@@ -407,65 +437,24 @@ int eval_run(resnet *m, const eval_release *r, int batch, const volatile sig_ato
 			return NATADV_EINVAL;
 		}
 	}
-	if (batch < 1)
-		batch = 1;
-	int rc = resnet_prepare(m, batch, FILTER_CROP, FILTER_CROP);
-	if (rc) {
-		natadv_errf(err, errlen, "%s", resnet_errmsg(m));
-		return rc;
-	}
 	size_t nimg = r->nimages ? r->nimages : 1;
-	float *input = malloc(sizeof(float) * TENSOR * (size_t)batch);
-	float *logits = malloc(sizeof(float) * (size_t)classes * (size_t)batch);
-	int *subset = malloc(sizeof(int) * (size_t)r->nclasses);
-	size_t *which = malloc(sizeof(size_t) * (size_t)batch);
-	double *conf = malloc(sizeof(double) * nimg);
-	int *correct = malloc(sizeof(int) * nimg);
-	img_ctx *ic = img_ctx_new();
-	buf data;
-	buf_init(&data, 512u << 20);
-	if (!input || !logits || !subset || !which || !conf || !correct || !ic) {
+	int rc = 0;
+	struct scoring sc = {r, out, by_image, on_fail, ctx, malloc(sizeof(int) * (size_t)r->nclasses),
+	                     malloc(sizeof(double) * nimg), malloc(sizeof(int) * nimg)};
+	if (!sc.subset || !sc.conf || !sc.correct) {
 		rc = NATADV_ENOMEM;
 		natadv_errf(err, errlen, "out of memory");
 		goto out;
 	}
 	for (int c = 0; c < r->nclasses; c++)
-		subset[c] = (int)r->classes[c].index_1k;
-	int nb = 0;
-	char why[512];
-	for (size_t i = 0; i <= r->nimages; i++) {
-		if (i < r->nimages) {
-			if (buf_read_file(&data, r->paths[i], why, sizeof why) != 0 ||
-			    filter_preprocess(ic, data.data, data.len, 0, input + (size_t)nb * TENSOR, why, sizeof why) != 0) {
-				out->failed++;
-				if (on_fail)
-					on_fail(ctx, r->paths[i], why);
-				continue;
-			}
-			which[nb++] = i;
-		}
-		if (nb == batch || (i == r->nimages && nb > 0)) {
-			if ((rc = resnet_forward(m, input, nb, logits)) != 0) {
-				natadv_errf(err, errlen, "forward pass failed: %s", resnet_errmsg(m));
-				goto out;
-			}
-			for (int k = 0; k < nb; k++) {
-				filter_pred p;
-				filter_predict(logits + (size_t)k * classes, classes, subset, r->nclasses, &p);
-				conf[out->n] = p.subset_p;
-				correct[out->n] = p.subset_pos == r->labels[which[k]];
-				if (by_image)
-					by_image[which[k]] = correct[out->n];
-				out->n++;
-			}
-			nb = 0;
-		}
-		if (stop && *stop) {
-			rc = NATADV_EINTR;
-			natadv_errf(err, errlen, "interrupted");
-			goto out;
-		}
-	}
+		sc.subset[c] = (int)r->classes[c].index_1k;
+	filter_classify_opts o = {.batch = batch, .fast = 0};
+	filter_classify_cb cb = {score_one, fail_one, NULL};
+	rc = filter_classify_files(m, (const char *const *)r->paths, r->nimages, &o, stop, &cb, &sc, err, errlen);
+	if (rc)
+		goto out;
+	double *conf = sc.conf;
+	int *correct = sc.correct;
 	if (out->n) {
 		out->accuracy = eval_accuracy(correct, out->n);
 		if ((rc = eval_aurra(conf, correct, out->n, &out->aurra)) != 0) {
@@ -479,14 +468,9 @@ int eval_run(resnet *m, const eval_release *r, int batch, const volatile sig_ato
 			natadv_errf(err, errlen, "out of memory");
 	}
 out:
-	buf_release(&data);
-	img_ctx_free(ic);
-	free(correct);
-	free(conf);
-	free(which);
-	free(subset);
-	free(logits);
-	free(input);
+	free(sc.correct);
+	free(sc.conf);
+	free(sc.subset);
 	return rc;
 }
 

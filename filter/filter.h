@@ -55,6 +55,55 @@ int filter_classes_load(store *s, const char *subset, filter_classes *out);
 /* Frees what filter_classes_load allocated; accepts a zeroed struct. */
 void filter_classes_release(filter_classes *fc);
 
+/* ---- the model over image files (filter/classify.c) ---- */
+
+typedef struct filter_classify_opts {
+	int batch;            /* images per forward pass */
+	int fast;             /* DCT-scaled JPEG decoding (see filter_preprocess) */
+} filter_classify_opts;
+
+typedef struct filter_classify_cb {
+	/* the logits[classes] of file i (valid during the call), in file order */
+	void (*on_result)(void *ctx, size_t i, const float *logits, int classes);
+	/* file i cannot be read or decoded, and why (may be NULL) */
+	void (*on_fail)(void *ctx, size_t i, const char *why);
+	/* after each batch's results (may be NULL) */
+	void (*on_batch)(void *ctx);
+} filter_classify_cb;
+
+/* Runs m (prepared here for batches of o->batch) over the image files
+ * paths[0..n), read and preprocessed as filter_preprocess does, and calls
+ * cb's functions with ctx. Stops with NATADV_EINTR once *stop (may be NULL)
+ * is set. A file that fails is reported, not an error. Returns 0 or an
+ * error code with err saying why. */
+int filter_classify_files(resnet *m, const char *const *paths, size_t n, const filter_classify_opts *o,
+                          const volatile sig_atomic_t *stop, const filter_classify_cb *cb, void *ctx,
+                          char *err, size_t errlen);
+
+/* ---- weights (filter/model.c) ---- */
+
+typedef struct filter_model_added {
+	char sha256[65];      /* the model's id */
+	char arch[32];        /* "resnet50", ... */
+	int classes;
+	int64_t bytes;
+} filter_model_added;
+
+/* Loads the weights of the workspace's model name (or id) into *m (freed
+ * with resnet_free) and copies its id into id (may be NULL). verify = 1
+ * first checks the file's SHA-256 against the recorded id (NATADV_EFORMAT
+ * when it changed). NATADV_ENOTFOUND for an unknown model; err says why. */
+int filter_model_load(store *s, const char *name, int verify, resnet **m, char id[65], char *err, size_t errlen);
+/* Checks the weights file at path completely (a ResNet with torchvision's
+ * tensor names and shapes) and, when want_sha256 is not NULL, its SHA-256;
+ * then copies it into the workspace and records it as name with source_url
+ * (may be NULL) through store_model_import. *out (may be NULL) gets what was
+ * recorded. NATADV_EINVAL for a bad name (checked before anything is read),
+ * NATADV_EFORMAT for a file that is not such weights or has another SHA-256,
+ * NATADV_EEXIST for a name taken by other weights; err says why. */
+int filter_model_import(store *s, int64_t run_id, const char *path, const char *name, const char *source_url,
+                        const char *want_sha256, filter_model_added *out, char *err, size_t errlen);
+
 typedef struct filter_score_opts {
 	int batch;            /* images per forward pass (8) */
 	int threads;          /* forward-pass threads (number of cores) */

@@ -660,28 +660,14 @@ static double clock_s(clockid_t id)
 
 /* ---- running ---- */
 
-int resnet_prepare(resnet *m, int max_batch, int h, int w)
+/* Walks the plan once for input h x w and batches of max_batch: sets every
+ * op's input shape and the floats each buffer needs per image (early ops)
+ * or per batch (late ops), with the im2col/Winograd scratch of each. */
+static int plan_sizes(resnet *m, int max_batch, int h, int w, size_t early[NBUF], size_t late[NBUF],
+                      size_t *ecol, size_t *lcol)
 {
-	/* per image (early) or per batch (late): floats of each buffer */
-	size_t early[NBUF] = {0}, late[NBUF] = {0}, ecol = 0, lcol = 0;
-	size_t per_thread, total;
 	int c[NBUF] = {0}, hh[NBUF] = {0}, ww[NBUF] = {0};
-	const int threads = nn_pool_threads(m->pool);
 
-	if (max_batch < 1 || max_batch > 4096 || h < 1 || w < 1 || h > 8192 ||
-	    w > 8192) {
-		natadv_errf(m->err, sizeof m->err,
-		       "bad batch %d or input size %dx%d", max_batch, h, w);
-		return NATADV_EINVAL;
-	}
-	free(m->arena);
-	free(m->early);
-	m->arena = NULL;
-	m->early = NULL;
-	m->arena_floats = 0;
-	m->max_batch = 0;
-
-	/* Walk the plan once to learn every shape and buffer size. */
 	c[BUF_IN] = 3, hh[BUF_IN] = h, ww[BUF_IN] = w;
 	early[BUF_IN] = (size_t)3 * h * w;
 	for (int i = 0; i < m->nops; i++) {
@@ -689,7 +675,7 @@ int resnet_prepare(resnet *m, int max_batch, int h, int w)
 		const int is_early = i < m->split;
 		const int images = is_early ? 1 : max_batch;
 		size_t *need = is_early ? early : late;
-		size_t *col = is_early ? &ecol : &lcol;
+		size_t *col = is_early ? ecol : lcol;
 		int oc, oh, ow;
 
 		op->c = c[op->src], op->h = hh[op->src], op->w = ww[op->src];
@@ -735,12 +721,18 @@ int resnet_prepare(resnet *m, int max_batch, int h, int w)
 		if ((size_t)oc * oh * ow * images > need[op->dst])
 			need[op->dst] = (size_t)oc * oh * ow * images;
 	}
+	return 0;
+}
 
-	/* One allocation for everything, touched once here, never again:
-	 * the late buffers, then each thread's early ones. */
 #define UP16(x) (((x) + 15) / 16 * 16)
-	per_thread = UP16(ecol);
-	total = UP16(lcol);
+
+/* One allocation for everything, touched once here, never again: the late
+ * buffers, then each thread's early ones. */
+static int alloc_arena(resnet *m, int threads, const size_t early[NBUF], const size_t late[NBUF],
+                       size_t ecol, size_t lcol)
+{
+	size_t per_thread = UP16(ecol), total = UP16(lcol);
+
 	for (int b = 0; b < NBUF; b++) {
 		per_thread += UP16(early[b]);
 		total += UP16(late[b]);
@@ -775,9 +767,34 @@ int resnet_prepare(resnet *m, int max_batch, int h, int w)
 		e->col_floats = ecol;
 		total += UP16(ecol);
 	}
-#undef UP16
 	m->arena_floats = total;
 	m->early_threads = threads;
+	return 0;
+}
+
+#undef UP16
+
+int resnet_prepare(resnet *m, int max_batch, int h, int w)
+{
+	/* per image (early) or per batch (late): floats of each buffer */
+	size_t early[NBUF] = {0}, late[NBUF] = {0}, ecol = 0, lcol = 0;
+	int rc;
+
+	if (max_batch < 1 || max_batch > 4096 || h < 1 || w < 1 || h > 8192 ||
+	    w > 8192) {
+		natadv_errf(m->err, sizeof m->err,
+		       "bad batch %d or input size %dx%d", max_batch, h, w);
+		return NATADV_EINVAL;
+	}
+	free(m->arena);
+	free(m->early);
+	m->arena = NULL;
+	m->early = NULL;
+	m->arena_floats = 0;
+	m->max_batch = 0;
+	if ((rc = plan_sizes(m, max_batch, h, w, early, late, &ecol, &lcol)) != 0 ||
+	    (rc = alloc_arena(m, nn_pool_threads(m->pool), early, late, ecol, lcol)) != 0)
+		return rc;
 	m->max_batch = max_batch, m->h = h, m->w = w;
 	return 0;
 }

@@ -226,87 +226,88 @@ static int cmp_name(const void *a, const void *b)
 	return strcmp((*x)->name, (*y)->name);
 }
 
-/* Parses f->base/f->size into f's tensor table. */
-static int parse(st_file *f, char *err, size_t errlen)
+/* Checks the 8-byte length and loads the JSON header object into *root. */
+static int load_header(const st_file *f, json_t **root, uint64_t *hlen, char *err, size_t errlen)
 {
-	const unsigned char *data;
-	uint64_t hlen, dsize, at;
 	json_error_t jerr;
-	json_t *root = NULL, *v;
-	struct range *r = NULL;
-	st_tensor *tmp = NULL;
-	const char *key;
-	size_t n = 0, i;
-	int rc = NATADV_EFORMAT;
 
+	*root = NULL;
 	if (f->size < 8) {
 		natadv_errf(err, errlen, "file of %zu bytes is too short for a "
 		       "safetensors header", f->size);
-		goto out;
+		return NATADV_EFORMAT;
 	}
-	hlen = le64(f->base);
-	if (hlen > ST_MAX_HEADER) {
+	*hlen = le64(f->base);
+	if (*hlen > ST_MAX_HEADER) {
 		natadv_errf(err, errlen, "header length %llu exceeds the %zu byte limit",
-		       (unsigned long long)hlen, ST_MAX_HEADER);
-		rc = NATADV_ETOOBIG;
-		goto out;
+		       (unsigned long long)*hlen, ST_MAX_HEADER);
+		return NATADV_ETOOBIG;
 	}
-	if (hlen > f->size - 8) {
+	if (*hlen > f->size - 8) {
 		natadv_errf(err, errlen, "header length %llu exceeds file size %zu",
-		       (unsigned long long)hlen, f->size);
-		goto out;
+		       (unsigned long long)*hlen, f->size);
+		return NATADV_EFORMAT;
 	}
-	if (hlen < 2 || f->base[8] != '{') {
+	if (*hlen < 2 || f->base[8] != '{') {
 		natadv_errf(err, errlen, "header does not start with '{'");
-		goto out;
+		return NATADV_EFORMAT;
 	}
-	root = json_loadb((const char *)f->base + 8, (size_t)hlen,
-	                  JSON_REJECT_DUPLICATES, &jerr);
-	if (!root) {
+	*root = json_loadb((const char *)f->base + 8, (size_t)*hlen,
+	                   JSON_REJECT_DUPLICATES, &jerr);
+	if (!*root) {
 		natadv_errf(err, errlen, "bad JSON header: %s at byte %d", jerr.text,
 		       jerr.position);
-		goto out;
+		return NATADV_EFORMAT;
 	}
-	if (!json_is_object(root)) {
+	if (!json_is_object(*root)) {
 		natadv_errf(err, errlen, "header is not a JSON object");
-		goto out;
+		return NATADV_EFORMAT;
 	}
-	n = json_object_size(root);
-	tmp = calloc(n ? n : 1, sizeof *tmp);
-	r = calloc(n ? n : 1, sizeof *r);
-	if (!tmp || !r) {
-		rc = NATADV_ENOMEM;
-		goto out;
-	}
-	n = 0;
+	return 0;
+}
+
+/* Reads every header entry: __metadata__ into f, tensors into tmp[] with
+ * their byte ranges in r[]; *n gets the number of tensors. */
+static int parse_entries(st_file *f, json_t *root, st_tensor *tmp, struct range *r, size_t *n,
+                         char *err, size_t errlen)
+{
+	const char *key;
+	json_t *v;
+	int rc;
+
+	*n = 0;
 	json_object_foreach(root, key, v) {
 		if (!strcmp(key, "__metadata__")) {
 			if (f->meta) {
 				/* JSON_REJECT_DUPLICATES makes this unreachable */
 				natadv_errf(err, errlen, "duplicate __metadata__");
-				goto out;
+				return NATADV_EFORMAT;
 			}
 			rc = parse_metadata(f, v, err, errlen);
 			if (rc)
-				goto out;
-			rc = NATADV_EFORMAT;
+				return rc;
 			continue;
 		}
-		rc = parse_entry(&tmp[n], key, v, &r[n].begin, &r[n].end, err,
+		rc = parse_entry(&tmp[*n], key, v, &r[*n].begin, &r[*n].end, err,
 		                 errlen);
 		if (rc)
-			goto out;
-		rc = NATADV_EFORMAT;
-		tmp[n].name = key; /* replaced by an owned copy below */
-		r[n].i = n;
-		n++;
+			return rc;
+		tmp[*n].name = key; /* replaced by an owned copy in build_table */
+		r[*n].i = *n;
+		(*n)++;
 	}
+	return 0;
+}
 
-	data = f->base + 8 + hlen;
-	dsize = f->size - 8 - hlen;
+/* Sorts the ranges and checks that they tile the dsize data bytes exactly:
+ * no overlap, no hole, nothing past the end or after the last tensor. */
+static int check_ranges(const st_tensor *tmp, struct range *r, size_t n, uint64_t dsize,
+                        char *err, size_t errlen)
+{
+	uint64_t at = 0;
+
 	qsort(r, n, sizeof *r, cmp_range);
-	at = 0;
-	for (i = 0; i < n; i++) {
+	for (size_t i = 0; i < n; i++) {
 		const char *name = tmp[r[i].i].name;
 
 		if (r[i].begin < at) {
@@ -315,7 +316,7 @@ static int parse(st_file *f, char *err, size_t errlen)
 			       "another tensor", name,
 			       (unsigned long long)r[i].begin,
 			       (unsigned long long)r[i].end);
-			goto out;
+			return NATADV_EFORMAT;
 		}
 		if (r[i].begin > at) {
 			natadv_errf(err, errlen,
@@ -324,7 +325,7 @@ static int parse(st_file *f, char *err, size_t errlen)
 			       (unsigned long long)r[i].begin,
 			       (unsigned long long)r[i].end,
 			       (unsigned long long)at);
-			goto out;
+			return NATADV_EFORMAT;
 		}
 		if (r[i].end > dsize) {
 			natadv_errf(err, errlen,
@@ -333,7 +334,7 @@ static int parse(st_file *f, char *err, size_t errlen)
 			       (unsigned long long)r[i].begin,
 			       (unsigned long long)r[i].end,
 			       (unsigned long long)dsize);
-			goto out;
+			return NATADV_EFORMAT;
 		}
 		at = r[i].end;
 	}
@@ -342,16 +343,20 @@ static int parse(st_file *f, char *err, size_t errlen)
 		       "%llu bytes after the last tensor's data (tensors cover "
 		       "%llu of %llu)", (unsigned long long)(dsize - at),
 		       (unsigned long long)at, (unsigned long long)dsize);
-		goto out;
+		return NATADV_EFORMAT;
 	}
+	return 0;
+}
 
+/* Fills f's tensor table in data order (r sorted) and its by-name index. */
+static int build_table(st_file *f, const st_tensor *tmp, const struct range *r, size_t n,
+                       const unsigned char *data)
+{
 	f->t = calloc(n ? n : 1, sizeof *f->t);
 	f->by_name = calloc(n ? n : 1, sizeof *f->by_name);
-	if (!f->t || !f->by_name) {
-		rc = NATADV_ENOMEM;
-		goto out;
-	}
-	for (i = 0; i < n; i++) {
+	if (!f->t || !f->by_name)
+		return NATADV_ENOMEM;
+	for (size_t i = 0; i < n; i++) {
 		st_tensor *t = &f->t[i];
 
 		*t = tmp[r[i].i];
@@ -360,14 +365,38 @@ static int parse(st_file *f, char *err, size_t errlen)
 		t->index = i;
 		f->n = i + 1;
 		t->name = strdup(tmp[r[i].i].name);
-		if (!t->name) {
-			rc = NATADV_ENOMEM;
-			goto out;
-		}
+		if (!t->name)
+			return NATADV_ENOMEM;
 		f->by_name[i] = t;
 	}
 	qsort(f->by_name, n, sizeof *f->by_name, cmp_name);
-	rc = 0;
+	return 0;
+}
+
+/* Parses f->base/f->size into f's tensor table. */
+static int parse(st_file *f, char *err, size_t errlen)
+{
+	uint64_t hlen = 0;
+	json_t *root = NULL;
+	struct range *r = NULL;
+	st_tensor *tmp = NULL;
+	size_t n = 0;
+
+	int rc = load_header(f, &root, &hlen, err, errlen);
+	if (rc)
+		goto out;
+	n = json_object_size(root);
+	tmp = calloc(n ? n : 1, sizeof *tmp);
+	r = calloc(n ? n : 1, sizeof *r);
+	if (!tmp || !r) {
+		rc = NATADV_ENOMEM;
+		goto out;
+	}
+	rc = parse_entries(f, root, tmp, r, &n, err, errlen);
+	if (!rc)
+		rc = check_ranges(tmp, r, n, f->size - 8 - hlen, err, errlen);
+	if (!rc)
+		rc = build_table(f, tmp, r, n, f->base + 8 + hlen);
 out:
 	free(r);
 	free(tmp);

@@ -10,6 +10,7 @@
 #include "filter/filter.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -147,15 +148,20 @@ static int record_scored(store *s, int64_t run_id, const char *model_id, const f
 	filter_predict(logits, classes, fc->sub_1k, fc->nsub, &pr);
 	filter_softmax(logits, classes, p1k);
 	filter_softmax_subset(logits, fc->sub_1k, fc->nsub, psub);
-	char top5[256];
-	int o = snprintf(top5, sizeof top5, "[");
-	for (int k = 0; k < 5 && pr.top5[k] >= 0; k++)
-		o += snprintf(top5 + o, sizeof top5 - (size_t)o, "%s[%d,%.6g]", k ? "," : "", pr.top5[k], pr.top5_p[k]);
-	snprintf(top5 + o, sizeof top5 - (size_t)o, "]");
+	/* top5_json: [[index_1k, prob], ...] */
+	json_t *arr = json_array();
+	for (int k = 0; arr && k < 5 && pr.top5[k] >= 0; k++)
+		json_array_append_new(arr, json_pack("[i, f]", pr.top5[k], (double)pr.top5_p[k]));
+	char *top5 = arr ? json_dumps(arr, JSON_COMPACT | JSON_REAL_PRECISION(6)) : NULL;
+	json_decref(arr);
+	if (!top5)
+		return NATADV_ENOMEM;
 	struct tag_ctx t = {.fc = fc, .p1k = p1k, .psub = psub, .classes = classes};
 	int rc = store_image_classes(s, hash, tag_cb, &t);
-	if (rc)
+	if (rc) {
+		free(top5);
 		return rc;
+	}
 	store_score row = {
 		.image_hash = hash,
 		.model_id = model_id,
@@ -169,7 +175,9 @@ static int record_scored(store *s, int64_t run_id, const char *model_id, const f
 		.fast_decode = fast,
 		.run_id = run_id,
 	};
-	return store_score_put(s, &row, t.tags, t.n);
+	rc = store_score_put(s, &row, t.tags, t.n);
+	free(top5);
+	return rc;
 }
 
 struct collect {
@@ -186,219 +194,280 @@ static void collect_hash(void *ctx, const char *hash)
 	snprintf(c->last, sizeof c->last, "%s", hash);
 }
 
+/* One scoring run: the decoders' shared state, the main thread's buffers
+ * (allocated once in run_setup) and where the loop stands. */
+struct run {
+	store *s;
+	int64_t run_id;
+	const char *model_id;
+	resnet *m;
+	const filter_score_opts *o;
+	int classes, batch, ndec;
+	struct scorer sc;
+	filter_classes fc;
+	pthread_t *thr;
+	int nthr, in_tx;
+	float *input, *logits, *p1k, *psub;
+	struct slot *free_slots;
+	struct slot **ready;      /* decoded, waiting for the next forward pass */
+	int nready, outstanding, exhausted;
+	char cursor[33];          /* the last hash handed to the decoders */
+	struct collect col;
+	filter_progress prog;
+	char *err;
+	size_t errlen;
+};
+
+/* Sets the message from the store and returns rc. */
+static int store_err(struct run *r, int rc)
+{
+	snprintf(r->err, r->errlen, "%s", store_errmsg(r->s));
+	return rc;
+}
+
+/* Loads the class lists, prepares the model and allocates every buffer
+ * once (slots for two batches in flight), then starts the decoders. */
+static int run_setup(struct run *r)
+{
+	int rc;
+	if ((rc = filter_classes_load(r->s, "imagenet-a", &r->fc)) != 0) {
+		snprintf(r->err, r->errlen, "cannot read class lists: %s", store_errmsg(r->s));
+		return rc;
+	}
+	if (r->classes != r->fc.n1k) /* a model with other outputs is scored without the imagenet-a subset */
+		r->fc.nsub = 0;
+	if (r->o->threads > 0 && (rc = resnet_set_threads(r->m, r->o->threads)) != 0) {
+		snprintf(r->err, r->errlen, "cannot set threads");
+		return rc;
+	}
+	if ((rc = resnet_prepare(r->m, r->batch, FILTER_CROP, FILTER_CROP)) != 0) {
+		snprintf(r->err, r->errlen, "%s", resnet_errmsg(r->m));
+		return rc;
+	}
+	if ((rc = store_count_unscored(r->s, r->model_id, &r->prog.total)) != 0)
+		return store_err(r, rc);
+	struct scorer *sc = &r->sc;
+	sc->nslots = 2 * r->batch + r->ndec;
+	sc->slots = calloc((size_t)sc->nslots, sizeof *sc->slots);
+	sc->arena = malloc(sizeof(float) * TENSOR * (size_t)sc->nslots);
+	r->input = malloc(sizeof(float) * TENSOR * (size_t)r->batch);
+	r->logits = malloc(sizeof(float) * (size_t)r->classes * (size_t)r->batch);
+	r->p1k = malloc(sizeof(float) * (size_t)r->classes);
+	r->psub = malloc(sizeof(float) * (size_t)(r->fc.nsub > 0 ? r->fc.nsub : 1));
+	r->ready = calloc((size_t)r->batch, sizeof *r->ready);
+	r->col.cap = sc->nslots;
+	r->col.hashes = calloc((size_t)r->col.cap, sizeof *r->col.hashes);
+	r->thr = calloc((size_t)r->ndec, sizeof *r->thr);
+	if (!sc->slots || !sc->arena || !r->input || !r->logits || !r->p1k || !r->psub || !r->ready ||
+	    !r->col.hashes || !r->thr) {
+		snprintf(r->err, r->errlen, "out of memory");
+		return NATADV_ENOMEM;
+	}
+	for (int i = 0; i < sc->nslots; i++) {
+		sc->slots[i].chw = sc->arena + (size_t)i * TENSOR;
+		sc->slots[i].next = r->free_slots;
+		r->free_slots = &sc->slots[i];
+	}
+	for (; r->nthr < r->ndec; r->nthr++)
+		if (pthread_create(&r->thr[r->nthr], NULL, decoder_main, sc) != 0)
+			break;
+	if (r->nthr == 0) {
+		snprintf(r->err, r->errlen, "cannot start decoder threads");
+		return NATADV_ENOMEM;
+	}
+	return 0;
+}
+
+/* Hands the free slots to the decoders, with the next unscored hashes. */
+static int feed_decoders(struct run *r, const volatile sig_atomic_t *stop)
+{
+	struct collect *col = &r->col;
+	while (r->free_slots && !r->exhausted && !*stop) {
+		int want = 0;
+		for (struct slot *f = r->free_slots; f; f = f->next)
+			want++;
+		col->n = 0;
+		col->cap = want;
+		col->last[0] = '\0';
+		int n = store_unscored_scan(r->s, r->model_id, r->cursor, want, collect_hash, col);
+		if (n < 0)
+			return store_err(r, -n);
+		if (n < want)
+			r->exhausted = 1;
+		if (n == 0)
+			break;
+		snprintf(r->cursor, sizeof r->cursor, "%s", col->last);
+		pthread_mutex_lock(&r->sc.mu);
+		for (int i = 0; i < col->n; i++) {
+			struct slot *sl = r->free_slots;
+			r->free_slots = sl->next;
+			snprintf(sl->hash, sizeof sl->hash, "%s", col->hashes[i]);
+			sq_push(&r->sc.todo, sl);
+			r->outstanding++;
+		}
+		pthread_cond_broadcast(&r->sc.cv_todo);
+		pthread_mutex_unlock(&r->sc.mu);
+	}
+	return 0;
+}
+
+/* Waits for decoded slots unless a batch is full or nothing else comes;
+ * returns those that failed (a list), keeps the others in ready. */
+static struct slot *take_decoded(struct run *r)
+{
+	struct slot *d, *failed = NULL;
+	pthread_mutex_lock(&r->sc.mu);
+	while (!r->sc.done.head && r->outstanding > 0 && r->nready < r->batch)
+		pthread_cond_wait(&r->sc.cv_done, &r->sc.mu);
+	while (r->nready < r->batch && (d = sq_pop(&r->sc.done)) != NULL) {
+		r->outstanding--;
+		if (d->failed) {
+			d->next = failed;
+			failed = d;
+		} else {
+			r->ready[r->nready++] = d;
+		}
+	}
+	pthread_mutex_unlock(&r->sc.mu);
+	return failed;
+}
+
+/* Records why each failed slot's image cannot be scored; frees the slots. */
+static int record_failed(struct run *r, struct slot *failed)
+{
+	while (failed) {
+		struct slot *d = failed;
+		failed = d->next;
+		store_score row = {.image_hash = d->hash, .model_id = r->model_id, .error = d->error,
+		                   .fast_decode = r->o->fast, .run_id = r->run_id};
+		int rc = store_score_put(r->s, &row, NULL, 0);
+		if (rc)
+			return store_err(r, rc);
+		r->prog.unscorable++;
+		d->next = r->free_slots;
+		r->free_slots = d;
+	}
+	return 0;
+}
+
+/* Runs the ready images through the network and records their scores. */
+static int run_batch(struct run *r)
+{
+	for (int i = 0; i < r->nready; i++)
+		memcpy(r->input + (size_t)i * TENSOR, r->ready[i]->chw, sizeof(float) * TENSOR); /* [n,3,224,224] */
+	int rc = resnet_forward(r->m, r->input, r->nready, r->logits);
+	if (rc) {
+		snprintf(r->err, r->errlen, "%s", resnet_errmsg(r->m));
+		return rc;
+	}
+	for (int i = 0; i < r->nready; i++) {
+		rc = record_scored(r->s, r->run_id, r->model_id, &r->fc, r->ready[i]->hash,
+		                   r->logits + (size_t)i * r->classes, r->classes, r->o->fast, r->p1k, r->psub);
+		if (rc == NATADV_ENOMEM) {
+			snprintf(r->err, r->errlen, "out of memory");
+			return rc;
+		}
+		if (rc)
+			return store_err(r, rc);
+		r->ready[i]->next = r->free_slots;
+		r->free_slots = r->ready[i];
+	}
+	r->prog.scored += r->nready;
+	r->nready = 0;
+	return 0;
+}
+
+/* Ends the open transaction (commit, or rollback after an error), stops the
+ * decoders and frees what run_setup allocated. Returns rc, or the commit's
+ * error. */
+static int run_teardown(struct run *r, int rc)
+{
+	if (r->in_tx) {
+		if (rc)
+			store_rollback(r->s);
+		else if ((rc = store_commit(r->s)) != 0)
+			store_err(r, rc);
+	}
+	pthread_mutex_lock(&r->sc.mu);
+	r->sc.quit = 1;
+	pthread_cond_broadcast(&r->sc.cv_todo);
+	pthread_mutex_unlock(&r->sc.mu);
+	for (int i = 0; i < r->nthr; i++)
+		pthread_join(r->thr[i], NULL);
+	pthread_mutex_destroy(&r->sc.mu);
+	pthread_cond_destroy(&r->sc.cv_todo);
+	pthread_cond_destroy(&r->sc.cv_done);
+	free(r->thr);
+	free(r->col.hashes);
+	free(r->ready);
+	free(r->psub);
+	free(r->p1k);
+	free(r->logits);
+	free(r->input);
+	free(r->sc.arena);
+	free(r->sc.slots);
+	filter_classes_release(&r->fc);
+	return rc;
+}
+
 int filter_score_run(store *s, int64_t run_id, const char *model_id, resnet *m,
                      const filter_score_opts *o, const volatile sig_atomic_t *stop,
                      void (*progress)(void *ctx, const filter_progress *p), void *ctx,
                      filter_progress *final, char *err, size_t errlen)
 {
-	filter_progress prog = {0};
 	double t0 = time_mono(), last_progress = 0;
-	const resnet_info *info = resnet_get_info(m);
-	int classes = info->classes, batch = o->batch > 0 ? o->batch : 8;
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	int ndec = o->decoders > 0 ? o->decoders : (ncpu > 0 ? (int)ncpu : 1);
-	struct scorer sc = {.st = s, .objdir = store_objects_dir(s), .fast = o->fast};
-	filter_classes fc = {0};
-	pthread_t *thr = NULL;
-	int nthr = 0, in_tx = 0, rc;
-	float *input = NULL, *logits = NULL, *p1k = NULL, *psub = NULL;
-	struct slot **ready = NULL;
-	struct collect col = {0};
+	struct run r = {
+		.s = s, .run_id = run_id, .model_id = model_id, .m = m, .o = o,
+		.classes = resnet_get_info(m)->classes,
+		.batch = o->batch > 0 ? o->batch : 8,
+		.ndec = o->decoders > 0 ? o->decoders : (ncpu > 0 ? (int)ncpu : 1),
+		.sc = {.st = s, .objdir = store_objects_dir(s), .fast = o->fast},
+		.err = err, .errlen = errlen,
+	};
 	err[0] = '\0';
-	pthread_mutex_init(&sc.mu, NULL);
-	pthread_cond_init(&sc.cv_todo, NULL);
-	pthread_cond_init(&sc.cv_done, NULL);
-
-	if ((rc = filter_classes_load(s, "imagenet-a", &fc)) != 0) {
-		snprintf(err, errlen, "cannot read class lists: %s", store_errmsg(s));
-		goto out;
-	}
-	if (classes != fc.n1k) {
-		/* A model with other outputs is scored, but without the imagenet-a subset. */
-		fc.nsub = 0;
-	}
-	if (o->threads > 0 && (rc = resnet_set_threads(m, o->threads)) != 0) {
-		snprintf(err, errlen, "cannot set threads");
-		goto out;
-	}
-	if ((rc = resnet_prepare(m, batch, FILTER_CROP, FILTER_CROP)) != 0) {
-		snprintf(err, errlen, "%s", resnet_errmsg(m));
-		goto out;
-	}
-	if ((rc = store_count_unscored(s, model_id, &prog.total)) != 0) {
-		snprintf(err, errlen, "%s", store_errmsg(s));
-		goto out;
-	}
-	/* Every buffer is allocated here, once: slots for two batches in flight. */
-	sc.nslots = 2 * batch + ndec;
-	sc.slots = calloc((size_t)sc.nslots, sizeof *sc.slots);
-	sc.arena = malloc(sizeof(float) * TENSOR * (size_t)sc.nslots);
-	input = malloc(sizeof(float) * TENSOR * (size_t)batch);
-	logits = malloc(sizeof(float) * (size_t)classes * (size_t)batch);
-	p1k = malloc(sizeof(float) * (size_t)classes);
-	psub = malloc(sizeof(float) * (size_t)(fc.nsub > 0 ? fc.nsub : 1));
-	ready = calloc((size_t)batch, sizeof *ready);
-	col.cap = sc.nslots;
-	col.hashes = calloc((size_t)col.cap, sizeof *col.hashes);
-	thr = calloc((size_t)ndec, sizeof *thr);
-	if (!sc.slots || !sc.arena || !input || !logits || !p1k || !psub || !ready || !col.hashes || !thr) {
-		rc = NATADV_ENOMEM;
-		snprintf(err, errlen, "out of memory");
-		goto out;
-	}
-	struct slot *free_slots = NULL;
-	for (int i = 0; i < sc.nslots; i++) {
-		sc.slots[i].chw = sc.arena + (size_t)i * TENSOR;
-		sc.slots[i].next = free_slots;
-		free_slots = &sc.slots[i];
-	}
-	for (; nthr < ndec; nthr++)
-		if (pthread_create(&thr[nthr], NULL, decoder_main, &sc) != 0)
+	pthread_mutex_init(&r.sc.mu, NULL);
+	pthread_cond_init(&r.sc.cv_todo, NULL);
+	pthread_cond_init(&r.sc.cv_done, NULL);
+	int rc = run_setup(&r);
+	while (!rc) {
+		if ((rc = feed_decoders(&r, stop)) != 0 || (r.outstanding == 0 && r.nready == 0))
 			break;
-	if (nthr == 0) {
-		rc = NATADV_ENOMEM;
-		snprintf(err, errlen, "cannot start decoder threads");
-		goto out;
-	}
-
-	int outstanding = 0, nready = 0, exhausted = 0;
-	char cursor[33] = "";
-	for (;;) {
-		/* 1. hand free slots to the decoders */
-		while (free_slots && !exhausted && !*stop) {
-			int want = 0;
-			for (struct slot *f = free_slots; f; f = f->next)
-				want++;
-			col.n = 0;
-			col.cap = want;
-			col.last[0] = '\0';
-			int n = store_unscored_scan(s, model_id, cursor, want, collect_hash, &col);
-			if (n < 0) {
-				rc = -n;
-				snprintf(err, errlen, "%s", store_errmsg(s));
-				goto out;
-			}
-			if (n < want)
-				exhausted = 1;
-			if (n == 0)
-				break;
-			snprintf(cursor, sizeof cursor, "%s", col.last);
-			pthread_mutex_lock(&sc.mu);
-			for (int i = 0; i < col.n; i++) {
-				struct slot *sl = free_slots;
-				free_slots = sl->next;
-				snprintf(sl->hash, sizeof sl->hash, "%s", col.hashes[i]);
-				sq_push(&sc.todo, sl);
-				outstanding++;
-			}
-			pthread_cond_broadcast(&sc.cv_todo);
-			pthread_mutex_unlock(&sc.mu);
-		}
-		if (outstanding == 0 && nready == 0)
-			break;
-		/* 2. take decoded slots; run a batch when it is full or nothing else comes */
-		pthread_mutex_lock(&sc.mu);
-		while (!sc.done.head && outstanding > 0 && nready < batch)
-			pthread_cond_wait(&sc.cv_done, &sc.mu);
-		struct slot *d;
-		struct slot *failed_list = NULL;
-		while (nready < batch && (d = sq_pop(&sc.done)) != NULL) {
-			outstanding--;
-			if (d->failed) {
-				d->next = failed_list;
-				failed_list = d;
-			} else {
-				ready[nready++] = d;
-			}
-		}
-		pthread_mutex_unlock(&sc.mu);
-		if (!in_tx) {
+		struct slot *failed = take_decoded(&r);
+		if (!r.in_tx) {
 			if ((rc = store_begin(s)) != 0) {
-				snprintf(err, errlen, "%s", store_errmsg(s));
-				goto out;
+				store_err(&r, rc);
+				break;
 			}
-			in_tx = 1;
+			r.in_tx = 1;
 		}
-		while (failed_list) {
-			d = failed_list;
-			failed_list = d->next;
-			store_score row = {.image_hash = d->hash, .model_id = model_id, .error = d->error,
-			                   .fast_decode = o->fast, .run_id = run_id};
-			if ((rc = store_score_put(s, &row, NULL, 0)) != 0) {
-				snprintf(err, errlen, "%s", store_errmsg(s));
-				goto out;
-			}
-			prog.unscorable++;
-			d->next = free_slots;
-			free_slots = d;
-		}
-		if (nready == batch || (nready > 0 && outstanding == 0)) {
-			for (int i = 0; i < nready; i++)
-				memcpy(input + (size_t)i * TENSOR, ready[i]->chw, sizeof(float) * TENSOR); /* [n,3,224,224] */
-			if ((rc = resnet_forward(m, input, nready, logits)) != 0) {
-				snprintf(err, errlen, "%s", resnet_errmsg(m));
-				goto out;
-			}
-			for (int i = 0; i < nready; i++) {
-				rc = record_scored(s, run_id, model_id, &fc, ready[i]->hash, logits + (size_t)i * classes,
-				                   classes, o->fast, p1k, psub);
-				if (rc) {
-					snprintf(err, errlen, "%s", store_errmsg(s));
-					goto out;
-				}
-				ready[i]->next = free_slots;
-				free_slots = ready[i];
-			}
-			prog.scored += nready;
-			nready = 0;
-		}
-		if (in_tx && nready == 0) {
-			in_tx = 0;
+		if ((rc = record_failed(&r, failed)) != 0)
+			break;
+		/* a batch when it is full or nothing else comes; each batch commits */
+		if ((r.nready == r.batch || (r.nready > 0 && r.outstanding == 0)) && (rc = run_batch(&r)) != 0)
+			break;
+		if (r.in_tx && r.nready == 0) {
+			r.in_tx = 0;
 			if ((rc = store_commit(s)) != 0) {
-				snprintf(err, errlen, "%s", store_errmsg(s));
-				goto out;
+				store_err(&r, rc);
+				break;
 			}
 		}
 		double mono = time_mono();
 		if (progress && mono - last_progress > 0.25) {
-			prog.elapsed = mono - t0;
-			progress(ctx, &prog);
+			r.prog.elapsed = mono - t0;
+			progress(ctx, &r.prog);
 			last_progress = mono;
 		}
 	}
-	if (*stop) {
+	if (!rc && *stop) {
 		rc = NATADV_EINTR;
 		snprintf(err, errlen, "interrupted");
 	}
-out:
-	if (in_tx) {
-		if (rc)
-			store_rollback(s);
-		else if ((rc = store_commit(s)) != 0)
-			snprintf(err, errlen, "%s", store_errmsg(s));
-	}
-	pthread_mutex_lock(&sc.mu);
-	sc.quit = 1;
-	pthread_cond_broadcast(&sc.cv_todo);
-	pthread_mutex_unlock(&sc.mu);
-	for (int i = 0; i < nthr; i++)
-		pthread_join(thr[i], NULL);
-	pthread_mutex_destroy(&sc.mu);
-	pthread_cond_destroy(&sc.cv_todo);
-	pthread_cond_destroy(&sc.cv_done);
-	free(thr);
-	free(col.hashes);
-	free(ready);
-	free(psub);
-	free(p1k);
-	free(logits);
-	free(input);
-	free(sc.arena);
-	free(sc.slots);
-	filter_classes_release(&fc);
-	prog.elapsed = time_mono() - t0;
+	rc = run_teardown(&r, rc);
+	r.prog.elapsed = time_mono() - t0;
 	if (final)
-		*final = prog;
+		*final = r.prog;
 	if (rc && !err[0])
 		snprintf(err, errlen, "%s", natadv_strerror(rc));
 	return rc;

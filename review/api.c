@@ -64,11 +64,11 @@ static void reply_json(rv_reply *r, json_t *o)
 /* Maps a store error to a status and its message. */
 static void reply_store_error(review_server *srv, rv_reply *r, int rc)
 {
-	unsigned status = rc == NATADV_ENOTFOUND ? 404 : rc == NATADV_EINVAL ? 409 : 500;
+	unsigned status = rc == NATADV_ENOTFOUND ? 404 : rc == NATADV_EINVAL || rc == NATADV_EEXIST ? 409 : 500;
 	rv_reply_error(r, status, store_errmsg(srv->st));
 }
 
-static json_t *proposal_json(const store_proposal_row *p)
+static json_t *proposal_json(const store_proposal *p)
 {
 	json_t *o = json_object();
 	if (!o)
@@ -81,13 +81,15 @@ static json_t *proposal_json(const store_proposal_row *p)
 	json_object_set_new(o, "pred_name", jstr_new(p->pred_name));
 	json_object_set_new(o, "confidence", json_real(p->confidence));
 	json_object_set_new(o, "true_prob", json_real(p->true_prob));
-	json_object_set_new(o, "decision", jstr_new(p->decision));
+	const char *decision = p->decision == STORE_UNDECIDED ? "" : store_decision_name(p->decision);
+	json_object_set_new(o, "decision", jstr_new(decision));
 	json_object_set_new(o, "review_id", p->review_id ? json_integer(p->review_id) : json_null());
 	json_object_set_new(o, "reason", jstr_new(p->reason));
 	json_object_set_new(o, "reviewer", jstr_new(p->reviewer));
 	json_object_set_new(o, "source", jstr_new(p->source));
 	json_object_set_new(o, "license", jstr_new(p->license));
 	json_object_set_new(o, "author", jstr_new(p->author));
+	json_object_set_new(o, "attribution", jstr_new(p->attribution));
 	json_object_set_new(o, "title", jstr_new(p->title));
 	json_object_set_new(o, "page_url", jstr_new(p->page_url));
 	json_object_set_new(o, "url", jstr_new(p->url));
@@ -97,7 +99,7 @@ static json_t *proposal_json(const store_proposal_row *p)
 	return o;
 }
 
-static void add_row(void *ctx, const store_proposal_row *p)
+static void add_row(void *ctx, const store_proposal *p)
 {
 	json_array_append_new(ctx, proposal_json(p));
 }
@@ -118,7 +120,7 @@ static int parse_num(const char *v, double lo, double hi, double *out)
 
 void rv_api_proposals(review_server *srv, rv_arg_fn arg, void *actx, rv_reply *r)
 {
-	store_proposal_filter f = {.set = srv->set, .min_conf = 0, .max_conf = 1, .limit = PAGE_DEFAULT};
+	store_proposal_filter f = {.set = srv->set, .state = -1, .min_conf = 0, .max_conf = 1, .limit = PAGE_DEFAULT};
 	const char *cls = arg(actx, "class"), *state = arg(actx, "state");
 	if (cls && *cls) {
 		if (strlen(cls) > 64) {
@@ -129,11 +131,11 @@ void rv_api_proposals(review_server *srv, rv_arg_fn arg, void *actx, rv_reply *r
 	}
 	if (state && *state && strcmp(state, "all")) {
 		if (!strcmp(state, "undecided"))
-			f.state = "undecided";
+			f.state = STORE_UNDECIDED;
 		else if (!strcmp(state, "accepted"))
-			f.state = "accept";
+			f.state = STORE_ACCEPT;
 		else if (!strcmp(state, "rejected"))
-			f.state = "reject";
+			f.state = STORE_REJECT;
 		else {
 			rv_reply_error(r, 400, "state must be undecided, accepted, rejected or all");
 			return;
@@ -218,35 +220,21 @@ static int64_t positive_member(json_t *o, const char *name)
 	return json_is_integer(v) && json_integer_value(v) > 0 ? (int64_t)json_integer_value(v) : 0;
 }
 
-static void count_row(void *ctx, const store_proposal_row *p)
-{
-	(void)p;
-	(*(int *)ctx)++;
-}
-
-/* 0 if proposal id is kept in the current selection of the server's set. */
-static int find_proposal(review_server *srv, int64_t id)
-{
-	store_proposal_filter f = {.set = srv->set, .min_conf = 0, .max_conf = 1, .id = id, .limit = 1};
-	int n = 0;
-	int rc = store_proposals_list(srv->st, &f, NULL, count_row, &n);
-	return rc ? rc : n ? 0 : NATADV_ENOTFOUND;
-}
-
 void rv_api_decision(review_server *srv, const char *body, size_t len, rv_reply *r)
 {
 	json_t *o = parse_body(body, len, r);
 	if (!o)
 		return;
 	int64_t id = positive_member(o, "proposal_id");
-	const char *decision = json_string_value(json_object_get(o, "decision"));
+	const char *dtext = json_string_value(json_object_get(o, "decision"));
+	store_decision decision = STORE_UNDECIDED;
 	json_t *jr = json_object_get(o, "reason");
 	const char *reason = json_string_value(jr);
 	if (!id) {
 		rv_reply_error(r, 400, "proposal_id must be a positive integer");
 		goto out;
 	}
-	if (!decision || (strcmp(decision, "accept") && strcmp(decision, "reject"))) {
+	if (store_decision_parse(dtext, &decision) || (decision != STORE_ACCEPT && decision != STORE_REJECT)) {
 		rv_reply_error(r, 400, "decision must be accept or reject");
 		goto out;
 	}
@@ -254,26 +242,22 @@ void rv_api_decision(review_server *srv, const char *body, size_t len, rv_reply 
 		rv_reply_error(r, 400, "reason must be a non-empty string of at most 200 bytes");
 		goto out;
 	}
-	if (!reason && !strcmp(decision, "reject")) {
+	if (!reason && decision == STORE_REJECT) {
 		rv_reply_error(r, 400, "a rejection needs a reason");
 		goto out;
 	}
-	int rc = find_proposal(srv, id);
-	if (rc == NATADV_ENOTFOUND) {
-		rv_reply_error(r, 404, "no such proposal in the current selection");
-		goto out;
-	}
+	/* the store says what may be decided: of the page's set, in force, kept */
 	int64_t review_id = 0;
-	store_review rv = {.proposal_id = id, .decision = decision, .reason = reason,
+	store_review rv = {.decision = decision, .proposal_id = id, .set = srv->set, .reason = reason,
 	                   .reviewer = srv->reviewer, .mode = "web"};
-	if (!rc)
-		rc = store_review_add(srv->st, srv->run_id, &rv, &review_id);
+	int rc = store_review_add(srv->st, srv->run_id, &rv, &review_id);
 	if (rc) {
 		reply_store_error(srv, r, rc);
 		goto out;
 	}
 	reply_json(r, json_pack("{s:I, s:I, s:s, s:o*}", "review_id", (json_int_t)review_id,
-	                        "proposal_id", (json_int_t)id, "decision", decision, "reason", jstr_new(reason)));
+	                        "proposal_id", (json_int_t)id, "decision", store_decision_name(decision),
+	                        "reason", jstr_new(reason)));
 out:
 	json_decref(o);
 }
@@ -289,7 +273,7 @@ void rv_api_undo(review_server *srv, const char *body, size_t len, rv_reply *r)
 		rv_reply_error(r, 400, "review_id must be a positive integer");
 		return;
 	}
-	store_review rv = {.decision = "undo", .reviewer = srv->reviewer, .mode = "web", .undoes = undoes};
+	store_review rv = {.decision = STORE_UNDO, .reviewer = srv->reviewer, .mode = "web", .undoes = undoes};
 	int rc = store_review_add(srv->st, srv->run_id, &rv, &review_id);
 	if (rc) {
 		reply_store_error(srv, r, rc);

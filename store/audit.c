@@ -210,7 +210,7 @@ int store_audit_image(store *s, const char *hash, json_t **out)
 	 * the run that queued it and the discover request that found it. */
 	int rc = section(s, doc, "tags", store_sql(s,
 		"SELECT it.wnid, " CLASS_NAME("c") " AS class_name, u.url, it.url_id, u.state AS url_state, "
-		"t.source, q.query, t.page_url, t.license, t.license_raw, t.author, t.title, t.source_id, "
+		"t.source, q.query, t.page_url, t.license, t.license_raw, t.author, t.attribution, t.title, t.source_id, "
 		"t.seed_ref, t.added_at, r.id AS \"run.id\", r.command AS \"run.command\", r.args AS \"run.args\", "
 		"r.started_at AS \"run.started_at\", a.id AS \"api_request.id\", a.source AS \"api_request.source\", "
 		"a.url AS \"api_request.url\", a.started_at AS \"api_request.started_at\", "

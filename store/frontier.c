@@ -77,8 +77,8 @@ int store_candidate_add(store *s, int64_t run_id, const store_candidate *c,
 	}
 	st = store_stmt(s, ST_TAG_ADD,
 		"INSERT INTO url_tags(url_id, wnid, source, query_id, page_url, license, author, added_at, run_id, "
-		"title, source_id, license_raw, seed_ref, api_request_id) "
-		"VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(url_id, wnid) DO NOTHING");
+		"title, source_id, license_raw, seed_ref, api_request_id, attribution) "
+		"VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(url_id, wnid) DO NOTHING");
 	if (!st)
 		return NATADV_EDB;
 	sqlite3_bind_int64(st, 1, url_id);
@@ -97,6 +97,7 @@ int store_candidate_add(store *s, int64_t run_id, const store_candidate *c,
 	store_bind_text(st, 13, c->seed_ref);
 	if (c->api_request_id)
 		sqlite3_bind_int64(st, 14, c->api_request_id);
+	store_bind_text(st, 15, c->attribution);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		return store_dberr(s, "cannot add class tag");
 	int added_tag = sqlite3_changes(s->db) > 0;

@@ -2,17 +2,43 @@
  * stored images (tables models, scores and score_tags). */
 #include "store_internal.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/err.h"
 #include "common/timeutil.h"
 
+#define MODEL_NAME_MAX 128
+
+int store_model_name_valid(const char *name)
+{
+	size_t n = name ? strlen(name) : 0;
+	if (n == 0 || n > MODEL_NAME_MAX || !strcmp(name, ".") || !strcmp(name, ".."))
+		return 0;
+	return strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == n;
+}
+
+/* NATADV_EINVAL naming the rule when name is not a model name. */
+static int check_name(store *s, const char *name)
+{
+	if (store_model_name_valid(name))
+		return 0;
+	return store_fail(s, NATADV_EINVAL, "bad model name '%.*s': a name is 1 to %d letters, digits, '.', '_' "
+	                  "or '-', and not '.' or '..'", MODEL_NAME_MAX + 1, name ? name : "", MODEL_NAME_MAX);
+}
+
 int store_model_add(store *s, int64_t run_id, const store_model *m)
 {
+	int rc = check_name(s, m->name);
+	if (rc)
+		return rc;
 	buf text;
 	buf_init(&text, 1 << 16);
 	store_model old;
-	int rc = store_model_get(s, m->name, &old, &text);
+	rc = store_model_get(s, m->name, &old, &text);
 	if (rc == 0) {
 		int same = strcmp(old.id, m->id) == 0;
 		buf_release(&text);
@@ -38,7 +64,8 @@ int store_model_add(store *s, int64_t run_id, const store_model *m)
 	store_bind_text(st, 6, m->source_url);
 	store_bind_text(st, 7, m->preprocessing);
 	store_bind_text(st, 8, now);
-	sqlite3_bind_int64(st, 9, run_id);
+	if (run_id)
+		sqlite3_bind_int64(st, 9, run_id);
 	int step = sqlite3_step(st);
 	if (step == SQLITE_CONSTRAINT)
 		return store_fail(s, NATADV_EEXIST, "these weights are already recorded under another name");
@@ -116,6 +143,70 @@ int store_models_each(store *s, void (*cb)(void *ctx, const store_model *m), voi
 int store_model_path(store *s, const char *id, buf *out)
 {
 	return buf_printf(out, "%s/models/%s.safetensors", s->dir, id);
+}
+
+/* Copies src to dst through dst.part, synced, then renamed; skipped when dst
+ * exists (it is named by the content's SHA-256). */
+static int copy_file(store *s, const char *src, const char *dst)
+{
+	struct stat sb;
+	if (stat(dst, &sb) == 0)
+		return 0;
+	char tmp[4300];
+	snprintf(tmp, sizeof tmp, "%s.part", dst);
+	FILE *in = fopen(src, "rb");
+	if (!in)
+		return store_fail(s, NATADV_EIO, "cannot read '%s': %s", src, strerror(errno));
+	FILE *out = fopen(tmp, "wb");
+	if (!out) {
+		fclose(in);
+		return store_fail(s, NATADV_EIO, "cannot write '%s': %s", tmp, strerror(errno));
+	}
+	char chunk[1 << 16];
+	size_t n;
+	int rc = 0;
+	while (!rc && (n = fread(chunk, 1, sizeof chunk, in)) > 0)
+		if (fwrite(chunk, 1, n, out) != n)
+			rc = NATADV_EIO;
+	if (!rc && (ferror(in) || fflush(out) || fsync(fileno(out))))
+		rc = NATADV_EIO;
+	int err = errno;
+	fclose(in);
+	if (fclose(out) && !rc) {
+		rc = NATADV_EIO;
+		err = errno;
+	}
+	if (!rc && rename(tmp, dst) != 0) {
+		rc = NATADV_EIO;
+		err = errno;
+	}
+	if (rc) {
+		unlink(tmp);
+		return store_fail(s, rc, "cannot copy '%s' to '%s': %s", src, dst, strerror(err));
+	}
+	return 0;
+}
+
+int store_model_import(store *s, int64_t run_id, const char *path, const store_model *m)
+{
+	int rc = check_name(s, m->name);
+	if (rc)
+		return rc;
+	if (!m->id || strlen(m->id) != 64 || strspn(m->id, "0123456789abcdef") != 64)
+		return store_fail(s, NATADV_EINVAL, "a model's id is the SHA-256 of its weights in lower-case hex");
+	char dir[4200];
+	snprintf(dir, sizeof dir, "%s/models", s->dir);
+	if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+		return store_fail(s, NATADV_EIO, "cannot create '%s': %s", dir, strerror(errno));
+	buf dst;
+	buf_init(&dst, 8192);
+	rc = store_model_path(s, m->id, &dst);
+	if (rc)
+		rc = store_fail(s, rc, "model path too long");
+	if (!rc)
+		rc = copy_file(s, path, buf_cstr(&dst));
+	buf_release(&dst);
+	return rc ? rc : store_model_add(s, run_id, m);
 }
 
 int store_unscored_scan(store *s, const char *model_id, const char *after, int limit,

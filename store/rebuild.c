@@ -64,8 +64,10 @@ int store_selection_from_manifest(store *s, int64_t run_id, const char *set, con
 		return rc;
 	char now[32];
 	time_iso(time_now(), now);
-	sqlite3_stmt *st = store_sql(s, "INSERT INTO selections(set_name, model_id, rule, params, created_at, run_id) "
-	                                "VALUES(?, NULL, 'manifest', ?, ?, ?)");
+	/* Finished from the start (the caller's transaction hides it until it
+	 * commits): the accepts below must be of the selection in force. */
+	sqlite3_stmt *st = store_sql(s, "INSERT INTO selections(set_name, model_id, rule, params, created_at, run_id, "
+	                                "finished_at) VALUES(?1, NULL, 'manifest', ?2, ?3, ?4, ?3)");
 	if (!st)
 		return NATADV_EDB;
 	store_bind_text(st, 1, set);
@@ -90,7 +92,7 @@ int store_selection_from_manifest(store *s, int64_t run_id, const char *set, con
 			return store_dberr(s, "cannot add proposal");
 		store_review r = {
 			.proposal_id = sqlite3_last_insert_rowid(s->db),
-			.decision = "accept",
+			.decision = STORE_ACCEPT,
 			.reason = items[i].reason,
 			.reviewer = reviewer,
 			.mode = "auto",

@@ -1,7 +1,7 @@
-/* review_list.c — what the review page reads: the proposals of a set's
- * current selection with their provenance and decision in force, the
- * per-class review counts, and an image's format. Decisions themselves go
- * through store/review.c. */
+/* review_list.c — proposals with their decision in force: every proposal of
+ * a selection (review --list, auto-accept), the page's filtered list of a
+ * set's current selection with provenance, the per-class review counts, and
+ * an image's format. Decisions themselves go through store/review.c. */
 #include "store_internal.h"
 
 #include <stdio.h>
@@ -14,55 +14,101 @@ static const char *col_text(sqlite3_stmt *st, int i)
 	return (const char *)sqlite3_column_text(st, i);
 }
 
-static void read_row(sqlite3_stmt *st, store_proposal_row *r)
+/* The first lemma of a class's names. */
+#define FIRST_NAME(t) \
+	"CASE WHEN instr(" t ".names, ',') > 0 THEN substr(" t ".names, 1, instr(" t ".names, ',') - 1) " \
+	"ELSE " t ".names END"
+
+/* What both listings read of a proposal p (read_row's columns 0-28), and the
+ * joins they need: its selection, image and classes, the decision in force,
+ * and the provenance of the url_tags row of the lowest url id that tagged
+ * the image with the class. */
+#define PROPOSAL_COLUMNS \
+	"p.id, p.selection_id, sel.set_name, p.image_hash, p.wnid, " FIRST_NAME("c") ", p.pred_wnid, " \
+	FIRST_NAME("pc") ", p.status, p.confidence, p.true_prob, coalesce(p.duplicate_of, 0), " \
+	"coalesce(p.distance, -1), rs.decision, coalesce(rs.review_id, 0), rs.reviewer, rs.reason, rs.mode, rs.at, " \
+	"ut.source, ut.license, ut.author, ut.attribution, ut.title, ut.page_url, u.url, i.format, i.width, i.height"
+#define PROPOSAL_JOINS \
+	"JOIN selections sel ON sel.id = p.selection_id JOIN images i ON i.hash = p.image_hash " \
+	"JOIN classes c ON c.wnid = p.wnid JOIN classes pc ON pc.wnid = p.pred_wnid " \
+	"LEFT JOIN review_state rs ON rs.set_name = sel.set_name AND rs.image_hash = p.image_hash " \
+	"  AND rs.wnid = p.wnid " \
+	"LEFT JOIN url_tags ut ON ut.wnid = p.wnid AND ut.url_id = (SELECT min(it.url_id) FROM image_tags it " \
+	"  WHERE it.image_hash = p.image_hash AND it.wnid = p.wnid) " \
+	"LEFT JOIN urls u ON u.id = ut.url_id "
+#define PROPOSAL_NCOLS 29
+
+static void read_row(sqlite3_stmt *st, store_proposal *r)
 {
+	memset(r, 0, sizeof *r);
 	r->id = sqlite3_column_int64(st, 0);
-	r->image_hash = col_text(st, 1);
-	r->wnid = col_text(st, 2);
-	r->class_name = col_text(st, 3);
-	r->pred_wnid = col_text(st, 4);
-	r->pred_name = col_text(st, 5);
-	r->confidence = sqlite3_column_double(st, 6);
-	r->true_prob = sqlite3_column_double(st, 7);
-	r->decision = col_text(st, 8);
-	r->review_id = sqlite3_column_int64(st, 9);
-	r->reason = col_text(st, 10);
-	r->reviewer = col_text(st, 11);
-	r->source = col_text(st, 12);
-	r->license = col_text(st, 13);
-	r->author = col_text(st, 14);
-	r->title = col_text(st, 15);
-	r->page_url = col_text(st, 16);
-	r->url = col_text(st, 17);
-	r->format = col_text(st, 18);
-	r->width = sqlite3_column_int(st, 19);
-	r->height = sqlite3_column_int(st, 20);
+	r->selection_id = sqlite3_column_int64(st, 1);
+	r->set_name = col_text(st, 2);
+	r->image_hash = col_text(st, 3);
+	r->wnid = col_text(st, 4);
+	r->class_name = col_text(st, 5);
+	r->pred_wnid = col_text(st, 6);
+	r->pred_name = col_text(st, 7);
+	r->status = col_text(st, 8);
+	r->confidence = sqlite3_column_double(st, 9);
+	r->true_prob = sqlite3_column_double(st, 10);
+	r->duplicate_of = sqlite3_column_int64(st, 11);
+	r->distance = sqlite3_column_int(st, 12);
+	store_decision_parse(col_text(st, 13), &r->decision);
+	r->review_id = sqlite3_column_int64(st, 14);
+	r->reviewer = col_text(st, 15);
+	r->reason = col_text(st, 16);
+	r->mode = col_text(st, 17);
+	r->at = col_text(st, 18);
+	r->source = col_text(st, 19);
+	r->license = col_text(st, 20);
+	r->author = col_text(st, 21);
+	r->attribution = col_text(st, 22);
+	r->title = col_text(st, 23);
+	r->page_url = col_text(st, 24);
+	r->url = col_text(st, 25);
+	r->format = col_text(st, 26);
+	r->width = sqlite3_column_int(st, 27);
+	r->height = sqlite3_column_int(st, 28);
 }
 
-/* One statement serves the filtered page and the single proposal (?6): the
- * provenance is the url_tags row of the lowest url id that tagged the image
- * with the class; count(*) OVER () is the number of matches before LIMIT. */
+int store_proposals_each(store *s, int64_t selection_id,
+                         int (*cb)(void *ctx, const store_proposal *p), void *ctx)
+{
+	/* rivals: kept proposals of the same image for other classes, not rejected */
+	sqlite3_stmt *st = store_sql(s,
+		"SELECT " PROPOSAL_COLUMNS ", "
+		"CASE WHEN p.status = 'proposed' THEN (SELECT count(*) FROM proposals q "
+		"  LEFT JOIN review_state qs ON qs.set_name = sel.set_name AND qs.image_hash = q.image_hash "
+		"  AND qs.wnid = q.wnid WHERE q.selection_id = p.selection_id AND q.image_hash = p.image_hash "
+		"  AND q.wnid <> p.wnid AND q.status = 'proposed' AND coalesce(qs.decision, '') <> 'reject') "
+		"ELSE 0 END "
+		"FROM proposals p " PROPOSAL_JOINS "WHERE p.selection_id = ? ORDER BY p.id");
+	if (!st)
+		return NATADV_EDB;
+	sqlite3_bind_int64(st, 1, selection_id);
+	int step, rc = 0;
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		store_proposal p;
+		read_row(st, &p);
+		p.rivals = sqlite3_column_int(st, PROPOSAL_NCOLS);
+		if ((rc = cb(ctx, &p)) != 0)
+			break;
+	}
+	if (!rc && step != SQLITE_DONE)
+		rc = store_dberr(s, "cannot read proposals");
+	sqlite3_reset(st);
+	return rc;
+}
+
+/* One statement serves the filtered page and the single proposal (?6);
+ * count(*) OVER () is the number of matches before LIMIT. */
 static int list_page(store *s, const store_proposal_filter *f, int64_t offset, int64_t *total, int *rows,
-                     void (*cb)(void *ctx, const store_proposal_row *r), void *ctx)
+                     void (*cb)(void *ctx, const store_proposal *r), void *ctx)
 {
 	sqlite3_stmt *st = store_sql(s,
-		"SELECT p.id, p.image_hash, p.wnid, "
-		"  CASE WHEN instr(c.names, ',') > 0 THEN substr(c.names, 1, instr(c.names, ',') - 1) ELSE c.names END, "
-		"  p.pred_wnid, "
-		"  CASE WHEN instr(pc.names, ',') > 0 THEN substr(pc.names, 1, instr(pc.names, ',') - 1) ELSE pc.names END, "
-		"  p.confidence, p.true_prob, coalesce(rs.decision, ''), coalesce(rs.review_id, 0), rs.reason, rs.reviewer, "
-		"  ut.source, ut.license, ut.author, ut.title, ut.page_url, u.url, i.format, i.width, i.height, "
-		"  count(*) OVER () "
-		"FROM current_selection cs "
-		"JOIN proposals p ON p.selection_id = cs.selection_id "
-		"JOIN images i ON i.hash = p.image_hash "
-		"JOIN classes c ON c.wnid = p.wnid "
-		"JOIN classes pc ON pc.wnid = p.pred_wnid "
-		"LEFT JOIN review_state rs ON rs.set_name = cs.set_name AND rs.image_hash = p.image_hash "
-		"  AND rs.wnid = p.wnid "
-		"LEFT JOIN url_tags ut ON ut.wnid = p.wnid AND ut.url_id = (SELECT min(it.url_id) FROM image_tags it "
-		"  WHERE it.image_hash = p.image_hash AND it.wnid = p.wnid) "
-		"LEFT JOIN urls u ON u.id = ut.url_id "
+		"SELECT " PROPOSAL_COLUMNS ", count(*) OVER () "
+		"FROM current_selection cs JOIN proposals p ON p.selection_id = cs.selection_id " PROPOSAL_JOINS
 		"WHERE cs.set_name = ?1 AND p.status = 'proposed' "
 		"  AND (?2 IS NULL OR p.wnid = ?2) "
 		"  AND (?3 IS NULL OR coalesce(rs.decision, 'undecided') = ?3) "
@@ -73,7 +119,8 @@ static int list_page(store *s, const store_proposal_filter *f, int64_t offset, i
 		return NATADV_EDB;
 	store_bind_text(st, 1, f->set);
 	store_bind_text(st, 2, f->wnid);
-	store_bind_text(st, 3, f->state);
+	store_bind_text(st, 3, f->state < 0 ? NULL : f->state == STORE_UNDECIDED ? "undecided"
+	                                     : store_decision_name((store_decision)f->state));
 	sqlite3_bind_double(st, 4, f->min_conf);
 	sqlite3_bind_double(st, 5, f->max_conf);
 	sqlite3_bind_int64(st, 6, f->id);
@@ -82,9 +129,9 @@ static int list_page(store *s, const store_proposal_filter *f, int64_t offset, i
 	int step;
 	*rows = 0;
 	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-		store_proposal_row r;
+		store_proposal r;
 		read_row(st, &r);
-		*total = sqlite3_column_int64(st, 21);
+		*total = sqlite3_column_int64(st, PROPOSAL_NCOLS);
 		(*rows)++;
 		if (cb)
 			cb(ctx, &r);
@@ -98,12 +145,12 @@ static int list_page(store *s, const store_proposal_filter *f, int64_t offset, i
 }
 
 int store_proposals_list(store *s, const store_proposal_filter *f, int64_t *total,
-                         void (*cb)(void *ctx, const store_proposal_row *r), void *ctx)
+                         void (*cb)(void *ctx, const store_proposal *r), void *ctx)
 {
 	if (!f->set || f->limit < 0 || f->offset < 0)
 		return store_fail(s, NATADV_EINVAL, "a proposal list needs a set and a non-negative page");
-	if (f->state && strcmp(f->state, "undecided") && strcmp(f->state, "accept") && strcmp(f->state, "reject"))
-		return store_fail(s, NATADV_EINVAL, "unknown review state '%s'", f->state);
+	if (f->state < -1 || f->state > STORE_REJECT)
+		return store_fail(s, NATADV_EINVAL, "unknown review state %d", f->state);
 	int64_t n = 0;
 	int rows;
 	int rc = list_page(s, f, f->offset, &n, &rows, cb, ctx);
@@ -127,8 +174,7 @@ int store_review_progress(store *s, const char *set,
 	if (step)
 		return step;
 	sqlite3_stmt *st = store_sql(s,
-		"SELECT m.set_index, m.wnid, "
-		"  CASE WHEN instr(c.names, ',') > 0 THEN substr(c.names, 1, instr(c.names, ',') - 1) ELSE c.names END, "
+		"SELECT m.set_index, m.wnid, " FIRST_NAME("c") ", "
 		"  count(p.id), coalesce(sum(rs.decision = 'accept'), 0), coalesce(sum(rs.decision = 'reject'), 0) "
 		"FROM class_set_members m JOIN classes c ON c.wnid = m.wnid "
 		"LEFT JOIN current_selection cs ON cs.set_name = m.set_name "

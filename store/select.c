@@ -1,7 +1,7 @@
 /* select.c — the queries of `natadv select` and `natadv review`: a set's
  * tags with a model's stored logits, recording a selection with its
- * proposals in one transaction, the selection in force, and proposals with
- * the decision in force (view review_state). */
+ * proposals in one transaction and the selection in force (the proposals
+ * with their decisions are listed by review_list.c). */
 #include "store_internal.h"
 
 #include <stdio.h>
@@ -214,91 +214,6 @@ int store_selection_current(store *s, const char *set, int64_t *id)
 		rc = store_fail(s, NATADV_ENOTFOUND, "no selection for class set '%s' yet (run 'natadv select')", set);
 	else
 		rc = store_dberr(s, "cannot read selections");
-	sqlite3_reset(st);
-	return rc;
-}
-
-int store_proposals_each(store *s, int64_t selection_id,
-                         int (*cb)(void *ctx, const store_proposal *p), void *ctx)
-{
-	sqlite3_stmt *st = store_sql(s,
-		"SELECT p.id, p.selection_id, sel.set_name, p.image_hash, p.wnid, p.pred_wnid, p.status, "
-		"p.confidence, p.true_prob, coalesce(p.duplicate_of, 0), coalesce(p.distance, -1), "
-		"rs.decision, coalesce(rs.review_id, 0), rs.reviewer, rs.reason, rs.mode, rs.at, "
-		"CASE WHEN p.status = 'proposed' THEN (SELECT count(*) FROM proposals q "
-		"  LEFT JOIN review_state qs ON qs.set_name = sel.set_name AND qs.image_hash = q.image_hash "
-		"  AND qs.wnid = q.wnid WHERE q.selection_id = p.selection_id AND q.image_hash = p.image_hash "
-		"  AND q.wnid <> p.wnid AND q.status = 'proposed' AND coalesce(qs.decision, '') <> 'reject') "
-		"ELSE 0 END "
-		"FROM proposals p JOIN selections sel ON sel.id = p.selection_id "
-		"LEFT JOIN review_state rs ON rs.set_name = sel.set_name AND rs.image_hash = p.image_hash "
-		"AND rs.wnid = p.wnid WHERE p.selection_id = ? ORDER BY p.id");
-	if (!st)
-		return NATADV_EDB;
-	sqlite3_bind_int64(st, 1, selection_id);
-	int step, rc = 0;
-	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-		store_proposal p = {
-			.id = sqlite3_column_int64(st, 0),
-			.selection_id = sqlite3_column_int64(st, 1),
-			.set_name = (const char *)sqlite3_column_text(st, 2),
-			.image_hash = (const char *)sqlite3_column_text(st, 3),
-			.wnid = (const char *)sqlite3_column_text(st, 4),
-			.pred_wnid = (const char *)sqlite3_column_text(st, 5),
-			.status = (const char *)sqlite3_column_text(st, 6),
-			.confidence = sqlite3_column_double(st, 7),
-			.true_prob = sqlite3_column_double(st, 8),
-			.duplicate_of = sqlite3_column_int64(st, 9),
-			.distance = sqlite3_column_int(st, 10),
-			.decision = (const char *)sqlite3_column_text(st, 11),
-			.review_id = sqlite3_column_int64(st, 12),
-			.reviewer = (const char *)sqlite3_column_text(st, 13),
-			.reason = (const char *)sqlite3_column_text(st, 14),
-			.mode = (const char *)sqlite3_column_text(st, 15),
-			.at = (const char *)sqlite3_column_text(st, 16),
-			.rivals = sqlite3_column_int(st, 17),
-		};
-		if ((rc = cb(ctx, &p)) != 0)
-			break;
-	}
-	if (!rc && step != SQLITE_DONE)
-		rc = store_dberr(s, "cannot read proposals");
-	sqlite3_reset(st);
-	return rc;
-}
-
-int store_proposal_decidable(store *s, int64_t id, const char *set)
-{
-	sqlite3_stmt *st = store_sql(s,
-		"SELECT sel.set_name, p.status, coalesce(p.duplicate_of, 0), p.selection_id, "
-		"(SELECT cs.selection_id FROM current_selection cs WHERE cs.set_name = sel.set_name) "
-		"FROM proposals p JOIN selections sel ON sel.id = p.selection_id WHERE p.id = ?");
-	if (!st)
-		return NATADV_EDB;
-	sqlite3_bind_int64(st, 1, id);
-	int step = sqlite3_step(st), rc = 0;
-	if (step == SQLITE_DONE) {
-		rc = store_fail(s, NATADV_ENOTFOUND, "proposal %lld does not exist", (long long)id);
-	} else if (step != SQLITE_ROW) {
-		rc = store_dberr(s, "cannot read proposals");
-	} else {
-		const char *pset = (const char *)sqlite3_column_text(st, 0);
-		int dup = strcmp((const char *)sqlite3_column_text(st, 1), "near_duplicate") == 0;
-		int64_t of = sqlite3_column_int64(st, 2), sel = sqlite3_column_int64(st, 3);
-		int64_t cur = sqlite3_column_int64(st, 4);
-		if (set && strcmp(pset, set) != 0)
-			rc = store_fail(s, NATADV_EINVAL, "proposal %lld belongs to class set '%s', not '%s'",
-			                (long long)id, pset, set);
-		else if (sel != cur)
-			rc = store_fail(s, NATADV_EINVAL,
-			                "proposal %lld is from selection %lld, superseded by selection %lld of '%s' "
-			                "(see 'natadv review --list --set %s')",
-			                (long long)id, (long long)sel, (long long)cur, pset, pset);
-		else if (dup)
-			rc = store_fail(s, NATADV_EINVAL,
-			                "proposal %lld is a near-duplicate collapsed into proposal %lld; decide on that one",
-			                (long long)id, (long long)of);
-	}
 	sqlite3_reset(st);
 	return rc;
 }

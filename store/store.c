@@ -243,6 +243,7 @@ static const struct migration migrations[] = {
 	{"schema/003_frontier_due.sql", NULL},
 	{"schema/004_select_review_release.sql", NULL},
 	{"schema/005_discover.sql", NULL},
+	{"schema/006_attribution.sql", NULL},
 };
 
 int store_schema_latest(void)

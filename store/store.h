@@ -85,6 +85,7 @@ typedef struct store_candidate {
 	const char *license_raw;  /* the licence as the source wrote it */
 	const char *seed_ref;     /* "FILE:LINE" of a seed list row */
 	int64_t api_request_id;   /* api_requests row of the discover request that found it */
+	const char *attribution;  /* the credit line the source asks for, verbatim */
 } store_candidate;
 
 /* Adds a candidate: the URL once (pending), the (url, class) tag once, and,
@@ -196,9 +197,18 @@ typedef struct store_model {
 	const char *added_at;        /* filled by store_model_get/each */
 } store_model;
 
-/* Records a model. Returns NATADV_EEXIST when the name is taken by other
- * weights (the same weights under the same name are fine: 0). */
+/* Returns 1 when name can name a model: 1 to 128 of [A-Za-z0-9._-], not
+ * "." or "..", else 0. */
+int store_model_name_valid(const char *name);
+/* Records a model. Returns NATADV_EINVAL for a name store_model_name_valid
+ * refuses, NATADV_EEXIST when the name is taken by other weights (the same
+ * weights under the same name are fine: 0). */
 int store_model_add(store *s, int64_t run_id, const store_model *m);
+/* Copies the weights file at path (checked by the caller; m->id its SHA-256)
+ * into the workspace as models/<id>.safetensors (written aside, synced,
+ * renamed; kept when already there), then records m (store_model_add).
+ * NATADV_EINVAL for a bad name or id, NATADV_EIO when the copy fails. */
+int store_model_import(store *s, int64_t run_id, const char *path, const store_model *m);
 /* Looks up a model by name (or by id); strings are copied into text, which
  * the caller owns, and m points into it. NATADV_ENOTFOUND if absent. */
 int store_model_get(store *s, const char *name, store_model *m, buf *text);
@@ -239,24 +249,42 @@ typedef struct store_score_tag {
  * the probability of each tagged class, in the open transaction. */
 int store_score_put(store *s, const store_score *sc, const store_score_tag *tags, int ntags);
 
-/* ---- the review log ---- */
+/* ---- the review log (store/review.c) ---- */
+
+/* A decision on a proposal as the review log records it. */
+typedef enum store_decision {
+	STORE_UNDECIDED = 0,  /* nothing in force (never a log row) */
+	STORE_ACCEPT,
+	STORE_REJECT,
+	STORE_UNDO,           /* a log row cancelling an earlier accept or reject */
+} store_decision;
+
+/* Returns "accept", "reject", "undo" or "undecided" (static). */
+const char *store_decision_name(store_decision d);
+/* Sets *d from "accept", "reject" or "undo" (NULL: STORE_UNDECIDED) and
+ * returns 0, or NATADV_EINVAL for other text. */
+int store_decision_parse(const char *text, store_decision *d);
 
 typedef struct store_review {
+	store_decision decision;  /* STORE_ACCEPT, STORE_REJECT or STORE_UNDO */
 	int64_t proposal_id;   /* the proposal decided on (ignored for undo) */
-	const char *decision;  /* "accept", "reject" or "undo" */
+	const char *set;       /* when not NULL, the proposal must be of this class set */
 	const char *reason;    /* may be NULL */
 	const char *reviewer;  /* who decided; required */
 	const char *mode;      /* "cli", "auto" or "web" */
-	int64_t undoes;        /* for "undo": the review row it cancels (must be in force) */
+	int64_t undoes;        /* for undo: the review row it cancels (must be in force) */
 } store_review;
 
-/* Appends one review row (never updates); *review_id gets its id (may be NULL).
- * A decision applies to the proposal's (set, image, class), so it outlives a
- * re-selection. NATADV_ENOTFOUND for an unknown proposal or undone review. */
+/* Appends one review row (never updates); *review_id gets its id (may be
+ * NULL). A decision applies to the proposal's (set, image, class), so it
+ * outlives a re-selection. The one rule of what may be decided, for every
+ * caller: NATADV_ENOTFOUND for an unknown proposal, one of another set than
+ * r->set, of a selection not in force, or a collapsed near-duplicate, and for
+ * an unknown or undone review; NATADV_EEXIST for an accept (or an undo
+ * bringing one back) of an image accepted for another class of the set;
+ * NATADV_EINVAL for a bad review (no reviewer, undo of an undo). The
+ * message (store_errmsg) says which. */
 int store_review_add(store *s, int64_t run_id, const store_review *r, int64_t *review_id);
-/* The decision in force for a proposal: decision gets "accept", "reject" or
- * "" (undecided); *review_id the deciding row or 0 (may be NULL). */
-int store_review_state(store *s, int64_t proposal_id, char decision[8], int64_t *review_id);
 
 /* ---- audit: the whole history of one image (store/audit.c) ---- */
 
@@ -276,6 +304,23 @@ typedef enum store_audit_by {
  * a negative NATADV code. Strings are valid during cb. */
 int store_audit_find(store *s, store_audit_by by, const char *key, int limit,
                      void (*cb)(void *ctx, const char *hash), void *ctx);
+#define STORE_AUDIT_MAX_MATCHES 20
+
+/* What an audit key names (store_audit_resolve). */
+typedef struct store_audit_match {
+	int n;                 /* images matched; only the first STORE_AUDIT_MAX_MATCHES are listed */
+	char hashes[STORE_AUDIT_MAX_MATCHES][33];
+	const char *how;       /* "url", "hash prefix", "file content", ... (static) */
+} store_audit_match;
+
+/* Finds the stored images key names: an http(s) URL as queued or as a fetch
+ * ended (then norm_url, the key in the crawler's normal form, when not NULL),
+ * 32 hex digits or a prefix of 8+ (any case), a SHA-256, a release path or a
+ * path ending in one, a file on disk by its real path then its content, or a
+ * release file's name (HASH.jpg). m->n is 0 when nothing matches, more than 1
+ * when the key is ambiguous. NATADV_EINVAL for a hex prefix under 8 digits,
+ * NATADV_EIO when the file cannot be read; the message says why. */
+int store_audit_resolve(store *s, const char *key, const char *norm_url, store_audit_match *m);
 /* Builds the history of the stored image hash as one JSON object with the
  * keys image, tags, fetches, robots, scores, selections, reviews,
  * review_in_force and releases (see cli/cmd_audit.c --help); *out is a new
@@ -399,6 +444,11 @@ int store_selection_add(store *s, const store_selection *sel, const store_propos
  * NATADV_ENOTFOUND when there is none. */
 int store_selection_current(store *s, const char *set, int64_t *id);
 
+/* ---- proposals with their decision in force (store/review_list.c) ---- */
+
+/* One proposal of a selection with the decision in force for its (set,
+ * image, class) and its provenance; both listing calls fill every field but
+ * rivals, which only store_proposals_each counts. */
 typedef struct store_proposal {
 	int64_t id, selection_id;
 	const char *set_name, *image_hash, *wnid, *pred_wnid;
@@ -406,12 +456,17 @@ typedef struct store_proposal {
 	double confidence, true_prob;
 	int64_t duplicate_of;        /* the kept proposal, 0 when none */
 	int distance;                /* to it, -1 when none */
-	const char *decision;        /* in force: "accept", "reject", or NULL when undecided */
+	store_decision decision;     /* in force: STORE_ACCEPT, STORE_REJECT or STORE_UNDECIDED */
 	int64_t review_id;           /* the deciding review, 0 when undecided */
 	const char *reviewer, *reason, *mode, *at;  /* of that review (NULL when undecided) */
 	int rivals;                  /* kept proposals of the same image for other classes of this
 	                                selection that are not rejected (accepting both would make
 	                                the image two classes' and the set unexportable) */
+	const char *class_name, *pred_name;   /* first lemmas of wnid and pred_wnid */
+	/* the first URL that tagged the image with the class; each may be NULL */
+	const char *source, *license, *author, *attribution, *title, *page_url, *url;
+	const char *format;          /* "jpeg" | "png" */
+	int width, height;
 } store_proposal;
 
 /* Calls cb for each proposal of selection_id in id order with the decision in
@@ -419,41 +474,23 @@ typedef struct store_proposal {
  * during cb. */
 int store_proposals_each(store *s, int64_t selection_id,
                          int (*cb)(void *ctx, const store_proposal *p), void *ctx);
-/* Checks that proposal id may be decided on: it exists, belongs to the
- * selection in force of its set (and to set, when not NULL) and is not a
- * collapsed near-duplicate. 0, or NATADV_ENOTFOUND / NATADV_EINVAL with the
- * message saying why. */
-int store_proposal_decidable(store *s, int64_t id, const char *set);
-/* ---- the review page's lists (store/review_list.c) ---- */
 
 typedef struct store_proposal_filter {
 	const char *set;         /* class set; its current selection is listed */
 	const char *wnid;        /* one class, or NULL for all */
-	const char *state;       /* "undecided", "accept", "reject", or NULL for all */
+	int state;               /* a store_decision (STORE_UNDECIDED: none in force), or -1 for all */
 	double min_conf, max_conf;  /* confidence range, inclusive */
 	int64_t id;              /* one proposal, or 0 for all */
 	int64_t offset;
 	int limit;
 } store_proposal_filter;
 
-typedef struct store_proposal_row {
-	int64_t id;
-	const char *image_hash, *wnid, *class_name, *pred_wnid, *pred_name;
-	double confidence, true_prob;
-	const char *decision;    /* "accept", "reject" or "" (undecided) */
-	int64_t review_id;       /* the review in force, or 0 */
-	const char *reason, *reviewer;               /* of that review; may be NULL */
-	const char *source, *license, *author, *title, *page_url, *url;  /* may be NULL */
-	const char *format;      /* "jpeg" | "png" */
-	int width, height;
-} store_proposal_row;
-
 /* Calls cb for each kept ('proposed') proposal of the set's current selection
  * that matches f, by confidence (highest first) then id, with the first URL
  * that tagged it and its decision in force; strings valid during cb. *total
  * gets the number of matches ignoring offset and limit (may be NULL). */
 int store_proposals_list(store *s, const store_proposal_filter *f, int64_t *total,
-                         void (*cb)(void *ctx, const store_proposal_row *r), void *ctx);
+                         void (*cb)(void *ctx, const store_proposal *p), void *ctx);
 
 typedef struct store_class_progress {
 	int64_t index;           /* the class's index in the set */

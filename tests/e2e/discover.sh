@@ -78,7 +78,7 @@ check_match "the Latin name is asked first, as a taxon" "/v1/observations\?taxon
 	"$(sql "SELECT url FROM api_requests WHERE source = 'inaturalist' ORDER BY id LIMIT 1")"
 check "photo urls rewritten to the large size" "3|0" \
 	"$(sql "SELECT sum(url LIKE '%/large.jp%'), sum(url LIKE '%square%') FROM urls WHERE url LIKE '%inat-photos%'" | tr '\n' ' ' | sed 's/ $//')"
-check "an inaturalist candidate" "cc-by-4.0|cc-by|fieldnotes_fran|https://www.inaturalist.org/observations/150001|Carduelis carduelis|Carduelis carduelis" \
+check "an inaturalist candidate" "cc-by-4.0|cc-by|Fran Field|https://www.inaturalist.org/observations/150001|Carduelis carduelis|Carduelis carduelis" \
 	"$(tag /260001/large.jpg $G "t.license || '|' || t.license_raw || '|' || t.author || '|' || t.page_url || '|' || t.title || '|' || q.query")"
 check "all rights reserved is not queued" "licence|all-rights-reserved|birder_bo" \
 	"$(sql "SELECT reason || '|' || license || '|' || author FROM discover_skipped WHERE source = 'inaturalist'")"
@@ -207,4 +207,8 @@ disc openverse --classes n01440764 --query-template "photo of {name}" 2> /dev/nu
 check "a template around the common name" "0|Tinca tinca,photo of tench" \
 	"$?|$(sql "SELECT group_concat(query) FROM (SELECT DISTINCT q.query FROM api_requests a JOIN queries q ON q.id = a.query_id
 	          WHERE a.wnid = 'n01440764' AND a.outcome = 'ok' ORDER BY q.query)")"
+
+# ---- iNaturalist's credit line: the photo's attribution, verbatim, beside the user's name ----
+check "inaturalist: the attribution kept verbatim" "Fran Field|(c) Fran Field, some rights reserved (CC BY)" \
+	"$(tag /260001/large.jpg $G "t.author || '|' || t.attribution")"
 finish

@@ -235,17 +235,24 @@ static void test_inaturalist(void)
 	T_EQ_STR(p.items[0].license, "cc-by-4.0");
 	T_EQ_STR(p.items[0].license_raw, "cc-by");
 	T_EQ_STR(p.items[1].license, "cc-by-sa-4.0");
-	T_EQ_STR(p.items[0].author, "fieldnotes_fran");
+	/* the author is the user's name; the credit the licence asks for is the
+	 * photo's attribution, verbatim */
+	T_EQ_STR(p.items[0].author, "Fran Field");
+	T_EQ_STR(p.items[0].attribution, "(c) Fran Field, some rights reserved (CC BY)");
+	T_EQ_STR(p.items[1].attribution, "(c) Fran Field, some rights reserved (CC BY-SA)");
 	T_EQ_STR(p.items[0].page_url, "https://www.inaturalist.org/observations/150001");
 	T_EQ_STR(p.items[0].title, "Carduelis carduelis");
 	T_EQ_STR(p.items[2].license, "all-rights-reserved");
 	T_CHECK(p.items[2].license_raw == NULL);
-	T_EQ_STR(p.items[2].author, "birder_bo");
+	T_EQ_STR(p.items[2].author, "birder_bo");  /* no name: the login */
+	T_EQ_STR(p.items[2].attribution, "(c) birder_bo, all rights reserved");
 	disc_page_release(&p);
 	T_EQ_INT(parse_file(&disc_inaturalist, "inaturalist/carduelis_2.json", "2", 2, &p, err, sizeof err), 0);
 	T_EQ_INT(p.n, 1);
 	T_CHECK(p.next == NULL);
 	T_EQ_STR(p.items[0].license, "cc0-1.0");
+	T_EQ_STR(p.items[0].author, "zeroes_zoe");
+	T_EQ_STR(p.items[0].attribution, "no rights reserved");
 	disc_page_release(&p);
 	/* at most 10,000 results of one search: page 50 of 200 is the last */
 	const char *big = "{\"total_results\": 99999, \"per_page\": 200, \"results\": []}";

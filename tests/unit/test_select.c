@@ -249,7 +249,7 @@ static int collect_props(void *ctx, const store_proposal *p)
 	char *out = ctx;
 	size_t len = strlen(out);
 	snprintf(out + len, 512 - len, "%lld:%s:%s:%s;", (long long)p->id, p->status,
-	         p->decision ? p->decision : "-", p->duplicate_of ? "dup" : "kept");
+	         p->decision ? store_decision_name(p->decision) : "-", p->duplicate_of ? "dup" : "kept");
 	return 0;
 }
 
@@ -298,21 +298,28 @@ static void test_selections(void)
 	T_EQ_INT(store_proposals_each(s, sel1, collect_props, got), 0);
 	/* the kept one is written first so the duplicate can name it */
 	T_EQ_STR(got, "1:proposed:-:kept;2:near_duplicate:-:dup;");
-	T_EQ_INT(store_proposal_decidable(s, 1, NULL), 0);
-	T_EQ_INT(store_proposal_decidable(s, 1, "two"), 0);
-	T_EQ_INT(store_proposal_decidable(s, 1, "imagenet-a"), NATADV_EINVAL);
-	T_EQ_INT(store_proposal_decidable(s, 2, NULL), NATADV_EINVAL);
-	T_CHECK(strstr(store_errmsg(s), "near-duplicate collapsed into proposal 1") != NULL);
-	T_EQ_INT(store_proposal_decidable(s, 99, NULL), NATADV_ENOTFOUND);
-	store_review rv = {.proposal_id = 1, .decision = "accept", .reviewer = "t", .mode = "cli"};
+	/* the review rule (store_review_add): of the set asked, kept, in force */
 	int64_t rid = 0;
+	store_review rv = {.decision = STORE_ACCEPT, .proposal_id = 1, .set = "imagenet-a", .reviewer = "t",
+	                   .mode = "cli"};
+	T_EQ_INT(store_review_add(s, 0, &rv, &rid), NATADV_ENOTFOUND);
+	T_CHECK(strstr(store_errmsg(s), "belongs to class set 'two', not 'imagenet-a'") != NULL);
+	rv.proposal_id = 2;
+	rv.set = NULL;
+	T_EQ_INT(store_review_add(s, 0, &rv, &rid), NATADV_ENOTFOUND);
+	T_CHECK(strstr(store_errmsg(s), "near-duplicate collapsed into proposal 1") != NULL);
+	rv.proposal_id = 99;
+	T_EQ_INT(store_review_add(s, 0, &rv, &rid), NATADV_ENOTFOUND);
+	T_CHECK(strstr(store_errmsg(s), "proposal 99 does not exist") != NULL);
+	rv.proposal_id = 1;
+	rv.set = "two";
 	T_EQ_INT(store_review_add(s, 0, &rv, &rid), 0);
 	/* a second selection supersedes the first; the decision carries over */
 	T_EQ_INT(store_selection_add(s, &sel, &p[1], 1, &sel2), 0);
 	T_CHECK(sel2 > sel1);
 	T_EQ_INT(store_selection_current(s, "two", &cur), 0);
 	T_EQ_INT(cur, sel2);
-	T_EQ_INT(store_proposal_decidable(s, 1, NULL), NATADV_EINVAL);
+	T_EQ_INT(store_review_add(s, 0, &rv, &rid), NATADV_ENOTFOUND);
 	T_CHECK(strstr(store_errmsg(s), "superseded by selection") != NULL);
 	got[0] = '\0';
 	T_EQ_INT(store_proposals_each(s, sel2, collect_props, got), 0);
@@ -332,11 +339,31 @@ static void test_selections(void)
 	got[0] = '\0';
 	T_EQ_INT(store_proposals_each(s, sel3, collect_rivals, got), 0);
 	T_EQ_STR(got, "a/n01440764:1;a/n01443537:1;b/n01443537:0;");
-	store_review rj = {.proposal_id = 5, .decision = "reject", .reason = "r", .reviewer = "t", .mode = "cli"};
+	store_review rj = {.decision = STORE_REJECT, .proposal_id = 5, .reason = "r", .reviewer = "t", .mode = "cli"};
 	T_EQ_INT(store_review_add(s, 0, &rj, &rid), 0);
 	got[0] = '\0';
 	T_EQ_INT(store_proposals_each(s, sel3, collect_rivals, got), 0);
 	T_EQ_STR(got, "a/n01440764:0;a/n01443537:1;b/n01443537:0;");
+	/* an image belongs to one class: accepting it for a second class of the
+	 * set is refused, and so is an undo that would bring a second accept back */
+	store_review a5 = {.decision = STORE_ACCEPT, .proposal_id = 5, .reviewer = "t", .mode = "cli"};
+	T_EQ_INT(store_review_add(s, 0, &a5, &rid), NATADV_EEXIST);
+	T_CHECK(strstr(store_errmsg(s), "is accepted for class 'n01440764' of 'two' already") != NULL);
+	store_review r4 = {.decision = STORE_REJECT, .proposal_id = 4, .reason = "r", .reviewer = "t", .mode = "cli"};
+	int64_t r4id = 0, a5id = 0;
+	T_EQ_INT(store_review_add(s, 0, &r4, &r4id), 0);
+	T_EQ_INT(store_review_add(s, 0, &a5, &a5id), 0);
+	store_review un = {.decision = STORE_UNDO, .reviewer = "t", .mode = "cli", .undoes = r4id};
+	T_EQ_INT(store_review_add(s, 0, &un, &rid), NATADV_EEXIST);
+	T_CHECK(strstr(store_errmsg(s), "the undo would bring back an accept") != NULL);
+	un.undoes = a5id;
+	T_EQ_INT(store_review_add(s, 0, &un, &rid), 0);
+	un.undoes = r4id;
+	T_EQ_INT(store_review_add(s, 0, &un, &rid), 0);
+	T_EQ_INT(store_review_add(s, 0, &un, &rid), NATADV_ENOTFOUND);
+	got[0] = '\0';
+	T_EQ_INT(store_proposals_each(s, sel3, collect_props, got), 0);
+	T_EQ_STR(got, "4:proposed:accept:kept;5:proposed:reject:kept;6:proposed:-:kept;");
 	/* logits: a stored score reads back; an unscored image is ENOTFOUND */
 	float lg[10] = {0}, back[10];
 	lg[3] = 2.5f;

@@ -72,7 +72,7 @@ static void test_candidates_and_attempts(void)
 	int64_t run = 0;
 	T_EQ_INT(store_run_begin(s, "test", "test args", &run), 0);
 	store_candidate c = {"http://a.example/x.jpg", "http://a.example", "n01440764", "seeds", "tench photo",
-	                     "http://a.example/", "CC0", "me", NULL, NULL, NULL, NULL, 0};
+	                     "http://a.example/", "CC0", "me", NULL, NULL, NULL, NULL, 0, NULL};
 	int nu = -1, nt = -1;
 	T_EQ_INT(store_candidate_add(s, run, &c, &nu, &nt), 0);
 	T_EQ_INT(nu, 1);
@@ -202,12 +202,50 @@ static void test_private_addresses(void)
 	T_EQ_INT(v6("::ffff:8.8.8.8"), 0);
 }
 
+/* A model's name is [A-Za-z0-9._-]+, not "." or "..", whatever the path. */
+static void test_model_names(void)
+{
+	fresh_dir();
+	char ws[300], err[512];
+	snprintf(ws, sizeof ws, "%s/ws", dir);
+	store *s = NULL;
+	T_EQ_INT(store_create(ws, &s, err, sizeof err), 0);
+	if (!s)
+		return;
+	const char *bad[] = {"../../x", "a/b", ".", "..", "", "a b", "x\n", "caf\xc3\xa9"};
+	store_model m = {.id = "0000000000000000000000000000000000000000000000000000000000000000", .arch = "resnet50",
+	                 .classes = 1000, .bytes = 1, .preprocessing = "p"};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		m.name = bad[i];
+		T_EQ_INT(store_model_name_valid(bad[i]), 0);
+		T_EQ_INT(store_model_add(s, 0, &m), NATADV_EINVAL);
+		T_CHECK(strstr(store_errmsg(s), "bad model name") != NULL);
+		T_EQ_INT(store_model_import(s, 0, "/nonexistent", &m), NATADV_EINVAL);
+	}
+	char longest[130];
+	memset(longest, 'x', sizeof longest);
+	longest[128] = '\0';
+	T_EQ_INT(store_model_name_valid(longest), 1);
+	longest[128] = 'x';
+	longest[129] = '\0';
+	T_EQ_INT(store_model_name_valid(longest), 0);
+	m.name = "resnet50-v1.5_tv";
+	T_EQ_INT(store_model_add(s, 0, &m), 0);
+	buf text;
+	buf_init(&text, 1 << 16);
+	store_model back;
+	T_EQ_INT(store_model_get(s, "resnet50-v1.5_tv", &back, &text), 0);
+	buf_release(&text);
+	store_close(s);
+}
+
 int main(void)
 {
 	T_RUN(test_create_and_open);
 	T_RUN(test_candidates_and_attempts);
 	T_RUN(test_blobs);
 	T_RUN(test_private_addresses);
+	T_RUN(test_model_names);
 	char cmd[400];
 	snprintf(cmd, sizeof cmd, "rm -rf /tmp/natadv-test-store.*");
 	if (system(cmd) != 0)
