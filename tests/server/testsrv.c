@@ -41,6 +41,7 @@ struct api_route {
 	unsigned once;    /* the first request gets this status (a 429 with Retry-After: 1), or 0 */
 	unsigned status;  /* of the answer (200) */
 	int line;
+	long retry_after; /* retry-after=S: Retry-After on every answer that is not a 200; -1 if unset */
 };
 
 /* A counter per string key: request counts per path, failures left per KEY.
@@ -860,8 +861,11 @@ static enum MHD_Result serve_route(struct MHD_Connection *c, const char *method,
 	snprintf(key, sizeof key, "route:%d", rt->line);
 	if (rt->once && cmap_touch(&srv.ratelimit, key, 1) == 1) {
 		r = resp_printf("text/plain", "%u %s\n", rt->once, MHD_get_reason_phrase_for(rt->once));
-		if (r && rt->once == 429)
-			MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+		if (r && (rt->once == 429 || rt->retry_after >= 0)) {
+			char ra[24];
+			snprintf(ra, sizeof ra, "%ld", rt->retry_after >= 0 ? rt->retry_after : 1L);
+			MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+		}
 		return reply(c, method, url, rt->once, r);
 	}
 	if (rt->file[0] == '/' || strstr(rt->file, ".."))
@@ -912,6 +916,11 @@ static enum MHD_Result serve_route(struct MHD_Connection *c, const char *method,
 		return reply(c, method, url, 500, NULL);
 	}
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+	if (rt->retry_after >= 0 && rt->status != 200) {
+		char ra[24];
+		snprintf(ra, sizeof ra, "%ld", rt->retry_after);
+		MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+	}
 	return reply(c, method, url, rt->status, r);
 }
 
@@ -927,7 +936,8 @@ static enum MHD_Result serve_api(struct MHD_Connection *c, const char *method, c
  *   PATH  PARAMS  FILE  [MODE]
  * PATH is matched exactly; PARAMS is '-' or k=v&k=v (decoded values; v '!'
  * means k must be absent); FILE is relative to --root; MODE is '-' or a
- * comma list of once=STATUS and status=STATUS. '#' starts a comment line. */
+ * comma list of once=STATUS, status=STATUS and retry-after=SECONDS (sent with
+ * every answer that is not a 200). '#' starts a comment line. */
 static int load_routes(const char *path)
 {
 	FILE *f = fopen(path, "re");
@@ -970,6 +980,7 @@ static int load_routes(const char *path)
 		memset(rt, 0, sizeof *rt);
 		rt->line = lineno;
 		rt->status = 200;
+		rt->retry_after = -1;
 		rt->path = strdup(field[0]);
 		rt->params = strdup(field[1]);
 		rt->file = strdup(field[2]);
@@ -978,6 +989,16 @@ static int load_routes(const char *path)
 			unsigned *dst = NULL;
 			if (comma)
 				*comma = '\0';
+			if (strncmp(p, "retry-after=", 12) == 0) {
+				if (parse_uint(p + 12, 1000000000, &v) != 0) {
+					fprintf(stderr, "testsrv: '%s' line %d: bad mode '%s'\n", path, lineno, p);
+					rc = -1;
+					break;
+				}
+				rt->retry_after = (long)v;
+				p = comma ? comma + 1 : NULL;
+				continue;
+			}
 			if (strncmp(p, "once=", 5) == 0)
 				dst = &rt->once;
 			else if (strncmp(p, "status=", 7) == 0)
