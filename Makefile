@@ -1,6 +1,7 @@
 # natadv — build, test and benchmark.
 #   make            build build/rel/natadv (and ./natadv, a link to it)
 #   make test       install what is missing, build release + ASan/UBSan, run every test
+#                   (tests/suites.txt lists them; a skipped test fails here)
 #   make demo       crawl the bundled example seed list from a loopback server
 #   make bench      run the benchmarks in bench/ (slow; not part of test)
 
@@ -14,7 +15,9 @@ VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 # Which build: rel (-O2) or asan (AddressSanitizer + UBSan).
 MODE ?= rel
 ifeq ($(MODE),asan)
-OPT := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+# GCC's UBSan runtime is linked statically: the shared one writes its reports
+# to stderr whatever UBSAN_OPTIONS's log_path says (tests/run.sh needs it).
+OPT := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined -static-libubsan
 else
 OPT := -O2 -g
 endif
@@ -148,7 +151,7 @@ test:
 	$(MAKE) MODE=asan tools
 	@scripts/check-banned.sh
 	@$(CC) $(WARN) -I. -DNATADV_NO_PDEP -fsyntax-only image/jpeg_walk.c  # the build without pdep
-	@tests/run.sh
+	@NATADV_STRICT=1 tests/run.sh
 
 demo:
 	@scripts/install-deps.sh test
