@@ -150,6 +150,7 @@ test:
 	$(MAKE) MODE=rel tools natadv
 	$(MAKE) MODE=asan tools
 	@scripts/check-banned.sh
+	@scripts/check-long-functions.sh
 	@$(CC) $(WARN) -I. -DNATADV_NO_PDEP -fsyntax-only image/jpeg_walk.c  # the build without pdep
 	@NATADV_STRICT=1 tests/run.sh
 
