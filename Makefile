@@ -125,7 +125,7 @@ fuzz-%: $(FZ)/bin/fuzz_%
 # every target in turn, SECONDS each
 fuzz: $(FUZZ_SRC:tests/fuzz/fuzz_%.c=fuzz-%)
 
-tools: $(B)/natadv $(TESTS) $(REPLAYS) $(B)/testsrv $(B)/validate_bench
+tools: $(B)/natadv $(TESTS) $(REPLAYS) $(B)/testsrv $(B)/validate_bench $(B)/image_bench
 
 # JPEG validation speed per core, libjpeg-turbo's pass against the entropy
 # walk (image/jpeg_walk.c): make bench-validate [DIRS="photo folders"]
@@ -134,6 +134,10 @@ $(B)/validate_bench: bench/validate_bench.c $(B)/libnatadv.a
 
 bench-validate: $(B)/validate_bench
 	$(B)/validate_bench -r 7 $(or $(DIRS),tests/fixtures)
+
+# img_validate's throughput (JPEG and PNG, images/s and MP/s) over the fixtures
+$(B)/image_bench: bench/image_bench.c $(B)/libnatadv.a
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(B)/libnatadv.a $(LIBS_ALL)
 
 # playwright-core from npm drives Debian's chromium in the browser test; 1.61 is
 # the newest that still runs on Node.js 18 (Debian 12's).
@@ -162,6 +166,7 @@ demo:
 bench:
 	@scripts/install-deps.sh bench
 	$(MAKE) MODE=rel tools natadv
+	build/rel/image_bench tests/fixtures
 	bench/crawl.sh
 	bench/score.sh
 	bench/fast_agreement.sh
@@ -182,4 +187,4 @@ check-pytorch:
 clean:
 	rm -rf build natadv
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TESTS:=.d) $(REPLAYS:=.d) $(B)/validate_bench.d $(wildcard $(FZ)/obj/*/*.d $(FZ)/bin/*.d)
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TESTS:=.d) $(REPLAYS:=.d) $(B)/validate_bench.d $(B)/image_bench.d $(wildcard $(FZ)/obj/*/*.d $(FZ)/bin/*.d)
