@@ -4,6 +4,8 @@
 #                   (tests/suites.txt lists them; a skipped test fails here)
 #   make demo       crawl the bundled example seed list from a loopback server
 #   make bench      run the benchmarks in bench/ (slow; not part of test)
+#   make coverage   the suites of make test against a gcc --coverage build: an
+#                   HTML report in build/coverage, last line "lines: N% branches: N%"
 
 .DEFAULT_GOAL := all
 PKGS := libcurl sqlite3 libjpeg libpng libxxhash jansson libcrypto openblas libmicrohttpd libarchive
@@ -18,6 +20,8 @@ ifeq ($(MODE),asan)
 # GCC's UBSan runtime is linked statically: the shared one writes its reports
 # to stderr whatever UBSAN_OPTIONS's log_path says (tests/run.sh needs it).
 OPT := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined -static-libubsan
+else ifeq ($(MODE),cov)
+OPT := -O1 -g --coverage
 else
 OPT := -O2 -g
 endif
@@ -45,7 +49,7 @@ TESTS := $(TEST_SRC:tests/unit/%.c=$(B)/tests/%)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 REPLAYS := $(FUZZ_SRC:tests/fuzz/fuzz_%.c=$(B)/fuzz/replay_%)
 
-.PHONY: all test unit e2e demo bench bench-validate clean lint fuzz check-pytorch
+.PHONY: all test unit e2e demo bench bench-validate clean lint fuzz check-pytorch coverage
 all: $(B)/natadv $(if $(filter rel,$(MODE)),natadv)
 
 natadv: $(B)/natadv
@@ -157,6 +161,14 @@ test:
 	@scripts/check-long-functions.sh
 	@$(CC) $(WARN) -I. -DNATADV_NO_PDEP -fsyntax-only image/jpeg_walk.c  # the build without pdep
 	@NATADV_STRICT=1 tests/run.sh
+
+# Line and branch coverage of the library and CLI by make test's suites
+# (the release-build ones, against build/cov; lcov/genhtml from Debian).
+coverage:
+	@scripts/install-deps.sh coverage
+	$(MAKE) build/node/.playwright-core-$(PLAYWRIGHT)
+	$(MAKE) MODE=cov tools
+	@scripts/coverage.sh
 
 demo:
 	@scripts/install-deps.sh test

@@ -5,7 +5,9 @@
 # those listed with asan, again against the ASan+UBSan build.
 # Prints one line per suite and a final "N passed, N failed".
 # Usage: tests/run.sh [PATTERN]: only the suites whose name (as printed, e.g.
-# "asan e2e cli") matches the grep -E PATTERN.
+# "asan e2e cli") matches the grep -E PATTERN. NATADV_REL_BUILD=cov runs the
+# suites listed for rel against build/cov instead, and no asan ones (make
+# coverage).
 #
 # A suite fails when it exits non-zero, when a sanitizer wrote a report
 # (each suite gets its own log_path under build/test-logs, so reports of a
@@ -29,6 +31,10 @@ rm -rf "$LOGS"
 mkdir -p "$LOGS"
 
 ONLY=${1:-}
+REL=${NATADV_REL_BUILD:-rel}
+modes="rel asan"
+[ "$REL" = rel ] || modes=rel
+dir_of() { if [ "$1" = rel ]; then echo "$REL"; else echo "$1"; fi; }
 want() { [ -z "$ONLY" ] || printf '%s\n' "$1" | grep -qE -- "$ONLY"; }
 
 fail() { # NAME MESSAGE: a suite that failed before or without running
@@ -141,7 +147,7 @@ run_fuzz() { # BUILD NAME
 
 run_e2e() { # BUILD NAME
 	local build=${1%+testsrv} script=tests/e2e/$2.sh
-	local srv=build/rel/testsrv
+	local srv=build/$REL/testsrv
 	[ "$build" != "$1" ] && srv=build/$build/testsrv
 	local prefix=
 	[ "$build" = rel ] || prefix="$build "
@@ -163,12 +169,12 @@ builds() {
 }
 bad=$(builds none x | grep '^? ' | sort -u)
 [ -n "$bad" ] && fail "$LIST" "lines of no known kind: ${bad//\? /}"
-for mode in rel asan; do
-	while read -r n b; do run_unit "$b" "$n"; done < <(builds unit "^$mode\$")
-	while read -r n b; do run_fuzz "$b" "$n"; done < <(builds fuzz "^$mode\$")
+for mode in $modes; do
+	while read -r n b; do run_unit "$(dir_of "$b")" "$n"; done < <(builds unit "^$mode\$")
+	while read -r n b; do run_fuzz "$(dir_of "$b")" "$n"; done < <(builds fuzz "^$mode\$")
 done
-while read -r n b; do run_e2e "$b" "$n"; done < <(builds e2e '^rel$')
-while read -r n b; do run_e2e "$b" "$n"; done < <(builds e2e '^asan')
+while read -r n b; do run_e2e "$(dir_of "$b")" "$n"; done < <(builds e2e '^rel$')
+[ "$REL" = rel ] && while read -r n b; do run_e2e "$b" "$n"; done < <(builds e2e '^asan')
 
 [ $((passed + failed + skipped)) -eq 0 ] && fail "tests/run.sh${ONLY:+ $ONLY}" "no suite ran"
 summary="$passed passed, $failed failed"
