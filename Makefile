@@ -1,8 +1,11 @@
 # natadv — build, test and benchmark.
 #   make            build build/rel/natadv (and ./natadv, a link to it)
 #   make test       install what is missing, build release + ASan/UBSan, run every test
+#                   (tests/suites.txt lists them; a skipped test fails here)
 #   make demo       crawl the bundled example seed list from a loopback server
 #   make bench      run the benchmarks in bench/ (slow; not part of test)
+#   make coverage   the suites of make test against a gcc --coverage build: an
+#                   HTML report in build/coverage, last line "lines: N% branches: N%"
 
 .DEFAULT_GOAL := all
 PKGS := libcurl sqlite3 libjpeg libpng libxxhash jansson libcrypto openblas libmicrohttpd libarchive
@@ -14,7 +17,11 @@ VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 # Which build: rel (-O2) or asan (AddressSanitizer + UBSan).
 MODE ?= rel
 ifeq ($(MODE),asan)
-OPT := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+# GCC's UBSan runtime is linked statically: the shared one writes its reports
+# to stderr whatever UBSAN_OPTIONS's log_path says (tests/run.sh needs it).
+OPT := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined -static-libubsan
+else ifeq ($(MODE),cov)
+OPT := -O1 -g --coverage
 else
 OPT := -O2 -g
 endif
@@ -42,7 +49,7 @@ TESTS := $(TEST_SRC:tests/unit/%.c=$(B)/tests/%)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 REPLAYS := $(FUZZ_SRC:tests/fuzz/fuzz_%.c=$(B)/fuzz/replay_%)
 
-.PHONY: all test unit e2e demo bench bench-validate clean lint fuzz check-pytorch
+.PHONY: all test unit e2e demo bench bench-validate clean lint fuzz check-pytorch coverage
 all: $(B)/natadv $(if $(filter rel,$(MODE)),natadv)
 
 natadv: $(B)/natadv
@@ -126,7 +133,7 @@ fuzz-%: $(FZ)/bin/fuzz_%
 # every target in turn, SECONDS each
 fuzz: $(FUZZ_SRC:tests/fuzz/fuzz_%.c=fuzz-%)
 
-tools: $(B)/natadv $(TESTS) $(REPLAYS) $(B)/testsrv $(B)/testproxy $(B)/validate_bench
+tools: $(B)/natadv $(TESTS) $(REPLAYS) $(B)/testsrv $(B)/testproxy $(B)/validate_bench $(B)/image_bench
 
 # JPEG validation speed per core, libjpeg-turbo's pass against the entropy
 # walk (image/jpeg_walk.c): make bench-validate [DIRS="photo folders"]
@@ -135,6 +142,10 @@ $(B)/validate_bench: bench/validate_bench.c $(B)/libnatadv.a
 
 bench-validate: $(B)/validate_bench
 	$(B)/validate_bench -r 7 $(or $(DIRS),tests/fixtures)
+
+# img_validate's throughput (JPEG and PNG, images/s and MP/s) over the fixtures
+$(B)/image_bench: bench/image_bench.c $(B)/libnatadv.a
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(B)/libnatadv.a $(LIBS_ALL)
 
 # playwright-core from npm drives Debian's chromium in the browser test; 1.61 is
 # the newest that still runs on Node.js 18 (Debian 12's).
@@ -151,8 +162,17 @@ test:
 	$(MAKE) MODE=rel tools natadv
 	$(MAKE) MODE=asan tools
 	@scripts/check-banned.sh
+	@scripts/check-long-functions.sh
 	@$(CC) $(WARN) -I. -DNATADV_NO_PDEP -fsyntax-only image/jpeg_walk.c  # the build without pdep
-	@tests/run.sh
+	@NATADV_STRICT=1 tests/run.sh
+
+# Line and branch coverage of the library and CLI by make test's suites
+# (the release-build ones, against build/cov; lcov/genhtml from Debian).
+coverage:
+	@scripts/install-deps.sh coverage
+	$(MAKE) build/node/.playwright-core-$(PLAYWRIGHT)
+	$(MAKE) MODE=cov tools
+	@scripts/coverage.sh
 
 demo:
 	@scripts/install-deps.sh test
@@ -162,6 +182,7 @@ demo:
 bench:
 	@scripts/install-deps.sh bench
 	$(MAKE) MODE=rel tools natadv
+	build/rel/image_bench tests/fixtures
 	bench/crawl.sh
 	bench/score.sh
 	bench/fast_agreement.sh
@@ -182,4 +203,4 @@ check-pytorch:
 clean:
 	rm -rf build natadv
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TESTS:=.d) $(REPLAYS:=.d) $(B)/validate_bench.d $(wildcard $(FZ)/obj/*/*.d $(FZ)/bin/*.d)
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TESTS:=.d) $(REPLAYS:=.d) $(B)/validate_bench.d $(B)/image_bench.d $(wildcard $(FZ)/obj/*/*.d $(FZ)/bin/*.d)

@@ -2,18 +2,20 @@
 # install-deps.sh — make sure the Debian packages natadv builds and tests with
 # are installed. As root, installs what is missing with apt-get; otherwise
 # prints the exact apt-get line and fails.
-# Usage: scripts/install-deps.sh [build|test|bench|fuzz]
+# Usage: scripts/install-deps.sh [build|test|bench|fuzz|coverage]
 set -eu
 build="build-essential pkg-config libcurl4-openssl-dev libsqlite3-dev libjpeg62-turbo-dev libpng-dev libopenblas-dev libxxhash-dev libjansson-dev libssl-dev libmicrohttpd-dev libarchive-dev"
-test="sqlite3 libjpeg-turbo-progs curl chromium nodejs npm"
+test="sqlite3 libjpeg-turbo-progs curl chromium nodejs npm universal-ctags"
 fuzz="clang libclang-rt-14-dev"
+coverage="lcov"
 bench="nginx-light wget2 aria2 curl time bc python3-pil python3-skimage python3-torch python3-torchvision nodejs"
 case "${1:-build}" in
 build) want="$build" ;;
 test) want="$build $test" ;;
 bench) want="$build $test $bench" ;;
 fuzz) want="$build $fuzz" ;;
-*) echo "usage: $0 [build|test|bench|fuzz]" >&2; exit 2 ;;
+coverage) want="$build $test $coverage" ;;
+*) echo "usage: $0 [build|test|bench|fuzz|coverage]" >&2; exit 2 ;;
 esac
 missing=""
 for p in $want; do

@@ -6,12 +6,15 @@
 out=$("$NATADV" -w "$T/none" stats 2>&1)
 check "missing workspace exits 1" 1 "$?"
 check "missing workspace message" "natadv: no natadv workspace at '$T/none' (run 'natadv init')" "$out"
-NATADV_WORKSPACE="$T/none" "$NATADV" classes >/dev/null 2>&1
-check "NATADV_WORKSPACE is honoured" 1 "$?"
+out=$(NATADV_WORKSPACE="$T/none" "$NATADV" classes 2>&1 >/dev/null)
+check "NATADV_WORKSPACE is honoured" "1|natadv: no natadv workspace at '$T/none' (run 'natadv init')" "$?|$out"
 "$NATADV" frobnicate 2>/dev/null
 check "unknown command is a usage error" 2 "$?"
-nat -q init
-check "init is quiet with -q and creates the database" 1 "$(ls "$T/ws" | grep -c '^natadv.db$')"
+out=$(nat -q init 2>&1)
+check "init is quiet with -q" "0|" "$?|$out"
+check "and creates the database" 1 "$(ls "$T/ws" | grep -c '^natadv.db$')"
+out=$(cd "$T" && NATADV_WORKSPACE="$T/ws" "$NATADV" classes 2>&1 | wc -l)
+check "NATADV_WORKSPACE names the workspace to use" "1000" "$out"
 nat -q init
 check "init twice is fine" 0 "$?"
 check "schema version: every migration applied" "$(ls "$ROOT"/schema/*.sql | wc -l)" "$(sql "PRAGMA user_version")"

@@ -45,6 +45,9 @@ PNG=$(h img/chelsea.png)
 Q90=$(h img/chelsea_q90.jpg)
 REJ=$(h pattern/4.png)
 UNDONE=$(h pattern/7.png)
+for v in TWO ROCKET PNG Q90 REJ UNDONE; do
+	check_match "$v is a content key" '^[0-9a-f]{32}$' "${!v}"
+done
 # prop SELECTION HASH WNID: the proposal's id
 prop() { sql "SELECT id FROM proposals WHERE selection_id = $1 AND image_hash = '$2' AND wnid = '$3'"; }
 
@@ -202,6 +205,7 @@ check "no problem lines" "" "$(cat "$T/out")"
 "$NATADV" -w "$T/nowhere" verify "$T/r1/fixtures.tar" > "$T/out" 2> "$T/err"
 check "verify a tar, without a workspace" 0 "$?"
 one=$(cd "$T/r1" && ls fixtures/$C/*.jpg | head -n 1)
+check_match "a file of the release to tamper with" "^fixtures/$C/[0-9a-f]{32}\.jpg\$" "$one"
 tamper() { # NAME: a fresh copy of r1 in $T/t-NAME
 	rm -rf "$T/t-$1"
 	cp -a "$T/r1" "$T/t-$1"
@@ -225,11 +229,11 @@ check "and is named" "extra: fixtures/$A/0000.jpg" "$(cat "$T/out")"
 tamper readme
 rm "$T/t-readme/fixtures/README.txt"
 nat verify "$T/t-readme" > "$T/out" 2> "$T/err"
-check "a missing README.txt fails" "missing: fixtures/README.txt" "$(cat "$T/out")"
+check "a missing README.txt fails" "1|missing: fixtures/README.txt" "$?|$(cat "$T/out")"
 tamper manifest
 rm "$T/t-manifest/manifest.jsonl"
 nat verify "$T/t-manifest" > "$T/out" 2> "$T/err"
-check "a missing manifest is one problem" "missing: manifest.jsonl" "$(cat "$T/out")"
+check "a missing manifest fails, one problem" "1|missing: manifest.jsonl" "$?|$(cat "$T/out")"
 tamper tar
 python3 - "$T/t-tar/fixtures.tar" "$one" << 'EOF'
 import sys, tarfile
@@ -244,7 +248,7 @@ nat verify "$T/t-tar/fixtures.tar" > "$T/out" 2> "$T/err"
 check "a modified tar member fails" 1 "$?"
 check "the tar and the member are named" "$(printf 'modified: fixtures.tar\nmodified: %s' "$one")" "$(cat "$T/out")"
 nat verify "$T/t-tar" > "$T/out" 2> "$T/err"
-check "the folder check sees the tar changed" "modified: fixtures.tar" "$(cat "$T/out")"
+check "the folder check sees the tar changed" "1|modified: fixtures.tar" "$?|$(cat "$T/out")"
 nat verify "$T/nonexistent" 2> "$T/err"
 check "verify of nothing fails" 1 "$?"
 

@@ -1,6 +1,14 @@
 # lib.sh — shared helpers of the end-to-end tests: a loopback test server,
 # a fresh workspace, SQL queries and checks that count passes and failures.
 # Each test script sources this, runs checks, and ends with `finish`.
+#
+# What counts as a failure, beyond a check whose values differ: a check made
+# in a subshell (failures are written to a file, not only counted), a failed
+# sqlite3 query in sql/sql_in (whose empty output would otherwise pass a
+# check of ""), an error message of bash itself (a failed cd, a failed
+# redirection, an arithmetic syntax error, an unset variable in a command
+# substitution: each makes a check vanish or pass on an empty value), a
+# script that made no check, and one that ends without calling finish.
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 NATADV=${NATADV:-$ROOT/build/rel/natadv}
@@ -10,12 +18,29 @@ T=$(mktemp -d /tmp/natadv-e2e.XXXXXX)
 PASS=0
 FAIL=0
 SRV_PID=
+FINISHED=
+FAILS=$T/.failed        # one line per failed check, also from subshells
+: > "$FAILS"
+# The script's stderr also goes to $T/.stderr, where finish looks for bash's
+# own error messages ("x.sh: line N: ...").
+exec 3>&2 2> >(tee -a "$T/.stderr" | grep --line-buffered -v '^natadv-e2e-sync ' >&3)
 
 cleanup() {
+	local rc=$?
 	[ -n "$SRV_PID" ] && kill "$SRV_PID" 2>/dev/null && wait "$SRV_PID" 2>/dev/null
 	rm -rf "$T"
+	if [ "$rc" = 0 ] && [ -z "$FINISHED" ]; then
+		echo "FAIL $(basename "$0"): the script ended without calling finish" >&3
+		exit 1
+	fi
 }
 trap cleanup EXIT
+
+# fail DESCRIPTION: records a failed check (from a subshell too).
+fail() {
+	echo "FAIL $(basename "$0"): $1" >&2
+	printf '%s\n' "$1" | head -n 1 >> "$FAILS"
+}
 
 # start_server [TESTSRV OPTIONS...]: starts testsrv on an ephemeral loopback
 # port (with any further options, e.g. --routes FILE); sets PORT and BASE.
@@ -34,16 +59,40 @@ start_server() {
 # nat ARGS...: runs natadv on the test workspace.
 nat() { "$NATADV" -w "$T/ws" "$@"; }
 
+# sql_in WORKSPACE QUERY: prints the query's result from that workspace; a
+# failed query (no database, bad SQL) is a failed check.
+sql_in() {
+	local out rc
+	out=$(sqlite3 -batch -noheader "$1/natadv.db" "$2" 2>&1)
+	rc=$?
+	if [ "$rc" != 0 ]; then
+		fail "sql failed (exit $rc) in '$1': $2: $out"
+		return "$rc"
+	fi
+	[ -n "$out" ] && printf '%s\n' "$out"
+	return 0
+}
+
 # sql QUERY: prints the query's result from the test workspace.
-sql() { sqlite3 -batch -noheader "$T/ws/natadv.db" "$1"; }
+sql() { sql_in "$T/ws" "$1"; }
 
 # check DESCRIPTION EXPECTED ACTUAL
 check() {
 	if [ "$2" = "$3" ]; then
 		PASS=$((PASS + 1))
 	else
-		FAIL=$((FAIL + 1))
-		echo "FAIL $(basename "$0"): $1: expected '$2', got '$3'" >&2
+		fail "$1: expected '$2', got '$3'"
+	fi
+}
+
+# check_num DESCRIPTION EXPECTED ACTUAL: ACTUAL must be an integer (not
+# empty, as a failed query or command substitution leaves it) equal to
+# EXPECTED.
+check_num() {
+	if ! [[ $3 =~ ^-?[0-9]+$ ]]; then
+		fail "$1: expected the number '$2', got '$3'"
+	else
+		check "$1" "$2" "$3"
 	fi
 }
 
@@ -52,29 +101,58 @@ check_match() {
 	if printf '%s' "$3" | grep -Eq -- "$2"; then
 		PASS=$((PASS + 1))
 	else
-		FAIL=$((FAIL + 1))
-		echo "FAIL $(basename "$0"): $1: '$3' does not match /$2/" >&2
+		fail "$1: '$3' does not match /$2/"
 	fi
 }
 
-# check_blobs: every image row has a complete blob whose SHA-256 matches,
-# and no temporary file is left.
+# check_blobs [WORKSPACE]: every image row of the workspace (the test one by
+# default) has a complete blob whose SHA-256 matches, no temporary file is
+# left, and the database passes its integrity and foreign key checks.
 check_blobs() {
-	local bad=0 n=0 hash sha path
-	while IFS='|' read -r hash sha; do
-		n=$((n + 1))
-		path="$T/ws/objects/${hash:0:2}/${hash:2}"
-		if [ ! -f "$path" ] || [ "$(sha256sum < "$path" | cut -d' ' -f1)" != "$sha" ]; then
-			bad=$((bad + 1))
-		fi
-	done < <(sql "SELECT hash, sha256 FROM images")
-	check "blobs missing or wrong (of $n)" 0 "$bad"
-	check "temporary files left" 0 "$(find "$T/ws/objects/tmp" -type f | wc -l)"
-	check "integrity_check" ok "$(sql 'PRAGMA integrity_check')"
-	check "foreign keys" "" "$(sql 'PRAGMA foreign_key_check')"
+	local ws=${1:-$T/ws}
+	local bad n rows want
+	local w=${ws#"$T"/}
+	rows=$(sql_in "$ws" "SELECT hash, sha256 FROM images") || return
+	n=$(printf '%s' "$rows" | grep -c .)
+	# "SHA256  PATH" for every image, against sha256sum's lines for the files
+	want=$(printf '%s\n' "$rows" | awk -F'|' -v o="$ws/objects" 'NF == 2 {
+		print $2 "  " o "/" substr($1, 1, 2) "/" substr($1, 3) }' | LC_ALL=C sort)
+	bad=$(LC_ALL=C comm -23 <(printf '%s\n' "$want") \
+		<(printf '%s\n' "$want" | cut -c67- | xargs -r -d '\n' sha256sum 2> /dev/null | LC_ALL=C sort) | grep -c .)
+	check "$w: images" 1 "$((n > 0))"
+	check "$w: blobs missing or wrong (of $n)" 0 "$bad"
+	if [ -d "$ws/objects/tmp" ]; then
+		check "$w: temporary files left" 0 "$(find "$ws/objects/tmp" -type f | wc -l)"
+	else
+		fail "$w: no folder '$ws/objects/tmp'"
+	fi
+	check "$w: integrity_check" ok "$(sql_in "$ws" 'PRAGMA integrity_check')"
+	check "$w: foreign keys" "" "$(sql_in "$ws" 'PRAGMA foreign_key_check')"
+}
+
+# shell_errors: bash's own error messages on the script's stderr so far.
+shell_errors() {
+	local i
+	echo "natadv-e2e-sync $$" >&2
+	for i in $(seq 1 100); do
+		grep -qx "natadv-e2e-sync $$" "$T/.stderr" 2> /dev/null && break
+		sleep 0.02
+	done
+	grep -E '^[^ ]*\.sh: line [0-9]+: ' "$T/.stderr" |
+		grep -v -E ': line [0-9]+: +[0-9]+ (Killed|Terminated)( |$)' |
+		grep -v '^natadv-e2e-sync '
 }
 
 finish() {
+	FINISHED=1
+	local errs
+	errs=$(shell_errors)
+	if [ -n "$errs" ]; then
+		fail "bash reported errors (each may have hidden a check):"
+		printf '%s\n' "$errs" | sed 's/^/    /' >&2
+	fi
+	FAIL=$(wc -l < "$FAILS")
+	[ $((PASS + FAIL)) -eq 0 ] && fail "no check was made" && FAIL=1
 	echo "$(basename "$0"): $PASS passed, $FAIL failed"
 	[ "$FAIL" -eq 0 ]
 }

@@ -58,6 +58,7 @@ check_match "says how many" "auto-accepted 5 undecided proposals of selection 1 
 check_match "and what it left to a person" "note: 2 proposals left undecided: their image is proposed for another class too" "$(cat "$T/err")"
 check "one review line per proposal" 5 "$(grep -c '	accept$' "$T/review.out")"
 GREEN=$(sql "SELECT image_hash FROM urls WHERE url = '$BASE/img/green_palette.png'")
+check_match "the green image's content key" '^[0-9a-f]{32}$' "$GREEN"
 check "the green image's two proposals stay undecided" "undecided $MISSILE
 undecided $ESPRESSO" "$(nat -q review --list --set fixtures | awk -v h="$GREEN" '$8 == h {print $2, $4}')"
 nat review --auto-accept --set fixtures > "$T/review.out" 2> /dev/null
@@ -80,6 +81,7 @@ check "verify the tar" "0|" "$?|$(cat "$T/out")"
 
 # ---- audit: every path of the release leads to its image and its history ----
 PATHS=$(python3 -c 'import json, sys; [print(json.loads(l)["path"]) for l in open(sys.argv[1])]' "$REL/manifest.jsonl")
+check "the manifest lists five files" 5 "$(printf '%s\n' "$PATHS" | grep -c '^fixtures/n[0-9]\{8\}/[0-9a-f]\{32\}\.jpg$')"
 check "the manifest lists the files" "$(cd "$REL" && find fixtures -name '*.jpg' | sort)" "$PATHS"
 bad=0
 for p in $PATHS; do
@@ -134,6 +136,7 @@ check "the rebuilt release's images are the same files" "$(cd "$REL" && sha256su
 out=$("$NATADV" -w "$T/ws2" eval --model "$DEMO" --json "$T/rel2" 2> "$T/err")
 check "eval of the rebuilt release with the model file: accuracy 0" "5 0" \
 	"$(echo "$out" | python3 -c 'import json, sys; d = json.load(sys.stdin); print(d["n"], d["accuracy"])')"
-check "integrity" ok "$(sql 'PRAGMA integrity_check')"
-check "foreign keys" "" "$(sql 'PRAGMA foreign_key_check')"
+# blobs, integrity and foreign keys: of the source and of the rebuilt workspace
+check_blobs "$T/ws"
+check_blobs "$T/ws2"
 finish

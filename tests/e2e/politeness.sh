@@ -65,6 +65,7 @@ nat -q crawl --seeds "$T/hol.tsv" --allow-private --per-host 2 --concurrency 8
 check "all fetched" 703 "$(sql "SELECT count(*) FROM urls WHERE url LIKE '%hol=%' AND state = 'fetched'")"
 first_a=$(sql "SELECT min(f.id) FROM fetches f JOIN urls u ON u.id = f.url_id WHERE u.url LIKE '%slow/5/rocket.jpg?hol=%'")
 last_b=$(sql "SELECT max(f.id) FROM fetches f JOIN urls u ON u.id = f.url_id WHERE u.url LIKE '%coffee_q90.jpg?hol=%'")
+check_match "the first fetch of the big host and the last of the small one" '^[0-9]+ [0-9]+$' "$first_a $last_b"
 check "the small host is done among the first 40 fetches, not after the big one" 1 "$(( last_b - first_a < 40 ))"
 kill "$SRV3"
 finish

@@ -211,4 +211,8 @@ print(sorted((i["status"], i["http_status"] if "http_status" in i else None, i["
 check "json: changed and vanished" "2 1 1
 [('changed', 200, False), ('vanished', 404, True)]" "$got"
 check_blobs
+# and in every rebuilt workspace
+for w in ws2 ws3 ws4 ws5; do
+	check_blobs "$T/$w"
+done
 finish

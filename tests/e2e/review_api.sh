@@ -131,8 +131,8 @@ check "undo twice" 404 "$(post /api/undo "{\"review_id\":$reject_id}")"
 check "undo an undo" 409 "$(post /api/undo "{\"review_id\":$undo_id}")"
 check "undo an unknown review" 404 "$(post /api/undo '{"review_id":12345}')"
 check "undo needs an id" 400 "$(post /api/undo '{"review_id":0}')"
-check "undone proposal is undecided again" "" \
-	"$(api "/api/proposals?id=$P2" >/dev/null; jq_ 'd["proposals"][0]["decision"]')"
+check "undone proposal is undecided again" "200|$P2 ''" \
+	"$(api "/api/proposals?id=$P2")|$(jq_ '(d["proposals"][0]["id"], repr(d["proposals"][0]["decision"]))')"
 check "the review log" "$accept_id|$P1|accept||tester|web||review
 $reject_id|$P2|reject|several objects|tester|web||review
 $undo_id|$P2|undo||tester|web|$reject_id|review" \

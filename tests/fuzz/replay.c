@@ -1,6 +1,7 @@
 /* replay.c — runs a fuzz target's saved corpus without libFuzzer, so `make
  * test` replays every seed and every crash found so far (under ASan too).
- * Usage: replay_<name> DIR|FILE... */
+ * Usage: replay_<name> DIR|FILE...
+ * Fails when a path is missing or when no input at all was replayed. */
 #include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -37,8 +38,11 @@ int main(int argc, char **argv)
 	int files = 0, bad = 0;
 	for (int i = 1; i < argc; i++) {
 		struct stat sb;
-		if (stat(argv[i], &sb) != 0)
+		if (stat(argv[i], &sb) != 0) {
+			fprintf(stderr, "cannot open '%s'\n", argv[i]);
+			bad++;
 			continue;
+		}
 		if (!S_ISDIR(sb.st_mode)) {
 			bad += run_file(argv[i]);
 			files++;
@@ -58,5 +62,7 @@ int main(int argc, char **argv)
 			closedir(d);
 	}
 	printf("%d inputs replayed\n", files);
-	return bad ? 1 : 0;
+	if (files == 0)
+		fprintf(stderr, "no input to replay\n");
+	return bad || files == 0 ? 1 : 0;
 }

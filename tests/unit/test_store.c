@@ -141,6 +141,14 @@ static void test_blobs(void)
 	struct stat sb;
 	T_EQ_INT(stat(buf_cstr(&p), &sb), 0);
 	T_EQ_INT(sb.st_size, 5);
+	char got[16] = "";
+	FILE *bf = fopen(buf_cstr(&p), "rb");
+	T_CHECK(bf != NULL);
+	if (bf) {
+		T_EQ_INT(fread(got, 1, sizeof got - 1, bf), 5);
+		fclose(bf);
+	}
+	T_EQ_STR(got, "hello"); /* the blob holds the bytes put */
 	T_CHECK(strstr(buf_cstr(&p), "/ab/0123456789abcdef0123456789abcd") != NULL);
 	T_EQ_INT(blob_put(objdir, "../../etc/passwd", "x", 1, err, sizeof err), NATADV_EINVAL);
 	T_EQ_INT(blob_path(objdir, "ABC", &p), NATADV_EINVAL);
