@@ -54,6 +54,10 @@ sanitizer_reports() {
 	return $found
 }
 
+# No suite takes more than a few minutes; one that hangs fails instead of
+# holding up the whole run.
+SUITE_TIMEOUT=${SUITE_TIMEOUT:-600}
+
 suite() { # NAME COMMAND...
 	local name=$1
 	shift
@@ -63,8 +67,12 @@ suite() { # NAME COMMAND...
 	local t0=$SECONDS
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:log_path=$PWD/$dir/asan \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$PWD/$dir/ubsan \
-		"$@" > "$log" 2>&1 < /dev/null
+		timeout -k 10 "$SUITE_TIMEOUT" "$@" > "$log" 2>&1 < /dev/null
 	local rc=$?
+	if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then # timeout's own statuses
+		echo "suite stopped after $SUITE_TIMEOUT s (SUITE_TIMEOUT): it hung or ran far too long" >> "$log"
+		rc=1
+	fi
 	local reports
 	reports=$(sanitizer_reports "$dir")
 	if [ -n "$reports" ]; then

@@ -68,5 +68,5 @@ check "a bad NATADV_NOW is a usage error" 2 "$?"
 check_match "saying why" "NATADV_NOW wants unix seconds, not 'yesterday'" "$(cat "$T/err")"
 # shellcheck disable=SC2086
 kill $PIDS 2>/dev/null
-wait 2>/dev/null
+wait $PIDS 2>/dev/null
 finish
