@@ -648,6 +648,12 @@ int disc_item_license(disc_item *it, const char *raw, const char *norm, const ch
 	return 0;
 }
 
+void disc_item_size(disc_item *it, long long w, long long h)
+{
+	it->width = w > 0 && w < 1000000000 ? (long)w : 0;
+	it->height = h > 0 && h < 1000000000 ? (long)h : 0;
+}
+
 long long disc_page_number(const disc_req *r)
 {
 	if (!r->page)

@@ -42,6 +42,10 @@ int dj_each(json_t *arr, const char *prefix, int (*fn)(json_t *obj, const char *
  * says: <the member as JSON>" to err and returns NATADV_EFORMAT; else 0. */
 int dj_refusal(json_t *obj, const char *key, const char *source, char *err, size_t errlen);
 
+/* Sets it->width and it->height from what the source says, 0 for a value
+ * out of 1 .. 999,999,999. */
+void disc_item_size(disc_item *it, long long w, long long h);
+
 /* Writes the names of the licence families in mask (names[i] for the
  * DISC_LIC_* bit 1 << i; NULL leaves a family out), comma-separated, to out. */
 void disc_license_list(unsigned mask, const char *const names[8], char *out, size_t cap);

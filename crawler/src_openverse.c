@@ -65,8 +65,7 @@ static int parse_result(json_t *r, const char *where, void *page, char *err, siz
 		if (!it->mime)
 			rc = NATADV_ENOMEM;
 	}
-	it->width = w > 0 && w < 1000000000 ? (long)w : 0;
-	it->height = h > 0 && h < 1000000000 ? (long)h : 0;
+	disc_item_size(it, w, h);
 	free(license);
 	free(version);
 	free(filetype);
