@@ -600,6 +600,27 @@ int dj_refusal(json_t *obj, const char *key, const char *source, char *err, size
 	return NATADV_EFORMAT;
 }
 
+int dj_results_page(const char *body, size_t len, const disc_req *r, disc_page *out,
+                    const dj_results_spec *spec, char *err, size_t errlen)
+{
+	json_t *root, *results;
+	int rc = dj_load(body, len, &root, err, errlen);
+	if (rc)
+		return rc;
+	long long last = 0;
+	rc = dj_refusal(root, spec->refusal_key, spec->source, err, errlen);
+	if (!rc)
+		rc = dj_get(root, "results", JSON_ARRAY, 1, "", &results, err, errlen);
+	if (!rc)
+		rc = spec->last_page(root, r, &last, err, errlen);
+	if (!rc)
+		rc = disc_next_numbered(out, r, last, spec->max_results);
+	if (!rc)
+		rc = dj_each(results, "results", spec->item, out, err, errlen);
+	json_decref(root);
+	return rc;
+}
+
 /* ---- pages ---- */
 
 disc_item *disc_page_add(disc_page *p)
@@ -646,6 +667,12 @@ int disc_item_license(disc_item *it, const char *raw, const char *norm, const ch
 	if ((raw && !it->license_raw) || (norm && !it->license))
 		return NATADV_ENOMEM;
 	return 0;
+}
+
+void disc_item_size(disc_item *it, long long w, long long h)
+{
+	it->width = w > 0 && w < 1000000000 ? (long)w : 0;
+	it->height = h > 0 && h < 1000000000 ? (long)h : 0;
 }
 
 long long disc_page_number(const disc_req *r)

@@ -42,6 +42,28 @@ int dj_each(json_t *arr, const char *prefix, int (*fn)(json_t *obj, const char *
  * says: <the member as JSON>" to err and returns NATADV_EFORMAT; else 0. */
 int dj_refusal(json_t *obj, const char *key, const char *source, char *err, size_t errlen);
 
+/* A numbered source whose answer lists its items in the array "results". */
+typedef struct dj_results_spec {
+	const char *source;      /* names the source in a refusal */
+	const char *refusal_key; /* the member of its error answers */
+	long long max_results;   /* how deep one search goes (0: no limit) */
+	/* Reads the number of the last page from the answer. */
+	int (*last_page)(json_t *root, const disc_req *r, long long *last, char *err, size_t errlen);
+	/* Adds what one element of results[] holds to the disc_page page. */
+	int (*item)(json_t *obj, const char *where, void *page, char *err, size_t errlen);
+} dj_results_spec;
+
+/* Parses such an answer into out: refused when it has the member
+ * refusal_key (dj_refusal), results must be an array, out->next is the
+ * next page up to the last and max_results (disc_next_numbered), then item
+ * runs for each element. */
+int dj_results_page(const char *body, size_t len, const disc_req *r, disc_page *out,
+                    const dj_results_spec *spec, char *err, size_t errlen);
+
+/* Sets it->width and it->height from what the source says, 0 for a value
+ * out of 1 .. 999,999,999. */
+void disc_item_size(disc_item *it, long long w, long long h);
+
 /* Writes the names of the licence families in mask (names[i] for the
  * DISC_LIC_* bit 1 << i; NULL leaves a family out), comma-separated, to out. */
 void disc_license_list(unsigned mask, const char *const names[8], char *out, size_t cap);

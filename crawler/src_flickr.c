@@ -93,8 +93,7 @@ static int parse_photo(json_t *p, const char *where, void *out, char *err, size_
 	}
 	/* an id this table does not know stays without a licence: recorded, never queued */
 	rc = disc_item_license(it, license, norm, NULL);
-	it->width = w > 0 && w < 1000000000 ? (long)w : 0;
-	it->height = h > 0 && h < 1000000000 ? (long)h : 0;
+	disc_item_size(it, w, h);
 out:
 	free(owner);
 	free(license);

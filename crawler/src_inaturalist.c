@@ -138,28 +138,28 @@ static int parse_obs(json_t *r, const char *where, void *page, char *err, size_t
 	return rc;
 }
 
-static int parse(const char *body, size_t len, const disc_req *r, disc_page *out, char *err, size_t errlen)
+/* total_results over per_page (this request's page size when absent) */
+static int last_page(json_t *root, const disc_req *r, long long *last, char *err, size_t errlen)
 {
-	json_t *root, *results;
-	int rc = dj_load(body, len, &root, err, errlen);
-	if (rc)
-		return rc;
 	long long total = 0, per_page = r->page_size;
-	rc = dj_refusal(root, "error", "inaturalist", err, errlen);
-	if (!rc)
-		rc = dj_int(root, "total_results", "", &total, err, errlen);
+	int rc = dj_int(root, "total_results", "", &total, err, errlen);
 	if (!rc)
 		rc = dj_int(root, "per_page", "", &per_page, err, errlen);
-	if (!rc)
-		rc = dj_get(root, "results", JSON_ARRAY, 1, "", &results, err, errlen);
-	if (!rc) {
-		long long last = per_page > 0 ? (total + per_page - 1) / per_page : 0;
-		rc = disc_next_numbered(out, r, last, MAX_RESULTS);
-	}
-	if (!rc)
-		rc = dj_each(results, "results", parse_obs, out, err, errlen);
-	json_decref(root);
+	*last = per_page > 0 ? (total + per_page - 1) / per_page : 0;
 	return rc;
+}
+
+static const dj_results_spec answer = {
+	.source = "inaturalist",
+	.refusal_key = "error",
+	.max_results = MAX_RESULTS,
+	.last_page = last_page,
+	.item = parse_obs,
+};
+
+static int parse(const char *body, size_t len, const disc_req *r, disc_page *out, char *err, size_t errlen)
+{
+	return dj_results_page(body, len, r, out, &answer, err, errlen);
 }
 
 const disc_source disc_inaturalist = {

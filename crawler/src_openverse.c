@@ -65,32 +65,34 @@ static int parse_result(json_t *r, const char *where, void *page, char *err, siz
 		if (!it->mime)
 			rc = NATADV_ENOMEM;
 	}
-	it->width = w > 0 && w < 1000000000 ? (long)w : 0;
-	it->height = h > 0 && h < 1000000000 ? (long)h : 0;
+	disc_item_size(it, w, h);
 	free(license);
 	free(version);
 	free(filetype);
 	return rc;
 }
 
+/* page_count, at most MAX_PAGE: Openverse serves no page beyond */
+static int last_page(json_t *root, const disc_req *r, long long *last, char *err, size_t errlen)
+{
+	long long page_count = 0;
+	(void)r;
+	int rc = dj_int(root, "page_count", "", &page_count, err, errlen);
+	*last = page_count < MAX_PAGE ? page_count : MAX_PAGE;
+	return rc;
+}
+
+static const dj_results_spec answer = {
+	.source = "openverse",
+	.refusal_key = "detail", /* {"detail": "..."} */
+	.max_results = 0,
+	.last_page = last_page,
+	.item = parse_result,
+};
+
 static int parse(const char *body, size_t len, const disc_req *r, disc_page *out, char *err, size_t errlen)
 {
-	json_t *root, *results;
-	int rc = dj_load(body, len, &root, err, errlen);
-	if (rc)
-		return rc;
-	long long page_count = 0;
-	rc = dj_refusal(root, "detail", "openverse", err, errlen); /* {"detail": "..."} */
-	if (!rc)
-		rc = dj_get(root, "results", JSON_ARRAY, 1, "", &results, err, errlen);
-	if (!rc)
-		rc = dj_int(root, "page_count", "", &page_count, err, errlen);
-	if (!rc)
-		rc = disc_next_numbered(out, r, page_count < MAX_PAGE ? page_count : MAX_PAGE, 0);
-	if (!rc)
-		rc = dj_each(results, "results", parse_result, out, err, errlen);
-	json_decref(root);
-	return rc;
+	return dj_results_page(body, len, r, out, &answer, err, errlen);
 }
 
 const disc_source disc_openverse = {

@@ -135,8 +135,7 @@ static int parse_page(json_t *pg, const char *where, disc_page *out, char *err, 
 	}
 	if (!rc && !it->title && title)
 		it->title = strdup(strncmp(title, "File:", 5) == 0 ? title + 5 : title);
-	it->width = w > 0 && w < 1000000000 ? (long)w : 0;
-	it->height = h > 0 && h < 1000000000 ? (long)h : 0;
+	disc_item_size(it, w, h);
 out:
 	free(title);
 	free(short_name);

@@ -214,38 +214,32 @@ out:
 	return rc;
 }
 
-/* Replaces hostkey's contents with "scheme://host[:port]", lower case. */
-static int build_hostkey(buf *hostkey, const struct url_parts *p)
+/* Replaces b's contents with "scheme://[user[:pass]@]host[:port]", scheme
+ * and host in lower case; the user part only when with_user. */
+static int build_origin(buf *b, const struct url_parts *p, int with_user)
 {
-	buf_reset(hostkey);
-	int rc = append_lower(hostkey, p->scheme);
+	buf_reset(b);
+	int rc = append_lower(b, p->scheme);
 	if (!rc)
-		rc = buf_puts(hostkey, "://");
+		rc = buf_puts(b, "://");
+	if (!rc && with_user && p->user) {
+		rc = buf_puts(b, p->user);
+		if (!rc && p->pass)
+			rc = buf_printf(b, ":%s", p->pass);
+		if (!rc)
+			rc = buf_puts(b, "@");
+	}
 	if (!rc)
-		rc = append_lower(hostkey, p->host);
+		rc = append_lower(b, p->host);
 	if (!rc && p->port)
-		rc = buf_printf(hostkey, ":%s", p->port);
+		rc = buf_printf(b, ":%s", p->port);
 	return rc;
 }
 
 /* Replaces norm's contents with the normalised URL rebuilt from p. */
 static int build_norm(buf *norm, const struct url_parts *p)
 {
-	buf_reset(norm);
-	int rc = append_lower(norm, p->scheme);
-	if (!rc)
-		rc = buf_puts(norm, "://");
-	if (!rc && p->user) {
-		rc = buf_puts(norm, p->user);
-		if (!rc && p->pass)
-			rc = buf_printf(norm, ":%s", p->pass);
-		if (!rc)
-			rc = buf_puts(norm, "@");
-	}
-	if (!rc)
-		rc = append_lower(norm, p->host);
-	if (!rc && p->port)
-		rc = buf_printf(norm, ":%s", p->port);
+	int rc = build_origin(norm, p, 1);
 	if (!rc)
 		rc = buf_puts(norm, p->path && p->path[0] == '/' ? p->path : "/");
 	if (!rc && p->path && p->path[0] && p->path[0] != '/')
@@ -264,7 +258,7 @@ int url_check(const char *in, buf *norm, buf *hostkey, char *err, size_t errlen)
 	struct url_parts p = {0};
 	rc = url_parse_parts(in, &p, err, errlen);
 	if (!rc && hostkey)
-		rc = build_hostkey(hostkey, &p);
+		rc = build_origin(hostkey, &p, 0); /* the host key: no user part */
 	if (!rc && norm)
 		rc = build_norm(norm, &p);
 	parts_free(&p);

@@ -37,6 +37,11 @@ typedef struct filter_pred {
 void filter_softmax(const float *logits, int classes, float *probs);
 /* Softmax over the logits at subset[0..nsub) only, into probs[nsub]. */
 void filter_softmax_subset(const float *logits, const int *subset, int nsub, float *probs);
+/* Returns the position in subset[0..nsub) (nsub > 0) of the largest of those
+ * logits, the first on a tie; sets *mx to it and *sum to the softmax
+ * denominator over them (the sum of exp(logit - mx), in double), so that the
+ * winner's probability is 1 / *sum. */
+int filter_subset_argmax(const float *logits, const int *subset, int nsub, double *mx, double *sum);
 /* Top-5 and the subset argmax (subset may be NULL when nsub is 0). */
 void filter_predict(const float *logits, int classes, const int *subset, int nsub, filter_pred *out);
 

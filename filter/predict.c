@@ -63,6 +63,20 @@ void filter_softmax_subset(const float *logits, const int *subset, int nsub, flo
 		probs[k] = (float)(probs[k] / sum);
 }
 
+int filter_subset_argmax(const float *logits, const int *subset, int nsub, double *mx, double *sum)
+{
+	int best = 0;
+	for (int k = 1; k < nsub; k++)
+		if (logits[subset[k]] > logits[subset[best]])
+			best = k;
+	double m = logits[subset[best]], s = 0;
+	for (int k = 0; k < nsub; k++)
+		s += exp((double)logits[subset[k]] - m);
+	*mx = m;
+	*sum = s;
+	return best;
+}
+
 void filter_predict(const float *logits, int classes, const int *subset, int nsub, filter_pred *out)
 {
 	/* top-5 of the logits is top-5 of the softmax; probabilities from a stable softmax */
@@ -91,14 +105,8 @@ void filter_predict(const float *logits, int classes, const int *subset, int nsu
 	out->subset_pos = -1;
 	out->subset_p = 0;
 	if (nsub > 0) {
-		int best = 0;
-		for (int k = 1; k < nsub; k++)
-			if (logits[subset[k]] > logits[subset[best]])
-				best = k;
-		double smx = logits[subset[best]], ssum = 0;
-		for (int k = 0; k < nsub; k++)
-			ssum += exp((double)logits[subset[k]] - smx);
-		out->subset_pos = best;
+		double smx, ssum;
+		out->subset_pos = filter_subset_argmax(logits, subset, nsub, &smx, &ssum);
 		out->subset_p = (float)(1.0 / ssum);
 	}
 }

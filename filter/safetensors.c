@@ -82,6 +82,16 @@ static void shape_str(char *out, size_t outlen, const st_tensor *t)
 }
 
 /* Reads one header entry (everything but the byte range check) into t. */
+/* Refuses a tensor's data_offsets: "tensor '<name>': data_offsets
+ * [<begin>,<end>] <what>". Returns NATADV_EFORMAT. */
+static int bad_offsets(const char *name, uint64_t begin, uint64_t end, const char *what,
+                       char *err, size_t errlen)
+{
+	natadv_errf(err, errlen, "tensor '%s': data_offsets [%llu,%llu] %s", name,
+	            (unsigned long long)begin, (unsigned long long)end, what);
+	return NATADV_EFORMAT;
+}
+
 static int parse_entry(st_tensor *t, const char *name, json_t *v,
                        uint64_t *begin, uint64_t *end, char *err,
                        size_t errlen)
@@ -161,17 +171,13 @@ static int parse_entry(st_tensor *t, const char *name, json_t *v,
 	*end = (uint64_t)json_integer_value(json_array_get(off, 1));
 	t->nbytes = t->nelem * dtypes[d].size;
 	if (*end < *begin || *end - *begin != t->nbytes) {
-		char s[160];
+		char s[160], what[320];
 
 		shape_str(s, sizeof s, t);
-		natadv_errf(err, errlen,
-		       "tensor '%s': data_offsets [%llu,%llu] hold %llu bytes, "
-		       "dtype %s shape %s needs %zu",
-		       name, (unsigned long long)*begin,
-		       (unsigned long long)*end,
-		       (unsigned long long)(*end >= *begin ? *end - *begin : 0),
-		       dtypes[d].name, s, t->nbytes);
-		return NATADV_EFORMAT;
+		snprintf(what, sizeof what, "hold %llu bytes, dtype %s shape %s needs %zu",
+		         (unsigned long long)(*end >= *begin ? *end - *begin : 0),
+		         dtypes[d].name, s, t->nbytes);
+		return bad_offsets(name, *begin, *end, what, err, errlen);
 	}
 	return 0;
 }
@@ -309,32 +315,18 @@ static int check_ranges(const st_tensor *tmp, struct range *r, size_t n, uint64_
 	qsort(r, n, sizeof *r, cmp_range);
 	for (size_t i = 0; i < n; i++) {
 		const char *name = tmp[r[i].i].name;
+		char what[96];
 
-		if (r[i].begin < at) {
-			natadv_errf(err, errlen,
-			       "tensor '%s': data_offsets [%llu,%llu] overlap "
-			       "another tensor", name,
-			       (unsigned long long)r[i].begin,
-			       (unsigned long long)r[i].end);
-			return NATADV_EFORMAT;
-		}
+		if (r[i].begin < at)
+			return bad_offsets(name, r[i].begin, r[i].end, "overlap another tensor", err, errlen);
 		if (r[i].begin > at) {
-			natadv_errf(err, errlen,
-			       "tensor '%s': data_offsets [%llu,%llu] leave a hole "
-			       "at byte %llu", name,
-			       (unsigned long long)r[i].begin,
-			       (unsigned long long)r[i].end,
-			       (unsigned long long)at);
-			return NATADV_EFORMAT;
+			snprintf(what, sizeof what, "leave a hole at byte %llu", (unsigned long long)at);
+			return bad_offsets(name, r[i].begin, r[i].end, what, err, errlen);
 		}
 		if (r[i].end > dsize) {
-			natadv_errf(err, errlen,
-			       "tensor '%s': data_offsets [%llu,%llu] run past the "
-			       "%llu byte data buffer (truncated file?)", name,
-			       (unsigned long long)r[i].begin,
-			       (unsigned long long)r[i].end,
-			       (unsigned long long)dsize);
-			return NATADV_EFORMAT;
+			snprintf(what, sizeof what, "run past the %llu byte data buffer (truncated file?)",
+			         (unsigned long long)dsize);
+			return bad_offsets(name, r[i].begin, r[i].end, what, err, errlen);
 		}
 		at = r[i].end;
 	}

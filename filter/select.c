@@ -19,18 +19,14 @@
 #include <jansson.h>
 
 #include "common/err.h"
+#include "filter/filter.h"
 #include "image/image.h"
 
 void select_judge(const float *logits, const int *space, int nspace, int true_pos,
                   const select_rule *r, select_verdict *v)
 {
-	int best = 0;
-	for (int k = 1; k < nspace; k++)
-		if (logits[space[k]] > logits[space[best]])
-			best = k;
-	double mx = logits[space[best]], sum = 0;
-	for (int k = 0; k < nspace; k++)
-		sum += exp((double)logits[space[k]] - mx);
+	double mx, sum;
+	int best = filter_subset_argmax(logits, space, nspace, &mx, &sum);
 	v->pred = best;
 	v->confidence = 1.0 / sum;
 	v->true_prob = exp((double)logits[space[true_pos]] - mx) / sum;

@@ -143,12 +143,17 @@ static void cmyk_row_to_rgb(const uint8_t *in, uint8_t *out, uint32_t w)
 	}
 }
 
-int img_jpeg_validate_lib(img_ctx *c, const uint8_t *data, size_t len, const img_info *info,
-                          uint64_t *dhash, char *err, size_t errlen)
+/* What a pass over one JPEG does once its header is read: returns 0 or an
+ * error code with err set. A libjpeg error inside it lands in read_jpeg,
+ * which frees the decompressor either way. */
+typedef int (*jpeg_body)(struct jpeg_decompress_struct *ci, void *arg, char *err, size_t errlen);
+
+/* Reads the JPEG in data[0..len) with libjpeg-turbo: the header, then body. */
+static int read_jpeg(const uint8_t *data, size_t len, jpeg_body body, void *arg, char *err,
+                     size_t errlen)
 {
 	struct jpeg_decompress_struct ci;
 	jerr_mgr je;
-	img_dhash_acc acc;
 	setup(&ci, &je);
 	if (setjmp(je.jb)) {
 		jpeg_destroy_decompress(&ci);
@@ -156,42 +161,62 @@ int img_jpeg_validate_lib(img_ctx *c, const uint8_t *data, size_t len, const img
 		return je.code;
 	}
 	start(&ci, &je, data, len);
-	if (ci.image_width != info->width || ci.image_height != info->height) {
-		jpeg_destroy_decompress(&ci);
+	int done = body(&ci, arg, err, errlen);
+	jpeg_destroy_decompress(&ci);
+	return done;
+}
+
+/* Reads the next output scanline into row. */
+static int read_row(struct jpeg_decompress_struct *ci, JSAMPROW row, char *err, size_t errlen)
+{
+	if (jpeg_read_scanlines(ci, &row, 1) != 1) {
+		natadv_errf(err, errlen, "corrupt jpeg: decoder returned no rows");
+		return NATADV_EFORMAT;
+	}
+	return 0;
+}
+
+struct validate_arg {
+	img_ctx *c;
+	const img_info *info;
+	uint64_t *dhash;
+};
+
+static int validate_body(struct jpeg_decompress_struct *ci, void *arg, char *err, size_t errlen)
+{
+	struct validate_arg *a = arg;
+	img_ctx *c = a->c;
+	img_dhash_acc acc;
+	if (ci->image_width != a->info->width || ci->image_height != a->info->height) {
 		natadv_errf(err, errlen, "corrupt jpeg: frame header changed");
 		return NATADV_EFORMAT;
 	}
-	int cmyk = is_cmyk(&ci);
-	ci.out_color_space = cmyk ? JCS_CMYK : JCS_GRAYSCALE;
+	int cmyk = is_cmyk(ci);
+	ci->out_color_space = cmyk ? JCS_CMYK : JCS_GRAYSCALE;
 	/* Speed, not fidelity: the hash needs 9x8 cells and the point is to
 	 * walk all entropy-coded data, which scaling does not skip. */
-	ci.dct_method = JDCT_IFAST;
-	ci.do_fancy_upsampling = FALSE;
-	ci.do_block_smoothing = FALSE;
+	ci->dct_method = JDCT_IFAST;
+	ci->do_fancy_upsampling = FALSE;
+	ci->do_block_smoothing = FALSE;
 	for (unsigned denom = 8; denom >= 1; denom /= 2) {
-		ci.scale_num = 1;
-		ci.scale_denom = denom;
-		jpeg_calc_output_dimensions(&ci);
-		if (ci.output_width >= 9 && ci.output_height >= 8)
+		ci->scale_num = 1;
+		ci->scale_denom = denom;
+		jpeg_calc_output_dimensions(ci);
+		if (ci->output_width >= 9 && ci->output_height >= 8)
 			break;
 	}
-	jpeg_start_decompress(&ci);
-	uint32_t w = ci.output_width;
-	int nch = ci.output_components;
+	jpeg_start_decompress(ci);
+	uint32_t w = ci->output_width;
+	int nch = ci->output_components;
 	if (img_scratch_grow(&c->row, (size_t)w * (size_t)nch)) {
-		jpeg_destroy_decompress(&ci);
 		natadv_errf(err, errlen, "out of memory");
 		return NATADV_ENOMEM;
 	}
-	img_dhash_init(&acc, w, ci.output_height);
-	while (ci.output_scanline < ci.output_height) {
-		JSAMPROW r = c->row.p;
-		uint32_t y = ci.output_scanline;
-		if (jpeg_read_scanlines(&ci, &r, 1) != 1) {
-			jpeg_destroy_decompress(&ci);
-			natadv_errf(err, errlen, "corrupt jpeg: decoder returned no rows");
+	img_dhash_init(&acc, w, ci->output_height);
+	while (ci->output_scanline < ci->output_height) {
+		uint32_t y = ci->output_scanline;
+		if (read_row(ci, c->row.p, err, errlen))
 			return NATADV_EFORMAT;
-		}
 		if (cmyk) {
 			cmyk_row_to_rgb(c->row.p, c->row.p, w);
 			img_dhash_add(&acc, y, 0, 1, w, c->row.p, 3);
@@ -199,10 +224,16 @@ int img_jpeg_validate_lib(img_ctx *c, const uint8_t *data, size_t len, const img
 			img_dhash_add(&acc, y, 0, 1, w, c->row.p, 1);
 		}
 	}
-	jpeg_finish_decompress(&ci);
-	jpeg_destroy_decompress(&ci);
-	*dhash = img_dhash_finish(&acc);
+	jpeg_finish_decompress(ci);
+	*a->dhash = img_dhash_finish(&acc);
 	return 0;
+}
+
+int img_jpeg_validate_lib(img_ctx *c, const uint8_t *data, size_t len, const img_info *info,
+                          uint64_t *dhash, char *err, size_t errlen)
+{
+	struct validate_arg a = {c, info, dhash};
+	return read_jpeg(data, len, validate_body, &a, err, errlen);
 }
 
 /* The entropy walk (jpeg_walk.c) accepts the common JPEGs at about twice
@@ -220,49 +251,42 @@ int img_jpeg_validate(img_ctx *c, const uint8_t *data, size_t len, const img_inf
 	return img_jpeg_validate_lib(c, data, len, info, dhash, err, errlen);
 }
 
-int img_jpeg_decode_rgb(img_ctx *c, const uint8_t *data, size_t len, uint32_t min_shorter,
-                        img_rgb *out, char *err, size_t errlen)
+struct decode_arg {
+	img_ctx *c;
+	uint32_t min_shorter;
+	img_rgb *out;
+};
+
+static int decode_body(struct jpeg_decompress_struct *ci, void *arg, char *err, size_t errlen)
 {
-	struct jpeg_decompress_struct ci;
-	jerr_mgr je;
-	setup(&ci, &je);
-	if (setjmp(je.jb)) {
-		jpeg_destroy_decompress(&ci);
-		natadv_errf(err, errlen, "%s", je.msg);
-		return je.code;
-	}
-	start(&ci, &je, data, len);
-	int cmyk = is_cmyk(&ci);
-	int gray = ci.num_components == 1;
+	struct decode_arg *a = arg;
+	img_ctx *c = a->c;
+	int cmyk = is_cmyk(ci);
+	int gray = ci->num_components == 1;
 	/* libjpeg's defaults (ISLOW, fancy upsampling) are what PIL uses. */
-	ci.out_color_space = cmyk ? JCS_CMYK : gray ? JCS_GRAYSCALE : JCS_RGB;
-	if (min_shorter) {
+	ci->out_color_space = cmyk ? JCS_CMYK : gray ? JCS_GRAYSCALE : JCS_RGB;
+	if (a->min_shorter) {
 		for (unsigned num = 1; num <= 8; num++) {
-			ci.scale_num = num;
-			ci.scale_denom = 8;
-			jpeg_calc_output_dimensions(&ci);
-			uint32_t s = ci.output_width < ci.output_height ? ci.output_width : ci.output_height;
-			if (s >= min_shorter)
+			ci->scale_num = num;
+			ci->scale_denom = 8;
+			jpeg_calc_output_dimensions(ci);
+			uint32_t s = ci->output_width < ci->output_height ? ci->output_width : ci->output_height;
+			if (s >= a->min_shorter)
 				break;
 		}
 	}
-	jpeg_start_decompress(&ci);
-	uint32_t w = ci.output_width, h = ci.output_height;
+	jpeg_start_decompress(ci);
+	uint32_t w = ci->output_width, h = ci->output_height;
 	size_t stride = (size_t)w * 3;
 	if (img_scratch_grow(&c->rgb, stride * h) ||
 	    img_scratch_grow(&c->row, (size_t)w * 4)) {
-		jpeg_destroy_decompress(&ci);
 		natadv_errf(err, errlen, "out of memory");
 		return NATADV_ENOMEM;
 	}
-	while (ci.output_scanline < h) {
-		uint8_t *dst = c->rgb.p + stride * ci.output_scanline;
-		JSAMPROW r = (cmyk || gray) ? c->row.p : dst;
-		if (jpeg_read_scanlines(&ci, &r, 1) != 1) {
-			jpeg_destroy_decompress(&ci);
-			natadv_errf(err, errlen, "corrupt jpeg: decoder returned no rows");
+	while (ci->output_scanline < h) {
+		uint8_t *dst = c->rgb.p + stride * ci->output_scanline;
+		if (read_row(ci, (cmyk || gray) ? c->row.p : dst, err, errlen))
 			return NATADV_EFORMAT;
-		}
 		if (cmyk) {
 			cmyk_row_to_rgb(c->row.p, dst, w);
 		} else if (gray) {
@@ -270,12 +294,18 @@ int img_jpeg_decode_rgb(img_ctx *c, const uint8_t *data, size_t len, uint32_t mi
 				dst[3 * x] = dst[3 * x + 1] = dst[3 * x + 2] = c->row.p[x];
 		}
 	}
-	jpeg_finish_decompress(&ci);
-	jpeg_destroy_decompress(&ci);
-	out->px = c->rgb.p;
-	out->width = w;
-	out->height = h;
+	jpeg_finish_decompress(ci);
+	a->out->px = c->rgb.p;
+	a->out->width = w;
+	a->out->height = h;
 	return 0;
+}
+
+int img_jpeg_decode_rgb(img_ctx *c, const uint8_t *data, size_t len, uint32_t min_shorter,
+                        img_rgb *out, char *err, size_t errlen)
+{
+	struct decode_arg a = {c, min_shorter, out};
+	return read_jpeg(data, len, decode_body, &a, err, errlen);
 }
 
 int img_encode_jpeg(const img_rgb *in, int quality, buf *out, char *err, size_t errlen)

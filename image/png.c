@@ -82,13 +82,19 @@ static void index_to_luma(png_structp png, uint8_t *row, uint32_t n, int npal,
 	}
 }
 
-int img_png_validate(img_ctx *c, const uint8_t *data, size_t len, const img_info *info,
-                     uint64_t *dhash, char *err, size_t errlen)
+/* What a pass over one PNG does once its header is read (w x h): returns 0 or
+ * an error code with err set. A png_error inside it lands in read_png, which
+ * frees libpng's state either way. */
+typedef int (*png_body)(png_structp png, png_infop pi, uint32_t w, uint32_t h, void *arg,
+                        char *err, size_t errlen);
+
+/* Reads the PNG in data[0..len) with libpng: the header, then body. */
+static int read_png(const uint8_t *data, size_t len, png_body body, void *arg, char *err,
+                    size_t errlen)
 {
 	png_structp png;
 	png_infop pi;
 	png_io io;
-	img_dhash_acc acc;
 	memset(&io, 0, sizeof io);
 	io.p = data;
 	io.len = len;
@@ -101,8 +107,25 @@ int img_png_validate(img_ctx *c, const uint8_t *data, size_t len, const img_info
 		return io.code;
 	}
 	png_read_info(png, pi);
-	uint32_t w = png_get_image_width(png, pi), h = png_get_image_height(png, pi);
-	if (w != info->width || h != info->height)
+	int done = body(png, pi, png_get_image_width(png, pi), png_get_image_height(png, pi), arg, err,
+	                errlen);
+	png_destroy_read_struct(&png, &pi, NULL);
+	return done;
+}
+
+struct validate_arg {
+	img_ctx *c;
+	const img_info *info;
+	uint64_t *dhash;
+};
+
+static int validate_body(png_structp png, png_infop pi, uint32_t w, uint32_t h, void *arg,
+                         char *err, size_t errlen)
+{
+	struct validate_arg *a = arg;
+	img_ctx *c = a->c;
+	img_dhash_acc acc;
+	if (w != a->info->width || h != a->info->height)
 		png_error(png, "IHDR changed");
 	/* Hash input only needs 8-bit gray or RGB; alpha is ignored. Palette
 	 * rows stay indices, mapped to luma here, so that an index past the
@@ -124,7 +147,6 @@ int img_png_validate(img_ctx *c, const uint8_t *data, size_t len, const img_info
 	png_read_update_info(png, pi);
 	int nch = png_get_channels(png, pi);
 	if (img_scratch_grow(&c->row, png_get_rowbytes(png, pi))) {
-		png_destroy_read_struct(&png, &pi, NULL);
 		natadv_errf(err, errlen, "out of memory");
 		return NATADV_ENOMEM;
 	}
@@ -155,9 +177,15 @@ int img_png_validate(img_ctx *c, const uint8_t *data, size_t len, const img_info
 		}
 	}
 	png_read_end(png, NULL);
-	png_destroy_read_struct(&png, &pi, NULL);
-	*dhash = img_dhash_finish(&acc);
+	*a->dhash = img_dhash_finish(&acc);
 	return 0;
+}
+
+int img_png_validate(img_ctx *c, const uint8_t *data, size_t len, const img_info *info,
+                     uint64_t *dhash, char *err, size_t errlen)
+{
+	struct validate_arg a = {c, info, dhash};
+	return read_png(data, len, validate_body, &a, err, errlen);
 }
 
 /* PIL's conversions to RGB, and how libpng is told to reproduce them:
@@ -195,26 +223,17 @@ static void row_to_rgb(const uint8_t *in, uint8_t *out, uint32_t w, row_kind kin
 	}
 }
 
-int img_png_decode_rgb(img_ctx *c, const uint8_t *data, size_t len, img_rgb *out,
+struct decode_arg {
+	img_ctx *c;
+	img_rgb *out;
+};
+
+static int decode_body(png_structp png, png_infop pi, uint32_t w, uint32_t h, void *arg,
                        char *err, size_t errlen)
 {
-	png_structp png;
-	png_infop pi;
-	png_io io;
+	struct decode_arg *a = arg;
+	img_ctx *c = a->c;
 	uint8_t pal[256][3];
-	memset(&io, 0, sizeof io);
-	io.p = data;
-	io.len = len;
-	int rc = setup(&png, &pi, &io, err, errlen);
-	if (rc)
-		return rc;
-	if (setjmp(io.jb)) {
-		png_destroy_read_struct(&png, &pi, NULL);
-		natadv_errf(err, errlen, "%s", io.msg);
-		return io.code;
-	}
-	png_read_info(png, pi);
-	uint32_t w = png_get_image_width(png, pi), h = png_get_image_height(png, pi);
 	int ctype = png_get_color_type(png, pi), depth = png_get_bit_depth(png, pi);
 	row_kind kind = ROW_RGB;
 	for (int i = 0; i < 256; i++)
@@ -246,7 +265,6 @@ int img_png_decode_rgb(img_ctx *c, const uint8_t *data, size_t len, img_rgb *out
 	if (kind == ROW_RGB && rowbytes != stride)
 		png_error(png, "unexpected row size");
 	if (img_scratch_grow(&c->rgb, stride * h)) {
-		png_destroy_read_struct(&png, &pi, NULL);
 		natadv_errf(err, errlen, "out of memory");
 		return NATADV_ENOMEM;
 	}
@@ -257,7 +275,6 @@ int img_png_decode_rgb(img_ctx *c, const uint8_t *data, size_t len, img_rgb *out
 	int direct = kind == ROW_RGB;
 	img_scratch *tmp = interlaced ? &c->raw : &c->row;
 	if (!direct && img_scratch_grow(tmp, interlaced ? rowbytes * h : rowbytes)) {
-		png_destroy_read_struct(&png, &pi, NULL);
 		natadv_errf(err, errlen, "out of memory");
 		return NATADV_ENOMEM;
 	}
@@ -275,9 +292,15 @@ int img_png_decode_rgb(img_ctx *c, const uint8_t *data, size_t len, img_rgb *out
 			row_to_rgb(tmp->p + rowbytes * y, c->rgb.p + stride * y, w, kind,
 			           (const uint8_t(*)[3])pal);
 	png_read_end(png, NULL);
-	png_destroy_read_struct(&png, &pi, NULL);
-	out->px = c->rgb.p;
-	out->width = w;
-	out->height = h;
+	a->out->px = c->rgb.p;
+	a->out->width = w;
+	a->out->height = h;
 	return 0;
+}
+
+int img_png_decode_rgb(img_ctx *c, const uint8_t *data, size_t len, img_rgb *out,
+                       char *err, size_t errlen)
+{
+	struct decode_arg a = {c, out};
+	return read_png(data, len, decode_body, &a, err, errlen);
 }
