@@ -36,12 +36,11 @@ int cli_parse_bytes(const char *command, const char *opt, const char *v, long lo
 int cli_parse_double(const char *command, const char *opt, const char *v, double *out);
 /* Formats n with thousands separators into out (at least 32 bytes). */
 const char *cli_num(int64_t n, char out[32]);
-/* Prints s as a JSON string to stdout. */
-void cli_json_string(const char *s);
 struct json_t;
-/* Prints o as one compact line of JSON to stdout (flags: more jansson dump
- * flags, e.g. JSON_REAL_PRECISION(6)) and drops the reference to o, which
- * may be NULL (out of memory). 0, or -1 when nothing could be printed. */
+/* Prints o as one compact line of JSON to stdout, keys in insertion order
+ * (flags: more jansson dump flags, e.g. JSON_REAL_PRECISION(6)) and drops
+ * the reference to o, which may be NULL (out of memory). 0, or -1 when
+ * nothing could be printed. */
 int cli_json_put(struct json_t *o, size_t flags);
 /* Returns who decides in review when --reviewer is not given:
  * $NATADV_REVIEWER, else $USER, else "unknown" (not to be freed). */

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "common/err.h"
 #include "filter/eval.h"
 
@@ -42,16 +44,23 @@ static void on_fail(void *ctx, const char *path, const char *why)
 	cli_error("cannot evaluate '%s': %s", path, why);
 }
 
-static void print_metric(const char *key, double v, int json)
+/* A figure for --json: null when undefined; a whole number without a
+ * fraction (as "%.6g" writes it), else a real of 6 significant digits. */
+static json_t *metric_json(double v)
 {
-	if (json)
-		printf(",\"%s\":", key);
-	if (isnan(v) && json)
-		printf("null");
+	if (isnan(v))
+		return json_null();
+	if (v == floor(v) && fabs(v) < 1e6)
+		return json_integer((json_int_t)v);
+	return json_real(v);
+}
+
+static void print_metric(const char *key, double v, json_t *o)
+{
+	if (o)
+		json_object_set_new(o, key, metric_json(v));
 	else if (isnan(v))
 		printf("%-22s n/a\n", key);
-	else if (json)
-		printf("%.6g", v);
 	else
 		printf("%-22s %.4f (%.2f%%)\n", key, v, 100 * v);
 }
@@ -125,31 +134,36 @@ int cmd_eval(struct cli *c, int argc, char **argv)
 		cli_error("no image of '%s' could be read", rel.folder);
 		goto out;
 	}
-	if (json) {
-		printf("{\"n\":%zu", r.n);
-	} else {
+	json_t *o = NULL;
+	if (json && !(o = json_pack("{s:I}", "n", (json_int_t)r.n))) {
+		cli_error("out of memory");
+		goto out;
+	}
+	if (!json)
 		printf("%-22s %s\n%-22s %d (%s)\n%-22s %zu\n", "release", rel.folder, "classes", rel.nclasses,
 		       rel.from_tsv ? "classes.tsv" : "sorted class folders", "n", r.n);
-	}
-	print_metric("accuracy", r.accuracy, json);
-	print_metric("rms_calibration_error", r.rms_calibration_error, json);
-	print_metric("aurra", r.aurra, json);
+	print_metric("accuracy", r.accuracy, o);
+	print_metric("rms_calibration_error", r.rms_calibration_error, o);
+	print_metric("aurra", r.aurra, o);
 	eval_self_check_result sc;
 	if (eval_self_check(&rel, dir, model_id, by_image, &sc, err, sizeof err) != 0) {
-		if (json)
-			printf("}\n");
+		if (o)
+			cli_json_put(o, JSON_REAL_PRECISION(6));
 		cli_error("self-check: %s", err);
 		goto out;
 	}
 	int self_failed = sc.filter_model && sc.right > 0;
-	if (json && sc.filter_model)
-		printf(",\"self_check\":{\"filter_model\":true,\"checked\":%zu,\"right\":%zu,\"passed\":%s}", sc.checked,
-		       sc.right, self_failed ? "false" : "true");
+	if (o && sc.filter_model)
+		json_object_set_new(o, "self_check", json_pack("{s:b, s:I, s:I, s:b}", "filter_model", 1, "checked",
+		                                               (json_int_t)sc.checked, "right", (json_int_t)sc.right,
+		                                               "passed", !self_failed));
 	else if (sc.filter_model)
 		printf("%-22s %s: %zu of its %zu images wrong, as selected\n", "self-check",
 		       self_failed ? "FAILED" : "passed", sc.checked - sc.right, sc.checked);
-	if (json)
-		printf("}\n");
+	if (o && cli_json_put(o, JSON_REAL_PRECISION(6))) {
+		cli_error("cannot print the report: out of memory");
+		goto out;
+	}
 	if (self_failed) {
 		cli_error("self-check failed: this model selected the release's images as mistakes, but now gets %zu of "
 		          "%zu right (first: '%s'); scoring and evaluation disagree",

@@ -165,11 +165,8 @@ static int print_outcome(struct cli *c, const rebuild_manifest *m, const struct 
 			status = EXIT_PARTIAL;
 		}
 	}
-	if (report) {
-		json_dumpf(report, stdout, JSON_COMPACT);
-		putchar('\n');
-	}
-	json_decref(report);
+	if (report && cli_json_put(report, 0) != 0 && status == EXIT_OK)
+		status = EXIT_FAIL;
 	return status;
 }
 
