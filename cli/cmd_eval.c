@@ -67,30 +67,24 @@ static void print_metric(const char *key, double v, json_t *o)
 
 int cmd_eval(struct cli *c, int argc, char **argv)
 {
-	enum { O_MODEL = 256, O_JSON, O_BATCH, O_THREADS };
+	enum { O_JSON = 256 };
 	static const struct option opts[] = {
-		{"model", required_argument, 0, O_MODEL}, {"json", no_argument, 0, O_JSON},
-		{"batch", required_argument, 0, O_BATCH}, {"threads", required_argument, 0, O_THREADS},
-		{"help", no_argument, 0, 'h'},            {0, 0, 0, 0},
+		CLI_MODEL_OPTIONS,
+		{"json", no_argument, 0, O_JSON},
+		{"help", no_argument, 0, 'h'},
+		{0, 0, 0, 0},
 	};
-	const char *model = NULL;
+	struct cli_model_flags mf = CLI_MODEL_FLAGS_INIT;
 	int json = 0, ch;
-	long long batch = 8, threads = 0;
 	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (ch) {
-		case O_MODEL: model = optarg; break;
 		case O_JSON: json = 1; break;
-		case O_BATCH:
-			if (cli_parse_int("eval", "--batch", optarg, 1, 256, &batch)) return EXIT_USAGE;
-			break;
-		case O_THREADS:
-			if (cli_parse_int("eval", "--threads", optarg, 1, 256, &threads)) return EXIT_USAGE;
-			break;
 		case 'h': help(); return EXIT_OK;
-		default: return cli_usage("eval", "unknown option");
+		default:
+			if (cli_model_flag("eval", ch, optarg, &mf)) return EXIT_USAGE;
 		}
 	}
-	if (!model)
+	if (!mf.model)
 		return cli_usage("eval", "--model NAME|FILE is required");
 	if (optind >= argc)
 		return cli_usage("eval", "RELEASE_DIR is required");
@@ -106,7 +100,7 @@ int cmd_eval(struct cli *c, int argc, char **argv)
 	char model_id[65] = "";
 	int64_t run_id = 0;
 	int status = EXIT_FAIL;
-	if (cli_model_open(c, model, &st, &run_id, &m, model_id) != EXIT_OK)
+	if (cli_model_open(c, &mf, &st, &run_id, &m, model_id) != EXIT_OK)
 		goto out;
 	if (eval_release_open(st, dir, &rel, err, sizeof err) != 0) {
 		cli_error("cannot read release '%s': %s", dir, err);
@@ -116,16 +110,12 @@ int cmd_eval(struct cli *c, int argc, char **argv)
 		cli_error("no images in '%s'", rel.folder);
 		goto out;
 	}
-	if (threads && resnet_set_threads(m, (int)threads) != 0) {
-		cli_error("cannot set threads: %s", resnet_errmsg(m));
-		goto out;
-	}
 	eval_result r;
 	if (!(by_image = malloc(sizeof(int) * rel.nimages))) {
 		cli_error("out of memory");
 		goto out;
 	}
-	int rc = eval_run(m, &rel, (int)batch, &cli_stop, on_fail, NULL, &r, by_image, err, sizeof err);
+	int rc = eval_run(m, &rel, mf.batch, &cli_stop, on_fail, NULL, &r, by_image, err, sizeof err);
 	if (rc) {
 		cli_error("eval stopped: %s", err);
 		goto out;
