@@ -36,24 +36,43 @@ int cli_parse_bytes(const char *command, const char *opt, const char *v, long lo
 int cli_parse_double(const char *command, const char *opt, const char *v, double *out);
 /* Formats n with thousands separators into out (at least 32 bytes). */
 const char *cli_num(int64_t n, char out[32]);
-/* Prints s as a JSON string to stdout. */
-void cli_json_string(const char *s);
 struct json_t;
-/* Prints o as one compact line of JSON to stdout (flags: more jansson dump
- * flags, e.g. JSON_REAL_PRECISION(6)) and drops the reference to o, which
- * may be NULL (out of memory). 0, or -1 when nothing could be printed. */
+/* Prints o as one compact line of JSON to stdout, keys in insertion order
+ * (flags: more jansson dump flags, e.g. JSON_REAL_PRECISION(6)) and drops
+ * the reference to o, which may be NULL (out of memory). 0, or -1 when
+ * nothing could be printed. */
 int cli_json_put(struct json_t *o, size_t flags);
 /* Returns who decides in review when --reviewer is not given:
  * $NATADV_REVIEWER, else $USER, else "unknown" (not to be freed). */
 const char *cli_default_reviewer(void);
 
+/* The options of the commands that run a model (classify, eval, score):
+ * --model NAME|FILE, --batch N (1 to 256, 8) and --threads N (1 to 256;
+ * 0, the default, leaves the model's own). */
+enum { CLI_MF_MODEL = 900, CLI_MF_BATCH, CLI_MF_THREADS };
+#define CLI_MODEL_OPTIONS                                  \
+	{"model", required_argument, 0, CLI_MF_MODEL},     \
+	{"batch", required_argument, 0, CLI_MF_BATCH},     \
+	{"threads", required_argument, 0, CLI_MF_THREADS}
+struct cli_model_flags {
+	const char *model;
+	int batch, threads;
+};
+#define CLI_MODEL_FLAGS_INIT {NULL, 8, 0}
+/* Applies option ch (value arg) to f: 0, or EXIT_USAGE (message printed)
+ * for a bad value or an option that is not one of these. */
+int cli_model_flag(const char *command, int ch, const char *arg, struct cli_model_flags *f);
+
 struct resnet;
-/* Resolves --model NAME|FILE for commands that run without a workspace: a
- * safetensors file opens an in-memory store (class lists only), a name opens
- * the workspace (recording the run in *run_id) and finds the model's weights;
- * then loads them into *m; id (may be NULL) gets the weights' SHA-256. Returns EXIT_OK, or EXIT_FAIL with the message
- * printed. The caller ends the run and frees *st and *m in either case. */
-int cli_model_open(struct cli *c, const char *model, store **st, int64_t *run_id, struct resnet **m, char id[65]);
+/* Resolves --model NAME|FILE (f->model) for commands that run without a
+ * workspace: a safetensors file opens an in-memory store (class lists
+ * only), a name opens the workspace (recording the run in *run_id) and
+ * finds the model's weights; then loads them into *m with f->threads
+ * threads if set; id (may be NULL) gets the weights' SHA-256. Returns
+ * EXIT_OK, or EXIT_FAIL with the message printed. The caller ends the run
+ * and frees *st and *m in either case. */
+int cli_model_open(struct cli *c, const struct cli_model_flags *f, store **st, int64_t *run_id, struct resnet **m,
+                   char id[65]);
 /* Splits the comma list v in place into out[0..max); returns the count, or
  * -1 when there are more than max items. */
 int cli_split_list(char *v, const char **out, int max);

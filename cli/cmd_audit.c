@@ -193,15 +193,25 @@ static void print_tags(json_t *tags)
 	}
 }
 
+/* One request (an image fetch or a robots.txt fetch) as a line: its URL,
+ * attempt, time, HTTP status, what came of it and the error if any. */
+static void request_line(json_t *o, const char *result, const char *error)
+{
+	char status[32];
+	printf("  %s", V(o, "url"));
+	if (has(o, "attempt"))
+		printf(" attempt %lld", I(o, "attempt"));
+	printf(" at %s: %s, %s%s%s\n", V(o, "started_at"), http_status(o, status), result, error ? ", " : "",
+	       error ? error : "");
+}
+
 static void print_fetches(json_t *fetches)
 {
 	size_t i;
 	json_t *f;
 	heading("fetches", fetches);
 	json_array_foreach(fetches, i, f) {
-		char status[32];
-		printf("  %s attempt %lld at %s: %s, %s\n", V(f, "url"), I(f, "attempt"), V(f, "started_at"),
-		       http_status(f, status), V(f, "outcome"));
+		request_line(f, V(f, "outcome"), NULL);
 		field(4, "error", S(f, "error"));
 		if (S(f, "final_url") && S(f, "url") && strcmp(S(f, "final_url"), S(f, "url")) != 0)
 			field(4, "final url", S(f, "final_url"));
@@ -223,11 +233,8 @@ static void print_robots(json_t *robots)
 	size_t i;
 	json_t *r;
 	heading("robots.txt", robots);
-	json_array_foreach(robots, i, r) {
-		char status[32];
-		printf("  %s at %s: %s, %s%s%s\n", V(r, "url"), V(r, "started_at"), http_status(r, status), V(r, "policy"),
-		       S(r, "error") ? ", " : "", D(r, "error", ""));
-	}
+	json_array_foreach(robots, i, r)
+		request_line(r, V(r, "policy"), S(r, "error"));
 }
 
 static void print_scores(json_t *scores)

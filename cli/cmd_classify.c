@@ -91,33 +91,27 @@ static void flush_batch(void *ctx)
 
 int cmd_classify(struct cli *c, int argc, char **argv)
 {
-	enum { O_MODEL = 256, O_JSON, O_FAST, O_BATCH, O_THREADS };
+	enum { O_JSON = 256, O_FAST };
 	static const struct option opts[] = {
-		{"model", required_argument, 0, O_MODEL}, {"json", no_argument, 0, O_JSON},
-		{"fast", no_argument, 0, O_FAST},          {"batch", required_argument, 0, O_BATCH},
-		{"threads", required_argument, 0, O_THREADS}, {"help", no_argument, 0, 'h'},
+		CLI_MODEL_OPTIONS,
+		{"json", no_argument, 0, O_JSON},
+		{"fast", no_argument, 0, O_FAST},
+		{"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0},
 	};
-	const char *model = NULL;
+	struct cli_model_flags mf = CLI_MODEL_FLAGS_INIT;
 	int json = 0, fast = 0;
-	long long batch = 8, threads = 0;
 	int ch;
 	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (ch) {
-		case O_MODEL: model = optarg; break;
 		case O_JSON: json = 1; break;
 		case O_FAST: fast = 1; break;
-		case O_BATCH:
-			if (cli_parse_int("classify", "--batch", optarg, 1, 256, &batch)) return EXIT_USAGE;
-			break;
-		case O_THREADS:
-			if (cli_parse_int("classify", "--threads", optarg, 1, 256, &threads)) return EXIT_USAGE;
-			break;
 		case 'h': help(); return EXIT_OK;
-		default: return cli_usage("classify", "unknown option");
+		default:
+			if (cli_model_flag("classify", ch, optarg, &mf)) return EXIT_USAGE;
 		}
 	}
-	if (!model)
+	if (!mf.model)
 		return cli_usage("classify", "--model NAME|FILE is required");
 	if (optind >= argc)
 		return cli_usage("classify", "no images given");
@@ -128,19 +122,15 @@ int cmd_classify(struct cli *c, int argc, char **argv)
 	filter_classes fc = {0};
 	int status = EXIT_FAIL;
 	int64_t run_id = 0;
-	if (cli_model_open(c, model, &st, &run_id, &m, NULL) != EXIT_OK)
+	if (cli_model_open(c, &mf, &st, &run_id, &m, NULL) != EXIT_OK)
 		goto out;
 	if (filter_classes_load(st, "imagenet-a", &fc) != 0) {
 		cli_error("cannot read class lists: %s", store_errmsg(st));
 		goto out;
 	}
-	if (threads && resnet_set_threads(m, (int)threads) != 0) {
-		cli_error("cannot prepare model: %s", resnet_errmsg(m));
-		goto out;
-	}
 	const char *const *paths = (const char *const *)argv + optind;
 	struct printer pr = {paths, &fc, json, 0};
-	filter_classify_opts o = {.batch = (int)batch, .fast = fast};
+	filter_classify_opts o = {.batch = mf.batch, .fast = fast};
 	filter_classify_cb cb = {print_result, print_failure, flush_batch};
 	int rc = filter_classify_files(m, paths, (size_t)(argc - optind), &o, &cli_stop, &cb, &pr, err, sizeof err);
 	if (rc && rc != NATADV_EINTR)

@@ -37,37 +37,39 @@ static void on_bad_row(void *ctx, const char *msg)
 	fprintf(stderr, "natadv: cannot read '%s' %s\n", path, msg);
 }
 
+enum { O_SEEDS = 256, O_RETRY_FAILED, O_NO_FETCH };
+
+struct crawl_args {
+	const char *seeds;
+	int retry_failed, no_fetch;
+};
+
+static int crawl_arg(void *ctx, int ch, const char *arg)
+{
+	struct crawl_args *a = ctx;
+	switch (ch) {
+	case O_SEEDS: a->seeds = arg; break;
+	case O_RETRY_FAILED: a->retry_failed = 1; break;
+	case O_NO_FETCH: a->no_fetch = 1; break;
+	}
+	return 0;
+}
+
 int cmd_crawl(struct cli *c, int argc, char **argv)
 {
-	enum { O_SEEDS = 256, O_RETRY_FAILED, O_NO_FETCH };
-	static const struct option opts[] = {
+	static const struct option own[] = {
 		{"seeds", required_argument, 0, O_SEEDS},
 		{"retry-failed", no_argument, 0, O_RETRY_FAILED},
 		{"no-fetch", no_argument, 0, O_NO_FETCH},
-		{"help", no_argument, 0, 'h'},
-		CLI_CRAWL_OPTIONS,
 		{0, 0, 0, 0},
 	};
+	struct crawl_args args = {0};
+	const cli_crawl_command cmd = {"crawl", own, crawl_arg, help, &args};
 	crawl_opts o;
-	crawl_opts_default(&o);
-	const char *seeds = NULL;
-	int retry_failed = 0, no_fetch = 0;
-	int ch, rc;
-	if ((rc = cli_crawl_env("crawl", &o)) != 0)
-		return rc;
-	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (ch) {
-		case O_SEEDS: seeds = optarg; break;
-		case O_RETRY_FAILED: retry_failed = 1; break;
-		case O_NO_FETCH: no_fetch = 1; break;
-		case 'h': help(); return EXIT_OK;
-		default:
-			if ((rc = cli_crawl_flag("crawl", ch, optarg, &o)) != 0)
-				return rc;
-		}
-	}
-	if (optind < argc)
-		return cli_usage("crawl", "unexpected argument '%s'", argv[optind]);
+	int rc = cli_crawl_getopt(&cmd, argc, argv, &o);
+	if (rc)
+		return rc == CLI_CRAWL_HELP ? EXIT_OK : rc;
+	const char *seeds = args.seeds;
 
 	char err[2048];
 	char a[32], b[32], e[32], f[32];
@@ -85,7 +87,7 @@ int cmd_crawl(struct cli *c, int argc, char **argv)
 			        cli_num(sum.rows, a), cli_num(sum.new_urls, b), cli_num(sum.new_tags, e),
 			        cli_num(sum.bad, f));
 	}
-	if (retry_failed) {
+	if (args.retry_failed) {
 		int64_t moved = 0;
 		if (store_retry_failed(c->st, &moved) != 0) {
 			cli_error("%s", store_errmsg(c->st));
@@ -94,7 +96,7 @@ int cmd_crawl(struct cli *c, int argc, char **argv)
 		if (!c->quiet)
 			fprintf(stderr, "natadv: %s failed urls queued again\n", cli_num(moved, a));
 	}
-	if (no_fetch)
+	if (args.no_fetch)
 		return bad ? EXIT_PARTIAL : EXIT_OK;
 
 	struct cli_progress pl = {isatty(STDERR_FILENO) && !c->quiet, 0};

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "common/err.h"
 #include "filter/eval.h"
 
@@ -42,46 +44,47 @@ static void on_fail(void *ctx, const char *path, const char *why)
 	cli_error("cannot evaluate '%s': %s", path, why);
 }
 
-static void print_metric(const char *key, double v, int json)
+/* A figure for --json: null when undefined; a whole number without a
+ * fraction (as "%.6g" writes it), else a real of 6 significant digits. */
+static json_t *metric_json(double v)
 {
-	if (json)
-		printf(",\"%s\":", key);
-	if (isnan(v) && json)
-		printf("null");
+	if (isnan(v))
+		return json_null();
+	if (v == floor(v) && fabs(v) < 1e6)
+		return json_integer((json_int_t)v);
+	return json_real(v);
+}
+
+static void print_metric(const char *key, double v, json_t *o)
+{
+	if (o)
+		json_object_set_new(o, key, metric_json(v));
 	else if (isnan(v))
 		printf("%-22s n/a\n", key);
-	else if (json)
-		printf("%.6g", v);
 	else
 		printf("%-22s %.4f (%.2f%%)\n", key, v, 100 * v);
 }
 
 int cmd_eval(struct cli *c, int argc, char **argv)
 {
-	enum { O_MODEL = 256, O_JSON, O_BATCH, O_THREADS };
+	enum { O_JSON = 256 };
 	static const struct option opts[] = {
-		{"model", required_argument, 0, O_MODEL}, {"json", no_argument, 0, O_JSON},
-		{"batch", required_argument, 0, O_BATCH}, {"threads", required_argument, 0, O_THREADS},
-		{"help", no_argument, 0, 'h'},            {0, 0, 0, 0},
+		CLI_MODEL_OPTIONS,
+		{"json", no_argument, 0, O_JSON},
+		{"help", no_argument, 0, 'h'},
+		{0, 0, 0, 0},
 	};
-	const char *model = NULL;
+	struct cli_model_flags mf = CLI_MODEL_FLAGS_INIT;
 	int json = 0, ch;
-	long long batch = 8, threads = 0;
 	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (ch) {
-		case O_MODEL: model = optarg; break;
 		case O_JSON: json = 1; break;
-		case O_BATCH:
-			if (cli_parse_int("eval", "--batch", optarg, 1, 256, &batch)) return EXIT_USAGE;
-			break;
-		case O_THREADS:
-			if (cli_parse_int("eval", "--threads", optarg, 1, 256, &threads)) return EXIT_USAGE;
-			break;
 		case 'h': help(); return EXIT_OK;
-		default: return cli_usage("eval", "unknown option");
+		default:
+			if (cli_model_flag("eval", ch, optarg, &mf)) return EXIT_USAGE;
 		}
 	}
-	if (!model)
+	if (!mf.model)
 		return cli_usage("eval", "--model NAME|FILE is required");
 	if (optind >= argc)
 		return cli_usage("eval", "RELEASE_DIR is required");
@@ -97,7 +100,7 @@ int cmd_eval(struct cli *c, int argc, char **argv)
 	char model_id[65] = "";
 	int64_t run_id = 0;
 	int status = EXIT_FAIL;
-	if (cli_model_open(c, model, &st, &run_id, &m, model_id) != EXIT_OK)
+	if (cli_model_open(c, &mf, &st, &run_id, &m, model_id) != EXIT_OK)
 		goto out;
 	if (eval_release_open(st, dir, &rel, err, sizeof err) != 0) {
 		cli_error("cannot read release '%s': %s", dir, err);
@@ -107,16 +110,12 @@ int cmd_eval(struct cli *c, int argc, char **argv)
 		cli_error("no images in '%s'", rel.folder);
 		goto out;
 	}
-	if (threads && resnet_set_threads(m, (int)threads) != 0) {
-		cli_error("cannot set threads: %s", resnet_errmsg(m));
-		goto out;
-	}
 	eval_result r;
 	if (!(by_image = malloc(sizeof(int) * rel.nimages))) {
 		cli_error("out of memory");
 		goto out;
 	}
-	int rc = eval_run(m, &rel, (int)batch, &cli_stop, on_fail, NULL, &r, by_image, err, sizeof err);
+	int rc = eval_run(m, &rel, mf.batch, &cli_stop, on_fail, NULL, &r, by_image, err, sizeof err);
 	if (rc) {
 		cli_error("eval stopped: %s", err);
 		goto out;
@@ -125,31 +124,36 @@ int cmd_eval(struct cli *c, int argc, char **argv)
 		cli_error("no image of '%s' could be read", rel.folder);
 		goto out;
 	}
-	if (json) {
-		printf("{\"n\":%zu", r.n);
-	} else {
+	json_t *o = NULL;
+	if (json && !(o = json_pack("{s:I}", "n", (json_int_t)r.n))) {
+		cli_error("out of memory");
+		goto out;
+	}
+	if (!json)
 		printf("%-22s %s\n%-22s %d (%s)\n%-22s %zu\n", "release", rel.folder, "classes", rel.nclasses,
 		       rel.from_tsv ? "classes.tsv" : "sorted class folders", "n", r.n);
-	}
-	print_metric("accuracy", r.accuracy, json);
-	print_metric("rms_calibration_error", r.rms_calibration_error, json);
-	print_metric("aurra", r.aurra, json);
+	print_metric("accuracy", r.accuracy, o);
+	print_metric("rms_calibration_error", r.rms_calibration_error, o);
+	print_metric("aurra", r.aurra, o);
 	eval_self_check_result sc;
 	if (eval_self_check(&rel, dir, model_id, by_image, &sc, err, sizeof err) != 0) {
-		if (json)
-			printf("}\n");
+		if (o)
+			cli_json_put(o, JSON_REAL_PRECISION(6));
 		cli_error("self-check: %s", err);
 		goto out;
 	}
 	int self_failed = sc.filter_model && sc.right > 0;
-	if (json && sc.filter_model)
-		printf(",\"self_check\":{\"filter_model\":true,\"checked\":%zu,\"right\":%zu,\"passed\":%s}", sc.checked,
-		       sc.right, self_failed ? "false" : "true");
+	if (o && sc.filter_model)
+		json_object_set_new(o, "self_check", json_pack("{s:b, s:I, s:I, s:b}", "filter_model", 1, "checked",
+		                                               (json_int_t)sc.checked, "right", (json_int_t)sc.right,
+		                                               "passed", !self_failed));
 	else if (sc.filter_model)
 		printf("%-22s %s: %zu of its %zu images wrong, as selected\n", "self-check",
 		       self_failed ? "FAILED" : "passed", sc.checked - sc.right, sc.checked);
-	if (json)
-		printf("}\n");
+	if (o && cli_json_put(o, JSON_REAL_PRECISION(6))) {
+		cli_error("cannot print the report: out of memory");
+		goto out;
+	}
 	if (self_failed) {
 		cli_error("self-check failed: this model selected the release's images as mistakes, but now gets %zu of "
 		          "%zu right (first: '%s'); scoring and evaluation disagree",

@@ -165,51 +165,52 @@ static int print_outcome(struct cli *c, const rebuild_manifest *m, const struct 
 			status = EXIT_PARTIAL;
 		}
 	}
-	if (report) {
-		json_dumpf(report, stdout, JSON_COMPACT);
-		putchar('\n');
-	}
-	json_decref(report);
+	if (report && cli_json_put(report, 0) != 0 && status == EXIT_OK)
+		status = EXIT_FAIL;
 	return status;
+}
+
+enum { O_MANIFEST = 256, O_OUT, O_FORCE, O_JSON, O_RETRY_FAILED };
+
+struct rebuild_args {
+	const char *manifest;
+	rebuild_opts *o;
+	struct rebuild_cli *ui;
+};
+
+static int rebuild_arg(void *ctx, int ch, const char *arg)
+{
+	struct rebuild_args *a = ctx;
+	switch (ch) {
+	case O_MANIFEST: a->manifest = arg; break;
+	case O_OUT: a->o->out = a->ui->out = arg; break;
+	case O_FORCE: a->o->force = 1; break;
+	case O_JSON: a->ui->json = 1; break;
+	case O_RETRY_FAILED: a->o->retry_failed = 1; break;
+	}
+	return 0;
 }
 
 int cmd_rebuild(struct cli *c, int argc, char **argv)
 {
-	enum { O_MANIFEST = 256, O_OUT, O_FORCE, O_JSON, O_RETRY_FAILED };
-	static const struct option opts[] = {
+	static const struct option own[] = {
 		{"manifest", required_argument, 0, O_MANIFEST},
 		{"out", required_argument, 0, O_OUT},
 		{"force", no_argument, 0, O_FORCE},
 		{"json", no_argument, 0, O_JSON},
 		{"retry-failed", no_argument, 0, O_RETRY_FAILED},
-		{"help", no_argument, 0, 'h'},
-		CLI_CRAWL_OPTIONS,
 		{0, 0, 0, 0},
 	};
 	crawl_opts co;
-	crawl_opts_default(&co);
 	struct rebuild_cli ui = {.quiet = c->quiet, .progress = {isatty(STDERR_FILENO) && !c->quiet, 0}};
 	rebuild_opts o = {.crawl = &co, .stop = &cli_stop, .on_queued = on_queued, .on_progress = on_progress,
 	                  .ctx = &ui};
-	const char *manifest = NULL;
-	int ch, rc;
-	if ((rc = cli_crawl_env("rebuild", &co)) != 0)
-		return rc;
-	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (ch) {
-		case O_MANIFEST: manifest = optarg; break;
-		case O_OUT: o.out = ui.out = optarg; break;
-		case O_FORCE: o.force = 1; break;
-		case O_JSON: ui.json = 1; break;
-		case O_RETRY_FAILED: o.retry_failed = 1; break;
-		case 'h': help(); return EXIT_OK;
-		default:
-			if ((rc = cli_crawl_flag("rebuild", ch, optarg, &co)) != 0)
-				return rc;
-		}
-	}
-	if (optind < argc)
-		return cli_usage("rebuild", "unexpected argument '%s'", argv[optind]);
+	struct rebuild_args args = {NULL, &o, &ui};
+	const cli_crawl_command cmd = {"rebuild", own, rebuild_arg, help, &args};
+	int rc = cli_crawl_getopt(&cmd, argc, argv, &co);
+	if (rc)
+		return rc == CLI_CRAWL_HELP ? EXIT_OK : rc;
+	const char *manifest = args.manifest;
 	if (!manifest)
 		return cli_usage("rebuild", "which release? give --manifest FILE");
 	if (o.force && !o.out)

@@ -45,37 +45,33 @@ static void show(void *ctx, const filter_progress *p)
 
 int cmd_score(struct cli *c, int argc, char **argv)
 {
-	enum { O_MODEL = 256, O_BATCH, O_THREADS, O_DECODERS, O_FAST };
+	enum { O_DECODERS = 256, O_FAST };
 	static const struct option opts[] = {
-		{"model", required_argument, 0, O_MODEL},     {"batch", required_argument, 0, O_BATCH},
-		{"threads", required_argument, 0, O_THREADS}, {"decoders", required_argument, 0, O_DECODERS},
-		{"fast", no_argument, 0, O_FAST},             {"help", no_argument, 0, 'h'},
+		CLI_MODEL_OPTIONS,
+		{"decoders", required_argument, 0, O_DECODERS},
+		{"fast", no_argument, 0, O_FAST},
+		{"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0},
 	};
-	const char *model = NULL;
-	filter_score_opts o = {.batch = 8};
+	struct cli_model_flags mf = CLI_MODEL_FLAGS_INIT;
+	filter_score_opts o = {0};
 	long long n;
 	int ch;
 	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (ch) {
-		case O_MODEL: model = optarg; break;
-		case O_BATCH:
-			if (cli_parse_int("score", "--batch", optarg, 1, 256, &n)) return EXIT_USAGE;
-			o.batch = (int)n;
-			break;
-		case O_THREADS:
-			if (cli_parse_int("score", "--threads", optarg, 1, 256, &n)) return EXIT_USAGE;
-			o.threads = (int)n;
-			break;
 		case O_DECODERS:
 			if (cli_parse_int("score", "--decoders", optarg, 1, 256, &n)) return EXIT_USAGE;
 			o.decoders = (int)n;
 			break;
 		case O_FAST: o.fast = 1; break;
 		case 'h': help(); return EXIT_OK;
-		default: return cli_usage("score", "unknown option");
+		default:
+			if (cli_model_flag("score", ch, optarg, &mf)) return EXIT_USAGE;
 		}
 	}
+	const char *model = mf.model;
+	o.batch = mf.batch;
+	o.threads = mf.threads;
 	if (!model)
 		return cli_usage("score", "--model NAME is required");
 	if (optind < argc)

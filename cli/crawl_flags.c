@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "common/timeutil.h"
 
@@ -68,6 +69,30 @@ int cli_crawl_flag(const char *command, int ch, const char *arg, crawl_opts *o)
 	case CF_ALLOW_ADDRESS: return cli_allow_address(command, arg, &o->allow_nets, &o->nallow_nets);
 	default: return cli_usage(command, "unknown option");
 	}
+}
+
+int cli_crawl_getopt(const cli_crawl_command *k, int argc, char **argv, crawl_opts *o)
+{
+	static const struct option crawl[] = {CLI_CRAWL_OPTIONS, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+	struct option opts[CLI_CRAWL_OWN_MAX + sizeof crawl / sizeof *crawl];
+	size_t n = 0;
+	for (; k->own[n].name && n < CLI_CRAWL_OWN_MAX; n++)
+		opts[n] = k->own[n];
+	memcpy(opts + n, crawl, sizeof crawl);
+	crawl_opts_default(o);
+	int ch, rc = cli_crawl_env(k->name, o);
+	while (!rc && (ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (ch == 'h') {
+			k->help();
+			return CLI_CRAWL_HELP;
+		}
+		rc = ch >= CF_CONC ? cli_crawl_flag(k->name, ch, optarg, o)
+		     : ch >= 256   ? k->apply(k->ctx, ch, optarg)
+		                   : cli_usage(k->name, "unknown option");
+	}
+	if (!rc && optind < argc)
+		rc = cli_usage(k->name, "unexpected argument '%s'", argv[optind]);
+	return rc;
 }
 
 void cli_crawl_flags_help(void)

@@ -33,6 +33,25 @@ enum {
 	{"allow-private", no_argument, 0, CF_ALLOW_PRIVATE},                \
 	{"allow-address", required_argument, 0, CF_ALLOW_ADDRESS}
 
+/* A command that crawls: its own getopt_long rows beside the crawl options
+ * (ending in a zero row; values from 256 up to below CF_CONC, no 'h'), what
+ * applies them (0, or EXIT_USAGE with the message printed) and its help. */
+typedef struct cli_crawl_command {
+	const char *name;                  /* "crawl", "rebuild" */
+	const struct option *own;          /* at most CLI_CRAWL_OWN_MAX rows */
+	int (*apply)(void *ctx, int ch, const char *arg);
+	void (*help)(void);
+	void *ctx;
+} cli_crawl_command;
+#define CLI_CRAWL_OWN_MAX 16
+/* cli_crawl_getopt's answer after printing the help: the command exits 0. */
+#define CLI_CRAWL_HELP (-1)
+
+/* Parses argv for k: sets o to the defaults and NATADV_NOW (cli_crawl_env),
+ * applies the crawl options to o and the command's own through k->apply;
+ * no operand may follow. 0 to go on, CLI_CRAWL_HELP after --help, or
+ * EXIT_USAGE (message printed). */
+int cli_crawl_getopt(const cli_crawl_command *k, int argc, char **argv, crawl_opts *o);
 /* Applies option ch (value arg) to o: returns 0 when applied, EXIT_USAGE
  * (message printed) for a bad value or an option that is not a crawl option. */
 int cli_crawl_flag(const char *command, int ch, const char *arg, crawl_opts *o);

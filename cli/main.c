@@ -15,7 +15,6 @@
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/fmt.h"
-#include "common/jstr.h"
 
 volatile sig_atomic_t cli_stop;
 
@@ -113,18 +112,9 @@ const char *cli_num(int64_t n, char out[32])
 	return fmt_thousands(n, out);
 }
 
-void cli_json_string(const char *s)
-{
-	buf b;
-	buf_init(&b, strlen(s) * 6 + 3);
-	if (jstr_quote(&b, s) == 0)
-		fwrite(b.data, 1, b.len, stdout);
-	buf_release(&b);
-}
-
 int cli_json_put(json_t *o, size_t flags)
 {
-	char *text = o ? json_dumps(o, JSON_COMPACT | flags) : NULL;
+	char *text = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | flags) : NULL;
 	json_decref(o);
 	if (!text)
 		return -1;

@@ -1,6 +1,7 @@
 /* model_arg.c — `--model NAME|FILE` for commands that need no workspace
  * (classify, eval): a safetensors file is used as it is, a name is looked
- * up in the workspace, and the weights are loaded. */
+ * up in the workspace, and the weights are loaded; and the options of the
+ * commands that run a model (--model, --batch, --threads). */
 #include "cli/cli.h"
 
 #include <stdio.h>
@@ -9,7 +10,25 @@
 #include "common/sha256.h"
 #include "filter/filter.h"
 
-int cli_model_open(struct cli *c, const char *model, store **st, int64_t *run_id, struct resnet **m, char id[65])
+int cli_model_flag(const char *command, int ch, const char *arg, struct cli_model_flags *f)
+{
+	long long n;
+	switch (ch) {
+	case CLI_MF_MODEL: f->model = arg; return 0;
+	case CLI_MF_BATCH:
+		if (cli_parse_int(command, "--batch", arg, 1, 256, &n)) return EXIT_USAGE;
+		f->batch = (int)n;
+		return 0;
+	case CLI_MF_THREADS:
+		if (cli_parse_int(command, "--threads", arg, 1, 256, &n)) return EXIT_USAGE;
+		f->threads = (int)n;
+		return 0;
+	default: return cli_usage(command, "unknown option");
+	}
+}
+
+/* Opens the store and loads the weights of f->model. */
+static int model_load(struct cli *c, const char *model, store **st, int64_t *run_id, struct resnet **m, char id[65])
 {
 	char err[1024];
 	struct stat sb;
@@ -44,4 +63,15 @@ int cli_model_open(struct cli *c, const char *model, store **st, int64_t *run_id
 		}
 	}
 	return EXIT_OK;
+}
+
+int cli_model_open(struct cli *c, const struct cli_model_flags *f, store **st, int64_t *run_id, struct resnet **m,
+                   char id[65])
+{
+	int rc = model_load(c, f->model, st, run_id, m, id);
+	if (rc == EXIT_OK && f->threads && resnet_set_threads(*m, f->threads) != 0) {
+		cli_error("cannot set threads: %s", resnet_errmsg(*m));
+		rc = EXIT_FAIL;
+	}
+	return rc;
 }

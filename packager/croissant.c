@@ -63,8 +63,8 @@ static json_t *distribution(const pkg_croissant *c)
 	}
 	json_array_append_new(d, file_object("manifest.jsonl",
 	                                     "One JSON object per image: path, label, hashes, size, where and when "
-	                                     "it was fetched, its licence and author, the model's prediction, the "
-	                                     "selection and the review.",
+	                                     "it was fetched, its licence, author and attribution, the model's "
+	                                     "prediction, the selection and the review.",
 	                                     "application/jsonlines", c->manifest_bytes, c->manifest_sha256));
 	json_array_append_new(d, file_object("classes.tsv",
 	                                     "The classes in label order: label, wnid, ImageNet-1K logit index, name.",
@@ -147,7 +147,7 @@ int pkg_croissant_write(buf *out, const pkg_croissant *c)
 
 	buf_reset(&t);
 	buf_puts(&t, "Every image keeps the licence of its source, given per image in manifest.jsonl (keys license, "
-	             "license_raw, author, url, page_url). Licences in this release: ");
+	             "license_raw, author, attribution, url, page_url). Licences in this release: ");
 	tally_text(&t, c->licenses, c->nlicenses, "image");
 	buf_puts(&t, ".");
 	json_object_set_new(root, "license", json_pack("{s:s, s:s, s:o}", "@type", "sc:CreativeWork", "name",

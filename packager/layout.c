@@ -113,6 +113,7 @@ int pkg_manifest_line(buf *out, const pkg_manifest_entry *e)
 	json_object_set_new(o, "license", jstr_new(e->license));
 	json_object_set_new(o, "license_raw", jstr_new(e->license_raw));
 	json_object_set_new(o, "author", jstr_new(e->author));
+	json_object_set_new(o, "attribution", jstr_new(e->attribution));
 	json_object_set_new(o, "title", jstr_new(e->title));
 	json_object_set_new(o, "fetched_at", jstr_new(e->fetched_at));
 	json_object_set_new(o, "http_status", e->http_status > 0 ? json_integer(e->http_status) : json_null());
@@ -133,7 +134,7 @@ int pkg_manifest_line(buf *out, const pkg_manifest_entry *e)
 	json_object_set_new(o, "released_at", jstr_new(e->released_at));
 	/* A string that is not UTF-8 makes json_string return NULL, which
 	 * json_object_set_new refuses: the object then lacks the key. */
-	int rc = json_object_size(o) == 38 ? 0 : NATADV_EFORMAT;
+	int rc = json_object_size(o) == 39 ? 0 : NATADV_EFORMAT;
 	char *s = rc ? NULL : json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(o);
 	if (!rc && !s)

@@ -117,7 +117,7 @@ static const struct {
 } str_fields[] = {
 #define F(name) {#name, offsetof(pkg_manifest_item, name)}
 	F(path), F(wnid), F(xxh128), F(url), F(pred_wnid), F(sha256), F(source), F(query), F(page_url), F(license),
-	F(license_raw), F(author), F(title), F(converted), F(model_id), F(selection_rule), F(reviewer),
+	F(license_raw), F(author), F(attribution), F(title), F(converted), F(model_id), F(selection_rule), F(reviewer),
 	F(reviewed_at), F(set), F(version), F(released_at),
 #undef F
 };

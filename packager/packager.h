@@ -90,7 +90,9 @@ typedef struct pkg_manifest_entry {
 	const char *converted;           /* NULL or "png->jpeg q=95" */
 	const char *source_sha256;
 	int64_t source_bytes;
-	const char *source, *query, *url, *final_url, *page_url, *license, *license_raw, *author, *title;
+	const char *source, *query, *url, *final_url, *page_url, *license, *license_raw, *author;
+	const char *attribution;         /* the credit line the source asks for, verbatim */
+	const char *title;
 	const char *fetched_at;
 	long http_status;                /* null when <= 0 */
 	const char *etag, *model, *model_id, *pred_wnid, *pred_name;
@@ -159,7 +161,7 @@ typedef struct pkg_manifest_item {
 	const char *path;           /* relative, no '.', '..' or empty component */
 	const char *wnid, *pred_wnid;          /* WordNet ids like n01498041 */
 	const char *xxh128, *sha256;           /* 32 / 64 lower-case hex digits */
-	const char *url, *source, *query, *page_url, *license, *license_raw, *author, *title;
+	const char *url, *source, *query, *page_url, *license, *license_raw, *author, *attribution, *title;
 	const char *converted, *model_id, *selection_rule, *reviewer, *reviewed_at;
 	const char *set;            /* a folder name */
 	const char *version;

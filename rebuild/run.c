@@ -95,6 +95,7 @@ int rebuild_queue(store *s, int64_t run_id, const rebuild_manifest *m, int64_t *
 			.page_url = it->page_url,
 			.license = it->license,
 			.author = it->author,
+			.attribution = it->attribution,
 			.title = it->title,
 			.license_raw = it->license_raw,
 			.seed_ref = ref,

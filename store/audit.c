@@ -180,6 +180,71 @@ static int score_tags(store *s, json_t *scores, const char *hash)
 	return 0;
 }
 
+/* The sections of an image's history, in order: each one query of the
+ * image's hash (the one parameter), its column aliases the JSON keys. */
+static const struct {
+	const char *key;
+	const char *sql;
+} sections[] = {
+	/* Every class tag: the (url, class) candidate it came from, the query,
+	 * the run that queued it and the discover request that found it. */
+	{"tags",
+		"SELECT it.wnid, " CLASS_NAME("c") " AS class_name, u.url, it.url_id, u.state AS url_state, "
+		"t.source, q.query, t.page_url, t.license, t.license_raw, t.author, t.attribution, t.title, t.source_id, "
+		"t.seed_ref, t.added_at, r.id AS \"run.id\", r.command AS \"run.command\", r.args AS \"run.args\", "
+		"r.started_at AS \"run.started_at\", a.id AS \"api_request.id\", a.source AS \"api_request.source\", "
+		"a.url AS \"api_request.url\", a.started_at AS \"api_request.started_at\", "
+		"a.http_status AS \"api_request.http_status\", a.body_sha256 AS \"api_request.body_sha256\" "
+		"FROM image_tags it JOIN urls u ON u.id = it.url_id "
+		"LEFT JOIN url_tags t ON t.url_id = it.url_id AND t.wnid = it.wnid "
+		"LEFT JOIN classes c ON c.wnid = it.wnid LEFT JOIN queries q ON q.id = t.query_id "
+		"LEFT JOIN runs r ON r.id = t.run_id LEFT JOIN api_requests a ON a.id = t.api_request_id "
+		"WHERE it.image_hash = ? ORDER BY it.wnid, it.url_id"},
+	/* Every attempt at each URL that produced the image, failures too. */
+	{"fetches",
+		"SELECT f.id, u.url, f.attempt, f.started_at, f.finished_at, f.http_status, f.final_url, "
+		"f.redirects AS redirects_json, f.content_type, f.declared_length, f.received_length, f.etag, "
+		"f.last_modified, f.headers, f.outcome, f.error, f.image_hash, f.run_id "
+		"FROM fetches f JOIN urls u ON u.id = f.url_id "
+		"WHERE f.url_id IN (SELECT url_id FROM image_tags WHERE image_hash = ?) ORDER BY f.url_id, f.id"},
+	/* robots.txt as fetched for those URLs' hosts: what allowed the fetch. */
+	{"robots",
+		"SELECT rf.host, rf.url, rf.started_at, rf.http_status, rf.policy, rf.error, rf.run_id "
+		"FROM robots_fetches rf WHERE rf.host IN (SELECT u.host FROM urls u "
+		"JOIN image_tags it ON it.url_id = u.id WHERE it.image_hash = ?) ORDER BY rf.host, rf.id"},
+	{"scores",
+		"SELECT m.name AS model, m.arch AS model_arch, sc.model_id, sc.status, sc.error, sc.pred_1k, "
+		"c.wnid AS pred_1k_wnid, " CLASS_NAME("c") " AS pred_1k_name, sc.prob_1k, sc.pred_subset_wnid, "
+		CLASS_NAME("cs") " AS pred_subset_name, sc.prob_subset, sc.top5 AS top5_json, "
+		"sc.fast_decode AS fast_decode_bool, sc.scored_at, sc.run_id "
+		"FROM scores sc JOIN models m ON m.id = sc.model_id LEFT JOIN classes c ON c.index_1k = sc.pred_1k AND m.classes = 1000 "
+		"LEFT JOIN classes cs ON cs.wnid = sc.pred_subset_wnid "
+		"WHERE sc.image_hash = ? ORDER BY sc.scored_at, m.name"},
+	{"selections",
+		"SELECT p.selection_id, sel.set_name AS \"set\", sel.rule, sel.params AS params_json, "
+		"sel.model_id, m.name AS model, sel.also_model_ids AS also_model_ids_json, sel.created_at, "
+		"sel.finished_at, (cur.selection_id IS NOT NULL) AS in_force_bool, p.id AS proposal_id, p.wnid, "
+		"p.pred_wnid, p.confidence, p.true_prob, p.status, p.duplicate_of, "
+		"d.image_hash AS duplicate_of_image, p.distance, sel.run_id "
+		"FROM proposals p JOIN selections sel ON sel.id = p.selection_id "
+		"LEFT JOIN models m ON m.id = sel.model_id "
+		"LEFT JOIN current_selection cur ON cur.selection_id = sel.id "
+		"LEFT JOIN proposals d ON d.id = p.duplicate_of "
+		"WHERE p.image_hash = ? ORDER BY p.selection_id, p.wnid"},
+	{"reviews",
+		"SELECT id, set_name AS \"set\", wnid, proposal_id, decision, reason, reviewer, mode, undoes, at, "
+		"run_id FROM reviews WHERE image_hash = ? ORDER BY id"},
+	{"review_in_force",
+		"SELECT set_name AS \"set\", wnid, decision, review_id, reason, reviewer, mode, at "
+		"FROM review_state WHERE image_hash = ? ORDER BY set_name, wnid"},
+	{"releases",
+		"SELECT ri.release_id, rl.set_name AS \"set\", rl.version, rl.released_at, ri.path, ri.wnid, "
+		"ri.sha256, ri.bytes, ri.converted, rl.tar_sha256, rl.content_sha256, rl.manifest_sha256, "
+		"rl.out_dir, rl.partial AS partial_bool, rl.selection_id, ri.proposal_id, ri.review_id, "
+		"rl.created_at, rl.run_id FROM release_items ri JOIN releases rl ON rl.id = ri.release_id "
+		"WHERE ri.image_hash = ? ORDER BY ri.release_id, ri.path"},
+};
+
 int store_audit_image(store *s, const char *hash, json_t **out)
 {
 	*out = NULL;
@@ -206,73 +271,13 @@ int store_audit_image(store *s, const char *hash, json_t **out)
 		json_object_set_new(image, "blob", json_string(buf_cstr(&path)));
 	buf_release(&path);
 
-	/* Every class tag: the (url, class) candidate it came from, the query,
-	 * the run that queued it and the discover request that found it. */
-	int rc = section(s, doc, "tags", store_sql(s,
-		"SELECT it.wnid, " CLASS_NAME("c") " AS class_name, u.url, it.url_id, u.state AS url_state, "
-		"t.source, q.query, t.page_url, t.license, t.license_raw, t.author, t.attribution, t.title, t.source_id, "
-		"t.seed_ref, t.added_at, r.id AS \"run.id\", r.command AS \"run.command\", r.args AS \"run.args\", "
-		"r.started_at AS \"run.started_at\", a.id AS \"api_request.id\", a.source AS \"api_request.source\", "
-		"a.url AS \"api_request.url\", a.started_at AS \"api_request.started_at\", "
-		"a.http_status AS \"api_request.http_status\", a.body_sha256 AS \"api_request.body_sha256\" "
-		"FROM image_tags it JOIN urls u ON u.id = it.url_id "
-		"LEFT JOIN url_tags t ON t.url_id = it.url_id AND t.wnid = it.wnid "
-		"LEFT JOIN classes c ON c.wnid = it.wnid LEFT JOIN queries q ON q.id = t.query_id "
-		"LEFT JOIN runs r ON r.id = t.run_id LEFT JOIN api_requests a ON a.id = t.api_request_id "
-		"WHERE it.image_hash = ? ORDER BY it.wnid, it.url_id"), hash);
-	/* Every attempt at each URL that produced the image, failures too. */
-	if (!rc)
-		rc = section(s, doc, "fetches", store_sql(s,
-			"SELECT f.id, u.url, f.attempt, f.started_at, f.finished_at, f.http_status, f.final_url, "
-			"f.redirects AS redirects_json, f.content_type, f.declared_length, f.received_length, f.etag, "
-			"f.last_modified, f.headers, f.outcome, f.error, f.image_hash, f.run_id "
-			"FROM fetches f JOIN urls u ON u.id = f.url_id "
-			"WHERE f.url_id IN (SELECT url_id FROM image_tags WHERE image_hash = ?) ORDER BY f.url_id, f.id"),
-			hash);
-	/* robots.txt as fetched for those URLs' hosts: what allowed the fetch. */
-	if (!rc)
-		rc = section(s, doc, "robots", store_sql(s,
-			"SELECT rf.host, rf.url, rf.started_at, rf.http_status, rf.policy, rf.error, rf.run_id "
-			"FROM robots_fetches rf WHERE rf.host IN (SELECT u.host FROM urls u "
-			"JOIN image_tags it ON it.url_id = u.id WHERE it.image_hash = ?) ORDER BY rf.host, rf.id"), hash);
-	if (!rc)
-		rc = section(s, doc, "scores", store_sql(s,
-			"SELECT m.name AS model, m.arch AS model_arch, sc.model_id, sc.status, sc.error, sc.pred_1k, "
-			"c.wnid AS pred_1k_wnid, " CLASS_NAME("c") " AS pred_1k_name, sc.prob_1k, sc.pred_subset_wnid, "
-			CLASS_NAME("cs") " AS pred_subset_name, sc.prob_subset, sc.top5 AS top5_json, "
-			"sc.fast_decode AS fast_decode_bool, sc.scored_at, sc.run_id "
-			"FROM scores sc JOIN models m ON m.id = sc.model_id LEFT JOIN classes c ON c.index_1k = sc.pred_1k AND m.classes = 1000 "
-			"LEFT JOIN classes cs ON cs.wnid = sc.pred_subset_wnid "
-			"WHERE sc.image_hash = ? ORDER BY sc.scored_at, m.name"), hash);
-	if (!rc)
-		rc = score_tags(s, json_object_get(doc, "scores"), hash);
-	if (!rc)
-		rc = section(s, doc, "selections", store_sql(s,
-			"SELECT p.selection_id, sel.set_name AS \"set\", sel.rule, sel.params AS params_json, "
-			"sel.model_id, m.name AS model, sel.also_model_ids AS also_model_ids_json, sel.created_at, "
-			"sel.finished_at, (cur.selection_id IS NOT NULL) AS in_force_bool, p.id AS proposal_id, p.wnid, "
-			"p.pred_wnid, p.confidence, p.true_prob, p.status, p.duplicate_of, "
-			"d.image_hash AS duplicate_of_image, p.distance, sel.run_id "
-			"FROM proposals p JOIN selections sel ON sel.id = p.selection_id "
-			"LEFT JOIN models m ON m.id = sel.model_id "
-			"LEFT JOIN current_selection cur ON cur.selection_id = sel.id "
-			"LEFT JOIN proposals d ON d.id = p.duplicate_of "
-			"WHERE p.image_hash = ? ORDER BY p.selection_id, p.wnid"), hash);
-	if (!rc)
-		rc = section(s, doc, "reviews", store_sql(s,
-			"SELECT id, set_name AS \"set\", wnid, proposal_id, decision, reason, reviewer, mode, undoes, at, "
-			"run_id FROM reviews WHERE image_hash = ? ORDER BY id"), hash);
-	if (!rc)
-		rc = section(s, doc, "review_in_force", store_sql(s,
-			"SELECT set_name AS \"set\", wnid, decision, review_id, reason, reviewer, mode, at "
-			"FROM review_state WHERE image_hash = ? ORDER BY set_name, wnid"), hash);
-	if (!rc)
-		rc = section(s, doc, "releases", store_sql(s,
-			"SELECT ri.release_id, rl.set_name AS \"set\", rl.version, rl.released_at, ri.path, ri.wnid, "
-			"ri.sha256, ri.bytes, ri.converted, rl.tar_sha256, rl.content_sha256, rl.manifest_sha256, "
-			"rl.out_dir, rl.partial AS partial_bool, rl.selection_id, ri.proposal_id, ri.review_id, "
-			"rl.created_at, rl.run_id FROM release_items ri JOIN releases rl ON rl.id = ri.release_id "
-			"WHERE ri.image_hash = ? ORDER BY ri.release_id, ri.path"), hash);
+	int rc = 0;
+	for (size_t i = 0; !rc && i < sizeof sections / sizeof *sections; i++) {
+		rc = section(s, doc, sections[i].key, store_sql(s, sections[i].sql), hash);
+		/* each score with its per-class probabilities */
+		if (!rc && !strcmp(sections[i].key, "scores"))
+			rc = score_tags(s, json_object_get(doc, "scores"), hash);
+	}
 	if (rc) {
 		json_decref(doc);
 		return rc;

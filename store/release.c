@@ -179,8 +179,8 @@ static int plan_items(store *s, store_release_plan *p, int *oom)
 static int plan_provenance(store *s, store_release_plan *p, store_release_item *it, int *oom)
 {
 	sqlite3_stmt *st = store_sql(s,
-		"SELECT u.id, u.url, t.source, q.query, t.page_url, t.license, t.license_raw, t.author, t.title "
-		"FROM image_tags it JOIN urls u ON u.id = it.url_id "
+		"SELECT u.id, u.url, t.source, q.query, t.page_url, t.license, t.license_raw, t.author, t.title, "
+		"t.attribution FROM image_tags it JOIN urls u ON u.id = it.url_id "
 		"LEFT JOIN url_tags t ON t.url_id = it.url_id AND t.wnid = it.wnid "
 		"LEFT JOIN queries q ON q.id = t.query_id "
 		"WHERE it.image_hash = ? AND it.wnid = ? ORDER BY it.url_id LIMIT 1");
@@ -200,6 +200,7 @@ static int plan_provenance(store *s, store_release_plan *p, store_release_item *
 		it->license_raw = keep(p, COL(st, 6), oom);
 		it->author = keep(p, COL(st, 7), oom);
 		it->title = keep(p, COL(st, 8), oom);
+		it->attribution = keep(p, COL(st, 9), oom);
 	} else if (step != SQLITE_DONE) {
 		return store_dberr(s, "cannot read image tags");
 	}

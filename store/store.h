@@ -529,6 +529,7 @@ typedef struct store_release_item {
 	const char *review, *reviewer, *reviewed_at, *review_mode;
 	/* the (url, class) candidate of the smallest url id that gave this tag */
 	const char *url, *source, *query, *page_url, *license, *license_raw, *author, *title;
+	const char *attribution;                /* the credit line the source asks for, verbatim */
 	/* the latest fetch that produced these bytes (of that url when it has one) */
 	const char *final_url, *etag, *fetched_at;
 	long http_status;                       /* 0 when unknown */

@@ -156,7 +156,7 @@ rel, expected, rocket, png, base, undone, rule, prop, s2, model = sys.argv[1:11]
 expected = int(expected)
 _, conf, true_prob = prop.split("|")
 keys = ("path label wnid class_name xxh128 sha256 bytes width height converted source_sha256 source_bytes source "
-        "query url final_url page_url license license_raw author title fetched_at http_status etag model model_id "
+        "query url final_url page_url license license_raw author attribution title fetched_at http_status etag model model_id "
         "pred_wnid pred_name confidence true_prob selection_id selection_rule review reviewer reviewed_at set "
         "version released_at").split()
 lines = [json.loads(l) for l in open(rel + "/manifest.jsonl")]

@@ -158,7 +158,8 @@ static void test_manifest_line(void)
 		.path = "imagenet-a/n01498041/0123456789abcdef0123456789abcdef.jpg", .label = 0, .wnid = "n01498041",
 		.class_name = "stingray", .xxh128 = "0123456789abcdef0123456789abcdef", .sha256 = "ab", .bytes = 10,
 		.width = 640, .height = 480, .converted = "png->jpeg q=95", .source_sha256 = "cd", .source_bytes = 20,
-		.source = "seeds", .url = "http://x/a.png", .author = "A \"B\" \\ C\n\x01 \xc3\xa9", .title = "bad \xff",
+		.source = "seeds", .url = "http://x/a.png", .author = "A \"B\" \\ C\n\x01 \xc3\xa9",
+		.attribution = "(c) \"Zo\xc3\xab\" O'Brien, some rights reserved (CC BY)", .title = "bad \xff",
 		.http_status = 0, .confidence = 0.5, .true_prob = -1, .selection_id = 7, .review = "accept",
 		.set = "imagenet-a", .version = "1.0", .released_at = "2026-01-02T03:04:05Z",
 	};
@@ -171,6 +172,7 @@ static void test_manifest_line(void)
 		"\"width\":640,\"height\":480,\"converted\":\"png->jpeg q=95\",\"source_sha256\":\"cd\",\"source_bytes\":20,"
 		"\"source\":\"seeds\",\"query\":null,\"url\":\"http://x/a.png\",\"final_url\":null,\"page_url\":null,"
 		"\"license\":null,\"license_raw\":null,\"author\":\"A \\\"B\\\" \\\\ C\\n\\u0001 \xc3\xa9\","
+		"\"attribution\":\"(c) \\\"Zo\xc3\xab\\\" O'Brien, some rights reserved (CC BY)\","
 		"\"title\":\"bad \xef\xbf\xbd\",\"fetched_at\":null,\"http_status\":null,\"etag\":null,\"model\":null,"
 		"\"model_id\":null,\"pred_wnid\":null,\"pred_name\":null,\"confidence\":0.5,\"true_prob\":null,"
 		"\"selection_id\":7,\"selection_rule\":null,\"review\":\"accept\",\"reviewer\":null,\"reviewed_at\":null,"
