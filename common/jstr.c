@@ -50,17 +50,3 @@ json_t *jstr_new(const char *s)
 {
 	return s ? jstr_newn(s, strlen(s)) : json_null();
 }
-
-int jstr_quote(buf *b, const char *s)
-{
-	int rc = buf_puts(b, "\"");
-	for (const unsigned char *p = (const unsigned char *)s; !rc && *p; p++) {
-		if (*p == '"' || *p == '\\')
-			rc = buf_printf(b, "\\%c", *p);
-		else if (*p < 0x20)
-			rc = buf_printf(b, "\\u%04x", *p);
-		else
-			rc = buf_append(b, p, 1);
-	}
-	return rc ? rc : buf_puts(b, "\"");
-}

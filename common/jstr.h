@@ -1,6 +1,5 @@
 /* jstr.h — JSON strings of outside text (titles, authors, URLs, headers):
- * as jansson values that never fail on bytes that are not UTF-8, and as
- * quoted text appended to a buffer. */
+ * as jansson values that never fail on bytes that are not UTF-8. */
 #ifndef NATADV_JSTR_H
 #define NATADV_JSTR_H
 
@@ -16,8 +15,5 @@ struct json_t;
 struct json_t *jstr_newn(const char *p, size_t n);
 /* Like jstr_newn for a NUL-terminated s; JSON null when s is NULL. */
 struct json_t *jstr_new(const char *s);
-/* Appends s to b as a quoted JSON string: '"' and '\' escaped, control
- * characters as \u00XX, every other byte as it is. 0 or buf_append's code. */
-int jstr_quote(buf *b, const char *s);
 
 #endif

@@ -78,8 +78,9 @@ int crawl_record(struct crawler *c, struct job *j)
 		return rc;
 	if (j->result == RES_IMAGE && j->gen > c->tx_gen)
 		c->tx_gen = j->gen;
-	if (j->nredirects && buf_puts(&j->redirects, "]"))
-		j->nredirects = 0; /* cannot happen: the chain's cap leaves room */
+	char *chain = NULL; /* freed below, after the attempt is stored */
+	if (j->nredirects && !(chain = json_dumps(j->redirects, JSON_COMPACT)))
+		return NATADV_ENOMEM;
 	const crawl_opts *o = c->o;
 	double now = time_now();
 	char ctype[256] = "", etag[256] = "", lastmod[128] = "";
@@ -111,7 +112,7 @@ int crawl_record(struct crawler *c, struct job *j)
 		.finished = j->finished ? j->finished : now,
 		.http_status = j->status,
 		.final_url = j->status || j->nredirects ? buf_cstr(&j->cur) : NULL,
-		.redirects_json = j->nredirects ? buf_cstr(&j->redirects) : NULL,
+		.redirects_json = chain,
 		.content_type = ctype[0] ? ctype : NULL,
 		.declared_length = declared,
 		.received_length = (int64_t)j->body.len,
@@ -132,6 +133,7 @@ int crawl_record(struct crawler *c, struct job *j)
 	};
 	int image_new = 0;
 	rc = store_record_attempt(c->st, &f, res == RES_IMAGE ? &img : NULL, state, next, &image_new);
+	free(chain);
 	if (rc) {
 		snprintf(c->err, c->errlen, "%s", store_errmsg(c->st));
 		return rc;
@@ -242,7 +244,7 @@ static int start_ready(struct crawler *c)
 		j->host = h;
 		j->url_id = e->id;
 		j->attempt = e->attempts + 1;
-		if (buf_puts(&j->url, e->url) || buf_puts(&j->cur, e->url) || buf_puts(&j->redirects, "[")) {
+		if (buf_puts(&j->url, e->url) || buf_puts(&j->cur, e->url)) {
 			crawl_job_give(c, j);
 			return NATADV_ENOMEM;
 		}

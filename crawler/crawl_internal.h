@@ -14,6 +14,7 @@
 #define NATADV_CRAWL_INTERNAL_H
 
 #include <curl/curl.h>
+#include <jansson.h>
 #include <pthread.h>
 #include <stdint.h>
 
@@ -43,7 +44,7 @@ struct job {
 	int attempt;               /* this attempt's number (1 = first) */
 	buf url;                   /* the URL as queued */
 	buf cur;                   /* the URL being fetched (after redirects) */
-	buf redirects;             /* JSON array text of followed URLs */
+	json_t *redirects;         /* the followed URLs, a JSON array */
 	int nredirects;
 	buf body;
 	buf headers;               /* header block of the latest response */

@@ -108,7 +108,9 @@ int crawl_job_setup(struct crawler *c, struct job *j)
 		return NATADV_ENOMEM;
 	buf_init(&j->url, MAX_URL);
 	buf_init(&j->cur, MAX_URL);
-	buf_init(&j->redirects, 8 * MAX_URL);
+	j->redirects = json_array();
+	if (!j->redirects)
+		return NATADV_ENOMEM;
 	buf_init(&j->body, (size_t)o->max_bytes + 1);
 	buf_init(&j->headers, MAX_HEADERS + 1);
 	CURL *e = j->easy;
@@ -128,7 +130,7 @@ void crawl_job_release(struct job *j)
 		curl_easy_cleanup(j->easy);
 	buf_release(&j->url);
 	buf_release(&j->cur);
-	buf_release(&j->redirects);
+	json_decref(j->redirects);
 	buf_release(&j->body);
 	buf_release(&j->headers);
 }
@@ -163,7 +165,7 @@ struct job *crawl_job_take(struct crawler *c)
 		j->next = NULL;
 		buf_reset(&j->url);
 		buf_reset(&j->cur);
-		buf_reset(&j->redirects);
+		json_array_clear(j->redirects);
 		j->nredirects = 0;
 		j->result = RES_NONE;
 		j->error[0] = '\0';
@@ -188,11 +190,12 @@ void crawl_job_give(struct crawler *c, struct job *j)
 /* True when url was already followed in this job's redirect chain. */
 static int in_chain(struct job *j, const char *url)
 {
-	buf needle;
-	buf_init(&needle, 2 * MAX_URL);
-	int found = jstr_quote(&needle, url) == 0 && strstr(buf_cstr(&j->redirects), buf_cstr(&needle));
-	buf_release(&needle);
-	return found;
+	size_t i;
+	json_t *hop;
+	json_array_foreach(j->redirects, i, hop)
+		if (strcmp(json_string_value(hop), url) == 0)
+			return 1;
+	return 0;
 }
 
 int crawl_url_done(struct crawler *c, struct job *j, CURLcode cc)
@@ -240,10 +243,8 @@ int crawl_url_done(struct crawler *c, struct job *j, CURLcode cc)
 				return rc;
 			}
 		} else {
-			if (j->nredirects)
-				rc = buf_puts(&j->redirects, ",");
-			if (!rc)
-				rc = jstr_quote(&j->redirects, buf_cstr(&norm));
+			if (json_array_append_new(j->redirects, jstr_new(buf_cstr(&norm))) != 0)
+				rc = NATADV_ENOMEM;
 			buf_reset(&j->cur);
 			if (!rc)
 				rc = buf_puts(&j->cur, buf_cstr(&norm));

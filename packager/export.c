@@ -804,7 +804,7 @@ int pkg_export(store *s, const pkg_export_opts *o, pkg_export_result *r, char *e
 {
 	memset(r, 0, sizeof *r);
 	job j = {.s = s, .o = o, .err = err, .errlen = errlen};
-	j.version = o->version && *o->version ? o->version : "1.0";
+	j.version = o->version ? o->version : "1.0"; /* "" is refused below */
 	char out[4096], parent[4096], base[4096];
 	int rc = check_set_name(o->set, err, errlen);
 	if (!rc)

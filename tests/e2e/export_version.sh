@@ -3,7 +3,7 @@
 # line of manifest.jsonl, in croissant.json and in the workspace's record of
 # the release (audit shows it), verify accepts the release, the default is
 # 1.0; a bad version (a space, a control character, more than 64 characters,
-# non-ASCII) is refused with its reason and writes nothing.
+# non-ASCII, empty) is refused with its reason and writes nothing.
 . "$(dirname "$0")/lib.sh"
 export LC_ALL=C
 DEMO=$ROOT/examples/demo-model.safetensors
@@ -59,7 +59,7 @@ check "croissant.json says 1.0" "1.0" "$(python3 -c 'import json, sys; print(jso
 n=$(sql 'SELECT count(*) FROM releases')
 long=$(printf 'v%.0s' $(seq 1 65))
 i=0
-for bad in "1 0" "$(printf '1\t0')" "$long" "é1"; do
+for bad in "1 0" "$(printf '1\t0')" "$long" "é1" ""; do
 	i=$((i + 1))
 	nat export --set pair --out "$T/bad$i" --version "$bad" > /dev/null 2> "$T/err"
 	check "bad version $i refused" 1 "$?"

@@ -42,22 +42,6 @@ static void test_jstr_new(void)
 	check_dump(jstr_newn("a\0b\xff", 4), "\"a\\u0000b\xef\xbf\xbd\"");
 }
 
-static void test_jstr_quote(void)
-{
-	buf b;
-	buf_init(&b, 64);
-	T_EQ_INT(jstr_quote(&b, "a\"b\\c\n\x01 \xc3\xa9"), 0);
-	T_EQ_STR(buf_cstr(&b), "\"a\\\"b\\\\c\\u000a\\u0001 \xc3\xa9\"");
-	buf_reset(&b);
-	T_EQ_INT(jstr_quote(&b, ""), 0);
-	T_EQ_STR(buf_cstr(&b), "\"\"");
-	/* the buffer's cap holds */
-	buf_release(&b);
-	buf_init(&b, 8);
-	T_EQ_INT(jstr_quote(&b, "0123456789"), NATADV_ETOOBIG);
-	buf_release(&b);
-}
-
 static void test_text(void)
 {
 	T_EQ_INT(text_is_hex("0123456789abcdef", 16), 1);
@@ -85,7 +69,6 @@ static void test_fmt(void)
 int main(void)
 {
 	T_RUN(test_jstr_new);
-	T_RUN(test_jstr_quote);
 	T_RUN(test_text);
 	T_RUN(test_fmt);
 	return T_DONE();
