@@ -103,7 +103,7 @@ int cmd_crawl(struct cli *c, int argc, char **argv)
 	crawl_progress p;
 	rc = crawl_run(c->st, c->run_id, &o, &cli_stop, cli_crawl_progress, &pl, &p, err, sizeof err);
 	cli_progress_clear(&pl);
-	if (rc == NATADV_EEXIST || rc == NATADV_EINVAL) {
+	if (!p.started) {
 		cli_error("%s", err); /* refused before it started: nothing to sum up */
 		return EXIT_FAIL;
 	}

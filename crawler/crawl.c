@@ -558,6 +558,7 @@ int crawl_run(store *s, int64_t run_id, const crawl_opts *o, const volatile sig_
 		free(c);
 		return rc;
 	}
+	c->prog.started = 1;
 	if ((rc = crawl_start(c)) == 0 && (rc = crawl_loop(c, stop, progress, ctx)) == 0 &&
 	    (rc = crawl_finish(c)) == 0 && *stop) {
 		rc = NATADV_EINTR;

@@ -69,15 +69,16 @@ typedef struct crawl_progress {
 	double elapsed;       /* seconds since the run started */
 	int64_t waiting;      /* URLs left waiting on a long Retry-After when the run ended */
 	double next_due;      /* unix time the first of them is due */
+	int started;          /* 1 once the run began (options valid, workspace locked); 0 when refused */
 } crawl_progress;
 
 /* Fetches every pending URL until none is left (waiting out backoffs; when
  * only waits longer than 1.5 x retry_max remain, the run ends with them in
  * final->waiting), stop becomes non-zero (then returns NATADV_EINTR after recording what is
  * in flight), or an error stops it. progress (may be NULL) is called about
- * four times a second; *final gets the last counts (all zero when the run
- * is refused: NATADV_EEXIST while another crawl holds the workspace,
- * NATADV_EINVAL for bad options). */
+ * four times a second; *final gets the last counts (all zero, started 0,
+ * when the run is refused: NATADV_EEXIST while another crawl holds the
+ * workspace, NATADV_EINVAL for bad options). */
 int crawl_run(store *s, int64_t run_id, const crawl_opts *o, const volatile sig_atomic_t *stop,
               void (*progress)(void *ctx, const crawl_progress *p), void *ctx,
               crawl_progress *final, char *err, size_t errlen) __attribute__((warn_unused_result));

@@ -245,7 +245,7 @@ static int fetch(store *s, int64_t run_id, const rebuild_opts *o, rebuild_report
 {
 	char why[2048];
 	int rc = crawl_run(s, run_id, o->crawl, o->stop, o->on_progress, o->ctx, &r->crawl, why, sizeof why);
-	r->crawled = 1;
+	r->crawled = r->crawl.started; /* a refused run has nothing to sum up */
 	if (rc == NATADV_EINTR)
 		natadv_errf(err, errlen, "interrupted");
 	else if (rc)

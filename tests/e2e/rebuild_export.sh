@@ -49,4 +49,16 @@ check "it verifies" 0 "$?"
 # Any later export too, under another version.
 "$NATADV" -w "$T/ws2" -q export --set three --out "$T/rel3" --tar --version 2.0 > /dev/null
 check "another version: the same tar" "$TAR" "$(sha256sum < "$T/rel3/three.tar" | cut -d' ' -f1)"
+
+# A rebuild refused because a crawl holds the workspace prints the refusal
+# only: no summary of a crawl that never started (issue 11, defect 1).
+"$NATADV" -w "$T/ws4" -q init
+exec 9> "$T/ws4/crawl.lock"
+flock -n 9
+check "the test holds ws4's crawl lock" 0 "$?"
+"$NATADV" -w "$T/ws4" rebuild --manifest "$T/rel/manifest.jsonl" --allow-private > /dev/null 2> "$T/err"
+check "a rebuild under a running crawl fails" 1 "$?"
+check_match "with the refusal" "another 'natadv crawl' is running in" "$(cat "$T/err")"
+check "and no summary of a crawl that never started" 0 "$(grep -c 'crawled' "$T/err")"
+exec 9>&-
 finish
