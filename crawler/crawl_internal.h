@@ -219,8 +219,9 @@ int crawl_window_fill(struct crawler *c) __attribute__((warn_unused_result));
 /* ---- robots_cache.c ---- */
 /* Loads host h's robots.txt from the database cache; 1 if found. */
 int crawl_robots_cached(struct crawler *c, struct host *h);
-/* Starts fetching host h's robots.txt (nothing when no job is free). */
-int crawl_robots_start(struct crawler *c, struct host *h);
+/* Starts fetching host h's robots.txt (0, doing nothing, when no job is
+ * free); on failure h and the job pool are as they were. */
+int crawl_robots_start(struct crawler *c, struct host *h) __attribute__((warn_unused_result));
 /* Records a finished robots.txt fetch and applies it to its host. */
 int crawl_robots_done(struct crawler *c, struct job *j, CURLcode cc) __attribute__((warn_unused_result));
 enum hop { HOP_FOLLOW, HOP_DECIDED, HOP_DEFER };

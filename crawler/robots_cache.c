@@ -63,7 +63,13 @@ int crawl_robots_start(struct crawler *c, struct host *h)
 	h->rstate = ROBOTS_FETCHING;
 	h->active++;
 	h->last_start = time_mono();
-	return crawl_job_start(c, j);
+	int rc = crawl_job_start(c, j);
+	if (rc) { /* not in flight: the host may ask again, the job is free */
+		h->rstate = ROBOTS_UNKNOWN;
+		h->active--;
+		crawl_job_give(c, j);
+	}
+	return rc;
 }
 
 int crawl_robots_done(struct crawler *c, struct job *j, CURLcode cc)
@@ -138,8 +144,11 @@ enum hop crawl_redirect_robots(struct crawler *c, struct job *j, const char *hk,
 	if (b->rerror[0] && b->rretry && time_mono() > b->rerror_until)
 		b->rerror[0] = '\0';
 	if (b->rstate == ROBOTS_UNKNOWN && !b->rerror[0] && !crawl_robots_cached(c, b)) {
-		if (c->free_jobs)
-			crawl_robots_start(c, b); /* on failure the next pass asks again */
+		if (c->free_jobs && crawl_robots_start(c, b) != 0) {
+			snprintf(j->error, sizeof j->error, "cannot start fetching robots.txt of '%.200s'", hk);
+			j->result = RES_RETRY;
+			return HOP_DECIDED;
+		}
 		return HOP_DEFER;
 	}
 	if (b->rstate == ROBOTS_FETCHING || (b->rerror[0] && b->rretry))
