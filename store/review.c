@@ -186,11 +186,9 @@ static int check_review(store *s, const store_review *r)
 	return store_fail(s, NATADV_EINVAL, "a review is an accept, a reject or an undo");
 }
 
-int store_review_add(store *s, int64_t run_id, const store_review *r, int64_t *review_id)
+/* Appends the row r asks for (its checks passed). */
+static int insert_review(store *s, int64_t run_id, const store_review *r, int64_t *review_id)
 {
-	int rc = check_review(s, r);
-	if (rc)
-		return rc;
 	sqlite3_stmt *st;
 	if (r->decision == STORE_UNDO) {
 		st = store_sql(s, "INSERT INTO reviews(set_name, image_hash, wnid, proposal_id, decision, reason, "
@@ -225,4 +223,27 @@ int store_review_add(store *s, int64_t run_id, const store_review *r, int64_t *r
 	if (review_id)
 		*review_id = sqlite3_last_insert_rowid(s->db);
 	return 0;
+}
+
+int store_review_add(store *s, int64_t run_id, const store_review *r, int64_t *review_id)
+{
+	/* the checks and the row under one write lock, or another writer (the
+	 * page, the command line) could append a rival accept in between: a
+	 * transaction of its own when the caller has none (IMMEDIATE: a deferred
+	 * one would check under a read snapshot), else a savepoint in the
+	 * caller's */
+	int own = sqlite3_get_autocommit(s->db);
+	int rc = own ? store_begin(s) : store_exec(s, "SAVEPOINT review_add");
+	if (rc)
+		return rc;
+	rc = check_review(s, r);
+	if (!rc)
+		rc = insert_review(s, run_id, r, review_id);
+	if (!rc)
+		rc = own ? store_commit(s) : store_exec(s, "RELEASE review_add");
+	if (rc && own)
+		store_rollback(s);
+	else if (rc)
+		sqlite3_exec(s->db, "ROLLBACK TO review_add; RELEASE review_add", NULL, NULL, NULL);
+	return rc;
 }

@@ -283,7 +283,9 @@ typedef struct store_review {
  * an unknown or undone review; NATADV_EEXIST for an accept (or an undo
  * bringing one back) of an image accepted for another class of the set;
  * NATADV_EINVAL for a bad review (no reviewer, undo of an undo). The
- * message (store_errmsg) says which. */
+ * message (store_errmsg) says which. Checks and row are one write
+ * transaction: BEGIN IMMEDIATE..COMMIT of its own when the caller has none
+ * (nothing left open, success or not), else a savepoint in the caller's. */
 int store_review_add(store *s, int64_t run_id, const store_review *r, int64_t *review_id);
 
 /* ---- audit: the whole history of one image (store/audit.c) ---- */
