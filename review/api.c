@@ -273,7 +273,9 @@ void rv_api_undo(review_server *srv, const char *body, size_t len, rv_reply *r)
 		rv_reply_error(r, 400, "review_id must be a positive integer");
 		return;
 	}
-	store_review rv = {.decision = STORE_UNDO, .reviewer = srv->reviewer, .mode = "web", .undoes = undoes};
+	/* the page undoes decisions of its own set only */
+	store_review rv = {.decision = STORE_UNDO, .set = srv->set, .reviewer = srv->reviewer, .mode = "web",
+	                   .undoes = undoes};
 	int rc = store_review_add(srv->st, srv->run_id, &rv, &review_id);
 	if (rc) {
 		reply_store_error(srv, r, rc);

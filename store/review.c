@@ -1,7 +1,8 @@
 /* review.c — the append-only review log (table reviews) and the one rule of
  * what may be decided. Every writer (the command line, the review page,
  * auto-accept, rebuild) goes through store_review_add, which refuses:
- *   1. a proposal that does not exist, or of another set than asked;
+ *   1. a proposal (or, for an undo, a review) that does not exist, or of
+ *      another set than asked;
  *   2. a proposal of a selection that is not the one in force for its set;
  *   3. a near-duplicate collapsed into another proposal;
  *   4. an accept, or an undo that would bring one back into force, of an
@@ -131,8 +132,9 @@ static int check_accept(store *s, int64_t id)
 }
 
 /* Checks that review undoes may be undone: it is an accept or reject in
- * force, and the decision its undo brings back breaks no rule 4. */
-static int check_undo(store *s, int64_t undoes)
+ * force, of of_set when that is not NULL (rule 1), and the decision its undo
+ * brings back breaks no rule 4. */
+static int check_undo(store *s, int64_t undoes, const char *of_set)
 {
 	sqlite3_stmt *st = store_sql(s,
 		"SELECT r.decision, r.set_name, r.image_hash, r.wnid, "
@@ -150,6 +152,9 @@ static int check_undo(store *s, int64_t undoes)
 		rc = store_dberr(s, "cannot read review");
 	else if (strcmp((const char *)sqlite3_column_text(st, 0), "undo") == 0)
 		rc = store_fail(s, NATADV_EINVAL, "review %lld is an undo; undo the decision instead", (long long)undoes);
+	else if (of_set && strcmp((const char *)sqlite3_column_text(st, 1), of_set) != 0)
+		rc = store_fail(s, NATADV_ENOTFOUND, "review %lld belongs to class set '%s', not '%s'", (long long)undoes,
+		                (const char *)sqlite3_column_text(st, 1), of_set);
 	if (rc || sqlite3_column_type(st, 4) == SQLITE_NULL ||
 	    strcmp((const char *)sqlite3_column_text(st, 4), "accept") != 0) {
 		sqlite3_reset(st);
@@ -172,7 +177,7 @@ static int check_review(store *s, const store_review *r)
 		return store_fail(s, NATADV_EINVAL, "a review needs a reviewer name");
 	switch (r->decision) {
 	case STORE_UNDO:
-		return check_undo(s, r->undoes);
+		return check_undo(s, r->undoes, r->set);
 	case STORE_ACCEPT:
 	case STORE_REJECT: {
 		int rc = check_decidable(s, r->proposal_id, r->set);

@@ -268,7 +268,7 @@ int store_decision_parse(const char *text, store_decision *d);
 typedef struct store_review {
 	store_decision decision;  /* STORE_ACCEPT, STORE_REJECT or STORE_UNDO */
 	int64_t proposal_id;   /* the proposal decided on (ignored for undo) */
-	const char *set;       /* when not NULL, the proposal must be of this class set */
+	const char *set;       /* when not NULL, the proposal (for undo: the review) must be of this class set */
 	const char *reason;    /* may be NULL */
 	const char *reviewer;  /* who decided; required */
 	const char *mode;      /* "cli", "auto" or "web" */
@@ -280,7 +280,7 @@ typedef struct store_review {
  * outlives a re-selection. The one rule of what may be decided, for every
  * caller: NATADV_ENOTFOUND for an unknown proposal, one of another set than
  * r->set, of a selection not in force, or a collapsed near-duplicate, and for
- * an unknown or undone review; NATADV_EEXIST for an accept (or an undo
+ * an unknown or undone review or one of another set than r->set; NATADV_EEXIST for an accept (or an undo
  * bringing one back) of an image accepted for another class of the set;
  * NATADV_EINVAL for a bad review (no reviewer, undo of an undo). The
  * message (store_errmsg) says which. Checks and row are one write

@@ -465,6 +465,28 @@ out:
 	store_close(s);
 }
 
+/* An undo names the set it is for, like a decision: a review of another set
+ * is not found (the page of one set cannot undo another's). */
+static void test_review_undo_set(void)
+{
+	char err[512];
+	store *s = NULL;
+	T_EQ_INT(store_open(dir, &s, err, sizeof err), 0);
+	if (!s)
+		return;
+	int64_t rid = 0, uid = 0;
+	store_review rj = {.decision = STORE_REJECT, .proposal_id = 8, .set = "two", .reason = "again",
+	                   .reviewer = "c", .mode = "cli"};
+	T_EQ_INT(store_review_add(s, 0, &rj, &rid), 0);
+	store_review un = {.decision = STORE_UNDO, .set = "a202", .reviewer = "p", .mode = "web", .undoes = rid};
+	T_EQ_INT(store_review_add(s, 0, &un, &uid), NATADV_ENOTFOUND);
+	T_CHECK(strstr(store_errmsg(s), "belongs to class set 'two', not 'a202'") != NULL);
+	un.set = "two";
+	T_EQ_INT(store_review_add(s, 0, &un, &uid), 0);
+	T_CHECK(uid > rid);
+	store_close(s);
+}
+
 int main(void)
 {
 	T_RUN(test_judge);
@@ -477,6 +499,7 @@ int main(void)
 	T_RUN(test_add_set);
 	T_RUN(test_selections);
 	T_RUN(test_review_atomic);
+	T_RUN(test_review_undo_set);
 	char cmd[300];
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
