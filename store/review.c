@@ -7,7 +7,9 @@
  *   3. a near-duplicate collapsed into another proposal;
  *   4. an accept, or an undo that would bring one back into force, of an
  *      image that is accepted for another class of the same set (such a set
- *      cannot be exported: which class it is is for a person to say). */
+ *      cannot be exported: which class it is is for a person to say).
+ * and a reject without a reason, or a reason that is empty or longer than
+ * STORE_REASON_MAX bytes. */
 #include "store_internal.h"
 
 #include <stdio.h>
@@ -175,6 +177,11 @@ static int check_review(store *s, const store_review *r)
 		return store_fail(s, NATADV_EINVAL, "unknown review mode '%s'", r->mode);
 	if (!r->reviewer || !r->reviewer[0])
 		return store_fail(s, NATADV_EINVAL, "a review needs a reviewer name");
+	if (r->reason && (!r->reason[0] || strlen(r->reason) > STORE_REASON_MAX))
+		return store_fail(s, NATADV_EFORMAT, "a reason is a non-empty text of at most %d bytes",
+		                  STORE_REASON_MAX);
+	if (!r->reason && r->decision == STORE_REJECT)
+		return store_fail(s, NATADV_EFORMAT, "a rejection needs a reason");
 	switch (r->decision) {
 	case STORE_UNDO:
 		return check_undo(s, r->undoes, r->set);

@@ -487,6 +487,39 @@ static void test_review_undo_set(void)
 	store_close(s);
 }
 
+/* What a reason must be is the store's rule too, for every front end: a
+ * rejection needs one; one given is not empty and at most STORE_REASON_MAX
+ * bytes (NATADV_EFORMAT, checked before anything else). */
+static void test_review_reason(void)
+{
+	char err[512], longer[STORE_REASON_MAX + 2];
+	store *s = NULL;
+	T_EQ_INT(store_open(dir, &s, err, sizeof err), 0);
+	if (!s)
+		return;
+	int64_t rid = 0;
+	store_review rj = {.decision = STORE_REJECT, .proposal_id = 8, .set = "two", .reviewer = "c", .mode = "web"};
+	T_EQ_INT(store_review_add(s, 0, &rj, &rid), NATADV_EFORMAT);
+	T_CHECK(strstr(store_errmsg(s), "a rejection needs a reason") != NULL);
+	rj.proposal_id = 999; /* the reason is checked first */
+	T_EQ_INT(store_review_add(s, 0, &rj, &rid), NATADV_EFORMAT);
+	rj.proposal_id = 8;
+	rj.reason = "";
+	T_EQ_INT(store_review_add(s, 0, &rj, &rid), NATADV_EFORMAT);
+	T_CHECK(strstr(store_errmsg(s), "at most 200 bytes") != NULL);
+	memset(longer, 'x', sizeof longer - 1);
+	longer[sizeof longer - 1] = '\0';
+	rj.reason = longer;
+	T_EQ_INT(store_review_add(s, 0, &rj, &rid), NATADV_EFORMAT);
+	longer[STORE_REASON_MAX] = '\0';
+	T_EQ_INT(store_review_add(s, 0, &rj, &rid), 0);
+	store_review un = {.decision = STORE_UNDO, .reason = "", .reviewer = "c", .mode = "cli", .undoes = rid};
+	T_EQ_INT(store_review_add(s, 0, &un, &rid), NATADV_EFORMAT);
+	un.reason = NULL;
+	T_EQ_INT(store_review_add(s, 0, &un, &rid), 0);
+	store_close(s);
+}
+
 int main(void)
 {
 	T_RUN(test_judge);
@@ -500,6 +533,7 @@ int main(void)
 	T_RUN(test_selections);
 	T_RUN(test_review_atomic);
 	T_RUN(test_review_undo_set);
+	T_RUN(test_review_reason);
 	char cmd[300];
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
