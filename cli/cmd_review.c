@@ -34,7 +34,7 @@ static void help(void)
 	       "review id, proposal id, decision.\n\n"
 	       "  --accept ID... accept the proposals\n"
 	       "  --reject ID... reject them; --reason says why (required)\n"
-	       "  --reason TEXT  recorded with the decision\n"
+	       "  --reason TEXT  recorded with the decision (at most 200 bytes)\n"
 	       "  --auto-accept  accept every undecided proposal of the selection in force\n"
 	       "                 (for a pipeline without a person; recorded with mode 'auto'),\n"
 	       "                 but those whose image is proposed for another class too\n"
@@ -97,7 +97,7 @@ static int decide(struct cli *c, store_decision decision, const int64_t *ids, in
 			cli_error("cannot record decisions: %s", store_errmsg(c->st));
 		store_rollback(c->st);
 		free(rids);
-		return EXIT_FAIL;
+		return rc == NATADV_EFORMAT ? EXIT_USAGE : EXIT_FAIL;  /* the reason given, or none */
 	}
 	for (i = 0; i < n; i++)
 		printf("%lld\t%lld\t%s\n", (long long)rids[i], (long long)ids[i], verb);
@@ -177,9 +177,10 @@ static int undo(struct cli *c, int64_t review_id, const char *reason, const char
 	store_review r = {.decision = STORE_UNDO, .reason = reason, .reviewer = reviewer, .mode = "cli",
 	                  .undoes = review_id};
 	int64_t rid;
-	if (store_review_add(c->st, c->run_id, &r, &rid) != 0) {
+	int rc = store_review_add(c->st, c->run_id, &r, &rid);
+	if (rc) {
 		cli_error("cannot undo review %lld: %s", (long long)review_id, store_errmsg(c->st));
-		return EXIT_FAIL;
+		return rc == NATADV_EFORMAT ? EXIT_USAGE : EXIT_FAIL;
 	}
 	printf("%lld\t%lld\tundo\n", (long long)rid, (long long)review_id);
 	if (!c->quiet)
@@ -320,8 +321,6 @@ int cmd_review(struct cli *c, int argc, char **argv)
 	case A_LIST: return list(c, set ? set : "imagenet-a", state, json);
 	default: break;
 	}
-	if (act == A_REJECT && (!reason || !*reason))
-		return cli_usage("review", "--reject needs --reason TEXT");
 	if (optind >= argc)
 		return cli_usage("review", "no proposal ids given");
 	int64_t *ids = malloc(sizeof *ids * MAX_IDS);

@@ -168,10 +168,11 @@ int rebuild_restore(store *s, int64_t run_id, const rebuild_manifest *m, int64_t
 	for (int i = 0; i < m->n; i++) {
 		const pkg_manifest_item *it = m->items[i].src;
 		char *reason = reasons + (size_t)i * 256;
-		int n = snprintf(reason, 256, "%.100s line %ld", base, it->line);
-		if (it->reviewer && n > 0 && n < 256)
-			snprintf(reason + n, 256 - (size_t)n, ": accepted by %.60s%s%.40s", it->reviewer,
-			         it->reviewed_at ? " at " : "", it->reviewed_at ? it->reviewed_at : "");
+		/* cut to what the review log takes */
+		int n = snprintf(reason, STORE_REASON_MAX + 1, "%.100s line %ld", base, it->line);
+		if (it->reviewer && n > 0 && n < STORE_REASON_MAX)
+			snprintf(reason + n, STORE_REASON_MAX + 1 - (size_t)n, ": accepted by %.60s%s%.40s",
+			         it->reviewer, it->reviewed_at ? " at " : "", it->reviewed_at ? it->reviewed_at : "");
 		items[i] = (store_manifest_item){it->xxh128, it->wnid, it->pred_wnid, it->confidence, it->true_prob, reason};
 	}
 	if ((rc = store_begin(s)) == 0 &&

@@ -20,7 +20,6 @@
 
 #define PAGE_DEFAULT 60
 #define PAGE_MAX 500
-#define REASON_MAX 200
 #define THUMB_SHORT 256          /* thumbnail's shorter side */
 #define THUMB_LONG_MAX 768       /* and its longer side at most */
 #define THUMB_QUALITY 82
@@ -64,7 +63,8 @@ static void reply_json(rv_reply *r, json_t *o)
 /* Maps a store error to a status and its message. */
 static void reply_store_error(review_server *srv, rv_reply *r, int rc)
 {
-	unsigned status = rc == NATADV_ENOTFOUND ? 404 : rc == NATADV_EINVAL || rc == NATADV_EEXIST ? 409 : 500;
+	unsigned status = rc == NATADV_ENOTFOUND ? 404 : rc == NATADV_EFORMAT ? 400
+	                  : rc == NATADV_EINVAL || rc == NATADV_EEXIST ? 409 : 500;
 	rv_reply_error(r, status, store_errmsg(srv->st));
 }
 
@@ -238,15 +238,12 @@ void rv_api_decision(review_server *srv, const char *body, size_t len, rv_reply 
 		rv_reply_error(r, 400, "decision must be accept or reject");
 		goto out;
 	}
-	if ((jr && !json_is_null(jr) && !reason) || (reason && (!*reason || strlen(reason) > REASON_MAX))) {
-		rv_reply_error(r, 400, "reason must be a non-empty string of at most 200 bytes");
+	if (jr && !json_is_null(jr) && !reason) {
+		rv_reply_error(r, 400, "reason must be a string");
 		goto out;
 	}
-	if (!reason && decision == STORE_REJECT) {
-		rv_reply_error(r, 400, "a rejection needs a reason");
-		goto out;
-	}
-	/* the store says what may be decided: of the page's set, in force, kept */
+	/* the store says what may be decided (of the page's set, in force, kept)
+	 * and what a reason must be (required for a reject, not empty, short) */
 	int64_t review_id = 0;
 	store_review rv = {.decision = decision, .proposal_id = id, .set = srv->set, .reason = reason,
 	                   .reviewer = srv->reviewer, .mode = "web"};
@@ -273,7 +270,9 @@ void rv_api_undo(review_server *srv, const char *body, size_t len, rv_reply *r)
 		rv_reply_error(r, 400, "review_id must be a positive integer");
 		return;
 	}
-	store_review rv = {.decision = STORE_UNDO, .reviewer = srv->reviewer, .mode = "web", .undoes = undoes};
+	/* the page undoes decisions of its own set only */
+	store_review rv = {.decision = STORE_UNDO, .set = srv->set, .reviewer = srv->reviewer, .mode = "web",
+	                   .undoes = undoes};
 	int rc = store_review_add(srv->st, srv->run_id, &rv, &review_id);
 	if (rc) {
 		reply_store_error(srv, r, rc);

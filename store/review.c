@@ -1,12 +1,15 @@
 /* review.c — the append-only review log (table reviews) and the one rule of
  * what may be decided. Every writer (the command line, the review page,
  * auto-accept, rebuild) goes through store_review_add, which refuses:
- *   1. a proposal that does not exist, or of another set than asked;
+ *   1. a proposal (or, for an undo, a review) that does not exist, or of
+ *      another set than asked;
  *   2. a proposal of a selection that is not the one in force for its set;
  *   3. a near-duplicate collapsed into another proposal;
  *   4. an accept, or an undo that would bring one back into force, of an
  *      image that is accepted for another class of the same set (such a set
- *      cannot be exported: which class it is is for a person to say). */
+ *      cannot be exported: which class it is is for a person to say).
+ * and a reject without a reason, or a reason that is empty or longer than
+ * STORE_REASON_MAX bytes. */
 #include "store_internal.h"
 
 #include <stdio.h>
@@ -131,8 +134,9 @@ static int check_accept(store *s, int64_t id)
 }
 
 /* Checks that review undoes may be undone: it is an accept or reject in
- * force, and the decision its undo brings back breaks no rule 4. */
-static int check_undo(store *s, int64_t undoes)
+ * force, of of_set when that is not NULL (rule 1), and the decision its undo
+ * brings back breaks no rule 4. */
+static int check_undo(store *s, int64_t undoes, const char *of_set)
 {
 	sqlite3_stmt *st = store_sql(s,
 		"SELECT r.decision, r.set_name, r.image_hash, r.wnid, "
@@ -150,6 +154,9 @@ static int check_undo(store *s, int64_t undoes)
 		rc = store_dberr(s, "cannot read review");
 	else if (strcmp((const char *)sqlite3_column_text(st, 0), "undo") == 0)
 		rc = store_fail(s, NATADV_EINVAL, "review %lld is an undo; undo the decision instead", (long long)undoes);
+	else if (of_set && strcmp((const char *)sqlite3_column_text(st, 1), of_set) != 0)
+		rc = store_fail(s, NATADV_ENOTFOUND, "review %lld belongs to class set '%s', not '%s'", (long long)undoes,
+		                (const char *)sqlite3_column_text(st, 1), of_set);
 	if (rc || sqlite3_column_type(st, 4) == SQLITE_NULL ||
 	    strcmp((const char *)sqlite3_column_text(st, 4), "accept") != 0) {
 		sqlite3_reset(st);
@@ -170,9 +177,14 @@ static int check_review(store *s, const store_review *r)
 		return store_fail(s, NATADV_EINVAL, "unknown review mode '%s'", r->mode);
 	if (!r->reviewer || !r->reviewer[0])
 		return store_fail(s, NATADV_EINVAL, "a review needs a reviewer name");
+	if (r->reason && (!r->reason[0] || strlen(r->reason) > STORE_REASON_MAX))
+		return store_fail(s, NATADV_EFORMAT, "a reason is a non-empty text of at most %d bytes",
+		                  STORE_REASON_MAX);
+	if (!r->reason && r->decision == STORE_REJECT)
+		return store_fail(s, NATADV_EFORMAT, "a rejection needs a reason");
 	switch (r->decision) {
 	case STORE_UNDO:
-		return check_undo(s, r->undoes);
+		return check_undo(s, r->undoes, r->set);
 	case STORE_ACCEPT:
 	case STORE_REJECT: {
 		int rc = check_decidable(s, r->proposal_id, r->set);
@@ -186,11 +198,9 @@ static int check_review(store *s, const store_review *r)
 	return store_fail(s, NATADV_EINVAL, "a review is an accept, a reject or an undo");
 }
 
-int store_review_add(store *s, int64_t run_id, const store_review *r, int64_t *review_id)
+/* Appends the row r asks for (its checks passed). */
+static int insert_review(store *s, int64_t run_id, const store_review *r, int64_t *review_id)
 {
-	int rc = check_review(s, r);
-	if (rc)
-		return rc;
 	sqlite3_stmt *st;
 	if (r->decision == STORE_UNDO) {
 		st = store_sql(s, "INSERT INTO reviews(set_name, image_hash, wnid, proposal_id, decision, reason, "
@@ -225,4 +235,27 @@ int store_review_add(store *s, int64_t run_id, const store_review *r, int64_t *r
 	if (review_id)
 		*review_id = sqlite3_last_insert_rowid(s->db);
 	return 0;
+}
+
+int store_review_add(store *s, int64_t run_id, const store_review *r, int64_t *review_id)
+{
+	/* the checks and the row under one write lock, or another writer (the
+	 * page, the command line) could append a rival accept in between: a
+	 * transaction of its own when the caller has none (IMMEDIATE: a deferred
+	 * one would check under a read snapshot), else a savepoint in the
+	 * caller's */
+	int own = sqlite3_get_autocommit(s->db);
+	int rc = own ? store_begin(s) : store_exec(s, "SAVEPOINT review_add");
+	if (rc)
+		return rc;
+	rc = check_review(s, r);
+	if (!rc)
+		rc = insert_review(s, run_id, r, review_id);
+	if (!rc)
+		rc = own ? store_commit(s) : store_exec(s, "RELEASE review_add");
+	if (rc && own)
+		store_rollback(s);
+	else if (rc)
+		sqlite3_exec(s->db, "ROLLBACK TO review_add; RELEASE review_add", NULL, NULL, NULL);
+	return rc;
 }

@@ -265,11 +265,14 @@ const char *store_decision_name(store_decision d);
  * returns 0, or NATADV_EINVAL for other text. */
 int store_decision_parse(const char *text, store_decision *d);
 
+/* The longest reason a review takes, in bytes. */
+#define STORE_REASON_MAX 200
+
 typedef struct store_review {
 	store_decision decision;  /* STORE_ACCEPT, STORE_REJECT or STORE_UNDO */
 	int64_t proposal_id;   /* the proposal decided on (ignored for undo) */
-	const char *set;       /* when not NULL, the proposal must be of this class set */
-	const char *reason;    /* may be NULL */
+	const char *set;       /* when not NULL, the proposal (for undo: the review) must be of this class set */
+	const char *reason;    /* NULL, or 1..STORE_REASON_MAX bytes; required for reject */
 	const char *reviewer;  /* who decided; required */
 	const char *mode;      /* "cli", "auto" or "web" */
 	int64_t undoes;        /* for undo: the review row it cancels (must be in force) */
@@ -280,10 +283,14 @@ typedef struct store_review {
  * outlives a re-selection. The one rule of what may be decided, for every
  * caller: NATADV_ENOTFOUND for an unknown proposal, one of another set than
  * r->set, of a selection not in force, or a collapsed near-duplicate, and for
- * an unknown or undone review; NATADV_EEXIST for an accept (or an undo
+ * an unknown or undone review or one of another set than r->set; NATADV_EEXIST for an accept (or an undo
  * bringing one back) of an image accepted for another class of the set;
- * NATADV_EINVAL for a bad review (no reviewer, undo of an undo). The
- * message (store_errmsg) says which. */
+ * NATADV_EINVAL for a bad review (no reviewer, undo of an undo);
+ * NATADV_EFORMAT for a reject without a reason or a reason that is empty or
+ * over STORE_REASON_MAX bytes (checked first, before the proposal). The
+ * message (store_errmsg) says which. Checks and row are one write
+ * transaction: BEGIN IMMEDIATE..COMMIT of its own when the caller has none
+ * (nothing left open, success or not), else a savepoint in the caller's. */
 int store_review_add(store *s, int64_t run_id, const store_review *r, int64_t *review_id);
 
 /* ---- audit: the whole history of one image (store/audit.c) ---- */

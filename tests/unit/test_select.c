@@ -13,6 +13,7 @@
 #include "filter/eval.h"
 #include "filter/select.h"
 #include "store/store.h"
+#include "store/store_internal.h" /* the handle's sqlite3, to watch its transactions */
 #include "tests/t.h"
 
 #define NEAR(a, b) (fabs((a) - (b)) < 1e-6)
@@ -383,6 +384,142 @@ static void test_selections(void)
 	store_close(s);
 }
 
+/* The busy handler of the store under test: the first time it waits for the
+ * write lock, the other handle commits (as the page would while the command
+ * line decides), so what follows sees that commit. */
+struct other_writer {
+	store *other;
+	int calls;
+};
+
+static int commit_other(void *ctx, int n)
+{
+	struct other_writer *w = ctx;
+	w->calls++;
+	if (n == 0)
+		store_commit(w->other);
+	return n < 100;
+}
+
+/* store_review_add checks and appends under one write transaction: its own
+ * (none left open after) or a savepoint in the caller's. */
+static void test_review_atomic(void)
+{
+	char err[512];
+	store *s = NULL, *page = NULL;
+	T_EQ_INT(store_open(dir, &s, err, sizeof err), 0);
+	T_EQ_INT(store_open(dir, &page, err, sizeof err), 0);
+	if (!s || !page)
+		goto out;
+	store_selection sel = {.set_name = "two", .model_id = "m1", .rule = "misclassified", .params = "{}"};
+	store_proposal_new p[2] = {
+		{.image_hash = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", .wnid = "n01440764", .pred_wnid = "n01484850",
+		 .confidence = 0.9, .true_prob = 0.01, .dup_of = -1},
+		{.image_hash = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", .wnid = "n01443537", .pred_wnid = "n01484850",
+		 .confidence = 0.8, .true_prob = 0.01, .dup_of = -1},
+	};
+	int64_t sel4 = 0, rid = 0;
+	T_EQ_INT(store_selection_add(s, &sel, p, 2, &sel4), 0);
+	char got[512] = "";
+	T_EQ_INT(store_proposals_each(s, sel4, collect_props, got), 0);
+	T_EQ_STR(got, "7:proposed:-:kept;8:proposed:-:kept;");
+	/* the page holds the write lock with an accept of image b for one class
+	 * when the command line accepts it for the other: the command line must
+	 * wait, then see that accept and refuse, not check before and append after */
+	store_review web = {.decision = STORE_ACCEPT, .proposal_id = 7, .set = "two", .reviewer = "p", .mode = "web"};
+	store_review cli = {.decision = STORE_ACCEPT, .proposal_id = 8, .set = "two", .reviewer = "c", .mode = "cli"};
+	T_EQ_INT(store_begin(page), 0);
+	T_EQ_INT(store_review_add(page, 0, &web, &rid), 0);
+	T_EQ_INT(sqlite3_get_autocommit(page->db), 0);
+	struct other_writer w = {.other = page};
+	sqlite3_busy_handler(s->db, commit_other, &w);
+	T_EQ_INT(store_review_add(s, 0, &cli, &rid), NATADV_EEXIST);
+	T_CHECK(strstr(store_errmsg(s), "is accepted for class 'n01440764' of 'two' already") != NULL);
+	T_CHECK(w.calls > 0);
+	sqlite3_busy_timeout(s->db, 10000);
+	T_EQ_INT(sqlite3_get_autocommit(page->db), 1);
+	got[0] = '\0';
+	T_EQ_INT(store_proposals_each(s, sel4, collect_props, got), 0);
+	T_EQ_STR(got, "7:proposed:accept:kept;8:proposed:-:kept;");
+	/* on its own: no transaction left open, after a success or a refusal */
+	T_EQ_INT(store_review_add(s, 0, &cli, &rid), NATADV_EEXIST);
+	T_EQ_INT(sqlite3_get_autocommit(s->db), 1);
+	store_review rj = {.decision = STORE_REJECT, .proposal_id = 8, .reason = "r", .reviewer = "c", .mode = "cli"};
+	T_EQ_INT(store_review_add(s, 0, &rj, &rid), 0);
+	T_EQ_INT(sqlite3_get_autocommit(s->db), 1);
+	/* in the caller's transaction: a refusal leaves it open with what it holds */
+	store_review un = {.decision = STORE_UNDO, .reviewer = "c", .mode = "cli", .undoes = rid};
+	T_EQ_INT(store_begin(s), 0);
+	T_EQ_INT(store_review_add(s, 0, &un, &rid), 0);
+	T_EQ_INT(store_review_add(s, 0, &cli, &rid), NATADV_EEXIST);
+	T_EQ_INT(sqlite3_get_autocommit(s->db), 0);
+	got[0] = '\0';
+	T_EQ_INT(store_proposals_each(s, sel4, collect_props, got), 0);
+	T_EQ_STR(got, "7:proposed:accept:kept;8:proposed:-:kept;");
+	store_rollback(s);
+	got[0] = '\0';
+	T_EQ_INT(store_proposals_each(s, sel4, collect_props, got), 0);
+	T_EQ_STR(got, "7:proposed:accept:kept;8:proposed:reject:kept;");
+out:
+	store_close(page);
+	store_close(s);
+}
+
+/* An undo names the set it is for, like a decision: a review of another set
+ * is not found (the page of one set cannot undo another's). */
+static void test_review_undo_set(void)
+{
+	char err[512];
+	store *s = NULL;
+	T_EQ_INT(store_open(dir, &s, err, sizeof err), 0);
+	if (!s)
+		return;
+	int64_t rid = 0, uid = 0;
+	store_review rj = {.decision = STORE_REJECT, .proposal_id = 8, .set = "two", .reason = "again",
+	                   .reviewer = "c", .mode = "cli"};
+	T_EQ_INT(store_review_add(s, 0, &rj, &rid), 0);
+	store_review un = {.decision = STORE_UNDO, .set = "a202", .reviewer = "p", .mode = "web", .undoes = rid};
+	T_EQ_INT(store_review_add(s, 0, &un, &uid), NATADV_ENOTFOUND);
+	T_CHECK(strstr(store_errmsg(s), "belongs to class set 'two', not 'a202'") != NULL);
+	un.set = "two";
+	T_EQ_INT(store_review_add(s, 0, &un, &uid), 0);
+	T_CHECK(uid > rid);
+	store_close(s);
+}
+
+/* What a reason must be is the store's rule too, for every front end: a
+ * rejection needs one; one given is not empty and at most STORE_REASON_MAX
+ * bytes (NATADV_EFORMAT, checked before anything else). */
+static void test_review_reason(void)
+{
+	char err[512], longer[STORE_REASON_MAX + 2];
+	store *s = NULL;
+	T_EQ_INT(store_open(dir, &s, err, sizeof err), 0);
+	if (!s)
+		return;
+	int64_t rid = 0;
+	store_review rj = {.decision = STORE_REJECT, .proposal_id = 8, .set = "two", .reviewer = "c", .mode = "web"};
+	T_EQ_INT(store_review_add(s, 0, &rj, &rid), NATADV_EFORMAT);
+	T_CHECK(strstr(store_errmsg(s), "a rejection needs a reason") != NULL);
+	rj.proposal_id = 999; /* the reason is checked first */
+	T_EQ_INT(store_review_add(s, 0, &rj, &rid), NATADV_EFORMAT);
+	rj.proposal_id = 8;
+	rj.reason = "";
+	T_EQ_INT(store_review_add(s, 0, &rj, &rid), NATADV_EFORMAT);
+	T_CHECK(strstr(store_errmsg(s), "at most 200 bytes") != NULL);
+	memset(longer, 'x', sizeof longer - 1);
+	longer[sizeof longer - 1] = '\0';
+	rj.reason = longer;
+	T_EQ_INT(store_review_add(s, 0, &rj, &rid), NATADV_EFORMAT);
+	longer[STORE_REASON_MAX] = '\0';
+	T_EQ_INT(store_review_add(s, 0, &rj, &rid), 0);
+	store_review un = {.decision = STORE_UNDO, .reason = "", .reviewer = "c", .mode = "cli", .undoes = rid};
+	T_EQ_INT(store_review_add(s, 0, &un, &rid), NATADV_EFORMAT);
+	un.reason = NULL;
+	T_EQ_INT(store_review_add(s, 0, &un, &rid), 0);
+	store_close(s);
+}
+
 int main(void)
 {
 	T_RUN(test_judge);
@@ -394,6 +531,9 @@ int main(void)
 		return 1;
 	T_RUN(test_add_set);
 	T_RUN(test_selections);
+	T_RUN(test_review_atomic);
+	T_RUN(test_review_undo_set);
+	T_RUN(test_review_reason);
 	char cmd[300];
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
