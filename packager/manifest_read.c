@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/strpool.h"
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/sha256.h"
@@ -20,8 +21,7 @@
 
 struct pkg_manifest_priv {
 	json_t **objects;  /* each line's object (NULL for a line that is none); items' strings point into them */
-	char **owned;      /* the error messages */
-	size_t nowned, capowned;
+	strpool owned;     /* the error messages */
 };
 
 void pkg_manifest_free(pkg_manifest *m)
@@ -31,10 +31,8 @@ void pkg_manifest_free(pkg_manifest *m)
 	if (m->priv) {
 		for (int i = 0; i < m->n; i++)
 			json_decref(m->priv->objects[i]);
-		for (size_t i = 0; i < m->priv->nowned; i++)
-			free(m->priv->owned[i]);
+		strpool_release(&m->priv->owned);
 		free(m->priv->objects);
-		free(m->priv->owned);
 		free(m->priv);
 	}
 	free(m->items);
@@ -81,13 +79,9 @@ static int line_bad(pkg_manifest *m, pkg_manifest_item *it, const char *fmt, ...
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof why, fmt, ap);
 	va_end(ap);
-	char **v = array_grow(p->owned, p->nowned, &p->capowned, sizeof *v);
-	char *s = v ? strdup(why) : NULL;
-	if (v)
-		p->owned = v;
+	const char *s = strpool_dup(&p->owned, why);
 	if (!s)
 		return NATADV_ENOMEM;
-	p->owned[p->nowned++] = s;
 	it->error = s;
 	m->malformed++;
 	return 0;

@@ -11,31 +11,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/strpool.h"
 #include "common/buf.h"
 #include "common/err.h"
 #include "crawler/url.h"
 
 struct rebuild_priv {
 	pkg_manifest *pm;   /* the lines; items point into it */
-	char **owned;       /* normalised URLs, host keys and the other strings we made */
-	size_t nowned, capowned;
+	strpool owned;      /* normalised URLs, host keys and the other strings we made */
 	pkg_class_row *rows;  /* classes.tsv's; members' wnids point into them */
 };
 
 /* Keeps s (a malloc'd string) until the manifest is freed; NULL on OOM. */
 static char *own(rebuild_manifest *m, char *s)
 {
-	struct rebuild_priv *p = m->priv;
-	if (!s)
-		return NULL;
-	char **v = array_grow(p->owned, p->nowned, &p->capowned, sizeof *v);
-	if (!v) {
-		free(s);
-		return NULL;
-	}
-	p->owned = v;
-	p->owned[p->nowned++] = s;
-	return s;
+	return strpool_own(&m->priv->owned, s);
 }
 
 void rebuild_manifest_free(rebuild_manifest *m)
@@ -44,9 +34,7 @@ void rebuild_manifest_free(rebuild_manifest *m)
 		return;
 	if (m->priv) {
 		pkg_manifest_free(m->priv->pm);
-		for (size_t i = 0; i < m->priv->nowned; i++)
-			free(m->priv->owned[i]);
-		free(m->priv->owned);
+		strpool_release(&m->priv->owned);
 		free(m->priv->rows);
 		free(m->priv);
 	}

@@ -7,13 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/strpool.h"
 #include "common/err.h"
 #include "common/timeutil.h"
 
 /* Every string of a plan, each malloc'd, freed together. */
 struct store_release_strings {
-	char **v;
-	size_t n, cap;
+	strpool pool;
 };
 
 /* Copies s into the plan's pool; NULL stays NULL. Sets *oom on failure. */
@@ -21,19 +21,9 @@ static const char *keep(store_release_plan *p, const unsigned char *s, int *oom)
 {
 	if (!s)
 		return NULL;
-	struct store_release_strings *k = p->strings;
-	char **v = array_grow(k->v, k->n, &k->cap, sizeof *v);
-	if (!v) {
+	const char *c = strpool_dup(&p->strings->pool, (const char *)s);
+	if (!c)
 		*oom = 1;
-		return NULL;
-	}
-	k->v = v;
-	char *c = strdup((const char *)s);
-	if (!c) {
-		*oom = 1;
-		return NULL;
-	}
-	k->v[k->n++] = c;
 	return c;
 }
 
@@ -42,9 +32,7 @@ void store_release_plan_free(store_release_plan *p)
 	if (!p)
 		return;
 	if (p->strings) {
-		for (size_t i = 0; i < p->strings->n; i++)
-			free(p->strings->v[i]);
-		free(p->strings->v);
+		strpool_release(&p->strings->pool);
 		free(p->strings);
 	}
 	free(p->classes);
