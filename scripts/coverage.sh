@@ -18,7 +18,7 @@ rc="--rc lcov_branch_coverage=1"
 # shellcheck disable=SC2086
 lcov -q $rc --capture --directory "$COV" --base-directory . --output-file "$OUT/all.info" 2> "$OUT/lcov.log" &&
 	lcov -q $rc --extract "$OUT/all.info" "$PWD/common/*" "$PWD/store/*" "$PWD/image/*" "$PWD/crawler/*" \
-		"$PWD/filter/*" "$PWD/packager/*" "$PWD/review/*" "$PWD/cli/*" \
+		"$PWD/filter/*" "$PWD/packager/*" "$PWD/review/*" "$PWD/rebuild/*" "$PWD/cli/*" \
 		--output-file "$OUT/natadv.info" 2>> "$OUT/lcov.log" &&
 	genhtml -q $rc --title natadv --output-directory "$OUT" "$OUT/natadv.info" > "$OUT/genhtml.log" 2>&1 || {
 	echo "coverage: lcov or genhtml failed (see $OUT/lcov.log, $OUT/genhtml.log)" >&2
