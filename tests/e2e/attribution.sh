@@ -6,18 +6,12 @@
 # release's manifest and tar are the original's byte for byte.
 . "$(dirname "$0")/lib.sh"
 export LC_ALL=C
-DEMO=$ROOT/examples/demo-model.safetensors
 A=n01498041 B=n01531178 C=n01534433
 # Quotes, a backslash, a tab and non-ASCII: all need care in JSON.
 CREDIT=$(printf '(c) \xe5\x8c\x97\xe5\xb7\x9d "Zo\xc3\xab" O'"'"'Brien \\ co.\tsome rights reserved (CC BY)')
 
 start_server
-{
-	printf 'url\twnid\tsource\tquery\tpage_url\tlicense\tauthor\n'
-	printf '%s/img/rocket.jpg\t%s\tseeds\trocket\t\tcc-by-4.0\tNASA\n' "$BASE" "$A"
-	printf '%s/img/chelsea.png\t%s\tseeds\tcat\t\tcc0\t\n' "$BASE" "$B"
-	printf '%s/img/coffee_q90.jpg\t%s\tseeds\t\t\t\t\n' "$BASE" "$C"
-} > "$T/seeds.tsv"
+seeds_three "$A" "$B" "$C"
 nat -q init
 nat -q crawl --seeds "$T/seeds.tsv" --allow-private
 check "crawl" 3 "$(sql 'SELECT count(*) FROM images')"
@@ -25,11 +19,7 @@ check "crawl" 3 "$(sql 'SELECT count(*) FROM images')"
 # there; here the sqlite3 shell, the quote doubled).
 sql "UPDATE url_tags SET attribution = '${CREDIT//\'/\'\'}' WHERE wnid = '$A'"
 check "the credit kept" "$CREDIT" "$(sql "SELECT attribution FROM url_tags WHERE wnid = '$A'")"
-nat -q model add "$DEMO" --name demo
-nat -q score --model demo
-nat -q classes add-set three --from none --add "$A,$B,$C"
-nat -q select --model demo --set three --space 1k --min-confidence 0.01 > /dev/null
-nat -q review --auto-accept --set three > /dev/null
+demo_accept three "$A,$B,$C" 0.01
 nat -q export --set three --out "$T/rel" --tar > /dev/null
 check "export --tar" 0 "$?"
 attr() {

@@ -6,7 +6,6 @@
 # non-ASCII, empty) is refused with its reason and writes nothing.
 . "$(dirname "$0")/lib.sh"
 export LC_ALL=C
-DEMO=$ROOT/examples/demo-model.safetensors
 A=n01498041   # stingray
 B=n01531178   # goldfinch
 
@@ -19,12 +18,8 @@ start_server
 nat -q init
 nat -q crawl --seeds "$T/seeds.tsv" --allow-private
 check "images crawled" 2 "$(sql 'SELECT count(*) FROM images')"
-nat -q model add "$DEMO" --name demo
-nat -q score --model demo
-nat -q classes add-set pair --from none --add "$A,$B"
 # the demo model gets both wrong over its 1000 outputs (a rifle, a pencil box)
-nat -q select --model demo --set pair --space 1k --min-confidence 0.1 > /dev/null
-nat -q review --auto-accept --set pair > /dev/null
+demo_accept pair "$A,$B" 0.1
 check "two accepted proposals" 2 "$(sql "SELECT count(*) FROM reviews WHERE decision = 'accept'")"
 
 # json_field FILE KEY: KEY of every JSON line of FILE, one a line

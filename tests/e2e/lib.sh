@@ -143,6 +143,28 @@ shell_errors() {
 		grep -v '^natadv-e2e-sync '
 }
 
+# seeds_three A B C: writes $T/seeds.tsv, three fixtures of the test server
+# for classes A, B and C (rocket, a PNG and coffee), with seed provenance.
+seeds_three() {
+	{
+		printf 'url\twnid\tsource\tquery\tpage_url\tlicense\tauthor\n'
+		printf '%s/img/rocket.jpg\t%s\tseeds\trocket\t\tcc-by-4.0\tNASA\n' "$BASE" "$1"
+		printf '%s/img/chelsea.png\t%s\tseeds\tcat\t\tcc0\t\n' "$BASE" "$2"
+		printf '%s/img/coffee_q90.jpg\t%s\tseeds\t\t\t\t\n' "$BASE" "$3"
+	} > "$T/seeds.tsv"
+}
+
+# demo_accept SET WNIDS MIN_CONFIDENCE: scores the workspace's images with
+# the bundled demo model, makes class set SET of WNIDS (comma-separated),
+# selects over the 1000 outputs and accepts every proposal automatically.
+demo_accept() {
+	nat -q model add "$ROOT/examples/demo-model.safetensors" --name demo
+	nat -q score --model demo
+	nat -q classes add-set "$1" --from none --add "$2"
+	nat -q select --model demo --set "$1" --space 1k --min-confidence "$3" > /dev/null
+	nat -q review --auto-accept --set "$1" > /dev/null
+}
+
 finish() {
 	FINISHED=1
 	local errs

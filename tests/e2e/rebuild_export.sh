@@ -6,25 +6,15 @@
 # loopback: crawl, score with the demo model, select, auto-accept, export.
 . "$(dirname "$0")/lib.sh"
 export LC_ALL=C
-DEMO=$ROOT/examples/demo-model.safetensors
 A=n01498041 B=n01531178 C=n01534433
 
 start_server
-{
-	printf 'url\twnid\tsource\tquery\tpage_url\tlicense\tauthor\n'
-	printf '%s/img/rocket.jpg\t%s\tseeds\trocket\t\tcc-by-4.0\tNASA\n' "$BASE" "$A"
-	printf '%s/img/chelsea.png\t%s\tseeds\tcat\t\tcc0\t\n' "$BASE" "$B"
-	printf '%s/img/coffee_q90.jpg\t%s\tseeds\t\t\t\t\n' "$BASE" "$C"
-} > "$T/seeds.tsv"
+seeds_three "$A" "$B" "$C"
 nat -q init
 nat -q crawl --seeds "$T/seeds.tsv" --allow-private
 check "crawl" 3 "$(sql 'SELECT count(*) FROM images')"
-nat -q model add "$DEMO" --name demo
-nat -q score --model demo
-nat -q classes add-set three --from none --add "$A,$B,$C"
 # The demo model takes every fixture for none of these classes (--space 1k).
-nat -q select --model demo --set three --space 1k --min-confidence 0.01 > /dev/null
-nat -q review --auto-accept --set three > /dev/null
+demo_accept three "$A,$B,$C" 0.01
 nat -q export --set three --out "$T/rel" --tar > /dev/null
 check "export --tar" 0 "$?"
 TAR=$(sha256sum < "$T/rel/three.tar" | cut -d' ' -f1)
