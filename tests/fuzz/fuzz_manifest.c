@@ -14,20 +14,16 @@
 
 #include "common/err.h"
 #include "rebuild/rebuild.h"
+#include "tests/fuzz/memfile.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char path[64], err[1024];
-	int fd = memfd_create("manifest", 0);
+	int fd = memfile_open(data, size, path);
 	if (fd < 0)
 		return 0;
-	if (size > 0 && write(fd, data, size) != (ssize_t)size) {
-		close(fd);
-		return 0;
-	}
-	snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
 	rebuild_manifest *m = NULL;
 	int rc = rebuild_manifest_read(path, &m, err, sizeof err);
 	if (rc == 0) {

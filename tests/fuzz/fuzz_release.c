@@ -15,6 +15,7 @@
 #include "common/err.h"
 #include "common/text.h"
 #include "packager/packager.h"
+#include "tests/fuzz/memfile.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -96,14 +97,9 @@ static void classes(const char *path)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char path[64];
-	int fd = memfd_create("release", 0);
+	int fd = memfile_open(data, size, path);
 	if (fd < 0)
 		return 0;
-	if (size > 0 && write(fd, data, size) != (ssize_t)size) {
-		close(fd);
-		return 0;
-	}
-	snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
 	manifest(path);
 	sums(path);
 	classes(path);

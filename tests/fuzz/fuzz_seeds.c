@@ -13,6 +13,7 @@
 
 #include "common/err.h"
 #include "crawler/seeds.h"
+#include "tests/fuzz/memfile.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -29,23 +30,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	/* A memfd plus a symlink whose name carries the extension: the data
 	 * never touches disk and the link is removed before returning. */
-	fd = memfd_create("seeds", 0);
+	char target[64];
+	fd = memfile_open(data + 1, size - 1, target);
 	if (fd < 0)
 		return 0;
-	if (size > 1 && write(fd, data + 1, size - 1) != (ssize_t)(size - 1)) {
-		close(fd);
-		return 0;
-	}
 	snprintf(path, sizeof path, "/tmp/natadv-fuzz-seeds-%ld%s", (long)getpid(),
 	         exts[data[0] % 4]);
 	unlink(path);
-	{
-		char target[64];
-		snprintf(target, sizeof target, "/proc/self/fd/%d", fd);
-		if (symlink(target, path) != 0) {
-			close(fd);
-			return 0;
-		}
+	if (symlink(target, path) != 0) {
+		close(fd);
+		return 0;
 	}
 	if (seed_open(path, &r, err, sizeof err) == 0) {
 		for (;;) {

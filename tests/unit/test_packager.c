@@ -25,28 +25,29 @@
  * (-1: no limit) more have been made, every one fails. */
 static long crypto_budget = -1, crypto_allocs;
 
+/* Counts one allocation; 0 when the budget says it fails. */
+static int crypto_take(void)
+{
+	crypto_allocs++;
+	if (crypto_budget == 0)
+		return 0;
+	if (crypto_budget > 0)
+		crypto_budget--;
+	return 1;
+}
+
 static void *t_crypto_malloc(size_t n, const char *file, int line)
 {
 	(void)file;
 	(void)line;
-	crypto_allocs++;
-	if (crypto_budget == 0)
-		return NULL;
-	if (crypto_budget > 0)
-		crypto_budget--;
-	return malloc(n);
+	return crypto_take() ? malloc(n) : NULL;
 }
 
 static void *t_crypto_realloc(void *p, size_t n, const char *file, int line)
 {
 	(void)file;
 	(void)line;
-	crypto_allocs++;
-	if (crypto_budget == 0)
-		return NULL;
-	if (crypto_budget > 0)
-		crypto_budget--;
-	return realloc(p, n);
+	return crypto_take() ? realloc(p, n) : NULL;
 }
 
 static void t_crypto_free(void *p, const char *file, int line)
