@@ -81,6 +81,7 @@ int cmd_init(struct cli *c, int argc, char **argv);
 int cmd_classes(struct cli *c, int argc, char **argv);
 int cmd_crawl(struct cli *c, int argc, char **argv);
 int cmd_stats(struct cli *c, int argc, char **argv);
+int cmd_report(struct cli *c, int argc, char **argv);
 int cmd_dups(struct cli *c, int argc, char **argv);
 int cmd_model(struct cli *c, int argc, char **argv);
 int cmd_classify(struct cli *c, int argc, char **argv);

@@ -49,7 +49,7 @@ int cmd_review_serve(struct cli *c, int argc, char **argv)
 		{"target", required_argument, 0, O_TARGET},     {"serve", no_argument, 0, O_SERVE},
 		{"help", no_argument, 0, 'h'},                  {0, 0, 0, 0},
 	};
-	review_opts o = {.set = "imagenet-a", .port = 8080, .target = 50, .run_id = c->run_id};
+	review_opts o = {.set = "imagenet-a", .port = 8080, .target = REVIEW_TARGET_DEFAULT, .run_id = c->run_id};
 	o.reviewer = cli_default_reviewer();
 	long long n;
 	int ch;

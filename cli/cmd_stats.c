@@ -9,6 +9,7 @@
 
 #include "common/err.h"
 #include "common/jstr.h"
+#include "report/report.h"
 
 /* ---- text ---- */
 
@@ -54,11 +55,10 @@ static int print_text(store *st)
 
 /* ---- --json: one object, built whole before it is printed ---- */
 
+/* The urls object is report --json's too: one function builds both. */
 static json_t *counts_json(const store_counts *k)
 {
-	return json_pack("{s:I, s:I, s:I, s:I, s:I}", "total", (json_int_t)k->urls, "pending", (json_int_t)k->pending,
-	                 "fetched", (json_int_t)k->fetched, "failed", (json_int_t)k->failed,
-	                 "opted_out", (json_int_t)k->opted_out);
+	return report_urls_json(k);
 }
 
 static void add_class(void *ctx, const char *wnid, const store_counts *k)

@@ -32,6 +32,7 @@ static const struct command commands[] = {
 	{"discover", cmd_discover, "candidate images from an image API: discover --source openverse|inaturalist|wikimedia|flickr", 1, 1},
 	{"crawl", cmd_crawl, "fetch, validate, hash and store queued image urls: crawl [--seeds FILE]", 1, 1},
 	{"stats", cmd_stats, "urls by state and images, per class and in total", 1, 0},
+	{"report", cmd_report, "one HTML page with charts of what a build found, kept and threw away: report [--json]", 1, 0},
 	{"dups", cmd_dups, "groups of near-duplicate images by perceptual hash", 1, 0},
 	{"model", cmd_model, "classifier weights: model add FILE --name NAME, model list, model fetch NAME", 1, 0},
 	{"classify", cmd_classify, "top-5 predictions for image files: classify --model NAME|FILE IMAGE...", 0, 1},

@@ -54,6 +54,14 @@ typedef struct img_rgb {
  * The same pixels and quality always give the same bytes. */
 int img_encode_jpeg(const img_rgb *in, int quality, buf *out, char *err, size_t errlen);
 
+/* Decodes an image (JPEG with DCT scaling), shrinks it so its shorter side
+ * is at most shorter and its longer side at most longer_max (never
+ * enlarging), and encodes it as JPEG at quality into out (replacing its
+ * content; out owned by the caller). Uses c's scratch. Returns 0 or the
+ * codes of img_decode_rgb and img_encode_jpeg, with err set. */
+int img_thumb_jpeg(img_ctx *c, const void *data, size_t len, uint32_t shorter, uint32_t longer_max, int quality,
+                   buf *out, char *err, size_t errlen);
+
 /* Returns "jpeg", "png" or "unknown" (static strings). */
 const char *img_format_name(img_format f);
 

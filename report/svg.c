@@ -111,16 +111,48 @@ static void no_data(struct w *w, const char *id, const char *title)
 	close_chart(w);
 }
 
-static void legend(struct w *w, const char *const *series, size_t n, double y)
+/* The width a legend entry takes. */
+static double key_width(const char *name)
+{
+	size_t n = strlen(name);
+	return 24 + 7 * (double)(n < LABEL_CHARS ? n : LABEL_CHARS);
+}
+
+/* Rows the legend of n series takes (it wraps at the chart's width). */
+static int legend_rows(const char *const *series, size_t n)
 {
 	double x = 8;
+	int rows = 1;
 	for (size_t i = 0; i < n; i++) {
+		if (x > 8 && x + key_width(series[i]) > W) {
+			rows++;
+			x = 8;
+		}
+		x += key_width(series[i]);
+	}
+	return rows;
+}
+
+/* The top of the plot: below the legend when there is one. */
+static double plot_top(const char *const *series, size_t n)
+{
+	return n > 1 ? 14 + 16 * (double)legend_rows(series, n) : 10;
+}
+
+static void legend(struct w *w, const char *const *series, size_t n)
+{
+	double x = 8, y = 16;
+	for (size_t i = 0; i < n; i++) {
+		if (x > 8 && x + key_width(series[i]) > W) {
+			y += 16;
+			x = 8;
+		}
 		P(w, "<rect class=\"key\" x=\"%.1f\" y=\"%.1f\" width=\"10\" height=\"10\" fill=\"%s\"/>", x, y - 9,
 		  palette[i % NCOLORS]);
 		P(w, "<text x=\"%.1f\" y=\"%.1f\">", x + 14, y);
 		esc_cut(w, series[i], LABEL_CHARS);
 		P(w, "</text>\n");
-		x += 24 + 7 * (double)(strlen(series[i]) < LABEL_CHARS ? strlen(series[i]) : LABEL_CHARS);
+		x += key_width(series[i]);
 	}
 }
 
@@ -249,11 +281,11 @@ int svg_bar_chart(buf *out, const svg_bars *c)
 	}
 	double ticks[16], step;
 	int nt = svg_nice_ticks(0, bars_max(c), MAX_TICKS, ticks, 16, &step);
-	double top = c->nseries > 1 ? 30 : 10;
+	double top = plot_top(c->series, c->nseries);
 	double h = c->horizontal ? top + ROW * (double)c->n + (c->value_label ? 36 : 22) : top + VH + 24;
 	open_chart(&w, c->id, c->title, h);
 	if (c->nseries > 1)
-		legend(&w, c->series, c->nseries, 16);
+		legend(&w, c->series, c->nseries);
 	if (c->horizontal)
 		bars_horizontal(&w, c, ticks, nt, step, top);
 	else
@@ -276,13 +308,13 @@ int svg_histogram(buf *out, const svg_hist *hg)
 		no_data(&w, hg->id, hg->title);
 		return w.rc;
 	}
-	double yt[16], ys, xt[16], xs, top = hg->nseries > 1 ? 30 : 10;
+	double yt[16], ys, xt[16], xs, top = plot_top(hg->series, hg->nseries);
 	int ny = svg_nice_ticks(0, max, MAX_TICKS, yt, 16, &ys);
 	int nx = svg_nice_ticks(hg->lo, hg->hi, 11, xt, 16, &xs);
 	double x0 = 60, x1 = W - 12, y0 = top + VH, sx = (x1 - x0) / (hg->hi - hg->lo), sy = VH / yt[ny - 1];
 	open_chart(&w, hg->id, hg->title, top + VH + (hg->x_label ? 44 : 24));
 	if (hg->nseries > 1)
-		legend(&w, hg->series, hg->nseries, 16);
+		legend(&w, hg->series, hg->nseries);
 	value_axis(&w, yt, ny, ys, 0, y0, top, x0, x1);
 	int d = decimals(xs);
 	for (int i = 0; i < nx; i++)

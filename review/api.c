@@ -281,28 +281,6 @@ void rv_api_undo(review_server *srv, const char *body, size_t len, rv_reply *r)
 	reply_json(r, json_pack("{s:I, s:I}", "review_id", (json_int_t)review_id, "undoes", (json_int_t)undoes));
 }
 
-/* Shrinks img so its shorter side is THUMB_SHORT and its longer side at most
- * THUMB_LONG_MAX (never enlarges), then encodes it as JPEG into out. */
-static int make_thumb(review_server *srv, const img_rgb *img, buf *out, char *err, size_t errlen)
-{
-	uint32_t s = img->width < img->height ? img->width : img->height;
-	uint32_t l = img->width < img->height ? img->height : img->width;
-	uint64_t want = THUMB_SHORT;
-	if ((uint64_t)l * want / s > THUMB_LONG_MAX)
-		want = (uint64_t)s * THUMB_LONG_MAX / l;
-	if (want < 1)
-		want = 1;
-	img_rgb small = *img;
-	if (want < s) {
-		int rc = img_resize_shorter(srv->img, img, (uint32_t)want, &small);
-		if (rc) {
-			natadv_errf(err, errlen, "cannot resize: %s", natadv_strerror(rc));
-			return rc;
-		}
-	}
-	return img_encode_jpeg(&small, THUMB_QUALITY, out, err, errlen);
-}
-
 void rv_api_image(review_server *srv, const char *hash, int thumb, rv_reply *r)
 {
 	char format[8], err[256];
@@ -341,11 +319,8 @@ void rv_api_image(review_server *srv, const char *hash, int thumb, rv_reply *r)
 		rv_reply_error(r, rc == NATADV_EIO ? 404 : 500, err);
 		goto out;
 	}
-	img_rgb rgb;
-	rc = img_decode_rgb_scaled(srv->img, data.data, data.len, NULL, THUMB_SHORT, &rgb, err, sizeof err);
-	buf_reset(&r->body);
-	if (!rc)
-		rc = make_thumb(srv, &rgb, &r->body, err, sizeof err);
+	rc = img_thumb_jpeg(srv->img, data.data, data.len, THUMB_SHORT, THUMB_LONG_MAX, THUMB_QUALITY, &r->body, err,
+	                    sizeof err);
 	if (rc) {
 		rv_reply_error(r, 500, err);
 		goto out;

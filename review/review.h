@@ -11,6 +11,10 @@
 
 #include "store/store.h"
 
+/* Accepted images wanted per class when no target is given: the page's
+ * counters and the report's shortfall. */
+#define REVIEW_TARGET_DEFAULT 50
+
 typedef struct review_opts {
 	const char *set;        /* class set under review, e.g. "imagenet-a" */
 	const char *reviewer;   /* recorded on every decision */

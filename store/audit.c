@@ -119,12 +119,11 @@ static json_t *row_json(sqlite3_stmt *st)
 	return row;
 }
 
-/* Steps the bound statement st to its end, appending each row to arr. */
-static int rows_json(store *s, sqlite3_stmt *st, json_t *arr, const char *what)
+int store_rows_json(store *s, sqlite3_stmt *st, json_t *arr, const char *what, size_t max_rows)
 {
 	int step, rc = 0;
 	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-		if (json_array_size(arr) >= AUDIT_MAX_ROWS)
+		if (json_array_size(arr) >= max_rows)
 			continue;
 		json_t *row = row_json(st);
 		if (!row || json_array_append_new(arr, row)) {
@@ -141,9 +140,6 @@ static int rows_json(store *s, sqlite3_stmt *st, json_t *arr, const char *what)
 	return rc;
 }
 
-/* The first of the comma-separated WordNet names of a classes row c. */
-#define CLASS_NAME(c) "CASE WHEN instr(" c ".names, ',') > 0 " \
-	"THEN substr(" c ".names, 1, instr(" c ".names, ',') - 1) ELSE " c ".names END"
 
 /* Runs section sql for hash and stores the array under key in out. */
 static int section(store *s, json_t *out, const char *key, sqlite3_stmt *st, const char *hash)
@@ -154,7 +150,7 @@ static int section(store *s, json_t *out, const char *key, sqlite3_stmt *st, con
 	if (!arr || json_object_set_new(out, key, arr))
 		return store_fail(s, NATADV_ENOMEM, "out of memory");
 	store_bind_text(st, 1, hash);
-	return rows_json(s, st, arr, key);
+	return store_rows_json(s, st, arr, key, AUDIT_MAX_ROWS);
 }
 
 /* Adds to each score its per-class probabilities (score_tags). */
@@ -173,7 +169,7 @@ static int score_tags(store *s, json_t *scores, const char *hash)
 			return store_fail(s, NATADV_ENOMEM, "out of memory");
 		store_bind_text(st, 1, hash);
 		store_bind_text(st, 2, json_string_value(json_object_get(sc, "model_id")));
-		int rc = rows_json(s, st, arr, "score tags");
+		int rc = store_rows_json(s, st, arr, "score tags", AUDIT_MAX_ROWS);
 		if (rc)
 			return rc;
 	}

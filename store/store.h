@@ -664,4 +664,16 @@ int store_discover_stats(store *s, void (*per_source)(void *ctx, const store_dis
                                           const char *license, int64_t n),
                          void *ctx);
 
+/* ---- the report's aggregates (store/report.c) ---- */
+
+/* Reads every number natadv report shows for class set set into *out (a new
+ * object the caller owns, json_decref): arrays of row objects under funnel
+ * (per class of the set: label, wnid, name, discovered, queued, fetched,
+ * valid, scored, proposed, accepted, rejected, released), discovered (per
+ * source), failure_reasons, failure_errors (top 40), failure_hosts (top 20,
+ * per kind), confidence (series, bin of 20, n), confusions (top 30 true ->
+ * predicted pairs with up to 4 example hashes), sources, licenses,
+ * reviewers and runs (the latest 300). NATADV_ENOTFOUND for an unknown set. */
+int store_report_json(store *s, const char *set, struct json_t **out);
+
 #endif

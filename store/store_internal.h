@@ -42,6 +42,16 @@ void store_bind_text(sqlite3_stmt *st, int i, const char *v);
 /* Returns 0 if the class set exists, else NATADV_ENOTFOUND ("no class set
  * 'NAME'") or NATADV_EDB, with the message set. */
 int store_set_exists(store *s, const char *set);
+/* The first of the comma-separated WordNet names of a classes row c. */
+#define CLASS_NAME(c) "CASE WHEN instr(" c ".names, ',') > 0 " \
+	"THEN substr(" c ".names, 1, instr(" c ".names, ',') - 1) ELSE " c ".names END"
+
+struct json_t;
+/* Steps the bound statement st to its end, appending each row to arr as a
+ * JSON object whose keys are the column aliases (audit.c's conventions:
+ * "a.b" nests, "_json" parses, "_bool" makes true/false), at most max_rows
+ * of them (the rest are read and dropped); resets st. */
+int store_rows_json(store *s, sqlite3_stmt *st, struct json_t *arr, const char *what, size_t max_rows);
 /* Runs sql (no results) and returns 0 or NATADV_EDB with the message set. */
 int store_exec(store *s, const char *sql);
 
