@@ -9,6 +9,8 @@
 
 #include "common/err.h"
 #include "packager/packager.h"
+#include "report/report.h"
+#include "review/review.h"
 
 static void help(void)
 {
@@ -18,7 +20,9 @@ static void help(void)
 	       "for the set imagenet-a, else the set's name), and beside FOLDER manifest.jsonl\n"
 	       "(the provenance of every image), classes.tsv, croissant.json and SHA256SUMS.\n"
 	       "JPEG files are copied byte for byte, PNG files converted to JPEG (quality 95).\n"
-	       "The release is written beside DIR and renamed into place when complete.\n\n"
+	       "The release is written beside DIR and renamed into place when complete.\n"
+	       "Then DIR/report.html gets the report of the set (natadv report): for people,\n"
+	       "not part of the release (not in SHA256SUMS nor in the tar).\n\n"
 	       "  --set NAME     the class set (imagenet-a)\n"
 	       "  --out DIR      where the release goes; refused if it exists, unless --force\n"
 	       "  --version V    the release's version (1.0)\n"
@@ -28,6 +32,19 @@ static void help(void)
 	       "  --partial      export even when some classes have no image (classes.tsv and\n"
 	       "                 README.txt say which)\n"
 	       "  --force        replace an existing release at DIR\n");
+}
+
+/* The report of the released set beside the release (PKG_REPORT_FILE). */
+static int export_report(struct cli *c, const char *set, const char *out)
+{
+	char path[4200], err[512];
+	report_opts ro = {.set = set, .target = REVIEW_TARGET_DEFAULT, .thumbs = 4};
+	snprintf(path, sizeof path, "%s/%s", out, PKG_REPORT_FILE);
+	if (report_write(c->st, &ro, path, err, sizeof err) != 0) {
+		cli_error("exported '%s', but cannot write its report '%s': %s", set, path, err);
+		return EXIT_FAIL;
+	}
+	return EXIT_OK;
 }
 
 int cmd_export(struct cli *c, int argc, char **argv)
@@ -80,5 +97,5 @@ int cmd_export(struct cli *c, int argc, char **argv)
 	}
 	if (o.tar)
 		printf("%s  %s/%s.tar\n", r.tar_sha256, o.out, pkg_folder_name(o.set));
-	return EXIT_OK;
+	return export_report(c, o.set, o.out);
 }

@@ -3,11 +3,13 @@
 #include "cli/cli.h"
 
 #include <getopt.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "report/report.h"
 #include "review/review.h"
 
 static void help(void)
@@ -26,6 +28,19 @@ static void help(void)
 	       "                   $USER, else 'unknown')\n"
 	       "  --set NAME       class set under review (imagenet-a)\n"
 	       "  --target N       accepted images wanted per class, shown as a counter (50)\n");
+}
+
+/* GET /report on the page: natadv report's page of the set under review. */
+static int serve_report(void *ctx, store *s, const char *set, int target, buf *out, char *err, size_t errlen)
+{
+	(void)ctx;
+	report_opts ro = {.set = set, .target = target, .thumbs = 4};
+	struct json_t *data = NULL;
+	int rc = report_collect(s, &ro, &data, err, errlen);
+	if (!rc)
+		rc = report_html(s, data, &ro, out, err, errlen);
+	json_decref(data);
+	return rc;
 }
 
 struct totals {
@@ -49,7 +64,8 @@ int cmd_review_serve(struct cli *c, int argc, char **argv)
 		{"target", required_argument, 0, O_TARGET},     {"serve", no_argument, 0, O_SERVE},
 		{"help", no_argument, 0, 'h'},                  {0, 0, 0, 0},
 	};
-	review_opts o = {.set = "imagenet-a", .port = 8080, .target = REVIEW_TARGET_DEFAULT, .run_id = c->run_id};
+	review_opts o = {.set = "imagenet-a", .port = 8080, .target = REVIEW_TARGET_DEFAULT, .run_id = c->run_id,
+	                 .report = serve_report};
 	o.reviewer = cli_default_reviewer();
 	long long n;
 	int ch;

@@ -135,6 +135,11 @@ typedef struct pkg_verify_result {
  * ends in '/'). Strings valid during the call. */
 typedef void (*pkg_problem_fn)(void *ctx, const char *kind, const char *path);
 
+/* natadv export writes the report of the released set here, at the top of
+ * the release folder: for people, not part of the release (not in
+ * SHA256SUMS, not in the tar), so verify lets it be. */
+#define PKG_REPORT_FILE "report.html"
+
 /* Checks a release folder or a release tar against its SHA256SUMS and
  * manifest.jsonl (for a tar, the ones beside it): every listed file present
  * with its hash (and the manifest's bytes), nothing extra, README.txt

@@ -22,6 +22,11 @@ typedef struct review_opts {
 	unsigned port;          /* 0 = a free port */
 	int target;             /* accepted images wanted per class */
 	int64_t run_id;         /* the run decisions are recorded under */
+	/* GET /report (same token): writes the HTML page of the set's report
+	 * into out from s (on the server's thread); 0 or an error code with err
+	 * set. NULL: no such route (404). */
+	int (*report)(void *ctx, store *s, const char *set, int target, buf *out, char *err, size_t errlen);
+	void *report_ctx;
 } review_opts;
 
 typedef struct review_server review_server;

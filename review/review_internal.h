@@ -18,6 +18,8 @@ struct review_server {
 	char set[128], reviewer[128];
 	int target;
 	int64_t run_id;
+	int (*report)(void *ctx, store *s, const char *set, int target, buf *out, char *err, size_t errlen);
+	void *report_ctx;
 	char token[33];         /* 32 hex digits */
 	char host[64];          /* the bind address as a URL host: 127.0.0.1, [::1] */
 	int any_host;           /* bound to a wildcard address: any Host header is ours */
@@ -32,6 +34,7 @@ typedef struct rv_reply {
 	unsigned status;
 	const char *ctype;
 	const char *cache;      /* Cache-Control; NULL = no-store */
+	const char *csp;        /* Content-Security-Policy; NULL = the page's */
 	buf body;
 	int fd;
 	uint64_t size;

@@ -37,6 +37,10 @@
 #define REPLY_MAX (64u << 20)
 #define DISCARD_MAX (1u << 20)
 
+/* The report (GET /report) is one self-contained page: its CSS and its
+ * thumbnails (data: URIs) are inline, and it runs no script at all. */
+static const char REPORT_CSP[] = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; "
+                                 "form-action 'none'; frame-ancestors 'none'";
 static const char CSP[] = "default-src 'self'; img-src 'self'; script-src 'self'; style-src 'self'; "
                           "object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
@@ -102,11 +106,11 @@ static int same_origin(struct MHD_Connection *c)
 	return origin && host && strncmp(origin, "http://", 7) == 0 && strcasecmp(origin + 7, host) == 0;
 }
 
-static void add_common_headers(struct MHD_Response *resp, const char *ctype, const char *cache)
+static void add_common_headers(struct MHD_Response *resp, const char *ctype, const char *cache, const char *csp)
 {
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, cache ? cache : "no-store");
-	MHD_add_response_header(resp, "Content-Security-Policy", CSP);
+	MHD_add_response_header(resp, "Content-Security-Policy", csp ? csp : CSP);
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
 	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
 	MHD_add_response_header(resp, "X-Frame-Options", "DENY");
@@ -131,7 +135,7 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, rv_reply *r, const c
 	}
 	if (!resp)
 		return MHD_NO;
-	add_common_headers(resp, r->ctype ? r->ctype : "application/json", r->cache);
+	add_common_headers(resp, r->ctype ? r->ctype : "application/json", r->cache, r->csp);
 	if (allow)
 		MHD_add_response_header(resp, "Allow", allow);
 	enum MHD_Result ret = MHD_queue_response(c, r->status, resp);
@@ -159,14 +163,14 @@ static enum MHD_Result send_asset(struct MHD_Connection *c, const char *file, co
 		MHD_create_response_from_buffer(f->len, (void *)f->data, MHD_RESPMEM_PERSISTENT);
 	if (!resp)
 		return MHD_NO;
-	add_common_headers(resp, ctype, "no-cache");
+	add_common_headers(resp, ctype, "no-cache", NULL);
 	enum MHD_Result ret = MHD_queue_response(c, 200, resp);
 	MHD_destroy_response(resp);
 	return ret;
 }
 
 enum route {
-	R_NONE, R_ASSET, R_PROPOSALS, R_CLASSES, R_DECISION, R_UNDO, R_IMG, R_THUMB,
+	R_NONE, R_ASSET, R_PROPOSALS, R_CLASSES, R_DECISION, R_UNDO, R_IMG, R_THUMB, R_REPORT,
 };
 
 /* Matches url to a route; *arg gets the asset index or the image segment. */
@@ -185,6 +189,8 @@ static enum route match(const char *url, const char **arg, size_t *asset)
 		return R_DECISION;
 	if (strcmp(url, "/api/undo") == 0)
 		return R_UNDO;
+	if (strcmp(url, "/report") == 0)
+		return R_REPORT;
 	enum route r = strncmp(url, "/img/", 5) == 0 ? R_IMG : strncmp(url, "/thumb/", 7) == 0 ? R_THUMB : R_NONE;
 	if (r == R_NONE)
 		return R_NONE;
@@ -193,6 +199,24 @@ static enum route match(const char *url, const char **arg, size_t *asset)
 	if (!**arg || strchr(*arg, '/') || strchr(*arg, '.') || strchr(*arg, '\\'))
 		return R_NONE;
 	return r;
+}
+
+/* GET /report: the set's report, made now. */
+static void rv_report(review_server *srv, rv_reply *r)
+{
+	char err[512];
+	if (!srv->report) {
+		rv_reply_error(r, 404, "not found");
+		return;
+	}
+	buf_reset(&r->body);
+	if (srv->report(srv->report_ctx, srv->st, srv->set, srv->target, &r->body, err, sizeof err) != 0) {
+		rv_reply_error(r, 500, err);
+		return;
+	}
+	r->status = 200;
+	r->ctype = "text/html; charset=utf-8";
+	r->csp = REPORT_CSP;
 }
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
@@ -218,7 +242,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 			return send_error(c, 405, "method not allowed", wants_post ? "POST" : "GET, HEAD");
 		if (route != R_ASSET) {
 			const char *t = header(c, "X-Natadv-Token");
-			if (!t && (route == R_IMG || route == R_THUMB))
+			if (!t && (route == R_IMG || route == R_THUMB || route == R_REPORT))
 				t = query_arg(c, "token");
 			if (!token_ok(srv, t))
 				return send_error(c, 403, "missing or wrong session token", NULL);
@@ -261,6 +285,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	case R_UNDO: rv_api_undo(srv, rq->body.data ? rq->body.data : "", rq->body.len, &r); break;
 	case R_IMG: rv_api_image(srv, arg, 0, &r); break;
 	case R_THUMB: rv_api_image(srv, arg, 1, &r); break;
+	case R_REPORT: rv_report(srv, &r); break;
 	default: rv_reply_error(&r, 404, "not found"); break;
 	}
 	enum MHD_Result ret = send_reply(c, &r, NULL);
@@ -344,6 +369,8 @@ int review_start(store *s, const review_opts *o, review_server **out, char *err,
 	snprintf(srv->set, sizeof srv->set, "%s", o->set);
 	snprintf(srv->reviewer, sizeof srv->reviewer, "%s", o->reviewer);
 	srv->target = o->target;
+	srv->report = o->report;
+	srv->report_ctx = o->report_ctx;
 	srv->run_id = o->run_id;
 	unsigned char rnd[16];
 	if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd) {

@@ -4,7 +4,8 @@
 # workspace, score every image with the bundled small model, make a class set
 # of the example's classes, select what the model gets confidently wrong,
 # accept the proposals automatically, export a release (with its tar), verify
-# it, and say where it is and how many images each class holds.
+# it, write the report page, and say where the release is and how many
+# images each class holds.
 # Workspace: demo-workspace/ (NATADV_DEMO_DIR), release: demo-release/ (NATADV_DEMO_OUT).
 set -eu
 cd "$(dirname "$0")/.."
@@ -52,6 +53,8 @@ echo "images per class:"
 tail -n +2 "$out/classes.tsv" | while IFS=$'\t' read -r label wnid _ name _; do
 	printf '  %s  %s  %-14s %s\n' "$label" "$wnid" "$name" "$(find "$out/example/$wnid" -type f | wc -l)"
 done
+step report --set example
+echo "(the report: where the candidates went, why urls failed, confidences, confusions; also $out/report.html)"
 first=$(find "$out/example" -name '*.jpg' | sort | head -n 1)
 echo
 echo "where one of them came from (natadv -w $ws audit ${first#"$out"/}):"

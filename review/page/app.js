@@ -291,6 +291,7 @@
       say('this page needs the address natadv printed, with its ?token=', true);
       return;
     }
+    $('report-link').href = '/report?token=' + encodeURIComponent(token);
     document.addEventListener('keydown', onKey);
     for (const id of ['f-class', 'f-state', 'f-min', 'f-max']) $(id).addEventListener('change', refilter);
     $('filters').addEventListener('submit', (e) => e.preventDefault());

@@ -8,6 +8,9 @@ check_match "it verifies" "'$T/rel' verifies" "$(cat "$T/out")"
 check "one folder per class, each with an image" "5 5" \
 	"$(find "$T/rel/example" -mindepth 1 -type d | wc -l) $(find "$T/rel/example" -name '*.jpg' | wc -l)"
 check "and the tar" 0 "$("$NATADV" verify "$T/rel/example.tar" > /dev/null 2>&1; echo $?)"
+check_match "it writes the report and prints its path" "^$T/ws/report\.html\$" "$(grep -x "$T/ws/report.html" "$T/out")"
+check_match "the report is the example set's" '<title>natadv report: example</title>' "$(head -c 600 "$T/ws/report.html" 2>&1)"
+check_match "and the release has one beside it" '<title>natadv report: example</title>' "$(head -c 600 "$T/rel/report.html" 2>&1)"
 check_match "the audit of an image names its seed line" "seed line +seeds.tsv:[0-9]" "$(cat "$T/out")"
 check "the filter model gets its own release all wrong" 0 \
 	"$("$NATADV" -w "$T/ws" eval --model demo --json "$T/rel" 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["accuracy"])')"

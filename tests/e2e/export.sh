@@ -128,7 +128,11 @@ check "tar sha-256 recorded" "$TAR1" "$(sql 'SELECT DISTINCT tar_sha256 FROM rel
 check "the release names the run" "export" "$(sql 'SELECT DISTINCT r.command FROM releases x JOIN runs r ON r.id = x.run_id')"
 
 # ---- the layout ----
-check "top level" "SHA256SUMS classes.tsv croissant.json fixtures fixtures.tar manifest.jsonl" "$(cd "$T/r1" && echo *)"
+check "top level" "SHA256SUMS classes.tsv croissant.json fixtures fixtures.tar manifest.jsonl report.html" "$(cd "$T/r1" && echo *)"
+# the report of the released set beside the release: not part of it
+check_match "report.html is the set's report" '<title>natadv report: fixtures</title>' "$(head -c 600 "$T/r1/report.html")"
+check "report.html is not in SHA256SUMS" "" "$(grep report.html "$T/r1/SHA256SUMS")"
+check "report.html is not in the tar" "" "$(tar tf "$T/r1/fixtures.tar" | grep report.html)"
 check "inside fixtures/: README.txt and one folder per class" "README.txt $A $B $C" "$(cd "$T/r1/fixtures" && echo *)"
 check "images" "$EXPECTED" "$(find "$T/r1/fixtures" -name '*.jpg' | wc -l)"
 check "nothing else" "$((EXPECTED + 1))" "$(find "$T/r1/fixtures" -type f | wc -l)"
@@ -146,7 +150,7 @@ check "README first line" "The fixtures dataset contains $EXPECTED natural adver
 check_match "README names the set's base" "class set 'fixtures', which is based on the class set 'birds'" "$(cat "$T/r1/fixtures/README.txt")"
 check "README ends with the classes" "$(printf '%s stingray\n%s goldfinch\n%s junco' $A $B $C)" "$(tail -n 3 "$T/r1/fixtures/README.txt")"
 check "SHA256SUMS matches sha256sum" "" "$(cd "$T/r1" && sha256sum --quiet -c SHA256SUMS 2>&1)"
-check "SHA256SUMS lists every file but itself" "$(cd "$T/r1" && find . -type f ! -name SHA256SUMS | sed 's|^\./||' | LC_ALL=C sort)" \
+check "SHA256SUMS lists every file but itself and the report" "$(cd "$T/r1" && find . -type f ! -name SHA256SUMS ! -name report.html | sed 's|^\./||' | LC_ALL=C sort)" \
 	"$(cut -c67- "$T/r1/SHA256SUMS")"
 python3 - "$T/r1" "$EXPECTED" "$ROCKET" "$PNG" "$BASE" "$UNDONE" "$(sql "SELECT rule || ' ' || params FROM selections WHERE id = $S2")" \
 	"$(sql "SELECT id || '|' || printf('%.17g', confidence) || '|' || printf('%.17g', true_prob) FROM proposals WHERE selection_id = $S2 AND image_hash = '$ROCKET'")" \
