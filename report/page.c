@@ -31,7 +31,8 @@ static const char CSS[] =
 	"figure{margin:12px 0}figcaption{font-weight:600;margin-bottom:4px}svg{max-width:100%;height:auto}"
 	"table{border-collapse:collapse;margin:8px 0}td,th{border-bottom:1px solid #eee;padding:2px 8px;"
 	"text-align:left;vertical-align:top}td.n{text-align:right;font-variant-numeric:tabular-nums}"
-	"details{margin:8px 0}code{background:#f3f3f3;padding:0 3px}img.thumb{margin:0 4px 4px 0}";
+	"details{margin:8px 0}code{background:#f3f3f3;padding:0 3px}figure.example{display:inline-block;width:170px;"
+	"margin:0 6px 6px 0;font-size:11px;overflow-wrap:anywhere}img.thumb{display:block}";
 
 /* The page being written; the first error sticks. */
 struct pg {
@@ -148,6 +149,21 @@ static void thumb(struct pg *p, const char *hash)
 	buf_release(&path);
 	buf_release(&data);
 	buf_release(&jpg);
+}
+
+/* A confusion's example: its thumbnail, its confidence, who made it and
+ * under which licence, as text. */
+static void example(struct pg *p, const json_t *ex)
+{
+	put(p, "<figure class=\"example\">");
+	thumb(p, str(ex, "hash"));
+	put(p, "<figcaption>%.3f \xc2\xb7 <span class=\"author\">", json_number_value(json_object_get(ex, "confidence")));
+	esc(p, str(ex, "author"));
+	put(p, "</span> \xc2\xb7 ");
+	esc(p, str(ex, "license"));
+	put(p, "<br><span class=\"url\">");
+	esc(p, str(ex, "url"));
+	put(p, "</span></figcaption></figure>");
 }
 
 /* Labels and values of a chart, taken from rows of a JSON array. */
@@ -359,9 +375,6 @@ static void page_funnel(struct pg *p, const json_t *d)
 	put(p, "</details></section>\n");
 }
 
-static const char *const kinds[] = {"http_status", "timeout", "invalid_image", "too_small", "too_large",
-                                    "robots_txt", "x_robots_tag", "private_address", "other"};
-
 static void page_failures(struct pg *p, const json_t *d)
 {
 	const json_t *f = json_object_get(d, "failures");
@@ -374,7 +387,7 @@ static void page_failures(struct pg *p, const json_t *d)
 	rows_table(p, "failures/reasons", json_object_get(f, "reasons"), (const char *const[]){"reason"}, 1, urls, 1,
 	           (const char *const[]){"reason", "urls"});
 	rows_chart(p, "failure-hosts", "The 20 hosts with most failures, by reason", json_object_get(f, "hosts"),
-	           "host", NULL, kinds, kinds, sizeof kinds / sizeof kinds[0], 1, "urls");
+	           "host", NULL, report_kinds, report_kinds, REPORT_NKINDS, 1, "urls");
 	put(p, "<h3>Most frequent messages</h3>\n");
 	rows_table(p, "failures/errors", json_object_get(f, "errors"), (const char *const[]){"reason", "error"}, 2,
 	           urls, 1, (const char *const[]){"reason", "message", "urls"});
@@ -441,7 +454,7 @@ static void page_confusions(struct pg *p, const json_t *d)
 		put(p, "<td>");
 		const json_t *ex = json_object_get(row, "examples");
 		for (size_t k = 0; k < json_array_size(ex) && (int)k < p->o->thumbs; k++)
-			thumb(p, json_string_value(json_array_get(ex, k)));
+			example(p, json_array_get(ex, k));
 		put(p, "</td></tr>\n");
 	}
 	put(p, "</table></section>\n");
@@ -449,16 +462,18 @@ static void page_confusions(struct pg *p, const json_t *d)
 
 static void page_sources(struct pg *p, const json_t *d)
 {
-	static const char *const vals[] = {"images", "accepted"};
-	static const char *const heads[] = {"name", "images", "accepted"};
+	static const char *const vals[] = {"fetched", "accepted"};
+	static const char *const names[] = {"fetched candidates", "accepted images"};
+	static const char *const heads[] = {"name", "fetched candidates", "accepted images"};
 	static const char *const name[] = {"name"};
-	put(p, "<section id=\"sources\"><h2>Sources and licences</h2><p>Images of the set's classes by where their "
-	       "url came from and its licence: all of them and those accepted.</p>\n");
-	rows_chart(p, "sources", "Images by source", json_object_get(d, "sources"), "name", NULL, vals, vals, 2, 0,
-	           "images");
+	put(p, "<section id=\"sources\"><h2>Sources and licences</h2><p>Over the set's classes, by where the url "
+	       "came from and its licence: the (url, class) candidates that gave an image, and the images "
+	       "accepted.</p>\n");
+	rows_chart(p, "sources", "By source", json_object_get(d, "sources"), "name", NULL, vals, names, 2, 0,
+	           "candidates / images");
 	rows_table(p, "sources", json_object_get(d, "sources"), name, 1, vals, 2, heads);
-	rows_chart(p, "licenses", "Images by licence", json_object_get(d, "licenses"), "name", NULL, vals, vals, 2, 0,
-	           "images");
+	rows_chart(p, "licenses", "By licence", json_object_get(d, "licenses"), "name", NULL, vals, names, 2, 0,
+	           "candidates / images");
 	rows_table(p, "licenses", json_object_get(d, "licenses"), name, 1, vals, 2, heads);
 	put(p, "</section>\n");
 }

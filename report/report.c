@@ -89,6 +89,112 @@ static void throughput(json_t *runs)
 	}
 }
 
+/* Rows {name, fetched, accepted} summed over key ("source" or "license")
+ * of the tags rows, most fetched first, at most 30. */
+static int by_name_cmp(const void *a, const void *b)
+{
+	const json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
+	json_int_t d = json_integer_value(json_object_get(y, "fetched")) - json_integer_value(json_object_get(x, "fetched"));
+	if (d)
+		return d > 0 ? 1 : -1;
+	return strcmp(json_string_value(json_object_get(x, "name")), json_string_value(json_object_get(y, "name")));
+}
+
+static json_t *by_name(json_t *tags, const char *key)
+{
+	json_t *sums = json_object(), *out = json_array();
+	size_t i;
+	json_t *row;
+	json_array_foreach(tags, i, row) {
+		const char *name = json_string_value(json_object_get(row, key));
+		json_t *acc = sums ? json_object_get(sums, name ? name : "") : NULL;
+		if (sums && !acc) {
+			acc = json_pack("{s:s, s:I, s:I}", "name", name ? name : "", "fetched", (json_int_t)0, "accepted",
+			                (json_int_t)0);
+			json_object_set_new(sums, name ? name : "", acc);
+		}
+		for (int k = 0; acc && k < 2; k++) {
+			const char *f = k ? "accepted" : "fetched";
+			json_object_set_new(acc, f, json_integer(num(acc, f) + num(row, f)));
+		}
+	}
+	size_t n = json_object_size(sums), at = 0;
+	json_t **v = calloc(n ? n : 1, sizeof *v);
+	const char *k;
+	json_t *val;
+	json_object_foreach(sums, k, val)
+		if (v)
+			v[at++] = val;
+	if (v)
+		qsort(v, at, sizeof *v, by_name_cmp);
+	for (size_t j = 0; v && out && j < at && j < 30; j++)
+		json_array_append(out, v[j]);
+	free(v);
+	json_decref(sums);
+	return v ? out : (json_decref(out), NULL);
+}
+
+/* qsort_r order: most urls first, then by the text of key (ctx). */
+static int most_urls(const void *a, const void *b, void *ctx)
+{
+	const json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
+	json_int_t d = num(y, "urls") - num(x, "urls");
+	if (d)
+		return d > 0 ? 1 : -1;
+	return strcmp(json_string_value(json_object_get(x, ctx)), json_string_value(json_object_get(y, ctx)));
+}
+
+/* The kinds of failure (store/report.c's URL_REASON), in the page's order. */
+const char *const report_kinds[REPORT_NKINDS] = {"http_status", "timeout", "invalid_image", "too_small",
+                                                  "too_large", "robots_txt", "x_robots_tag", "private_address",
+                                                  "other"};
+
+/* Sums the rows of failures by the key columns (key2 may be NULL) into
+ * objects {key: .., [key2: ..], urls: n} and, with per_kind, a count per
+ * kind; returns them most urls first (then by key), at most max. */
+static json_t *failure_sums(json_t *rows, const char *key, const char *key2, int per_kind, size_t max)
+{
+	json_t *sums = json_object(), *out = json_array();
+	size_t i;
+	json_t *row;
+	json_array_foreach(rows, i, row) {
+		char id[8192];
+		snprintf(id, sizeof id, "%s\n%s", json_string_value(json_object_get(row, key)),
+		         key2 ? json_string_value(json_object_get(row, key2)) : "");
+		json_t *acc = sums ? json_object_get(sums, id) : NULL;
+		if (sums && !acc) {
+			acc = json_pack("{s:O}", key, json_object_get(row, key));
+			if (acc && key2)
+				json_object_set(acc, key2, json_object_get(row, key2));
+			if (acc)
+				json_object_set_new(acc, "urls", json_integer(0));
+			for (size_t k = 0; acc && per_kind && k < REPORT_NKINDS; k++)
+				json_object_set_new(acc, report_kinds[k], json_integer(0));
+			json_object_set_new(sums, id, acc);
+		}
+		if (!acc)
+			continue;
+		json_object_set_new(acc, "urls", json_integer(num(acc, "urls") + num(row, "urls")));
+		const char *kind = json_string_value(json_object_get(row, "reason"));
+		if (per_kind && kind)
+			json_object_set_new(acc, kind, json_integer(num(acc, kind) + num(row, "urls")));
+	}
+	size_t n = json_object_size(sums), at = 0;
+	json_t **v = calloc(n ? n : 1, sizeof *v);
+	const char *k;
+	json_t *val;
+	json_object_foreach(sums, k, val)
+		if (v)
+			v[at++] = val;
+	if (v)
+		qsort_r(v, at, sizeof *v, most_urls, (void *)key);
+	for (size_t j = 0; v && out && j < at && j < max; j++)
+		json_array_append(out, v[j]);
+	free(v);
+	json_decref(sums);
+	return v ? out : (json_decref(out), NULL);
+}
+
 int report_collect(store *s, const report_opts *o, json_t **out, char *err, size_t errlen)
 {
 	*out = NULL;
@@ -101,20 +207,20 @@ int report_collect(store *s, const report_opts *o, json_t **out, char *err, size
 		natadv_errf(err, errlen, "%s", store_errmsg(s));
 		return rc;
 	}
-	json_t *sec = json_object_get(raw, "runs");
+	json_t *sec = json_object_get(raw, "runs"), *fail = json_object_get(raw, "failures");
 	throughput(sec);
-	json_t *r = json_pack("{s:s, s:i, s:o*, s:I, s:o*, s:O, s:{s:O, s:O, s:O}, s:o*, s:O, s:O, s:O, s:O, s:O}",
+	json_t *r = json_pack("{s:s, s:i, s:o*, s:I, s:o*, s:O, s:{s:o*, s:o*, s:o*}, s:o*, s:O, s:o*, s:o*, s:O, s:O}",
 	                      "set", o->set, "target", o->target, "urls", report_urls_json(&total),
 	                      "images", (json_int_t)total.images,
 	                      "funnel", funnel(json_object_get(raw, "funnel"), o->target),
 	                      "discovered", json_object_get(raw, "discovered"),
-	                      "failures", "reasons", json_object_get(raw, "failure_reasons"),
-	                      "errors", json_object_get(raw, "failure_errors"),
-	                      "hosts", json_object_get(raw, "failure_hosts"),
+	                      "failures", "reasons", failure_sums(fail, "reason", NULL, 0, REPORT_NKINDS),
+	                      "errors", failure_sums(fail, "error", "reason", 0, 40),
+	                      "hosts", failure_sums(fail, "host", NULL, 1, 20),
 	                      "confidence", histograms(json_object_get(raw, "confidence")),
 	                      "confusions", json_object_get(raw, "confusions"),
-	                      "sources", json_object_get(raw, "sources"),
-	                      "licenses", json_object_get(raw, "licenses"),
+	                      "sources", by_name(json_object_get(raw, "tags"), "source"),
+	                      "licenses", by_name(json_object_get(raw, "tags"), "license"),
 	                      "reviewers", json_object_get(raw, "reviewers"),
 	                      "runs", sec);
 	json_decref(raw);

@@ -13,6 +13,11 @@
 
 struct json_t;
 
+/* The kinds of failure of a url, in the page's order (store/report.c
+ * sorts the crawler's messages into them). */
+extern const char *const report_kinds[];
+#define REPORT_NKINDS 9
+
 /* Bins of the confidence histograms over [0, 1]. */
 #define REPORT_BINS 20
 

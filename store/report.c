@@ -40,23 +40,28 @@
 
 static const char funnel_sql[] =
 	"WITH " SET_CTE ", " PS_CTE ", "
-	"q AS (SELECT t.wnid, count(*) AS queued, sum(u.state = 'fetched' OR (u.state IN ('failed', 'opted_out') "
-	"AND " URL_REASON("u.last_error") " IN " ANSWERED ")) AS fetched "
-	"FROM url_tags t JOIN urls u ON u.id = t.url_id WHERE t.wnid IN (SELECT wnid FROM m) GROUP BY t.wnid), "
+	"q AS (SELECT wnid, count(*) AS queued FROM url_tags WHERE wnid IN (SELECT wnid FROM m) GROUP BY wnid), "
+	/* fetched: the tags of fetched urls (each is an image tag) and of urls
+	 * that answered with a body that was refused */
+	"fa AS (SELECT t.wnid, count(*) AS n FROM urls u CROSS JOIN url_tags t ON t.url_id = u.id "
+	"WHERE u.state IN ('failed', 'opted_out') AND " URL_REASON("u.last_error") " IN " ANSWERED
+	" GROUP BY t.wnid), "
+	"ft AS (SELECT wnid, count(*) AS n FROM image_tags WHERE wnid IN (SELECT wnid FROM m) GROUP BY wnid), "
 	"sk AS (SELECT wnid, count(*) AS n FROM discover_skipped WHERE wnid IN (SELECT wnid FROM m) GROUP BY wnid), "
 	"v AS (SELECT it.wnid, count(DISTINCT it.image_hash) AS valid, count(DISTINCT CASE WHEN EXISTS "
 	"(SELECT 1 FROM scores s WHERE s.image_hash = it.image_hash AND s.status = 'scored') THEN it.image_hash END) "
-	"AS scored FROM image_tags it WHERE it.wnid IN (SELECT wnid FROM m) GROUP BY it.wnid), "
+	"AS scored FROM image_tags it WHERE +it.wnid IN (SELECT wnid FROM m) GROUP BY it.wnid), "
 	"p AS (SELECT wnid, count(*) AS proposed, coalesce(sum(decision = 'accept'), 0) AS accepted, "
 	"coalesce(sum(decision = 'reject'), 0) AS rejected FROM ps GROUP BY wnid), "
 	"ri AS (SELECT wnid, count(*) AS released FROM release_items "
 	"WHERE release_id = (SELECT max(id) FROM releases WHERE set_name = ?1) GROUP BY wnid) "
 	"SELECT m.set_index AS label, m.wnid, " CLASS_NAME("c") " AS name, "
 	"coalesce(q.queued, 0) + coalesce(sk.n, 0) AS discovered, coalesce(q.queued, 0) AS queued, "
-	"coalesce(q.fetched, 0) AS fetched, coalesce(v.valid, 0) AS valid, coalesce(v.scored, 0) AS scored, "
+	"coalesce(ft.n, 0) + coalesce(fa.n, 0) AS fetched, coalesce(v.valid, 0) AS valid, coalesce(v.scored, 0) AS scored, "
 	"coalesce(p.proposed, 0) AS proposed, coalesce(p.accepted, 0) AS accepted, "
 	"coalesce(p.rejected, 0) AS rejected, coalesce(ri.released, 0) AS released "
 	"FROM m JOIN classes c ON c.wnid = m.wnid LEFT JOIN q ON q.wnid = m.wnid LEFT JOIN sk ON sk.wnid = m.wnid "
+	"LEFT JOIN fa ON fa.wnid = m.wnid LEFT JOIN ft ON ft.wnid = m.wnid "
 	"LEFT JOIN v ON v.wnid = m.wnid LEFT JOIN p ON p.wnid = m.wnid LEFT JOIN ri ON ri.wnid = m.wnid "
 	"ORDER BY m.set_index";
 
@@ -66,21 +71,11 @@ static const char discovered_sql[] =
 	"UNION ALL SELECT source, count(*), 0 FROM discover_skipped WHERE wnid IN (SELECT wnid FROM m) GROUP BY source"
 	") GROUP BY source ORDER BY discovered DESC, source";
 
-static const char reasons_sql[] =
-	"SELECT " URL_REASON("last_error") " AS reason, count(*) AS urls FROM urls "
-	"WHERE state IN ('failed', 'opted_out') GROUP BY 1 ORDER BY urls DESC, reason";
-
-static const char errors_sql[] =
-	"SELECT " URL_REASON("last_error") " AS reason, coalesce(last_error, '') AS error, count(*) AS urls FROM urls "
-	"WHERE state IN ('failed', 'opted_out') GROUP BY 1, 2 ORDER BY urls DESC, error LIMIT 40";
-
-static const char hosts_sql[] =
-	"SELECT host, count(*) AS urls, sum(r = 'http_status') AS http_status, sum(r = 'timeout') AS timeout, "
-	"sum(r = 'invalid_image') AS invalid_image, sum(r = 'too_small') AS too_small, "
-	"sum(r = 'too_large') AS too_large, sum(r = 'robots_txt') AS robots_txt, "
-	"sum(r = 'x_robots_tag') AS x_robots_tag, sum(r = 'private_address') AS private_address, "
-	"sum(r = 'other') AS other FROM (SELECT host, " URL_REASON("last_error") " AS r FROM urls "
-	"WHERE state IN ('failed', 'opted_out')) GROUP BY host ORDER BY urls DESC, host LIMIT 20";
+/* Failed and opted-out urls per (host, message), with the kind of the
+ * message: report.c sums them by kind, by message and by host. */
+static const char failures_sql[] =
+	"SELECT host, error, " URL_REASON("error") " AS reason, urls FROM (SELECT host, coalesce(last_error, '') "
+	"AS error, count(*) AS urls FROM urls WHERE state IN ('failed', 'opted_out') GROUP BY 1, 2) ORDER BY 1, 2";
 
 static const char confidence_sql[] =
 	"WITH " PS_CTE " SELECT CASE decision WHEN 'accept' THEN 'accepted' WHEN 'reject' THEN 'rejected' "
@@ -92,29 +87,36 @@ static const char confusions_sql[] =
 	"WITH " PS_CTE ", "
 	"pairs AS (SELECT wnid, pred_wnid, count(*) AS n, coalesce(sum(decision = 'accept'), 0) AS accepted FROM ps "
 	"GROUP BY 1, 2 ORDER BY n DESC, wnid, pred_wnid LIMIT 30), "
-	"ex AS (SELECT wnid, pred_wnid, json_group_array(image_hash) AS examples FROM (SELECT wnid, pred_wnid, "
-	"image_hash, row_number() OVER (PARTITION BY wnid, pred_wnid ORDER BY confidence DESC, image_hash) AS k "
-	"FROM ps WHERE (wnid, pred_wnid) IN (SELECT wnid, pred_wnid FROM pairs)) WHERE k <= 4 GROUP BY 1, 2) "
+	"top AS (SELECT wnid, pred_wnid, image_hash, confidence, k FROM (SELECT wnid, pred_wnid, image_hash, confidence, "
+	"row_number() OVER (PARTITION BY wnid, pred_wnid ORDER BY confidence DESC, image_hash) AS k "
+	"FROM ps WHERE (wnid, pred_wnid) IN (SELECT wnid, pred_wnid FROM pairs)) WHERE k <= 4), "
+	"ex AS (SELECT wnid, pred_wnid, json_group_array(json_object('hash', image_hash, "
+	"'confidence', round(confidence, 4), 'author', author, 'license', license, 'url', url)) AS examples "
+	"FROM (SELECT top.*, t.author, t.license, u.url FROM top "
+	"JOIN image_tags it ON it.image_hash = top.image_hash AND it.wnid = top.wnid "
+	"AND it.url_id = (SELECT min(url_id) FROM image_tags i2 WHERE i2.image_hash = top.image_hash "
+	"AND i2.wnid = top.wnid) JOIN url_tags t ON t.url_id = it.url_id AND t.wnid = it.wnid "
+	"JOIN urls u ON u.id = it.url_id ORDER BY top.wnid, top.pred_wnid, top.k) GROUP BY 1, 2) "
 	"SELECT pairs.wnid, " CLASS_NAME("c1") " AS name, pairs.pred_wnid, " CLASS_NAME("c2") " AS pred_name, "
 	"pairs.n AS proposals, pairs.accepted, ex.examples AS examples_json FROM pairs "
 	"JOIN classes c1 ON c1.wnid = pairs.wnid JOIN classes c2 ON c2.wnid = pairs.pred_wnid "
 	"JOIN ex ON ex.wnid = pairs.wnid AND ex.pred_wnid = pairs.pred_wnid "
 	"ORDER BY pairs.n DESC, pairs.wnid, pairs.pred_wnid";
 
-/* Images by source or licence (col), all and accepted, over the set: two
- * aggregates added up (a join of every tag with the accepted ones would
- * look each one up). */
-#define BY_TAG_SQL(col)                                                                                       \
-	"WITH " SET_CTE ", " PS_CTE " SELECT name, sum(images) AS images, sum(accepted) AS accepted FROM ("      \
-	"SELECT " col " AS name, count(DISTINCT it.image_hash) AS images, 0 AS accepted FROM image_tags it "     \
-	"CROSS JOIN url_tags t ON t.url_id = it.url_id AND t.wnid = it.wnid WHERE it.wnid IN (SELECT wnid FROM m) " \
-	"GROUP BY 1 UNION ALL SELECT " col ", 0, count(DISTINCT ps.image_hash) FROM ps "                          \
-	"CROSS JOIN image_tags it ON it.image_hash = ps.image_hash AND it.wnid = ps.wnid "                       \
-	"CROSS JOIN url_tags t ON t.url_id = it.url_id AND t.wnid = it.wnid WHERE ps.decision = 'accept' "        \
-	"GROUP BY 1) GROUP BY name ORDER BY images DESC, name LIMIT 30"
-
-static const char sources_sql[] = BY_TAG_SQL("t.source");
-static const char licenses_sql[] = BY_TAG_SQL("coalesce(t.license, 'unknown')");
+/* By source and licence over the set: the (url, class) candidates that
+ * gave an image, and the accepted proposals (each under the first url that
+ * tagged its image with its class), so both add up across either key
+ * (report.c sums them per source and per licence). The candidates come
+ * from url_tags and urls read side by side, both in url id order. */
+static const char tags_sql[] =
+	"WITH " SET_CTE ", " PS_CTE " SELECT source, license, sum(fetched) AS fetched, sum(accepted) AS accepted "
+	"FROM (SELECT t.source, coalesce(t.license, 'unknown') AS license, count(*) AS fetched, 0 AS accepted "
+	"FROM url_tags t CROSS JOIN urls u ON u.id = t.url_id WHERE u.state = 'fetched' "
+	"AND +t.wnid IN (SELECT wnid FROM m) GROUP BY 1, 2 "
+	"UNION ALL SELECT t.source, coalesce(t.license, 'unknown'), 0, count(*) FROM ps "
+	"CROSS JOIN url_tags t ON t.url_id = (SELECT min(url_id) FROM image_tags it "
+	"WHERE it.image_hash = ps.image_hash AND it.wnid = ps.wnid) AND t.wnid = ps.wnid "
+	"WHERE ps.decision = 'accept' GROUP BY 1, 2) GROUP BY 1, 2 ORDER BY 1, 2";
 
 /* Median seconds between a reviewer's consecutive decisions on the page,
  * leaving out pauses over 10 minutes. */
@@ -149,13 +151,10 @@ static const struct {
 } sections[] = {
 	{"funnel", funnel_sql},
 	{"discovered", discovered_sql},
-	{"failure_reasons", reasons_sql},
-	{"failure_errors", errors_sql},
-	{"failure_hosts", hosts_sql},
+	{"failures", failures_sql},
 	{"confidence", confidence_sql},
 	{"confusions", confusions_sql},
-	{"sources", sources_sql},
-	{"licenses", licenses_sql},
+	{"tags", tags_sql},
 	{"reviewers", reviewers_sql},
 	{"runs", runs_sql},
 };

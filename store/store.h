@@ -670,10 +670,11 @@ int store_discover_stats(store *s, void (*per_source)(void *ctx, const store_dis
  * object the caller owns, json_decref): arrays of row objects under funnel
  * (per class of the set: label, wnid, name, discovered, queued, fetched,
  * valid, scored, proposed, accepted, rejected, released), discovered (per
- * source), failure_reasons, failure_errors (top 40), failure_hosts (top 20,
- * per kind), confidence (series, bin of 20, n), confusions (top 30 true ->
- * predicted pairs with up to 4 example hashes), sources, licenses,
- * reviewers and runs (the latest 300). NATADV_ENOTFOUND for an unknown set. */
+ * source), failures (failed and opted-out urls per host and message, with
+ * the kind of message: http_status, timeout, invalid_image, too_small,
+ * too_large, robots_txt, x_robots_tag, private_address or other), confidence (series, bin of 20, n), confusions (top 30 true ->
+ * predicted pairs with up to 4 examples), tags (per source and licence:
+ * fetched candidates, accepted proposals), reviewers and runs (the latest 300). NATADV_ENOTFOUND for an unknown set. */
 int store_report_json(store *s, const char *set, struct json_t **out);
 
 #endif
