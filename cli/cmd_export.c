@@ -38,7 +38,7 @@ static void help(void)
 static int export_report(struct cli *c, const char *set, const char *out)
 {
 	char path[4200], err[512];
-	report_opts ro = {.set = set, .target = REVIEW_TARGET_DEFAULT, .thumbs = 4};
+	report_opts ro = {.set = set, .target = REVIEW_TARGET_DEFAULT, .thumbs = 4, .run_id = c->run_id};
 	snprintf(path, sizeof path, "%s/%s", out, PKG_REPORT_FILE);
 	if (report_write(c->st, &ro, path, err, sizeof err) != 0) {
 		cli_error("exported '%s', but cannot write its report '%s': %s", set, path, err);

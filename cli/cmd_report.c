@@ -39,7 +39,8 @@ int cmd_report(struct cli *c, int argc, char **argv)
 		{"json", no_argument, 0, O_JSON},           {"target", required_argument, 0, O_TARGET},
 		{"help", no_argument, 0, 'h'},              {0, 0, 0, 0},
 	};
-	report_opts o = {.set = "imagenet-a", .target = REVIEW_TARGET_DEFAULT, .thumbs = REPORT_THUMBS};
+	report_opts o = {.set = "imagenet-a", .target = REVIEW_TARGET_DEFAULT, .thumbs = REPORT_THUMBS,
+	                 .run_id = c->run_id};
 	const char *out = NULL;
 	int json = 0, ch;
 	long long n;

@@ -73,11 +73,15 @@ static json_t *histograms(json_t *rows)
 	return o;
 }
 
-/* Adds urls_per_s and images_per_s to each run that finished. */
-static void throughput(json_t *runs)
+/* Leaves out the run making the report (still running), and adds
+ * urls_per_s and images_per_s to each run that finished. */
+static void throughput(json_t *runs, int64_t self)
 {
 	size_t i;
 	json_t *run;
+	for (i = json_array_size(runs); i-- > 0;)
+		if (self && num(json_array_get(runs, i), "id") == self)
+			json_array_remove(runs, i);
 	json_array_foreach(runs, i, run) {
 		double s = json_number_value(json_object_get(run, "seconds"));
 		int done = json_is_number(json_object_get(run, "seconds")) && s > 0;
@@ -208,7 +212,7 @@ int report_collect(store *s, const report_opts *o, json_t **out, char *err, size
 		return rc;
 	}
 	json_t *sec = json_object_get(raw, "runs"), *fail = json_object_get(raw, "failures");
-	throughput(sec);
+	throughput(sec, o->run_id);
 	json_t *r = json_pack("{s:s, s:i, s:o*, s:I, s:o*, s:O, s:{s:o*, s:o*, s:o*}, s:o*, s:O, s:o*, s:o*, s:O, s:O}",
 	                      "set", o->set, "target", o->target, "urls", report_urls_json(&total),
 	                      "images", (json_int_t)total.images,

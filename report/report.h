@@ -7,6 +7,7 @@
 #define NATADV_REPORT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/buf.h"
 #include "store/store.h"
@@ -25,6 +26,7 @@ typedef struct report_opts {
 	const char *set;    /* class set the funnel, proposals and reviews are of */
 	int target;         /* accepted images wanted per class (the funnel's shortfall) */
 	int thumbs;         /* example thumbnails per confusion on the page (0: none) */
+	int64_t run_id;     /* the run making the report, left out of the runs (0: none) */
 } report_opts;
 
 /* The "urls" object of both stats --json and report --json: total, pending,
