@@ -32,7 +32,8 @@ static const char CSS[] =
 	"table{border-collapse:collapse;margin:8px 0}td,th{border-bottom:1px solid #eee;padding:2px 8px;"
 	"text-align:left;vertical-align:top}td.n{text-align:right;font-variant-numeric:tabular-nums}"
 	"details{margin:8px 0}code{background:#f3f3f3;padding:0 3px}figure.example{display:inline-block;width:170px;"
-	"margin:0 6px 6px 0;font-size:11px;overflow-wrap:anywhere}img.thumb{display:block}";
+	"margin:0 6px 6px 0;font-size:11px;overflow-wrap:anywhere}figure.example figcaption{font-weight:normal}"
+	"img.thumb{display:block}";
 
 /* The page being written; the first error sticks. */
 struct pg {
@@ -204,11 +205,22 @@ static void label2(struct series *s, size_t i, const json_t *row, const char *a,
 	s->labels[i] = s->owned[i] ? s->owned[i] : x;
 }
 
+static void rows_chart_sep(struct pg *p, const char *id, const char *title, const json_t *rows, const char *key,
+                           const char *key2, const char *sep, const char *const *vals, const char *const *names,
+                           size_t k, int stacked, const char *value_label);
+
 /* A bar chart of rows: label from key (or key + " " + key2), one series per
  * value key. */
 static void rows_chart(struct pg *p, const char *id, const char *title, const json_t *rows, const char *key,
                        const char *key2, const char *const *vals, const char *const *names, size_t k,
                        int stacked, const char *value_label)
+{
+	rows_chart_sep(p, id, title, rows, key, key2, " \xe2\x86\x92 ", vals, names, k, stacked, value_label);
+}
+
+static void rows_chart_sep(struct pg *p, const char *id, const char *title, const json_t *rows, const char *key,
+                           const char *key2, const char *sep, const char *const *vals, const char *const *names,
+                           size_t k, int stacked, const char *value_label)
 {
 	struct series s;
 	size_t n = json_array_size(rows);
@@ -218,7 +230,7 @@ static void rows_chart(struct pg *p, const char *id, const char *title, const js
 		return;
 	for (size_t i = 0; !p->rc && i < n; i++) {
 		const json_t *row = json_array_get(rows, i);
-		label2(&s, i, row, key, " \xe2\x86\x92 ", key2);
+		label2(&s, i, row, key, sep, key2);
 		for (size_t j = 0; j < k; j++)
 			s.values[i * k + j] = json_number_value(json_object_get(row, vals[j]));
 	}
@@ -487,8 +499,8 @@ static void page_reviewers(struct pg *p, const json_t *d)
 	static const char *const heads[] = {"reviewer", "mode", "reviews", "accepts", "rejects", "undos",
 	                                    "accept rate", "median s per decision (page)"};
 	put(p, "<section id=\"reviewers\"><h2>Reviewers</h2>\n");
-	rows_chart(p, "reviewers", "Decisions per reviewer and mode", rows, "reviewer", "mode", vals, vals, 3, 1,
-	           "decisions");
+	rows_chart_sep(p, "reviewers", "Decisions per reviewer and mode", rows, "reviewer", "mode", ", ", vals, vals, 3,
+	               1, "decisions");
 	rows_table(p, "reviewers", rows, texts, 2, nums, 6, heads);
 	put(p, "</section>\n");
 }

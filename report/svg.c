@@ -281,6 +281,12 @@ int svg_bar_chart(buf *out, const svg_bars *c)
 	}
 	double ticks[16], step;
 	int nt = svg_nice_ticks(0, bars_max(c), MAX_TICKS, ticks, 16, &step);
+	int whole = 1;
+	for (size_t i = 0; i < c->n * c->nseries; i++)
+		whole &= c->values[i] == floor(c->values[i]);
+	if (whole && step < 1) /* counts: no tick between two whole numbers */
+		nt = svg_nice_ticks(0, ceil(bars_max(c)) < 1 ? 1 : ceil(bars_max(c)), (int)ceil(bars_max(c)) + 1, ticks, 16,
+		                    &step);
 	double top = plot_top(c->series, c->nseries);
 	double h = c->horizontal ? top + ROW * (double)c->n + (c->value_label ? 36 : 22) : top + VH + 24;
 	open_chart(&w, c->id, c->title, h);
