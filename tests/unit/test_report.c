@@ -118,7 +118,16 @@ static void test_one_bar(void)
 	c.id = "one-h";
 	c.horizontal = 1;
 	T_EQ_INT(svg_bar_chart(&b, &c), 0);
-	T_EQ_INT(count(&b, "class=\"mark\""), 2);
+	/* counts of 0 and 1: whole-number ticks only (0 and 1), not 0.2 steps */
+	const char *two[] = {"none", "one"};
+	double counts[] = {0, 1};
+	svg_bars k = {.id = "counts", .title = "small counts", .n = 2, .labels = two, .nseries = 1, .series = series,
+	              .values = counts, .horizontal = 1};
+	size_t before = b.len;
+	T_EQ_INT(svg_bar_chart(&b, &k), 0);
+	T_CHECK(strstr(b.data + before, ">0.2<") == NULL);
+	T_CHECK(strstr(b.data + before, "text-anchor=\"middle\">1</text>") != NULL);
+	T_EQ_INT(count(&b, "class=\"mark\""), 3);
 	T_EQ_INT(count(&b, "<b>"), 0);
 	check_golden("one_bar.svg", &b);
 	buf_release(&b);
