@@ -23,6 +23,7 @@ t0=$(date +%s.%N)
 sqlite3 "$W/ws/natadv.db" <<SQL
 PRAGMA journal_mode = WAL;
 PRAGMA synchronous = OFF;
+PRAGMA cache_size = -524288;
 BEGIN;
 INSERT INTO runs(id, command, args, version, pid, started_at, finished_at, status) VALUES
   (100, 'crawl', 'natadv crawl', 'bench', 1, '2026-01-01T00:00:00.000Z', '2026-01-01T02:00:00.000Z', 3),
