@@ -48,7 +48,9 @@ int store_integrity_check(store *s);
 
 /* ---- runs: every invocation of natadv ---- */
 
-/* Records the start of a run; *run_id receives its id. */
+/* Records the start of a run with the host it runs on and, when set,
+ * $SLURM_JOB_ID, $SLURM_ARRAY_JOB_ID and $SLURM_ARRAY_TASK_ID; *run_id
+ * receives its id. */
 int store_run_begin(store *s, const char *command, const char *args, int64_t *run_id);
 /* Records the end of run_id with exit status. */
 int store_run_end(store *s, int64_t run_id, int status);
