@@ -39,7 +39,7 @@ build/config.mk: scripts/install-deps.sh Makefile
 CFLAGS_ALL = $(WARN) $(OPT) -I. $(PKG_CFLAGS) -DNATADV_VERSION='"$(VERSION)"' -MMD -MP $(CFLAGS)
 LIBS_ALL = $(PKG_LIBS) -lpthread -lm
 
-LIB_SRC := $(wildcard common/*.c store/*.c image/*.c crawler/*.c filter/*.c packager/*.c review/*.c rebuild/*.c) $(wildcard scaleout/*.c)
+LIB_SRC := $(wildcard common/*.c store/*.c image/*.c crawler/*.c filter/*.c packager/*.c review/*.c rebuild/*.c) $(wildcard scaleout/*.c) $(wildcard slurm/*.c)
 CLI_SRC := $(wildcard cli/*.c)
 TEST_SRC := $(wildcard tests/unit/test_*.c)
 EMBED := $(sort $(wildcard schema/*.sql)) $(wildcard schema/*.tsv) $(wildcard review/page/*)

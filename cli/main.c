@@ -46,6 +46,7 @@ static const struct command commands[] = {
 	{"eval", cmd_eval, "accuracy, calibration error and AURRA on a release: eval --model NAME DIR", 0, 1},
 	{"split", cmd_split, "hand pending work to part workspaces: split crawl|score --parts N [--by host|url] [--model NAME]", 1, 0},
 	{"merge", cmd_merge, "fold finished parts back into the workspace: merge DIR...", 1, 0},
+	{"slurm", cmd_slurm, "crawl or score as a Slurm job array over parts: slurm crawl|score|status|resubmit", 1, 1},
 };
 
 void cli_error(const char *fmt, ...)

@@ -118,6 +118,12 @@ const char *slurm_state_name(slurm_state st);
 typedef int (*slurm_part_done_fn)(void *ctx, const char *dir, const char *stage, int *done, char *err,
                                   size_t errlen);
 
+/* The slurm_part_done_fn of natadv's parts (made by split): a crawl part is
+ * done when no url is pending, a score part when every image has a score
+ * of the part's model (part.json names it): the rule merge applies before
+ * it takes a part. ctx is unused. */
+int slurm_part_done(void *ctx, const char *dir, const char *stage, int *done, char *err, size_t errlen);
+
 typedef struct slurm_part {
 	int index;
 	slurm_state state;
@@ -135,7 +141,8 @@ typedef struct slurm_status {
 
 /* Asks squeue about every job of s (one call: squeue -h -r -t all -j
  * ID,...) and decides each part's state: pending or running while squeue
- * says so; done when done_fn says its stage has finished; otherwise
+ * says so; done when done_fn says its stage has finished; pending when no
+ * array of s holds it (never submitted, as after --dry-run); otherwise
  * cancelled or failed by squeue's state for its task, or else by the part's
  * logs/part-NNNN.exit; failed when nothing says more (the job is gone).
  * Returns 0 and *out (slurm_status_release), NATADV_EIO when squeue cannot
@@ -144,8 +151,9 @@ int slurm_status_get(const slurm_sub *s, slurm_part_done_fn done_fn, void *ctx, 
                      size_t errlen);
 /* Frees what st holds; accepts a zeroed struct. */
 void slurm_status_release(slurm_status *st);
-/* Writes the indexes of the parts in state failed or cancelled as an
- * --array list ("3,17") into out. Returns how many. */
+/* Writes the indexes of the parts to run again as an --array list ("3,17")
+ * into out: failed, cancelled, and pending ones never submitted (after
+ * --dry-run). Returns how many, or -1 when out is full. */
 int slurm_status_rerun_list(const slurm_status *st, buf *out);
 
 /* Waits until squeue reports job as finished (any state but pending,

@@ -149,6 +149,9 @@ static int decide(const slurm_sub *s, slurm_part *p, const sq_row *r, slurm_part
 	if (done) {
 		p->state = SLURM_DONE;
 		snprintf(p->why, sizeof p->why, "the part's %s has finished", s->stage);
+	} else if (!p->job[0]) {
+		p->state = SLURM_PENDING;
+		snprintf(p->why, sizeof p->why, "not submitted");
 	} else if (r && strcmp(r->state, "CANCELLED") == 0) {
 		p->state = SLURM_CANCELLED;
 		snprintf(p->why, sizeof p->why, "squeue: CANCELLED");
@@ -243,7 +246,7 @@ int slurm_status_rerun_list(const slurm_status *st, buf *out)
 	int n = 0, total = st->n[0] + st->n[1] + st->n[2] + st->n[3] + st->n[4];
 	for (int i = 0; i < total; i++) {
 		slurm_state x = st->parts[i].state;
-		if (x != SLURM_FAILED && x != SLURM_CANCELLED)
+		if (x != SLURM_FAILED && x != SLURM_CANCELLED && (x != SLURM_PENDING || st->parts[i].job[0]))
 			continue;
 		if (buf_printf(out, "%s%d", n ? "," : "", i) != 0)
 			return -1;
