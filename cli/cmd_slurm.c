@@ -18,6 +18,7 @@
 
 #include "cli/crawl_flags.h"
 #include "common/err.h"
+#include "common/shell.h"
 #include "scaleout/scaleout.h"
 #include "slurm/slurm.h"
 
@@ -200,8 +201,12 @@ static void print_watch(struct cli *c, const slurm_sub *s)
 	const slurm_array *a = &s->arrays[s->narrays - 1];
 	fprintf(stderr, "natadv: submitted '%s': array job %s (parts %s of %d%s), merge job %s after it\n", s->id,
 	        a->job, a->tasks, s->nparts, s->max_running ? ", a few at a time" : "", s->merges[s->nmerges - 1]);
-	fprintf(stderr, "watch: squeue -j %s,%s   or   natadv -w '%s' slurm status\n", a->job,
-	        s->merges[s->nmerges - 1], s->workspace);
+	buf ws;
+	buf_init(&ws, 64 * 1024);
+	shell_quote(s->workspace, &ws);
+	fprintf(stderr, "watch: squeue -j %s,%s   or   natadv -w %s slurm status\n", a->job, s->merges[s->nmerges - 1],
+	        buf_cstr(&ws));
+	buf_release(&ws);
 }
 
 /* Prints the state of every part and the merge; returns the exit status
@@ -429,9 +434,13 @@ static int run_stage(struct cli *c, const char *stage, int argc, char **argv)
 		goto out;
 	if (a.dry) {
 		status = print_scripts(s);
+		buf ws;
+		buf_init(&ws, 64 * 1024);
+		shell_quote(s->workspace, &ws);
 		if (!c->quiet)
-			fprintf(stderr, "natadv: nothing submitted (--dry-run); submit with: natadv -w '%s' slurm resubmit --id %s\n",
-			        s->workspace, s->id);
+			fprintf(stderr, "natadv: nothing submitted (--dry-run); submit with: natadv -w %s slurm resubmit --id %s\n",
+			        buf_cstr(&ws), s->id);
+		buf_release(&ws);
 		goto out;
 	}
 	status = submit_and_save(s, NULL, NULL, 0);

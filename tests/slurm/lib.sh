@@ -4,6 +4,7 @@
 # script ends, and waiting for jobs.
 CLUSTER=$ROOT/tests/slurm/cluster.sh
 SLURM_DIR=
+SLURM_KILL=      # more pids to stop on exit (e.g. more test servers)
 
 # slurm_start: starts a cluster in $T/cluster and exports SLURM_CONF. Exits 77
 # (cannot run here, with the reason) when Slurm or munge is missing. The
@@ -12,7 +13,7 @@ SLURM_DIR=
 slurm_start() {
 	local out rc
 	SLURM_DIR=$T/cluster
-	trap 'slurm_exit_rc=$?; slurm_stop; (exit $slurm_exit_rc); cleanup' EXIT
+	trap 'slurm_exit_rc=$?; slurm_stop; slurm_kill_more; (exit $slurm_exit_rc); cleanup' EXIT
 	out=$("$CLUSTER" start "$SLURM_DIR" $$)
 	rc=$?
 	if [ "$rc" = 77 ]; then
@@ -26,6 +27,12 @@ slurm_start() {
 # slurm_stop: stops the cluster started by slurm_start (if any).
 slurm_stop() {
 	[ -n "$SLURM_DIR" ] && "$CLUSTER" stop "$SLURM_DIR"
+	return 0
+}
+
+slurm_kill_more() {
+	local p
+	for p in $SLURM_KILL; do kill "$p" 2> /dev/null && wait "$p" 2> /dev/null; done
 	return 0
 }
 
