@@ -481,9 +481,9 @@ static int merge_rows_first(store *s, const struct params *pr, store_merge_resul
 {
 	int rc = run_sql(s,
 		"INSERT INTO main.runs(id, command, args, version, pid, started_at, finished_at, status, host, "
-		"slurm_job_id, slurm_array_job_id, slurm_array_task_id, part, part_run_id, merge_run_id) "
+		"slurm_job_id, slurm_array_job_id, slurm_array_task_id, part, part_run_id, merge_run_id, resnet_kernels) "
 		"SELECT id + :roff, command, args, version, pid, started_at, finished_at, status, host, slurm_job_id, "
-		"slurm_array_job_id, slurm_array_task_id, :label, id, :run FROM p.runs ORDER BY id",
+		"slurm_array_job_id, slurm_array_task_id, :label, id, :run, resnet_kernels FROM p.runs ORDER BY id",
 		pr, &r->runs, "merge runs");
 	if (!rc)
 		rc = run_sql(s, "INSERT INTO main.queries(source, query, wnid, issued_at, run_id) "

@@ -245,6 +245,7 @@ static const struct migration migrations[] = {
 	{"schema/005_discover.sql", NULL},
 	{"schema/006_attribution.sql", NULL},
 	{"schema/008_parts.sql", NULL},
+	{"schema/009_kernels.sql", NULL},
 };
 
 int store_schema_latest(void)
@@ -433,6 +434,18 @@ int store_run_end(store *s, int64_t run_id, int status)
 	sqlite3_bind_int64(st, 3, run_id);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		return store_dberr(s, "cannot record end of run");
+	return 0;
+}
+
+int store_run_set_kernels(store *s, int64_t run_id, const char *kernels)
+{
+	sqlite3_stmt *st = store_stmt(s, ST_RUN_KERNELS, "UPDATE runs SET resnet_kernels = ? WHERE id = ?");
+	if (!st)
+		return NATADV_EDB;
+	store_bind_text(st, 1, kernels);
+	sqlite3_bind_int64(st, 2, run_id);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		return store_dberr(s, "cannot record the run's kernels");
 	return 0;
 }
 

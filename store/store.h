@@ -54,6 +54,9 @@ int store_integrity_check(store *s);
 int store_run_begin(store *s, const char *command, const char *args, int64_t *run_id);
 /* Records the end of run_id with exit status. */
 int store_run_end(store *s, int64_t run_id, int status);
+/* Records on run run_id the GEMM kernels its scoring ran on (resnet_kernels:
+ * "avx512", "avx2" or "generic"). 0 or NATADV_EDB. */
+int store_run_set_kernels(store *s, int64_t run_id, const char *kernels);
 
 /* ---- classes ---- */
 

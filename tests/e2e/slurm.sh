@@ -145,6 +145,10 @@ read -r SID _ < "$T/score.out"
 check_match "each part scores with --cpus-per-task threads" "\"\\\$natadv\" -w \"\\\$parts/\\\$name\" score --model demo --threads 1 --batch 1" \
 	"$(cat "$W/slurm/$SID/array.sbatch")"
 check "every image scored" "$(sql_in "$W" 'SELECT count(*) FROM images')" "$(sql_in "$W" 'SELECT count(*) FROM scores')"
+K=$(sql_in "$A" "SELECT resnet_kernels FROM runs WHERE command = 'score'")
+check_match "a score run records its GEMM kernels" '^(avx512|avx2|generic)$' "$K"
+check "every part's score run too, merged with its kernels" "4 $K" \
+	"$(sql_in "$W" "SELECT count(*), group_concat(DISTINCT resnet_kernels) FROM runs WHERE command = 'score' AND part LIKE '$SID/%'" | tr '|' ' ')"
 
 # ---- the rest on the merged workspace: the same release, the same stats ----
 nw -q classes add-set fixtures --from none --add "$CLASSES"
