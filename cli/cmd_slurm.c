@@ -281,7 +281,8 @@ static int submit_and_save(slurm_sub *s, const char *tasks, const char *const *a
 	int rc = slurm_submit(s, tasks, after, nafter, err, sizeof err);
 	int rc2 = slurm_sub_save(s, err2, sizeof err2);
 	if (rc)
-		cli_error("cannot submit '%s': %s", s->id, err);
+		cli_error("cannot submit '%s': %s (its parts are ready in '%s': 'natadv slurm resubmit --id %s' submits "
+		          "what is not done)", s->id, err, s->parts, s->id);
 	if (rc2)
 		cli_error("%s", err2);
 	return rc || rc2 ? EXIT_FAIL : EXIT_OK;
