@@ -12,7 +12,12 @@
  *   3. merging is all or nothing per part, and once: merged_at is set in the
  *      same transaction, and a part merged before changes nothing;
  *   4. an unfinished part (pending urls; unscored images of its model) is
- *      not merged at all, so its work stays out until it is run again. */
+ *      not merged at all, so its work stays out until it is run again;
+ *   5. while work is out, the parent's own crawl and score leave it to its
+ *      part (store_frontier_scan, store_unscored_scan), so nothing is done
+ *      twice; a url the parent settled anyway keeps the parent's state at
+ *      merge (the part's fetches are still logged), a score the parent has
+ *      keeps the parent's. */
 #ifndef NATADV_STORE_PARTS_H
 #define NATADV_STORE_PARTS_H
 

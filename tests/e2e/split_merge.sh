@@ -89,6 +89,10 @@ nat split crawl --parts 2 --out "$T/again" 2> "$T/err"
 check "a second split takes nothing that is out" "1|0" "$?|$(ls "$T/again" 2> /dev/null | wc -l)"
 check_match "and says why" "nothing to split" "$(cat "$T/err")"
 
+nat -q crawl --allow-private
+check "the parent's own crawl leaves the parts' urls to them" "0 $URLS" \
+	"$(sql 'SELECT count(*) FROM fetches') $(sql "SELECT count(*) FROM urls WHERE state = 'pending'")"
+
 # part 0 (host 1, ten urls one at a time) is killed midway
 "$NATADV" -w "$T/crawl/part-0000" -q crawl --allow-private --retries 0 --per-host 1 --host-delay 0.3 &
 KPID=$!

@@ -69,6 +69,12 @@ static void part_dir(char *out, size_t n, const scaleout_split_result *r, int k)
 	snprintf(out, n, "%s/part-%04d", r->out_dir, k);
 }
 
+static void count_pending(void *ctx, const store_pending *p)
+{
+	(void)p;
+	(*(int *)ctx)++;
+}
+
 static void test_split_by_host(void)
 {
 	fresh_root();
@@ -121,6 +127,12 @@ static void test_split_by_host(void)
 	/* every url out exactly once, marked in the parent */
 	snprintf(dir, sizeof dir, "%s/ws", root);
 	T_EQ_INT(q(dir, "SELECT count(DISTINCT url_id) FROM split_urls"), 16);
+	/* the parent's own crawl leaves them to their parts */
+	int seen = 0;
+	double due = 0;
+	T_EQ_INT(store_frontier_scan(s, 0, 1e12, 100, count_pending, &seen), 0);
+	T_EQ_INT(seen, 0);
+	T_EQ_INT(store_frontier_next_due(s, &due), NATADV_ENOTFOUND);
 	/* a second split finds nothing left */
 	char second[300];
 	snprintf(second, sizeof second, "%s/second", root);
@@ -380,6 +392,10 @@ static void test_split_score(void)
 	T_EQ_INT(stat(src, &sb), 0);
 	T_CHECK(sa.st_ino == sb.st_ino);
 	T_EQ_INT(q(ws, "SELECT count(*) FROM split_images"), 7);
+	/* the parent's own score leaves them to their parts */
+	int64_t unscored = -1;
+	T_EQ_INT(store_count_unscored(s, id, &unscored), 0);
+	T_EQ_INT(unscored, 0);
 	T_EQ_INT(scaleout_split(s, &o, &r, err, sizeof err), NATADV_ENOTFOUND);
 	store_close(s);
 }
