@@ -8,42 +8,40 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/buf.h"
 #include "common/err.h"
 #include "scaleout/scaleout.h"
 
 struct tally {
+	int quiet;
 	int merged, already, unfinished, failed;
 };
 
-static void merge_one(struct cli *c, const char *dir, struct tally *t)
+static void merged_one(void *ctx, const scaleout_merged *m)
 {
-	scaleout_part_info pi;
-	store_merge_result r;
-	char err[2048], a[32], b[32], d[32], e[32], f[32], g[32];
-	if (scaleout_merge(c->st, c->run_id, dir, &pi, &r, err, sizeof err) != 0) {
-		cli_error("%s", err);
+	struct tally *t = ctx;
+	char a[32], b[32], d[32], e[32], f[32], g[32];
+	const store_merge_result *r = m->r;
+	if (m->rc) {
+		cli_error("%s", m->err);
 		t->failed++;
-		return;
-	}
-	if (r.already) {
+	} else if (r->already) {
 		t->already++;
-		if (!c->quiet)
-			fprintf(stderr, "'%s' (%s): merged before, nothing to do\n", dir, r.label);
-		return;
-	}
-	if (r.unfinished) {
+		if (!t->quiet)
+			fprintf(stderr, "'%s' (%s): merged before, nothing to do\n", m->dir, r->label);
+	} else if (r->unfinished) {
 		t->unfinished++;
 		fprintf(stderr, "'%s' (%s): not finished, not merged: %s %s left; run it again: natadv -w '%s' %s%s%s\n",
-		        dir, r.label, cli_num(r.unfinished, a),
-		        strcmp(r.stage, "crawl") ? "images unscored" : "urls pending", dir, r.stage,
-		        pi.model[0] ? " --model " : "", pi.model);
-		return;
+		        m->dir, r->label, cli_num(r->unfinished, a),
+		        strcmp(r->stage, "crawl") ? "images unscored" : "urls pending", m->dir, r->stage,
+		        m->pi->model[0] ? " --model " : "", m->pi->model);
+	} else {
+		t->merged++;
+		if (!t->quiet)
+			fprintf(stderr, "'%s' (%s): merged: %s urls settled, %s fetches, %s images (%s new), %s scores, "
+			        "%s runs\n", m->dir, r->label, cli_num(r->urls + r->new_urls, a), cli_num(r->fetches, b),
+			        cli_num(r->images, d), cli_num(r->new_images, e), cli_num(r->scores, f), cli_num(r->runs, g));
 	}
-	t->merged++;
-	if (!c->quiet)
-		fprintf(stderr, "'%s' (%s): merged: %s urls settled, %s fetches, %s images (%s new), %s scores, %s runs\n",
-		        dir, r.label, cli_num(r.urls + r.new_urls, a), cli_num(r.fetches, b), cli_num(r.images, d),
-		        cli_num(r.new_images, e), cli_num(r.scores, f), cli_num(r.runs, g));
 }
 
 int cmd_merge(struct cli *c, int argc, char **argv)
@@ -68,8 +66,11 @@ int cmd_merge(struct cli *c, int argc, char **argv)
 	}
 	if (optind >= argc)
 		return cli_usage("merge", "wants one or more part folders");
-	struct tally t = {0};
-	for (int i = optind; i < argc; i++) {
+	struct tally t = {.quiet = c->quiet};
+	char **all = NULL;
+	size_t nall = 0, cap = 0;
+	int rc = 0;
+	for (int i = optind; !rc && i < argc; i++) {
 		char **dirs = NULL, err[2048];
 		size_t n = 0;
 		if (scaleout_parts_find(argv[i], &dirs, &n, err, sizeof err) != 0) {
@@ -78,11 +79,28 @@ int cmd_merge(struct cli *c, int argc, char **argv)
 			continue;
 		}
 		for (size_t k = 0; k < n; k++) {
-			merge_one(c, dirs[k], &t);
-			free(dirs[k]);
+			char **g = rc ? NULL : array_grow(all, nall, &cap, sizeof *all);
+			if (g) {
+				all = g;
+				all[nall++] = dirs[k];
+			} else {
+				rc = EXIT_FAIL;
+				free(dirs[k]);
+			}
 		}
 		free(dirs);
 	}
+	if (rc)
+		cli_error("out of memory");
+	else if (scaleout_merge_many(c->st, c->run_id, all, nall, merged_one, &t, NULL, NULL) != 0) {
+		cli_error("cannot sync the blob store '%s': nothing merged", store_objects_dir(c->st));
+		rc = EXIT_FAIL;
+	}
+	for (size_t k = 0; k < nall; k++)
+		free(all[k]);
+	free(all);
+	if (rc)
+		return rc;
 	if (!c->quiet || t.unfinished || t.failed)
 		fprintf(stderr, "merged %d parts, %d merged before, %d not finished, %d refused\n", t.merged,
 		        t.already, t.unfinished, t.failed);

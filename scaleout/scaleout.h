@@ -78,9 +78,29 @@ int scaleout_split(store *s, const scaleout_split_opts *o, scaleout_split_result
 int scaleout_parts_find(const char *dir, char ***out, size_t *n, char *err, size_t errlen);
 
 /* Merges the part in dir into s (see store_part_merge), after checking its
- * part.json names s as its parent: NATADV_EINVAL, "part 'DIR' belongs to
- * another workspace ('PATH')", when not. *pi gets the part.json. */
+ * part.json names s as its parent: NATADV_EINVAL, "cannot merge 'DIR': it is
+ * a part of another workspace ('PATH', UUID), not of this one", when not.
+ * *pi gets the part.json. */
 int scaleout_merge(store *s, int64_t run_id, const char *dir, scaleout_part_info *pi, store_merge_result *r,
                    char *err, size_t errlen);
+
+/* What scaleout_merge_many says of each part. */
+typedef struct scaleout_merged {
+	const char *dir;
+	int rc;                       /* 0, or why the part was refused (err says) */
+	const char *err;
+	const scaleout_part_info *pi;
+	const store_merge_result *r;  /* when rc is 0 */
+} scaleout_merged;
+
+/* Merges the parts dirs[0..n): first links every part's new blobs and
+ * syncs the blob store once, then merges each part in its own transaction
+ * (so many small parts do not each wait for a sync). Calls cb once per part,
+ * in order. *linked and *copied (either may be NULL) get how many blobs
+ * were hard-linked and copied in all. Returns 0, or NATADV_EIO when the
+ * sync fails (nothing merged then). */
+int scaleout_merge_many(store *s, int64_t run_id, char *const *dirs, size_t n,
+                        void (*cb)(void *ctx, const scaleout_merged *m), void *ctx, int64_t *linked,
+                        int64_t *copied);
 
 #endif

@@ -173,7 +173,9 @@ static int attach(store *s, const char *dir)
 	sqlite3_finalize(st);
 	if (step != SQLITE_DONE)
 		return store_fail(s, NATADV_EDB, "cannot open part '%s': %s", dir, sqlite3_errmsg(s->db));
-	return 0;
+	/* Bulk copies: a page cache that holds the indexes being written
+	 * (SQLite's default 2 MB makes each insert read pages back). */
+	return store_exec(s, "PRAGMA main.cache_size = -262144; PRAGMA p.cache_size = -65536;");
 }
 
 static void detach(store *s)
@@ -226,13 +228,11 @@ static int copy_file(const char *src, const char *dst)
 static int link_or_copy(store *s, const char *src, const char *dst, int *how)
 {
 	*how = 0;
-	if (access(dst, F_OK) == 0)
-		return 0;
 	if (link(src, dst) == 0) {
 		*how = 1;
 		return 0;
 	}
-	if (errno == ENOENT) {
+	if (errno == ENOENT && access(src, F_OK) == 0) {
 		char dir[4400];
 		snprintf(dir, sizeof dir, "%s", dst);
 		char *slash = strrchr(dir, '/');
@@ -246,8 +246,8 @@ static int link_or_copy(store *s, const char *src, const char *dst, int *how)
 			return 0;
 		}
 	}
-	if (errno == EEXIST)
-		return 0;
+	if (errno == EEXIST || (errno == ENOENT && access(dst, F_OK) == 0))
+		return 0; /* there already (the part's own copy may be gone) */
 	if (errno != EXDEV && errno != EPERM && errno != EMLINK)
 		return store_fail(s, NATADV_EIO, "cannot link '%s' to '%s': %s", src, dst, strerror(errno));
 	if (copy_file(src, dst) != 0)
@@ -256,21 +256,35 @@ static int link_or_copy(store *s, const char *src, const char *dst, int *how)
 	return 0;
 }
 
-/* Links the blob hex from the objects folder from into to; counts how. */
-static int blob_move(store *s, const char *from, const char *to, const char *hex, int64_t *linked,
-                     int64_t *copied)
-{
+/* Blob paths of both stores, reused from blob to blob. */
+struct blob_scratch {
 	buf a, b;
-	buf_init(&a, 8192);
-	buf_init(&b, 8192);
-	int how = 0, rc = blob_path(from, hex, &a) || blob_path(to, hex, &b)
-	                      ? store_fail(s, NATADV_EINVAL, "bad blob name '%s'", hex) : 0;
-	if (!rc)
-		rc = link_or_copy(s, buf_cstr(&a), buf_cstr(&b), &how);
-	*linked += how == 1;
-	*copied += how == 2;
-	buf_release(&a);
-	buf_release(&b);
+	int64_t linked, copied;
+};
+
+static void scratch_init(struct blob_scratch *x)
+{
+	buf_init(&x->a, 8192);
+	buf_init(&x->b, 8192);
+	x->linked = x->copied = 0;
+}
+
+static void scratch_release(struct blob_scratch *x)
+{
+	buf_release(&x->a);
+	buf_release(&x->b);
+}
+
+/* Links the blob hex from the objects folder from into to; counts how. */
+static int blob_move(store *s, const char *from, const char *to, const char *hex, struct blob_scratch *x)
+{
+	buf_reset(&x->a);
+	buf_reset(&x->b);
+	if (blob_path(from, hex ? hex : "", &x->a) || blob_path(to, hex, &x->b))
+		return store_fail(s, NATADV_EINVAL, "bad blob name '%s'", hex ? hex : "");
+	int how = 0, rc = link_or_copy(s, buf_cstr(&x->a), buf_cstr(&x->b), &how);
+	x->linked += how == 1;
+	x->copied += how == 2;
 	return rc;
 }
 
@@ -383,10 +397,12 @@ static int part_files(store *s, const store_part *p)
 {
 	char objdir[4200], src[4400], dst[4400];
 	snprintf(objdir, sizeof objdir, "%s/objects", p->dir);
-	int64_t linked = 0, copied = 0;
+	struct blob_scratch x;
+	scratch_init(&x);
 	int how, rc = 0;
 	for (size_t i = 0; !rc && i < p->n; i++)
-		rc = blob_move(s, s->objdir, objdir, p->hashes[i], &linked, &copied);
+		rc = blob_move(s, s->objdir, objdir, p->hashes[i], &x);
+	scratch_release(&x);
 	snprintf(src, sizeof src, "%s/models/%s.safetensors", s->dir, p->model_id);
 	snprintf(dst, sizeof dst, "%s/models/%s.safetensors", p->dir, p->model_id);
 	if (!rc)
@@ -455,8 +471,8 @@ static int merge_find(store *s, const char *dir, struct params *pr, store_merge_
 	return rc;
 }
 
-/* Links into s the blobs of the part's images s does not have yet. */
-static int merge_blobs(store *s, const char *dir, store_merge_result *r)
+/* Links into s the blobs of the attached part's images s does not have. */
+static int link_blobs(store *s, const char *dir, int64_t *linked, int64_t *copied)
 {
 	char objdir[4200];
 	snprintf(objdir, sizeof objdir, "%s/objects", dir);
@@ -464,13 +480,34 @@ static int merge_blobs(store *s, const char *dir, store_merge_result *r)
 	                                "(SELECT 1 FROM main.images i WHERE i.hash = pi.hash)");
 	if (!st)
 		return NATADV_EDB;
+	struct blob_scratch x;
+	scratch_init(&x);
 	int step, rc = 0;
 	while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW)
-		rc = blob_move(s, objdir, s->objdir, (const char *)sqlite3_column_text(st, 0), &r->blobs_linked,
-		               &r->blobs_copied);
+		rc = blob_move(s, objdir, s->objdir, (const char *)sqlite3_column_text(st, 0), &x);
 	if (!rc && step != SQLITE_DONE)
 		rc = store_dberr(s, "cannot read the part's images");
 	sqlite3_reset(st);
+	*linked += x.linked;
+	*copied += x.copied;
+	scratch_release(&x);
+	return rc;
+}
+
+int store_part_link_blobs(store *s, const char *dir, int64_t *linked, int64_t *copied)
+{
+	int rc = attach(s, dir);
+	if (!rc)
+		rc = link_blobs(s, dir, linked, copied);
+	detach(s);
+	return rc;
+}
+
+/* Links the blobs, then makes the new links durable before rows refer to
+ * them (none new: they were linked and synced beforehand). */
+static int merge_blobs(store *s, const char *dir, store_merge_result *r)
+{
+	int rc = link_blobs(s, dir, &r->blobs_linked, &r->blobs_copied);
 	if (!rc && r->blobs_linked + r->blobs_copied > 0 && blob_sync(s->objdir) != 0)
 		rc = store_fail(s, NATADV_EIO, "cannot sync '%s'", s->objdir);
 	return rc;

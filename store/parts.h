@@ -12,7 +12,12 @@
  *   3. merging is all or nothing per part, and once: merged_at is set in the
  *      same transaction, and a part merged before changes nothing;
  *   4. an unfinished part (pending urls; unscored images of its model) is
- *      not merged at all, so its work stays out until it is run again. */
+ *      not merged at all, so its work stays out until it is run again;
+ *   5. while work is out, the parent's own crawl and score leave it to its
+ *      part (store_frontier_scan, store_unscored_scan), so nothing is done
+ *      twice; a url the parent settled anyway keeps the parent's state at
+ *      merge (the part's fetches are still logged), a score the parent has
+ *      keeps the parent's. */
 #ifndef NATADV_STORE_PARTS_H
 #define NATADV_STORE_PARTS_H
 
@@ -76,6 +81,14 @@ typedef struct store_merge_result {
 	int64_t fetches, images, new_images, robots, scores, runs;
 	int64_t blobs_linked, blobs_copied;
 } store_merge_result;
+
+/* Links into s's blob store the blobs of the images of the part at dir that
+ * s does not have (hard links; copies across file systems), without
+ * syncing, and adds their number to *linked and *copied. Merging many
+ * parts: link every part's, blob_sync once, then store_part_merge each,
+ * which finds them there and syncs only what is new since. NATADV_EIO when a blob is
+ * missing or cannot be linked. */
+int store_part_link_blobs(store *s, const char *dir, int64_t *linked, int64_t *copied);
 
 /* Merges the part workspace at dir into s, in one transaction: its runs
  * (new ids, with part, part_run_id and merge_run_id = run_id), queries and

@@ -89,20 +89,24 @@ nat split crawl --parts 2 --out "$T/again" 2> "$T/err"
 check "a second split takes nothing that is out" "1|0" "$?|$(ls "$T/again" 2> /dev/null | wc -l)"
 check_match "and says why" "nothing to split" "$(cat "$T/err")"
 
+nat -q crawl --allow-private
+check "the parent's own crawl leaves the parts' urls to them" "0 $URLS" \
+	"$(sql 'SELECT count(*) FROM fetches') $(sql "SELECT count(*) FROM urls WHERE state = 'pending'")"
+
 # part 0 (host 1, ten urls one at a time) is killed midway
-"$NATADV" -w "$T/crawl/part-0000" -q crawl --allow-private --retries 0 --per-host 1 --host-delay 0.3 &
+"$NATADV" -w "$T/crawl/part-0000" -q crawl --allow-private --retries 0 --per-host 1 --host-delay 0.5 &
 KPID=$!
-for k in 1 2 3; do
-	SLURM_JOB_ID=4242 SLURM_ARRAY_JOB_ID=4240 SLURM_ARRAY_TASK_ID=$k \
-		"$NATADV" -w "$T/crawl/part-000$k" -q crawl --allow-private --retries 0
-	check "part $k crawled (its missing url failed)" 3 "$?"
-done
-for _ in $(seq 1 100); do
+for _ in $(seq 1 200); do
 	[ "$(sql_in "$T/crawl/part-0000" "SELECT count(*) FROM urls WHERE state <> 'pending'")" -ge 2 ] && break
 	sleep 0.05
 done
 kill -9 "$KPID"
 wait "$KPID" 2> /dev/null
+for k in 1 2 3; do
+	SLURM_JOB_ID=4242 SLURM_ARRAY_JOB_ID=4240 SLURM_ARRAY_TASK_ID=$k \
+		"$NATADV" -w "$T/crawl/part-000$k" -q crawl --allow-private --retries 0
+	check "part $k crawled (its missing url failed)" 3 "$?"
+done
 LEFT=$(sql_in "$T/crawl/part-0000" "SELECT count(*) FROM urls WHERE state = 'pending'")
 check "the killed part has urls left" 1 "$((LEFT > 0))"
 nat merge "$T/crawl" 2> "$T/err"
