@@ -194,6 +194,7 @@ bench:
 	bench/crawl.sh
 	bench/score.sh
 	bench/fast_agreement.sh
+	bench/slurm.sh
 	$(MAKE) MODE=rel bench-merge
 
 # Live comparison with PyTorch/torchvision (Debian's python3-torch, large; not part of test):
