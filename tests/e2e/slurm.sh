@@ -84,13 +84,27 @@ check "both scripts are written, and are shell" "0 0" \
 check "status of an unsubmitted run: exit 3" 3 "$?"
 check "every part pending, not submitted" 3 "$(grep -c 'pending .*not submitted' "$T/st")"
 
+# ---- usage errors ----
+"$NATADV" -w "$D" slurm crawl --allow-private 2> "$T/err"
+check "slurm crawl without --parts: exit 2" 2 "$?"
+"$NATADV" -w "$D" slurm score --parts 2 --by host --model demo 2> "$T/err"
+check "slurm score --by: exit 2" 2 "$?"
+"$NATADV" -w "$D" slurm crawl --parts 2 --sbatch-arg constraint 2> "$T/err"
+check "an --sbatch-arg that is no option: exit 2" 2 "$?"
+"$NATADV" -w "$D" slurm crawl --parts 2 --model demo 2> "$T/err"
+check "a score option for crawl: exit 2" 2 "$?"
+"$NATADV" -w "$D" slurm frobnicate 2> "$T/err"
+check "an unknown subcommand: exit 2" 2 "$?"
+"$NATADV" -w "$D" slurm status --id ../x 2> "$T/err"
+check_match "an unknown submission: exit 1, said so" "1 .*no slurm submission '../x'" "$? $(cat "$T/err")"
+
 # ---- the same through Slurm, in a workspace whose path has a space and a quote ----
 W="$T/ws dir'q"
 nw() { "$NATADV" -w "$W" "$@"; }
 nw -q init
 nw -q crawl --seeds "$T/seeds.tsv" --no-fetch
 nw -q model add "$DEMO" --name demo
-nw slurm crawl --parts 4 --allow-private --retries 0 --cpus-per-task 1 \
+nw slurm crawl --parts 4 --allow-private --retries 0 --per-host 1 --cpus-per-task 1 \
 	--sbatch-arg="--comment=it's \"quoted\"" --wait --poll 0.3 > "$T/submit.out" 2> "$T/submit.err" &
 CPID=$!
 for _ in $(seq 1 300); do [ -s "$T/submit.out" ] && break; sleep 0.1; done
@@ -104,9 +118,13 @@ done
 check_match "one part holds the slow host" '^[0-3]$' "$SLOW"
 check "sbatch read the quoted option" "it's \"quoted\"" "$(squeue -h -t all -j "$ARRAY" -o %k | head -n 1)"
 check "the merge waits for the array" "afterany:${ARRAY}_*(unfulfilled)" "$(squeue -h -j "$MERGE" -o %E)"
-for _ in $(seq 1 300); do [ "$(job_state "${ARRAY}_$SLOW")" = RUNNING ] && break; sleep 0.1; done
-sleep 1
+# cancelled mid-crawl: once the slow part has stored an image, not all five
+fetched() { sqlite3 -batch -noheader "$PARTS/part-000$SLOW/natadv.db" "SELECT count(*) FROM urls WHERE state = 'fetched'" 2> /dev/null; }
+for _ in $(seq 1 600); do [ "$(fetched)" -ge 1 ] 2> /dev/null && break; sleep 0.05; done
+check "the slow part's task runs" RUNNING "$(job_state "${ARRAY}_$SLOW")"
 scancel "${ARRAY}_$SLOW"
+GOT=$(fetched)
+check "cancelled midway: some of the slow host's images stored, not all" 1 "$((GOT >= 1 && GOT < 5))"
 wait "$CPID"
 check "slurm crawl --wait with a cancelled part: exit 3" 3 "$?"
 check_match "says how it ended (the merge left the cancelled part out: exit 3, FAILED)" \
