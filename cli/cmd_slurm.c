@@ -143,12 +143,11 @@ static int stage_flag(struct run_args *a, const struct option *opts, int idx, in
 		a->threads_given |= ch == CLI_MF_THREADS;
 	} else if (ch == O_DECODERS && !crawl) {
 		if (cli_parse_int("slurm score", "--decoders", arg, 1, 256, &n)) return EXIT_USAGE;
-	} else if (ch == O_FAST && !crawl) {
-	} else {
+	} else if (ch != O_FAST || crawl) {
 		return cli_usage("slurm", "'--%s' is not an option of slurm %s", name, a->stage);
 	}
 	if (ch == CLI_MF_MODEL)
-		return 0; /* --model goes first, see run_args_stage */
+		return 0; /* --model goes first, see run_stage */
 	if (a->nsargs + 2 > ARGS_MAX)
 		return cli_usage("slurm", "too many arguments");
 	snprintf(a->names[a->nnames], sizeof a->names[0], "--%s", name);
@@ -178,7 +177,7 @@ static const struct option run_opts[] = {
 	{0, 0, 0, 0},
 };
 
-/* Whether a part of st needs more: anything but done. */
+/* Whether every part of st is done. */
 static int all_done(const slurm_status *st, int nparts)
 {
 	return st->n[SLURM_DONE] == nparts;
@@ -211,7 +210,7 @@ static void print_watch(struct cli *c, const slurm_sub *s)
 
 /* Prints the state of every part and the merge; returns the exit status
  * (3 while any part is not done). */
-static int print_status(struct cli *c, const slurm_sub *s, const slurm_status *st, int json)
+static int print_status(const slurm_sub *s, const slurm_status *st, int json)
 {
 	if (json) {
 		json_t *parts = json_array();
@@ -240,7 +239,6 @@ static int print_status(struct cli *c, const slurm_sub *s, const slurm_status *s
 		printf("merge      %-9s  %s\n", st->merge_state[0] ? st->merge_state : st->merge_job[0] ? "ended" : "-",
 		       st->merge_job[0] ? st->merge_job : "-");
 	}
-	(void)c;
 	return all_done(st, s->nparts) ? EXIT_OK : EXIT_PARTIAL;
 }
 
@@ -517,7 +515,7 @@ static int status_cmd(struct cli *c, int argc, char **argv, int resubmit)
 		cli_error("%s", err);
 		status = EXIT_FAIL;
 	} else if (!resubmit) {
-		status = print_status(c, s, &st, json);
+		status = print_status(s, &st, json);
 	} else {
 		status = resubmit_parts(c, s, &st, wait, poll);
 	}
