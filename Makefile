@@ -39,7 +39,7 @@ build/config.mk: scripts/install-deps.sh Makefile
 CFLAGS_ALL = $(WARN) $(OPT) -I. $(PKG_CFLAGS) -DNATADV_VERSION='"$(VERSION)"' -MMD -MP $(CFLAGS)
 LIBS_ALL = $(PKG_LIBS) -lpthread -lm
 
-LIB_SRC := $(wildcard common/*.c store/*.c image/*.c crawler/*.c filter/*.c packager/*.c review/*.c rebuild/*.c report/*.c)
+LIB_SRC := $(wildcard common/*.c store/*.c image/*.c crawler/*.c filter/*.c packager/*.c review/*.c rebuild/*.c report/*.c scaleout/*.c slurm/*.c)
 CLI_SRC := $(wildcard cli/*.c)
 TEST_SRC := $(wildcard tests/unit/test_*.c)
 EMBED := $(sort $(wildcard schema/*.sql)) $(wildcard schema/*.tsv) $(wildcard review/page/*)
@@ -147,6 +147,14 @@ bench-validate: $(B)/validate_bench
 $(B)/image_bench: bench/image_bench.c $(B)/libnatadv.a
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(B)/libnatadv.a $(LIBS_ALL)
 
+# natadv merge's throughput: 64 synthetic crawl parts of 200,000 images in all
+$(B)/merge_bench: bench/merge_bench.c $(B)/libnatadv.a
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(B)/libnatadv.a $(LIBS_ALL)
+
+.PHONY: bench-merge
+bench-merge: $(B)/merge_bench
+	$(B)/merge_bench
+
 # playwright-core from npm drives Debian's chromium in the browser test; 1.61 is
 # the newest that still runs on Node.js 18 (Debian 12's).
 PLAYWRIGHT := 1.61.1
@@ -186,6 +194,8 @@ bench:
 	bench/crawl.sh
 	bench/score.sh
 	bench/fast_agreement.sh
+	bench/slurm.sh
+	$(MAKE) MODE=rel bench-merge
 
 # Live comparison with PyTorch/torchvision (Debian's python3-torch, large; not part of test):
 # full-size torchvision models against natadv's forward pass, and PIL preprocessing bit for bit;

@@ -95,5 +95,8 @@ int cmd_review_serve(struct cli *c, int argc, char **argv);
 int cmd_export(struct cli *c, int argc, char **argv);
 int cmd_verify(struct cli *c, int argc, char **argv);
 int cmd_discover(struct cli *c, int argc, char **argv);
+int cmd_split(struct cli *c, int argc, char **argv);
+int cmd_merge(struct cli *c, int argc, char **argv);
+int cmd_slurm(struct cli *c, int argc, char **argv);
 
 #endif

@@ -160,6 +160,25 @@ static void print_run(int indent, const char *label, json_t *run)
 	field(indent, label, line);
 }
 
+/* Where a fetch or score ran: the host, the part it was merged from, the
+ * Slurm job; nothing when unknown (runs before these were recorded). */
+static void print_ran_on(int indent, json_t *o)
+{
+	json_t *r = json_object_get(o, "ran_on");
+	if (!r || json_is_null(r))
+		return;
+	char line[1024];
+	int n = snprintf(line, sizeof line, "%s", D(r, "host", "unknown host"));
+	if (S(r, "part"))
+		n += snprintf(line + n, sizeof line - (size_t)n, ", part %s", S(r, "part"));
+	if (S(r, "slurm_job_id") && n < (int)sizeof line)
+		n += snprintf(line + n, sizeof line - (size_t)n, ", slurm job %s", S(r, "slurm_job_id"));
+	if (S(r, "slurm_array_task_id") && n < (int)sizeof line)
+		snprintf(line + n, sizeof line - (size_t)n, " (array %s task %s)", D(r, "slurm_array_job_id", "?"),
+		         S(r, "slurm_array_task_id"));
+	field(indent, "ran on", line);
+}
+
 static void print_tags(json_t *tags)
 {
 	size_t i;
@@ -224,6 +243,7 @@ static void print_fetches(json_t *fetches)
 		field(4, "last modified", S(f, "last_modified"));
 		field(4, "image", S(f, "image_hash"));
 		field_json(4, "run", f, "run_id");
+		print_ran_on(4, f);
 		print_headers(S(f, "headers"));
 	}
 }
@@ -246,6 +266,7 @@ static void print_scores(json_t *scores)
 	json_array_foreach(scores, i, sc) {
 		printf("  %s (%s, %.16s…) at %s, run %lld\n", V(sc, "model"), V(sc, "model_arch"), V(sc, "model_id"),
 		       V(sc, "scored_at"), I(sc, "run_id"));
+		print_ran_on(4, sc);
 		field(4, "unscorable", S(sc, "error"));
 		if (has(sc, "pred_1k")) {
 			snprintf(line, sizeof line, "%lld %s %s, p %.4f", I(sc, "pred_1k"),

@@ -31,7 +31,8 @@ static void help(void)
 	       "                 stdout as sha256sum prints them\n"
 	       "  --partial      export even when some classes have no image (classes.tsv and\n"
 	       "                 README.txt say which)\n"
-	       "  --force        replace an existing release at DIR\n");
+	       "  --force        replace an existing release at DIR\n"
+	       "SOURCE_DATE_EPOCH (unix seconds), when set, is the release time.\n");
 }
 
 /* The report of the released set beside the release (PKG_REPORT_FILE). */
@@ -72,6 +73,16 @@ int cmd_export(struct cli *c, int argc, char **argv)
 	}
 	if (!o.out)
 		return cli_usage("export", "--out DIR is required");
+	/* The reproducible-builds convention: one release time however often
+	 * and wherever the same content is exported (e.g. by tests comparing
+	 * two workspaces). */
+	const char *epoch = getenv("SOURCE_DATE_EPOCH");
+	long long t = 0;
+	if (epoch && *epoch) {
+		if (cli_parse_int("export", "SOURCE_DATE_EPOCH", epoch, 1, 253402300799LL, &t))
+			return EXIT_USAGE;
+		o.release_unix = t;
+	}
 	if (optind < argc)
 		return cli_usage("export", "unexpected argument '%s'", argv[optind]);
 	/* Room for the list of every empty class of a large set. */

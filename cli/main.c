@@ -15,6 +15,7 @@
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/fmt.h"
+#include "common/shell.h"
 
 volatile sig_atomic_t cli_stop;
 
@@ -44,6 +45,9 @@ static const struct command commands[] = {
 	{"audit", cmd_audit, "the whole history of one image: audit PATH|HASH|URL [--json]", 1, 0},
 	{"rebuild", cmd_rebuild, "re-fetch a release manifest into a workspace, creating it if need be: rebuild --manifest FILE", 0, 1},
 	{"eval", cmd_eval, "accuracy, calibration error and AURRA on a release: eval --model NAME DIR", 0, 1},
+	{"split", cmd_split, "hand pending work to part workspaces: split crawl|score --parts N [--by host|url] [--model NAME]", 1, 0},
+	{"merge", cmd_merge, "fold finished parts back into the workspace: merge DIR...", 1, 0},
+	{"slurm", cmd_slurm, "crawl or score as a Slurm job array over parts: slurm crawl|score|status|resubmit", 1, 1},
 };
 
 void cli_error(const char *fmt, ...)
@@ -166,17 +170,6 @@ static void usage(FILE *f)
 #define ARGS_MAX (1 << 20)     /* of the command line recorded in runs.args */
 #define ARGS_CUT " [cut: the command line is longer than 1 MiB]"
 
-/* Quotes one argument the way a shell would read it back. */
-static int quote_arg(const char *a, buf *out)
-{
-	if (*a && !strpbrk(a, " \t\n'\"\\$`*?![]{}()<>|&;#~"))
-		return buf_puts(out, a);
-	int rc = buf_puts(out, "'");
-	for (; *a && !rc; a++)
-		rc = *a == '\'' ? buf_puts(out, "'\\''") : buf_append(out, a, 1);
-	return rc ? rc : buf_puts(out, "'");
-}
-
 /* Joins argv into one line a shell would read back into out (initialised
  * with room for ARGS_MAX + the note). A longer line is cut at ARGS_MAX and
  * says so. 0, or NATADV_ENOMEM. */
@@ -189,7 +182,7 @@ static int join_args(int argc, char **argv, buf *out)
 		if (i)
 			rc = buf_puts(&line, " ");
 		if (!rc)
-			rc = quote_arg(argv[i], &line);
+			rc = shell_quote(argv[i], &line);
 	}
 	buf_reset(out);
 	if (!rc || rc == NATADV_ETOOBIG)

@@ -123,8 +123,10 @@ typedef struct filter_progress {
 } filter_progress;
 
 /* Scores every stored image that has no score for the model recorded as
- * model_id, whose weights are loaded in m. Resumable: each batch commits
- * with its rows. Returns 0, NATADV_EINTR when stop was set, or an error. */
+ * model_id, whose weights are loaded in m, and records on run run_id (when
+ * > 0) the GEMM kernels m runs (resnet_kernels). Resumable: each batch
+ * commits with its rows. Returns 0, NATADV_EINTR when stop was set, or an
+ * error. */
 int filter_score_run(store *s, int64_t run_id, const char *model_id, resnet *m,
                      const filter_score_opts *o, const volatile sig_atomic_t *stop,
                      void (*progress)(void *ctx, const filter_progress *p), void *ctx,

@@ -8,7 +8,7 @@
 # Prints each hit as FILE:LINE:TEXT under its rule and exits 1 if any.
 cd "$(dirname "$0")/.." || exit 1
 files=$(git ls-files '*.c' '*.h' 2>/dev/null || find . -name '*.[ch]' | sed 's|^\./||')
-lib=$(printf '%s\n' $files | grep -E '^(common|store|image|crawler|filter|packager|review)/')
+lib=$(printf '%s\n' $files | grep -E '^(common|store|image|crawler|filter|packager|review|slurm)/')
 status=0
 
 report() { # RULE HITS

@@ -5,7 +5,7 @@
 # Usage: scripts/install-deps.sh [build|test|bench|fuzz|coverage]
 set -eu
 build="build-essential pkg-config libcurl4-openssl-dev libsqlite3-dev libjpeg62-turbo-dev libpng-dev libopenblas-dev libxxhash-dev libjansson-dev libssl-dev libmicrohttpd-dev libarchive-dev"
-test="sqlite3 libjpeg-turbo-progs curl chromium nodejs npm universal-ctags"
+test="sqlite3 libjpeg-turbo-progs curl chromium nodejs npm universal-ctags slurm-wlm munge"
 fuzz="clang libclang-rt-14-dev"
 coverage="lcov"
 bench="nginx-light wget2 aria2 curl time bc python3-pil python3-skimage python3-torch python3-torchvision nodejs"

@@ -176,6 +176,12 @@ static int score_tags(store *s, json_t *scores, const char *hash)
 	return 0;
 }
 
+/* Where run r ran: its host, the part it was merged from, its Slurm job
+ * (a nested object "ran_on", null when none is known). */
+#define RAN_ON(r) r ".host AS \"ran_on.host\", " r ".part AS \"ran_on.part\", " \
+	r ".slurm_job_id AS \"ran_on.slurm_job_id\", " r ".slurm_array_job_id AS \"ran_on.slurm_array_job_id\", " \
+	r ".slurm_array_task_id AS \"ran_on.slurm_array_task_id\" "
+
 /* The sections of an image's history, in order: each one query of the
  * image's hash (the one parameter), its column aliases the JSON keys. */
 static const struct {
@@ -200,8 +206,8 @@ static const struct {
 	{"fetches",
 		"SELECT f.id, u.url, f.attempt, f.started_at, f.finished_at, f.http_status, f.final_url, "
 		"f.redirects AS redirects_json, f.content_type, f.declared_length, f.received_length, f.etag, "
-		"f.last_modified, f.headers, f.outcome, f.error, f.image_hash, f.run_id "
-		"FROM fetches f JOIN urls u ON u.id = f.url_id "
+		"f.last_modified, f.headers, f.outcome, f.error, f.image_hash, f.run_id, " RAN_ON("fr")
+		"FROM fetches f JOIN urls u ON u.id = f.url_id LEFT JOIN runs fr ON fr.id = f.run_id "
 		"WHERE f.url_id IN (SELECT url_id FROM image_tags WHERE image_hash = ?) ORDER BY f.url_id, f.id"},
 	/* robots.txt as fetched for those URLs' hosts: what allowed the fetch. */
 	{"robots",
@@ -212,8 +218,8 @@ static const struct {
 		"SELECT m.name AS model, m.arch AS model_arch, sc.model_id, sc.status, sc.error, sc.pred_1k, "
 		"c.wnid AS pred_1k_wnid, " CLASS_NAME("c") " AS pred_1k_name, sc.prob_1k, sc.pred_subset_wnid, "
 		CLASS_NAME("cs") " AS pred_subset_name, sc.prob_subset, sc.top5 AS top5_json, "
-		"sc.fast_decode AS fast_decode_bool, sc.scored_at, sc.run_id "
-		"FROM scores sc JOIN models m ON m.id = sc.model_id LEFT JOIN classes c ON c.index_1k = sc.pred_1k AND m.classes = 1000 "
+		"sc.fast_decode AS fast_decode_bool, sc.scored_at, sc.run_id, " RAN_ON("sr")
+		"FROM scores sc JOIN models m ON m.id = sc.model_id LEFT JOIN runs sr ON sr.id = sc.run_id LEFT JOIN classes c ON c.index_1k = sc.pred_1k AND m.classes = 1000 "
 		"LEFT JOIN classes cs ON cs.wnid = sc.pred_subset_wnid "
 		"WHERE sc.image_hash = ? ORDER BY sc.scored_at, m.name"},
 	{"selections",

@@ -126,7 +126,8 @@ int store_frontier_scan(store *s, int64_t after_id, double now, int limit,
 {
 	sqlite3_stmt *st = store_stmt(s, ST_SCAN,
 		"SELECT id, url, host, attempts FROM urls WHERE state = 'pending' AND id > ? "
-		"AND next_attempt_at <= ? ORDER BY id LIMIT ?");
+		"AND next_attempt_at <= ? AND NOT EXISTS (SELECT 1 FROM split_urls x WHERE x.url_id = urls.id) "
+		"ORDER BY id LIMIT ?");
 	if (!st)
 		return -NATADV_EDB;
 	sqlite3_bind_int64(st, 1, after_id);
@@ -153,16 +154,20 @@ int store_frontier_scan(store *s, int64_t after_id, double now, int limit,
 
 int store_frontier_next_due(store *s, double *t)
 {
+	/* In due order, the first url no part holds (see store/parts.h):
+	 * a url out in a part is the part's to fetch. */
 	sqlite3_stmt *st = store_stmt(s, ST_NEXT_DUE,
-		"SELECT min(next_attempt_at) FROM urls INDEXED BY urls_due WHERE state = 'pending'");
+		"SELECT next_attempt_at FROM urls INDEXED BY urls_due WHERE state = 'pending' "
+		"AND NOT EXISTS (SELECT 1 FROM split_urls x WHERE x.url_id = urls.id) ORDER BY next_attempt_at LIMIT 1");
 	if (!st)
 		return NATADV_EDB;
-	if (sqlite3_step(st) != SQLITE_ROW)
-		return store_dberr(s, "cannot read the frontier");
-	if (sqlite3_column_type(st, 0) == SQLITE_NULL) {
+	int step = sqlite3_step(st);
+	if (step == SQLITE_DONE) {
 		sqlite3_reset(st);
 		return NATADV_ENOTFOUND;
 	}
+	if (step != SQLITE_ROW)
+		return store_dberr(s, "cannot read the frontier");
 	*t = sqlite3_column_double(st, 0);
 	sqlite3_reset(st);
 	return 0;

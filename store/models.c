@@ -213,8 +213,10 @@ int store_unscored_scan(store *s, const char *model_id, const char *after, int l
                         void (*cb)(void *ctx, const char *hash), void *ctx)
 {
 	sqlite3_stmt *st = store_stmt(s, ST_UNSCORED,
-		"SELECT i.hash FROM images i WHERE i.hash > ? AND NOT EXISTS "
-		"(SELECT 1 FROM scores c WHERE c.image_hash = i.hash AND c.model_id = ?) ORDER BY i.hash LIMIT ?");
+		"SELECT i.hash FROM images i WHERE i.hash > ?1 AND NOT EXISTS "
+		"(SELECT 1 FROM scores c WHERE c.image_hash = i.hash AND c.model_id = ?2) "
+		"AND NOT EXISTS (SELECT 1 FROM split_images x WHERE x.image_hash = i.hash AND x.model_id = ?2) "
+		"ORDER BY i.hash LIMIT ?3");
 	if (!st)
 		return -NATADV_EDB;
 	store_bind_text(st, 1, after ? after : "");
@@ -237,7 +239,8 @@ int store_count_unscored(store *s, const char *model_id, int64_t *n)
 {
 	sqlite3_stmt *st = store_stmt(s, ST_COUNT_UNSCORED,
 		"SELECT count(*) FROM images i WHERE NOT EXISTS "
-		"(SELECT 1 FROM scores c WHERE c.image_hash = i.hash AND c.model_id = ?)");
+		"(SELECT 1 FROM scores c WHERE c.image_hash = i.hash AND c.model_id = ?1) "
+		"AND NOT EXISTS (SELECT 1 FROM split_images x WHERE x.image_hash = i.hash AND x.model_id = ?1)");
 	if (!st)
 		return NATADV_EDB;
 	store_bind_text(st, 1, model_id);

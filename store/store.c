@@ -244,7 +244,9 @@ static const struct migration migrations[] = {
 	{"schema/004_select_review_release.sql", NULL},
 	{"schema/005_discover.sql", NULL},
 	{"schema/006_attribution.sql", NULL},
-	{"schema/009_report.sql", NULL},
+	{"schema/008_parts.sql", NULL},
+	{"schema/009_kernels.sql", NULL},
+	{"schema/010_report.sql", NULL},
 };
 
 int store_schema_latest(void)
@@ -385,19 +387,35 @@ int store_integrity_check(store *s)
 
 /* ---- runs ---- */
 
+/* Binds environment variable name's value, or NULL when unset or empty. */
+static void bind_env(sqlite3_stmt *st, int i, const char *name)
+{
+	const char *v = getenv(name);
+	store_bind_text(st, i, v && *v ? v : NULL);
+}
+
 int store_run_begin(store *s, const char *command, const char *args, int64_t *run_id)
 {
 	sqlite3_stmt *st = store_stmt(s, ST_RUN_BEGIN,
-		"INSERT INTO runs(command, args, version, pid, started_at) VALUES(?, ?, ?, ?, ?)");
+		"INSERT INTO runs(command, args, version, pid, started_at, host, slurm_job_id, slurm_array_job_id, "
+		"slurm_array_task_id) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)");
 	if (!st)
 		return NATADV_EDB;
-	char now[32];
+	char now[32], host[256];
 	time_iso(time_now(), now);
+	if (gethostname(host, sizeof host) != 0)
+		host[0] = '\0';
+	host[sizeof host - 1] = '\0';
 	store_bind_text(st, 1, command);
 	store_bind_text(st, 2, args);
 	store_bind_text(st, 3, NATADV_VERSION);
 	sqlite3_bind_int64(st, 4, (sqlite3_int64)getpid());
 	store_bind_text(st, 5, now);
+	store_bind_text(st, 6, host[0] ? host : NULL);
+	/* Where a scheduler ran it: an audit of a merged part names the job. */
+	bind_env(st, 7, "SLURM_JOB_ID");
+	bind_env(st, 8, "SLURM_ARRAY_JOB_ID");
+	bind_env(st, 9, "SLURM_ARRAY_TASK_ID");
 	if (sqlite3_step(st) != SQLITE_DONE)
 		return store_dberr(s, "cannot record run");
 	*run_id = sqlite3_last_insert_rowid(s->db);
@@ -417,6 +435,18 @@ int store_run_end(store *s, int64_t run_id, int status)
 	sqlite3_bind_int64(st, 3, run_id);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		return store_dberr(s, "cannot record end of run");
+	return 0;
+}
+
+int store_run_set_kernels(store *s, int64_t run_id, const char *kernels)
+{
+	sqlite3_stmt *st = store_stmt(s, ST_RUN_KERNELS, "UPDATE runs SET gemm_kernels = ? WHERE id = ?");
+	if (!st)
+		return NATADV_EDB;
+	store_bind_text(st, 1, kernels);
+	sqlite3_bind_int64(st, 2, run_id);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		return store_dberr(s, "cannot record the run's kernels");
 	return 0;
 }
 

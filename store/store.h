@@ -48,10 +48,15 @@ int store_integrity_check(store *s);
 
 /* ---- runs: every invocation of natadv ---- */
 
-/* Records the start of a run; *run_id receives its id. */
+/* Records the start of a run with the host it runs on and, when set,
+ * $SLURM_JOB_ID, $SLURM_ARRAY_JOB_ID and $SLURM_ARRAY_TASK_ID; *run_id
+ * receives its id. */
 int store_run_begin(store *s, const char *command, const char *args, int64_t *run_id);
 /* Records the end of run_id with exit status. */
 int store_run_end(store *s, int64_t run_id, int status);
+/* Records on run run_id the GEMM kernels its scoring ran on (gemm_kernels:
+ * "avx512", "avx2" or "generic"). 0 or NATADV_EDB. */
+int store_run_set_kernels(store *s, int64_t run_id, const char *kernels);
 
 /* ---- classes ---- */
 
@@ -102,12 +107,13 @@ typedef struct store_pending {
 } store_pending;
 
 /* Calls cb for up to limit pending URLs with id > after_id that are due at
- * time now, in id order; strings valid during cb. Returns the number seen
+ * time now and out in no part (store/parts.h), in id order; strings valid
+ * during cb. Returns the number seen
  * (>= 0) or a negative NATADV code. */
 int store_frontier_scan(store *s, int64_t after_id, double now, int limit,
                         void (*cb)(void *ctx, const store_pending *p), void *ctx);
-/* Sets *t to the earliest next_attempt_at of a pending URL and returns 0,
- * or returns NATADV_ENOTFOUND when nothing is pending. */
+/* Sets *t to the earliest next_attempt_at of a pending URL out in no part
+ * and returns 0, or returns NATADV_ENOTFOUND when there is none. */
 int store_frontier_next_due(store *s, double *t);
 /* Postpones a pending URL to next_attempt_at without counting an attempt
  * (its host's robots.txt could not be had yet); why goes to last_error. */
@@ -218,10 +224,11 @@ int store_models_each(store *s, void (*cb)(void *ctx, const store_model *m), voi
 int store_model_path(store *s, const char *id, buf *out);
 
 /* Calls cb for up to limit images with hash > after (in hash order) that
- * have no score for model_id; returns how many (>= 0) or a negative code. */
+ * have no score for model_id and are out in no part for it; returns how many (>= 0) or a negative code. */
 int store_unscored_scan(store *s, const char *model_id, const char *after, int limit,
                         void (*cb)(void *ctx, const char *hash), void *ctx);
-/* Sets *n to the number of images without a score for model_id. */
+/* Sets *n to the number of images without a score for model_id that are
+ * out in no part for it. */
 int store_count_unscored(store *s, const char *model_id, int64_t *n);
 /* Calls cb with each distinct class an image is tagged with. */
 int store_image_classes(store *s, const char *hash, void (*cb)(void *ctx, const char *wnid), void *ctx);

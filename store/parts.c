@@ -1,0 +1,660 @@
+/* parts.c — split and merge in SQL: a part workspace is ATTACHed as 'p' and
+ * filled, or read back, with INSERT … SELECT, so a part of 100,000 rows is a
+ * handful of statements. The rules are in parts.h. Blobs move by hard link
+ * (the part keeps its own, so a merge can run again), copied only across
+ * file systems. */
+#include "store_internal.h"
+#include "store/parts.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/err.h"
+#include "common/timeutil.h"
+
+int store_workspace_uuid(store *s, char uuid[33])
+{
+	sqlite3_stmt *st = store_sql(s, "SELECT uuid FROM main.workspace WHERE id = 1");
+	if (!st)
+		return NATADV_EDB;
+	int step = sqlite3_step(st);
+	if (step != SQLITE_ROW) {
+		int rc = step == SQLITE_DONE ? store_fail(s, NATADV_EDB, "workspace '%s' has no uuid", s->dir)
+		                             : store_dberr(s, "cannot read the workspace uuid");
+		sqlite3_reset(st);
+		return rc;
+	}
+	snprintf(uuid, 33, "%s", (const char *)sqlite3_column_text(st, 0));
+	sqlite3_reset(st);
+	return 0;
+}
+
+int store_split_urls_each(store *s, int (*cb)(void *ctx, int64_t url_id, const char *host), void *ctx)
+{
+	sqlite3_stmt *st = store_sql(s,
+		"SELECT u.id, u.host FROM urls u WHERE u.state = 'pending' "
+		"AND NOT EXISTS (SELECT 1 FROM split_urls x WHERE x.url_id = u.id) ORDER BY u.id");
+	if (!st)
+		return NATADV_EDB;
+	int step, r = 0;
+	while (!r && (step = sqlite3_step(st)) == SQLITE_ROW)
+		r = cb(ctx, sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 1));
+	if (!r && step != SQLITE_DONE)
+		r = store_dberr(s, "cannot read pending urls");
+	sqlite3_reset(st);
+	return r;
+}
+
+int store_split_images_each(store *s, const char *model_id, int (*cb)(void *ctx, const char *hash), void *ctx)
+{
+	sqlite3_stmt *st = store_sql(s,
+		"SELECT i.hash FROM images i WHERE NOT EXISTS "
+		"(SELECT 1 FROM scores c WHERE c.image_hash = i.hash AND c.model_id = ?1) "
+		"AND NOT EXISTS (SELECT 1 FROM split_images x WHERE x.image_hash = i.hash AND x.model_id = ?1) "
+		"ORDER BY i.hash");
+	if (!st)
+		return NATADV_EDB;
+	store_bind_text(st, 1, model_id);
+	int step, r = 0;
+	while (!r && (step = sqlite3_step(st)) == SQLITE_ROW)
+		r = cb(ctx, (const char *)sqlite3_column_text(st, 0));
+	if (!r && step != SQLITE_DONE)
+		r = store_dberr(s, "cannot read unscored images");
+	sqlite3_reset(st);
+	return r;
+}
+
+int store_split_add(store *s, const store_split *sp, int64_t *split_id)
+{
+	char now[32];
+	time_iso(time_now(), now);
+	sqlite3_stmt *st = store_sql(s,
+		"INSERT INTO splits(stage, by, model_id, parts, out_dir, created_at, run_id) VALUES(?, ?, ?, ?, ?, ?, ?)");
+	if (!st)
+		return NATADV_EDB;
+	store_bind_text(st, 1, sp->stage);
+	store_bind_text(st, 2, sp->by);
+	store_bind_text(st, 3, sp->model_id);
+	sqlite3_bind_int(st, 4, sp->parts);
+	store_bind_text(st, 5, sp->out_dir);
+	store_bind_text(st, 6, now);
+	if (sp->run_id > 0)
+		sqlite3_bind_int64(st, 7, sp->run_id);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		return store_dberr(s, "cannot record split");
+	*split_id = sqlite3_last_insert_rowid(s->db);
+	return 0;
+}
+
+/* ---- statements with named parameters ---- */
+
+/* The values a split or merge statement may name. */
+struct params {
+	int64_t roff, foff, run, split, part;
+	const char *label, *model, *now, *uuid, *dir;
+};
+
+/* Runs sql (a string literal, cached) with its named parameters bound from
+ * pr; *changes (may be NULL) gets the rows it changed. */
+static int run_sql(store *s, const char *sql, const struct params *pr, int64_t *changes, const char *what)
+{
+	sqlite3_stmt *st = store_sql(s, sql);
+	if (!st)
+		return NATADV_EDB;
+	int n = sqlite3_bind_parameter_count(st);
+	for (int i = 1; i <= n; i++) {
+		const char *name = sqlite3_bind_parameter_name(st, i);
+		if (!name)
+			continue;
+		if (!strcmp(name, ":roff")) sqlite3_bind_int64(st, i, pr->roff);
+		else if (!strcmp(name, ":foff")) sqlite3_bind_int64(st, i, pr->foff);
+		else if (!strcmp(name, ":run")) sqlite3_bind_int64(st, i, pr->run);
+		else if (!strcmp(name, ":split")) sqlite3_bind_int64(st, i, pr->split);
+		else if (!strcmp(name, ":part")) sqlite3_bind_int64(st, i, pr->part);
+		else if (!strcmp(name, ":label")) store_bind_text(st, i, pr->label);
+		else if (!strcmp(name, ":model")) store_bind_text(st, i, pr->model);
+		else if (!strcmp(name, ":now")) store_bind_text(st, i, pr->now);
+		else if (!strcmp(name, ":uuid")) store_bind_text(st, i, pr->uuid);
+		else if (!strcmp(name, ":dir")) store_bind_text(st, i, pr->dir);
+	}
+	int step = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (step != SQLITE_DONE && step != SQLITE_ROW) {
+		char why[256];
+		snprintf(why, sizeof why, "cannot %s", what);
+		return store_dberr(s, why);
+	}
+	if (changes)
+		*changes = sqlite3_changes64(s->db);
+	return 0;
+}
+
+/* Runs a one-row, one-column integer query; *v gets it (0 for NULL). */
+static int query_int(store *s, const char *sql, const struct params *pr, int64_t *v, const char *what)
+{
+	sqlite3_stmt *st = store_sql(s, sql);
+	if (!st)
+		return NATADV_EDB;
+	if (sqlite3_bind_parameter_count(st) > 0)
+		store_bind_text(st, 1, pr->model);
+	int step = sqlite3_step(st);
+	*v = step == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	sqlite3_reset(st);
+	if (step != SQLITE_ROW) {
+		char why[256];
+		snprintf(why, sizeof why, "cannot %s", what);
+		return store_dberr(s, why);
+	}
+	return 0;
+}
+
+/* Attaches the workspace database in dir as 'p' (outside any transaction),
+ * opening it first through store_open so that it is migrated. */
+static int attach(store *s, const char *dir)
+{
+	char err[1024];
+	store *part = NULL;
+	int rc = store_open(dir, &part, err, sizeof err);
+	store_close(part);
+	if (rc)
+		return store_fail(s, rc, "%s", err);
+	char path[4200];
+	snprintf(path, sizeof path, "%s/natadv.db", dir);
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(s->db, "ATTACH DATABASE ? AS p", -1, &st, NULL) != SQLITE_OK)
+		return store_dberr(s, "cannot attach a part");
+	sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);
+	int step = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (step != SQLITE_DONE)
+		return store_fail(s, NATADV_EDB, "cannot open part '%s': %s", dir, sqlite3_errmsg(s->db));
+	/* Bulk copies: a page cache that holds the indexes being written
+	 * (SQLite's default 2 MB makes each insert read pages back). */
+	return store_exec(s, "PRAGMA main.cache_size = -262144; PRAGMA p.cache_size = -65536;");
+}
+
+static void detach(store *s)
+{
+	sqlite3_exec(s->db, "DETACH DATABASE p", NULL, NULL, NULL);
+}
+
+/* ---- blobs and weights between workspaces ---- */
+
+/* Copies the file src to dst through a temporary file renamed into place. */
+static int copy_file(const char *src, const char *dst)
+{
+	char tmp[4400];
+	snprintf(tmp, sizeof tmp, "%s.%ld.tmp", dst, (long)getpid());
+	int in = open(src, O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		return -1;
+	int out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+	if (out < 0) {
+		close(in);
+		return -1;
+	}
+	char b[65536];
+	ssize_t n = 0;
+	int rc = 0;
+	while (!rc && (n = read(in, b, sizeof b)) != 0) {
+		if (n < 0) {
+			if (errno != EINTR)
+				rc = -1;
+			continue;
+		}
+		for (ssize_t off = 0; !rc && off < n;) {
+			ssize_t w = write(out, b + off, (size_t)(n - off));
+			if (w < 0 && errno != EINTR)
+				rc = -1;
+			else if (w > 0)
+				off += w;
+		}
+	}
+	close(in);
+	if (close(out) != 0 || rc || rename(tmp, dst) != 0) {
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+/* Puts the file src at dst (its folder made if need be): a hard link, or a
+ * copy across file systems. *how: 0 there already, 1 linked, 2 copied. */
+static int link_or_copy(store *s, const char *src, const char *dst, int *how)
+{
+	*how = 0;
+	if (link(src, dst) == 0) {
+		*how = 1;
+		return 0;
+	}
+	if (errno == ENOENT && access(src, F_OK) == 0) {
+		char dir[4400];
+		snprintf(dir, sizeof dir, "%s", dst);
+		char *slash = strrchr(dir, '/');
+		if (slash) {
+			*slash = '\0';
+			if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+				return store_fail(s, NATADV_EIO, "cannot create '%s': %s", dir, strerror(errno));
+		}
+		if (link(src, dst) == 0) {
+			*how = 1;
+			return 0;
+		}
+	}
+	if (errno == EEXIST || (errno == ENOENT && access(dst, F_OK) == 0))
+		return 0; /* there already (the part's own copy may be gone) */
+	if (errno != EXDEV && errno != EPERM && errno != EMLINK)
+		return store_fail(s, NATADV_EIO, "cannot link '%s' to '%s': %s", src, dst, strerror(errno));
+	if (copy_file(src, dst) != 0)
+		return store_fail(s, NATADV_EIO, "cannot copy '%s' to '%s': %s", src, dst, strerror(errno));
+	*how = 2;
+	return 0;
+}
+
+/* Blob paths of both stores, reused from blob to blob. */
+struct blob_scratch {
+	buf a, b;
+	int64_t linked, copied;
+};
+
+static void scratch_init(struct blob_scratch *x)
+{
+	buf_init(&x->a, 8192);
+	buf_init(&x->b, 8192);
+	x->linked = x->copied = 0;
+}
+
+static void scratch_release(struct blob_scratch *x)
+{
+	buf_release(&x->a);
+	buf_release(&x->b);
+}
+
+/* Links the blob hex from the objects folder from into to; counts how. */
+static int blob_move(store *s, const char *from, const char *to, const char *hex, struct blob_scratch *x)
+{
+	buf_reset(&x->a);
+	buf_reset(&x->b);
+	if (blob_path(from, hex ? hex : "", &x->a) || blob_path(to, hex, &x->b))
+		return store_fail(s, NATADV_EINVAL, "bad blob name '%s'", hex ? hex : "");
+	int how = 0, rc = link_or_copy(s, buf_cstr(&x->a), buf_cstr(&x->b), &how);
+	x->linked += how == 1;
+	x->copied += how == 2;
+	return rc;
+}
+
+/* ---- split: writing a part ---- */
+
+static int pick_load(store *s, const store_part *p)
+{
+	int rc = store_exec(s, "CREATE TEMP TABLE IF NOT EXISTS pick_ids(id INTEGER PRIMARY KEY);"
+	                       "CREATE TEMP TABLE IF NOT EXISTS pick_hashes(hash TEXT PRIMARY KEY) WITHOUT ROWID;"
+	                       "DELETE FROM temp.pick_ids; DELETE FROM temp.pick_hashes;");
+	sqlite3_stmt *st = rc ? NULL : store_sql(s, p->url_ids ? "INSERT INTO temp.pick_ids(id) VALUES(?)"
+	                                                       : "INSERT INTO temp.pick_hashes(hash) VALUES(?)");
+	if (!rc && !st)
+		rc = NATADV_EDB;
+	for (size_t i = 0; !rc && i < p->n; i++) {
+		sqlite3_reset(st);
+		if (p->url_ids)
+			sqlite3_bind_int64(st, 1, p->url_ids[i]);
+		else
+			store_bind_text(st, 1, p->hashes[i]);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			rc = store_dberr(s, "cannot list a part's work");
+	}
+	if (st)
+		sqlite3_reset(st);
+	return rc;
+}
+
+/* The class sets, then the stage's work, into the attached part. */
+static int part_fill(store *s, const store_part *p, const struct params *pr)
+{
+	int crawl = !strcmp(p->stage, "crawl");
+	int64_t have = 0;
+	int rc = query_int(s, "SELECT (SELECT count(*) FROM p.urls) + (SELECT count(*) FROM p.images)", pr, &have,
+	                   "read the part");
+	if (!rc && have > 0)
+		return store_fail(s, NATADV_EEXIST, "part '%s' holds work already", p->dir);
+	if (!rc)
+		rc = run_sql(s, "INSERT INTO p.classes(wnid, index_1k, names) SELECT wnid, index_1k, names "
+		                "FROM main.classes WHERE true ON CONFLICT DO NOTHING", pr, NULL, "copy classes");
+	if (!rc)
+		rc = run_sql(s, "INSERT INTO p.class_sets(name, version, created_at, based_on) "
+		                "SELECT name, version, created_at, based_on FROM main.class_sets WHERE true "
+		                "ON CONFLICT DO NOTHING", pr, NULL, "copy class sets");
+	if (!rc)
+		rc = run_sql(s, "INSERT INTO p.class_set_members(set_name, set_index, wnid) "
+		                "SELECT set_name, set_index, wnid FROM main.class_set_members WHERE true "
+		                "ON CONFLICT DO NOTHING", pr, NULL, "copy class sets");
+	if (!rc && crawl)
+		rc = run_sql(s, "INSERT INTO p.queries(id, source, query, wnid, issued_at) "
+		                "SELECT q.id, q.source, q.query, q.wnid, q.issued_at FROM main.queries q WHERE q.id IN "
+		                "(SELECT t.query_id FROM temp.pick_ids k JOIN main.url_tags t ON t.url_id = k.id)",
+		             pr, NULL, "copy queries");
+	if (!rc && crawl)
+		rc = run_sql(s, "INSERT INTO p.urls(id, url, host, state, attempts, next_attempt_at, last_error, "
+		                "added_at) SELECT u.id, u.url, u.host, u.state, u.attempts, u.next_attempt_at, "
+		                "u.last_error, u.added_at FROM temp.pick_ids k JOIN main.urls u ON u.id = k.id",
+		             pr, NULL, "copy urls");
+	if (!rc && crawl)
+		rc = run_sql(s, "INSERT INTO p.url_tags(url_id, wnid, source, query_id, page_url, license, author, "
+		                "added_at, title, source_id, license_raw, seed_ref, api_request_id, attribution) "
+		                "SELECT t.url_id, t.wnid, t.source, t.query_id, t.page_url, t.license, t.author, "
+		                "t.added_at, t.title, t.source_id, t.license_raw, t.seed_ref, t.api_request_id, "
+		                "t.attribution FROM temp.pick_ids k JOIN main.url_tags t ON t.url_id = k.id",
+		             pr, NULL, "copy url tags");
+	if (crawl || rc)
+		return rc;
+	rc = run_sql(s, "INSERT INTO p.models(id, name, arch, classes, bytes, source_url, preprocessing, added_at) "
+	                "SELECT id, name, arch, classes, bytes, source_url, preprocessing, added_at "
+	                "FROM main.models WHERE id = :model", pr, NULL, "copy the model");
+	if (!rc)
+		rc = run_sql(s, "INSERT INTO p.images(hash, sha256, bytes, format, width, height, phash, first_seen) "
+		                "SELECT i.hash, i.sha256, i.bytes, i.format, i.width, i.height, i.phash, i.first_seen "
+		                "FROM temp.pick_hashes k JOIN main.images i ON i.hash = k.hash", pr, NULL, "copy images");
+	if (!rc)
+		rc = run_sql(s, "INSERT INTO p.urls(id, url, host, state, attempts, next_attempt_at, last_error, "
+		                "image_hash, added_at) SELECT u.id, u.url, u.host, u.state, u.attempts, "
+		                "u.next_attempt_at, u.last_error, "
+		                "CASE WHEN u.image_hash IN (SELECT hash FROM temp.pick_hashes) THEN u.image_hash END, "
+		                "u.added_at FROM main.urls u WHERE u.id IN (SELECT t.url_id FROM temp.pick_hashes k "
+		                "JOIN main.image_tags t ON t.image_hash = k.hash)", pr, NULL, "copy urls");
+	if (!rc)
+		rc = run_sql(s, "INSERT INTO p.image_tags(image_hash, wnid, url_id) SELECT t.image_hash, t.wnid, "
+		                "t.url_id FROM temp.pick_hashes k JOIN main.image_tags t ON t.image_hash = k.hash",
+		             pr, NULL, "copy image tags");
+	return rc;
+}
+
+/* The split_parts row and the marks of its work, in main. */
+static int part_mark(store *s, const store_part *p, const struct params *pr)
+{
+	int64_t n = 0;
+	int rc = run_sql(s, "INSERT INTO main.split_parts(split_id, part, uuid, dir, items, created_at) "
+	                    "VALUES(:split, :part, :uuid, :dir, (SELECT count(*) FROM temp.pick_ids) + "
+	                    "(SELECT count(*) FROM temp.pick_hashes), :now)", pr, NULL, "record the part");
+	if (!rc && p->url_ids)
+		rc = run_sql(s, "INSERT OR IGNORE INTO main.split_urls(url_id, split_id, part) "
+		                "SELECT id, :split, :part FROM temp.pick_ids", pr, &n, "mark urls");
+	else if (!rc)
+		rc = run_sql(s, "INSERT OR IGNORE INTO main.split_images(image_hash, model_id, split_id, part) "
+		                "SELECT hash, :model, :split, :part FROM temp.pick_hashes", pr, &n, "mark images");
+	if (!rc && (size_t)n != p->n)
+		rc = store_fail(s, NATADV_EEXIST, "%zu of part %d's items are out in another part already",
+		                p->n - (size_t)n, p->part);
+	return rc;
+}
+
+/* Links the part's blobs and the model's weights into its folder. */
+static int part_files(store *s, const store_part *p)
+{
+	char objdir[4200], src[4400], dst[4400];
+	snprintf(objdir, sizeof objdir, "%s/objects", p->dir);
+	struct blob_scratch x;
+	scratch_init(&x);
+	int how, rc = 0;
+	for (size_t i = 0; !rc && i < p->n; i++)
+		rc = blob_move(s, s->objdir, objdir, p->hashes[i], &x);
+	scratch_release(&x);
+	snprintf(src, sizeof src, "%s/models/%s.safetensors", s->dir, p->model_id);
+	snprintf(dst, sizeof dst, "%s/models/%s.safetensors", p->dir, p->model_id);
+	if (!rc)
+		rc = link_or_copy(s, src, dst, &how);
+	return rc;
+}
+
+int store_part_write(store *s, const store_part *p)
+{
+	if ((!p->url_ids) == (!p->hashes) || (p->hashes && !p->model_id))
+		return store_fail(s, NATADV_EINVAL, "a part holds urls or images (with a model)");
+	char now[32];
+	time_iso(time_now(), now);
+	struct params pr = {.split = p->split_id, .part = p->part, .model = p->model_id, .now = now,
+	                    .uuid = p->uuid, .dir = p->dir};
+	int rc = attach(s, p->dir);
+	if (rc)
+		return rc;
+	if (p->hashes)
+		rc = part_files(s, p);
+	if (!rc)
+		rc = store_exec(s, "BEGIN");
+	if (!rc)
+		rc = pick_load(s, p);
+	if (!rc)
+		rc = part_mark(s, p, &pr);
+	if (!rc)
+		rc = part_fill(s, p, &pr);
+	if (!rc)
+		rc = store_commit(s);
+	if (rc)
+		store_rollback(s);
+	detach(s);
+	return rc;
+}
+
+/* ---- merge ---- */
+
+/* Reads which part of which split the attached part is. */
+static int merge_find(store *s, const char *dir, struct params *pr, store_merge_result *r, char model[65])
+{
+	sqlite3_stmt *st = store_sql(s,
+		"SELECT sp.split_id, sp.part, sp.merged_at IS NOT NULL, sl.stage, sl.model_id, sl.out_dir, "
+		"(SELECT uuid FROM p.workspace) FROM p.workspace w "
+		"LEFT JOIN main.split_parts sp ON sp.uuid = w.uuid LEFT JOIN main.splits sl ON sl.id = sp.split_id");
+	if (!st)
+		return NATADV_EDB;
+	int rc = 0, step = sqlite3_step(st);
+	if (step != SQLITE_ROW)
+		rc = step == SQLITE_DONE ? store_fail(s, NATADV_ENOTFOUND, "'%s' has no workspace uuid", dir)
+		                         : store_dberr(s, "cannot read the part");
+	else if (sqlite3_column_type(st, 0) == SQLITE_NULL)
+		rc = store_fail(s, NATADV_ENOTFOUND, "'%s' (workspace %s) is not a part of this workspace", dir,
+		                (const char *)sqlite3_column_text(st, 6));
+	if (!rc) {
+		pr->split = sqlite3_column_int64(st, 0);
+		pr->part = sqlite3_column_int64(st, 1);
+		r->already = sqlite3_column_int(st, 2);
+		snprintf(r->stage, sizeof r->stage, "%s", (const char *)sqlite3_column_text(st, 3));
+		snprintf(model, 65, "%s", sqlite3_column_text(st, 4) ? (const char *)sqlite3_column_text(st, 4) : "");
+		const char *out = (const char *)sqlite3_column_text(st, 5);
+		const char *base = strrchr(out, '/');
+		snprintf(r->label, sizeof r->label, "%s/part-%04d", base ? base + 1 : out, (int)pr->part);
+	}
+	sqlite3_reset(st);
+	return rc;
+}
+
+/* Links into s the blobs of the attached part's images s does not have. */
+static int link_blobs(store *s, const char *dir, int64_t *linked, int64_t *copied)
+{
+	char objdir[4200];
+	snprintf(objdir, sizeof objdir, "%s/objects", dir);
+	sqlite3_stmt *st = store_sql(s, "SELECT hash FROM p.images pi WHERE NOT EXISTS "
+	                                "(SELECT 1 FROM main.images i WHERE i.hash = pi.hash)");
+	if (!st)
+		return NATADV_EDB;
+	struct blob_scratch x;
+	scratch_init(&x);
+	int step, rc = 0;
+	while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW)
+		rc = blob_move(s, objdir, s->objdir, (const char *)sqlite3_column_text(st, 0), &x);
+	if (!rc && step != SQLITE_DONE)
+		rc = store_dberr(s, "cannot read the part's images");
+	sqlite3_reset(st);
+	*linked += x.linked;
+	*copied += x.copied;
+	scratch_release(&x);
+	return rc;
+}
+
+int store_part_link_blobs(store *s, const char *dir, int64_t *linked, int64_t *copied)
+{
+	int rc = attach(s, dir);
+	if (!rc)
+		rc = link_blobs(s, dir, linked, copied);
+	detach(s);
+	return rc;
+}
+
+/* Links the blobs, then makes the new links durable before rows refer to
+ * them (none new: they were linked and synced beforehand). */
+static int merge_blobs(store *s, const char *dir, store_merge_result *r)
+{
+	int rc = link_blobs(s, dir, &r->blobs_linked, &r->blobs_copied);
+	if (!rc && r->blobs_linked + r->blobs_copied > 0 && blob_sync(s->objdir) != 0)
+		rc = store_fail(s, NATADV_EIO, "cannot sync '%s'", s->objdir);
+	return rc;
+}
+
+/* Runs, queries, images and urls: the rows others refer to. */
+static int merge_rows_first(store *s, const struct params *pr, store_merge_result *r)
+{
+	int rc = run_sql(s,
+		"INSERT INTO main.runs(id, command, args, version, pid, started_at, finished_at, status, host, "
+		"slurm_job_id, slurm_array_job_id, slurm_array_task_id, part, part_run_id, merge_run_id, gemm_kernels) "
+		"SELECT id + :roff, command, args, version, pid, started_at, finished_at, status, host, slurm_job_id, "
+		"slurm_array_job_id, slurm_array_task_id, :label, id, :run, gemm_kernels FROM p.runs ORDER BY id",
+		pr, &r->runs, "merge runs");
+	if (!rc)
+		rc = run_sql(s, "INSERT INTO main.queries(source, query, wnid, issued_at, run_id) "
+		                "SELECT source, query, wnid, issued_at, run_id + :roff FROM p.queries WHERE true "
+		                "ON CONFLICT DO NOTHING", pr, NULL, "merge queries");
+	if (!rc)
+		rc = run_sql(s, "INSERT INTO main.images(hash, sha256, bytes, format, width, height, phash, first_seen, "
+		                "first_fetch_id) SELECT hash, sha256, bytes, format, width, height, phash, first_seen, "
+		                "first_fetch_id + :foff FROM p.images WHERE true ON CONFLICT DO NOTHING",
+		             pr, &r->new_images, "merge images");
+	if (!rc)
+		rc = run_sql(s, "INSERT INTO main.urls(url, host, state, attempts, next_attempt_at, last_error, "
+		                "image_hash, added_at, run_id) SELECT url, host, state, attempts, next_attempt_at, "
+		                "last_error, image_hash, added_at, run_id + :roff FROM p.urls WHERE true "
+		                "ON CONFLICT DO NOTHING", pr, &r->new_urls, "merge urls");
+	if (!rc)
+		rc = store_exec(s, "CREATE TEMP TABLE IF NOT EXISTS merge_urls(pid INTEGER PRIMARY KEY, wid INTEGER);"
+		                   "DELETE FROM temp.merge_urls;");
+	if (!rc)
+		rc = run_sql(s, "INSERT INTO temp.merge_urls(pid, wid) SELECT pu.id, wu.id FROM p.urls pu "
+		                "JOIN main.urls wu ON wu.url = pu.url", pr, NULL, "map urls");
+	return rc;
+}
+
+/* What refers to urls, images and runs. */
+static int merge_rows_then(store *s, const struct params *pr, store_merge_result *r)
+{
+	int rc = run_sql(s,
+		"INSERT INTO main.url_tags(url_id, wnid, source, query_id, page_url, license, author, added_at, "
+		"run_id, title, source_id, license_raw, seed_ref, attribution) "
+		"SELECT m.wid, t.wnid, t.source, (SELECT wq.id FROM p.queries pq JOIN main.queries wq "
+		"ON wq.source = pq.source AND wq.query = pq.query AND wq.wnid IS pq.wnid WHERE pq.id = t.query_id), "
+		"t.page_url, t.license, t.author, t.added_at, t.run_id + :roff, t.title, t.source_id, t.license_raw, "
+		"t.seed_ref, t.attribution FROM p.url_tags t JOIN temp.merge_urls m ON m.pid = t.url_id WHERE true "
+		"ON CONFLICT DO NOTHING", pr, NULL, "merge url tags");
+	/* The part's outcome settles a url still pending here. */
+	if (!rc)
+		rc = run_sql(s, "UPDATE main.urls AS w SET state = pu.state, attempts = pu.attempts, "
+		                "next_attempt_at = pu.next_attempt_at, last_error = pu.last_error, "
+		                "image_hash = pu.image_hash FROM temp.merge_urls m JOIN p.urls pu ON pu.id = m.pid "
+		                "WHERE w.id = m.wid AND w.state = 'pending' AND pu.state <> 'pending'",
+		             pr, &r->urls, "merge url states");
+	if (!rc)
+		rc = run_sql(s, "INSERT INTO main.fetches(id, url_id, run_id, attempt, started_at, finished_at, "
+		                "http_status, final_url, redirects, content_type, declared_length, received_length, "
+		                "etag, last_modified, headers, outcome, error, image_hash) "
+		                "SELECT f.id + :foff, m.wid, f.run_id + :roff, f.attempt, f.started_at, f.finished_at, "
+		                "f.http_status, f.final_url, f.redirects, f.content_type, f.declared_length, "
+		                "f.received_length, f.etag, f.last_modified, f.headers, f.outcome, f.error, f.image_hash "
+		                "FROM p.fetches f JOIN temp.merge_urls m ON m.pid = f.url_id ORDER BY f.id",
+		             pr, &r->fetches, "merge fetches");
+	if (!rc)
+		rc = run_sql(s, "INSERT INTO main.image_tags(image_hash, wnid, url_id) SELECT t.image_hash, t.wnid, "
+		                "m.wid FROM p.image_tags t JOIN temp.merge_urls m ON m.pid = t.url_id WHERE true "
+		                "ON CONFLICT DO NOTHING", pr, NULL, "merge image tags");
+	if (!rc)
+		rc = run_sql(s, "INSERT INTO main.robots_fetches(host, url, run_id, started_at, finished_at, "
+		                "fetched_unix, http_status, final_url, error, body, policy) SELECT host, url, "
+		                "run_id + :roff, started_at, finished_at, fetched_unix, http_status, final_url, error, "
+		                "body, policy FROM p.robots_fetches ORDER BY id", pr, &r->robots, "merge robots.txt");
+	if (!rc)
+		rc = run_sql(s, "INSERT INTO main.scores(image_hash, model_id, status, error, logits, top5, pred_1k, "
+		                "prob_1k, pred_subset_wnid, prob_subset, fast_decode, scored_at, run_id) "
+		                "SELECT image_hash, model_id, status, error, logits, top5, pred_1k, prob_1k, "
+		                "pred_subset_wnid, prob_subset, fast_decode, scored_at, run_id + :roff FROM p.scores "
+		                "WHERE model_id IN (SELECT id FROM main.models) ON CONFLICT DO NOTHING",
+		             pr, &r->scores, "merge scores");
+	/* Only the tags of the scores this merge brought (run ids above roff). */
+	if (!rc)
+		rc = run_sql(s, "INSERT INTO main.score_tags(image_hash, model_id, wnid, p_1k, p_subset) "
+		                "SELECT t.image_hash, t.model_id, t.wnid, t.p_1k, t.p_subset FROM p.score_tags t "
+		                "JOIN main.scores c ON c.image_hash = t.image_hash AND c.model_id = t.model_id "
+		                "WHERE c.run_id > :roff ON CONFLICT DO NOTHING", pr, NULL, "merge score tags");
+	if (!rc)
+		rc = run_sql(s, "UPDATE main.split_parts SET merged_at = :now, merge_run_id = :run "
+		                "WHERE split_id = :split AND part = :part", pr, NULL, "record the merge");
+	if (!rc)
+		rc = run_sql(s, "DELETE FROM main.split_urls WHERE split_id = :split AND part = :part", pr, NULL,
+		             "record the merge");
+	if (!rc)
+		rc = run_sql(s, "DELETE FROM main.split_images WHERE split_id = :split AND part = :part", pr, NULL,
+		             "record the merge");
+	return rc;
+}
+
+/* Inside the transaction: checks, then every row. */
+static int merge_in(store *s, int64_t run_id, const char *dir, store_merge_result *r)
+{
+	char now[32], model[65];
+	time_iso(time_now(), now);
+	struct params pr = {.run = run_id, .now = now, .label = r->label};
+	/* The first statement writes to main, so the write lock is main's only:
+	 * a part still being written by its own run does not block the merge. */
+	int rc = store_exec(s, "UPDATE main.workspace SET id = id WHERE id = 1");
+	if (!rc)
+		rc = merge_find(s, dir, &pr, r, model);
+	if (rc || r->already)
+		return rc;
+	pr.model = model;
+	if (!strcmp(r->stage, "crawl"))
+		rc = query_int(s, "SELECT count(*) FROM p.urls WHERE state = 'pending'", &pr, &r->unfinished,
+		               "count the part's pending urls");
+	else
+		rc = query_int(s, "SELECT count(*) FROM p.images i WHERE NOT EXISTS (SELECT 1 FROM p.scores c "
+		                  "WHERE c.image_hash = i.hash AND c.model_id = ?)", &pr, &r->unfinished,
+		               "count the part's unscored images");
+	if (rc || r->unfinished)
+		return rc;
+	rc = query_int(s, "SELECT coalesce(max(id), 0) FROM main.runs", &pr, &pr.roff, "read runs");
+	if (!rc)
+		rc = query_int(s, "SELECT coalesce(max(id), 0) FROM main.fetches", &pr, &pr.foff, "read fetches");
+	if (!rc)
+		rc = query_int(s, "SELECT count(*) FROM p.images", &pr, &r->images, "count the part's images");
+	if (!rc)
+		rc = merge_blobs(s, dir, r);
+	if (!rc)
+		rc = merge_rows_first(s, &pr, r);
+	if (!rc)
+		rc = merge_rows_then(s, &pr, r);
+	return rc;
+}
+
+int store_part_merge(store *s, int64_t run_id, const char *dir, store_merge_result *r)
+{
+	memset(r, 0, sizeof *r);
+	int rc = attach(s, dir);
+	if (rc)
+		return rc;
+	rc = store_exec(s, "BEGIN");
+	if (!rc)
+		rc = merge_in(s, run_id, dir, r);
+	if (!rc && !r->already && !r->unfinished)
+		rc = store_commit(s);
+	store_rollback(s);
+	detach(s);
+	return rc;
+}

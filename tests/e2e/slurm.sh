@@ -1,0 +1,197 @@
+#!/usr/bin/env bash
+# slurm.sh — natadv slurm on a real one-node Slurm cluster (tests/slurm/
+# cluster.sh: munged, slurmctld and slurmd in a temporary folder): seeds over
+# four loopback hosts (127.0.0.1–4, the fourth one slow), crawled, scored,
+# selected, accepted and exported on one machine, and again in a workspace
+# whose path holds a space and a quote through `slurm crawl --parts 4 --wait`
+# (one array task cancelled with scancel midway: the crawl ends with exit 3,
+# `slurm status` reports the part cancelled and exits 3, `slurm resubmit
+# --wait` completes it) and `slurm score --parts 4 --wait`: the same tar
+# SHA-256 and the same stats --json. Merging every part again changes
+# nothing; --dry-run submits nothing; the daemons are stopped on exit.
+. "$(dirname "$0")/lib.sh"
+. "$ROOT/tests/slurm/lib.sh"
+export LC_ALL=C
+export SOURCE_DATE_EPOCH=1767225600   # one release time for both exports
+DEMO=$ROOT/examples/demo-model.safetensors
+TABBY=n02123045 MISSILE=n03773504 SHUTTLE=n04266014 ESPRESSO=n07920052 CLIFF=n09246464
+CLASSES="$TABBY,$MISSILE,$SHUTTLE,$ESPRESSO,$CLIFF"
+
+slurm_start
+
+# ---- four hosts; the fourth answers after 2 s ----
+start_server
+for i in 2 3 4; do
+	"$TESTSRV" --bind "127.0.0.$i" --port-file "$T/port$i" --root "$FIX" --log "$T/server$i.log" \
+		--gen-base "$FIX/chelsea_q90.jpg" &
+	SLURM_KILL="$SLURM_KILL $!"
+done
+for i in 2 3 4; do
+	for _ in $(seq 1 100); do [ -s "$T/port$i" ] && break; sleep 0.05; done
+done
+H1=$BASE
+H2="http://127.0.0.2:$(cat "$T/port2")"
+H3="http://127.0.0.3:$(cat "$T/port3")"
+H4="http://127.0.0.4:$(cat "$T/port4")"
+{
+	printf 'url\twnid\tsource\tquery\tpage_url\tlicense\tauthor\n'
+	n=0
+	for h in "$H1" "$H2" "$H3"; do
+		n=$((n + 1))
+		printf '%s/img/rocket.jpg\t%s\tseeds\trocket\t%s/page\tcc-by-4.0\tNASA\n' "$h" "$SHUTTLE" "$h"
+		printf '%s/img/coffee_q90.jpg\t%s\tseeds\tcoffee\t\tcc0\t\n' "$h" "$ESPRESSO"
+		printf '%s/gen/%d.jpg\t%s\tseeds\tcat\t\tcc0\tsomeone\n' "$h" "$n" "$TABBY"
+		printf '%s/img/missing-%d.jpg\t%s\tseeds\t\t\t\t\n' "$h" "$n" "$CLIFF"
+	done
+	for i in 11 12 13 14; do
+		printf '%s/gen/%d.jpg\t%s\tseeds\tcat\t\tcc0\tsomeone\n' "$H1" "$i" "$MISSILE"
+	done
+	for f in rocket.jpg coffee_q90.jpg chelsea_q90.jpg hubble_deep_field.jpg chelsea.png; do
+		printf '%s/slow/2000/%s\t%s\tseeds\tslow\t\tcc0\t\n' "$H4" "$f" "$CLIFF"
+	done
+	printf '%s/img/missing-4.jpg\t%s\tseeds\t\t\t\t\n' "$H4" "$CLIFF"
+} > "$T/seeds.tsv"
+
+# ---- the single-machine pipeline ----
+A=$T/single
+na() { "$NATADV" -w "$A" "$@"; }
+na -q init
+na -q crawl --seeds "$T/seeds.tsv" --allow-private --retries 0
+check "single: crawl done, the missing urls failed" 3 "$?"
+na -q model add "$DEMO" --name demo
+na -q score --model demo --batch 1 --threads 1
+na -q classes add-set fixtures --from none --add "$CLASSES"
+na -q select --model demo --set fixtures --space 1k --min-confidence 0.1 > /dev/null
+na -q review --auto-accept --set fixtures > /dev/null
+TAR_A=$(na -q export --set fixtures --out "$T/rel-a" --tar --partial | cut -d' ' -f1)
+check_match "single: a tar" '^[0-9a-f]{64}$' "$TAR_A"
+STATS_A=$(na stats --json)
+
+# ---- --dry-run: scripts written and printed, nothing submitted ----
+D=$T/dry
+"$NATADV" -w "$D" -q init
+"$NATADV" -w "$D" -q crawl --seeds "$T/seeds.tsv" --no-fetch
+out=$("$NATADV" -w "$D" -q slurm crawl --parts 3 --allow-private --max-running 2 --partition test \
+	--time 10:00 --mem 100M --sbatch-arg=--exclusive --dry-run)
+check "dry run" 0 "$?"
+check_match "prints the array script" "#SBATCH --array=\"0-2%2\"" "$out"
+check_match "with the options" "#SBATCH --partition=\"test\".*#SBATCH --time=\"10:00\"" "$(printf '%s' "$out" | tr '\n' ' ')"
+check_match "and the merge script" "merge.sbatch <==.*merge \"\\\$parts\"" "$(printf '%s' "$out" | tr '\n' ' ')"
+check "nothing submitted" "" "$(squeue -h -o %i)"
+check "both scripts are written, and are shell" "0 0" \
+	"$(sh -n "$D"/slurm/crawl-*/array.sbatch; echo -n "$? "; sh -n "$D"/slurm/crawl-*/merge.sbatch; echo $?)"
+"$NATADV" -w "$D" slurm status > "$T/st" 2>&1
+check "status of an unsubmitted run: exit 3" 3 "$?"
+check "every part pending, not submitted" 3 "$(grep -c 'pending .*not submitted' "$T/st")"
+
+# ---- usage errors ----
+"$NATADV" -w "$D" slurm crawl --allow-private 2> "$T/err"
+check "slurm crawl without --parts: exit 2" 2 "$?"
+"$NATADV" -w "$D" slurm score --parts 2 --by host --model demo 2> "$T/err"
+check "slurm score --by: exit 2" 2 "$?"
+"$NATADV" -w "$D" slurm crawl --parts 2 --sbatch-arg constraint 2> "$T/err"
+check "an --sbatch-arg that is no option: exit 2" 2 "$?"
+"$NATADV" -w "$D" slurm crawl --parts 2 --model demo 2> "$T/err"
+check "a score option for crawl: exit 2" 2 "$?"
+"$NATADV" -w "$D" slurm frobnicate 2> "$T/err"
+check "an unknown subcommand: exit 2" 2 "$?"
+"$NATADV" -w "$D" slurm status --id ../x 2> "$T/err"
+check_match "an unknown submission: exit 1, said so" "1 .*no slurm submission '../x'" "$? $(cat "$T/err")"
+
+# ---- the same through Slurm, in a workspace whose path has a space and a quote ----
+W="$T/ws dir'q"
+nw() { "$NATADV" -w "$W" "$@"; }
+nw -q init
+nw -q crawl --seeds "$T/seeds.tsv" --no-fetch
+nw -q model add "$DEMO" --name demo
+nw slurm crawl --parts 4 --allow-private --retries 0 --per-host 1 --cpus-per-task 1 \
+	--sbatch-arg="--comment=it's \"quoted\"" --wait --poll 0.3 > "$T/submit.out" 2> "$T/submit.err" &
+CPID=$!
+for _ in $(seq 1 300); do [ -s "$T/submit.out" ] && break; sleep 0.1; done
+read -r ID ARRAY MERGE < "$T/submit.out"
+check_match "slurm crawl prints the submission and its jobs" '^crawl-[0-9]+ [0-9]+ [0-9]+$' "$ID $ARRAY $MERGE"
+PARTS="$W/parts/$ID"
+SLOW=
+for k in 0 1 2 3; do
+	[ "$(sql_in "$PARTS/part-000$k" "SELECT count(*) FROM urls WHERE url LIKE 'http://127.0.0.4:%'")" -gt 0 ] && SLOW=$k
+done
+check_match "one part holds the slow host" '^[0-3]$' "$SLOW"
+check "sbatch read the quoted option" "it's \"quoted\"" "$(squeue -h -t all -j "$ARRAY" -o %k | head -n 1)"
+check "the merge waits for the array" "afterany:${ARRAY}_*(unfulfilled)" "$(squeue -h -j "$MERGE" -o %E)"
+# cancelled mid-crawl: once the slow part has stored an image, not all five
+fetched() { sqlite3 -batch -noheader -cmd '.timeout 5000' "$PARTS/part-000$SLOW/natadv.db" "SELECT count(*) FROM urls WHERE state = 'fetched'" 2> /dev/null; }
+for _ in $(seq 1 600); do [ "$(fetched)" -ge 1 ] 2> /dev/null && break; sleep 0.05; done
+check "the slow part's task runs" RUNNING "$(job_state "${ARRAY}_$SLOW")"
+scancel "${ARRAY}_$SLOW"
+job_wait "${ARRAY}_$SLOW" 30 > /dev/null
+GOT=$(fetched)
+check_match "cancelled midway: some of the slow host's images stored, not all" '^[1-4]$' "$GOT"
+wait "$CPID"
+check "slurm crawl --wait with a cancelled part: exit 3" 3 "$?"
+check_match "says how it ended (the merge left the cancelled part out: exit 3, FAILED)" \
+	"merge job $MERGE ended \(FAILED\): 3 of 4 parts done, 0 failed, 1 cancelled" "$(cat "$T/submit.err")"
+check_match "the hint to watch is shell" "natadv -w '.*/ws dir'\\\\''q' slurm status" "$(cat "$T/submit.err")"
+nw slurm status > "$T/st" 2>&1
+check "slurm status: exit 3" 3 "$?"
+check_match "reports the cancelled part" "^part-000$SLOW +cancelled +${ARRAY}_$SLOW" "$(grep "part-000$SLOW" "$T/st")"
+check "and the others done" 3 "$(grep -c '^part-000[0-3]  done ' "$T/st")"
+check "slurm status --json" "cancelled 1 3" "$(nw slurm status --json | python3 -c 'import json, sys
+d = json.load(sys.stdin)
+print(d["parts"][int(sys.argv[1])]["state"], d["counts"]["cancelled"], d["counts"]["done"])' "$SLOW")"
+check "the cancelled part is not merged" 1 "$(($(sql_in "$W" "SELECT count(*) FROM split_urls") > 0))"
+check "its task's exit file" cancelled "$(cat "$W/slurm/$ID/logs/part-000$SLOW.exit")"
+
+nw slurm resubmit --wait --poll 0.3 > "$T/re.out" 2> "$T/re.err"
+check "slurm resubmit --wait" 0 "$?"
+read -r ID2 ARRAY2 MERGE2 < "$T/re.out"
+check "resubmits the same submission" "$ID" "$ID2"
+check "only the cancelled part" "$SLOW" "$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["arrays"][1]["tasks"])' "$W/slurm/$ID/submission.json")"
+check "recorded: two arrays, two merges" "$ARRAY $ARRAY2 | $MERGE $MERGE2" "$(python3 -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+print(" ".join(a["job"] for a in d["arrays"]), "|", " ".join(d["merges"]))' "$W/slurm/$ID/submission.json")"
+nw slurm status > "$T/st" 2>&1
+check "slurm status after resubmit: exit 0" 0 "$?"
+check "every part done" 4 "$(grep -c '^part-000[0-3]  done ' "$T/st")"
+check "nothing out, nothing pending" "0 0" "$(sql_in "$W" 'SELECT count(*) FROM split_urls') $(sql_in "$W" "SELECT count(*) FROM urls WHERE state = 'pending'")"
+nw slurm resubmit > /dev/null 2> "$T/err"
+check "resubmit with every part done: nothing to do" "0" "$?"
+check_match "and says so" "nothing to resubmit" "$(cat "$T/err")"
+
+# ---- score ----
+nw -q slurm score --model demo --parts 4 --batch 1 --cpus-per-task 1 --wait --poll 0.3 > "$T/score.out"
+check "slurm score --wait" 0 "$?"
+read -r SID _ < "$T/score.out"
+check_match "each part scores with --cpus-per-task threads" "\"\\\$natadv\" -w \"\\\$parts/\\\$name\" score --model demo --threads 1 --batch 1" \
+	"$(cat "$W/slurm/$SID/array.sbatch")"
+check "every image scored" "$(sql_in "$W" 'SELECT count(*) FROM images')" "$(sql_in "$W" 'SELECT count(*) FROM scores')"
+K=$(sql_in "$A" "SELECT gemm_kernels FROM runs WHERE command = 'score'")
+check_match "a score run records its GEMM kernels" '^(avx512|avx2|generic)$' "$K"
+check "every part's score run too, merged with its kernels" "4 $K" \
+	"$(sql_in "$W" "SELECT count(*), group_concat(DISTINCT gemm_kernels) FROM runs WHERE command = 'score' AND part LIKE '$SID/%'" | tr '|' ' ')"
+
+# ---- the rest on the merged workspace: the same release, the same stats ----
+nw -q classes add-set fixtures --from none --add "$CLASSES"
+nw -q select --model demo --set fixtures --space 1k --min-confidence 0.1 > /dev/null
+nw -q review --auto-accept --set fixtures > /dev/null
+TAR_B=$(nw -q export --set fixtures --out "$T/rel-b" --tar --partial | cut -d' ' -f1)
+check "the same tar sha-256 as one machine" "$TAR_A" "$TAR_B"
+check "the same stats --json" "$STATS_A" "$(nw stats --json)"
+ROCKET=$(sql_in "$W" "SELECT image_hash FROM urls WHERE url = '$H2/img/rocket.jpg'")
+check_match "audit names the slurm job of a fetch" "slurm job [0-9]+ \(array [0-9]+ task [0-3]\)" "$(nw audit "$ROCKET")"
+
+# ---- every part merged again: nothing changes (but the merge's own run row) ----
+dump() { sqlite3 "$W/natadv.db" .dump | grep -v '^INSERT INTO runs' | sha256sum; }
+BEFORE=$(dump)
+nw merge "$W/parts" 2> "$T/err"
+check "merging every part again" 0 "$?"
+check_match "finds them merged" "merged 0 parts, 8 merged before" "$(cat "$T/err")"
+check "and changes nothing" "$BEFORE" "$(dump)"
+check_blobs "$W"
+
+# ---- the daemons stop ----
+pids=$(cat "$SLURM_DIR/munge/munged.pid" "$SLURM_DIR/slurmctld.pid" "$SLURM_DIR/slurmd.pid")
+slurm_stop
+alive=0
+for p in $pids; do kill -0 "$p" 2> /dev/null && alive=$((alive + 1)); done
+check_num "daemons alive after stop" 0 "$alive"
+finish

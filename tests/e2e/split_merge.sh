@@ -1,0 +1,171 @@
+#!/usr/bin/env bash
+# split_merge.sh — the scale-out building blocks against one machine: seeds
+# over four loopback hosts (127.0.0.1–4), crawled, scored, selected,
+# accepted and exported in one workspace, and again in another through
+# split crawl --parts 4 → each part crawled (one killed with kill -9 midway,
+# listed as unfinished by merge, then run again) → merge → split score
+# --parts 4 → each part scored → merge: the same tar SHA-256 and the same
+# stats --json. Merging every part again changes nothing; a part of another
+# workspace is refused; audit names the part, node and job.
+. "$(dirname "$0")/lib.sh"
+export LC_ALL=C
+export SOURCE_DATE_EPOCH=1767225600   # one release time for both exports
+DEMO=$ROOT/examples/demo-model.safetensors
+TABBY=n02123045 MISSILE=n03773504 SHUTTLE=n04266014 ESPRESSO=n07920052 CLIFF=n09246464
+CLASSES="$TABBY,$MISSILE,$SHUTTLE,$ESPRESSO,$CLIFF"
+
+# ---- four hosts ----
+start_server
+SRVS=
+for i in 2 3 4; do
+	"$TESTSRV" --bind "127.0.0.$i" --port-file "$T/port$i" --root "$FIX" --log "$T/server$i.log" \
+		--gen-base "$FIX/chelsea_q90.jpg" &
+	SRVS="$SRVS $!"
+done
+trap 'rc=$?; for p in $SRVS; do kill "$p" 2> /dev/null && wait "$p" 2> /dev/null; done; (exit $rc); cleanup' EXIT
+for i in 2 3 4; do
+	for _ in $(seq 1 100); do [ -s "$T/port$i" ] && break; sleep 0.05; done
+done
+H1=$BASE
+H2="http://127.0.0.2:$(cat "$T/port2")"
+H3="http://127.0.0.3:$(cat "$T/port3")"
+H4="http://127.0.0.4:$(cat "$T/port4")"
+
+# Host 1 holds the most urls; rocket.jpg is on every host (the same bytes
+# fetched in several parts); one url per host fails.
+{
+	printf 'url\twnid\tsource\tquery\tpage_url\tlicense\tauthor\n'
+	n=0
+	for h in "$H1" "$H2" "$H3" "$H4"; do
+		n=$((n + 1))
+		printf '%s/img/rocket.jpg\t%s\tseeds\trocket\t%s/page\tcc-by-4.0\tNASA\n' "$h" "$SHUTTLE" "$h"
+		printf '%s/img/coffee_q90.jpg\t%s\tseeds\tcoffee\t\tcc0\t\n' "$h" "$ESPRESSO"
+		printf '%s/gen/%d.jpg\t%s\tseeds\tcat\t\tcc0\tsomeone\n' "$h" "$n" "$TABBY"
+		printf '%s/img/missing-%d.jpg\t%s\tseeds\t\t\t\t\n' "$h" "$n" "$CLIFF"
+	done
+	for i in 11 12 13 14 15 16; do
+		printf '%s/gen/%d.jpg\t%s\tseeds\tcat\t\tcc0\tsomeone\n' "$H1" "$i" "$MISSILE"
+	done
+	printf '%s/img/chelsea.png\t%s\tseeds\tcat\t\tcc0\t\n' "$H2" "$CLIFF"
+	printf '%s/img/hubble_deep_field.jpg\t%s\tseeds\tsky\t\tcc0\t\n' "$H3" "$CLIFF"
+} > "$T/seeds.tsv"
+URLS=$(($(wc -l < "$T/seeds.tsv") - 1))
+
+# ---- the single-machine pipeline ----
+A=$T/single
+na() { "$NATADV" -w "$A" "$@"; }
+na -q init
+na -q crawl --seeds "$T/seeds.tsv" --allow-private --retries 0
+check "single: crawl done, the missing urls failed" 3 "$?"
+na -q model add "$DEMO" --name demo
+na -q score --model demo --batch 1
+na -q classes add-set fixtures --from none --add "$CLASSES"
+na -q select --model demo --set fixtures --space 1k --min-confidence 0.1 > /dev/null
+na -q review --auto-accept --set fixtures > /dev/null
+TAR_A=$(na -q export --set fixtures --out "$T/rel-a" --tar | cut -d' ' -f1)
+check_match "single: a tar" '^[0-9a-f]{64}$' "$TAR_A"
+check "single: some images released" 1 "$(($(find "$T/rel-a/fixtures" -name '*.jpg' | wc -l) > 0))"
+STATS_A=$(na stats --json)
+
+# ---- the same through parts ----
+nat -q init
+nat -q crawl --seeds "$T/seeds.tsv" --no-fetch
+nat -q model add "$DEMO" --name demo
+nat split crawl --parts 4 --out "$T/crawl" > "$T/parts.out" 2> "$T/err"
+check "split crawl" 0 "$?"
+check "split prints the parts" "$(printf '%s\n' "$T/crawl/part-0000" "$T/crawl/part-0001" "$T/crawl/part-0002" "$T/crawl/part-0003")" \
+	"$(cat "$T/parts.out")"
+check_match "and the largest part's share" "split crawl 1: $URLS urls of 4 hosts into 4 parts .*; the largest part holds 10 \(41\.7%\)" \
+	"$(cat "$T/err")"
+for k in 0 1 2 3; do
+	check "part $k: one host" 1 "$(sql_in "$T/crawl/part-000$k" 'SELECT count(DISTINCT host) FROM urls')"
+done
+check "every url in exactly one part" "$URLS $URLS" "$(for k in 0 1 2 3; do
+	sql_in "$T/crawl/part-000$k" 'SELECT url FROM urls'; done | sort | uniq | wc -l) $(for k in 0 1 2 3; do
+	sql_in "$T/crawl/part-000$k" 'SELECT url FROM urls'; done | wc -l)"
+check "part.json names the parent" "crawl 0 4 10 $(sql 'SELECT uuid FROM workspace')" \
+	"$(python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); print(d["stage"], d["part"], d["parts"], d["count"], d["parent"]["uuid"])' "$T/crawl/part-0000/part.json")"
+nat split crawl --parts 2 --out "$T/again" 2> "$T/err"
+check "a second split takes nothing that is out" "1|0" "$?|$(ls "$T/again" 2> /dev/null | wc -l)"
+check_match "and says why" "nothing to split" "$(cat "$T/err")"
+
+nat -q crawl --allow-private
+check "the parent's own crawl leaves the parts' urls to them" "0 $URLS" \
+	"$(sql 'SELECT count(*) FROM fetches') $(sql "SELECT count(*) FROM urls WHERE state = 'pending'")"
+
+# part 0 (host 1, ten urls one at a time) is killed midway
+"$NATADV" -w "$T/crawl/part-0000" -q crawl --allow-private --retries 0 --per-host 1 --host-delay 0.5 &
+KPID=$!
+for _ in $(seq 1 200); do
+	[ "$(sql_in "$T/crawl/part-0000" "SELECT count(*) FROM urls WHERE state <> 'pending'")" -ge 2 ] && break
+	sleep 0.05
+done
+kill -9 "$KPID"
+wait "$KPID" 2> /dev/null
+for k in 1 2 3; do
+	SLURM_JOB_ID=4242 SLURM_ARRAY_JOB_ID=4240 SLURM_ARRAY_TASK_ID=$k \
+		"$NATADV" -w "$T/crawl/part-000$k" -q crawl --allow-private --retries 0
+	check "part $k crawled (its missing url failed)" 3 "$?"
+done
+LEFT=$(sql_in "$T/crawl/part-0000" "SELECT count(*) FROM urls WHERE state = 'pending'")
+check "the killed part has urls left" 1 "$((LEFT > 0))"
+nat merge "$T/crawl" 2> "$T/err"
+check "merge with an unfinished part: exit 3" 3 "$?"
+check_match "it is listed, with how to finish it" "part-0000' \(crawl/part-0000\): not finished, not merged: $LEFT urls pending left; run it again: natadv -w '.*part-0000' crawl" "$(cat "$T/err")"
+check_match "the others are merged" "merged 3 parts, 0 merged before, 1 not finished, 0 refused" "$(cat "$T/err")"
+check "its urls stay out" "$(sql_in "$T/crawl/part-0000" 'SELECT count(*) FROM urls')" "$(sql 'SELECT count(*) FROM split_urls')"
+"$NATADV" -w "$T/crawl/part-0000" -q crawl --allow-private --retries 0
+check "the killed part, run again, completes" "3|0" "$?|$(sql_in "$T/crawl/part-0000" "SELECT count(*) FROM urls WHERE state = 'pending'")"
+nat merge "$T/crawl" 2> "$T/err"
+check "merge again" 0 "$?"
+check_match "merges the rest, leaves the merged alone" "merged 1 parts, 3 merged before, 0 not finished, 0 refused" "$(cat "$T/err")"
+check "nothing out, nothing pending" "0 0" "$(sql 'SELECT count(*) FROM split_urls') $(sql "SELECT count(*) FROM urls WHERE state = 'pending'")"
+ROCKET=$(sql "SELECT image_hash FROM urls WHERE url = '$H2/img/rocket.jpg'")
+check "rocket.jpg, fetched in four parts, is stored once with four fetches" "1 4" \
+	"$(sql "SELECT count(*) FROM images WHERE hash = '$ROCKET'") $(sql "SELECT count(*) FROM fetches WHERE image_hash = '$ROCKET'")"
+BLOB="$T/ws/objects/${ROCKET:0:2}/${ROCKET:2}"
+check "blobs are linked, not copied" 1 "$(($(stat -c %h "$BLOB") > 1))"
+
+# every part merged again: nothing changes (but the merge's own run row)
+dump() { sqlite3 "$T/ws/natadv.db" .dump | grep -v '^INSERT INTO runs' | sha256sum; }
+BEFORE=$(dump)
+nat merge "$T/crawl" 2> "$T/err"
+check "merging every part again" 0 "$?"
+check_match "finds them merged" "merged 0 parts, 4 merged before" "$(cat "$T/err")"
+check "and changes nothing" "$BEFORE" "$(dump)"
+
+# a part of another workspace is refused
+"$NATADV" -w "$T/other" -q init
+"$NATADV" -w "$T/other" merge "$T/crawl/part-0001" 2> "$T/err"
+check "another workspace's part: exit 1" 1 "$?"
+check_match "with a clear message" "cannot merge '.*part-0001': it is a part of another workspace \('.*/ws', [0-9a-f]{32}\), not of this one" "$(cat "$T/err")"
+
+# ---- score through parts ----
+nat -q split score --model demo --parts 4 --out "$T/score" > /dev/null
+check "split score" 0 "$?"
+check "every image in one score part" "$(sql 'SELECT count(*) FROM images')" \
+	"$(for k in 0 1 2 3; do sql_in "$T/score/part-000$k" 'SELECT hash FROM images'; done | sort -u | wc -l)"
+nat merge "$T/score" 2> "$T/err"
+check "an unscored part is not merged" 3 "$?"
+for k in 0 1 2 3; do
+	"$NATADV" -w "$T/score/part-000$k" -q score --model demo --batch 1
+	check "score part $k" 0 "$?"
+done
+nat -q merge "$T/score"
+check "merge the scores" 0 "$?"
+check "every image scored" "$(sql 'SELECT count(*) FROM images')" "$(sql 'SELECT count(*) FROM scores')"
+
+# ---- the rest on the merged workspace: the same release, the same stats ----
+nat -q classes add-set fixtures --from none --add "$CLASSES"
+nat -q select --model demo --set fixtures --space 1k --min-confidence 0.1 > /dev/null
+nat -q review --auto-accept --set fixtures > /dev/null
+TAR_B=$(nat -q export --set fixtures --out "$T/rel-b" --tar | cut -d' ' -f1)
+check "the same tar sha-256 as one machine" "$TAR_A" "$TAR_B"
+check "the same stats --json" "$STATS_A" "$(nat stats --json)"
+
+# ---- audit names where each step ran ----
+out=$(nat audit "$ROCKET")
+check_match "audit: the part, node and job of a fetch" "ran on +$(hostname), part crawl/part-000[123], slurm job 4242 \(array 4240 task [123]\)" "$out"
+check_match "audit: the part of the score" "ran on +$(hostname), part score/part-000[0-3]" "$out"
+check_blobs "$T/ws"
+finish

@@ -1,0 +1,418 @@
+/* test_scaleout.c — split and merge on real workspaces: a crawl split by
+ * host (every url in exactly one part, a host never in two, largest hosts
+ * first onto the lightest part) and by url (even), a second split taking
+ * nothing that is out, a score split by hash with hard-linked blobs, and
+ * merging: the same image fetched in two parts stored once with both
+ * fetches logged, a merge run twice changing nothing, an unfinished part
+ * left out, a part of another workspace refused, runs keeping their host
+ * and part. */
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/err.h"
+#include "scaleout/scaleout.h"
+#include "store/parts.h"
+#include "store/store.h"
+#include "tests/t.h"
+
+static char root[256];
+
+static void fresh_root(void)
+{
+	snprintf(root, sizeof root, "/tmp/natadv-test-scaleout.XXXXXX");
+	T_CHECK(mkdtemp(root) != NULL);
+}
+
+/* A new workspace root/name with n urls over hosts: url i on host h[i]. */
+static store *ws_with_urls(const char *name, int n, const int *h, int64_t *run)
+{
+	char dir[400], err[512], url[128], host[64];
+	snprintf(dir, sizeof dir, "%s/%s", root, name);
+	store *s = NULL;
+	T_EQ_INT(store_create(dir, &s, err, sizeof err), 0);
+	T_EQ_INT(store_run_begin(s, "test", "test", run), 0);
+	for (int i = 0; i < n; i++) {
+		snprintf(host, sizeof host, "http://h%d.example", h[i]);
+		snprintf(url, sizeof url, "%s/%d.jpg", host, i);
+		store_candidate c = {.url = url, .host = host, .wnid = "n01440764", .source = "seeds",
+		                     .query = "tench", .page_url = "http://page.example/", .license = "cc0",
+		                     .author = "someone", .attribution = "(c) someone"};
+		T_EQ_INT(store_candidate_add(s, *run, &c, NULL, NULL), 0);
+	}
+	return s;
+}
+
+/* One integer from a query on the workspace database at dir. */
+static long long q(const char *dir, const char *sql)
+{
+	char path[500];
+	snprintf(path, sizeof path, "%s/natadv.db", dir);
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	long long v = -1;
+	if (sqlite3_open(path, &db) == SQLITE_OK && sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	else
+		fprintf(stderr, "query failed on %s: %s: %s\n", dir, sql, sqlite3_errmsg(db));
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+static void part_dir(char *out, size_t n, const scaleout_split_result *r, int k)
+{
+	snprintf(out, n, "%s/part-%04d", r->out_dir, k);
+}
+
+static void count_pending(void *ctx, const store_pending *p)
+{
+	(void)p;
+	(*(int *)ctx)++;
+}
+
+static void test_split_by_host(void)
+{
+	fresh_root();
+	/* hosts 0..5 with 5, 4, 3, 2, 1, 1 urls, interleaved */
+	int h[] = {0, 1, 2, 3, 4, 5, 0, 1, 2, 3, 0, 1, 2, 0, 1, 0};
+	int64_t run;
+	store *s = ws_with_urls("ws", 16, h, &run);
+	scaleout_split_opts o = {.stage = "crawl", .parts = 3, .out_dir = NULL, .run_id = run};
+	scaleout_split_result r;
+	char err[1024], dir[4200];
+	T_EQ_INT(scaleout_split(s, &o, &r, err, sizeof err), 0);
+	T_EQ_INT(r.items, 16);
+	T_EQ_INT(r.hosts, 6);
+	/* 5 | 4 | 3, then 2 onto the 3, 1 onto the 4, 1 onto part 0 (5, 5, 5) */
+	T_EQ_INT(r.largest, 6);
+	char want[300];
+	snprintf(want, sizeof want, "%s/ws/parts/crawl-%lld", root, (long long)run);
+	T_EQ_STR(r.out_dir, want);
+	long long total = 0, seen_hosts = 0;
+	for (int k = 0; k < 3; k++) {
+		part_dir(dir, sizeof dir, &r, k);
+		long long n = q(dir, "SELECT count(*) FROM urls WHERE state = 'pending'");
+		total += n;
+		T_EQ_INT(n, k == 0 ? 6 : 5);
+		/* provenance travels with the url */
+		T_EQ_INT(q(dir, "SELECT count(*) FROM url_tags t JOIN queries q ON q.id = t.query_id "
+		                "WHERE t.attribution = '(c) someone' AND t.page_url IS NOT NULL AND q.query = 'tench'"), n);
+		T_EQ_INT(q(dir, "SELECT count(*) FROM class_set_members WHERE set_name = 'imagenet-a'"), 200);
+		scaleout_part_info pi;
+		T_EQ_INT(scaleout_part_read(dir, &pi, err, sizeof err), 0);
+		T_EQ_INT(pi.part, k);
+		T_EQ_INT(pi.parts, 3);
+		T_EQ_INT(pi.count, n);
+		T_EQ_STR(pi.stage, "crawl");
+		T_EQ_STR(pi.by, "host");
+		/* the part's hosts as bits ('http://hN.example'): no host in two parts */
+		long long hosts = q(dir, "SELECT sum(DISTINCT 1 << CAST(substr(host, 9, 1) AS INTEGER)) FROM urls");
+		T_EQ_INT(hosts & seen_hosts, 0);
+		seen_hosts |= hosts;
+	}
+	T_EQ_INT(seen_hosts, 63);
+	T_EQ_INT(total, 16);
+	/* every url out exactly once, marked in the parent */
+	snprintf(dir, sizeof dir, "%s/ws", root);
+	T_EQ_INT(q(dir, "SELECT count(DISTINCT url_id) FROM split_urls"), 16);
+	/* the parent's own crawl leaves them to their parts */
+	int seen = 0;
+	double due = 0;
+	T_EQ_INT(store_frontier_scan(s, 0, 1e12, 100, count_pending, &seen), 0);
+	T_EQ_INT(seen, 0);
+	T_EQ_INT(store_frontier_next_due(s, &due), NATADV_ENOTFOUND);
+	/* a second split finds nothing left */
+	char second[300];
+	snprintf(second, sizeof second, "%s/second", root);
+	o.out_dir = second;
+	T_EQ_INT(scaleout_split(s, &o, &r, err, sizeof err), NATADV_ENOTFOUND);
+	T_CHECK(strstr(err, "nothing to split") != NULL);
+	/* a new url is what the next split takes */
+	store_candidate c = {.url = "http://h9.example/new.jpg", .host = "http://h9.example", .wnid = "n01440764",
+	                     .source = "seeds"};
+	T_EQ_INT(store_candidate_add(s, run, &c, NULL, NULL), 0);
+	T_EQ_INT(scaleout_split(s, &o, &r, err, sizeof err), 0);
+	T_EQ_INT(r.items, 1);
+	/* into the same folder again: its part folder exists, refused */
+	T_EQ_INT(store_candidate_add(s, run, &(store_candidate){.url = "http://h9.example/2.jpg",
+	                                                         .host = "http://h9.example", .wnid = "n01440764",
+	                                                         .source = "seeds"}, NULL, NULL), 0);
+	T_EQ_INT(scaleout_split(s, &o, &r, err, sizeof err), NATADV_EEXIST);
+	T_CHECK(strstr(err, "exists already") != NULL);
+	store_close(s);
+}
+
+static void test_split_by_url(void)
+{
+	fresh_root();
+	int h[10] = {0};
+	int64_t run;
+	store *s = ws_with_urls("ws", 10, h, &run);
+	char out[300], err[1024], dir[4200];
+	snprintf(out, sizeof out, "%s/out", root);
+	scaleout_split_opts o = {.stage = "crawl", .by = "url", .parts = 3, .out_dir = out, .run_id = run};
+	scaleout_split_result r;
+	T_EQ_INT(scaleout_split(s, &o, &r, err, sizeof err), 0);
+	T_EQ_INT(r.largest, 4);
+	long long total = 0;
+	for (int k = 0; k < 3; k++) {
+		part_dir(dir, sizeof dir, &r, k);
+		long long n = q(dir, "SELECT count(*) FROM urls");
+		T_EQ_INT(n, k == 0 ? 4 : 3);
+		total += n;
+	}
+	T_EQ_INT(total, 10);
+	/* all ids distinct across parts: their sum is 1 + ... + 10 */
+	long long sum = 0;
+	for (int k = 0; k < 3; k++) {
+		part_dir(dir, sizeof dir, &r, k);
+		sum += q(dir, "SELECT sum(id) FROM urls");
+	}
+	T_EQ_INT(sum, 55);
+	store_close(s);
+}
+
+/* Records a fetch of url_id in the part at dir, ending fetched with image
+ * hash (its bytes written to the part's blob store), or failed. */
+static void crawl_in_part(const char *dir, int64_t url_id, const char *hash, const char *bytes)
+{
+	store *p = NULL;
+	char err[512];
+	T_EQ_INT(store_open(dir, &p, err, sizeof err), 0);
+	int64_t run;
+	T_EQ_INT(store_run_begin(p, "crawl", "natadv crawl", &run), 0);
+	store_fetch f = {.url_id = url_id, .run_id = run, .attempt = 1, .started = 1e9, .finished = 1e9 + 1,
+	                 .http_status = hash ? 200 : 404, .declared_length = -1, .outcome = hash ? "image" : "failed",
+	                 .error = hash ? NULL : "HTTP 404"};
+	store_image img = {hash, "5ha256", (int64_t)(bytes ? strlen(bytes) : 0), "jpeg", 10, 10, 42};
+	if (hash)
+		T_EQ_INT(blob_put(store_objects_dir(p), hash, bytes, strlen(bytes), err, sizeof err), 0);
+	T_EQ_INT(store_begin(p), 0);
+	T_EQ_INT(store_record_attempt(p, &f, hash ? &img : NULL, hash ? "fetched" : "failed", 0, NULL), 0);
+	T_EQ_INT(store_commit(p), 0);
+	T_EQ_INT(store_run_end(p, run, 0), 0);
+	store_close(p);
+}
+
+/* The count of rows of the tables a merge writes, as one number per table. */
+static void snapshot(const char *ws, long long v[8])
+{
+	v[0] = q(ws, "SELECT count(*) FROM urls WHERE state <> 'pending'");
+	v[1] = q(ws, "SELECT count(*) FROM fetches");
+	v[2] = q(ws, "SELECT count(*) FROM images");
+	v[3] = q(ws, "SELECT count(*) FROM image_tags");
+	v[4] = q(ws, "SELECT count(*) FROM runs");
+	v[5] = q(ws, "SELECT count(*) FROM split_urls");
+	v[6] = q(ws, "SELECT count(*) FROM scores");
+	v[7] = q(ws, "SELECT count(*) FROM split_parts WHERE merged_at IS NOT NULL");
+}
+
+static void test_merge(void)
+{
+	fresh_root();
+	int h[] = {0, 1, 2};
+	int64_t run;
+	store *s = ws_with_urls("ws", 3, h, &run);
+	char ws[300], err[1024], d0[4200], d1[4200], d2[4200];
+	snprintf(ws, sizeof ws, "%s/ws", root);
+	scaleout_split_opts o = {.stage = "crawl", .by = "url", .parts = 3, .run_id = run};
+	scaleout_split_result r;
+	T_EQ_INT(scaleout_split(s, &o, &r, err, sizeof err), 0);
+	part_dir(d0, sizeof d0, &r, 0);
+	part_dir(d1, sizeof d1, &r, 1);
+	part_dir(d2, sizeof d2, &r, 2);
+	/* urls 1 and 2 (parts 0 and 1) give the same bytes; url 3 is unfinished */
+	const char *H = "00112233445566778899aabbccddeeff";
+	crawl_in_part(d0, 1, H, "same bytes");
+	crawl_in_part(d1, 2, H, "same bytes");
+	scaleout_part_info pi;
+	store_merge_result m;
+	T_EQ_INT(scaleout_merge(s, run, d0, &pi, &m, err, sizeof err), 0);
+	T_EQ_INT(m.already, 0);
+	T_EQ_INT(m.unfinished, 0);
+	T_EQ_INT(m.new_images, 1);
+	T_EQ_INT(m.fetches, 1);
+	T_EQ_INT(m.blobs_linked, 1);
+	T_EQ_INT(m.blobs_copied, 0);
+	T_EQ_INT(scaleout_merge(s, run, d1, &pi, &m, err, sizeof err), 0);
+	T_EQ_INT(m.new_images, 0);
+	T_EQ_INT(m.fetches, 1);
+	/* stored once, both fetches in its log, tagged from both urls */
+	T_EQ_INT(q(ws, "SELECT count(*) FROM images"), 1);
+	T_EQ_INT(q(ws, "SELECT count(*) FROM fetches WHERE image_hash = '00112233445566778899aabbccddeeff'"), 2);
+	T_EQ_INT(q(ws, "SELECT count(DISTINCT url_id) FROM image_tags"), 2);
+	T_EQ_INT(q(ws, "SELECT count(*) FROM urls WHERE state = 'fetched' AND image_hash IS NOT NULL"), 2);
+	T_EQ_INT(q(ws, "SELECT count(*) FROM images i JOIN fetches f ON f.id = i.first_fetch_id"), 1);
+	/* the blob is the part's file, linked, not copied */
+	char a[4400], b[4400];
+	snprintf(a, sizeof a, "%s/objects/00/112233445566778899aabbccddeeff", ws);
+	snprintf(b, sizeof b, "%s/objects/00/112233445566778899aabbccddeeff", d0);
+	struct stat sa, sb;
+	T_EQ_INT(stat(a, &sa), 0);
+	T_EQ_INT(stat(b, &sb), 0);
+	T_CHECK(sa.st_ino == sb.st_ino);
+	/* runs keep where they ran and which part they came from */
+	T_EQ_INT(q(ws, "SELECT count(*) FROM runs WHERE part IS NOT NULL AND part_run_id = 1 AND host IS NOT NULL "
+	               "AND merge_run_id IS NOT NULL"), 2);
+	T_EQ_INT(q(ws, "SELECT count(*) FROM fetches f JOIN runs r ON r.id = f.run_id WHERE r.part LIKE 'crawl-%/part-000_'"),
+	         2);
+	/* merged twice: nothing changes */
+	long long before[8], after[8];
+	snapshot(ws, before);
+	T_EQ_INT(scaleout_merge(s, run, d0, &pi, &m, err, sizeof err), 0);
+	T_EQ_INT(m.already, 1);
+	T_EQ_INT(scaleout_merge(s, run, d1, &pi, &m, err, sizeof err), 0);
+	T_EQ_INT(m.already, 1);
+	/* an unfinished part: not merged, its url stays out */
+	T_EQ_INT(scaleout_merge(s, run, d2, &pi, &m, err, sizeof err), 0);
+	T_EQ_INT(m.unfinished, 1);
+	snapshot(ws, after);
+	for (int i = 0; i < 8; i++)
+		T_EQ_INT(after[i], before[i]);
+	T_EQ_INT(q(ws, "SELECT url_id FROM split_urls"), 3);
+	/* finished now: merged, and nothing is out any more */
+	crawl_in_part(d2, 3, NULL, NULL);
+	T_EQ_INT(scaleout_merge(s, run, d2, &pi, &m, err, sizeof err), 0);
+	T_EQ_INT(m.unfinished, 0);
+	T_EQ_INT(m.urls, 1);
+	T_EQ_INT(q(ws, "SELECT count(*) FROM split_urls"), 0);
+	T_EQ_INT(q(ws, "SELECT count(*) FROM urls WHERE state = 'failed' AND attempts = 1"), 1);
+	T_EQ_INT(store_integrity_check(s), 0);
+	T_EQ_INT(q(ws, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
+	store_close(s);
+}
+
+static void test_merge_refusals(void)
+{
+	fresh_root();
+	int h[] = {0, 1};
+	int64_t run, run2;
+	store *s = ws_with_urls("ws", 2, h, &run);
+	store *other = ws_with_urls("other", 2, h, &run2);
+	char err[1024], dir[4200], ws[300];
+	snprintf(ws, sizeof ws, "%s/ws", root);
+	scaleout_split_opts o = {.stage = "crawl", .parts = 1, .run_id = run2};
+	scaleout_split_result r;
+	T_EQ_INT(scaleout_split(other, &o, &r, err, sizeof err), 0);
+	part_dir(dir, sizeof dir, &r, 0);
+	crawl_in_part(dir, 1, NULL, NULL);
+	crawl_in_part(dir, 2, NULL, NULL);
+	scaleout_part_info pi;
+	store_merge_result m;
+	long long before[8], after[8];
+	snapshot(ws, before);
+	T_EQ_INT(scaleout_merge(s, run, dir, &pi, &m, err, sizeof err), NATADV_EINVAL);
+	T_CHECK(strstr(err, "another workspace") != NULL);
+	/* a part.json that lies about its parent: the part's own uuid is unknown here */
+	char uuid[33];
+	T_EQ_INT(store_workspace_uuid(s, uuid), 0);
+	snprintf(pi.parent_uuid, sizeof pi.parent_uuid, "%s", uuid);
+	T_EQ_INT(scaleout_part_write(dir, &pi, err, sizeof err), 0);
+	T_EQ_INT(scaleout_merge(s, run, dir, &pi, &m, err, sizeof err), NATADV_ENOTFOUND);
+	T_CHECK(strstr(err, "is not a part of this workspace") != NULL);
+	snapshot(ws, after);
+	for (int i = 0; i < 8; i++)
+		T_EQ_INT(after[i], before[i]);
+	/* no part.json at all */
+	T_EQ_INT(scaleout_merge(s, run, ws, &pi, &m, err, sizeof err), NATADV_ENOTFOUND);
+	store_close(s);
+	store_close(other);
+}
+
+static void test_split_score(void)
+{
+	fresh_root();
+	int64_t run;
+	store *s = ws_with_urls("ws", 0, NULL, &run);
+	char ws[300], err[1024], dir[4200], path[4400];
+	snprintf(ws, sizeof ws, "%s/ws", root);
+	const char *id = "1111111111111111111111111111111111111111111111111111111111111111";
+	store_model m = {.id = id, .name = "demo", .arch = "resnet50", .classes = 1000, .bytes = 5,
+	                 .preprocessing = "torchvision-eval"};
+	T_EQ_INT(store_model_add(s, run, &m), 0);
+	snprintf(path, sizeof path, "%s/models/%s.safetensors", ws, id);
+	FILE *f = fopen(path, "w");
+	T_CHECK(f != NULL);
+	if (f) {
+		fputs("model", f);
+		fclose(f);
+	}
+	/* seven fetched images, each from its own url */
+	for (int i = 0; i < 7; i++) {
+		char url[64], hash[33], bytes[16];
+		snprintf(url, sizeof url, "http://h.example/%d.jpg", i);
+		snprintf(hash, sizeof hash, "%02d%030d", i * 11, i);
+		snprintf(bytes, sizeof bytes, "image %d", i);
+		store_candidate c = {.url = url, .host = "http://h.example", .wnid = "n01440764", .source = "seeds"};
+		T_EQ_INT(store_candidate_add(s, run, &c, NULL, NULL), 0);
+		T_EQ_INT(blob_put(store_objects_dir(s), hash, bytes, strlen(bytes), err, sizeof err), 0);
+		store_fetch fe = {.url_id = i + 1, .run_id = run, .attempt = 1, .http_status = 200,
+		                  .declared_length = -1, .outcome = "image"};
+		store_image img = {hash, "5ha256", (int64_t)strlen(bytes), "jpeg", 10, 10, 42};
+		T_EQ_INT(store_begin(s), 0);
+		T_EQ_INT(store_record_attempt(s, &fe, &img, "fetched", 0, NULL), 0);
+		T_EQ_INT(store_commit(s), 0);
+	}
+	scaleout_split_opts o = {.stage = "score", .model = "demo", .parts = 3, .run_id = run};
+	scaleout_split_result r;
+	T_EQ_INT(scaleout_split(s, &o, &r, err, sizeof err), 0);
+	T_EQ_INT(r.items, 7);
+	long long total = 0;
+	for (int k = 0; k < 3; k++) {
+		part_dir(dir, sizeof dir, &r, k);
+		long long n = q(dir, "SELECT count(*) FROM images");
+		T_CHECK(n == 2 || n == 3);
+		total += n;
+		T_EQ_INT(q(dir, "SELECT count(*) FROM image_tags t JOIN urls u ON u.id = t.url_id"), n);
+		T_EQ_INT(q(dir, "SELECT count(*) FROM models WHERE name = 'demo'"), 1);
+		snprintf(path, sizeof path, "%s/models/%s.safetensors", dir, id);
+		T_EQ_INT(access(path, R_OK), 0);
+	}
+	T_EQ_INT(total, 7);
+	/* contiguous runs of the hash order: part 0 holds the smallest hashes */
+	part_dir(dir, sizeof dir, &r, 0);
+	T_EQ_INT(q(dir, "SELECT count(*) FROM images WHERE hash < '22'"), 2);
+	snprintf(path, sizeof path, "%s/objects/00/000000000000000000000000000000", dir);
+	char src[4400];
+	snprintf(src, sizeof src, "%s/objects/00/000000000000000000000000000000", ws);
+	struct stat sa, sb;
+	T_EQ_INT(stat(path, &sa), 0);
+	T_EQ_INT(stat(src, &sb), 0);
+	T_CHECK(sa.st_ino == sb.st_ino);
+	T_EQ_INT(q(ws, "SELECT count(*) FROM split_images"), 7);
+	/* the parent's own score leaves them to their parts */
+	int64_t unscored = -1;
+	T_EQ_INT(store_count_unscored(s, id, &unscored), 0);
+	T_EQ_INT(unscored, 0);
+	T_EQ_INT(scaleout_split(s, &o, &r, err, sizeof err), NATADV_ENOTFOUND);
+	store_close(s);
+}
+
+static void test_plan_hosts(void)
+{
+	int64_t n[] = {1, 7, 3, 3, 2};
+	int part_of[5];
+	T_EQ_INT(scaleout_plan_hosts(n, 5, 2, part_of), 0);
+	/* 7 -> 0; 3 (host 2) -> 1; 3 (host 3) -> 1 (6); 2 -> 1 (8); 1 -> 0 (8) */
+	T_EQ_INT(part_of[1], 0);
+	T_EQ_INT(part_of[2], 1);
+	T_EQ_INT(part_of[3], 1);
+	T_EQ_INT(part_of[4], 1);
+	T_EQ_INT(part_of[0], 0);
+}
+
+int main(void)
+{
+	T_RUN(test_plan_hosts);
+	T_RUN(test_split_by_host);
+	T_RUN(test_split_by_url);
+	T_RUN(test_merge);
+	T_RUN(test_merge_refusals);
+	T_RUN(test_split_score);
+	return T_DONE();
+}
