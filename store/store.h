@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "common/buf.h"
+#include "common/wordnet.h"
 
 typedef struct store store;
 
@@ -390,6 +391,26 @@ int store_sets_each(store *s, void (*cb)(void *ctx, const store_set_info *i), vo
  * from set, NATADV_EINVAL for a bad name or wnid (the message names it). */
 int store_set_add(store *s, int64_t run_id, const char *name, const char *version, const char *from,
                   const char *const *add, int nadd);
+/* Sets *ood to 1 when set is an out-of-distribution source set (made by
+ * store_set_add_ood), else 0; NATADV_ENOTFOUND when there is no such set. */
+int store_set_is_ood(store *s, const char *set, int *ood);
+/* Marks the workspace's ImageNet-1K classes as wn's in-distribution classes
+ * (wordnet_mark_in_dist), so wordnet_judge answers the rule for them. */
+int store_wordnet_mark(store *s, wordnet *wn);
+/* In the open transaction: adds wnid as a class outside ImageNet-1K with its
+ * WordNet names, after checking the rule of out-of-distribution classes
+ * (wordnet_judge, wn marked by store_wordnet_mark); a class already stored
+ * stays as it is. NATADV_EINVAL when wnid is no noun synset, or an
+ * ImageNet-1K class or an ancestor or descendant of one (the message names
+ * the ImageNet-1K class it overlaps). */
+int store_ood_class_put(store *s, const wordnet *wn, const char *wnid);
+/* Creates out-of-distribution source set name (version) of the synsets
+ * add[0..nadd), each checked and added by store_ood_class_put, numbered in
+ * sorted wnid order; marks wn first. One transaction. NATADV_EEXIST for a
+ * taken name, NATADV_EINVAL for a bad name, a wnid given twice or one the
+ * rule refuses (the message says which and why). */
+int store_set_add_ood(store *s, int64_t run_id, const char *name, const char *version, wordnet *wn,
+                      const char *const *add, int nadd);
 
 typedef struct store_set_member {
 	int64_t index;      /* the label: the class's position in the set */
