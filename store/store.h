@@ -458,6 +458,7 @@ typedef struct store_selection {
 
 typedef struct store_proposal_new {
 	const char *image_hash, *wnid, *pred_wnid;
+	const char *source_wnid;     /* rule 'ood': the out-of-distribution class the image is tagged with; else NULL */
 	double confidence, true_prob;
 	long dup_of;                 /* -1 when kept, else the array index of the kept proposal */
 	int distance;                /* to it */
