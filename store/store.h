@@ -352,6 +352,7 @@ typedef struct store_manifest_item {
 	const char *image_hash, *wnid, *pred_wnid;
 	double confidence, true_prob;
 	const char *reason;   /* the accept review's reason */
+	const char *source_wnid;  /* an ImageNet-O line's out-of-distribution class (a known class), or NULL */
 } store_manifest_item;
 
 /* In the open transaction: when the selection in force for set has rule
@@ -492,7 +493,9 @@ typedef struct store_proposal {
 	                                selection that are not rejected (accepting both would make
 	                                the image two classes' and the set unexportable) */
 	const char *class_name, *pred_name;   /* first lemmas of wnid and pred_wnid */
-	/* the first URL that tagged the image with the class; each may be NULL */
+	const char *source_wnid, *source_name; /* rule 'ood': the out-of-distribution class the image is
+	                                          tagged with and its first lemma; NULL otherwise */
+	/* the first URL that tagged the image with the class (rule 'ood': the source class); each may be NULL */
 	const char *source, *license, *author, *attribution, *title, *page_url, *url;
 	const char *format;          /* "jpeg" | "png" */
 	int width, height;
@@ -555,8 +558,10 @@ typedef struct store_release_item {
 	int width, height;
 	const char *pred_wnid, *pred_names;
 	double confidence, true_prob;
+	const char *source_wnid, *source_names; /* rule 'ood': the out-of-distribution class the image is
+	                                           tagged with, and its names; else NULL */
 	const char *review, *reviewer, *reviewed_at, *review_mode;
-	/* the (url, class) candidate of the smallest url id that gave this tag */
+	/* the (url, class) candidate of the smallest url id that gave this tag (rule 'ood': the source class's) */
 	const char *url, *source, *query, *page_url, *license, *license_raw, *author, *title;
 	const char *attribution;                /* the credit line the source asks for, verbatim */
 	/* the latest fetch that produced these bytes (of that url when it has one) */
