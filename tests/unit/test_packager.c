@@ -107,7 +107,7 @@ static void test_first_name(void)
 static void test_readme_imagenet_a(void)
 {
 	pkg_readme_class cls[] = {{"n01498041", "stingray", 1000}, {"n01531178", "goldfinch", 234}};
-	pkg_readme r = {"imagenet-a", NULL, 1234, 0, cls, 2};
+	pkg_readme r = {"imagenet-a", NULL, 1234, 0, cls, 2, 0};
 	buf b;
 	buf_init(&b, 1 << 20);
 	T_EQ_INT(pkg_readme_write(&b, &r), 0);
@@ -135,7 +135,7 @@ static void test_readme_imagenet_a(void)
 static void test_readme_partial_set(void)
 {
 	pkg_readme_class cls[] = {{"n01498041", "stingray", 3}, {"n01531178", "goldfinch", 0}, {"n02", "x", 1}};
-	pkg_readme r = {"birds", "imagenet-a", 4, 1, cls, 3};
+	pkg_readme r = {"birds", "imagenet-a", 4, 1, cls, 3, 0};
 	buf b;
 	buf_init(&b, 1 << 20);
 	T_EQ_INT(pkg_readme_write(&b, &r), 0);
@@ -479,8 +479,8 @@ static void test_export_hash_failure(void)
 	sqlite3_finalize(st);
 	sqlite3_close(db);
 	store_set_member mem[] = {{0, "n01498041"}, {1, "n01531178"}};
-	store_manifest_item items[] = {{hash[0], "n01498041", "n01531178", 0.9, 0.1, "line 1"},
-	                               {hash[1], "n01531178", "n01498041", 0.8, 0.2, "line 2"}};
+	store_manifest_item items[] = {{hash[0], "n01498041", "n01531178", 0.9, 0.1, "line 1", NULL},
+	                               {hash[1], "n01531178", "n01498041", 0.8, 0.2, "line 2", NULL}};
 	int64_t sel = 0;
 	int created = 0;
 	T_EQ_INT(store_begin(s), 0);
