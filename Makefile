@@ -199,6 +199,8 @@ check-pytorch:
 	$(MAKE) MODE=rel build/rel/testsrv
 	NATADV_KEEP_RELEASE=build/check-export bash tests/e2e/export.sh
 	/usr/bin/python3 scripts/check_export_torchvision.py build/check-export/full build/check-export/partial
+	NATADV_KEEP_RELEASE=build/check-export-o bash tests/e2e/imagenet_o.sh
+	/usr/bin/python3 scripts/check_export_torchvision.py --ood build/check-export-o
 
 clean:
 	rm -rf build natadv

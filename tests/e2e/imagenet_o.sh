@@ -6,6 +6,8 @@
 # --ood-from (MSP over imagenet-o's 200 classes), review (CLI and the page's
 # API), export (layout, README.txt, manifest), verify, audit, and a rebuild
 # into a fresh workspace that gives the same tar.
+# NATADV_KEEP_RELEASE=DIR keeps the release there (for
+# scripts/check_export_torchvision.py --ood, run by make check-pytorch).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/review/setup.sh"
 export LC_ALL=C
@@ -177,7 +179,10 @@ check "audit: the image's tag is its source class, its release path the predicte
 import json, sys
 a = json.load(open(sys.argv[1]))
 s = json.dumps(a)
-print(int(any(t.get("wnid") in sys.argv[3:] for t in a["tags"]) and sys.argv[2] in s))' "$T/audit.json" "$F" "$P" "$V" "$K")"
+print(int(any(t.get("wnid") in sys.argv[3:] for t in a["tags"]) and sys.argv[2] in s
+          and all(x["source_wnid"] in sys.argv[3:] and x["rule"] == "ood" for x in a["selections"])))' \
+	"$T/audit.json" "$F" "$P" "$V" "$K")"
+check_match "audit's text names the source class" "found as +n0" "$(nat audit "$F")"
 
 # ---- a tampered ImageNet-O line is refused by the reader ----
 sed '1s/"msp":[0-9.e-]*/"msp":"high"/' "$T/rel/manifest.jsonl" > "$T/bad.jsonl"
@@ -196,4 +201,9 @@ check "the same tar" "$(sha256sum < "$T/rel/imagenet-o.tar")" "$(sha256sum < "$T
 check "the rebuilt workspace tags with the source classes" "$N" \
 	"$(sql_in "$T/ws2" "SELECT count(*) FROM proposals WHERE source_wnid IS NOT NULL AND source_wnid IN (SELECT wnid FROM classes WHERE index_1k IS NULL)")"
 check "and its manifest keeps them" "$N" "$(grep -c '"source_wnid":"n0' "$T/rel2/manifest.jsonl")"
+if [ -n "${NATADV_KEEP_RELEASE:-}" ]; then
+	rm -rf "$NATADV_KEEP_RELEASE"
+	mkdir -p "$(dirname "$NATADV_KEEP_RELEASE")"
+	cp -a "$T/rel" "$NATADV_KEEP_RELEASE"
+fi
 finish
