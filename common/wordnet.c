@@ -34,6 +34,7 @@ struct synset {
 struct wordnet {
 	struct synset *v;
 	int n;
+	size_t capv;
 	uint32_t *up;        /* parent synset numbers (offsets until resolved) */
 	size_t nup, capup;
 	char *text;          /* every synset's names, NUL-separated */
@@ -173,8 +174,7 @@ static int parse_line(wordnet *wn, const char *p, const char *end, const char **
 		return *why = "offsets are not in increasing order", NATADV_EFORMAT;
 	if (field_num(&l, 16, 2, &wcnt) || wcnt == 0)
 		return *why = "expected a 2-digit hexadecimal word count above 0", NATADV_EFORMAT;
-	size_t cap = (size_t)wn->n;
-	struct synset *v = array_grow(wn->v, (size_t)wn->n, &cap, sizeof *v);
+	struct synset *v = array_grow(wn->v, (size_t)wn->n, &wn->capv, sizeof *v);
 	if (!v)
 		return NATADV_ENOMEM;
 	wn->v = v;
