@@ -36,6 +36,27 @@ int eval_calib_rms(const double *confidence, const int *correct, size_t n, size_
  * NATADV_ENOMEM. */
 int eval_aurra(const double *confidence, const int *correct, size_t n, double *out);
 
+/* The recall level of ImageNet-O's FPR (calibration_tools' recall_level). */
+#define EVAL_OOD_RECALL 0.95
+
+typedef struct eval_ood_result {
+	double auroc;            /* sklearn roc_auc_score */
+	double aupr;             /* sklearn average_precision_score */
+	double fpr;              /* FPR at the recall nearest the level asked for */
+} eval_ood_result;
+
+/* calibration_tools.get_measures(pos, neg, recall_level) of the original:
+ * the pos[0..npos) examples (out-of-distribution; ImageNet-O scores them
+ * -MSP) are the positive class, neg[0..nneg) the negative one. AUROC and
+ * average precision as scikit-learn's roc_auc_score and
+ * average_precision_score (tied scores form one threshold), and the false
+ * positive rate at the recall nearest recall_level as fpr_and_fdr_at_recall
+ * (the first of equal distances, walking from full recall to the highest
+ * threshold). Returns 0, NATADV_EINVAL when npos or nneg is 0 or a score is
+ * NaN (sklearn refuses both; *out is then NAN), or NATADV_ENOMEM. */
+int eval_ood_measures(const double *pos, size_t npos, const double *neg, size_t nneg, double recall_level,
+                      eval_ood_result *out);
+
 typedef struct eval_class {
 	char wnid[16];
 	int64_t index_1k;        /* the model output this class is read from */
