@@ -73,6 +73,12 @@ struct resnet;
  * and frees *st and *m in either case. */
 int cli_model_open(struct cli *c, const struct cli_model_flags *f, store **st, int64_t *run_id, struct resnet **m,
                    char id[65]);
+/* cli_model_open for the n models named by models[0..n) (files or names;
+ * the workspace is opened when any is a name), each loaded into m[k] with
+ * threads threads if not 0; ids (may be NULL) gets each one's SHA-256. The
+ * caller ends the run and frees *st and every m[k] in either case. */
+int cli_models_open(struct cli *c, const char *const *models, int n, int threads, store **st, int64_t *run_id,
+                    struct resnet **m, char (*ids)[65]);
 /* Splits the comma list v in place into out[0..max); returns the count, or
  * -1 when there are more than max items. */
 int cli_split_list(char *v, const char **out, int max);

@@ -136,3 +136,32 @@ out:
 	free(e);
 	return rc;
 }
+
+/* -MSP of model k's images read, into out; returns how many. */
+static size_t neg_msp(const eval_preds *p, int k, double *out)
+{
+	size_t n = 0;
+	const float *msp = p->msp + (size_t)k * p->nimages;
+	const int *pos = p->pos + (size_t)k * p->nimages;
+	for (size_t i = 0; i < p->nimages; i++)
+		if (pos[i] >= 0)
+			out[n++] = -(double)msp[i];
+	return n;
+}
+
+int eval_ood_figures_of(const eval_preds *ood, const eval_preds *in, int k, eval_ood_figures *out)
+{
+	out->n_ood = out->n_in = 0;
+	out->m.auroc = out->m.aupr = out->m.fpr = NAN;
+	double *pos = malloc(sizeof *pos * (ood->nimages ? ood->nimages : 1));
+	double *neg = malloc(sizeof *neg * (in->nimages ? in->nimages : 1));
+	int rc = NATADV_ENOMEM;
+	if (pos && neg) {
+		out->n_ood = neg_msp(ood, k, pos);
+		out->n_in = neg_msp(in, k, neg);
+		rc = eval_ood_measures(pos, out->n_ood, neg, out->n_in, EVAL_OOD_RECALL, &out->m);
+	}
+	free(pos);
+	free(neg);
+	return rc;
+}

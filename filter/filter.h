@@ -74,6 +74,9 @@ typedef struct filter_classify_cb {
 	void (*on_fail)(void *ctx, size_t i, const char *why);
 	/* after each batch's results (may be NULL) */
 	void (*on_batch)(void *ctx);
+	/* filter_classify_models: the logits of model k for file i, instead of
+	 * on_result (which is then unused and may be NULL) */
+	void (*on_model_result)(void *ctx, int k, size_t i, const float *logits, int classes);
 } filter_classify_cb;
 
 /* Runs m (prepared here for batches of o->batch) over the image files
@@ -84,6 +87,13 @@ typedef struct filter_classify_cb {
 int filter_classify_files(resnet *m, const char *const *paths, size_t n, const filter_classify_opts *o,
                           const volatile sig_atomic_t *stop, const filter_classify_cb *cb, void *ctx,
                           char *err, size_t errlen);
+/* filter_classify_files for the models m[0..nm): each file is read and
+ * preprocessed once, and every batch is run through each model in turn;
+ * cb->on_model_result hears of model k's logits for file i, for every file
+ * in order, model by model within a batch. */
+int filter_classify_models(resnet *const *m, int nm, const char *const *paths, size_t n,
+                           const filter_classify_opts *o, const volatile sig_atomic_t *stop,
+                           const filter_classify_cb *cb, void *ctx, char *err, size_t errlen);
 
 /* ---- weights (filter/model.c) ---- */
 
