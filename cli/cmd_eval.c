@@ -91,7 +91,7 @@ struct job {
 	int json, nm, width;
 	const char *names[MAX_MODELS];
 	char ids[MAX_MODELS][65];
-	struct resnet *m[MAX_MODELS];
+	struct net *m[MAX_MODELS];
 	const char *dir, *in_dir;
 	eval_release rel, in;
 	eval_preds p, pin;
@@ -349,7 +349,7 @@ out:
 	eval_release_free(&j.rel);
 	eval_release_free(&j.in);
 	for (int k = 0; k < j.nm; k++)
-		resnet_free(j.m[k]);
+		net_free(j.m[k]);
 	free(list);
 	store_close(st);
 	return status;

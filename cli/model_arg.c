@@ -35,7 +35,7 @@ static int is_file(const char *path)
 
 /* Loads model (a safetensors file, else a name in st) into *m; id (may be
  * NULL) gets the weights' SHA-256. */
-static int model_load(store *st, const char *model, struct resnet **m, char *id)
+static int model_load(store *st, const char *model, struct net **m, char *id)
 {
 	char err[1024];
 	*m = NULL;
@@ -44,7 +44,7 @@ static int model_load(store *st, const char *model, struct resnet **m, char *id)
 			cli_error("%s", err);
 			return EXIT_FAIL;
 		}
-		if (resnet_load_file(m, model, err, sizeof err) != 0) {
+		if (net_load_file(m, model, err, sizeof err) != 0) {
 			cli_error("cannot load model '%s': %s", model, err);
 			return EXIT_FAIL;
 		}
@@ -56,7 +56,7 @@ static int model_load(store *st, const char *model, struct resnet **m, char *id)
 }
 
 int cli_models_open(struct cli *c, const char *const *models, int n, int threads, store **st, int64_t *run_id,
-                    struct resnet **m, char (*ids)[65])
+                    struct net **m, char (*ids)[65])
 {
 	char err[1024];
 	const char *named = NULL;
@@ -85,15 +85,15 @@ int cli_models_open(struct cli *c, const char *const *models, int n, int threads
 	for (int k = 0; k < n; k++) {
 		if (model_load(*st, models[k], &m[k], ids ? ids[k] : NULL) != EXIT_OK)
 			return EXIT_FAIL;
-		if (threads && resnet_set_threads(m[k], threads) != 0) {
-			cli_error("cannot set threads: %s", resnet_errmsg(m[k]));
+		if (threads && net_set_threads(m[k], threads) != 0) {
+			cli_error("cannot set threads: %s", net_errmsg(m[k]));
 			return EXIT_FAIL;
 		}
 	}
 	return EXIT_OK;
 }
 
-int cli_model_open(struct cli *c, const struct cli_model_flags *f, store **st, int64_t *run_id, struct resnet **m,
+int cli_model_open(struct cli *c, const struct cli_model_flags *f, store **st, int64_t *run_id, struct net **m,
                    char id[65])
 {
 	return cli_models_open(c, &f->model, 1, f->threads, st, run_id, m, (char(*)[65])id);

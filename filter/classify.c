@@ -15,14 +15,14 @@
 
 /* Runs the nb preprocessed images of input through every model and hands
  * each model's logits back. */
-static int run_batch(resnet *const *m, int nm, const float *input, int nb, float *logits, const size_t *which,
+static int run_batch(net *const *m, int nm, const float *input, int nb, float *logits, const size_t *which,
                      const filter_classify_cb *cb, void *ctx, char *err, size_t errlen)
 {
 	for (int k = 0; k < nm; k++) {
-		int classes = resnet_get_info(m[k])->classes;
-		int rc = resnet_forward(m[k], input, nb, logits);
+		int classes = net_get_info(m[k])->classes;
+		int rc = net_forward(m[k], input, nb, logits);
 		if (rc) {
-			natadv_errf(err, errlen, "forward pass failed: %s", resnet_errmsg(m[k]));
+			natadv_errf(err, errlen, "forward pass failed: %s", net_errmsg(m[k]));
 			return rc;
 		}
 		for (int b = 0; b < nb; b++) {
@@ -36,19 +36,19 @@ static int run_batch(resnet *const *m, int nm, const float *input, int nb, float
 	return 0;
 }
 
-int filter_classify_models(resnet *const *m, int nm, const char *const *paths, size_t n,
+int filter_classify_models(net *const *m, int nm, const char *const *paths, size_t n,
                            const filter_classify_opts *o, const volatile sig_atomic_t *stop,
                            const filter_classify_cb *cb, void *ctx, char *err, size_t errlen)
 {
 	int batch = o->batch < 1 ? 1 : o->batch;
 	int classes = 0, rc = 0;
 	for (int k = 0; k < nm; k++) {
-		if ((rc = resnet_prepare(m[k], batch, FILTER_CROP, FILTER_CROP)) != 0) {
-			natadv_errf(err, errlen, "cannot prepare the model: %s", resnet_errmsg(m[k]));
+		if ((rc = net_prepare(m[k], batch, FILTER_CROP, FILTER_CROP)) != 0) {
+			natadv_errf(err, errlen, "cannot prepare the model: %s", net_errmsg(m[k]));
 			return rc;
 		}
-		if (resnet_get_info(m[k])->classes > classes)
-			classes = resnet_get_info(m[k])->classes;
+		if (net_get_info(m[k])->classes > classes)
+			classes = net_get_info(m[k])->classes;
 	}
 	float *input = malloc(sizeof(float) * TENSOR * (size_t)batch);
 	float *logits = malloc(sizeof(float) * (size_t)(classes ? classes : 1) * (size_t)batch);
@@ -95,7 +95,7 @@ out:
 	return rc;
 }
 
-int filter_classify_files(resnet *m, const char *const *paths, size_t n, const filter_classify_opts *o,
+int filter_classify_files(net *m, const char *const *paths, size_t n, const filter_classify_opts *o,
                           const volatile sig_atomic_t *stop, const filter_classify_cb *cb, void *ctx,
                           char *err, size_t errlen)
 {

@@ -437,10 +437,10 @@ static void fail_one(void *ctx, size_t i, const char *why)
 }
 
 /* Every class of r must have an output in every model. */
-static int check_outputs(resnet *const *m, int nm, const eval_release *r, char *err, size_t errlen)
+static int check_outputs(net *const *m, int nm, const eval_release *r, char *err, size_t errlen)
 {
 	for (int k = 0; k < nm; k++) {
-		int classes = resnet_get_info(m[k])->classes;
+		int classes = net_get_info(m[k])->classes;
 		for (int c = 0; c < r->nclasses; c++) {
 			if (r->classes[c].index_1k < 0 || r->classes[c].index_1k >= classes) {
 				natadv_errf(err, errlen, "class '%s' (1K index %lld) has no output in a model of %d classes",
@@ -452,7 +452,7 @@ static int check_outputs(resnet *const *m, int nm, const eval_release *r, char *
 	return 0;
 }
 
-int eval_classify(resnet *const *m, int nm, const eval_release *r, int batch, const volatile sig_atomic_t *stop,
+int eval_classify(net *const *m, int nm, const eval_release *r, int batch, const volatile sig_atomic_t *stop,
                   void (*on_fail)(void *ctx, const char *path, const char *why), void *ctx, eval_preds *out,
                   char *err, size_t errlen)
 {

@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "filter/resnet.h"
+#include "filter/net.h"
 #include "store/store.h"
 
 /* Examples per calibration bin in the original code (calib_err's beta). */
@@ -106,7 +106,7 @@ typedef struct eval_preds {
  * Fills *out (free with eval_preds_free). Returns 0, NATADV_EINVAL when a
  * class has no output in a model, NATADV_EINTR when stop was set, or
  * another NATADV code; err says why. */
-int eval_classify(resnet *const *m, int nm, const eval_release *r, int batch, const volatile sig_atomic_t *stop,
+int eval_classify(net *const *m, int nm, const eval_release *r, int batch, const volatile sig_atomic_t *stop,
                   void (*on_fail)(void *ctx, const char *path, const char *why), void *ctx, eval_preds *out,
                   char *err, size_t errlen);
 /* Frees what eval_classify allocated; accepts a zeroed struct. */
