@@ -87,7 +87,6 @@ static const char *pct(double v, char out[32])
 
 /* What one evaluation holds: the models, the release and its predictions. */
 struct job {
-	struct cli *c;
 	int json, nm, width;
 	const char *names[MAX_MODELS];
 	char ids[MAX_MODELS][65];
@@ -245,6 +244,11 @@ static int classify(struct job *j, store *st, int batch)
 		cli_error("no images in '%s'", j->rel.folder);
 		return EXIT_FAIL;
 	}
+	if (j->in_dir && !j->rel.from_tsv) {
+		cli_error("release '%s' has no classes.tsv: --ood takes the MSP over all of a release's classes, which "
+		          "only its classes.tsv lists (give the release folder, not its class folder)", j->dir);
+		return EXIT_FAIL;
+	}
 	if (j->in_dir) {
 		if (eval_folder_open(&j->rel, j->in_dir, &j->in, err, sizeof err) != 0) {
 			cli_error("cannot read in-distribution folder '%s': %s", j->in_dir, err);
@@ -312,7 +316,7 @@ static int parse(struct job *j, struct cli_model_flags *mf, int *ood, int argc, 
 int cmd_eval(struct cli *c, int argc, char **argv)
 {
 	struct cli_model_flags mf = CLI_MODEL_FLAGS_INIT;
-	struct job j = {.c = c};
+	struct job j = {0};
 	int ood = 0;
 	int status = parse(&j, &mf, &ood, argc, argv);
 	if (status)
