@@ -4,7 +4,8 @@
 # (classes ood, add-set --ood and its refusals, a missing WordNet), seeds
 # tagged with OOD classes crawled and scored with the demo model, select
 # --ood-from (MSP over imagenet-o's 200 classes), review (CLI and the page's
-# API), export (layout, README.txt, manifest), verify, audit, and a rebuild
+# API), export (layout, README.txt, manifest), verify, audit, eval --ood
+# with in-distribution photos (its self-check included), and a rebuild
 # into a fresh workspace that gives the same tar.
 # NATADV_KEEP_RELEASE=DIR keeps the release there (for
 # scripts/check_export_torchvision.py --ood, run by make check-pytorch).
@@ -183,6 +184,22 @@ print(int(any(t.get("wnid") in sys.argv[3:] for t in a["tags"]) and sys.argv[2] 
           and all(x["source_wnid"] in sys.argv[3:] and x["rule"] == "ood" for x in a["selections"])))' \
 	"$T/audit.json" "$F" "$P" "$V" "$K")"
 check_match "audit's text names the source class" "found as +n0" "$(nat audit "$F")"
+
+# ---- eval --ood with in-distribution photos (ImageFolder-style, imagenet-o's classes) ----
+I=$T/in-dist
+mkdir -p "$I/n01443537" "$I/n01704323"
+cp "$FIX/chelsea_gray.jpg" "$FIX/cat_rgb8_adam7.png" "$I/n01443537/"
+cp "$FIX/coffee_prog444.jpg" "$I/n01704323/"
+out=$(nat eval --model demo --ood "$T/rel" --in-dist "$I" --json 2> "$T/err")
+check "eval --ood on the release" 0 "$?"
+check "its figures: the release's photos against the in-distribution ones, self-check passed" "demo|$N|3|ok" \
+	"$(python3 -c '
+import json, sys
+d = json.loads(sys.argv[1])
+c = d["self_check"]
+ok = all(0 <= d[k] <= 1 for k in ("auroc", "aupr", "fpr95")) and c["filter_model"] and c["passed"] \
+    and c["checked"] >= 1 and c["below_threshold"] == 0
+print("%s|%d|%d|%s" % (d["model"], d["n_ood"], d["n_in"], "ok" if ok else d))' "$out")"
 
 # ---- a tampered ImageNet-O line is refused by the reader ----
 sed '1s/"msp":[0-9.e-]*/"msp":"high"/' "$T/rel/manifest.jsonl" > "$T/bad.jsonl"
