@@ -5,8 +5,9 @@
 # tagged with OOD classes crawled and scored with the demo model, select
 # --ood-from (MSP over imagenet-o's 200 classes), review (CLI and the page's
 # API), export (layout, README.txt, manifest), verify, audit, eval --ood
-# with in-distribution photos (its self-check included), and a rebuild
-# into a fresh workspace that gives the same tar.
+# with in-distribution photos (its self-check included), a rebuild into a
+# fresh workspace that gives the same tar, and discover --set on an OOD set
+# (Openverse answers canned by the server) searching by WordNet names.
 # NATADV_KEEP_RELEASE=DIR keeps the release there (for
 # scripts/check_export_torchvision.py --ood, run by make check-pytorch).
 . "$(dirname "$0")/lib.sh"
@@ -71,7 +72,10 @@ nat classes add-set x --from space --add n01440764 > /dev/null 2> "$T/err"
 check "a 1K set cannot grow from it" 1 "$?"
 
 # ---- seeds tagged with OOD classes → crawl → score ----
-start_server
+# (the server also answers discover's Openverse searches, used at the end)
+printf '/api/openverse/v1/images/\tq=photosphere&page=1\tdiscover/openverse/junco_1.json\n' > "$T/routes.tsv"
+printf '/api/openverse/v1/images/\tq=%s\tdiscover/openverse/empty.json\n' verdigris carp >> "$T/routes.tsv"
+start_server --routes "$T/routes.tsv"
 {
 	printf 'url\twnid\tsource\tquery\tpage_url\tlicense\tauthor\n'
 	printf '%s/img/rocket.jpg\t%s\tseeds\tphotosphere\thttp://example.org/sun\tcc-by-4.0\tNASA\n' "$BASE" "$P"
@@ -218,6 +222,23 @@ check "the same tar" "$(sha256sum < "$T/rel/imagenet-o.tar")" "$(sha256sum < "$T
 check "the rebuilt workspace tags with the source classes" "$N" \
 	"$(sql_in "$T/ws2" "SELECT count(*) FROM proposals WHERE source_wnid IS NOT NULL AND source_wnid IN (SELECT wnid FROM classes WHERE index_1k IS NULL)")"
 check "and its manifest keeps them" "$N" "$(grep -c '"source_wnid":"n0' "$T/rel2/manifest.jsonl")"
+
+# ---- discover --set on an OOD source set: searched by WordNet names, crawled, audited ----
+W4=$T/ws4
+"$NATADV" -w "$W4" -q init
+"$NATADV" -w "$W4" -q classes add-set space --ood --add "$V,$P,$K"
+"$NATADV" -w "$W4" -q discover --source openverse --set space --endpoint "$BASE/api/openverse" --min-interval 0 \
+	--allow-private --per-class 2
+check "discover --set searches the OOD classes" 0 "$?"
+check "by their WordNet names" "carp|$K photosphere|$P verdigris|$V" \
+	"$(sql_in "$W4" "SELECT q.query, q.wnid FROM api_requests a JOIN queries q ON q.id = a.query_id ORDER BY q.query" | paste -sd ' ')"
+check "the candidate queued for photosphere" "$P|openverse|photosphere" \
+	"$(sql_in "$W4" "SELECT t.wnid, t.source, q.query FROM url_tags t JOIN queries q ON q.id = t.query_id")"
+"$NATADV" -w "$W4" -q crawl --allow-private
+check "crawled and tagged with the OOD class" "$P" "$(sql_in "$W4" "SELECT wnid FROM image_tags")"
+H4=$(sql_in "$W4" "SELECT image_hash FROM image_tags")
+check_match "audit names the query that found it" "photosphere" "$("$NATADV" -w "$W4" audit "$H4")"
+
 if [ -n "${NATADV_KEEP_RELEASE:-}" ]; then
 	rm -rf "$NATADV_KEEP_RELEASE"
 	mkdir -p "$(dirname "$NATADV_KEEP_RELEASE")"
