@@ -150,11 +150,12 @@ int store_set_add(store *s, int64_t run_id, const char *name, const char *versio
 	int nbase = 0, rc = 0;
 	const char **all = NULL;
 	int ood = 0;
-	if (from && ((rc = store_set_is_ood(s, from, &ood)) != 0 ||
-	             (rc = store_set_members(s, from, &base, &nbase)) != 0))
+	if (from && (rc = store_set_is_ood(s, from, &ood)) != 0)
 		return rc;
 	if (ood)
 		return store_fail(s, NATADV_EINVAL, "'%s' is an out-of-distribution set: its classes have no logit", from);
+	if (from && (rc = store_set_members(s, from, &base, &nbase)) != 0)
+		return rc;
 	int total = nbase + nadd;
 	all = malloc(sizeof *all * (size_t)(total ? total : 1));
 	if (!all) {
