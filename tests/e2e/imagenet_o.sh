@@ -14,6 +14,10 @@
 . "$(dirname "$0")/review/setup.sh"
 export LC_ALL=C
 unset NATADV_WORDNET
+if [ ! -r /usr/share/wordnet/data.noun ]; then
+	echo "SKIP: needs WordNet 3.0, /usr/share/wordnet/data.noun from Debian's wordnet-base (make installs it)"
+	exit 77
+fi
 P=n09391386   # photosphere
 V=n04528079   # verdigris
 K=n01439514   # carp: tench's sibling, a cyprinid outside ImageNet-1K

@@ -2,7 +2,8 @@
  * classes (wordnet_judge): a class, an ancestor, a descendant (also through
  * an instance-hypernym link) and a sibling, on the small fixture
  * tests/fixtures/wordnet/data.noun (lines of WordNet 3.0 with its licence)
- * and, when installed, on Debian's whole data.noun with ImageNet-1K. */
+ * and on Debian's whole data.noun with ImageNet-1K (without it the binary
+ * exits 77, skipped, after the fixture's cases). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,8 @@
 #include "tests/t.h"
 
 #define FIXTURE "tests/fixtures/wordnet/data.noun"
+
+static int real_missing;
 
 static const char *judge_overlap(const wordnet *wn, const char *wnid, wordnet_relation *r)
 {
@@ -133,7 +136,7 @@ static void test_real(void)
 	wordnet *wn = NULL;
 	char err[512] = "";
 	if (wordnet_load(WORDNET_DEFAULT_PATH, &wn, err, sizeof err) == NATADV_ENOTFOUND) {
-		printf("skipped the real WordNet (not installed): %s\n", err);
+		real_missing = 1;
 		return;
 	}
 	T_CHECK(wn != NULL);
@@ -179,5 +182,11 @@ int main(void)
 	T_RUN(test_parse);
 	T_RUN(test_missing);
 	T_RUN(test_real);
-	return T_DONE();
+	int rc = T_DONE();
+	if (rc == 0 && real_missing) {
+		/* tests/run.sh: cannot run here (a failure under make test, which installs it) */
+		printf("SKIP: the real WordNet is not installed (Debian's wordnet-base)\n");
+		return 77;
+	}
+	return rc;
 }
