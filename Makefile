@@ -200,6 +200,7 @@ bench:
 # Live comparison with PyTorch/torchvision (Debian's python3-torch, large; not part of test):
 # full-size torchvision models against natadv's forward pass, and PIL preprocessing bit for bit;
 # an exported release loaded with torchvision's ImageFolder (label i = the i-th wnid).
+# ImageNet-O's OOD measures (AUROC, AP, FPR95) against Debian's python3-sklearn.
 check-pytorch:
 	@scripts/install-deps.sh test
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-torch python3-torchvision python3-pil >/dev/null
@@ -209,6 +210,11 @@ check-pytorch:
 	$(MAKE) MODE=rel build/rel/testsrv
 	NATADV_KEEP_RELEASE=build/check-export bash tests/e2e/export.sh
 	/usr/bin/python3 scripts/check_export_torchvision.py build/check-export/full build/check-export/partial
+	NATADV_KEEP_RELEASE=build/check-export-o bash tests/e2e/imagenet_o.sh
+	/usr/bin/python3 scripts/check_export_torchvision.py --ood build/check-export-o
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-sklearn >/dev/null
+	$(MAKE) MODE=rel build/rel/tests/test_eval
+	/usr/bin/python3 scripts/check_ood_metrics.py build/rel/tests/test_eval
 
 clean:
 	rm -rf build natadv

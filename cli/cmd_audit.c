@@ -313,6 +313,8 @@ static void print_selections(json_t *sels)
 		         I(p, "proposal_id"), V(p, "wnid"), V(p, "pred_wnid"),
 		         json_number_value(json_object_get(p, "confidence")), json_number_value(json_object_get(p, "true_prob")));
 		field(4, "proposal", line);
+		if (has(p, "source_wnid"))
+			field(4, "found as", V(p, "source_wnid"));  /* rule 'ood': the out-of-distribution class */
 		if (has(p, "duplicate_of")) {
 			snprintf(line, sizeof line, "near duplicate of proposal %lld (image %s, distance %lld)",
 			         I(p, "duplicate_of"),

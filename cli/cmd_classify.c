@@ -118,7 +118,7 @@ int cmd_classify(struct cli *c, int argc, char **argv)
 
 	char err[1024];
 	store *st = NULL;
-	resnet *m = NULL;
+	net *m = NULL;
 	filter_classes fc = {0};
 	int status = EXIT_FAIL;
 	int64_t run_id = 0;
@@ -131,7 +131,7 @@ int cmd_classify(struct cli *c, int argc, char **argv)
 	const char *const *paths = (const char *const *)argv + optind;
 	struct printer pr = {paths, &fc, json, 0};
 	filter_classify_opts o = {.batch = mf.batch, .fast = fast};
-	filter_classify_cb cb = {print_result, print_failure, flush_batch};
+	filter_classify_cb cb = {print_result, print_failure, flush_batch, NULL};
 	int rc = filter_classify_files(m, paths, (size_t)(argc - optind), &o, &cli_stop, &cb, &pr, err, sizeof err);
 	if (rc && rc != NATADV_EINTR)
 		cli_error("%s", err);
@@ -140,7 +140,7 @@ out:
 	if (st && run_id)
 		store_run_end(st, run_id, status);
 	filter_classes_release(&fc);
-	resnet_free(m);
+	net_free(m);
 	store_close(st);
 	return status;
 }

@@ -42,7 +42,8 @@ static void help(void)
 	       "  --list         the proposals of the selection in force with their decision:\n"
 	       "                 id, decision, status, wnid, predicted wnid, confidence, true-class\n"
 	       "                 probability, image, reviewer; --state keeps one kind,\n"
-	       "                 --json prints one object per line\n"
+	       "                 --json prints one object per line (with source_wnid, the\n"
+	       "                 out-of-distribution class of a 'select --ood-from' proposal)\n"
 	       "  --serve        the review page on 127.0.0.1 (see 'natadv review --serve --help')\n"
 	       "  --set NAME     the class set (imagenet-a for --auto-accept and --list)\n"
 	       "  --reviewer     who decides (default $NATADV_REVIEWER, else $USER, else 'unknown')\n\n"
@@ -218,6 +219,7 @@ static json_t *proposal_json(const store_proposal *p)
 	json_object_set_new(o, "reason", jstr_new(p->reason));
 	json_object_set_new(o, "mode", jstr_new(p->mode));
 	json_object_set_new(o, "at", jstr_new(p->at));
+	json_object_set_new(o, "source_wnid", jstr_new(p->source_wnid));  /* rule 'ood' only, else null */
 	return o;
 }
 

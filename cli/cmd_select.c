@@ -16,7 +16,9 @@
 static void help(void)
 {
 	printf("usage: natadv select --model NAME [--set NAME] [--space subset|1k] [--min-confidence P]\n"
-	       "                     [--max-true-prob P] [--also-wrong-for MODEL,...] [--near-distance N]\n\n"
+	       "                     [--max-true-prob P] [--also-wrong-for MODEL,...] [--near-distance N]\n"
+	       "       natadv select --ood-from NAME --model NAME [--set NAME] [--min-confidence P]\n"
+	       "                     [--also-wrong-for MODEL,...] [--near-distance N]\n\n"
 	       "Proposes, for each (image, class tag) of the class set (default imagenet-a) that\n"
 	       "the model scored, the images it gets confidently wrong: the argmax over the\n"
 	       "set's logits (--space subset, the default, as ImageNet-A is evaluated) or over\n"
@@ -28,6 +30,13 @@ static void help(void)
 	       "--near-distance bits (6) are collapsed into the most confident one; the others\n"
 	       "are kept as near-duplicates naming it. Classes of the set the model has no\n"
 	       "logit for (outside ImageNet-1K or its outputs) are skipped with a note.\n\n"
+	       "With --ood-from (rule 'ood', ImageNet-O): the images tagged with a class of\n"
+	       "the out-of-distribution set NAME ('classes add-set NAME --ood') whose maximum\n"
+	       "softmax probability over the set's classes (default imagenet-o) is at least\n"
+	       "--min-confidence are proposed under the predicted class, their source class\n"
+	       "kept beside it; near-duplicates collapse per predicted class; an image tagged\n"
+	       "with several source classes is proposed once; --also-wrong-for models must\n"
+	       "reach the same confidence.\n\n"
 	       "Each run is a new selection with its rule, parameters, models and run; the\n"
 	       "latest one is in force for review and export, earlier ones stay as history.\n"
 	       "Nothing is recorded unless the run completes.\n\n"
@@ -51,9 +60,27 @@ static void print_row(const char *wnid, int64_t tags, int64_t scored, int64_t wr
 	       (long long)wrong, (long long)selected, (long long)proposed, (long long)dups, name);
 }
 
+static void print_summary(const select_opts *o, const select_result *r)
+{
+	char a[32], b[32], d[32], e[32];
+	if (o->ood_from)
+		fprintf(stderr, "natadv: selection %lld of '%s' from out-of-distribution set '%s' with '%s' (%d classes, "
+		        "min confidence %g): %s proposals, %s near-duplicates collapsed, from %s scored tags of %s%s\n",
+		        (long long)r->selection_id, o->set, o->ood_from, o->model, r->nspace, o->rule.min_confidence,
+		        cli_num(r->proposals, a), cli_num(r->near_duplicates, b), cli_num(r->candidates, d),
+		        cli_num(r->tags, e), r->proposals ? "" : " (nothing to review)");
+	else
+		fprintf(stderr, "natadv: selection %lld of '%s' with '%s' (space %s, %d classes, min confidence %g, "
+		        "max true prob %g): %s proposals, %s near-duplicates collapsed, from %s scored tags of %s%s\n",
+		        (long long)r->selection_id, o->set, o->model, o->space == SELECT_SPACE_1K ? "1k" : "subset",
+		        r->nspace, o->rule.min_confidence, o->rule.max_true_prob, cli_num(r->proposals, a),
+		        cli_num(r->near_duplicates, b), cli_num(r->candidates, d), cli_num(r->tags, e),
+		        r->proposals ? "" : " (nothing to review)");
+}
+
 int cmd_select(struct cli *c, int argc, char **argv)
 {
-	enum { O_MODEL = 256, O_SET, O_SPACE, O_MINCONF, O_MAXTRUE, O_ALSO, O_NEAR };
+	enum { O_MODEL = 256, O_SET, O_SPACE, O_MINCONF, O_MAXTRUE, O_ALSO, O_NEAR, O_OOD };
 	static const struct option opts[] = {
 		{"model", required_argument, 0, O_MODEL},
 		{"set", required_argument, 0, O_SET},
@@ -62,19 +89,22 @@ int cmd_select(struct cli *c, int argc, char **argv)
 		{"max-true-prob", required_argument, 0, O_MAXTRUE},
 		{"also-wrong-for", required_argument, 0, O_ALSO},
 		{"near-distance", required_argument, 0, O_NEAR},
+		{"ood-from", required_argument, 0, O_OOD},
 		{"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0},
 	};
 	const char *also[MAX_ALSO];
-	select_opts o = {.set = "imagenet-a", .space = SELECT_SPACE_SUBSET, .rule = {0.5, 0.1},
+	select_opts o = {.set = NULL, .space = SELECT_SPACE_SUBSET, .rule = {0.5, 0.1},
 	                 .near_distance = 6, .also = also, .run_id = c->run_id};
 	long long n;
-	int ch;
+	int ch, space_given = 0, maxtrue_given = 0;
 	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (ch) {
 		case O_MODEL: o.model = optarg; break;
 		case O_SET: o.set = optarg; break;
+		case O_OOD: o.ood_from = optarg; break;
 		case O_SPACE:
+			space_given = 1;
 			if (!strcmp(optarg, "subset"))
 				o.space = SELECT_SPACE_SUBSET;
 			else if (!strcmp(optarg, "1k"))
@@ -87,6 +117,7 @@ int cmd_select(struct cli *c, int argc, char **argv)
 			break;
 		case O_MAXTRUE:
 			if (parse_prob("--max-true-prob", optarg, &o.rule.max_true_prob)) return EXIT_USAGE;
+			maxtrue_given = 1;
 			break;
 		case O_ALSO: {
 			int k = cli_split_list(optarg, also + o.nalso, MAX_ALSO - o.nalso);
@@ -107,6 +138,11 @@ int cmd_select(struct cli *c, int argc, char **argv)
 		return cli_usage("select", "--model NAME is required");
 	if (optind < argc)
 		return cli_usage("select", "unexpected argument '%s'", argv[optind]);
+	if (o.ood_from && (space_given || maxtrue_given))
+		return cli_usage("select", "--ood-from judges the maximum probability over the set's classes: "
+		                 "no --space or --max-true-prob");
+	if (!o.set)
+		o.set = o.ood_from ? "imagenet-o" : "imagenet-a";
 
 	char err[1024];
 	select_result r;
@@ -114,8 +150,8 @@ int cmd_select(struct cli *c, int argc, char **argv)
 		cli_error("select failed, nothing recorded: %s", err);
 		return EXIT_FAIL;
 	}
-	char a[32], b[32], d[32], e[32];
-	if (r.outside_1k && !c->quiet)
+	char a[32], b[32], d[32];
+	if (r.outside_1k && !c->quiet && !o.ood_from)
 		cli_error("note: %d class%s of '%s' outside ImageNet-1K cannot be scored: skipped", r.outside_1k,
 		          r.outside_1k == 1 ? "" : "es", o.set);
 	if (r.outside_outputs && !c->quiet)
@@ -138,11 +174,7 @@ int cmd_select(struct cli *c, int argc, char **argv)
 	}
 	print_row("total", r.tags, r.candidates, r.wrong, r.selected, r.proposals, r.near_duplicates, "");
 	if (!c->quiet)
-		fprintf(stderr, "natadv: selection %lld of '%s' with '%s' (space %s, %d classes, min confidence %g, "
-		        "max true prob %g): %s proposals, %s near-duplicates collapsed, from %s scored tags of %s%s\n",
-		        (long long)r.selection_id, o.set, o.model, o.space == SELECT_SPACE_1K ? "1k" : "subset", r.nspace,
-		        o.rule.min_confidence, o.rule.max_true_prob, cli_num(r.proposals, a), cli_num(r.near_duplicates, b),
-		        cli_num(r.candidates, d), cli_num(r.tags, e), r.proposals ? "" : " (nothing to review)");
+		print_summary(&o, &r);
 	select_result_release(&r);
 	return EXIT_OK;
 }

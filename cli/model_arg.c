@@ -1,6 +1,6 @@
-/* model_arg.c — `--model NAME|FILE` for commands that need no workspace
- * (classify, eval): a safetensors file is used as it is, a name is looked
- * up in the workspace, and the weights are loaded; and the options of the
+/* model_arg.c — `--model NAME|FILE[,...]` for commands that need no
+ * workspace (classify, eval): a safetensors file is used as it is, a name
+ * is looked up in the workspace, and the weights are loaded; and the options of the
  * commands that run a model (--model, --batch, --threads). */
 #include "cli/cli.h"
 
@@ -27,51 +27,74 @@ int cli_model_flag(const char *command, int ch, const char *arg, struct cli_mode
 	}
 }
 
-/* Opens the store and loads the weights of f->model. */
-static int model_load(struct cli *c, const char *model, store **st, int64_t *run_id, struct resnet **m, char id[65])
+static int is_file(const char *path)
+{
+	struct stat sb;
+	return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+/* Loads model (a safetensors file, else a name in st) into *m; id (may be
+ * NULL) gets the weights' SHA-256. */
+static int model_load(store *st, const char *model, struct net **m, char *id)
 {
 	char err[1024];
-	struct stat sb;
-	*st = NULL;
-	*run_id = 0;
 	*m = NULL;
-	if (stat(model, &sb) == 0 && S_ISREG(sb.st_mode)) {
-		if (store_open_memory(st, err, sizeof err) != 0) {
-			cli_error("%s", err);
-			return EXIT_FAIL;
-		}
+	if (is_file(model)) {
 		if (id && sha256_file(model, id, NULL, err, sizeof err) != 0) {
 			cli_error("%s", err);
 			return EXIT_FAIL;
 		}
-		if (resnet_load_file(m, model, err, sizeof err) != 0) {
+		if (net_load_file(m, model, err, sizeof err) != 0) {
 			cli_error("cannot load model '%s': %s", model, err);
+			return EXIT_FAIL;
+		}
+	} else if (filter_model_load(st, model, 0, m, id, err, sizeof err) != 0) {
+		cli_error("%s", err);
+		return EXIT_FAIL;
+	}
+	return EXIT_OK;
+}
+
+int cli_models_open(struct cli *c, const char *const *models, int n, int threads, store **st, int64_t *run_id,
+                    struct net **m, char (*ids)[65])
+{
+	char err[1024];
+	const char *named = NULL;
+	*st = NULL;
+	*run_id = 0;
+	for (int k = 0; k < n; k++)
+		m[k] = NULL;
+	for (int k = 0; k < n && !named; k++)
+		if (!is_file(models[k]))
+			named = models[k];
+	if (!named) {
+		if (store_open_memory(st, err, sizeof err) != 0) {
+			cli_error("%s", err);
 			return EXIT_FAIL;
 		}
 	} else {
 		if (store_open(c->workspace, st, err, sizeof err) != 0) {
-			cli_error("no model file '%s', and %s", model, err);
+			cli_error("no model file '%s', and %s", named, err);
 			return EXIT_FAIL;
 		}
 		if (store_run_begin(*st, c->command, c->args, run_id) != 0) {
 			cli_error("%s", store_errmsg(*st));
 			return EXIT_FAIL;
 		}
-		if (filter_model_load(*st, model, 0, m, id, err, sizeof err) != 0) {
-			cli_error("%s", err);
+	}
+	for (int k = 0; k < n; k++) {
+		if (model_load(*st, models[k], &m[k], ids ? ids[k] : NULL) != EXIT_OK)
+			return EXIT_FAIL;
+		if (threads && net_set_threads(m[k], threads) != 0) {
+			cli_error("cannot set threads: %s", net_errmsg(m[k]));
 			return EXIT_FAIL;
 		}
 	}
 	return EXIT_OK;
 }
 
-int cli_model_open(struct cli *c, const struct cli_model_flags *f, store **st, int64_t *run_id, struct resnet **m,
+int cli_model_open(struct cli *c, const struct cli_model_flags *f, store **st, int64_t *run_id, struct net **m,
                    char id[65])
 {
-	int rc = model_load(c, f->model, st, run_id, m, id);
-	if (rc == EXIT_OK && f->threads && resnet_set_threads(*m, f->threads) != 0) {
-		cli_error("cannot set threads: %s", resnet_errmsg(*m));
-		rc = EXIT_FAIL;
-	}
-	return rc;
+	return cli_models_open(c, &f->model, 1, f->threads, st, run_id, m, (char(*)[65])id);
 }

@@ -376,6 +376,27 @@ int eval_release_open(store *s, const char *dir, eval_release *r, char *err, siz
 	return rc;
 }
 
+int eval_folder_open(const eval_release *ref, const char *dir, eval_release *r, char *err, size_t errlen)
+{
+	memset(r, 0, sizeof *r);
+	struct stat sb;
+	if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+		natadv_errf(err, errlen, "'%s' is not a folder", dir);
+		return NATADV_ENOTFOUND;
+	}
+	int rc = 0;
+	for (int c = 0; !rc && c < ref->nclasses; c++)
+		if ((rc = add_class(r, ref->classes[c].wnid, ref->classes[c].index_1k, ref->classes[c].name)) != 0)
+			natadv_errf(err, errlen, "out of memory");
+	r->from_tsv = ref->from_tsv;
+	snprintf(r->folder, sizeof r->folder, "%s", dir);
+	if (!rc)
+		rc = list_images(r, err, errlen);
+	if (rc)
+		eval_release_free(r);
+	return rc;
+}
+
 void eval_release_free(eval_release *r)
 {
 	for (size_t i = 0; i < r->nimages; i++)
@@ -388,28 +409,23 @@ void eval_release_free(eval_release *r)
 
 /* ---- classifying a release ---- */
 
-/* What eval_run gathers from filter_classify_files. */
+/* What eval_classify gathers from filter_classify_models. */
 struct scoring {
 	const eval_release *r;
-	eval_result *out;
-	int *by_image;
+	eval_preds *out;
 	void (*on_fail)(void *ctx, const char *path, const char *why);
 	void *ctx;
 	int *subset;          /* 1K index of each class of the release */
-	double *conf;         /* per image classified: the subset argmax's probability */
-	int *correct;         /* and whether it is the label */
 };
 
-static void score_one(void *ctx, size_t i, const float *logits, int classes)
+static void score_one(void *ctx, int k, size_t i, const float *logits, int classes)
 {
 	struct scoring *sc = ctx;
 	filter_pred p;
 	filter_predict(logits, classes, sc->subset, sc->r->nclasses, &p);
-	sc->conf[sc->out->n] = p.subset_p;
-	sc->correct[sc->out->n] = p.subset_pos == sc->r->labels[i];
-	if (sc->by_image)
-		sc->by_image[i] = sc->correct[sc->out->n];
-	sc->out->n++;
+	size_t at = (size_t)k * sc->out->nimages + i;
+	sc->out->pos[at] = p.subset_pos;
+	sc->out->msp[at] = p.subset_p;
 }
 
 static void fail_one(void *ctx, size_t i, const char *why)
@@ -420,74 +436,117 @@ static void fail_one(void *ctx, size_t i, const char *why)
 		sc->on_fail(sc->ctx, sc->r->paths[i], why);
 }
 
-int eval_run(resnet *m, const eval_release *r, int batch, const volatile sig_atomic_t *stop,
-             void (*on_fail)(void *ctx, const char *path, const char *why), void *ctx,
-             eval_result *out, int *by_image, char *err, size_t errlen)
+/* Every class of r must have an output in every model. */
+static int check_outputs(net *const *m, int nm, const eval_release *r, char *err, size_t errlen)
 {
-	memset(out, 0, sizeof *out);
-	if (by_image)
-		for (size_t i = 0; i < r->nimages; i++)
-			by_image[i] = -1;
-	out->accuracy = out->rms_calibration_error = out->aurra = NAN;
-	int classes = resnet_get_info(m)->classes;
-	for (int c = 0; c < r->nclasses; c++) {
-		if (r->classes[c].index_1k < 0 || r->classes[c].index_1k >= classes) {
-			natadv_errf(err, errlen, "class '%s' (1K index %lld) has no output in a model of %d classes",
-			            r->classes[c].wnid, (long long)r->classes[c].index_1k, classes);
-			return NATADV_EINVAL;
+	for (int k = 0; k < nm; k++) {
+		int classes = net_get_info(m[k])->classes;
+		for (int c = 0; c < r->nclasses; c++) {
+			if (r->classes[c].index_1k < 0 || r->classes[c].index_1k >= classes) {
+				natadv_errf(err, errlen, "class '%s' (1K index %lld) has no output in a model of %d classes",
+				            r->classes[c].wnid, (long long)r->classes[c].index_1k, classes);
+				return NATADV_EINVAL;
+			}
 		}
 	}
-	size_t nimg = r->nimages ? r->nimages : 1;
-	int rc = 0;
-	struct scoring sc = {r, out, by_image, on_fail, ctx, malloc(sizeof(int) * (size_t)r->nclasses),
-	                     malloc(sizeof(double) * nimg), malloc(sizeof(int) * nimg)};
-	if (!sc.subset || !sc.conf || !sc.correct) {
+	return 0;
+}
+
+int eval_classify(net *const *m, int nm, const eval_release *r, int batch, const volatile sig_atomic_t *stop,
+                  void (*on_fail)(void *ctx, const char *path, const char *why), void *ctx, eval_preds *out,
+                  char *err, size_t errlen)
+{
+	memset(out, 0, sizeof *out);
+	int rc = check_outputs(m, nm, r, err, errlen);
+	if (rc)
+		return rc;
+	size_t cells = (size_t)nm * r->nimages;
+	out->nmodels = nm;
+	out->nimages = r->nimages;
+	out->pos = malloc(sizeof *out->pos * (cells ? cells : 1));
+	out->msp = malloc(sizeof *out->msp * (cells ? cells : 1));
+	struct scoring sc = {r, out, on_fail, ctx, malloc(sizeof(int) * (size_t)(r->nclasses ? r->nclasses : 1))};
+	if (!out->pos || !out->msp || !sc.subset) {
 		rc = NATADV_ENOMEM;
 		natadv_errf(err, errlen, "out of memory");
 		goto out;
 	}
+	for (size_t i = 0; i < cells; i++) {
+		out->pos[i] = -1;
+		out->msp[i] = NAN;
+	}
 	for (int c = 0; c < r->nclasses; c++)
 		sc.subset[c] = (int)r->classes[c].index_1k;
 	filter_classify_opts o = {.batch = batch, .fast = 0};
-	filter_classify_cb cb = {score_one, fail_one, NULL};
-	rc = filter_classify_files(m, (const char *const *)r->paths, r->nimages, &o, stop, &cb, &sc, err, errlen);
+	filter_classify_cb cb = {.on_fail = fail_one, .on_model_result = score_one};
+	rc = filter_classify_models(m, nm, (const char *const *)r->paths, r->nimages, &o, stop, &cb, &sc, err,
+	                            errlen);
+out:
+	free(sc.subset);
 	if (rc)
+		eval_preds_free(out);
+	return rc;
+}
+
+void eval_preds_free(eval_preds *p)
+{
+	free(p->pos);
+	free(p->msp);
+	memset(p, 0, sizeof *p);
+}
+
+int eval_metrics(const eval_release *r, const eval_preds *p, int k, eval_result *out)
+{
+	memset(out, 0, sizeof *out);
+	out->accuracy = out->rms_calibration_error = out->aurra = NAN;
+	out->failed = p->failed;
+	size_t n = p->nimages;
+	double *conf = malloc(sizeof *conf * (n ? n : 1));
+	int *correct = malloc(sizeof *correct * (n ? n : 1));
+	int rc = 0;
+	if (!conf || !correct) {
+		rc = NATADV_ENOMEM;
 		goto out;
-	double *conf = sc.conf;
-	int *correct = sc.correct;
+	}
+	/* the images read, in file order (which AURRA's tie order follows) */
+	const int *pos = p->pos + (size_t)k * n;
+	const float *msp = p->msp + (size_t)k * n;
+	for (size_t i = 0; i < n; i++) {
+		if (pos[i] < 0)
+			continue;
+		conf[out->n] = msp[i];
+		correct[out->n++] = pos[i] == r->labels[i];
+	}
 	if (out->n) {
 		out->accuracy = eval_accuracy(correct, out->n);
-		if ((rc = eval_aurra(conf, correct, out->n, &out->aurra)) != 0) {
-			natadv_errf(err, errlen, "out of memory");
+		if ((rc = eval_aurra(conf, correct, out->n, &out->aurra)) != 0)
 			goto out;
-		}
 		rc = eval_calib_rms(conf, correct, out->n, EVAL_CALIB_BETA, &out->rms_calibration_error);
 		if (rc == NATADV_EINVAL)
 			rc = 0; /* fewer than 100 images: undefined, as in the original */
-		else if (rc)
-			natadv_errf(err, errlen, "out of memory");
 	}
 out:
-	free(sc.correct);
-	free(sc.conf);
-	free(sc.subset);
+	free(conf);
+	free(correct);
 	return rc;
 }
 
 /* ---- the self-check: the filter model on its own release ---- */
 
-/* Whether a manifest line's selection_rule ("<rule> <params JSON>") chose
- * in the subset space (the default when the params do not say). */
-static int rule_is_subset(const char *rule)
+/* The parameters of a manifest line's selection_rule ("<rule> <params
+ * JSON>"); NULL when it has none. The caller drops the reference. */
+static json_t *rule_params(const char *rule)
 {
 	const char *sp = rule ? strchr(rule, ' ') : NULL;
-	if (!sp)
-		return 1;
-	json_t *params = json_loads(sp + 1, 0, NULL);
+	return sp ? json_loads(sp + 1, 0, NULL) : NULL;
+}
+
+/* Whether the rule chose in the subset space (the default when its
+ * parameters do not say). */
+static int rule_is_subset(const json_t *params)
+{
 	const char *space = json_string_value(json_object_get(params, "space"));
-	int subset = !space || strcmp(space, "subset") == 0;
-	json_decref(params);
-	return subset;
+	return !space || strcmp(space, "subset") == 0;
 }
 
 /* The last two components of a path with the slash before them
@@ -528,8 +587,52 @@ static int read_manifest(const eval_release *r, const char *dir, pkg_manifest **
 	return pkg_manifest_read(path, m, err, errlen);
 }
 
-int eval_self_check(const eval_release *r, const char *dir, const char *model_id, const int *by_image,
-                    eval_self_check_result *out, char *err, size_t errlen)
+/* How one checked image of the filter model fails its check: ImageNet-A's
+ * image is classified right, ImageNet-O's has an MSP below the rule's
+ * min_confidence (an item whose rule gives none is not checked: -1). */
+static int judge(int ood, const json_t *params, int pos, float msp, int label)
+{
+	if (!ood)
+		return pos == label;
+	const json_t *min = json_object_get(params, "min_confidence");
+	if (!json_is_number(min))
+		return -1;
+	return !((double)msp >= json_number_value(min));
+}
+
+/* The manifest's images chosen by model_id, found among r's images (by
+ * "/<wnid>/<file>", binary search over tails) and judged. */
+static void check_items(const eval_release *r, const pkg_manifest *m, const tail_ref *tails, const char *model_id,
+                        const eval_preds *p, int k, int ood, eval_self_check_result *out)
+{
+	const int *pos = p->pos + (size_t)k * p->nimages;
+	const float *msp = p->msp + (size_t)k * p->nimages;
+	for (int i = 0; i < m->n; i++) {
+		const pkg_manifest_item *it = &m->items[i];
+		if (!it->model_id || !it->path || !model_id || strcmp(it->model_id, model_id) != 0)
+			continue;
+		out->filter_model = 1;
+		/* A converted image (PNG to JPEG) is not the pixels the model
+		 * judged, and a 1k-space choice can be right over the subset. */
+		tail_ref key = {class_file_tail(it->path), 0};
+		json_t *params = rule_params(it->selection_rule);
+		const tail_ref *hit = NULL;
+		if (!it->converted && rule_is_subset(params) && key.tail != it->path)
+			hit = bsearch(&key, tails, r->nimages, sizeof *tails, tail_cmp);
+		int bad = hit && pos[hit->image] >= 0
+		                  ? judge(ood, params, pos[hit->image], msp[hit->image], r->labels[hit->image])
+		                  : -1;
+		json_decref(params);
+		if (bad < 0)
+			continue;
+		out->checked++;
+		if (bad && out->failed++ == 0)
+			snprintf(out->first_failed, sizeof out->first_failed, "%s", it->path);
+	}
+}
+
+int eval_self_check(const eval_release *r, const char *dir, const char *model_id, const eval_preds *p, int k,
+                    int ood, eval_self_check_result *out, char *err, size_t errlen)
 {
 	memset(out, 0, sizeof *out);
 	char path[8192];
@@ -538,6 +641,13 @@ int eval_self_check(const eval_release *r, const char *dir, const char *model_id
 	if (rc || !m)
 		return rc;
 	out->manifest = 1;
+	for (int i = 0; i < m->n; i++) {
+		if (m->items[i].error) {
+			natadv_errf(err, errlen, "cannot read '%s' line %ld: %s", path, m->items[i].line, m->items[i].error);
+			pkg_manifest_free(m);
+			return NATADV_EFORMAT;
+		}
+	}
 	/* the release's images by "/<wnid>/<file>", for a binary search per line */
 	tail_ref *tails = malloc((r->nimages ? r->nimages : 1) * sizeof *tails);
 	if (!tails) {
@@ -548,29 +658,8 @@ int eval_self_check(const eval_release *r, const char *dir, const char *model_id
 	for (size_t i = 0; i < r->nimages; i++)
 		tails[i] = (tail_ref){class_file_tail(r->paths[i]), i};
 	qsort(tails, r->nimages, sizeof *tails, tail_cmp);
-	for (int i = 0; i < m->n; i++) {
-		const pkg_manifest_item *it = &m->items[i];
-		if (it->error) {
-			natadv_errf(err, errlen, "cannot read '%s' line %ld: %s", path, it->line, it->error);
-			rc = NATADV_EFORMAT;
-			break;
-		}
-		if (!it->model_id || !it->path || !model_id || strcmp(it->model_id, model_id) != 0)
-			continue;
-		out->filter_model = 1;
-		/* A converted image (PNG to JPEG) is not the pixels the model
-		 * judged, and a 1k-space choice can be right over the subset. */
-		tail_ref key = {class_file_tail(it->path), 0};
-		const tail_ref *hit = NULL;
-		if (!it->converted && rule_is_subset(it->selection_rule) && key.tail != it->path)
-			hit = bsearch(&key, tails, r->nimages, sizeof *tails, tail_cmp);
-		if (hit && by_image[hit->image] >= 0) {
-			out->checked++;
-			if (by_image[hit->image] && out->right++ == 0)
-				snprintf(out->first_right, sizeof out->first_right, "%s", it->path);
-		}
-	}
+	check_items(r, m, tails, model_id, p, k, ood, out);
 	free(tails);
 	pkg_manifest_free(m);
-	return rc;
+	return 0;
 }

@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "filter/resnet.h"
+#include "filter/net.h"
 #include "image/image.h"
 #include "store/store.h"
 
@@ -74,6 +74,9 @@ typedef struct filter_classify_cb {
 	void (*on_fail)(void *ctx, size_t i, const char *why);
 	/* after each batch's results (may be NULL) */
 	void (*on_batch)(void *ctx);
+	/* filter_classify_models: the logits of model k for file i, instead of
+	 * on_result (which is then unused and may be NULL) */
+	void (*on_model_result)(void *ctx, int k, size_t i, const float *logits, int classes);
 } filter_classify_cb;
 
 /* Runs m (prepared here for batches of o->batch) over the image files
@@ -81,9 +84,16 @@ typedef struct filter_classify_cb {
  * cb's functions with ctx. Stops with NATADV_EINTR once *stop (may be NULL)
  * is set. A file that fails is reported, not an error. Returns 0 or an
  * error code with err saying why. */
-int filter_classify_files(resnet *m, const char *const *paths, size_t n, const filter_classify_opts *o,
+int filter_classify_files(net *m, const char *const *paths, size_t n, const filter_classify_opts *o,
                           const volatile sig_atomic_t *stop, const filter_classify_cb *cb, void *ctx,
                           char *err, size_t errlen);
+/* filter_classify_files for the models m[0..nm): each file is read and
+ * preprocessed once, and every batch is run through each model in turn;
+ * cb->on_model_result hears of model k's logits for file i, for every file
+ * in order, model by model within a batch. */
+int filter_classify_models(net *const *m, int nm, const char *const *paths, size_t n,
+                           const filter_classify_opts *o, const volatile sig_atomic_t *stop,
+                           const filter_classify_cb *cb, void *ctx, char *err, size_t errlen);
 
 /* ---- weights (filter/model.c) ---- */
 
@@ -95,10 +105,10 @@ typedef struct filter_model_added {
 } filter_model_added;
 
 /* Loads the weights of the workspace's model name (or id) into *m (freed
- * with resnet_free) and copies its id into id (may be NULL). verify = 1
+ * with net_free) and copies its id into id (may be NULL). verify = 1
  * first checks the file's SHA-256 against the recorded id (NATADV_EFORMAT
  * when it changed). NATADV_ENOTFOUND for an unknown model; err says why. */
-int filter_model_load(store *s, const char *name, int verify, resnet **m, char id[65], char *err, size_t errlen);
+int filter_model_load(store *s, const char *name, int verify, net **m, char id[65], char *err, size_t errlen);
 /* Checks the weights file at path completely (a ResNet with torchvision's
  * tensor names and shapes) and, when want_sha256 is not NULL, its SHA-256;
  * then copies it into the workspace and records it as name with source_url
@@ -124,10 +134,10 @@ typedef struct filter_progress {
 
 /* Scores every stored image that has no score for the model recorded as
  * model_id, whose weights are loaded in m, and records on run run_id (when
- * > 0) the GEMM kernels m runs (resnet_kernels). Resumable: each batch
+ * > 0) the GEMM kernels m runs (net_kernels). Resumable: each batch
  * commits with its rows. Returns 0, NATADV_EINTR when stop was set, or an
  * error. */
-int filter_score_run(store *s, int64_t run_id, const char *model_id, resnet *m,
+int filter_score_run(store *s, int64_t run_id, const char *model_id, net *m,
                      const filter_score_opts *o, const volatile sig_atomic_t *stop,
                      void (*progress)(void *ctx, const filter_progress *p), void *ctx,
                      filter_progress *final, char *err, size_t errlen);

@@ -29,7 +29,7 @@ void select_judge(const float *logits, const int *space, int nspace, int true_po
 	int best = filter_subset_argmax(logits, space, nspace, &mx, &sum);
 	v->pred = best;
 	v->confidence = 1.0 / sum;
-	v->true_prob = exp((double)logits[space[true_pos]] - mx) / sum;
+	v->true_prob = true_pos < 0 ? 0 : exp((double)logits[space[true_pos]] - mx) / sum;
 	v->wrong = best != true_pos;
 	v->selected = v->wrong && v->confidence >= r->min_confidence && v->true_prob <= r->max_true_prob;
 }
@@ -119,7 +119,7 @@ out:
 
 struct proposal {
 	char hash[33];
-	int cls;                /* index into the set's members */
+	int cls;                /* index into the tagged classes */
 	int pred;               /* position in the space */
 	double confidence, true_prob;
 	uint64_t phash;
@@ -135,9 +135,11 @@ struct run {
 	store *s;
 	const select_opts *o;
 	select_result *r;
-	store_member *members;  /* the set's classes */
+	store_member *members;  /* the set's classes: the space */
 	int nmembers;
-	int *sorted;            /* member indices by wnid, for lookups */
+	store_member *tagged;   /* the classes whose tags are judged: members, or the OOD source set's */
+	int ntagged;
+	int *sorted;            /* tagged indices by wnid, for lookups */
 	int *space;             /* logit index of each space position */
 	int nspace;
 	int *pos;               /* per member: its position in the space, -1 if none */
@@ -154,10 +156,10 @@ struct run {
 
 static int find_member(const struct run *x, const char *wnid)
 {
-	int lo = 0, hi = x->nmembers - 1;
+	int lo = 0, hi = x->ntagged - 1;
 	while (lo <= hi) {
 		int mid = (lo + hi) / 2;
-		int c = strcmp(x->members[x->sorted[mid]].wnid, wnid);
+		int c = strcmp(x->tagged[x->sorted[mid]].wnid, wnid);
 		if (c == 0)
 			return x->sorted[mid];
 		if (c < 0)
@@ -206,7 +208,7 @@ static int also_wrong(struct run *x, const char *hash, int true_pos, int *drop)
 		}
 		select_verdict v;
 		select_judge(x->also_logits, x->space, x->nspace, true_pos, &x->o->rule, &v);
-		if (!v.wrong) {
+		if (true_pos < 0 ? !v.selected : !v.wrong) {
 			x->r->also_right++;
 			*drop = 1;
 			return 0;
@@ -223,9 +225,10 @@ static int on_tag(void *ctx, const store_tag_score *t)
 	if (m < 0)
 		return 0; /* cannot happen: the query keeps the set's classes */
 	select_class_stats *cs = &r->classes[m];
+	int true_pos = x->o->ood_from ? -1 : x->pos[m];
 	r->tags++;
 	cs->tags++;
-	if (x->pos[m] < 0) {
+	if (!x->o->ood_from && x->pos[m] < 0) {
 		r->skipped_class++;
 		return 0;
 	}
@@ -245,7 +248,7 @@ static int on_tag(void *ctx, const store_tag_score *t)
 	r->candidates++;
 	cs->candidates++;
 	select_verdict v;
-	select_judge(t->logits, x->space, x->nspace, x->pos[m], &x->o->rule, &v);
+	select_judge(t->logits, x->space, x->nspace, true_pos, &x->o->rule, &v);
 	if (v.wrong) {
 		r->wrong++;
 		cs->wrong++;
@@ -254,7 +257,7 @@ static int on_tag(void *ctx, const store_tag_score *t)
 		return 0;
 	r->selected++;
 	cs->selected++;
-	int drop, rc = also_wrong(x, t->image_hash, x->pos[m], &drop);
+	int drop, rc = also_wrong(x, t->image_hash, true_pos, &drop);
 	if (rc || drop)
 		return rc;
 	if (x->nprops == x->capprops) {
@@ -314,7 +317,6 @@ static int build_space(struct run *x)
 	}
 	for (int i = 0; i < x->nmembers; i++) {
 		int64_t idx = x->members[i].index_1k;
-		select_class_stats *cs = &x->r->classes[i];
 		if (idx < 0) {
 			x->r->outside_1k++;
 			x->pos[i] = -1;
@@ -328,8 +330,10 @@ static int build_space(struct run *x)
 			x->space_member[x->nspace] = i;
 			x->space[x->nspace++] = (int)idx;
 		}
-		cs->scorable = x->pos[i] >= 0;
 	}
+	/* With ood_from every source class is judged over the whole space. */
+	for (int i = 0; i < x->ntagged; i++)
+		x->r->classes[i].scorable = x->o->ood_from || x->pos[i] >= 0;
 	return 0;
 }
 
@@ -346,9 +350,12 @@ static int describe(struct run *x, char **params, char **also_ids)
 		json_array_append_new(ids, json_string(x->also[a].id));
 	}
 	json_object_set_new(p, "model", json_string(x->model.name));
+	if (o->ood_from)
+		json_object_set_new(p, "ood_from", json_string(o->ood_from));
 	json_object_set_new(p, "space", json_string(o->space == SELECT_SPACE_1K ? "1k" : "subset"));
 	json_object_set_new(p, "min_confidence", json_real(o->rule.min_confidence));
-	json_object_set_new(p, "max_true_prob", json_real(o->rule.max_true_prob));
+	if (!o->ood_from)
+		json_object_set_new(p, "max_true_prob", json_real(o->rule.max_true_prob));
 	json_object_set_new(p, "also_wrong_for", json_incref(names));
 	json_object_set_new(p, "near_distance", json_integer(o->near_distance));
 	json_object_set_new(p, "near_hash", json_string("dhash64"));
@@ -364,9 +371,32 @@ out:
 	return rc;
 }
 
+/* Proposal order for rule 'ood': image, then tagged class (set order is wnid order). */
+static int cmp_hash_cls(const void *a, const void *b)
+{
+	const struct proposal *x = a, *y = b;
+	int c = strcmp(x->hash, y->hash);
+	return c ? c : (x->cls > y->cls) - (x->cls < y->cls);
+}
+
+/* Rule 'ood' proposes an image once, under its first source class by wnid:
+ * its prediction is the same whichever class it is tagged with. */
+static void keep_one_per_image(struct run *x)
+{
+	if (!x->o->ood_from || x->nprops < 2)
+		return;
+	qsort(x->props, x->nprops, sizeof *x->props, cmp_hash_cls);
+	size_t n = 1;
+	for (size_t i = 1; i < x->nprops; i++)
+		if (strcmp(x->props[i].hash, x->props[n - 1].hash) != 0)
+			x->props[n++] = x->props[i];
+	x->nprops = n;
+}
+
 /* Collapses near-duplicates and records the selection. */
 static int record(struct run *x)
 {
+	keep_one_per_image(x);
 	select_result *r = x->r;
 	select_item *items = calloc(x->nprops ? x->nprops : 1, sizeof *items);
 	store_proposal_new *rows = calloc(x->nprops ? x->nprops : 1, sizeof *rows);
@@ -376,9 +406,10 @@ static int record(struct run *x)
 		natadv_errf(x->err, x->errlen, "out of memory");
 		goto out;
 	}
+	/* Rule 'ood': near-duplicates collapse per predicted class, the proposal's class. */
 	for (size_t i = 0; i < x->nprops; i++)
-		items[i] = (select_item){.cls = x->props[i].cls, .phash = x->props[i].phash,
-		                         .confidence = x->props[i].confidence};
+		items[i] = (select_item){.cls = x->o->ood_from ? x->props[i].pred : x->props[i].cls,
+		                         .phash = x->props[i].phash, .confidence = x->props[i].confidence};
 	if ((rc = select_collapse(items, x->nprops, x->o->near_distance, NULL)) != 0) {
 		natadv_errf(x->err, x->errlen, "cannot collapse near-duplicates: %s", natadv_strerror(rc));
 		goto out;
@@ -388,7 +419,8 @@ static int record(struct run *x)
 		select_class_stats *cs = &r->classes[p->cls];
 		rows[i] = (store_proposal_new){
 			.image_hash = p->hash,
-			.wnid = x->members[p->cls].wnid,
+			.wnid = x->o->ood_from ? space_wnid(x, p->pred) : x->members[p->cls].wnid,
+			.source_wnid = x->o->ood_from ? x->tagged[p->cls].wnid : NULL,
 			.pred_wnid = space_wnid(x, p->pred),
 			.confidence = p->confidence,
 			.true_prob = p->true_prob,
@@ -417,7 +449,7 @@ static int record(struct run *x)
 		.set_name = x->o->set,
 		.model_id = x->model.id,
 		.also_model_ids = also_ids,
-		.rule = "misclassified",
+		.rule = x->o->ood_from ? "ood" : "misclassified",
 		.params = params,
 		.run_id = x->o->run_id,
 	};
@@ -429,6 +461,59 @@ out:
 	free(rows);
 	free(items);
 	return rc;
+}
+
+/* Reads the set (the space), the classes whose tags are judged (the set, or
+ * the OOD source set), ImageNet-1K's classes, and builds the space. */
+static int load_sets(struct run *x)
+{
+	const select_opts *o = x->o;
+	select_result *r = x->r;
+	int rc;
+	if (o->ood_from) {
+		int src_ood = 0, set_ood = 0;
+		if ((rc = store_set_is_ood(x->s, o->ood_from, &src_ood)) != 0 ||
+		    (rc = store_set_is_ood(x->s, o->set, &set_ood)) != 0) {
+			natadv_errf(x->err, x->errlen, "%s", store_errmsg(x->s));
+			return rc;
+		}
+		if (!src_ood) {
+			natadv_errf(x->err, x->errlen, "'%s' is not an out-of-distribution set (make one with 'natadv "
+			            "classes add-set NAME --ood')", o->ood_from);
+			return NATADV_EINVAL;
+		}
+		if (set_ood) {
+			natadv_errf(x->err, x->errlen, "'%s' is an out-of-distribution set: the target set needs "
+			            "ImageNet-1K classes", o->set);
+			return NATADV_EINVAL;
+		}
+	}
+	if ((rc = store_set_members(x->s, o->set, &x->members, &x->nmembers)) != 0 ||
+	    (rc = store_set_members(x->s, "imagenet-1k", &x->k1, &x->nk1)) != 0) {
+		natadv_errf(x->err, x->errlen, "%s", store_errmsg(x->s));
+		return rc;
+	}
+	x->tagged = x->members;
+	x->ntagged = x->nmembers;
+	if (o->ood_from && (rc = store_set_members(x->s, o->ood_from, &x->tagged, &x->ntagged)) != 0) {
+		natadv_errf(x->err, x->errlen, "%s", store_errmsg(x->s));
+		return rc;
+	}
+	r->classes = calloc((size_t)(x->ntagged ? x->ntagged : 1), sizeof *r->classes);
+	x->sorted = malloc(sizeof(int) * (size_t)(x->ntagged ? x->ntagged : 1));
+	if (!r->classes || !x->sorted || (rc = build_space(x)) != 0) {
+		natadv_errf(x->err, x->errlen, "out of memory");
+		return NATADV_ENOMEM;
+	}
+	r->nclasses = x->ntagged;
+	r->nspace = x->nspace;
+	for (int i = 0; i < x->ntagged; i++) {
+		x->sorted[i] = i;
+		snprintf(r->classes[i].wnid, sizeof r->classes[i].wnid, "%s", x->tagged[i].wnid);
+		snprintf(r->classes[i].name, sizeof r->classes[i].name, "%s", x->tagged[i].name);
+	}
+	qsort_r(x->sorted, (size_t)x->ntagged, sizeof *x->sorted, cmp_member_wnid, x->tagged);
+	return 0;
 }
 
 int select_run(store *s, const select_opts *o, select_result *r, char *err, size_t errlen)
@@ -467,33 +552,15 @@ int select_run(store *s, const select_opts *o, select_result *r, char *err, size
 			goto out;
 		}
 	}
-	if ((rc = store_set_members(s, o->set, &x.members, &x.nmembers)) != 0 ||
-	    (rc = store_set_members(s, "imagenet-1k", &x.k1, &x.nk1)) != 0) {
-		natadv_errf(err, errlen, "%s", store_errmsg(s));
+	if ((rc = load_sets(&x)) != 0)
 		goto out;
-	}
-	r->classes = calloc((size_t)(x.nmembers ? x.nmembers : 1), sizeof *r->classes);
-	x.sorted = malloc(sizeof(int) * (size_t)(x.nmembers ? x.nmembers : 1));
-	if (!r->classes || !x.sorted || (rc = build_space(&x)) != 0) {
-		rc = NATADV_ENOMEM;
-		natadv_errf(err, errlen, "out of memory");
-		goto out;
-	}
-	r->nclasses = x.nmembers;
-	r->nspace = x.nspace;
-	for (int i = 0; i < x.nmembers; i++) {
-		x.sorted[i] = i;
-		snprintf(r->classes[i].wnid, sizeof r->classes[i].wnid, "%s", x.members[i].wnid);
-		snprintf(r->classes[i].name, sizeof r->classes[i].name, "%s", x.members[i].name);
-	}
-	qsort_r(x.sorted, (size_t)x.nmembers, sizeof *x.sorted, cmp_member_wnid, x.members);
 	if (x.nspace < 2) {
 		rc = NATADV_EINVAL;
 		natadv_errf(err, errlen, "class set '%s' has %d class%s that model '%s' can score; a misclassification "
 		            "needs at least 2", o->set, x.nspace, x.nspace == 1 ? "" : "es", x.model.name);
 		goto out;
 	}
-	rc = store_set_tag_scores(s, o->set, x.model.id, on_tag, &x);
+	rc = store_set_tag_scores(s, o->ood_from ? o->ood_from : o->set, x.model.id, on_tag, &x);
 	if (rc) {
 		if (err && !err[0])
 			natadv_errf(err, errlen, "%s", store_errmsg(s));
@@ -507,6 +574,8 @@ out:
 	free(x.space_member);
 	free(x.sorted);
 	free(x.k1);
+	if (x.tagged != x.members)
+		free(x.tagged);
 	free(x.members);
 	free(x.also_logits);
 	free(x.also);

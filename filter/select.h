@@ -31,7 +31,10 @@ typedef struct select_verdict {
 
 /* Judges one image tagged with the class at position true_pos of the space,
  * whose logit indices are space[0..nspace): softmax over those logits only
- * (in double), argmax, the two probabilities and the rule. */
+ * (in double), argmax, the two probabilities and the rule. true_pos -1 is an
+ * image of a class outside the space (out of distribution): true_prob 0,
+ * always wrong, so selected iff its maximum softmax probability (MSP) is at
+ * least min_confidence. */
 void select_judge(const float *logits, const int *space, int nspace, int true_pos,
                   const select_rule *r, select_verdict *v);
 
@@ -53,12 +56,15 @@ typedef struct select_item {
 int select_collapse(select_item *items, size_t n, int max_dist, size_t *kept);
 
 typedef struct select_opts {
-	const char *set;          /* class set name ("imagenet-a") */
+	const char *set;          /* class set name ("imagenet-a"); with ood_from, the target set ("imagenet-o") */
+	const char *ood_from;     /* NULL, or an out-of-distribution source set (rule 'ood'): its tags are
+	                             judged over the set's classes and proposed under the predicted class */
 	const char *model;        /* model name or id */
 	int space;                /* enum select_space */
 	select_rule rule;
 	int near_distance;        /* 0..32 */
-	const char *const *also;  /* models that must also get it wrong (names or ids) */
+	const char *const *also;  /* models that must also get it wrong (names or ids); with ood_from,
+	                             that must also give it an MSP of at least min_confidence */
 	int nalso;
 	int64_t run_id;
 } select_opts;
@@ -88,7 +94,7 @@ typedef struct select_result {
 	int64_t also_right;       /* selected, dropped: an --also-wrong-for model gets it right */
 	int64_t proposals;        /* kept ('proposed') */
 	int64_t near_duplicates;  /* collapsed into another proposal */
-	select_class_stats *classes;  /* per class of the set, in set order */
+	select_class_stats *classes;  /* per class of the set (with ood_from: of the source set), in set order */
 	int nclasses;
 } select_result;
 
@@ -96,6 +102,12 @@ typedef struct select_result {
  * the model scored, recomputing probabilities from the stored logits, drops
  * what an --also-wrong-for model gets right or did not score, collapses
  * near-duplicates per class, and records the selection, its parameters and
+ * its proposals in one transaction (so it is in force only once complete).
+ * With o->ood_from (rule 'ood'), the tags are those of the source set's
+ * classes, judged by their MSP over the set's classes; a proposal's class is
+ * the predicted one (near-duplicates collapse per predicted class) and its
+ * source the tagged class; an image tagged with several source classes is
+ * proposed once, under the first by wnid. Records the selection, its parameters and
  * its proposals in one transaction (so it is in force only once complete).
  * Fills *r (release with select_result_release). Returns 0 or a NATADV code
  * with err saying why; nothing is recorded then. */

@@ -414,7 +414,8 @@ static int write_readme(job *j)
 		pkg_first_name(p->classes[i].names, names[i], sizeof names[i]);
 		rc_[i] = (pkg_readme_class){p->classes[i].wnid, names[i], j->counts[i]};
 	}
-	pkg_readme r = {p->set, p->based_on, (int)j->nfiles, j->o->partial, rc_, p->nclasses};
+	pkg_readme r = {p->set, p->based_on, (int)j->nfiles, j->o->partial, rc_, p->nclasses,
+	                p->nitems > 0 && p->items[0].source_wnid != NULL};
 	if (!rc)
 		rc = pkg_readme_write(&b, &r);
 	if (rc)
@@ -518,9 +519,10 @@ static int write_manifest(job *j)
 	for (size_t i = 0; !rc && i < j->nfiles; i++) {
 		const outfile *f = &j->files[i];
 		const store_release_item *it = f->it;
-		char cname[128], pname[128];
+		char cname[128], pname[128], sname[128];
 		pkg_first_name(f->class_names, cname, sizeof cname);
 		pkg_first_name(it->pred_names, pname, sizeof pname);
+		pkg_first_name(it->source_names ? it->source_names : "", sname, sizeof sname);
 		pkg_manifest_entry e = {
 			.path = f->path, .label = f->label, .wnid = it->wnid, .class_name = cname,
 			.xxh128 = it->image_hash, .sha256 = f->sha256, .bytes = f->bytes, .width = f->width,
@@ -535,7 +537,8 @@ static int write_manifest(job *j)
 			.true_prob = it->true_prob, .selection_id = p->selection_id,
 			.selection_rule = rule.len ? buf_cstr(&rule) : NULL, .review = it->review,
 			.reviewer = it->reviewer, .reviewed_at = it->reviewed_at, .set = p->set, .version = j->version,
-			.released_at = j->released_at,
+			.released_at = j->released_at, .source_wnid = it->source_wnid,
+			.source_name = it->source_names ? sname : NULL, .msp = it->confidence,
 		};
 		rc = pkg_manifest_line(&b, &e);
 		if (rc)

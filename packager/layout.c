@@ -49,10 +49,11 @@ int pkg_readme_write(buf *out, const pkg_readme *r)
 	int imagenet_a = strcmp(r->set, "imagenet-a") == 0;
 	fmt_thousands(r->images, n);
 	fmt_thousands((int64_t)r->nclasses, k);
-	if (imagenet_a)
-		rc |= buf_printf(out, "The ImageNet-A dataset contains %s natural adversarial examples.\n", n);
+	const char *name = imagenet_a ? "ImageNet-A" : r->ood && !strcmp(r->set, "imagenet-o") ? "ImageNet-O" : r->set;
+	if (r->ood)
+		rc |= buf_printf(out, "The %s dataset contains %s out-of-distribution examples.\n", name, n);
 	else
-		rc |= buf_printf(out, "The %s dataset contains %s natural adversarial examples.\n", r->set, n);
+		rc |= buf_printf(out, "The %s dataset contains %s natural adversarial examples.\n", name, n);
 	if (r->partial) {
 		size_t empty = 0;
 		for (size_t i = 0; i < r->nclasses; i++)
@@ -71,14 +72,19 @@ int pkg_readme_write(buf *out, const pkg_readme *r)
 			if (r->classes[i].images == 0)
 				rc |= buf_printf(out, "  %s %s\n", r->classes[i].wnid, r->classes[i].name);
 	}
-	if (!imagenet_a) {
+	if (r->ood)
+		rc |= buf_printf(out, "\nEach is a photo of a WordNet class outside ImageNet-1K that a classifier\n"
+		                      "assigns to one of the %s classes below with high confidence; its folder is\n"
+		                      "that predicted class (../manifest.jsonl gives each photo's source class and\n"
+		                      "its maximum softmax probability).\n", k);
+	else if (!imagenet_a) {
 		rc |= buf_printf(out, "\nIt was made with the method of ImageNet-A for the class set '%s'", r->set);
 		if (r->based_on)
 			rc |= buf_printf(out, ", which is based on the class set '%s'", r->based_on);
 		rc |= buf_puts(out, ".\n");
 	}
 	rc |= buf_printf(out, "\nIf you find this dataset useful, please cite the paper that introduced %s:\n\n",
-	                 imagenet_a ? "it" : "ImageNet-A and its method");
+	                 imagenet_a ? "it" : r->ood ? "ImageNet-A and ImageNet-O" : "ImageNet-A and its method");
 	rc |= buf_puts(out, pkg_citation);
 	rc |= buf_printf(out, "\nThere are %s classes we consider. The WordNet ID and a description of each class "
 	                      "is as follows.\n\n", k);
@@ -132,9 +138,14 @@ int pkg_manifest_line(buf *out, const pkg_manifest_entry *e)
 	json_object_set_new(o, "set", jstr_new(e->set));
 	json_object_set_new(o, "version", jstr_new(e->version));
 	json_object_set_new(o, "released_at", jstr_new(e->released_at));
+	if (e->source_wnid) {
+		json_object_set_new(o, "source_wnid", jstr_new(e->source_wnid));
+		json_object_set_new(o, "source_name", jstr_new(e->source_name));
+		json_object_set_new(o, "msp", json_real(e->msp));
+	}
 	/* A string that is not UTF-8 makes json_string return NULL, which
 	 * json_object_set_new refuses: the object then lacks the key. */
-	int rc = json_object_size(o) == 39 ? 0 : NATADV_EFORMAT;
+	int rc = json_object_size(o) == (e->source_wnid ? 42u : 39u) ? 0 : NATADV_EFORMAT;
 	char *s = rc ? NULL : json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(o);
 	if (!rc && !s)

@@ -112,7 +112,7 @@ static const struct {
 #define F(name) {#name, offsetof(pkg_manifest_item, name)}
 	F(path), F(wnid), F(xxh128), F(url), F(pred_wnid), F(sha256), F(source), F(query), F(page_url), F(license),
 	F(license_raw), F(author), F(attribution), F(title), F(converted), F(model_id), F(selection_rule), F(reviewer),
-	F(reviewed_at), F(set), F(version), F(released_at),
+	F(reviewed_at), F(set), F(version), F(released_at), F(source_wnid), F(source_name),
 #undef F
 };
 
@@ -160,6 +160,8 @@ static int check_forms(pkg_manifest *m, pkg_manifest_item *it)
 		return line_bad(m, it, "'wnid' is not a WordNet id like n01498041: '%.60s'", it->wnid);
 	if (it->pred_wnid && !text_is_wnid(it->pred_wnid))
 		return line_bad(m, it, "'pred_wnid' is not a WordNet id like n01498041: '%.60s'", it->pred_wnid);
+	if (it->source_wnid && !text_is_wnid(it->source_wnid))
+		return line_bad(m, it, "'source_wnid' is not a WordNet id like n01498041: '%.60s'", it->source_wnid);
 	if (it->xxh128 && !text_is_hex(it->xxh128, 32))
 		return line_bad(m, it, "'xxh128' is not 32 lower-case hex digits");
 	if (it->sha256 && !text_is_hex(it->sha256, 64))
@@ -191,7 +193,8 @@ static int read_line(pkg_manifest *m, pkg_manifest_item *it, const char *text, s
 	if ((rc = get_number(m, it, o, "label", 0, 1000000, 1, &label, &bad)) ||
 	    (rc = get_number(m, it, o, "bytes", 0, 9007199254740992.0, 1, &bytes, &bad)) ||
 	    (rc = get_number(m, it, o, "confidence", 0, 1, 0, &it->confidence, &bad)) ||
-	    (rc = get_number(m, it, o, "true_prob", 0, 1, 0, &it->true_prob, &bad)) || bad)
+	    (rc = get_number(m, it, o, "true_prob", 0, 1, 0, &it->true_prob, &bad)) ||
+	    (rc = get_number(m, it, o, "msp", 0, 1, 0, &it->msp, &bad)) || bad)
 		return rc;
 	it->label = (int64_t)label;
 	it->bytes = (int64_t)bytes;
@@ -229,7 +232,7 @@ static int read_lines(pkg_manifest *m, const char *text, size_t len)
 		memset(it, 0, sizeof *it);
 		it->line = line;
 		it->label = it->bytes = -1;
-		it->confidence = it->true_prob = -1;
+		it->confidence = it->true_prob = it->msp = -1;
 		int rc = read_line(m, it, start, n, &m->priv->objects[m->n]);
 		m->n++;
 		if (rc)
@@ -302,6 +305,12 @@ static int check_complete(const pkg_manifest_item *it, const pkg_manifest_releas
 		              !it->set ? "set" : !it->version ? "version" : "released_at");
 	if (!*it->version)
 		return bad_at(err, errlen, path, it->line, "'version' is empty");
+	/* An ImageNet-O line: filed under the predicted class, with its MSP. */
+	if (it->source_wnid && it->msp < 0)
+		return bad_at(err, errlen, path, it->line, "'msp' is missing");
+	if (it->source_wnid && strcmp(it->pred_wnid, it->wnid) != 0)
+		return bad_at(err, errlen, path, it->line, "'pred_wnid' is '%s', but an out-of-distribution image is "
+		              "filed under its predicted class '%s'", it->pred_wnid, it->wnid);
 	if (rel->set && strcmp(it->set, rel->set) != 0)
 		return bad_at(err, errlen, path, it->line, "'set' is '%.60s', line %ld says '%.60s'", it->set, first,
 		              rel->set);

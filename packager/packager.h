@@ -67,9 +67,12 @@ typedef struct pkg_readme {
 	int partial;
 	const pkg_readme_class *classes;
 	size_t nclasses;
+	int ood;                    /* images of classes outside the set, filed under the predicted class
+	                             * (select --ood-from: ImageNet-O) */
 } pkg_readme;
 
-/* Appends README.txt: the count sentence, the citation of Hendrycks et al.,
+/* Appends README.txt: the count sentence (for ood, of out-of-distribution
+ * examples, and what they are), the citation of Hendrycks et al.,
  * "Natural Adversarial Examples" (CVPR 2021), for another set which set it
  * is and what it is based on, for a partial release a loud notice naming the
  * empty classes, then the class list line and one "wnid name" line each. */
@@ -99,10 +102,14 @@ typedef struct pkg_manifest_entry {
 	double confidence, true_prob;    /* null when negative */
 	int64_t selection_id;            /* null when <= 0 */
 	const char *selection_rule, *review, *reviewer, *reviewed_at, *set, *version, *released_at;
+	/* rule 'ood' (ImageNet-O) only; when source_wnid is NULL these keys are left out: */
+	const char *source_wnid, *source_name;  /* the out-of-distribution class the photo was found as */
+	double msp;                      /* the maximum softmax probability over the set's classes */
 } pkg_manifest_entry;
 
 /* Appends one compact JSON object with the keys in the manifest's fixed
- * order and a newline. */
+ * order (source_wnid, source_name and msp last, for rule 'ood' only) and a
+ * newline. */
 int pkg_manifest_line(buf *out, const pkg_manifest_entry *e);
 
 /* Writes the SHA-256 over the sorted "path sha256\n" lines of the n files
@@ -171,6 +178,8 @@ typedef struct pkg_manifest_item {
 	const char *set;            /* a folder name */
 	const char *version;
 	const char *released_at;    /* a UTC time (pkg_parse_utc) */
+	const char *source_wnid, *source_name;  /* rule 'ood': the out-of-distribution class; else NULL */
+	double msp;                 /* rule 'ood': 0 to 1; else -1 */
 	int64_t label;              /* 0 to 1,000,000 */
 	int64_t bytes;              /* >= 0 */
 	double confidence, true_prob;          /* 0 to 1 */
@@ -200,7 +209,8 @@ typedef struct pkg_manifest_release {
 
 /* Checks that m is a whole release manifest as pkg_export writes it: at
  * least one line, none malformed, each with path, wnid, xxh128, url,
- * pred_wnid, label, confidence, true_prob, set, version and released_at,
+ * pred_wnid, label, confidence, true_prob, set, version and released_at
+ * (and, with source_wnid, msp and pred_wnid equal to wnid: an ImageNet-O line),
  * the same set, version and release time on every line, each path
  * FOLDER/<wnid>/<xxh128>.jpg, no path or xxh128 twice; fills *rel. Returns
  * 0, or NATADV_EFORMAT (or NATADV_ENOMEM) with err like "cannot read 'PATH'

@@ -68,7 +68,10 @@ int rebuild_open(const char *dir, const rebuild_manifest *m, store **out, int *c
 
 /* Creates the set when it does not exist and queues every line's URL with
  * its class and provenance (seed_ref "MANIFEST:LINE"), in batched
- * transactions; running it again adds nothing. *new_urls may be NULL. */
+ * transactions; running it again adds nothing. *new_urls may be NULL. An
+ * ImageNet-O line's URL is queued with its source class, which is first
+ * added under the rule of out-of-distribution classes (WordNet needed:
+ * without it, the error names the package). */
 int rebuild_queue(store *s, int64_t run_id, const rebuild_manifest *m, int64_t *new_urls, char *err, size_t errlen);
 
 typedef enum rebuild_status {

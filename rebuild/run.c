@@ -68,6 +68,32 @@ int rebuild_check(store *s, const rebuild_manifest *m, int *set_exists, int *par
 	return 0;
 }
 
+/* An ImageNet-O manifest (lines with source_wnid) needs WordNet to add its
+ * source classes: *wn is it, marked with the workspace's ImageNet-1K
+ * classes, or NULL for a manifest without such lines. */
+static int open_wordnet_if_ood(store *s, const rebuild_manifest *m, wordnet **wn, char *err, size_t errlen)
+{
+	*wn = NULL;
+	int ood = 0;
+	for (int i = 0; i < m->n && !ood; i++)
+		ood = m->items[i].src->source_wnid != NULL;
+	if (!ood)
+		return 0;
+	char why[1024];
+	int rc = wordnet_load(wordnet_path(), wn, why, sizeof why);
+	if (rc) {
+		natadv_errf(err, errlen, "cannot rebuild '%s', whose images are of out-of-distribution classes: %s", m->path,
+		            why);
+		return rc;
+	}
+	if ((rc = store_wordnet_mark(s, *wn)) != 0) {
+		natadv_errf(err, errlen, "%s", store_errmsg(s));
+		wordnet_free(*wn);
+		*wn = NULL;
+	}
+	return rc;
+}
+
 int rebuild_queue(store *s, int64_t run_id, const rebuild_manifest *m, int64_t *new_urls, char *err, size_t errlen)
 {
 	int exists = 0, partial = 0;
@@ -77,10 +103,17 @@ int rebuild_queue(store *s, int64_t run_id, const rebuild_manifest *m, int64_t *
 	const char *base = strrchr(m->path, '/');
 	base = base ? base + 1 : m->path;
 	int64_t added = 0;
+	wordnet *wn = NULL;
+	if ((rc = open_wordnet_if_ood(s, m, &wn, err, errlen)) != 0)
+		return rc;
 	if ((rc = store_begin(s)) != 0)
 		goto dberr;
 	if (!exists && (rc = store_set_create(s, run_id, m->set, m->members, m->nmembers)) != 0)
 		goto dberr;
+	/* ImageNet-O lines: their source classes join the workspace under the rule of OOD classes. */
+	for (int i = 0; wn && i < m->n; i++)
+		if ((rc = store_ood_class_put(s, wn, m->items[i].src->source_wnid)) != 0)
+			goto dberr;
 	for (int i = 0; i < m->n; i++) {
 		const rebuild_item *r = &m->items[i];
 		const pkg_manifest_item *it = r->src;
@@ -89,7 +122,7 @@ int rebuild_queue(store *s, int64_t run_id, const rebuild_manifest *m, int64_t *
 		store_candidate cand = {
 			.url = r->norm_url,
 			.host = r->host,
-			.wnid = it->wnid,
+			.wnid = it->source_wnid ? it->source_wnid : it->wnid,
 			.source = it->source ? it->source : "manifest",
 			.query = it->query,
 			.page_url = it->page_url,
@@ -109,12 +142,14 @@ int rebuild_queue(store *s, int64_t run_id, const rebuild_manifest *m, int64_t *
 	}
 	if ((rc = store_commit(s)) != 0)
 		goto dberr;
+	wordnet_free(wn);
 	if (new_urls)
 		*new_urls = added;
 	return 0;
 dberr:
 	natadv_errf(err, errlen, "cannot queue '%s': %s", m->path, store_errmsg(s));
 	store_rollback(s);
+	wordnet_free(wn);
 	return rc;
 }
 
@@ -173,7 +208,8 @@ int rebuild_restore(store *s, int64_t run_id, const rebuild_manifest *m, int64_t
 		if (it->reviewer && n > 0 && n < STORE_REASON_MAX)
 			snprintf(reason + n, STORE_REASON_MAX + 1 - (size_t)n, ": accepted by %.60s%s%.40s",
 			         it->reviewer, it->reviewed_at ? " at " : "", it->reviewed_at ? it->reviewed_at : "");
-		items[i] = (store_manifest_item){it->xxh128, it->wnid, it->pred_wnid, it->confidence, it->true_prob, reason};
+		items[i] = (store_manifest_item){it->xxh128, it->wnid, it->pred_wnid, it->confidence, it->true_prob, reason,
+		                                 it->source_wnid};
 	}
 	if ((rc = store_begin(s)) == 0 &&
 	    (rc = store_selection_from_manifest(s, run_id, m->set, ptext, items, m->n, "rebuild", selection_id,

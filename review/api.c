@@ -79,6 +79,8 @@ static json_t *proposal_json(const store_proposal *p)
 	json_object_set_new(o, "class_name", jstr_new(p->class_name));
 	json_object_set_new(o, "pred_wnid", jstr_new(p->pred_wnid));
 	json_object_set_new(o, "pred_name", jstr_new(p->pred_name));
+	json_object_set_new(o, "source_wnid", jstr_new(p->source_wnid));
+	json_object_set_new(o, "source_name", jstr_new(p->source_name));
 	json_object_set_new(o, "confidence", json_real(p->confidence));
 	json_object_set_new(o, "true_prob", json_real(p->true_prob));
 	const char *decision = p->decision == STORE_UNDECIDED ? "" : store_decision_name(p->decision);

@@ -6,7 +6,12 @@ one manifest.jsonl gives its path, and that every image decodes at the size the
 manifest says. A partial release (--partial) keeps its empty class folders:
 ImageFolder must refuse it or, where it allows empty classes, keep the labels.
 
+An ImageNet-O release (--ood) must list imagenet-o's 200 classes in the
+order of schema/imagenet_o_classes.tsv, which is ImageFolder's (sorted wnids),
+and every image must carry the label of its predicted class.
+
 Usage: check_export_torchvision.py RELEASE_DIR [PARTIAL_RELEASE_DIR]
+       check_export_torchvision.py --ood IMAGENET_O_RELEASE_DIR
 Run by `make check-pytorch` (not part of make test)."""
 import csv
 import json
@@ -62,7 +67,35 @@ def check_partial(rel):
     print(f"ok: {rel}: {len(ds)} images; labels kept across empty classes")
 
 
+def check_ood(rel):
+    folder, wnids, manifest = read_release(rel)
+    assert folder == "imagenet-o", folder
+    schema = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "schema", "imagenet_o_classes.tsv")
+    with open(schema, newline="") as f:
+        order = [r["wnid"] for r in sorted(csv.DictReader(f, delimiter="\t"), key=lambda r: int(r["o_index"]))]
+    assert len(order) == 200 and wnids == order, "classes.tsv is not imagenet-o's 200 classes in order"
+    root = os.path.join(rel, folder)
+    classes, class_to_idx = torchvision.datasets.folder.find_classes(root)
+    assert classes == order, "ImageFolder's class order is not imagenet-o's"
+    # This torchvision refuses empty class folders (a partial release): load the
+    # classes that have images, each with its label among the 200.
+    present = {w: i for w, i in class_to_idx.items() if any(os.scandir(os.path.join(root, w)))}
+    samples = torchvision.datasets.folder.make_dataset(root, present, torchvision.datasets.folder.IMG_EXTENSIONS)
+    assert len(samples) == len(manifest), (len(samples), len(manifest))
+    loader = torchvision.datasets.folder.default_loader
+    for path, label in samples:
+        e = manifest[os.path.relpath(path, rel)]
+        assert label == e["label"] and order[label] == e["pred_wnid"] == e["wnid"], (path, label)
+        assert e["source_wnid"] not in order and e["msp"] == e["confidence"], path
+        assert loader(path).size == (e["width"], e["height"]), path
+    print(f"ok: {rel}: {len(samples)} images in {len(present)} of imagenet-o's 200 classes, "
+          "ImageFolder's order, each under its predicted class")
+
+
 def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "--ood":
+        check_ood(sys.argv[2])
+        return
     if len(sys.argv) not in (2, 3):
         sys.exit(__doc__)
     check_full(sys.argv[1])

@@ -5,6 +5,7 @@
 # Usage: scripts/install-deps.sh [build|test|bench|fuzz|coverage]
 set -eu
 build="build-essential pkg-config libcurl4-openssl-dev libsqlite3-dev libjpeg62-turbo-dev libpng-dev libopenblas-dev libxxhash-dev libjansson-dev libssl-dev libmicrohttpd-dev libarchive-dev"
+build="$build wordnet-base"  # WordNet 3.0 data.noun, read at run time by classes ood / add-set --ood
 test="sqlite3 libjpeg-turbo-progs curl chromium nodejs npm universal-ctags slurm-wlm munge"
 fuzz="clang libclang-rt-14-dev"
 coverage="lcov"

@@ -5,7 +5,9 @@ tiny torchvision-style ResNet of tests/golden/tiny_basic.safetensors with a
 (score, select, export, eval) works on the example without downloading
 ResNet-50. Its answers are those of a random network: it exists to exercise
 the pipeline, not to classify. Deterministic: the same file every time.
-Usage: make_demo_model.py [IN=tests/golden/tiny_basic.safetensors] [OUT=examples/demo-model.safetensors]"""
+Usage: make_demo_model.py [IN=tests/golden/tiny_basic.safetensors] [OUT=examples/demo-model.safetensors] [SEED]
+SEED (default 20261129, the bundled model's) makes another such random model,
+e.g. a second model for tests that evaluate several."""
 import json
 import random
 import struct
@@ -27,7 +29,7 @@ for name, t in header.items():
     tensors[name] = (t["dtype"], t["shape"], body[a:b])
 
 features = header["fc.weight"]["shape"][1]
-rng = random.Random(20261129)
+rng = random.Random(int(sys.argv[3]) if len(sys.argv) > 3 else 20261129)
 # Large weights make the random network confident, as a real one is.
 w = [rng.gauss(0.0, 3.0 / features ** 0.5) for _ in range(1000 * features)]
 bias = [rng.gauss(0.0, 0.1) for _ in range(1000)]

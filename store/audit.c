@@ -227,7 +227,7 @@ static const struct {
 		"sel.model_id, m.name AS model, sel.also_model_ids AS also_model_ids_json, sel.created_at, "
 		"sel.finished_at, (cur.selection_id IS NOT NULL) AS in_force_bool, p.id AS proposal_id, p.wnid, "
 		"p.pred_wnid, p.confidence, p.true_prob, p.status, p.duplicate_of, "
-		"d.image_hash AS duplicate_of_image, p.distance, sel.run_id "
+		"d.image_hash AS duplicate_of_image, p.distance, sel.run_id, p.source_wnid "
 		"FROM proposals p JOIN selections sel ON sel.id = p.selection_id "
 		"LEFT JOIN models m ON m.id = sel.model_id "
 		"LEFT JOIN current_selection cur ON cur.selection_id = sel.id "

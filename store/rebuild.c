@@ -79,7 +79,7 @@ int store_selection_from_manifest(store *s, int64_t run_id, const char *set, con
 	int64_t sel = sqlite3_last_insert_rowid(s->db);
 	for (int i = 0; i < n; i++) {
 		st = store_sql(s, "INSERT INTO proposals(selection_id, image_hash, wnid, pred_wnid, confidence, true_prob, "
-		                  "status) VALUES(?, ?, ?, ?, ?, ?, 'proposed')");
+		                  "status, source_wnid) VALUES(?, ?, ?, ?, ?, ?, 'proposed', ?)");
 		if (!st)
 			return NATADV_EDB;
 		sqlite3_bind_int64(st, 1, sel);
@@ -88,6 +88,7 @@ int store_selection_from_manifest(store *s, int64_t run_id, const char *set, con
 		store_bind_text(st, 4, items[i].pred_wnid);
 		sqlite3_bind_double(st, 5, items[i].confidence);
 		sqlite3_bind_double(st, 6, items[i].true_prob);
+		store_bind_text(st, 7, items[i].source_wnid);
 		if (sqlite3_step(st) != SQLITE_DONE)
 			return store_dberr(s, "cannot add proposal");
 		store_review r = {

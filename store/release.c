@@ -116,12 +116,14 @@ static int plan_items(store *s, store_release_plan *p, int *oom)
 {
 	sqlite3_stmt *st = store_sql(s,
 		"SELECT p.id, rs.review_id, p.image_hash, p.wnid, i.sha256, i.format, i.bytes, i.width, i.height, "
-		"p.pred_wnid, pc.names, p.confidence, p.true_prob, rs.decision, rs.reviewer, rs.at, rs.mode "
+		"p.pred_wnid, pc.names, p.confidence, p.true_prob, rs.decision, rs.reviewer, rs.at, rs.mode, "
+		"p.source_wnid, sc.names "
 		"FROM proposals p JOIN selections sel ON sel.id = p.selection_id "
 		"JOIN class_set_members m ON m.set_name = sel.set_name AND m.wnid = p.wnid "
 		"JOIN review_state rs ON rs.set_name = sel.set_name AND rs.image_hash = p.image_hash "
 		"AND rs.wnid = p.wnid "
 		"JOIN images i ON i.hash = p.image_hash LEFT JOIN classes pc ON pc.wnid = p.pred_wnid "
+		"LEFT JOIN classes sc ON sc.wnid = p.source_wnid "
 		"WHERE p.selection_id = ? AND p.status = 'proposed' AND rs.decision = 'accept' "
 		"ORDER BY p.wnid, p.image_hash");
 	if (!st)
@@ -155,13 +157,16 @@ static int plan_items(store *s, store_release_plan *p, int *oom)
 		it->reviewer = keep(p, COL(st, 14), oom);
 		it->reviewed_at = keep(p, COL(st, 15), oom);
 		it->review_mode = keep(p, COL(st, 16), oom);
+		it->source_wnid = keep(p, COL(st, 17), oom);
+		it->source_names = keep(p, COL(st, 18), oom);
 	}
 	if (step != SQLITE_DONE)
 		return store_dberr(s, "cannot read proposals");
 	return 0;
 }
 
-/* The candidate of the smallest url id that tagged the image with its class,
+/* The candidate of the smallest url id that tagged the image with its class
+ * (for rule 'ood' its source class),
  * and the latest fetch that produced the image (from that url if it has one:
  * fetches are indexed by url; the scan over every fetch is the rare case). */
 static int plan_provenance(store *s, store_release_plan *p, store_release_item *it, int *oom)
@@ -175,7 +180,7 @@ static int plan_provenance(store *s, store_release_plan *p, store_release_item *
 	if (!st)
 		return NATADV_EDB;
 	store_bind_text(st, 1, it->image_hash);
-	store_bind_text(st, 2, it->wnid);
+	store_bind_text(st, 2, it->source_wnid ? it->source_wnid : it->wnid);
 	int step = sqlite3_step(st);
 	int64_t url_id = 0;
 	if (step == SQLITE_ROW) {

@@ -19,24 +19,27 @@ static const char *col_text(sqlite3_stmt *st, int i)
 	"CASE WHEN instr(" t ".names, ',') > 0 THEN substr(" t ".names, 1, instr(" t ".names, ',') - 1) " \
 	"ELSE " t ".names END"
 
-/* What both listings read of a proposal p (read_row's columns 0-28), and the
+/* What both listings read of a proposal p (read_row's columns 0-30), and the
  * joins they need: its selection, image and classes, the decision in force,
  * and the provenance of the url_tags row of the lowest url id that tagged
- * the image with the class. */
+ * the image with the class (for rule 'ood': with the source class). */
 #define PROPOSAL_COLUMNS \
 	"p.id, p.selection_id, sel.set_name, p.image_hash, p.wnid, " FIRST_NAME("c") ", p.pred_wnid, " \
 	FIRST_NAME("pc") ", p.status, p.confidence, p.true_prob, coalesce(p.duplicate_of, 0), " \
 	"coalesce(p.distance, -1), rs.decision, coalesce(rs.review_id, 0), rs.reviewer, rs.reason, rs.mode, rs.at, " \
-	"ut.source, ut.license, ut.author, ut.attribution, ut.title, ut.page_url, u.url, i.format, i.width, i.height"
+	"ut.source, ut.license, ut.author, ut.attribution, ut.title, ut.page_url, u.url, i.format, i.width, i.height, " \
+	"p.source_wnid, " FIRST_NAME("sc")
 #define PROPOSAL_JOINS \
 	"JOIN selections sel ON sel.id = p.selection_id JOIN images i ON i.hash = p.image_hash " \
 	"JOIN classes c ON c.wnid = p.wnid JOIN classes pc ON pc.wnid = p.pred_wnid " \
+	"LEFT JOIN classes sc ON sc.wnid = p.source_wnid " \
 	"LEFT JOIN review_state rs ON rs.set_name = sel.set_name AND rs.image_hash = p.image_hash " \
 	"  AND rs.wnid = p.wnid " \
-	"LEFT JOIN url_tags ut ON ut.wnid = p.wnid AND ut.url_id = (SELECT min(it.url_id) FROM image_tags it " \
-	"  WHERE it.image_hash = p.image_hash AND it.wnid = p.wnid) " \
+	"LEFT JOIN url_tags ut ON ut.wnid = coalesce(p.source_wnid, p.wnid) AND ut.url_id = " \
+	"  (SELECT min(it.url_id) FROM image_tags it WHERE it.image_hash = p.image_hash " \
+	"   AND it.wnid = coalesce(p.source_wnid, p.wnid)) " \
 	"LEFT JOIN urls u ON u.id = ut.url_id "
-#define PROPOSAL_NCOLS 29
+#define PROPOSAL_NCOLS 31
 
 static void read_row(sqlite3_stmt *st, store_proposal *r)
 {
@@ -70,6 +73,8 @@ static void read_row(sqlite3_stmt *st, store_proposal *r)
 	r->format = col_text(st, 26);
 	r->width = sqlite3_column_int(st, 27);
 	r->height = sqlite3_column_int(st, 28);
+	r->source_wnid = col_text(st, 29);
+	r->source_name = col_text(st, 30);
 }
 
 int store_proposals_each(store *s, int64_t selection_id,

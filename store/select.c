@@ -106,7 +106,7 @@ static int insert_proposal(store *s, int64_t selection_id, const store_proposal_
 {
 	sqlite3_stmt *st = store_sql(s,
 		"INSERT INTO proposals(selection_id, image_hash, wnid, pred_wnid, confidence, true_prob, status, "
-		"duplicate_of, distance) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)");
+		"duplicate_of, distance, source_wnid) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
 	if (!st)
 		return NATADV_EDB;
 	sqlite3_bind_int64(st, 1, selection_id);
@@ -120,6 +120,7 @@ static int insert_proposal(store *s, int64_t selection_id, const store_proposal_
 		sqlite3_bind_int64(st, 8, dup_id);
 		sqlite3_bind_int(st, 9, p->distance);
 	}
+	store_bind_text(st, 10, p->source_wnid);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		return store_dberr(s, "cannot record proposal");
 	*id = sqlite3_last_insert_rowid(s->db);

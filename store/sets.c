@@ -10,6 +10,7 @@
 
 #include "common/err.h"
 #include "common/timeutil.h"
+#include "common/wordnet.h"
 
 struct members {
 	store_member *v;
@@ -148,6 +149,11 @@ int store_set_add(store *s, int64_t run_id, const char *name, const char *versio
 	store_member *base = NULL;
 	int nbase = 0, rc = 0;
 	const char **all = NULL;
+	int ood = 0;
+	if (from && (rc = store_set_is_ood(s, from, &ood)) != 0)
+		return rc;
+	if (ood)
+		return store_fail(s, NATADV_EINVAL, "'%s' is an out-of-distribution set: its classes have no logit", from);
 	if (from && (rc = store_set_members(s, from, &base, &nbase)) != 0)
 		return rc;
 	int total = nbase + nadd;
@@ -246,5 +252,135 @@ int store_set_create(store *s, int64_t run_id, const char *set, const store_set_
 out:
 	free(wnid);
 	free(label);
+	return rc;
+}
+
+/* ---- out-of-distribution source sets ---- */
+
+int store_set_is_ood(store *s, const char *set, int *ood)
+{
+	*ood = 0;
+	sqlite3_stmt *st = store_sql(s, "SELECT ood FROM class_sets WHERE name = ?");
+	if (!st)
+		return NATADV_EDB;
+	store_bind_text(st, 1, set);
+	int step = sqlite3_step(st);
+	if (step == SQLITE_ROW)
+		*ood = sqlite3_column_int(st, 0) != 0;
+	sqlite3_reset(st);
+	if (step == SQLITE_DONE)
+		return store_fail(s, NATADV_ENOTFOUND, "no class set '%s'", set);
+	return step == SQLITE_ROW ? 0 : store_dberr(s, "cannot read class sets");
+}
+
+int store_wordnet_mark(store *s, wordnet *wn)
+{
+	store_member *k1 = NULL;
+	int n = 0, rc = store_set_members(s, "imagenet-1k", &k1, &n);
+	if (rc)
+		return rc;
+	const char **wnids = malloc(sizeof *wnids * (size_t)(n ? n : 1));
+	if (!wnids) {
+		free(k1);
+		return store_fail(s, NATADV_ENOMEM, "out of memory");
+	}
+	for (int i = 0; i < n; i++)
+		wnids[i] = k1[i].wnid;
+	char err[512];
+	rc = wordnet_mark_in_dist(wn, wnids, n, err, sizeof err);
+	if (rc)
+		store_fail(s, rc, "%s", err);
+	free(wnids);
+	free(k1);
+	return rc;
+}
+
+/* The rule of OOD classes for one wnid (wn marked by store_wordnet_mark). */
+static int check_ood(store *s, const wordnet *wn, const char *wnid, int *syn)
+{
+	static const char *const how[] = {
+		[WORDNET_IN_DIST] = "is an ImageNet-1K class",
+		[WORDNET_ANCESTOR] = "is an ancestor of ImageNet-1K class",
+		[WORDNET_DESCENDANT] = "is a descendant of ImageNet-1K class",
+	};
+	*syn = wordnet_find(wn, wnid);
+	if (*syn < 0)
+		return store_fail(s, NATADV_EINVAL, "'%s' is not a WordNet 3.0 noun synset", wnid);
+	int o;
+	wordnet_relation r = wordnet_judge(wn, *syn, &o);
+	if (r == WORDNET_USABLE)
+		return 0;
+	char first[64], other[64];
+	snprintf(first, sizeof first, "%.*s", (int)strcspn(wordnet_names(wn, *syn), ","), wordnet_names(wn, *syn));
+	snprintf(other, sizeof other, "%.*s", (int)strcspn(wordnet_names(wn, o), ","), wordnet_names(wn, o));
+	if (r == WORDNET_IN_DIST)
+		return store_fail(s, NATADV_EINVAL, "'%s' (%s) %s: not out of distribution", wnid, first, how[r]);
+	return store_fail(s, NATADV_EINVAL, "'%s' (%s) %s '%s' (%s): not out of distribution", wnid, first, how[r],
+	                  wordnet_wnid(wn, o), other);
+}
+
+int store_ood_class_put(store *s, const wordnet *wn, const char *wnid)
+{
+	int syn, rc = check_ood(s, wn, wnid, &syn);
+	if (rc)
+		return rc;
+	/* The rule held, so a class of that wnid already stored is this OOD class (an earlier set's). */
+	sqlite3_stmt *st = store_sql(s, "INSERT INTO classes(wnid, index_1k, names) VALUES(?, NULL, ?) "
+	                                "ON CONFLICT(wnid) DO NOTHING");
+	if (!st)
+		return NATADV_EDB;
+	store_bind_text(st, 1, wnid);
+	store_bind_text(st, 2, wordnet_names(wn, syn));
+	if (sqlite3_step(st) != SQLITE_DONE)
+		return store_dberr(s, "cannot add class");
+	return 0;
+}
+
+int store_set_add_ood(store *s, int64_t run_id, const char *name, const char *version, wordnet *wn,
+                      const char *const *add, int nadd)
+{
+	if (!valid_set_name(name))
+		return store_fail(s, NATADV_EINVAL,
+		                  "bad set name '%s': use 1 to 64 letters, digits, '.', '_' or '-', not starting with '.' or '-'",
+		                  name);
+	if (nadd == 0)
+		return store_fail(s, NATADV_EINVAL, "a class set needs at least one class");
+	int rc = store_wordnet_mark(s, wn);
+	if (rc)
+		return rc;
+	const char **all = malloc(sizeof *all * (size_t)nadd);
+	if (!all)
+		return store_fail(s, NATADV_ENOMEM, "out of memory");
+	for (int i = 0; i < nadd; i++) {
+		all[i] = add[i];
+		for (int j = 0; j < i; j++)
+			if (strcmp(add[j], add[i]) == 0) {
+				rc = store_fail(s, NATADV_EINVAL, "'%s' is given twice", add[i]);
+				goto out;
+			}
+	}
+	qsort(all, (size_t)nadd, sizeof *all, cmp_wnid);
+	if ((rc = store_begin(s)) != 0)
+		goto out;
+	for (int i = 0; i < nadd && !rc; i++)
+		rc = store_ood_class_put(s, wn, all[i]);
+	if (!rc)
+		rc = insert_set(s, run_id, name, version, NULL, all, NULL, nadd);
+	if (!rc) {
+		sqlite3_stmt *st = store_sql(s, "UPDATE class_sets SET ood = 1 WHERE name = ?");
+		if (!st)
+			rc = NATADV_EDB;
+		else {
+			store_bind_text(st, 1, name);
+			if (sqlite3_step(st) != SQLITE_DONE)
+				rc = store_dberr(s, "cannot add class set");
+		}
+	}
+	if (!rc)
+		rc = store_commit(s);
+out:
+	if (rc)
+		store_rollback(s);
+	free(all);
 	return rc;
 }

@@ -244,6 +244,7 @@ static const struct migration migrations[] = {
 	{"schema/004_select_review_release.sql", NULL},
 	{"schema/005_discover.sql", NULL},
 	{"schema/006_attribution.sql", NULL},
+	{"schema/007_ood.sql", NULL},
 	{"schema/008_parts.sql", NULL},
 	{"schema/009_kernels.sql", NULL},
 	{"schema/010_report.sql", NULL},

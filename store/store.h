@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "common/buf.h"
+#include "common/wordnet.h"
 
 typedef struct store store;
 
@@ -358,6 +359,7 @@ typedef struct store_manifest_item {
 	const char *image_hash, *wnid, *pred_wnid;
 	double confidence, true_prob;
 	const char *reason;   /* the accept review's reason */
+	const char *source_wnid;  /* an ImageNet-O line's out-of-distribution class (a known class), or NULL */
 } store_manifest_item;
 
 /* In the open transaction: when the selection in force for set has rule
@@ -397,6 +399,26 @@ int store_sets_each(store *s, void (*cb)(void *ctx, const store_set_info *i), vo
  * from set, NATADV_EINVAL for a bad name or wnid (the message names it). */
 int store_set_add(store *s, int64_t run_id, const char *name, const char *version, const char *from,
                   const char *const *add, int nadd);
+/* Sets *ood to 1 when set is an out-of-distribution source set (made by
+ * store_set_add_ood), else 0; NATADV_ENOTFOUND when there is no such set. */
+int store_set_is_ood(store *s, const char *set, int *ood);
+/* Marks the workspace's ImageNet-1K classes as wn's in-distribution classes
+ * (wordnet_mark_in_dist), so wordnet_judge answers the rule for them. */
+int store_wordnet_mark(store *s, wordnet *wn);
+/* In the open transaction: adds wnid as a class outside ImageNet-1K with its
+ * WordNet names, after checking the rule of out-of-distribution classes
+ * (wordnet_judge, wn marked by store_wordnet_mark); a class already stored
+ * stays as it is. NATADV_EINVAL when wnid is no noun synset, or an
+ * ImageNet-1K class or an ancestor or descendant of one (the message names
+ * the ImageNet-1K class it overlaps). */
+int store_ood_class_put(store *s, const wordnet *wn, const char *wnid);
+/* Creates out-of-distribution source set name (version) of the synsets
+ * add[0..nadd), each checked and added by store_ood_class_put, numbered in
+ * sorted wnid order; marks wn first. One transaction. NATADV_EEXIST for a
+ * taken name, NATADV_EINVAL for a bad name, a wnid given twice or one the
+ * rule refuses (the message says which and why). */
+int store_set_add_ood(store *s, int64_t run_id, const char *name, const char *version, wordnet *wn,
+                      const char *const *add, int nadd);
 
 typedef struct store_set_member {
 	int64_t index;      /* the label: the class's position in the set */
@@ -444,6 +466,7 @@ typedef struct store_selection {
 
 typedef struct store_proposal_new {
 	const char *image_hash, *wnid, *pred_wnid;
+	const char *source_wnid;     /* rule 'ood': the out-of-distribution class the image is tagged with; else NULL */
 	double confidence, true_prob;
 	long dup_of;                 /* -1 when kept, else the array index of the kept proposal */
 	int distance;                /* to it */
@@ -477,7 +500,9 @@ typedef struct store_proposal {
 	                                selection that are not rejected (accepting both would make
 	                                the image two classes' and the set unexportable) */
 	const char *class_name, *pred_name;   /* first lemmas of wnid and pred_wnid */
-	/* the first URL that tagged the image with the class; each may be NULL */
+	const char *source_wnid, *source_name; /* rule 'ood': the out-of-distribution class the image is
+	                                          tagged with and its first lemma; NULL otherwise */
+	/* the first URL that tagged the image with the class (rule 'ood': the source class); each may be NULL */
 	const char *source, *license, *author, *attribution, *title, *page_url, *url;
 	const char *format;          /* "jpeg" | "png" */
 	int width, height;
@@ -540,8 +565,10 @@ typedef struct store_release_item {
 	int width, height;
 	const char *pred_wnid, *pred_names;
 	double confidence, true_prob;
+	const char *source_wnid, *source_names; /* rule 'ood': the out-of-distribution class the image is
+	                                           tagged with, and its names; else NULL */
 	const char *review, *reviewer, *reviewed_at, *review_mode;
-	/* the (url, class) candidate of the smallest url id that gave this tag */
+	/* the (url, class) candidate of the smallest url id that gave this tag (rule 'ood': the source class's) */
 	const char *url, *source, *query, *page_url, *license, *license_raw, *author, *title;
 	const char *attribution;                /* the credit line the source asks for, verbatim */
 	/* the latest fetch that produced these bytes (of that url when it has one) */

@@ -90,9 +90,15 @@
     });
     c.addEventListener('click', () => setFocus(i));
     c.append(img);
-    c.append(field('true class', p.class_name + ' (' + p.wnid + ')'));
-    c.append(field('prediction', p.pred_name + ' (' + p.pred_wnid + ') ' + pct(p.confidence)));
-    c.append(field('true-class prob', pct(p.true_prob)));
+    if (p.source_wnid) {
+      // rule 'ood': an out-of-distribution photo the model calls an ImageNet class
+      c.append(field('source synset', p.source_name + ' (' + p.source_wnid + ')'));
+      c.append(field('predicted class', p.pred_name + ' (' + p.pred_wnid + ') ' + pct(p.confidence)));
+    } else {
+      c.append(field('true class', p.class_name + ' (' + p.wnid + ')'));
+      c.append(field('prediction', p.pred_name + ' (' + p.pred_wnid + ') ' + pct(p.confidence)));
+      c.append(field('true-class prob', pct(p.true_prob)));
+    }
     c.append(field('source', p.source));
     c.append(field('licence', p.license));
     c.append(field('author', p.author));

@@ -107,7 +107,7 @@ static void test_first_name(void)
 static void test_readme_imagenet_a(void)
 {
 	pkg_readme_class cls[] = {{"n01498041", "stingray", 1000}, {"n01531178", "goldfinch", 234}};
-	pkg_readme r = {"imagenet-a", NULL, 1234, 0, cls, 2};
+	pkg_readme r = {"imagenet-a", NULL, 1234, 0, cls, 2, 0};
 	buf b;
 	buf_init(&b, 1 << 20);
 	T_EQ_INT(pkg_readme_write(&b, &r), 0);
@@ -135,7 +135,7 @@ static void test_readme_imagenet_a(void)
 static void test_readme_partial_set(void)
 {
 	pkg_readme_class cls[] = {{"n01498041", "stingray", 3}, {"n01531178", "goldfinch", 0}, {"n02", "x", 1}};
-	pkg_readme r = {"birds", "imagenet-a", 4, 1, cls, 3};
+	pkg_readme r = {"birds", "imagenet-a", 4, 1, cls, 3, 0};
 	buf b;
 	buf_init(&b, 1 << 20);
 	T_EQ_INT(pkg_readme_write(&b, &r), 0);
@@ -180,6 +180,87 @@ static void test_manifest_line(void)
 		"\"set\":\"imagenet-a\",\"version\":\"1.0\",\"released_at\":\"2026-01-02T03:04:05Z\"}\n";
 	T_EQ_STR(buf_cstr(&b), want);
 	buf_release(&b);
+}
+
+static void test_readme_ood(void)
+{
+	pkg_readme_class cls[] = {{"n01443537", "goldfish", 2}, {"n01704323", "triceratops", 1}};
+	pkg_readme r = {"imagenet-o", NULL, 3, 0, cls, 2, 1};
+	buf b;
+	buf_init(&b, 1 << 20);
+	T_EQ_INT(pkg_readme_write(&b, &r), 0);
+	const char *s = buf_cstr(&b);
+	T_CHECK(strncmp(s, "The ImageNet-O dataset contains 3 out-of-distribution examples.\n", 64) == 0);
+	T_CHECK(strstr(s, "its folder is\nthat predicted class") != NULL);
+	T_CHECK(strstr(s, "method of ImageNet-A") == NULL);
+	size_t len = strlen(s);
+	const char *tail = "\n\nn01443537 goldfish\nn01704323 triceratops\n";
+	T_CHECK(len > strlen(tail) && strcmp(s + len - strlen(tail), tail) == 0);
+	buf_release(&b);
+}
+
+/* An ImageNet-O line: written with source_wnid, source_name and msp last,
+ * read back by the one manifest reader, checked as a whole manifest. */
+static void test_manifest_ood(void)
+{
+	pkg_manifest_entry e = {
+		.path = "imagenet-o/n01443537/0123456789abcdef0123456789abcdef.jpg", .label = 0, .wnid = "n01443537",
+		.class_name = "goldfish", .xxh128 = "0123456789abcdef0123456789abcdef", .bytes = 10, .source_bytes = 10,
+		.url = "http://x/a.jpg", .pred_wnid = "n01443537", .pred_name = "goldfish", .confidence = 0.75,
+		.true_prob = 0, .set = "imagenet-o", .version = "1.0", .released_at = "2026-01-02T03:04:05Z",
+		.source_wnid = "n09391386", .source_name = "photosphere", .msp = 0.75,
+	};
+	buf b;
+	buf_init(&b, 1 << 16);
+	T_EQ_INT(pkg_manifest_line(&b, &e), 0);
+	const char *s = buf_cstr(&b);
+	T_CHECK(strstr(s, ",\"released_at\":\"2026-01-02T03:04:05Z\",\"source_wnid\":\"n09391386\","
+	                  "\"source_name\":\"photosphere\",\"msp\":0.75}\n") != NULL);
+	char dir[64], path[128], err[512];
+	make_tmp(dir, sizeof dir);
+	snprintf(path, sizeof path, "%s/m.jsonl", dir);
+	/* line 1 as written; line 2 without msp; line 3 filed under another class than the predicted one */
+	char *two = strdup(s), *three = strdup(s);
+	*strstr(two, ",\"msp\"") = '\0';
+	memcpy(strstr(three, "\"pred_wnid\":\"n01443537\"") + 13, "n01704323", 9);
+	char body[8192];
+	snprintf(body, sizeof body, "%s%s}\n%s", s, two, three);
+	put(dir, "m.jsonl", body);
+	pkg_manifest *m = NULL;
+	T_EQ_INT(pkg_manifest_read(path, &m, err, sizeof err), 0);
+	if (m) {
+		T_EQ_INT(m->n, 3);
+		T_EQ_INT(m->malformed, 0);
+		T_EQ_STR(m->items[0].source_wnid, "n09391386");
+		T_EQ_STR(m->items[0].source_name, "photosphere");
+		T_CHECK(m->items[0].msp == 0.75);
+		T_CHECK(m->items[1].msp == -1);
+		pkg_manifest_release rel;
+		T_EQ_INT(pkg_manifest_check(m, "m.jsonl", &rel, err, sizeof err), NATADV_EFORMAT);
+		T_CHECK(strstr(err, "line 2: 'msp' is missing") != NULL);
+		m->n = 1;
+		T_EQ_INT(pkg_manifest_check(m, "m.jsonl", &rel, err, sizeof err), 0);
+		m->items[0] = m->items[2];
+		T_EQ_INT(pkg_manifest_check(m, "m.jsonl", &rel, err, sizeof err), NATADV_EFORMAT);
+		T_CHECK(strstr(err, "filed under its predicted class") != NULL);
+		m->n = 3;
+	}
+	pkg_manifest_free(m);
+	/* a malformed source_wnid and msp are the reader's to refuse */
+	snprintf(body, sizeof body, "{\"source_wnid\":\"x1\"}\n{\"msp\":1.5}\n{\"msp\":\"high\"}\n");
+	put(dir, "m.jsonl", body);
+	T_EQ_INT(pkg_manifest_read(path, &m, err, sizeof err), 0);
+	if (m) {
+		T_EQ_INT(m->malformed, 3);
+		T_CHECK(m->items[0].error && strstr(m->items[0].error, "'source_wnid' is not a WordNet id") != NULL);
+		T_CHECK(m->items[1].error && strstr(m->items[1].error, "'msp' is 1.5") != NULL);
+		T_CHECK(m->items[2].error && strstr(m->items[2].error, "'msp' is not a number") != NULL);
+	}
+	pkg_manifest_free(m);
+	free(two);
+	free(three);
+	buf_release(&b);
+	rm_tmp(dir);
 }
 
 static void test_content_sha(void)
@@ -479,8 +560,8 @@ static void test_export_hash_failure(void)
 	sqlite3_finalize(st);
 	sqlite3_close(db);
 	store_set_member mem[] = {{0, "n01498041"}, {1, "n01531178"}};
-	store_manifest_item items[] = {{hash[0], "n01498041", "n01531178", 0.9, 0.1, "line 1"},
-	                               {hash[1], "n01531178", "n01498041", 0.8, 0.2, "line 2"}};
+	store_manifest_item items[] = {{hash[0], "n01498041", "n01531178", 0.9, 0.1, "line 1", NULL},
+	                               {hash[1], "n01531178", "n01498041", 0.8, 0.2, "line 2", NULL}};
 	int64_t sel = 0;
 	int created = 0;
 	T_EQ_INT(store_begin(s), 0);
@@ -619,6 +700,8 @@ int main(void)
 	T_RUN(test_readme_imagenet_a);
 	T_RUN(test_readme_partial_set);
 	T_RUN(test_manifest_line);
+	T_RUN(test_readme_ood);
+	T_RUN(test_manifest_ood);
 	T_RUN(test_content_sha);
 	T_RUN(test_sha256sums);
 	T_RUN(test_tar_reproducible);

@@ -204,8 +204,8 @@ static void test_store_side(void)
 	T_EQ_INT(one_int(db, "SELECT based_on IS NULL FROM class_sets WHERE name = 'mini'"), 1);
 
 	/* The manifest selection: recorded once for the same params. */
-	store_manifest_item items[] = {{H1, "n01498041", "n01531178", 0.9, 0.1, "line 1"},
-	                               {H2, "n01531178", "n01498041", 0.8, 0.2, "line 2"}};
+	store_manifest_item items[] = {{H1, "n01498041", "n01531178", 0.9, 0.1, "line 1", NULL},
+	                               {H2, "n01531178", "n01498041", 0.8, 0.2, "line 2", NULL}};
 	int64_t sel = 0;
 	int created = -1;
 	T_EQ_INT(store_begin(s), 0);
