@@ -87,7 +87,8 @@ def timm_twin(model, cin, hidden, classes):
 
 def calibrate(model, g, images, batch):
     """Random affine batch norm with running stats from train-mode passes,
-    then the last layer's bias centring the logits over the images."""
+    then the last layer's bias centring the logits over the images and its
+    scale spreading them."""
     for m in model.modules():
         if isinstance(m, nn.BatchNorm2d):
             with torch.no_grad():
@@ -110,6 +111,11 @@ def calibrate(model, g, images, batch):
     model.classifier[6] = last
     with torch.no_grad():
         last.bias.copy_(last.bias - last.weight @ f.mean(0))
+        # logits spread like a trained model's (std 3 over the images),
+        # so the softmax is peaked and the probability rule means something
+        k = 3.0 / (f @ last.weight.T + last.bias).std().item()
+        last.weight.mul_(k)
+        last.bias.mul_(k)
 
 
 def tensors(state, dtype):
