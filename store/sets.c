@@ -323,7 +323,7 @@ int store_ood_class_put(store *s, const wordnet *wn, const char *wnid)
 	int syn, rc = check_ood(s, wn, wnid, &syn);
 	if (rc)
 		return rc;
-	/* A class of that wnid already stored must be this same OOD class. */
+	/* The rule held, so a class of that wnid already stored is this OOD class (an earlier set's). */
 	sqlite3_stmt *st = store_sql(s, "INSERT INTO classes(wnid, index_1k, names) VALUES(?, NULL, ?) "
 	                                "ON CONFLICT(wnid) DO NOTHING");
 	if (!st)

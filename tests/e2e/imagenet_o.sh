@@ -4,8 +4,10 @@
 # (classes ood, add-set --ood and its refusals, a missing WordNet), seeds
 # tagged with OOD classes crawled and scored with the demo model, select
 # --ood-from (MSP over imagenet-o's 200 classes), review (CLI and the page's
-# API), export (layout, README.txt, manifest), verify, audit, and a rebuild
-# into a fresh workspace that gives the same tar.
+# API), export (layout, README.txt, manifest), verify, audit, eval --ood
+# with in-distribution photos (its self-check included), a rebuild into a
+# fresh workspace that gives the same tar, and discover --set on an OOD set
+# (Openverse answers canned by the server) searching by WordNet names.
 # NATADV_KEEP_RELEASE=DIR keeps the release there (for
 # scripts/check_export_torchvision.py --ood, run by make check-pytorch).
 . "$(dirname "$0")/lib.sh"
@@ -70,7 +72,10 @@ nat classes add-set x --from space --add n01440764 > /dev/null 2> "$T/err"
 check "a 1K set cannot grow from it" 1 "$?"
 
 # ---- seeds tagged with OOD classes → crawl → score ----
-start_server
+# (the server also answers discover's Openverse searches, used at the end)
+printf '/api/openverse/v1/images/\tq=photosphere&page=1\tdiscover/openverse/junco_1.json\n' > "$T/routes.tsv"
+printf '/api/openverse/v1/images/\tq=%s\tdiscover/openverse/empty.json\n' verdigris carp >> "$T/routes.tsv"
+start_server --routes "$T/routes.tsv"
 {
 	printf 'url\twnid\tsource\tquery\tpage_url\tlicense\tauthor\n'
 	printf '%s/img/rocket.jpg\t%s\tseeds\tphotosphere\thttp://example.org/sun\tcc-by-4.0\tNASA\n' "$BASE" "$P"
@@ -184,6 +189,22 @@ print(int(any(t.get("wnid") in sys.argv[3:] for t in a["tags"]) and sys.argv[2] 
 	"$T/audit.json" "$F" "$P" "$V" "$K")"
 check_match "audit's text names the source class" "found as +n0" "$(nat audit "$F")"
 
+# ---- eval --ood with in-distribution photos (ImageFolder-style, imagenet-o's classes) ----
+I=$T/in-dist
+mkdir -p "$I/n01443537" "$I/n01704323"
+cp "$FIX/chelsea_gray.jpg" "$FIX/cat_rgb8_adam7.png" "$I/n01443537/"
+cp "$FIX/coffee_prog444.jpg" "$I/n01704323/"
+out=$(nat eval --model demo --ood "$T/rel" --in-dist "$I" --json 2> "$T/err")
+check "eval --ood on the release" 0 "$?"
+check "its figures: the release's photos against the in-distribution ones, self-check passed" "demo|$N|3|ok" \
+	"$(python3 -c '
+import json, sys
+d = json.loads(sys.argv[1])
+c = d["self_check"]
+ok = all(0 <= d[k] <= 1 for k in ("auroc", "aupr", "fpr95")) and c["filter_model"] and c["passed"] \
+    and c["checked"] >= 1 and c["below_threshold"] == 0
+print("%s|%d|%d|%s" % (d["model"], d["n_ood"], d["n_in"], "ok" if ok else d))' "$out")"
+
 # ---- a tampered ImageNet-O line is refused by the reader ----
 sed '1s/"msp":[0-9.e-]*/"msp":"high"/' "$T/rel/manifest.jsonl" > "$T/bad.jsonl"
 "$NATADV" -w "$T/wsbad" rebuild --manifest "$T/bad.jsonl" --allow-private > /dev/null 2> "$T/err"
@@ -201,6 +222,23 @@ check "the same tar" "$(sha256sum < "$T/rel/imagenet-o.tar")" "$(sha256sum < "$T
 check "the rebuilt workspace tags with the source classes" "$N" \
 	"$(sql_in "$T/ws2" "SELECT count(*) FROM proposals WHERE source_wnid IS NOT NULL AND source_wnid IN (SELECT wnid FROM classes WHERE index_1k IS NULL)")"
 check "and its manifest keeps them" "$N" "$(grep -c '"source_wnid":"n0' "$T/rel2/manifest.jsonl")"
+
+# ---- discover --set on an OOD source set: searched by WordNet names, crawled, audited ----
+W4=$T/ws4
+"$NATADV" -w "$W4" -q init
+"$NATADV" -w "$W4" -q classes add-set space --ood --add "$V,$P,$K"
+"$NATADV" -w "$W4" -q discover --source openverse --set space --endpoint "$BASE/api/openverse" --min-interval 0 \
+	--allow-private --per-class 2
+check "discover --set searches the OOD classes" 0 "$?"
+check "by their WordNet names" "carp|$K photosphere|$P verdigris|$V" \
+	"$(sql_in "$W4" "SELECT q.query, q.wnid FROM api_requests a JOIN queries q ON q.id = a.query_id ORDER BY q.query" | paste -sd ' ')"
+check "the candidate queued for photosphere" "$P|openverse|photosphere" \
+	"$(sql_in "$W4" "SELECT t.wnid, t.source, q.query FROM url_tags t JOIN queries q ON q.id = t.query_id")"
+"$NATADV" -w "$W4" -q crawl --allow-private
+check "crawled and tagged with the OOD class" "$P" "$(sql_in "$W4" "SELECT wnid FROM image_tags")"
+H4=$(sql_in "$W4" "SELECT image_hash FROM image_tags")
+check_match "audit names the query that found it" "photosphere" "$("$NATADV" -w "$W4" audit "$H4")"
+
 if [ -n "${NATADV_KEEP_RELEASE:-}" ]; then
 	rm -rf "$NATADV_KEEP_RELEASE"
 	mkdir -p "$(dirname "$NATADV_KEEP_RELEASE")"
