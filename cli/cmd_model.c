@@ -22,6 +22,11 @@ static const struct known_model {
 	 "https://huggingface.co/timm/resnet50.tv_in1k/resolve/aa6c2d36d56bc0209040c02b5a7b7d7bf11d57b8/"
 	 "model.safetensors",
 	 "5d061a3c593d795bfe682d9b152bafbcf550579873492def3515b46db1189888"},
+	/* torchvision's VGG weights as timm republished them; not pinned yet */
+#define TIMM_TV(arch) {arch, "https://huggingface.co/timm/" arch ".tv_in1k/resolve/main/model.safetensors", NULL}
+	TIMM_TV("vgg11"), TIMM_TV("vgg11_bn"), TIMM_TV("vgg13"), TIMM_TV("vgg13_bn"),
+	TIMM_TV("vgg16"), TIMM_TV("vgg16_bn"), TIMM_TV("vgg19"), TIMM_TV("vgg19_bn"),
+#undef TIMM_TV
 };
 
 static void help(void)
@@ -30,12 +35,15 @@ static void help(void)
 	       "       natadv model list\n"
 	       "       natadv model fetch NAME [--url URL] [--sha256 HEX] [--timeout S] [--allow-private]\n\n"
 	       "add     checks FILE completely (a safetensors file of torchvision's ResNet family:\n"
-	       "        resnet18/34/50/101/152, resnext50_32x4d, resnext101_32x8d, wide_resnet50_2),\n"
+	       "        resnet18/34/50/101/152, resnext50_32x4d, resnext101_32x8d, wide_resnet50_2;\n"
+	       "        vgg11/13/16/19 and their _bn variants, torchvision's or timm's tensor names),\n"
 	       "        copies it into the workspace as models/<sha256>.safetensors and records it;\n"
 	       "        NAME is 1 to 128 letters, digits, '.', '_' or '-' (not '.' or '..')\n"
 	       "list    name, architecture, classes, SHA-256 and source of every model\n"
 	       "fetch   downloads known weights and checks their pinned SHA-256, then adds them;\n"
 	       "        resnet50 = torchvision's IMAGENET1K_V1 weights (timm/resnet50.tv_in1k);\n"
+	       "        vgg11, vgg11_bn, ..., vgg19_bn = timm/<name>.tv_in1k, not pinned: the SHA-256\n"
+	       "        downloaded is printed and recorded, and --sha256 HEX pins it;\n"
 	       "        --timeout S gives up after S seconds in all (1800), --allow-private\n"
 	       "        permits loopback, private and link-local addresses, --allow-address\n"
 	       "        A[/B] (repeatable) only that private address or block\n");
@@ -134,7 +142,8 @@ int cmd_model(struct cli *c, int argc, char **argv)
 			if (!strcmp(known[i].name, what))
 				k = &known[i];
 		if (!k && (!url || !sha))
-			return cli_usage("model", "unknown model '%s' (known: resnet50; or give --url and --sha256)", what);
+			return cli_usage("model", "unknown model '%s' (known: resnet50, vgg11, vgg11_bn, vgg13, vgg13_bn, "
+			                 "vgg16, vgg16_bn, vgg19, vgg19_bn; or give --url and --sha256)", what);
 		const char *from = url ? url : k->url, *want = sha ? sha : k->sha256;
 		char dl[4300], err[1024], got[65];
 		snprintf(dl, sizeof dl, "%s/models/download-%s.safetensors", store_dir(c->st), what);
@@ -144,6 +153,11 @@ int cmd_model(struct cli *c, int argc, char **argv)
 		if (crawl_download(from, dl, &ho, &policy, got, &bytes, err, sizeof err) != 0) {
 			cli_error("%s", err);
 			return EXIT_FAIL;
+		}
+		if (!want) {
+			fprintf(stderr, "natadv: '%s' has no pinned sha-256: downloaded %s; --sha256 %s pins it\n", what, got,
+			        got);
+			want = got;
 		}
 		if (strcmp(got, want) != 0) {
 			cli_error("cannot fetch '%s': downloaded file has sha-256 %s, expected %s", what, got, want);

@@ -32,6 +32,7 @@ enum plan_op_kind {
 	OP_MAXPOOL,  /* 3x3 stride 2 padding 1 */
 	OP_MAXPOOL2, /* 2x2 stride 2 */
 	OP_AVGPOOL,  /* global mean: [c, n, h, w] -> [c, n] */
+	OP_ADAPTIVE, /* AdaptiveAvgPool2d to pool_h x pool_w */
 	OP_FC,       /* [c, n] -> logits [n, classes] */
 };
 
@@ -44,7 +45,8 @@ struct plan_op {
 	int relu;          /* ReLU in the epilogue */
 	int accumulate;    /* dst holds the residual, added in the epilogue */
 	int c, h, w;       /* input per image, set by plan_prepare */
-	int need_h, need_w; /* when set: the only input size the op takes */
+	int pool_h, pool_w; /* OP_ADAPTIVE's output size, */
+	int pool_at_least;  /* or the input's where larger (timm's ConvMlp) */
 	/* seconds, summed while profiling, by thread (early ops run on each
 	 * thread on its own; late ones count in slot 0) */
 	double wall[PLAN_MAX_THREADS], cpu[PLAN_MAX_THREADS];

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # eval_models.sh — `natadv eval --model a,b,c`: one line (JSON) or table row
-# per model, each the same as the model's own single-model run; a hand-made
+# per model, each the same as the model's own single-model run (ResNets and
+# VGGs together); a hand-made
 # release of the 10-output test models' classes (where the models differ)
 # and a release built by the pipeline with the demo model, whose self-check
 # still holds (and still fails when an image is moved) among other models;
@@ -57,6 +58,11 @@ text=$(nat eval --model tiny,tinyx "$R" 2> /dev/null)
 check "text: a header and a row per model" 3 "$(printf '%s\n' "$text" | grep -cE '^(model|tiny|tinyx) ')"
 check_match "text: the header" '^model +n +accuracy +rms_calibration_error +aurra$' "$text"
 check_match "text: tiny's row, in percent" "^tiny +6 +$(awk -v a="$(field "$l1" accuracy)" 'BEGIN { printf "%.2f", 100 * a }')% +n/a +[0-9.]+%$" "$text"
+# other architectures in the same run: the tiny VGGs of both layouts (torchvision's, timm's)
+VGG_TV=$ROOT/tests/golden/tiny_vgg_tv.safetensors
+VGG_TIMM=$ROOT/tests/golden/tiny_vgg_timm_bn.safetensors
+out=$(nat eval --model tiny,"$VGG_TV","$VGG_TIMM" --json "$R" 2> /dev/null)
+check "a ResNet and two VGGs: each as its own run" "$(singles tiny "$VGG_TV" "$VGG_TIMM" "$R")" "$out"
 # one read per image: an unreadable one is reported once, for all the models
 printf 'not a jpeg' > "$R/k10/n01443537/broken.jpg"
 out=$(nat eval --model tiny,tinyx,demo --json "$R" 2> "$T/err")

@@ -3,10 +3,11 @@
 # AUROC, AUPR and FPR95 per model, equal to the same measures worked out
 # here in plain Python from each photo's MSP as `natadv classify` prints it
 # (OOD photos positive, score -MSP; exact ties across the two sides
-# included); several models at once; the self-check on a release made by
-# the pipeline (every image of the filter model at or above the selection's
-# threshold), failing when the threshold recorded is raised; refusals:
-# missing --in-dist, empty folders, a folder that is not a class.
+# included); several models at once; an ImageNet-O release made by the
+# pipeline (WordNet classes, select --ood-from, export) whose filter model
+# passes the self-check (every image at or above the selection's threshold),
+# failing when the threshold recorded is raised; refusals: missing
+# --in-dist, empty folders, a folder that is not a class.
 . "$(dirname "$0")/lib.sh"
 TINY=$ROOT/tests/golden/tiny_basic.safetensors
 TINYX=$ROOT/tests/golden/tiny_resnext.safetensors
@@ -137,28 +138,43 @@ check_match "named" "cannot evaluate '$I/n01443537/broken.jpg'" "$(cat "$T/err")
 check "left out of the figures" same "$(same "$want" "$out")"
 rm "$I/n01443537/broken.jpg"
 
-# ---- the self-check on a release made by the pipeline ----
+# ---- an ImageNet-O release made by the pipeline: seeds tagged with
+# out-of-distribution classes (WordNet) -> crawl -> score -> select
+# --ood-from -> review -> export -> verify -> eval, with in-distribution photos ----
+unset NATADV_WORDNET
 start_server
-sed "s#{BASE}#$BASE#g" "$ROOT/examples/seeds.tsv" > "$T/seeds.tsv"
-nat -q crawl --seeds "$T/seeds.tsv" --allow-private --retry-base 0.2 2> /dev/null
+P=n09391386   # photosphere
+V=n04528079   # verdigris
+nat -q classes add-set space --ood --add "$P,$V"
+{
+	printf 'url\twnid\n'
+	for f in rocket.jpg hubble_deep_field.jpg chelsea_q90.jpg chelsea_gray.jpg; do printf '%s/img/%s\t%s\n' "$BASE" "$f" "$P"; done
+	for f in coffee_q90.jpg coffee_prog444.jpg chelsea_ycck.jpg chelsea.png; do printf '%s/img/%s\t%s\n' "$BASE" "$f" "$V"; done
+} > "$T/seeds.tsv"
+nat -q crawl --seeds "$T/seeds.tsv" --allow-private
 nat -q model add "$DEMO" --name demo
 nat -q score --model demo
-classes=$(cut -f2 "$ROOT/examples/seeds.tsv" | tail -n +2 | sort -u | paste -sd, -)
-nat -q classes add-set example --from none --add "$classes"
-nat -q select --model demo --set example --max-true-prob 0.25 --min-confidence 0.3 > /dev/null
-nat -q review --auto-accept --set example > /dev/null
-nat -q export --set example --out "$T/rel" > /dev/null
-check "the release" 0 "$?"
-D=$T/in-example
-put "$D" n02123045 chelsea_gray.jpg
-put "$D" n02123045 chelsea_prog.jpg
-put "$D" n07920052 coffee_prog444.jpg
-put "$D" n04266014 cat_pal8.png
+nat -q select --set imagenet-o --ood-from space --model demo --min-confidence 0.2 > /dev/null
+nat -q review --auto-accept --set imagenet-o > /dev/null
+nat -q export --set imagenet-o --out "$T/rel" --partial > /dev/null
+check "the release verifies" 0 "$(nat -q verify "$T/rel" > /dev/null; echo $?)"
+N=$(find "$T/rel/imagenet-o" -name '*.jpg' | wc -l)
+check "some of the OOD photos are in it" 1 "$((N > 1))"
+NJPEG=$(python3 -c 'import json, sys; print(sum(json.loads(l)["converted"] is None for l in open(sys.argv[1])))' "$T/rel/manifest.jsonl")
+check "some of them not converted from PNG (those the self-check judges)" 1 "$((NJPEG > 0))"
+# in-distribution photos in folders of imagenet-o classes (goldfish, ...)
+D=$T/in-o
+put "$D" n01443537 chelsea_prog.jpg
+put "$D" n01443537 cat_pal8.png
+put "$D" n02655020 cat_rgb8_adam7.png
+put "$D" n07697537 coffee.png
 out=$(nat eval --model demo --ood "$T/rel" --in-dist "$D" --json 2> "$T/err")
-check "eval --ood of the filter model on its release" 0 "$?"
-check_match "the self-check passed" \
-	'^\{"model":"demo","n_ood":5,"n_in":4,.*"self_check":\{"filter_model":true,"checked":3,"below_threshold":0,"passed":true\}\}$' "$out"
-check_match "text: the self-check line" "^self-check demo: passed: 3 of its 3 images at or above the selection's threshold$" \
+check "eval --ood of the filter model on its ImageNet-O release" 0 "$?"
+check_match "every image at or above the threshold: the self-check passed" \
+	"^\\{\"model\":\"demo\",\"n_ood\":$N,\"n_in\":4,.*\"self_check\":\\{\"filter_model\":true,\"checked\":$NJPEG,\"below_threshold\":0,\"passed\":true\\}\\}$" "$out"
+check "the MSP of every image is at least the threshold, as the manifest says" "$N" \
+	"$(python3 -c 'import json, sys; print(sum(json.loads(l)["msp"] >= 0.2 for l in open(sys.argv[1])))' "$T/rel/manifest.jsonl")"
+check_match "text: the self-check line" "^self-check demo: passed: $NJPEG of its $NJPEG images at or above the selection's threshold$" \
 	"$(nat eval --model demo --ood "$T/rel" --in-dist "$D" 2> /dev/null)"
 # the threshold recorded for one image raised above any MSP: the check fails
 python3 - "$T/rel/manifest.jsonl" <<'PY'
@@ -177,6 +193,6 @@ with open(sys.argv[1], "w") as f:
 PY
 out=$(nat eval --model demo --ood "$T/rel" --in-dist "$D" --json 2> "$T/err")
 check "a failed self-check is an error" 1 "$?"
-check_match "it says which image" "self-check failed: model 'demo' .* now 1 of 3 are below it \(first: 'example/n[0-9]+/[0-9a-f]{32}\.jpg'\)" "$(cat "$T/err")"
+check_match "it says which image" "self-check failed: model 'demo' .* now 1 of $NJPEG are below it \(first: 'imagenet-o/n[0-9]+/[0-9a-f]{32}\.jpg'\)" "$(cat "$T/err")"
 check_match "the figures are still printed" '"below_threshold":1,"passed":false' "$out"
 finish
