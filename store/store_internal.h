@@ -42,6 +42,9 @@ void store_bind_text(sqlite3_stmt *st, int i, const char *v);
 /* Returns 0 if the class set exists, else NATADV_ENOTFOUND ("no class set
  * 'NAME'") or NATADV_EDB, with the message set. */
 int store_set_exists(store *s, const char *set);
+/* Copies src to dst through dst.part, synced, then renamed; skipped when dst
+ * exists (it is named by its content: weights, blobs). 0 or NATADV_EIO. */
+int store_copy_file(store *s, const char *src, const char *dst);
 /* Runs sql (no results) and returns 0 or NATADV_EDB with the message set. */
 int store_exec(store *s, const char *sql);
 
