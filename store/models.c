@@ -145,9 +145,7 @@ int store_model_path(store *s, const char *id, buf *out)
 	return buf_printf(out, "%s/models/%s.safetensors", s->dir, id);
 }
 
-/* Copies src to dst through dst.part, synced, then renamed; skipped when dst
- * exists (it is named by the content's SHA-256). */
-static int copy_file(store *s, const char *src, const char *dst)
+int store_copy_file(store *s, const char *src, const char *dst)
 {
 	struct stat sb;
 	if (stat(dst, &sb) == 0)
@@ -204,7 +202,7 @@ int store_model_import(store *s, int64_t run_id, const char *path, const store_m
 	if (rc)
 		rc = store_fail(s, rc, "model path too long");
 	if (!rc)
-		rc = copy_file(s, path, buf_cstr(&dst));
+		rc = store_copy_file(s, path, buf_cstr(&dst));
 	buf_release(&dst);
 	return rc ? rc : store_model_add(s, run_id, m);
 }

@@ -185,41 +185,17 @@ static void detach(store *s)
 
 /* ---- blobs and weights between workspaces ---- */
 
-/* Copies the file src to dst through a temporary file renamed into place. */
-static int copy_file(const char *src, const char *dst)
+/* Makes the folder dst is in, if missing. */
+static int make_parent(store *s, const char *dst)
 {
-	char tmp[4400];
-	snprintf(tmp, sizeof tmp, "%s.%ld.tmp", dst, (long)getpid());
-	int in = open(src, O_RDONLY | O_CLOEXEC);
-	if (in < 0)
-		return -1;
-	int out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-	if (out < 0) {
-		close(in);
-		return -1;
-	}
-	char b[65536];
-	ssize_t n = 0;
-	int rc = 0;
-	while (!rc && (n = read(in, b, sizeof b)) != 0) {
-		if (n < 0) {
-			if (errno != EINTR)
-				rc = -1;
-			continue;
-		}
-		for (ssize_t off = 0; !rc && off < n;) {
-			ssize_t w = write(out, b + off, (size_t)(n - off));
-			if (w < 0 && errno != EINTR)
-				rc = -1;
-			else if (w > 0)
-				off += w;
-		}
-	}
-	close(in);
-	if (close(out) != 0 || rc || rename(tmp, dst) != 0) {
-		unlink(tmp);
-		return -1;
-	}
+	char dir[4400];
+	snprintf(dir, sizeof dir, "%s", dst);
+	char *slash = strrchr(dir, '/');
+	if (!slash)
+		return 0;
+	*slash = '\0';
+	if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+		return store_fail(s, NATADV_EIO, "cannot create '%s': %s", dir, strerror(errno));
 	return 0;
 }
 
@@ -233,14 +209,9 @@ static int link_or_copy(store *s, const char *src, const char *dst, int *how)
 		return 0;
 	}
 	if (errno == ENOENT && access(src, F_OK) == 0) {
-		char dir[4400];
-		snprintf(dir, sizeof dir, "%s", dst);
-		char *slash = strrchr(dir, '/');
-		if (slash) {
-			*slash = '\0';
-			if (mkdir(dir, 0777) != 0 && errno != EEXIST)
-				return store_fail(s, NATADV_EIO, "cannot create '%s': %s", dir, strerror(errno));
-		}
+		int rc = make_parent(s, dst);
+		if (rc)
+			return rc;
 		if (link(src, dst) == 0) {
 			*how = 1;
 			return 0;
@@ -250,10 +221,11 @@ static int link_or_copy(store *s, const char *src, const char *dst, int *how)
 		return 0; /* there already (the part's own copy may be gone) */
 	if (errno != EXDEV && errno != EPERM && errno != EMLINK)
 		return store_fail(s, NATADV_EIO, "cannot link '%s' to '%s': %s", src, dst, strerror(errno));
-	if (copy_file(src, dst) != 0)
-		return store_fail(s, NATADV_EIO, "cannot copy '%s' to '%s': %s", src, dst, strerror(errno));
-	*how = 2;
-	return 0;
+	int rc = make_parent(s, dst);
+	if (!rc)
+		rc = store_copy_file(s, src, dst);
+	*how = rc ? 0 : 2;
+	return rc;
 }
 
 /* Blob paths of both stores, reused from blob to blob. */
@@ -395,7 +367,7 @@ static int part_mark(store *s, const store_part *p, const struct params *pr)
 /* Links the part's blobs and the model's weights into its folder. */
 static int part_files(store *s, const store_part *p)
 {
-	char objdir[4200], src[4400], dst[4400];
+	char objdir[4200], dst[4400];
 	snprintf(objdir, sizeof objdir, "%s/objects", p->dir);
 	struct blob_scratch x;
 	scratch_init(&x);
@@ -403,10 +375,18 @@ static int part_files(store *s, const store_part *p)
 	for (size_t i = 0; !rc && i < p->n; i++)
 		rc = blob_move(s, s->objdir, objdir, p->hashes[i], &x);
 	scratch_release(&x);
-	snprintf(src, sizeof src, "%s/models/%s.safetensors", s->dir, p->model_id);
-	snprintf(dst, sizeof dst, "%s/models/%s.safetensors", p->dir, p->model_id);
+	/* the weights at the same place under the part's folder */
+	buf src;
+	buf_init(&src, 8192);
+	if (!rc && store_model_path(s, p->model_id, &src) != 0)
+		rc = store_fail(s, NATADV_ENOMEM, "out of memory");
+	snprintf(dst, sizeof dst, "%s%s", p->dir, buf_cstr(&src) + strlen(s->dir));
 	if (!rc)
-		rc = link_or_copy(s, src, dst, &how);
+		rc = link_or_copy(s, buf_cstr(&src), dst, &how);
+	buf_release(&src);
+	/* durable before the parent marks the images out to this part */
+	if (!rc && blob_sync(objdir) != 0)
+		rc = store_fail(s, NATADV_EIO, "cannot sync '%s'", objdir);
 	return rc;
 }
 

@@ -53,6 +53,9 @@ struct json_t;
  * "a.b" nests, "_json" parses, "_bool" makes true/false), at most max_rows
  * of them (the rest are read and dropped); resets st. */
 int store_rows_json(store *s, sqlite3_stmt *st, struct json_t *arr, const char *what, size_t max_rows);
+/* Copies src to dst through dst.part, synced, then renamed; skipped when dst
+ * exists (it is named by its content: weights, blobs). 0 or NATADV_EIO. */
+int store_copy_file(store *s, const char *src, const char *dst);
 /* Runs sql (no results) and returns 0 or NATADV_EDB with the message set. */
 int store_exec(store *s, const char *sql);
 
