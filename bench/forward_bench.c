@@ -21,7 +21,7 @@
 
 #include <cblas.h>
 
-#include "filter/resnet.h"
+#include "filter/net.h"
 
 static double now(void)
 {
@@ -37,19 +37,19 @@ static int cmp_double(const void *a, const void *b)
 }
 
 /* The per-op report of NATADV_PROFILE=1: ms per image, by op and by kind. */
-static void profile_report(resnet *m, const float *in, int batch, int runs, float *logits)
+static void profile_report(net *m, const float *in, int batch, int runs, float *logits)
 {
 	static const char *const kinds[] = {"1x1", "im2col", "winograd", "pool", "fc"};
 	double kw[5] = {0}, kc[5] = {0}, tw = 0, tc = 0;
 	const double per = 1e3 / ((double)runs * batch);
-	resnet_profile(m, 1);
+	net_profile(m, 1);
 	for (int r = 0; r < runs; r++)
-		resnet_forward(m, in, batch, logits);
+		net_forward(m, in, batch, logits);
 	fprintf(stderr, "%-24s %-9s %9s %9s %7s\n", "op", "kind", "wall ms", "cpu ms", "GMAC/s");
-	for (int i = 0; i < resnet_profile_ops(m); i++) {
+	for (int i = 0; i < net_profile_ops(m); i++) {
 		const char *kind;
 		double w, c, macs;
-		const char *name = resnet_profile_get(m, i, &kind, &macs, &w, &c);
+		const char *name = net_profile_get(m, i, &kind, &macs, &w, &c);
 		/* multiply-adds per CPU second (as direct convolutions) */
 		fprintf(stderr, "%-24s %-9s %9.3f %9.3f %7.1f\n", name, kind, w * per, c * per,
 		        c > 0 ? macs / (c * per * 1e-3) / 1e9 : 0.0);
@@ -61,7 +61,7 @@ static void profile_report(resnet *m, const float *in, int batch, int runs, floa
 	for (int k = 0; k < 5; k++)
 		fprintf(stderr, "%-24s %-9s %9.3f %9.3f\n", "total", kinds[k], kw[k], kc[k]);
 	fprintf(stderr, "%-24s %-9s %9.3f %9.3f  (per image; %.1f images/s)\n", "total", "all", tw, tc, 1e3 / tw);
-	resnet_profile(m, 0);
+	net_profile(m, 0);
 }
 
 static int parse(const char *s, int lo, int hi, int *out)
@@ -78,16 +78,16 @@ static int parse(const char *s, int lo, int hi, int *out)
 static int run_logits(const char *model, const char *in_path, int n, const char *out_path)
 {
 	char err[1024];
-	resnet *m = NULL;
+	net *m = NULL;
 	float *in = NULL, *logits = NULL;
 	FILE *f = NULL;
 	int status = 1;
 	size_t n_in = (size_t)n * 3 * 224 * 224, n_out;
-	if (resnet_load_file(&m, model, err, sizeof err) != 0) {
+	if (net_load_file(&m, model, err, sizeof err) != 0) {
 		fprintf(stderr, "forward_bench: cannot load '%s': %s\n", model, err);
 		goto out;
 	}
-	n_out = (size_t)n * (size_t)resnet_get_info(m)->classes;
+	n_out = (size_t)n * (size_t)net_get_info(m)->classes;
 	in = malloc(n_in * sizeof *in);
 	logits = malloc(n_out * sizeof *logits);
 	if (!in || !logits) {
@@ -101,8 +101,8 @@ static int run_logits(const char *model, const char *in_path, int n, const char 
 	}
 	fclose(f);
 	f = NULL;
-	if (resnet_prepare(m, n, 224, 224) != 0 || resnet_forward(m, in, n, logits) != 0) {
-		fprintf(stderr, "forward_bench: %s\n", resnet_errmsg(m));
+	if (net_prepare(m, n, 224, 224) != 0 || net_forward(m, in, n, logits) != 0) {
+		fprintf(stderr, "forward_bench: %s\n", net_errmsg(m));
 		goto out;
 	}
 	f = fopen(out_path, "wb");
@@ -118,7 +118,7 @@ out:
 		fclose(f);
 	free(logits);
 	free(in);
-	resnet_free(m);
+	net_free(m);
 	return status;
 }
 
@@ -134,24 +134,24 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	char err[1024];
-	resnet *m = NULL;
+	net *m = NULL;
 	float *in = NULL, *logits = NULL;
 	double *rates = NULL;
 	int status = 1;
-	if (resnet_load_file(&m, argv[1], err, sizeof err) != 0) {
+	if (net_load_file(&m, argv[1], err, sizeof err) != 0) {
 		fprintf(stderr, "forward_bench: cannot load '%s': %s\n", argv[1], err);
 		goto out;
 	}
-	if (resnet_set_threads(m, threads) != 0 || resnet_prepare(m, batch, 224, 224) != 0) {
-		fprintf(stderr, "forward_bench: %s\n", resnet_errmsg(m));
+	if (net_set_threads(m, threads) != 0 || net_prepare(m, batch, 224, 224) != 0) {
+		fprintf(stderr, "forward_bench: %s\n", net_errmsg(m));
 		goto out;
 	}
 	fprintf(stderr, "forward_bench: %s, batch %d, arena %.1f MB, kernel %s, %d threads, %s, natadv GEMM %s\n",
-	        resnet_get_info(m)->arch, batch, (double)resnet_arena_bytes(m) / 1e6, openblas_get_corename(),
-	        openblas_get_num_threads(), openblas_get_config(), resnet_kernels(m));
+	        net_get_info(m)->arch, batch, (double)net_arena_bytes(m) / 1e6, openblas_get_corename(),
+	        openblas_get_num_threads(), openblas_get_config(), net_kernels(m));
 	size_t n_in = (size_t)batch * 3 * 224 * 224;
 	in = malloc(n_in * sizeof *in);
-	logits = malloc((size_t)batch * (size_t)resnet_get_info(m)->classes * sizeof *logits);
+	logits = malloc((size_t)batch * (size_t)net_get_info(m)->classes * sizeof *logits);
 	rates = malloc((size_t)runs * sizeof *rates);
 	if (!in || !logits || !rates) {
 		fprintf(stderr, "forward_bench: out of memory\n");
@@ -165,15 +165,15 @@ int main(int argc, char **argv)
 	int per_run = batch >= 32 ? 1 : 32 / batch;
 	int warm = batch < 8 ? 2 : 1;
 	for (int i = 0; i < warm; i++) {
-		if (resnet_forward(m, in, batch, logits) != 0) {
-			fprintf(stderr, "forward_bench: %s\n", resnet_errmsg(m));
+		if (net_forward(m, in, batch, logits) != 0) {
+			fprintf(stderr, "forward_bench: %s\n", net_errmsg(m));
 			goto out;
 		}
 	}
 	for (int r = 0; r < runs; r++) {
 		double t0 = now();
 		for (int i = 0; i < per_run; i++)
-			resnet_forward(m, in, batch, logits);
+			net_forward(m, in, batch, logits);
 		rates[r] = (double)per_run * batch / (now() - t0);
 	}
 	qsort(rates, (size_t)runs, sizeof *rates, cmp_double);
@@ -190,6 +190,6 @@ out:
 	free(rates);
 	free(logits);
 	free(in);
-	resnet_free(m);
+	net_free(m);
 	return status;
 }

@@ -63,7 +63,7 @@ struct cli_model_flags {
  * for a bad value or an option that is not one of these. */
 int cli_model_flag(const char *command, int ch, const char *arg, struct cli_model_flags *f);
 
-struct resnet;
+struct net;
 /* Resolves --model NAME|FILE (f->model) for commands that run without a
  * workspace: a safetensors file opens an in-memory store (class lists
  * only), a name opens the workspace (recording the run in *run_id) and
@@ -71,7 +71,7 @@ struct resnet;
  * threads if set; id (may be NULL) gets the weights' SHA-256. Returns
  * EXIT_OK, or EXIT_FAIL with the message printed. The caller ends the run
  * and frees *st and *m in either case. */
-int cli_model_open(struct cli *c, const struct cli_model_flags *f, store **st, int64_t *run_id, struct resnet **m,
+int cli_model_open(struct cli *c, const struct cli_model_flags *f, store **st, int64_t *run_id, struct net **m,
                    char id[65]);
 /* Splits the comma list v in place into out[0..max); returns the count, or
  * -1 when there are more than max items. */

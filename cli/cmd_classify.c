@@ -118,7 +118,7 @@ int cmd_classify(struct cli *c, int argc, char **argv)
 
 	char err[1024];
 	store *st = NULL;
-	resnet *m = NULL;
+	net *m = NULL;
 	filter_classes fc = {0};
 	int status = EXIT_FAIL;
 	int64_t run_id = 0;
@@ -140,7 +140,7 @@ out:
 	if (st && run_id)
 		store_run_end(st, run_id, status);
 	filter_classes_release(&fc);
-	resnet_free(m);
+	net_free(m);
 	store_close(st);
 	return status;
 }

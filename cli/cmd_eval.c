@@ -94,7 +94,7 @@ int cmd_eval(struct cli *c, int argc, char **argv)
 
 	char err[1024];
 	store *st = NULL;
-	resnet *m = NULL;
+	net *m = NULL;
 	eval_release rel = {0};
 	int *by_image = NULL;
 	char model_id[65] = "";
@@ -171,7 +171,7 @@ out:
 		store_run_end(st, run_id, status);
 	eval_release_free(&rel);
 	free(by_image);
-	resnet_free(m);
+	net_free(m);
 	store_close(st);
 	return status;
 }

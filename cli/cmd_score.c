@@ -77,7 +77,7 @@ int cmd_score(struct cli *c, int argc, char **argv)
 	if (optind < argc)
 		return cli_usage("score", "unexpected argument '%s'", argv[optind]);
 	char err[1024], id[65];
-	resnet *m = NULL;
+	net *m = NULL;
 	int status = EXIT_FAIL;
 	if (filter_model_load(c->st, model, 1, &m, id, err, sizeof err) != 0) {
 		cli_error("%s", err);
@@ -104,6 +104,6 @@ int cmd_score(struct cli *c, int argc, char **argv)
 	}
 	status = p.unscorable ? EXIT_PARTIAL : EXIT_OK;
 out:
-	resnet_free(m);
+	net_free(m);
 	return status;
 }

@@ -28,7 +28,7 @@ int cli_model_flag(const char *command, int ch, const char *arg, struct cli_mode
 }
 
 /* Opens the store and loads the weights of f->model. */
-static int model_load(struct cli *c, const char *model, store **st, int64_t *run_id, struct resnet **m, char id[65])
+static int model_load(struct cli *c, const char *model, store **st, int64_t *run_id, struct net **m, char id[65])
 {
 	char err[1024];
 	struct stat sb;
@@ -44,7 +44,7 @@ static int model_load(struct cli *c, const char *model, store **st, int64_t *run
 			cli_error("%s", err);
 			return EXIT_FAIL;
 		}
-		if (resnet_load_file(m, model, err, sizeof err) != 0) {
+		if (net_load_file(m, model, err, sizeof err) != 0) {
 			cli_error("cannot load model '%s': %s", model, err);
 			return EXIT_FAIL;
 		}
@@ -65,12 +65,12 @@ static int model_load(struct cli *c, const char *model, store **st, int64_t *run
 	return EXIT_OK;
 }
 
-int cli_model_open(struct cli *c, const struct cli_model_flags *f, store **st, int64_t *run_id, struct resnet **m,
+int cli_model_open(struct cli *c, const struct cli_model_flags *f, store **st, int64_t *run_id, struct net **m,
                    char id[65])
 {
 	int rc = model_load(c, f->model, st, run_id, m, id);
-	if (rc == EXIT_OK && f->threads && resnet_set_threads(*m, f->threads) != 0) {
-		cli_error("cannot set threads: %s", resnet_errmsg(*m));
+	if (rc == EXIT_OK && f->threads && net_set_threads(*m, f->threads) != 0) {
+		cli_error("cannot set threads: %s", net_errmsg(*m));
 		rc = EXIT_FAIL;
 	}
 	return rc;

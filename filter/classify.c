@@ -12,15 +12,15 @@
 #define TENSOR (3 * FILTER_CROP * FILTER_CROP)
 #define FILE_MAX (512u << 20)
 
-int filter_classify_files(resnet *m, const char *const *paths, size_t n, const filter_classify_opts *o,
+int filter_classify_files(net *m, const char *const *paths, size_t n, const filter_classify_opts *o,
                           const volatile sig_atomic_t *stop, const filter_classify_cb *cb, void *ctx,
                           char *err, size_t errlen)
 {
 	int batch = o->batch < 1 ? 1 : o->batch;
-	int classes = resnet_get_info(m)->classes;
-	int rc = resnet_prepare(m, batch, FILTER_CROP, FILTER_CROP);
+	int classes = net_get_info(m)->classes;
+	int rc = net_prepare(m, batch, FILTER_CROP, FILTER_CROP);
 	if (rc) {
-		natadv_errf(err, errlen, "cannot prepare the model: %s", resnet_errmsg(m));
+		natadv_errf(err, errlen, "cannot prepare the model: %s", net_errmsg(m));
 		return rc;
 	}
 	float *input = malloc(sizeof(float) * TENSOR * (size_t)batch);
@@ -47,8 +47,8 @@ int filter_classify_files(resnet *m, const char *const *paths, size_t n, const f
 			which[nb++] = i;
 		}
 		if (nb == batch || (i == n && nb > 0)) {
-			if ((rc = resnet_forward(m, input, nb, logits)) != 0) {
-				natadv_errf(err, errlen, "forward pass failed: %s", resnet_errmsg(m));
+			if ((rc = net_forward(m, input, nb, logits)) != 0) {
+				natadv_errf(err, errlen, "forward pass failed: %s", net_errmsg(m));
 				goto out;
 			}
 			for (int k = 0; k < nb; k++)

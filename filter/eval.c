@@ -420,7 +420,7 @@ static void fail_one(void *ctx, size_t i, const char *why)
 		sc->on_fail(sc->ctx, sc->r->paths[i], why);
 }
 
-int eval_run(resnet *m, const eval_release *r, int batch, const volatile sig_atomic_t *stop,
+int eval_run(net *m, const eval_release *r, int batch, const volatile sig_atomic_t *stop,
              void (*on_fail)(void *ctx, const char *path, const char *why), void *ctx,
              eval_result *out, int *by_image, char *err, size_t errlen)
 {
@@ -429,7 +429,7 @@ int eval_run(resnet *m, const eval_release *r, int batch, const volatile sig_ato
 		for (size_t i = 0; i < r->nimages; i++)
 			by_image[i] = -1;
 	out->accuracy = out->rms_calibration_error = out->aurra = NAN;
-	int classes = resnet_get_info(m)->classes;
+	int classes = net_get_info(m)->classes;
 	for (int c = 0; c < r->nclasses; c++) {
 		if (r->classes[c].index_1k < 0 || r->classes[c].index_1k >= classes) {
 			natadv_errf(err, errlen, "class '%s' (1K index %lld) has no output in a model of %d classes",

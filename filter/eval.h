@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "filter/resnet.h"
+#include "filter/net.h"
 #include "store/store.h"
 
 /* Examples per calibration bin in the original code (calib_err's beta). */
@@ -74,7 +74,7 @@ typedef struct eval_result {
  * by_image (may be NULL; r->nimages ints, owned by the caller) gets 1 for an
  * image classified right, 0 wrong, -1 unreadable. Returns 0, NATADV_EINTR
  * when stop was set, or a NATADV code with err set. */
-int eval_run(resnet *m, const eval_release *r, int batch, const volatile sig_atomic_t *stop,
+int eval_run(net *m, const eval_release *r, int batch, const volatile sig_atomic_t *stop,
              void (*on_fail)(void *ctx, const char *path, const char *why), void *ctx,
              eval_result *out, int *by_image, char *err, size_t errlen);
 

@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "filter/resnet.h"
+#include "filter/net.h"
 #include "image/image.h"
 #include "store/store.h"
 
@@ -81,7 +81,7 @@ typedef struct filter_classify_cb {
  * cb's functions with ctx. Stops with NATADV_EINTR once *stop (may be NULL)
  * is set. A file that fails is reported, not an error. Returns 0 or an
  * error code with err saying why. */
-int filter_classify_files(resnet *m, const char *const *paths, size_t n, const filter_classify_opts *o,
+int filter_classify_files(net *m, const char *const *paths, size_t n, const filter_classify_opts *o,
                           const volatile sig_atomic_t *stop, const filter_classify_cb *cb, void *ctx,
                           char *err, size_t errlen);
 
@@ -95,10 +95,10 @@ typedef struct filter_model_added {
 } filter_model_added;
 
 /* Loads the weights of the workspace's model name (or id) into *m (freed
- * with resnet_free) and copies its id into id (may be NULL). verify = 1
+ * with net_free) and copies its id into id (may be NULL). verify = 1
  * first checks the file's SHA-256 against the recorded id (NATADV_EFORMAT
  * when it changed). NATADV_ENOTFOUND for an unknown model; err says why. */
-int filter_model_load(store *s, const char *name, int verify, resnet **m, char id[65], char *err, size_t errlen);
+int filter_model_load(store *s, const char *name, int verify, net **m, char id[65], char *err, size_t errlen);
 /* Checks the weights file at path completely (a ResNet with torchvision's
  * tensor names and shapes) and, when want_sha256 is not NULL, its SHA-256;
  * then copies it into the workspace and records it as name with source_url
@@ -125,7 +125,7 @@ typedef struct filter_progress {
 /* Scores every stored image that has no score for the model recorded as
  * model_id, whose weights are loaded in m. Resumable: each batch commits
  * with its rows. Returns 0, NATADV_EINTR when stop was set, or an error. */
-int filter_score_run(store *s, int64_t run_id, const char *model_id, resnet *m,
+int filter_score_run(store *s, int64_t run_id, const char *model_id, net *m,
                      const filter_score_opts *o, const volatile sig_atomic_t *stop,
                      void (*progress)(void *ctx, const filter_progress *p), void *ctx,
                      filter_progress *final, char *err, size_t errlen);

@@ -9,7 +9,7 @@
 #include "common/err.h"
 #include "common/sha256.h"
 
-int filter_model_load(store *s, const char *name, int verify, resnet **m, char id[65], char *err, size_t errlen)
+int filter_model_load(store *s, const char *name, int verify, net **m, char id[65], char *err, size_t errlen)
 {
 	store_model rec;
 	buf text, path;
@@ -36,7 +36,7 @@ int filter_model_load(store *s, const char *name, int verify, resnet **m, char i
 		goto out;
 	}
 	char why[1024];
-	if ((rc = resnet_load_file(m, buf_cstr(&path), why, sizeof why)) != 0) {
+	if ((rc = net_load_file(m, buf_cstr(&path), why, sizeof why)) != 0) {
 		natadv_errf(err, errlen, "cannot load model '%s': %s", name, why);
 		goto out;
 	}
@@ -59,15 +59,15 @@ int filter_model_import(store *s, int64_t run_id, const char *path, const char *
 		natadv_errf(err, errlen, "%s", store_errmsg(s));
 		return rc ? rc : NATADV_EINVAL;
 	}
-	resnet *m = NULL;
+	net *m = NULL;
 	char why[1024] = "";
-	if (resnet_load_file(&m, path, why, sizeof why) != 0) {
+	if (net_load_file(&m, path, why, sizeof why) != 0) {
 		natadv_errf(err, errlen, "cannot add '%s': %s", path, why);
 		return NATADV_EFORMAT;
 	}
-	snprintf(got.arch, sizeof got.arch, "%s", resnet_get_info(m)->arch);
-	got.classes = resnet_get_info(m)->classes;
-	resnet_free(m);
+	snprintf(got.arch, sizeof got.arch, "%s", net_get_info(m)->arch);
+	got.classes = net_get_info(m)->classes;
+	net_free(m);
 	int rc = sha256_file(path, got.sha256, &got.bytes, err, errlen);
 	if (rc)
 		return rc;

@@ -423,6 +423,34 @@ void nn_maxpool_3s2(const float *src, int planes, int h, int w, float *dst,
 	                                       : maxpool_plane, &j);
 }
 
+/* One plane of nn_maxpool_2s2: an odd last row or column is dropped, as
+ * torch's floor mode does. */
+static void maxpool2_plane(void *arg, int p)
+{
+	const struct pool_job *j = arg;
+	const int w = j->w, ho = j->h / 2, wo = w / 2;
+	const float *x = j->src + (size_t)p * j->h * w;
+	float *y = j->dst + (size_t)p * ho * wo;
+
+	for (int oy = 0; oy < ho; oy++) {
+		const float *r0 = x + (size_t)2 * oy * w, *r1 = r0 + w;
+		float *yr = y + (size_t)oy * wo;
+
+		for (int ox = 0; ox < wo; ox++)
+			yr[ox] = max2(max2(r0[2 * ox], r0[2 * ox + 1]),
+			              max2(r1[2 * ox], r1[2 * ox + 1]));
+	}
+}
+
+void nn_maxpool_2s2(const float *src, int planes, int h, int w, float *dst,
+                    nn_pool *pool)
+{
+	struct pool_job j = {src, dst, h, w};
+
+	nn_pool_for(nn_pool_worth(pool, (size_t)planes * h * w), planes,
+	            maxpool2_plane, &j);
+}
+
 void nn_avgpool(const float *src, int c, int n, int hw, float *dst)
 {
 	for (size_t p = 0; p < (size_t)c * n; p++) {

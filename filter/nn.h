@@ -104,6 +104,9 @@ int nn_fold_bn(float *w, float *b, int cout, size_t per_out,
 /* 3x3 stride 2 padding 1 max-pool over planes planes of h x w (w <= 4096). */
 void nn_maxpool_3s2(const float *src, int planes, int h, int w, float *dst,
                     nn_pool *pool);
+/* 2x2 stride 2 max-pool over planes planes of h x w into h/2 x w/2. */
+void nn_maxpool_2s2(const float *src, int planes, int h, int w, float *dst,
+                    nn_pool *pool);
 /* dst [c, n] = mean over hw of src [c, n, hw]. */
 void nn_avgpool(const float *src, int c, int n, int hw, float *dst);
 /* logits [n, classes] = x^T W^T + b for x [features, n], W [classes,

@@ -71,4 +71,8 @@ int resnet_profile_ops(const resnet *m);
 const char *resnet_profile_get(const resnet *m, int i, const char **kind,
                                double *macs, double *wall, double *cpu);
 
+struct plan;
+/* Internal to filter/ (net.c): the plan m runs on, owned by m. */
+struct plan *resnet_plan(resnet *m);
+
 #endif

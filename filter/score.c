@@ -200,7 +200,7 @@ struct run {
 	store *s;
 	int64_t run_id;
 	const char *model_id;
-	resnet *m;
+	net *m;
 	const filter_score_opts *o;
 	int classes, batch, ndec;
 	struct scorer sc;
@@ -236,12 +236,12 @@ static int run_setup(struct run *r)
 	}
 	if (r->classes != r->fc.n1k) /* a model with other outputs is scored without the imagenet-a subset */
 		r->fc.nsub = 0;
-	if (r->o->threads > 0 && (rc = resnet_set_threads(r->m, r->o->threads)) != 0) {
+	if (r->o->threads > 0 && (rc = net_set_threads(r->m, r->o->threads)) != 0) {
 		snprintf(r->err, r->errlen, "cannot set threads");
 		return rc;
 	}
-	if ((rc = resnet_prepare(r->m, r->batch, FILTER_CROP, FILTER_CROP)) != 0) {
-		snprintf(r->err, r->errlen, "%s", resnet_errmsg(r->m));
+	if ((rc = net_prepare(r->m, r->batch, FILTER_CROP, FILTER_CROP)) != 0) {
+		snprintf(r->err, r->errlen, "%s", net_errmsg(r->m));
 		return rc;
 	}
 	if ((rc = store_count_unscored(r->s, r->model_id, &r->prog.total)) != 0)
@@ -355,9 +355,9 @@ static int run_batch(struct run *r)
 {
 	for (int i = 0; i < r->nready; i++)
 		memcpy(r->input + (size_t)i * TENSOR, r->ready[i]->chw, sizeof(float) * TENSOR); /* [n,3,224,224] */
-	int rc = resnet_forward(r->m, r->input, r->nready, r->logits);
+	int rc = net_forward(r->m, r->input, r->nready, r->logits);
 	if (rc) {
-		snprintf(r->err, r->errlen, "%s", resnet_errmsg(r->m));
+		snprintf(r->err, r->errlen, "%s", net_errmsg(r->m));
 		return rc;
 	}
 	for (int i = 0; i < r->nready; i++) {
@@ -410,7 +410,7 @@ static int run_teardown(struct run *r, int rc)
 	return rc;
 }
 
-int filter_score_run(store *s, int64_t run_id, const char *model_id, resnet *m,
+int filter_score_run(store *s, int64_t run_id, const char *model_id, net *m,
                      const filter_score_opts *o, const volatile sig_atomic_t *stop,
                      void (*progress)(void *ctx, const filter_progress *p), void *ctx,
                      filter_progress *final, char *err, size_t errlen)
@@ -419,7 +419,7 @@ int filter_score_run(store *s, int64_t run_id, const char *model_id, resnet *m,
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	struct run r = {
 		.s = s, .run_id = run_id, .model_id = model_id, .m = m, .o = o,
-		.classes = resnet_get_info(m)->classes,
+		.classes = net_get_info(m)->classes,
 		.batch = o->batch > 0 ? o->batch : 8,
 		.ndec = o->decoders > 0 ? o->decoders : (ncpu > 0 ? (int)ncpu : 1),
 		.sc = {.st = s, .objdir = store_objects_dir(s), .fast = o->fast},

@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "filter/resnet.h"
+#include "filter/net.h"
 #include "filter/safetensors.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -15,7 +15,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char err[256];
 	st_file *f = NULL;
-	resnet *m = NULL;
+	net *m = NULL;
 
 	if (st_open_mem(&f, data, size, err, sizeof err))
 		return 0;
@@ -31,15 +31,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(v);
 	}
 	st_metadata(f, "format");
-	if (!resnet_load(&m, f, err, sizeof err)) {
+	if (!net_load(&m, f, err, sizeof err)) {
 		/* whatever loads must also run */
 		static const float x[3 * 19 * 13];
-		float *y = malloc((size_t)resnet_get_info(m)->classes * sizeof *y);
+		float *y = malloc((size_t)net_get_info(m)->classes * sizeof *y);
 
-		if (y && !resnet_prepare(m, 1, 19, 13))
-			resnet_forward(m, x, 1, y);
+		if (y && !net_prepare(m, 1, 19, 13))
+			net_forward(m, x, 1, y);
 		free(y);
-		resnet_free(m);
+		net_free(m);
 	}
 	st_free(f);
 	return 0;

@@ -1,0 +1,143 @@
+/* net.c — one type over every architecture: a table of families, each
+ * recognising its files by their tensor names and loading them with its
+ * own checked loader into a plan (filter/plan.h) that net_* then runs. */
+#include "filter/net.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "common/err.h"
+#include "filter/plan.h"
+#include "filter/resnet.h"
+
+struct net {
+	net_info info;
+	void *model;             /* the family's handle */
+	void (*free_model)(void *);
+	plan *p;                 /* owned by model */
+};
+
+static void free_resnet(void *m) { resnet_free(m); }
+
+static int load_resnet(net *n, const st_file *f, char *err, size_t errlen)
+{
+	resnet *r;
+	int rc = resnet_load(&r, f, err, errlen);
+
+	if (rc)
+		return rc;
+	n->model = r;
+	n->free_model = free_resnet;
+	n->p = resnet_plan(r);
+	snprintf(n->info.arch, sizeof n->info.arch, "%s",
+	         resnet_get_info(r)->arch);
+	n->info.classes = resnet_get_info(r)->classes;
+	n->info.params = resnet_get_info(r)->params;
+	return 0;
+}
+
+/* Tried in order; the last one takes any file, for its error message. */
+static const struct family {
+	const char *name;
+	int (*claims)(const st_file *f);
+	int (*load)(net *n, const st_file *f, char *err, size_t errlen);
+} families[] = {
+	{"resnet", NULL, load_resnet},
+};
+
+int net_load(net **out, const st_file *f, char *err, size_t errlen)
+{
+	const size_t nf = sizeof families / sizeof families[0];
+	net *n;
+	size_t i;
+	int rc;
+
+	*out = NULL;
+	n = calloc(1, sizeof *n);
+	if (!n)
+		return NATADV_ENOMEM;
+	for (i = 0; i + 1 < nf; i++)
+		if (families[i].claims(f))
+			break;
+	n->info.family = families[i].name;
+	rc = families[i].load(n, f, err, errlen);
+	if (rc) {
+		free(n);
+		return rc;
+	}
+	*out = n;
+	return 0;
+}
+
+int net_load_file(net **out, const char *path, char *err, size_t errlen)
+{
+	st_file *f;
+	int rc;
+
+	*out = NULL;
+	rc = st_open(&f, path, err, errlen);
+	if (rc)
+		return rc;
+	rc = net_load(out, f, err, errlen);
+	st_free(f);
+	return rc;
+}
+
+void net_free(net *m)
+{
+	if (!m)
+		return;
+	m->free_model(m->model);
+	free(m);
+}
+
+const net_info *net_get_info(const net *m)
+{
+	return &m->info;
+}
+
+int net_prepare(net *m, int max_batch, int h, int w)
+{
+	return plan_prepare(m->p, max_batch, h, w);
+}
+
+int net_forward(net *m, const float *in, int n, float *logits)
+{
+	return plan_forward(m->p, in, n, logits);
+}
+
+const char *net_errmsg(const net *m)
+{
+	return m->p->err;
+}
+
+size_t net_arena_bytes(const net *m)
+{
+	return m->p->arena_floats * sizeof(float);
+}
+
+int net_set_threads(net *m, int n)
+{
+	return plan_set_threads(m->p, n);
+}
+
+const char *net_kernels(const net *m)
+{
+	return plan_kernels(m->p);
+}
+
+void net_profile(net *m, int on)
+{
+	plan_profile(m->p, on);
+}
+
+int net_profile_ops(const net *m)
+{
+	return m->p->nops;
+}
+
+const char *net_profile_get(const net *m, int i, const char **kind,
+                            double *macs, double *wall, double *cpu)
+{
+	return plan_profile_get(m->p, i, kind, macs, wall, cpu);
+}
