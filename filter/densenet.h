@@ -3,7 +3,8 @@
  * `<arch>.tv_in1k` files) or torchvision's legacy ones (`norm.1`, `conv.1`
  * inside the dense layers), run on filter/'s shared kernels. Each dense
  * block's concatenation is one buffer of the arena: every layer writes its
- * new channels straight into its slice. */
+ * new channels straight into its slice. filter/net.h runs it like any
+ * other network; this header is for tests and benchmarks. */
 #ifndef NATADV_DENSENET_H
 #define NATADV_DENSENET_H
 
@@ -64,5 +65,9 @@ size_t densenet_arena_bytes(const densenet *m);
 int densenet_set_threads(densenet *m, int n);
 /* The GEMM kernels m runs: "avx512", "avx2" or "generic". */
 const char *densenet_kernels(const densenet *m);
+
+struct plan;
+/* Internal to filter/ (net.c): the plan m runs on, owned by m. */
+struct plan *densenet_plan(densenet *m);
 
 #endif

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "common/err.h"
+#include "filter/densenet.h"
 #include "filter/plan.h"
 #include "filter/resnet.h"
 
@@ -36,12 +37,39 @@ static int load_resnet(net *n, const st_file *f, char *err, size_t errlen)
 	return 0;
 }
 
+static void free_densenet(void *m) { densenet_free(m); }
+
+/* torchvision's DenseNets (and timm's tv_in1k copies) start so; no other
+ * family has this name. */
+static int claims_densenet(const st_file *f)
+{
+	return st_find(f, "features.conv0.weight") != NULL;
+}
+
+static int load_densenet(net *n, const st_file *f, char *err, size_t errlen)
+{
+	densenet *d;
+	int rc = densenet_load(&d, f, err, errlen);
+
+	if (rc)
+		return rc;
+	n->model = d;
+	n->free_model = free_densenet;
+	n->p = densenet_plan(d);
+	snprintf(n->info.arch, sizeof n->info.arch, "%s",
+	         densenet_get_info(d)->arch);
+	n->info.classes = densenet_get_info(d)->classes;
+	n->info.params = densenet_get_info(d)->params;
+	return 0;
+}
+
 /* Tried in order; the last one takes any file, for its error message. */
 static const struct family {
 	const char *name;
 	int (*claims)(const st_file *f);
 	int (*load)(net *n, const st_file *f, char *err, size_t errlen);
 } families[] = {
+	{"densenet", claims_densenet, load_densenet},
 	{"resnet", NULL, load_resnet},
 };
 
