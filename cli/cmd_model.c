@@ -13,8 +13,9 @@
 #include "crawler/crawler.h"
 #include "filter/filter.h"
 
-/* Known downloads: torchvision's original ImageNet ResNet-50 weights
- * (IMAGENET1K_V1, BSD-3-Clause) in safetensors form, pinned by SHA-256. */
+/* Known downloads: torchvision's original ImageNet weights (BSD-3-Clause)
+ * in safetensors form, from timm's <arch>.tv_in1k copies. sha256 NULL:
+ * the source pins none; the fetch prints what it got, --sha256 pins it. */
 static const struct known_model {
 	const char *name, *url, *sha256;
 } known[] = {
@@ -22,6 +23,11 @@ static const struct known_model {
 	 "https://huggingface.co/timm/resnet50.tv_in1k/resolve/aa6c2d36d56bc0209040c02b5a7b7d7bf11d57b8/"
 	 "model.safetensors",
 	 "5d061a3c593d795bfe682d9b152bafbcf550579873492def3515b46db1189888"},
+	/* densenet121.tv_in1k: 32.3 MB, commit d42603a */
+	{"densenet121", "https://huggingface.co/timm/densenet121.tv_in1k/resolve/main/model.safetensors", NULL},
+	{"densenet161", "https://huggingface.co/timm/densenet161.tv_in1k/resolve/main/model.safetensors", NULL},
+	{"densenet169", "https://huggingface.co/timm/densenet169.tv_in1k/resolve/main/model.safetensors", NULL},
+	{"densenet201", "https://huggingface.co/timm/densenet201.tv_in1k/resolve/main/model.safetensors", NULL},
 };
 
 static void help(void)
@@ -30,12 +36,15 @@ static void help(void)
 	       "       natadv model list\n"
 	       "       natadv model fetch NAME [--url URL] [--sha256 HEX] [--timeout S] [--allow-private]\n\n"
 	       "add     checks FILE completely (a safetensors file of torchvision's ResNet family:\n"
-	       "        resnet18/34/50/101/152, resnext50_32x4d, resnext101_32x8d, wide_resnet50_2),\n"
+	       "        resnet18/34/50/101/152, resnext50_32x4d, resnext101_32x8d, wide_resnet50_2;\n"
+	       "        or densenet121/161/169/201, torchvision's or timm's tv_in1k tensor names),\n"
 	       "        copies it into the workspace as models/<sha256>.safetensors and records it;\n"
 	       "        NAME is 1 to 128 letters, digits, '.', '_' or '-' (not '.' or '..')\n"
 	       "list    name, architecture, classes, SHA-256 and source of every model\n"
 	       "fetch   downloads known weights and checks their pinned SHA-256, then adds them;\n"
 	       "        resnet50 = torchvision's IMAGENET1K_V1 weights (timm/resnet50.tv_in1k);\n"
+	       "        densenet121, densenet161, densenet169, densenet201 = timm/<name>.tv_in1k,\n"
+	       "        which pin no SHA-256: the one got is printed, and --sha256 HEX pins it\n"
 	       "        --timeout S gives up after S seconds in all (1800), --allow-private\n"
 	       "        permits loopback, private and link-local addresses, --allow-address\n"
 	       "        A[/B] (repeatable) only that private address or block\n");
@@ -134,8 +143,9 @@ int cmd_model(struct cli *c, int argc, char **argv)
 			if (!strcmp(known[i].name, what))
 				k = &known[i];
 		if (!k && (!url || !sha))
-			return cli_usage("model", "unknown model '%s' (known: resnet50; or give --url and --sha256)", what);
-		const char *from = url ? url : k->url, *want = sha ? sha : k->sha256;
+			return cli_usage("model", "unknown model '%s' (known: resnet50, densenet121, densenet161, "
+			                 "densenet169, densenet201; or give --url and --sha256)", what);
+		const char *from = url ? url : k->url, *want = sha ? sha : k ? k->sha256 : NULL;
 		char dl[4300], err[1024], got[65];
 		snprintf(dl, sizeof dl, "%s/models/download-%s.safetensors", store_dir(c->st), what);
 		int64_t bytes = 0;
@@ -144,6 +154,13 @@ int cmd_model(struct cli *c, int argc, char **argv)
 		if (crawl_download(from, dl, &ho, &policy, got, &bytes, err, sizeof err) != 0) {
 			cli_error("%s", err);
 			return EXIT_FAIL;
+		}
+		if (!want) {
+			/* nothing to check against: record and show what came,
+			 * also with -q: it is what --sha256 would pin */
+			fprintf(stderr, "natadv: '%s' has no pinned sha-256; got %s (--sha256 %s pins it)\n",
+			        what, got, got);
+			want = got;
 		}
 		if (strcmp(got, want) != 0) {
 			cli_error("cannot fetch '%s': downloaded file has sha-256 %s, expected %s", what, got, want);

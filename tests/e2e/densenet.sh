@@ -72,4 +72,27 @@ for pair in "dn demo" "demo dn"; do
 	check "only what both get wrong ($1 with $2)" "$both" "$(sql "SELECT count(*) FROM proposals WHERE selection_id = $S")"
 	check "the other model recorded" "[\"$2\"]" "$(sql "SELECT json_extract(params, '\$.also_wrong_for') FROM selections WHERE id = $S")"
 done
+
+# ---- model fetch: timm's tv_in1k files pin no SHA-256 ----
+# served from a folder of weights by a server of its own
+kill "$SRV_PID" 2>/dev/null; wait "$SRV_PID" 2>/dev/null
+mkdir "$T/dl" && cp "$ROOT"/tests/golden/tiny_densenet*.safetensors "$T/dl/"
+rm -f "$T/port"
+"$TESTSRV" --port-file "$T/port" --root "$T/dl" --log "$T/server2.log" &
+SRV_PID=$!
+for _ in $(seq 1 100); do [ -s "$T/port" ] && break; sleep 0.05; done
+BASE="http://127.0.0.1:$(cat "$T/port")"
+nat model fetch densenet169 --url "$BASE/img/tiny_densenet_legacy.safetensors" --allow-private 2> "$T/err"
+check "model fetch of a known DenseNet without a pinned sha-256" 0 "$?"
+GOT=$(sha256sum "$ROOT/tests/golden/tiny_densenet_legacy.safetensors" | cut -d' ' -f1)
+check_match "prints the sha-256 got and how to pin it" "'densenet169' has no pinned sha-256; got $GOT \(--sha256 $GOT pins it\)" "$(cat "$T/err")"
+check "recorded under it, with its source" "$GOT|densenet|$BASE/img/tiny_densenet_legacy.safetensors" \
+	"$(sql "SELECT id || '|' || arch || '|' || source_url FROM models WHERE name = 'densenet169'")"
+nat -q model fetch densenet201 --url "$BASE/img/tiny_densenet_legacy.safetensors" --allow-private --sha256 "$(printf '%064d' 0)" 2> "$T/err"
+check "a pinned sha-256 that does not match is refused" 1 "$?"
+check_match "saying both" "downloaded file has sha-256 $GOT, expected $(printf '%064d' 0)" "$(cat "$T/err")"
+check "and nothing recorded" 0 "$(sql "SELECT count(*) FROM models WHERE name = 'densenet201'")"
+nat -q model fetch densenet201 --url "$BASE/img/tiny_densenet.safetensors" --allow-private \
+	--sha256 "$(sha256sum "$T/dl/tiny_densenet.safetensors" | cut -d' ' -f1)" 2> "$T/err"
+check "a matching --sha256 pins it, quietly" "0|" "$?|$(cat "$T/err")"
 finish
