@@ -195,6 +195,8 @@ check-pytorch:
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-torch python3-torchvision python3-pil >/dev/null
 	$(MAKE) MODE=rel build/rel/tests/test_resnet natadv
 	/usr/bin/python3 scripts/golden_resnet.py --check build/rel/tests/test_resnet resnet18 resnet50 resnext50_32x4d
+	$(MAKE) MODE=rel build/rel/tests/test_vgg
+	/usr/bin/python3 scripts/golden_vgg.py --check build/rel/tests/test_vgg
 	/usr/bin/python3 scripts/check_pytorch.py build/rel/natadv resnet18 resnet50 resnext50_32x4d
 	$(MAKE) MODE=rel build/rel/tests/test_densenet
 	/usr/bin/python3 scripts/golden_densenet.py --check build/rel/tests/test_densenet densenet121 densenet161 densenet169 densenet201

@@ -10,6 +10,7 @@
 #include "filter/densenet.h"
 #include "filter/plan.h"
 #include "filter/resnet.h"
+#include "filter/vgg.h"
 
 struct net {
 	net_info info;
@@ -63,6 +64,29 @@ static int load_densenet(net *n, const st_file *f, char *err, size_t errlen)
 	return 0;
 }
 
+static void free_vgg(void *m) { vgg_free(m); }
+
+static int claims_vgg(const st_file *f)
+{
+	return st_find(f, "features.0.weight") != NULL;
+}
+
+static int load_vgg(net *n, const st_file *f, char *err, size_t errlen)
+{
+	vgg *v;
+	int rc = vgg_load(&v, f, err, errlen);
+
+	if (rc)
+		return rc;
+	n->model = v;
+	n->free_model = free_vgg;
+	n->p = vgg_plan(v);
+	snprintf(n->info.arch, sizeof n->info.arch, "%s", vgg_get_info(v)->arch);
+	n->info.classes = vgg_get_info(v)->classes;
+	n->info.params = vgg_get_info(v)->params;
+	return 0;
+}
+
 /* Tried in order; the last one takes any file, for its error message. */
 static const struct family {
 	const char *name;
@@ -70,6 +94,7 @@ static const struct family {
 	int (*load)(net *n, const st_file *f, char *err, size_t errlen);
 } families[] = {
 	{"densenet", claims_densenet, load_densenet},
+	{"vgg", claims_vgg, load_vgg},
 	{"resnet", NULL, load_resnet},
 };
 

@@ -451,6 +451,31 @@ void nn_maxpool_2s2(const float *src, int planes, int h, int w, float *dst,
 	            maxpool2_plane, &j);
 }
 
+void nn_adaptive_avgpool(const float *src, int planes, int h, int w,
+                         float *dst, int oh, int ow)
+{
+	for (size_t p = 0; p < (size_t)planes; p++) {
+		const float *x = src + p * h * w;
+		float *y = dst + p * oh * ow;
+
+		for (int oy = 0; oy < oh; oy++) {
+			/* torch's bins: [floor(i h / oh), ceil((i + 1) h / oh)) */
+			const int y0 = oy * h / oh, y1 = ((oy + 1) * h + oh - 1) / oh;
+
+			for (int ox = 0; ox < ow; ox++) {
+				const int x0 = ox * w / ow;
+				const int x1 = ((ox + 1) * w + ow - 1) / ow;
+				float sum = 0;
+
+				for (int yy = y0; yy < y1; yy++)
+					for (int xx = x0; xx < x1; xx++)
+						sum += x[(size_t)yy * w + xx];
+				y[oy * ow + ox] = sum / (float)((y1 - y0) * (x1 - x0));
+			}
+		}
+	}
+}
+
 void nn_avgpool(const float *src, int c, int n, int hw, float *dst)
 {
 	for (size_t p = 0; p < (size_t)c * n; p++) {

@@ -107,6 +107,9 @@ void nn_maxpool_3s2(const float *src, int planes, int h, int w, float *dst,
 /* 2x2 stride 2 max-pool over planes planes of h x w into h/2 x w/2. */
 void nn_maxpool_2s2(const float *src, int planes, int h, int w, float *dst,
                     nn_pool *pool);
+/* torch's AdaptiveAvgPool2d((oh, ow)) over planes planes of h x w. */
+void nn_adaptive_avgpool(const float *src, int planes, int h, int w,
+                         float *dst, int oh, int ow);
 /* dst [c, n] = mean over hw of src [c, n, hw]. */
 void nn_avgpool(const float *src, int c, int n, int hw, float *dst);
 /* logits [n, classes] = x^T W^T + b for x [features, n], W [classes,

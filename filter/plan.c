@@ -248,6 +248,10 @@ out:
 
 int plan_check_channels(plan_loader *L, const char *name, int64_t c)
 {
+	if (!st_find(L->f, name)) {
+		natadv_errf(L->err, L->errlen, "missing tensor '%s'", name);
+		return NATADV_EFORMAT;
+	}
 	if (c < 1 || c > MAX_CHANNELS) {
 		natadv_errf(L->err, L->errlen,
 		       "tensor '%s': %s, not a plausible channel count", name,
@@ -385,6 +389,16 @@ static double clock_s(clockid_t id)
 
 /* ---- running ---- */
 
+/* Output size of an OP_ADAPTIVE on its input size. */
+static void adaptive_size(const struct plan_op *op, int *oh, int *ow)
+{
+	*oh = op->pool_h, *ow = op->pool_w;
+	if (op->pool_at_least && op->h > *oh)
+		*oh = op->h;
+	if (op->pool_at_least && op->w > *ow)
+		*ow = op->w;
+}
+
 /* Output shape of op on its input shape (op->c, h, w); 0, or -1 for an
  * op that writes no buffer (the fc). Adds the op's scratch to *col. */
 static int op_out(const struct plan_op *op, int images, int *oc, int *oh,
@@ -422,6 +436,10 @@ static int op_out(const struct plan_op *op, int images, int *oc, int *oh,
 	case OP_AVGPOOL2:
 		*oc = op->c, *oh = op->h / 2, *ow = op->w / 2;
 		return 0;
+	case OP_ADAPTIVE:
+		*oc = op->c;
+		adaptive_size(op, oh, ow);
+		return 0;
 	default:
 		return -1;
 	}
@@ -449,13 +467,6 @@ static int plan_sizes(plan *p, int max_batch, int h, int w,
 		/* the early ops' output, gathered into the whole batch's */
 		if (i == p->split)
 			late[op->src] = (size_t)op->c * op->h * op->w * max_batch;
-		if (op->need_h && (op->h != op->need_h || op->w != op->need_w)) {
-			natadv_errf(p->err, sizeof p->err,
-			       "input %dx%d gives %dx%d at '%s', which takes only "
-			       "%dx%d", h, w, op->h, op->w, op->name, op->need_h,
-			       op->need_w);
-			return NATADV_EINVAL;
-		}
 		if (op_out(op, images, &oc, &oh, &ow, is_early ? ecol : lcol))
 			continue;
 		if (oh < 1 || ow < 1) {
@@ -606,6 +617,15 @@ static void run_op(plan *p, struct plan_op *op, int n,
 		/* [c, n, h/2, w/2] = avgpool2s2([c, n, h, w]) */
 		nn_avgpool_2s2(x, op->c * n, op->h, op->w, y, pool);
 		break;
+	case OP_ADAPTIVE: {
+		int oh, ow;
+
+		adaptive_size(op, &oh, &ow);
+		/* [c, n, oh, ow] = adaptive_avgpool([c, n, h, w]) */
+		nn_adaptive_avgpool(x, op->c * n, op->h, op->w, y,
+		                    oh, ow);
+		break;
+	}
 	case OP_FC:
 		/* [n, classes] = [c, n]^T x weight^T + bias */
 		nn_fc(op->conv.w, op->conv.b, op->conv.cout, op->conv.cin, x, n,

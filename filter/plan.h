@@ -32,6 +32,7 @@ enum plan_op_kind {
 	OP_MAXPOOL,  /* 3x3 stride 2 padding 1 */
 	OP_MAXPOOL2, /* 2x2 stride 2 */
 	OP_AVGPOOL,  /* global mean: [c, n, h, w] -> [c, n] */
+	OP_ADAPTIVE, /* AdaptiveAvgPool2d to pool_h x pool_w */
 	OP_FC,       /* [c, n] -> logits [n, classes] */
 	OP_BNRELU,   /* relu(x * scale + shift) per channel (DenseNet) */
 	OP_AVGPOOL2, /* 2x2 stride 2 average */
@@ -46,7 +47,8 @@ struct plan_op {
 	int relu;          /* ReLU in the epilogue */
 	int accumulate;    /* dst holds the residual, added in the epilogue */
 	int c, h, w;       /* input per image, set by plan_prepare */
-	int need_h, need_w; /* when set: the only input size the op takes */
+	int pool_h, pool_w; /* OP_ADAPTIVE's output size, */
+	int pool_at_least;  /* or the input's where larger (timm's ConvMlp) */
 	/* DenseNet's concatenation: the op writes dst's channels from doff
 	 * on, after those already there (c of dst becomes doff + its own) */
 	int doff;

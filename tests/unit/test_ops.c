@@ -377,6 +377,54 @@ static void test_maxpool(void)
 	}
 }
 
+/* VGG's pools: 2x2 stride 2 (odd edges dropped), and torch's adaptive
+ * average pool to 7x7 from smaller, equal and larger inputs. */
+static void test_vgg_pools(void)
+{
+	const int sizes[][2] = {{8, 8}, {7, 9}, {1, 1}, {3, 4}, {7, 7},
+	                        {10, 15}, {224, 224}};
+
+	for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+		const int h = sizes[s][0], w = sizes[s][1], planes = 5;
+		float *x = rand_array((size_t)planes * h * w);
+		float *y = malloc((size_t)planes * 49 * sizeof *y);
+		float *m = malloc((size_t)planes * (h / 2 + 1) * (w / 2 + 1) *
+		                  sizeof *m);
+		int bad = 0;
+		double worst = 0;
+
+		nn_maxpool_2s2(x, planes, h, w, m, tpool);
+		for (int p = 0; p < planes; p++)
+		for (int oy = 0; oy < h / 2; oy++)
+		for (int ox = 0; ox < w / 2; ox++) {
+			const float *q = x + ((size_t)p * h + 2 * oy) * w + 2 * ox;
+
+			bad += m[((size_t)p * (h / 2) + oy) * (w / 2) + ox] !=
+			       fmaxf(fmaxf(q[0], q[1]), fmaxf(q[w], q[w + 1]));
+		}
+		T_EQ_INT(bad, 0);
+		nn_adaptive_avgpool(x, planes, h, w, y, 7, 7);
+		for (int p = 0; p < planes; p++)
+		for (int oy = 0; oy < 7; oy++)
+		for (int ox = 0; ox < 7; ox++) {
+			/* bins from floor(i * n / 7) to ceil((i + 1) * n / 7) */
+			int y0 = (int)floor(oy * (double)h / 7);
+			int y1 = (int)ceil((oy + 1) * (double)h / 7);
+			int x0 = (int)floor(ox * (double)w / 7);
+			int x1 = (int)ceil((ox + 1) * (double)w / 7);
+			double sum = 0;
+
+			for (int iy = y0; iy < y1; iy++)
+				for (int ix = x0; ix < x1; ix++)
+					sum += x[((size_t)p * h + iy) * w + ix];
+			sum /= (double)(y1 - y0) * (x1 - x0);
+			worst = fmax(worst, fabs(sum - y[(p * 7 + oy) * 7 + ox]));
+		}
+		T_CHECK(worst < 1e-5);
+		free(x), free(y), free(m);
+	}
+}
+
 static void test_avgpool_fc(void)
 {
 	const int c = 37, n = 3, hw = 49, classes = 11;
@@ -476,6 +524,7 @@ int main(void)
 		}
 		T_RUN(test_maxpool);
 		T_RUN(test_bnrelu_avgpool2);
+		T_RUN(test_vgg_pools);
 		nn_pool_free(tpool);
 	}
 	nn_pool_free(NULL);

@@ -1,0 +1,404 @@
+/* test_vgg.c — the VGG against PyTorch's answers (tests/golden, made by
+ * scripts/golden_vgg.py): a narrow vgg11-shaped network in torchvision's
+ * names (F16) and the same with batch norm in timm's names (BF16), run
+ * through net_load on 96x128 inputs, whose 3x4 features the adaptive pool
+ * spreads to 7x7. Pass: per image max |logit diff| <= 1e-3 * max |logit|
+ * and the same top-5 order. Also: every kind of wrong weights file is a
+ * clear error naming the tensor, mixed layouts included.
+ * `test_vgg --logits MODEL IO OUT` writes MODEL's logits on IO's "input" as
+ * raw float32 to OUT (scripts/golden_vgg.py --check, make check-pytorch). */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/err.h"
+#include "filter/net.h"
+#include "filter/safetensors.h"
+#include "filter/vgg.h"
+#include "tests/t.h"
+#include "tests/unit/st_build.h"
+
+static char err[512];
+static char golden[512];
+
+/* tests/golden relative to the repository root or to this file. */
+static const char *golden_path(const char *file)
+{
+	char cand[512];
+
+	snprintf(cand, sizeof cand, "tests/golden/%s", file);
+	if (access(cand, R_OK)) {
+		const char *slash = strrchr(__FILE__, '/');
+		int len = slash ? (int)(slash - __FILE__) : 0;
+
+		snprintf(cand, sizeof cand, "%.*s/../golden/%s", len, __FILE__,
+		         file);
+	}
+	snprintf(golden, sizeof golden, "%s", cand);
+	return golden;
+}
+
+static float *read_tensor(const st_file *f, const char *name)
+{
+	const st_tensor *t = st_find(f, name);
+	float *v;
+
+	if (!t)
+		return NULL;
+	v = malloc(t->nelem * sizeof *v);
+	if (v && st_read_f32(t, v, err, sizeof err)) {
+		free(v);
+		return NULL;
+	}
+	return v;
+}
+
+static void top5(const float *x, int classes, int *out)
+{
+	for (int k = 0; k < 5; k++) {
+		int best = -1;
+
+		for (int j = 0; j < classes; j++) {
+			int taken = 0;
+
+			for (int q = 0; q < k; q++)
+				taken |= out[q] == j;
+			if (!taken && (best < 0 || x[j] > x[best]))
+				best = j;
+		}
+		out[k] = best;
+	}
+}
+
+static void compare(const char *tag, const float *got, const float *want,
+                    int n, int classes)
+{
+	for (int i = 0; i < n; i++) {
+		const float *g = got + (size_t)i * classes;
+		const float *w = want + (size_t)i * classes;
+		double maxd = 0, maxw = 0;
+		int tg[5], tw[5];
+
+		for (int j = 0; j < classes; j++) {
+			maxd = fmax(maxd, fabs((double)g[j] - w[j]));
+			maxw = fmax(maxw, fabs(w[j]));
+		}
+		top5(g, classes, tg);
+		top5(w, classes, tw);
+		printf("%s[%d]: max |diff| %.3g, max |logit| %.3g (ratio %.2g), "
+		       "top-5 %d %d %d %d %d\n", tag, i, maxd, maxw, maxd / maxw,
+		       tg[0], tg[1], tg[2], tg[3], tg[4]);
+		T_CHECK(maxd <= 1e-3 * maxw);
+		T_CHECK(!memcmp(tg, tw, sizeof tg));
+	}
+}
+
+/* What vgg_load reads from the file: layout, batch norm and the shape. */
+static void check_info(const char *file, vgg_layout layout, int bn)
+{
+	static const int convs[VGG_STAGES] = {1, 1, 2, 2, 2};
+	static const int width[VGG_STAGES] = {4, 8, 16, 16, 16};
+	st_file *f = NULL;
+	vgg *v = NULL;
+
+	T_EQ_INT(st_open(&f, golden_path(file), err, sizeof err), 0);
+	T_EQ_INT(vgg_load(&v, f, err, sizeof err), 0);
+	if (v) {
+		const vgg_info *vi = vgg_get_info(v);
+
+		T_EQ_INT(vi->layout, layout);
+		T_EQ_INT(vi->bn, bn);
+		T_CHECK(!memcmp(vi->convs, convs, sizeof convs));
+		T_CHECK(!memcmp(vi->width, width, sizeof width));
+		T_EQ_INT(vi->hidden, 32);
+		T_EQ_INT(vi->classes, 10);
+		T_EQ_STR(vi->arch, "vgg");
+	}
+	vgg_free(v);
+	st_free(f);
+}
+
+/* The golden logits at batch 2, one image at a time and on 1, 2, 3
+ * threads. */
+static void run_tiny(const char *file, const char *logits_name)
+{
+	st_file *io = NULL;
+	net *m = NULL;
+	float *x = NULL, *want = NULL, *got = NULL, *one = NULL;
+	const int n = 2, h = 96, w = 128, classes = 10;
+
+	T_EQ_INT(st_open(&io, golden_path("tiny_vgg_io.safetensors"), err,
+	                 sizeof err), 0);
+	T_EQ_INT(net_load_file(&m, golden_path(file), err, sizeof err), 0);
+	if (!io || !m)
+		goto out;
+	T_EQ_STR(net_get_info(m)->family, "vgg");
+	T_EQ_STR(net_get_info(m)->arch, "vgg");
+	T_EQ_INT(net_get_info(m)->classes, classes);
+	x = read_tensor(io, "input");
+	want = read_tensor(io, logits_name);
+	got = calloc((size_t)n * classes, sizeof *got);
+	one = calloc(classes, sizeof *one);
+	T_CHECK(x && want && got && one);
+	if (!x || !want || !got || !one)
+		goto out;
+	T_EQ_INT(net_prepare(m, n, h, w), 0);
+	T_EQ_INT(net_forward(m, x, n, got), 0);
+	compare(file, got, want, n, classes);
+	for (int i = 0; i < n; i++) {
+		T_EQ_INT(net_forward(m, x + (size_t)i * 3 * h * w, 1, one), 0);
+		compare(file, one, want + (size_t)i * classes, 1, classes);
+	}
+	for (int t = 1; t <= 3; t++) {
+		T_EQ_INT(net_set_threads(m, t), 0);
+		T_EQ_INT(net_forward(m, x, n, got), 0);
+		compare(file, got, want, n, classes);
+	}
+	/* 224 px: 7x7 features, the pool is the identity; 16 px: none left */
+	T_EQ_INT(net_prepare(m, 1, 224, 224), 0);
+	T_EQ_INT(net_prepare(m, 1, 16, 16), NATADV_EINVAL);
+	T_CHECK(strstr(net_errmsg(m), "too small") != NULL);
+out:
+	free(x);
+	free(want);
+	free(got);
+	free(one);
+	net_free(m);
+	st_free(io);
+}
+
+static void test_tiny_tv(void)
+{
+	check_info("tiny_vgg_tv.safetensors", VGG_TORCHVISION, 0);
+	run_tiny("tiny_vgg_tv.safetensors", "logits.tiny_vgg_tv");
+}
+
+static void test_tiny_timm_bn(void)
+{
+	check_info("tiny_vgg_timm_bn.safetensors", VGG_TIMM, 1);
+	run_tiny("tiny_vgg_timm_bn.safetensors", "logits.tiny_vgg_timm_bn");
+}
+
+/* ---- wrong files ---- */
+
+/* Rebuilds golden file with tensor drop removed and tensor repl (by name)
+ * replaced or, if no tensor has its name, appended; net_load must fail
+ * with exactly want. */
+static void expect_load_error(const char *file, const char *drop,
+                              const stb_tensor *repl, const char *want,
+                              int line)
+{
+	st_file *src = NULL, *f = NULL;
+	net *m = NULL;
+	stb_tensor *t;
+	unsigned char *mem = NULL;
+	size_t n = 0, size, cnt;
+	int rc, replaced = 0;
+
+	if (st_open(&src, golden_path(file), err, sizeof err)) {
+		T_CHECK(0);
+		return;
+	}
+	cnt = st_count(src);
+	t = calloc(cnt + 1, sizeof *t);
+	for (size_t i = 0; i < cnt; i++) {
+		const st_tensor *g = st_get(src, i);
+
+		if (drop && !strcmp(g->name, drop))
+			continue;
+		if (repl && !strcmp(g->name, repl->name)) {
+			t[n++] = *repl;
+			replaced = 1;
+			continue;
+		}
+		t[n] = (stb_tensor){.name = g->name,
+		                    .dtype = st_dtype_name(g->dtype),
+		                    .ndim = g->ndim, .data = g->data,
+		                    .nbytes = g->nbytes};
+		memcpy(t[n].shape, g->shape, sizeof g->shape);
+		n++;
+	}
+	if (repl && !replaced)
+		t[n++] = *repl;
+	mem = stb_build(t, n, NULL, 0, &size);
+	T_EQ_INT(st_open_mem(&f, mem, size, err, sizeof err), 0);
+	err[0] = 0;
+	rc = f ? net_load(&m, f, err, sizeof err) : -1;
+	if (rc != NATADV_EFORMAT || m || strcmp(err, want)) {
+		fprintf(stderr, "line %d: rc %d, error '%s', expected '%s'\n", line,
+		        rc, err, want);
+		t_failed_checks++;
+	}
+	net_free(m);
+	st_free(f);
+	free(mem);
+	free(t);
+	st_free(src);
+}
+#define TV "tiny_vgg_tv.safetensors"
+#define TIMM "tiny_vgg_timm_bn.safetensors"
+#define EXPECT(file, drop, repl, want) \
+	expect_load_error(file, drop, repl, want, __LINE__)
+
+static float z[32 * 16 * 49 + 64];
+
+static void test_missing_and_shapes(void)
+{
+	stb_tensor t;
+
+	EXPECT(TV, "classifier.3.bias", NULL, "missing tensor 'classifier.3.bias'");
+	EXPECT(TV, "classifier.6.weight", NULL,
+	       "tensor 'classifier.6.weight': no plausible number of classes");
+	EXPECT(TV, "features.8.bias", NULL, "missing tensor 'features.8.bias'");
+	EXPECT(TV, "features.0.weight", NULL,
+	       "not a torchvision ResNet: no tensor 'conv1.weight'");
+	EXPECT(TIMM, "features.5.running_var", NULL,
+	       "missing tensor 'features.5.running_var'");
+	EXPECT(TIMM, "head.fc.bias", NULL, "missing tensor 'head.fc.bias'");
+	EXPECT(TIMM, "pre_logits.fc2.weight", NULL,
+	       "missing tensor 'pre_logits.fc2.weight'");
+
+	t = (stb_tensor){.name = "classifier.0.weight", .dtype = "F32",
+	                 .ndim = 2, .shape = {32, 785}, .data = z,
+	                 .nbytes = 32 * 785 * 4};
+	EXPECT(TV, NULL, &t, "tensor 'classifier.0.weight': shape [32,785], "
+	                     "expected [32,784]");
+	/* timm's fc1 is a convolution; torchvision's 2-D form is refused */
+	t = (stb_tensor){.name = "pre_logits.fc1.weight", .dtype = "F32",
+	                 .ndim = 2, .shape = {32, 784}, .data = z,
+	                 .nbytes = 32 * 784 * 4};
+	EXPECT(TIMM, NULL, &t, "tensor 'pre_logits.fc1.weight': shape [32,784], "
+	                       "expected [32,16,7,7]");
+	t = (stb_tensor){.name = "pre_logits.fc2.weight", .dtype = "F32",
+	                 .ndim = 2, .shape = {32, 32}, .data = z,
+	                 .nbytes = 32 * 32 * 4};
+	EXPECT(TIMM, NULL, &t, "tensor 'pre_logits.fc2.weight': shape [32,32], "
+	                       "expected [32,32,1,1]");
+	/* a convolution whose input is not the previous one's output */
+	t = (stb_tensor){.name = "features.3.weight", .dtype = "F32",
+	                 .ndim = 4, .shape = {8, 5, 3, 3}, .data = z,
+	                 .nbytes = 8 * 5 * 9 * 4};
+	EXPECT(TV, NULL, &t, "tensor 'features.3.weight': shape [8,5,3,3], "
+	                     "expected [8,4,3,3]");
+	t = (stb_tensor){.name = "features.1.running_mean", .dtype = "I64",
+	                 .ndim = 1, .shape = {4}, .data = z, .nbytes = 32};
+	EXPECT(TIMM, NULL, &t, "tensor 'features.1.running_mean': dtype I64, "
+	                       "expected F32, F16 or BF16");
+	t = (stb_tensor){.name = "head.fc.weight", .dtype = "F32", .ndim = 2,
+	                 .shape = {10, 16}, .data = z, .nbytes = 10 * 16 * 4};
+	EXPECT(TIMM, NULL, &t, "tensor 'head.fc.weight': shape [10,16], "
+	                       "expected [10,32]");
+}
+
+static void test_layouts_and_layers(void)
+{
+	stb_tensor t;
+
+	/* timm's head in a torchvision file, and the other way round */
+	t = (stb_tensor){.name = "head.fc.weight", .dtype = "F32", .ndim = 2,
+	                 .shape = {10, 32}, .data = z, .nbytes = 10 * 32 * 4};
+	EXPECT(TV, NULL, &t, "tensor 'head.fc.weight' (timm's layout) in a file "
+	                     "with 'classifier.0.weight' (torchvision's layout): "
+	                     "mixed layouts");
+	t = (stb_tensor){.name = "classifier.6.bias", .dtype = "F32", .ndim = 1,
+	                 .shape = {10}, .data = z, .nbytes = 10 * 4};
+	EXPECT(TIMM, NULL, &t, "tensor 'pre_logits.fc1.weight' (timm's layout) "
+	                       "in a file with 'classifier.6.bias' "
+	                       "(torchvision's layout): "
+	                       "mixed layouts");
+	EXPECT(TV, "classifier.0.weight", NULL,
+	       "missing tensor 'classifier.0.weight'");
+	{
+		st_file *f = NULL;
+		stb_tensor only = {.name = "features.0.weight", .dtype = "F32",
+		                   .ndim = 4, .shape = {4, 3, 3, 3}, .data = z,
+		                   .nbytes = 4 * 27 * 4};
+		size_t size;
+		unsigned char *mem = stb_build(&only, 1, NULL, 0, &size);
+		net *m = NULL;
+
+		T_EQ_INT(st_open_mem(&f, mem, size, err, sizeof err), 0);
+		T_EQ_INT(net_load(&m, f, err, sizeof err), NATADV_EFORMAT);
+		T_EQ_STR(err, "not a VGG: no tensor 'classifier.0.weight' "
+		              "(torchvision) or 'pre_logits.fc1.weight' (timm)");
+		st_free(f);
+		free(mem);
+	}
+	/* a convolution where VGG has a ReLU, and a sixth stage */
+	t = (stb_tensor){.name = "features.4.weight", .dtype = "F32",
+	                 .ndim = 4, .shape = {8, 8, 3, 3}, .data = z,
+	                 .nbytes = 8 * 8 * 9 * 4};
+	EXPECT(TV, NULL, &t, "tensor 'features.4.weight': no VGG has a "
+	                     "convolution there (after 'features.3')");
+	t = (stb_tensor){.name = "features.21.weight", .dtype = "F32",
+	                 .ndim = 4, .shape = {16, 16, 3, 3}, .data = z,
+	                 .nbytes = 16 * 16 * 9 * 4};
+	EXPECT(TV, NULL, &t, "tensor 'features.21.weight': no VGG has a "
+	                     "convolution there (after 'features.18')");
+	/* a stray tensor, and a batch norm in a file without them */
+	t = (stb_tensor){.name = "features.2.bias", .dtype = "F32", .ndim = 1,
+	                 .shape = {4}, .data = z, .nbytes = 16};
+	EXPECT(TV, NULL, &t, "unexpected tensor 'features.2.bias'");
+	t = (stb_tensor){.name = "features.4.running_mean", .dtype = "F32",
+	                 .ndim = 1, .shape = {8}, .data = z, .nbytes = 32};
+	EXPECT(TV, NULL, &t, "unexpected tensor 'features.4.running_mean'");
+}
+
+/* test_vgg --logits MODEL IO OUT: MODEL's logits on IO's "input". */
+static int logits(const char *model, const char *iopath, const char *out)
+{
+	st_file *io = NULL;
+	net *m = NULL;
+	float *x = NULL, *y = NULL;
+	const st_tensor *in;
+	FILE *f = NULL;
+	int n, rc = 1;
+
+	if (st_open(&io, iopath, err, sizeof err) ||
+	    net_load_file(&m, model, err, sizeof err)) {
+		fprintf(stderr, "logits: %s\n", err);
+		goto out;
+	}
+	in = st_find(io, "input");
+	if (!in || in->ndim != 4 || in->shape[1] != 3) {
+		fprintf(stderr, "logits: no input [n, 3, h, w] in '%s'\n", iopath);
+		goto out;
+	}
+	n = (int)in->shape[0];
+	x = read_tensor(io, "input");
+	y = calloc((size_t)n * net_get_info(m)->classes, sizeof *y);
+	if (!x || !y ||
+	    net_prepare(m, n, (int)in->shape[2], (int)in->shape[3]) ||
+	    net_forward(m, x, n, y)) {
+		fprintf(stderr, "logits: %s\n", net_errmsg(m));
+		goto out;
+	}
+	printf("%s: %s, %zu parameters\n", model, net_get_info(m)->arch,
+	       net_get_info(m)->params);
+	f = fopen(out, "wb");
+	if (f && fwrite(y, sizeof *y, (size_t)n * net_get_info(m)->classes, f) ==
+	             (size_t)n * net_get_info(m)->classes)
+		rc = 0;
+out:
+	if (f && fclose(f))
+		rc = 1;
+	free(x);
+	free(y);
+	net_free(m);
+	st_free(io);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 5 && !strcmp(argv[1], "--logits"))
+		return logits(argv[2], argv[3], argv[4]);
+	T_RUN(test_tiny_tv);
+	T_RUN(test_tiny_timm_bn);
+	T_RUN(test_missing_and_shapes);
+	T_RUN(test_layouts_and_layers);
+	return T_DONE();
+}
