@@ -60,8 +60,8 @@ wrong=$(sql "SELECT count(*) FROM scores s JOIN image_tags t ON t.image_hash = s
 	WHERE s.model_id = '$DNID' AND s.pred_1k != c.index_1k")
 check "every tag it gets wrong is proposed" "$wrong" "$(sql "SELECT count(*) FROM proposals WHERE selection_id = $S1")"
 check_match "some are" "^[1-3]$" "$wrong"
-for pair in "dn demo" "demo dn"; do
-	set -- $pair
+for pair in dn:demo demo:dn; do
+	set -- "${pair%:*}" "${pair#*:}"
 	nat -q select --model "$1" --set three --space 1k --min-confidence 0 --max-true-prob 1 --also-wrong-for "$2" > /dev/null 2> "$T/err"
 	check "select --model $1 --also-wrong-for $2" 0 "$?"
 	S=$(sql 'SELECT max(id) FROM selections')
