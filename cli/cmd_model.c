@@ -23,11 +23,13 @@ static const struct known_model {
 	 "https://huggingface.co/timm/resnet50.tv_in1k/resolve/aa6c2d36d56bc0209040c02b5a7b7d7bf11d57b8/"
 	 "model.safetensors",
 	 "5d061a3c593d795bfe682d9b152bafbcf550579873492def3515b46db1189888"},
-	/* densenet121.tv_in1k: 32.3 MB, commit d42603a */
-	{"densenet121", "https://huggingface.co/timm/densenet121.tv_in1k/resolve/main/model.safetensors", NULL},
-	{"densenet161", "https://huggingface.co/timm/densenet161.tv_in1k/resolve/main/model.safetensors", NULL},
-	{"densenet169", "https://huggingface.co/timm/densenet169.tv_in1k/resolve/main/model.safetensors", NULL},
-	{"densenet201", "https://huggingface.co/timm/densenet201.tv_in1k/resolve/main/model.safetensors", NULL},
+	/* torchvision's weights as timm republished them (<arch>.tv_in1k); the
+	 * source pins no SHA-256 (densenet121.tv_in1k: 32.3 MB, commit d42603a) */
+#define TIMM_TV(arch) {arch, "https://huggingface.co/timm/" arch ".tv_in1k/resolve/main/model.safetensors", NULL}
+	TIMM_TV("densenet121"), TIMM_TV("densenet161"), TIMM_TV("densenet169"), TIMM_TV("densenet201"),
+	TIMM_TV("vgg11"), TIMM_TV("vgg11_bn"), TIMM_TV("vgg13"), TIMM_TV("vgg13_bn"),
+	TIMM_TV("vgg16"), TIMM_TV("vgg16_bn"), TIMM_TV("vgg19"), TIMM_TV("vgg19_bn"),
+#undef TIMM_TV
 };
 
 static void help(void)
@@ -37,14 +39,16 @@ static void help(void)
 	       "       natadv model fetch NAME [--url URL] [--sha256 HEX] [--timeout S] [--allow-private]\n\n"
 	       "add     checks FILE completely (a safetensors file of torchvision's ResNet family:\n"
 	       "        resnet18/34/50/101/152, resnext50_32x4d, resnext101_32x8d, wide_resnet50_2;\n"
-	       "        or densenet121/161/169/201, torchvision's or timm's tv_in1k tensor names),\n"
+	       "        densenet121/161/169/201, vgg11/13/16/19 and their _bn variants, torchvision's\n"
+	       "        or timm's tensor names),\n"
 	       "        copies it into the workspace as models/<sha256>.safetensors and records it;\n"
 	       "        NAME is 1 to 128 letters, digits, '.', '_' or '-' (not '.' or '..')\n"
 	       "list    name, architecture, classes, SHA-256 and source of every model\n"
 	       "fetch   downloads known weights and checks their pinned SHA-256, then adds them;\n"
 	       "        resnet50 = torchvision's IMAGENET1K_V1 weights (timm/resnet50.tv_in1k);\n"
-	       "        densenet121, densenet161, densenet169, densenet201 = timm/<name>.tv_in1k,\n"
-	       "        which pin no SHA-256: the one got is printed, and --sha256 HEX pins it\n"
+	       "        densenet121, densenet161, densenet169, densenet201, vgg11, vgg11_bn, ...,\n"
+	       "        vgg19_bn = timm/<name>.tv_in1k, not pinned: the SHA-256\n"
+	       "        downloaded is printed and recorded, and --sha256 HEX pins it;\n"
 	       "        --timeout S gives up after S seconds in all (1800), --allow-private\n"
 	       "        permits loopback, private and link-local addresses, --allow-address\n"
 	       "        A[/B] (repeatable) only that private address or block\n");
@@ -143,9 +147,10 @@ int cmd_model(struct cli *c, int argc, char **argv)
 			if (!strcmp(known[i].name, what))
 				k = &known[i];
 		if (!k && (!url || !sha))
-			return cli_usage("model", "unknown model '%s' (known: resnet50, densenet121, densenet161, "
-			                 "densenet169, densenet201; or give --url and --sha256)", what);
-		const char *from = url ? url : k->url, *want = sha ? sha : k ? k->sha256 : NULL;
+			return cli_usage("model", "unknown model '%s' (known: resnet50, densenet121, densenet161, densenet169, "
+			                 "densenet201, vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn, vgg19, vgg19_bn; "
+			                 "or give --url and --sha256)", what);
+		const char *from = url ? url : k->url, *want = sha ? sha : k->sha256;
 		char dl[4300], err[1024], got[65];
 		snprintf(dl, sizeof dl, "%s/models/download-%s.safetensors", store_dir(c->st), what);
 		int64_t bytes = 0;
@@ -156,10 +161,8 @@ int cmd_model(struct cli *c, int argc, char **argv)
 			return EXIT_FAIL;
 		}
 		if (!want) {
-			/* nothing to check against: record and show what came,
-			 * also with -q: it is what --sha256 would pin */
-			fprintf(stderr, "natadv: '%s' has no pinned sha-256; got %s (--sha256 %s pins it)\n",
-			        what, got, got);
+			fprintf(stderr, "natadv: '%s' has no pinned sha-256: downloaded %s; --sha256 %s pins it\n", what, got,
+			        got);
 			want = got;
 		}
 		if (strcmp(got, want) != 0) {

@@ -93,9 +93,10 @@ int plan_forward(plan *p, const float *in, int n, float *logits);
 int plan_set_threads(plan *p, int n);
 /* "avx512", "avx2" or "generic". */
 const char *plan_kernels(const plan *p);
-/* Profiling switch (clears the counters) and op i's figures, as
- * resnet_profile/resnet_profile_get describe. */
+/* Per-op timing on or off (clears the counters), as resnet_profile. */
 void plan_profile(plan *p, int on);
+/* Op i's name (owned by p), kind, multiply-adds and seconds, as
+ * resnet_profile_get. */
 const char *plan_profile_get(const plan *p, int i, const char **kind,
                              double *macs, double *wall, double *cpu);
 

@@ -85,7 +85,7 @@ BASE="http://127.0.0.1:$(cat "$T/port")"
 nat model fetch densenet169 --url "$BASE/img/tiny_densenet_legacy.safetensors" --allow-private 2> "$T/err"
 check "model fetch of a known DenseNet without a pinned sha-256" 0 "$?"
 GOT=$(sha256sum "$ROOT/tests/golden/tiny_densenet_legacy.safetensors" | cut -d' ' -f1)
-check_match "prints the sha-256 got and how to pin it" "'densenet169' has no pinned sha-256; got $GOT \(--sha256 $GOT pins it\)" "$(cat "$T/err")"
+check_match "prints the sha-256 got and how to pin it" "'densenet169' has no pinned sha-256: downloaded $GOT; --sha256 $GOT pins it" "$(cat "$T/err")"
 check "recorded under it, with its source" "$GOT|densenet|$BASE/img/tiny_densenet_legacy.safetensors" \
 	"$(sql "SELECT id || '|' || arch || '|' || source_url FROM models WHERE name = 'densenet169'")"
 nat -q model fetch densenet201 --url "$BASE/img/tiny_densenet_legacy.safetensors" --allow-private --sha256 "$(printf '%064d' 0)" 2> "$T/err"

@@ -1,6 +1,6 @@
 /* fuzz_safetensors.c — libFuzzer target for the safetensors header parser
- * and the ResNet loader's checks on whatever it accepts. Build with
- * clang -fsanitize=fuzzer,address,undefined; make test replays the corpus
+ * and the network loaders' checks (net_load: ResNet, VGG) on whatever it
+ * accepts. Build with clang -fsanitize=fuzzer,address,undefined; make test replays the corpus
  * in tests/fuzz/corpus/safetensors/ through it. */
 #include <stddef.h>
 #include <stdint.h>
@@ -32,11 +32,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	st_metadata(f, "format");
 	if (!net_load(&m, f, err, sizeof err)) {
-		/* whatever loads must also run */
-		static const float x[3 * 19 * 13];
+		/* whatever loads must also run (a VGG needs 32 px at least) */
+		static const float x[3 * 32 * 32];
 		float *y = malloc((size_t)net_get_info(m)->classes * sizeof *y);
 
-		if (y && !net_prepare(m, 1, 19, 13))
+		if (y && (!net_prepare(m, 1, 19, 13) || !net_prepare(m, 1, 32, 32)))
 			net_forward(m, x, 1, y);
 		free(y);
 		net_free(m);

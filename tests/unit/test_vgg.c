@@ -347,6 +347,30 @@ static void test_layouts_and_layers(void)
 	EXPECT(TV, NULL, &t, "unexpected tensor 'features.4.running_mean'");
 }
 
+/* net_load picks the family by the tensor names: a ResNet file still loads
+ * as a ResNet, with the same answers through net_* as through resnet_*. */
+static void test_net_family(void)
+{
+	net *m = NULL;
+
+	T_EQ_INT(net_load_file(&m, golden_path("tiny_basic.safetensors"), err,
+	                       sizeof err), 0);
+	if (m) {
+		T_EQ_STR(net_get_info(m)->family, "resnet");
+		T_EQ_STR(net_get_info(m)->arch, "resnet");
+		T_EQ_INT(net_get_info(m)->classes, 10);
+		T_CHECK(net_get_info(m)->params > 0);
+		T_CHECK(strlen(net_kernels(m)) > 0);
+		T_EQ_INT(net_prepare(m, 1, 57, 71), 0);
+		T_CHECK(net_arena_bytes(m) > 0);
+		T_CHECK(net_profile_ops(m) > 0);
+	}
+	net_free(m);
+	net_free(NULL);
+	T_EQ_INT(net_load_file(&m, "/nonexistent.safetensors", err, sizeof err),
+	         NATADV_ENOTFOUND);
+}
+
 /* test_vgg --logits MODEL IO OUT: MODEL's logits on IO's "input". */
 static int logits(const char *model, const char *iopath, const char *out)
 {
@@ -400,5 +424,6 @@ int main(int argc, char **argv)
 	T_RUN(test_tiny_timm_bn);
 	T_RUN(test_missing_and_shapes);
 	T_RUN(test_layouts_and_layers);
+	T_RUN(test_net_family);
 	return T_DONE();
 }
