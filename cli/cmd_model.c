@@ -147,8 +147,8 @@ int cmd_model(struct cli *c, int argc, char **argv)
 			if (!strcmp(known[i].name, what))
 				k = &known[i];
 		if (!k && (!url || !sha))
-			return cli_usage("model", "unknown model '%s' (known: resnet50, densenet121, densenet161, densenet169, "
-			                 "densenet201, vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn, vgg19, vgg19_bn; "
+			return cli_usage("model", "unknown model '%s' (known: resnet50, vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, "
+			                 "vgg16_bn, vgg19, vgg19_bn, densenet121, densenet161, densenet169, densenet201; "
 			                 "or give --url and --sha256)", what);
 		const char *from = url ? url : k->url, *want = sha ? sha : k->sha256;
 		char dl[4300], err[1024], got[65];
