@@ -209,6 +209,9 @@ check-pytorch:
 	$(MAKE) MODE=rel build/rel/tests/test_vgg
 	/usr/bin/python3 scripts/golden_vgg.py --check build/rel/tests/test_vgg
 	/usr/bin/python3 scripts/check_pytorch.py build/rel/natadv resnet18 resnet50 resnext50_32x4d
+	$(MAKE) MODE=rel build/rel/tests/test_densenet
+	/usr/bin/python3 scripts/golden_densenet.py --check build/rel/tests/test_densenet densenet121 densenet161 densenet169 densenet201
+	/usr/bin/python3 scripts/check_pytorch.py build/rel/natadv densenet121
 	$(MAKE) MODE=rel build/rel/testsrv
 	NATADV_KEEP_RELEASE=build/check-export bash tests/e2e/export.sh
 	/usr/bin/python3 scripts/check_export_torchvision.py build/check-export/full build/check-export/partial

@@ -39,8 +39,9 @@ static int cmp_double(const void *a, const void *b)
 /* The per-op report of NATADV_PROFILE=1: ms per image, by op and by kind. */
 static void profile_report(net *m, const float *in, int batch, int runs, float *logits)
 {
-	static const char *const kinds[] = {"1x1", "im2col", "winograd", "pool", "fc"};
-	double kw[5] = {0}, kc[5] = {0}, tw = 0, tc = 0;
+	static const char *const kinds[] = {"1x1", "im2col", "winograd", "pool", "fc", "bn-relu"};
+	enum { NKINDS = sizeof kinds / sizeof kinds[0] };
+	double kw[NKINDS] = {0}, kc[NKINDS] = {0}, tw = 0, tc = 0;
 	const double per = 1e3 / ((double)runs * batch);
 	net_profile(m, 1);
 	for (int r = 0; r < runs; r++)
@@ -53,12 +54,12 @@ static void profile_report(net *m, const float *in, int batch, int runs, float *
 		/* multiply-adds per CPU second (as direct convolutions) */
 		fprintf(stderr, "%-24s %-9s %9.3f %9.3f %7.1f\n", name, kind, w * per, c * per,
 		        c > 0 ? macs / (c * per * 1e-3) / 1e9 : 0.0);
-		for (int k = 0; k < 5; k++)
+		for (int k = 0; k < NKINDS; k++)
 			if (!strcmp(kind, kinds[k]))
 				kw[k] += w * per, kc[k] += c * per;
 		tw += w * per, tc += c * per;
 	}
-	for (int k = 0; k < 5; k++)
+	for (int k = 0; k < NKINDS; k++)
 		fprintf(stderr, "%-24s %-9s %9.3f %9.3f\n", "total", kinds[k], kw[k], kc[k]);
 	fprintf(stderr, "%-24s %-9s %9.3f %9.3f  (per image; %.1f images/s)\n", "total", "all", tw, tc, 1e3 / tw);
 	net_profile(m, 0);

@@ -13,8 +13,9 @@
 #include "crawler/crawler.h"
 #include "filter/filter.h"
 
-/* Known downloads: torchvision's original ImageNet ResNet-50 weights
- * (IMAGENET1K_V1, BSD-3-Clause) in safetensors form, pinned by SHA-256. */
+/* Known downloads: torchvision's original ImageNet weights (BSD-3-Clause)
+ * in safetensors form, from timm's <arch>.tv_in1k copies. sha256 NULL:
+ * the source pins none; the fetch prints what it got, --sha256 pins it. */
 static const struct known_model {
 	const char *name, *url, *sha256;
 } known[] = {
@@ -22,8 +23,10 @@ static const struct known_model {
 	 "https://huggingface.co/timm/resnet50.tv_in1k/resolve/aa6c2d36d56bc0209040c02b5a7b7d7bf11d57b8/"
 	 "model.safetensors",
 	 "5d061a3c593d795bfe682d9b152bafbcf550579873492def3515b46db1189888"},
-	/* torchvision's VGG weights as timm republished them; not pinned yet */
+	/* torchvision's weights as timm republished them (<arch>.tv_in1k); the
+	 * source pins no SHA-256 (densenet121.tv_in1k: 32.3 MB, commit d42603a) */
 #define TIMM_TV(arch) {arch, "https://huggingface.co/timm/" arch ".tv_in1k/resolve/main/model.safetensors", NULL}
+	TIMM_TV("densenet121"), TIMM_TV("densenet161"), TIMM_TV("densenet169"), TIMM_TV("densenet201"),
 	TIMM_TV("vgg11"), TIMM_TV("vgg11_bn"), TIMM_TV("vgg13"), TIMM_TV("vgg13_bn"),
 	TIMM_TV("vgg16"), TIMM_TV("vgg16_bn"), TIMM_TV("vgg19"), TIMM_TV("vgg19_bn"),
 #undef TIMM_TV
@@ -36,13 +39,15 @@ static void help(void)
 	       "       natadv model fetch NAME [--url URL] [--sha256 HEX] [--timeout S] [--allow-private]\n\n"
 	       "add     checks FILE completely (a safetensors file of torchvision's ResNet family:\n"
 	       "        resnet18/34/50/101/152, resnext50_32x4d, resnext101_32x8d, wide_resnet50_2;\n"
-	       "        vgg11/13/16/19 and their _bn variants, torchvision's or timm's tensor names),\n"
+	       "        densenet121/161/169/201, vgg11/13/16/19 and their _bn variants, torchvision's\n"
+	       "        or timm's tensor names),\n"
 	       "        copies it into the workspace as models/<sha256>.safetensors and records it;\n"
 	       "        NAME is 1 to 128 letters, digits, '.', '_' or '-' (not '.' or '..')\n"
 	       "list    name, architecture, classes, SHA-256 and source of every model\n"
 	       "fetch   downloads known weights and checks their pinned SHA-256, then adds them;\n"
 	       "        resnet50 = torchvision's IMAGENET1K_V1 weights (timm/resnet50.tv_in1k);\n"
-	       "        vgg11, vgg11_bn, ..., vgg19_bn = timm/<name>.tv_in1k, not pinned: the SHA-256\n"
+	       "        densenet121, densenet161, densenet169, densenet201, vgg11, vgg11_bn, ...,\n"
+	       "        vgg19_bn = timm/<name>.tv_in1k, not pinned: the SHA-256\n"
 	       "        downloaded is printed and recorded, and --sha256 HEX pins it;\n"
 	       "        --timeout S gives up after S seconds in all (1800), --allow-private\n"
 	       "        permits loopback, private and link-local addresses, --allow-address\n"
@@ -142,8 +147,9 @@ int cmd_model(struct cli *c, int argc, char **argv)
 			if (!strcmp(known[i].name, what))
 				k = &known[i];
 		if (!k && (!url || !sha))
-			return cli_usage("model", "unknown model '%s' (known: resnet50, vgg11, vgg11_bn, vgg13, vgg13_bn, "
-			                 "vgg16, vgg16_bn, vgg19, vgg19_bn; or give --url and --sha256)", what);
+			return cli_usage("model", "unknown model '%s' (known: resnet50, vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, "
+			                 "vgg16_bn, vgg19, vgg19_bn, densenet121, densenet161, densenet169, densenet201; "
+			                 "or give --url and --sha256)", what);
 		const char *from = url ? url : k->url, *want = sha ? sha : k->sha256;
 		char dl[4300], err[1024], got[65];
 		snprintf(dl, sizeof dl, "%s/models/download-%s.safetensors", store_dir(c->st), what);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "common/err.h"
+#include "filter/densenet.h"
 #include "filter/plan.h"
 #include "filter/resnet.h"
 #include "filter/vgg.h"
@@ -34,6 +35,32 @@ static int load_resnet(net *n, const st_file *f, char *err, size_t errlen)
 	         resnet_get_info(r)->arch);
 	n->info.classes = resnet_get_info(r)->classes;
 	n->info.params = resnet_get_info(r)->params;
+	return 0;
+}
+
+static void free_densenet(void *m) { densenet_free(m); }
+
+/* torchvision's DenseNets (and timm's tv_in1k copies) start so; no other
+ * family has this name. */
+static int claims_densenet(const st_file *f)
+{
+	return st_find(f, "features.conv0.weight") != NULL;
+}
+
+static int load_densenet(net *n, const st_file *f, char *err, size_t errlen)
+{
+	densenet *d;
+	int rc = densenet_load(&d, f, err, errlen);
+
+	if (rc)
+		return rc;
+	n->model = d;
+	n->free_model = free_densenet;
+	n->p = densenet_plan(d);
+	snprintf(n->info.arch, sizeof n->info.arch, "%s",
+	         densenet_get_info(d)->arch);
+	n->info.classes = densenet_get_info(d)->classes;
+	n->info.params = densenet_get_info(d)->params;
 	return 0;
 }
 
@@ -66,6 +93,7 @@ static const struct family {
 	int (*claims)(const st_file *f);
 	int (*load)(net *n, const st_file *f, char *err, size_t errlen);
 } families[] = {
+	{"densenet", claims_densenet, load_densenet},
 	{"vgg", claims_vgg, load_vgg},
 	{"resnet", NULL, load_resnet},
 };

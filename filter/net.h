@@ -1,4 +1,4 @@
-/* net.h — any image classifier natadv runs (the ResNet family, VGG, ...),
+/* net.h — any image classifier natadv runs (the ResNet family, DenseNet, VGG),
  * behind one type: net_load recognises the architecture from the tensor
  * names of a safetensors file and builds it with its own checked loader;
  * every call after that is the same whatever the architecture. */
@@ -12,7 +12,7 @@
 /* What net_load found in the file. */
 typedef struct net_info {
 	char arch[32];      /* "resnet50", "vgg16_bn", ... or the family */
-	const char *family; /* "resnet", "vgg" */
+	const char *family; /* "resnet", "densenet", "vgg" */
 	int classes;        /* logits per image */
 	size_t params;      /* float parameters read (before folding) */
 } net_info;

@@ -507,3 +507,64 @@ void nn_nchw_to_cnhw(const float *src, int n, int c, int hw, float *dst)
 			       src + ((size_t)i * c + ch) * hw,
 			       (size_t)hw * sizeof *dst);
 }
+
+struct ssr_job {
+	const float *src, *scale, *shift;
+	float *dst;
+	size_t per;
+};
+
+static void ssr_channel(void *arg, int ch)
+{
+	const struct ssr_job *j = arg;
+	const float *x = j->src + (size_t)ch * j->per;
+	float *y = j->dst + (size_t)ch * j->per;
+	const float a = j->scale[ch], b = j->shift[ch];
+
+	for (size_t i = 0; i < j->per; i++) {
+		float v = x[i] * a + b;
+
+		y[i] = v > 0.0f ? v : 0.0f;
+	}
+}
+
+void nn_scale_shift_relu(const float *src, int c, size_t per,
+                         const float *scale, const float *shift, float *dst,
+                         nn_pool *pool)
+{
+	struct ssr_job j = {src, scale, shift, dst, per};
+
+	nn_pool_for(nn_pool_worth(pool, (size_t)c * per), c, ssr_channel, &j);
+}
+
+struct avg2_job {
+	const float *src;
+	float *dst;
+	int h, w;
+};
+
+static void avg2_plane(void *arg, int p)
+{
+	const struct avg2_job *j = arg;
+	const int ho = j->h / 2, wo = j->w / 2;
+	const float *x = j->src + (size_t)p * j->h * j->w;
+	float *y = j->dst + (size_t)p * ho * wo;
+
+	for (int oy = 0; oy < ho; oy++) {
+		const float *r0 = x + (size_t)2 * oy * j->w, *r1 = r0 + j->w;
+
+		for (int ox = 0; ox < wo; ox++)
+			y[(size_t)oy * wo + ox] = (r0[2 * ox] + r0[2 * ox + 1] +
+			                           r1[2 * ox] + r1[2 * ox + 1]) *
+			                          0.25f;
+	}
+}
+
+void nn_avgpool_2s2(const float *src, int planes, int h, int w, float *dst,
+                    nn_pool *pool)
+{
+	struct avg2_job j = {src, dst, h, w};
+
+	nn_pool_for(nn_pool_worth(pool, (size_t)planes * h * w), planes,
+	            avg2_plane, &j);
+}

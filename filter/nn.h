@@ -141,5 +141,13 @@ void nn_wino_forward(const nn_wino *wg, const float *src, int n, int h, int w,
                      int relu, int accumulate, nn_pool *pool);
 /* dst [c, n, hw] = src [n, c, hw]: the caller's batch to our layout. */
 void nn_nchw_to_cnhw(const float *src, int n, int c, int hw, float *dst);
+/* dst [c, per] = max(0, src [c, per] * scale[c] + shift[c]): a batch norm
+ * and ReLU that no convolution can absorb (DenseNet's pre-activation). */
+void nn_scale_shift_relu(const float *src, int c, size_t per,
+                         const float *scale, const float *shift, float *dst,
+                         nn_pool *pool);
+/* 2x2 stride 2 average pool (floor) over planes planes of h x w. */
+void nn_avgpool_2s2(const float *src, int planes, int h, int w, float *dst,
+                    nn_pool *pool);
 
 #endif

@@ -212,6 +212,40 @@ out:
 	return rc;
 }
 
+int plan_load_bnrelu(plan_loader *L, struct plan_op *op, const char *bn,
+                     int c)
+{
+	float *p[4] = {NULL, NULL, NULL, NULL};
+	int rc, bad;
+
+	op->kind = OP_BNRELU;
+	snprintf(op->name, sizeof op->name, "%s", bn);
+	rc = load_bn(L, bn, c, p);
+	if (rc)
+		goto out;
+	/* the fold of a 1x1 conv of weight 1, bias 0: scale and shift */
+	op->scale = malloc((size_t)c * sizeof *op->scale);
+	op->shift = calloc((size_t)c, sizeof *op->shift);
+	if (!op->scale || !op->shift) {
+		rc = NATADV_ENOMEM;
+		goto out;
+	}
+	for (int i = 0; i < c; i++)
+		op->scale[i] = 1.0f;
+	bad = nn_fold_bn(op->scale, op->shift, c, 1, p[0], p[1], p[2], p[3],
+	                 BN_EPS);
+	if (bad >= 0) {
+		natadv_errf(L->err, L->errlen,
+		       "tensor '%s.running_var': negative variance at index %d",
+		       bn, bad);
+		rc = NATADV_EFORMAT;
+	}
+out:
+	for (int i = 0; i < 4; i++)
+		free(p[i]);
+	return rc;
+}
+
 int plan_check_channels(plan_loader *L, const char *name, int64_t c)
 {
 	if (!st_find(L->f, name)) {
@@ -264,6 +298,8 @@ void plan_release(plan *p)
 	for (int i = 0; i < p->nops; i++) {
 		free(p->ops[i].conv.w);
 		free(p->ops[i].conv.b);
+		free(p->ops[i].scale);
+		free(p->ops[i].shift);
 		nn_packed_release(&p->ops[i].conv.pk);
 		nn_wino_release(&p->ops[i].wino);
 	}
@@ -329,7 +365,8 @@ const char *plan_profile_get(const plan *p, int i, const char **kind,
 		        nn_out_size(op->w, c->k, c->stride, c->pad);
 
 	if (op->kind != OP_CONV)
-		*kind = op->kind == OP_FC ? "fc" : "pool";
+		*kind = op->kind == OP_FC ? "fc" : op->kind == OP_BNRELU
+		                                   ? "bn-relu" : "pool";
 	else if (op->wino.u.p)
 		*kind = "winograd";
 	else if (op->conv.k == 1 && op->conv.stride == 1)
@@ -393,6 +430,12 @@ static int op_out(const struct plan_op *op, int images, int *oc, int *oh,
 	case OP_AVGPOOL:
 		*oc = op->c, *oh = 1, *ow = 1;
 		return 0;
+	case OP_BNRELU:
+		*oc = op->c, *oh = op->h, *ow = op->w;
+		return 0;
+	case OP_AVGPOOL2:
+		*oc = op->c, *oh = op->h / 2, *ow = op->w / 2;
+		return 0;
 	case OP_ADAPTIVE:
 		*oc = op->c;
 		adaptive_size(op, oh, ow);
@@ -439,6 +482,8 @@ static int plan_sizes(plan *p, int max_batch, int h, int w,
 			       h, w);
 			return NATADV_ETOOBIG;
 		}
+		oc += op->doff;
+		op->doff_floats = (size_t)op->doff * oh * ow;
 		c[op->dst] = oc, hh[op->dst] = oh, ww[op->dst] = ow;
 		if ((size_t)oc * oh * ow * images > need[op->dst])
 			need[op->dst] = (size_t)oc * oh * ow * images;
@@ -529,6 +574,8 @@ static void run_op(plan *p, struct plan_op *op, int n,
                    float *logits)
 {
 	const float *x = b->buf[op->src];
+	/* [c, n, oh, ow] from channel doff on */
+	float *y = b->buf[op->dst] + op->doff_floats * n;
 	const clockid_t cpu = pool ? CLOCK_PROCESS_CPUTIME_ID
 	                           : CLOCK_THREAD_CPUTIME_ID;
 	double w0 = 0, c0 = 0;
@@ -542,31 +589,40 @@ static void run_op(plan *p, struct plan_op *op, int n,
 		/* [cout, n, oh, ow] (+)= conv([cin, n, h, w]) */
 		if (op->wino.u.p)
 			nn_wino_forward(&op->wino, x, n, op->h, op->w,
-			                b->buf[op->dst], b->col, b->col_floats,
+			                y, b->col, b->col_floats,
 			                op->relu, op->accumulate, pool);
 		else
 			nn_conv_forward(&op->conv, x, n, op->h, op->w,
-			                b->buf[op->dst], b->col, b->col_floats,
+			                y, b->col, b->col_floats,
 			                op->relu, op->accumulate, pool);
 		break;
 	case OP_MAXPOOL:
 		/* [c, n, h/2, w/2] = maxpool3s2([c, n, h, w]) */
-		nn_maxpool_3s2(x, op->c * n, op->h, op->w, b->buf[op->dst], pool);
+		nn_maxpool_3s2(x, op->c * n, op->h, op->w, y, pool);
 		break;
 	case OP_MAXPOOL2:
 		/* [c, n, h/2, w/2] = maxpool2s2([c, n, h, w]) */
-		nn_maxpool_2s2(x, op->c * n, op->h, op->w, b->buf[op->dst], pool);
+		nn_maxpool_2s2(x, op->c * n, op->h, op->w, y, pool);
 		break;
 	case OP_AVGPOOL:
 		/* [c, n] = mean([c, n, h, w]) */
-		nn_avgpool(x, op->c, n, op->h * op->w, b->buf[op->dst]);
+		nn_avgpool(x, op->c, n, op->h * op->w, y);
+		break;
+	case OP_BNRELU:
+		/* [c, n, h, w] = relu([c, n, h, w] * scale + shift) */
+		nn_scale_shift_relu(x, op->c, (size_t)n * op->h * op->w,
+		                    op->scale, op->shift, y, pool);
+		break;
+	case OP_AVGPOOL2:
+		/* [c, n, h/2, w/2] = avgpool2s2([c, n, h, w]) */
+		nn_avgpool_2s2(x, op->c * n, op->h, op->w, y, pool);
 		break;
 	case OP_ADAPTIVE: {
 		int oh, ow;
 
 		adaptive_size(op, &oh, &ow);
 		/* [c, n, oh, ow] = adaptive_avgpool([c, n, h, w]) */
-		nn_adaptive_avgpool(x, op->c * n, op->h, op->w, b->buf[op->dst],
+		nn_adaptive_avgpool(x, op->c * n, op->h, op->w, y,
 		                    oh, ow);
 		break;
 	}

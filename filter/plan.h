@@ -34,11 +34,13 @@ enum plan_op_kind {
 	OP_AVGPOOL,  /* global mean: [c, n, h, w] -> [c, n] */
 	OP_ADAPTIVE, /* AdaptiveAvgPool2d to pool_h x pool_w */
 	OP_FC,       /* [c, n] -> logits [n, classes] */
+	OP_BNRELU,   /* relu(x * scale + shift) per channel (DenseNet) */
+	OP_AVGPOOL2, /* 2x2 stride 2 average */
 };
 
 struct plan_op {
 	enum plan_op_kind kind;
-	char name[40];     /* tensor prefix, e.g. "layer2.0.conv2" */
+	char name[48];     /* tensor prefix, e.g. "layer2.0.conv2" */
 	int src, dst;      /* arena buffers */
 	nn_conv conv;      /* OP_CONV; OP_FC keeps its weight/bias here */
 	nn_wino wino;      /* 3x3 stride 1 convs: Winograd weights (wino.u.p) */
@@ -47,6 +49,11 @@ struct plan_op {
 	int c, h, w;       /* input per image, set by plan_prepare */
 	int pool_h, pool_w; /* OP_ADAPTIVE's output size, */
 	int pool_at_least;  /* or the input's where larger (timm's ConvMlp) */
+	/* DenseNet's concatenation: the op writes dst's channels from doff
+	 * on, after those already there (c of dst becomes doff + its own) */
+	int doff;
+	size_t doff_floats; /* doff * oh * ow, set by plan_prepare */
+	float *scale, *shift; /* OP_BNRELU: [c] */
 	/* seconds, summed while profiling, by thread (early ops run on each
 	 * thread on its own; late ones count in slot 0) */
 	double wall[PLAN_MAX_THREADS], cpu[PLAN_MAX_THREADS];
@@ -86,9 +93,10 @@ int plan_forward(plan *p, const float *in, int n, float *logits);
 int plan_set_threads(plan *p, int n);
 /* "avx512", "avx2" or "generic". */
 const char *plan_kernels(const plan *p);
-/* Profiling switch (clears the counters) and op i's figures, as
- * resnet_profile/resnet_profile_get describe. */
+/* Per-op timing on or off (clears the counters), as resnet_profile. */
 void plan_profile(plan *p, int on);
+/* Op i's name (owned by p), kind, multiply-adds and seconds, as
+ * resnet_profile_get. */
 const char *plan_profile_get(const plan *p, int i, const char **kind,
                              double *macs, double *wall, double *cpu);
 
@@ -129,6 +137,10 @@ int plan_get(plan_loader *L, const char *name, int ndim, const int64_t *shape,
  * stride 1 ungrouped). */
 int plan_load_conv(plan_loader *L, struct plan_op *op,
                    const plan_conv_spec *s);
+/* Fills op as an OP_BNRELU over c channels from batch norm bn (a norm
+ * a ReLU separates from the next conv, so it cannot be folded). */
+int plan_load_bnrelu(plan_loader *L, struct plan_op *op, const char *bn,
+                     int c);
 /* Fails naming name when c is no plausible channel count. */
 int plan_check_channels(plan_loader *L, const char *name, int64_t c);
 /* Fails naming the first tensor of f that no load used. */

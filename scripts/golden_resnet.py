@@ -86,9 +86,10 @@ def photo_like(g, n, h, w):
     return torch.cat(out)
 
 
-def calibrate(model, g, images, batch):
+def calibrate(model, g, images, batch, head="fc"):
     """Random affine batch norm, then running stats from train-mode passes,
-    then fc.bias centring the logits over the calibration images."""
+    then the bias of the last layer (model.<head>) centring the logits over
+    the calibration images."""
     for m in model.modules():
         if isinstance(m, torch.nn.BatchNorm2d):
             with torch.no_grad():
@@ -102,12 +103,12 @@ def calibrate(model, g, images, batch):
             model(images[i:i + batch])
     model.eval()
     feats = []
-    fc = model.fc
-    model.fc = torch.nn.Identity()
+    fc = getattr(model, head)
+    setattr(model, head, torch.nn.Identity())
     with torch.no_grad():
         for i in range(0, len(images), batch):
             feats.append(model(images[i:i + batch]))
-    model.fc = fc
+    setattr(model, head, fc)
     f = torch.cat(feats)
     with torch.no_grad():
         fc.bias.copy_(fc.bias - fc.weight @ f.mean(0))

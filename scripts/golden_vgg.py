@@ -122,12 +122,18 @@ def tensors(state, dtype):
     return [(n, t, "I64" if t.dtype == torch.int64 else dtype) for n, t in state.items()]
 
 
-def tiny(bn, g, calib):
+def tiny_model(bn):
+    """vgg11's layout with narrow widths and a small classifier."""
     cfg = [4, "M", 8, "M", 12, 16, "M", 16, 16, "M", 16, 16, "M"]
     model = tv_vgg.VGG(tv_vgg.make_layers(cfg, batch_norm=bn), num_classes=10)
     model.classifier = nn.Sequential(
         nn.Linear(16 * 7 * 7, 32), nn.ReLU(True), nn.Dropout(),
         nn.Linear(32, 32), nn.ReLU(True), nn.Dropout(), nn.Linear(32, 10))
+    return model
+
+
+def tiny(bn, g, calib):
+    model = tiny_model(bn)
     calibrate(model, g, calib, 16)
     return model
 
@@ -185,6 +191,59 @@ def agree(tag, got, want, sub):
     return bad
 
 
+def read_safetensors(path):
+    """name -> float32 tensor of a file the tiny goldens use (F16, BF16,
+    F32; I64 counters as int64)."""
+    import json
+    import struct
+
+    with open(path, "rb") as f:
+        b = f.read()
+    n = struct.unpack("<Q", b[:8])[0]
+    out = {}
+    for k, v in json.loads(b[8:8 + n]).items():
+        if k == "__metadata__":
+            continue
+        raw = b[8 + n + v["data_offsets"][0]:8 + n + v["data_offsets"][1]]
+        if v["dtype"] == "BF16":
+            a = (np.frombuffer(raw, dtype="<u2").astype(np.uint32) << 16).view(np.float32)
+        else:
+            a = np.frombuffer(raw, dtype={"F16": "<f2", "F32": "<f4", "I64": "<i8"}[v["dtype"]])
+            a = a if v["dtype"] == "I64" else a.astype(np.float32)
+        out[k] = torch.from_numpy(a.copy()).reshape(v["shape"])
+    return out
+
+
+def check_sizes(binary, tmp):
+    """The tiny goldens on inputs whose features are larger than 7x7 or of
+    mixed sizes: torchvision's adaptive pool averages, timm's ConvMlp runs
+    fc1 as a convolution and pools after fc2. Max |logit diff| must stay
+    within 1e-4 of the max |logit|."""
+    import subprocess
+
+    bad = 0
+    g = torch.Generator().manual_seed(9)
+    for name, bn in (("tiny_vgg_tv", False), ("tiny_vgg_timm_bn", True)):
+        path = os.path.join(ROOT, "tests", "golden", name + ".safetensors")
+        model = tiny_model(bn)
+        ref = TimmVGG(model.features, 16, 32, 10) if bn else model
+        ref.load_state_dict(read_safetensors(path))
+        ref.eval()
+        for h, w in ((320, 288), (100, 260), (480, 352)):
+            x = photo_like(g, 2, h, w)
+            with torch.no_grad():
+                want = ref(x).numpy()
+            io, out = os.path.join(tmp, "sizes.safetensors"), os.path.join(tmp, "sizes.f32")
+            write_safetensors(io, [("input", x, "F32")])
+            subprocess.run([binary, "--logits", path, io, out], check=True, capture_output=True)
+            got = np.fromfile(out, dtype="<f4").reshape(want.shape)
+            rel = np.abs(got - want).max() / np.abs(want).max()
+            bad += rel > 1e-4
+            print(f"  {name} at {h}x{w}: max |logit diff| {rel:.1e} of max |logit|: "
+                  f"{'ok' if rel <= 1e-4 else 'FAIL'}")
+    return bad
+
+
 def check_live(binary, archs):
     import subprocess
 
@@ -195,6 +254,8 @@ def check_live(binary, archs):
     x = photo_like(g, 4, 224, 224)
     failed = []
     with tempfile.TemporaryDirectory(dir="/tmp") as tmp:
+        if check_sizes(binary, tmp):
+            failed.append("input sizes")
         io = os.path.join(tmp, "io.safetensors")
         write_safetensors(io, [("input", x, "F32")])
         for arch in archs:

@@ -458,6 +458,36 @@ static void test_avgpool_fc(void)
 	free(x), free(w), free(b);
 }
 
+/* DenseNet's pre-activation and transition pooling against naive loops. */
+static void test_bnrelu_avgpool2(void)
+{
+	const int c = 13, h = 7, w = 9, ho = 3, wo = 4;
+	const size_t per = (size_t)2 * h * w; /* two images */
+	float *x = rand_array((size_t)c * per), *sc = rand_array(c);
+	float *sh = rand_array(c), *y = malloc((size_t)c * per * sizeof *y);
+	float *p = malloc((size_t)c * 2 * ho * wo * sizeof *p);
+	int bad = 0;
+
+	nn_scale_shift_relu(x, c, per, sc, sh, y, tpool);
+	for (int ch = 0; ch < c; ch++)
+		for (size_t i = 0; i < per; i++)
+			bad += y[ch * per + i] !=
+			       fmaxf(0.0f, x[ch * per + i] * sc[ch] + sh[ch]);
+	T_EQ_INT(bad, 0);
+	/* odd sizes: the last row and column are dropped, as PyTorch does */
+	nn_avgpool_2s2(x, c * 2, h, w, p, tpool);
+	for (int q = 0; q < c * 2; q++)
+	for (int oy = 0; oy < ho; oy++)
+	for (int ox = 0; ox < wo; ox++) {
+		const float *r = x + ((size_t)q * h + 2 * oy) * w + 2 * ox;
+		float want = (r[0] + r[1] + r[w] + r[w + 1]) * 0.25f;
+
+		bad += fabsf(p[((size_t)q * ho + oy) * wo + ox] - want) > 1e-6f;
+	}
+	T_EQ_INT(bad, 0);
+	free(x), free(sc), free(sh), free(y), free(p);
+}
+
 static void count_call(void *arg, int i)
 {
 	((int *)arg)[i]++;
@@ -493,6 +523,7 @@ int main(void)
 			T_RUN(test_fold_bn);
 		}
 		T_RUN(test_maxpool);
+		T_RUN(test_bnrelu_avgpool2);
 		T_RUN(test_vgg_pools);
 		nn_pool_free(tpool);
 	}

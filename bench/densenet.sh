@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# densenet.sh — natadv's DenseNet forward pass against onnxruntime-node 1.30
+# on the same weights (torchvision densenet121, seed 0; ONNX export by
+# Debian's PyTorch): batch 8 on 2 threads, with OPENBLAS_CORETYPE and
+# OPENBLAS_L2_SIZE unset, the two taking turns ROUNDS times. Prints each
+# run's images/s and peak RSS, and natadv's ratio of the medians.
+# Not part of `make test`. Usage: bash bench/densenet.sh [ARCH=densenet121]
+#   (ROUNDS=N, RUNS=N per measurement, CACHE=DIR as for bench/score.sh)
+set -eu
+cd "$(dirname "$0")/.."
+ARCH=${1:-densenet121} ROUNDS=${ROUNDS:-3} RUNS=${RUNS:-5}
+PY=/usr/bin/python3 # Debian's: python3-torch, python3-torchvision
+CACHE=${CACHE:-/tmp/natadv-bench-cache}
+W=$(mktemp -d /tmp/natadv-densenet.XXXXXX)
+trap 'rm -rf "$W"' EXIT
+
+scripts/install-deps.sh test
+$PY -c 'import torchvision' 2> /dev/null ||
+	{ echo "densenet.sh: needs Debian's python3-torch and python3-torchvision" >&2; exit 1; }
+command -v npm > /dev/null || { echo "densenet.sh: npm is missing (Debian: apt-get install npm)" >&2; exit 1; }
+make -s MODE=rel build/rel/libnatadv.a
+eval "$(sed -n 's/^\(PKG_CFLAGS\|PKG_LIBS\) := \(.*\)$/\1="\2"/p' build/config.mk)"
+# shellcheck disable=SC2086
+cc -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -O2 -I. $PKG_CFLAGS -o "$W/forward_bench" \
+	bench/forward_bench.c build/rel/libnatadv.a $PKG_LIBS -lpthread -lm
+WT=$CACHE/weights
+mkdir -p "$WT"
+if [ ! -f "$WT/$ARCH.onnx" ]; then
+	echo "making $ARCH weights (torchvision, seed 0) and its ONNX export ..." >&2
+	$PY - "$ARCH" "$WT" <<'PY'
+import os, sys, torch, torchvision
+sys.path.insert(0, "scripts")
+from golden_resnet import model_tensors, write_safetensors
+arch, out = sys.argv[1], sys.argv[2]
+torch.manual_seed(0)
+m = getattr(torchvision.models, arch)().eval()
+write_safetensors(os.path.join(out, arch + ".safetensors.tmp"), model_tensors(m, "F32"))
+torch.onnx.export(m, torch.zeros(1, 3, 224, 224), os.path.join(out, arch + ".onnx.tmp"),
+                  opset_version=13, input_names=["input"], output_names=["logits"],
+                  dynamic_axes={"input": {0: "n"}, "logits": {0: "n"}})
+PY
+	mv "$WT/$ARCH.safetensors.tmp" "$WT/$ARCH.safetensors"
+	mv "$WT/$ARCH.onnx.tmp" "$WT/$ARCH.onnx"
+fi
+ORT=$CACHE/ort
+if [ ! -f "$ORT/node_modules/onnxruntime-node/package.json" ]; then
+	mkdir -p "$ORT"
+	[ -f "$ORT/package.json" ] || echo '{"name":"natadv-ort-bench","private":true}' > "$ORT/package.json"
+	(cd "$ORT" && ONNXRUNTIME_NODE_INSTALL=skip npm install --no-audit --no-fund --silent onnxruntime-node@1.30 >&2)
+fi
+
+# each prints "images_per_s_median best maxrss_kb"
+for r in $(seq 1 "$ROUNDS"); do
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$W/forward_bench" "$WT/$ARCH.safetensors" 8 "$RUNS" 2 \
+		2> /dev/null >> "$W/natadv"
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE NODE_PATH="$ORT/node_modules" \
+		node bench/ort_bench.js "$WT/$ARCH.onnx" 8 "$RUNS" >> "$W/ort"
+	echo "round $r: natadv $(tail -1 "$W/natadv"), onnxruntime $(tail -1 "$W/ort")" >&2
+done
+median() { cut -d' ' -f1 "$1" | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
+rss() { cut -d" " -f3 "$1" | sort -g | tail -1; }
+n=$(median "$W/natadv") o=$(median "$W/ort")
+printf '%s forward, batch 8, 2 threads: natadv %s img/s (peak RSS %d MB), onnxruntime %s img/s (%d MB): %.2fx\n' \
+	"$ARCH" "$n" $(($(rss "$W/natadv") / 1024)) "$o" $(($(rss "$W/ort") / 1024)) "$(awk -v a="$n" -v b="$o" 'BEGIN {print a / b}')"
