@@ -185,6 +185,7 @@ bench:
 	build/rel/image_bench tests/fixtures
 	bench/crawl.sh
 	bench/score.sh
+	bench/vgg_bench.sh
 	bench/fast_agreement.sh
 
 # Live comparison with PyTorch/torchvision (Debian's python3-torch, large; not part of test):
