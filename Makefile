@@ -193,6 +193,7 @@ bench:
 	build/rel/image_bench tests/fixtures
 	bench/crawl.sh
 	bench/score.sh
+	bench/vgg_bench.sh
 	bench/fast_agreement.sh
 	bench/slurm.sh
 	$(MAKE) MODE=rel bench-merge

@@ -2,7 +2,7 @@
 """score_peers.py — the Python side of bench/score.sh, run with Debian's
 python3 (python3-torch, python3-torchvision, python3-pil, python3-numpy).
 
-  weights DIR          torchvision resnet50 with seed 0 and batch-norm stats
+  weights DIR [ARCH]   torchvision ARCH (resnet50) with seed 0 and batch-norm stats
                        from a few train-mode passes, written by hand as
                        DIR/resnet50.safetensors (torchvision's names, F32)
                        and exported as DIR/resnet50.onnx (opset 13, dynamic
@@ -74,12 +74,12 @@ def read_safetensors(path):
     return out
 
 
-def cmd_weights(outdir):
+def cmd_weights(outdir, arch="resnet50"):
     import torch
-    from torchvision.models import resnet50
+    import torchvision
 
     torch.manual_seed(0)
-    model = resnet50()
+    model = getattr(torchvision.models, arch)()
     # A few train-mode passes give the batch norms realistic statistics, so
     # activations stay in a normal range (no overflow, no denormals).
     for m in model.modules():
@@ -93,12 +93,12 @@ def cmd_weights(outdir):
             model(torch.randn(8, 3, 224, 224, generator=g))
     model.eval()
     sd = {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()}
-    write_safetensors(os.path.join(outdir, "resnet50.safetensors"), sd)
+    write_safetensors(os.path.join(outdir, arch + ".safetensors"), sd)
     x = torch.randn(1, 3, 224, 224, generator=g)
-    torch.onnx.export(model, x, os.path.join(outdir, "resnet50.onnx"), opset_version=13,
+    torch.onnx.export(model, x, os.path.join(outdir, arch + ".onnx"), opset_version=13,
                       input_names=["input"], output_names=["logits"],
                       dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}})
-    print("resnet50: %d tensors, %.1f M parameters" % (len(sd), sum(v.size for v in sd.values()) / 1e6))
+    print("%s: %d tensors, %.1f M parameters" % (arch, len(sd), sum(v.size for v in sd.values()) / 1e6))
 
 
 def cmd_torch(st, batch, runs):
@@ -238,8 +238,8 @@ def cmd_compare(d, names):
 
 def main():
     a = sys.argv[1:]
-    if len(a) == 2 and a[0] == "weights":
-        cmd_weights(a[1])
+    if len(a) in (2, 3) and a[0] == "weights":
+        cmd_weights(*a[1:])
     elif len(a) == 4 and a[0] == "torch":
         cmd_torch(a[1], int(a[2]), int(a[3]))
     elif len(a) == 3 and a[0] == "photos":

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# vgg_bench.sh — VGG-16's forward pass alone, natadv (bench/forward_bench.c)
+# against onnxruntime-node 1.30 (bench/ort_bench.js) on the same torchvision
+# weights (seed 0) and its ONNX export, batch BATCH on 2 threads, with each
+# one's peak RSS; then both on the same 4 random images: max |logit diff| of
+# the max |logit| and the top-5 order. Weights and onnxruntime-node are kept
+# in CACHE (bench/score.sh installs onnxruntime-node there).
+# Usage: bench/vgg_bench.sh [BATCH=8] [RUNS=5]
+set -eu
+cd "$(dirname "$0")/.."
+BATCH=${1:-8}
+RUNS=${2:-5}
+CACHE=${CACHE:-/tmp/natadv-bench-cache}
+PY=/usr/bin/python3
+ORT=$CACHE/ort
+WT=$CACHE/weights
+[ -f "$ORT/node_modules/onnxruntime-node/package.json" ] || { echo "run bench/score.sh first (installs onnxruntime-node)" >&2; exit 1; }
+W=$(mktemp -d)
+trap 'rm -rf "$W"' EXIT
+make -s MODE=rel build/rel/libnatadv.a
+eval "$(sed -n 's/^\(PKG_CFLAGS\|PKG_LIBS\) := \(.*\)$/\1="\2"/p' build/config.mk)"
+# shellcheck disable=SC2086
+cc -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -O2 -I. $PKG_CFLAGS -o "$W/forward_bench" \
+	bench/forward_bench.c build/rel/libnatadv.a $PKG_LIBS -lpthread -lm
+if [ ! -f "$WT/vgg16.onnx" ]; then
+	echo "making VGG-16 weights (torchvision, seed 0) and its ONNX export ..." >&2
+	mkdir -p "$WT"
+	$PY bench/score_peers.py weights "$W" vgg16 >&2
+	mv "$W/vgg16.safetensors" "$W/vgg16.onnx" "$WT/"
+fi
+unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
+n=$("$W/forward_bench" "$WT/vgg16.safetensors" "$BATCH" "$RUNS" 2 2> "$W/kernel")
+o=$(NODE_PATH="$ORT/node_modules" node bench/ort_bench.js "$WT/vgg16.onnx" "$BATCH" "$RUNS")
+sed -n 's/^forward_bench: /natadv: /p' "$W/kernel"
+read -r nm nb nr <<< "$n"
+read -r om ob or <<< "$o"
+printf 'vgg16 batch %s, 2 threads: natadv %s images/s (best %s, peak RSS %d MB), onnxruntime %s (best %s, peak RSS %d MB): %.2fx\n' \
+	"$BATCH" "$nm" "$nb" $((nr / 1024)) "$om" "$ob" $((or / 1024)) "$(echo "$nm / $om" | bc -l)"
+$PY - "$W" <<'PY'
+import sys
+import numpy as np
+np.random.default_rng(3).standard_normal((4, 3, 224, 224), dtype=np.float32).tofile(sys.argv[1] + "/in.f32")
+PY
+"$W/forward_bench" "$WT/vgg16.safetensors" --logits "$W/in.f32" 4 "$W/natadv.f32"
+NODE_PATH="$ORT/node_modules" node bench/ort_bench.js "$WT/vgg16.onnx" --logits "$W/in.f32" 4 "$W/ort.f32"
+$PY - "$W" <<'PY'
+import sys
+import numpy as np
+a = np.fromfile(sys.argv[1] + "/natadv.f32", dtype="<f4").reshape(4, -1)
+b = np.fromfile(sys.argv[1] + "/ort.f32", dtype="<f4").reshape(4, -1)
+same = all((np.argsort(-x)[:5] == np.argsort(-y)[:5]).all() for x, y in zip(a, b))
+print("agreement natadv/onnxruntime on 4 random inputs: max |logit diff| %.1e of max |logit|, top-5 order %s"
+      % (np.abs(a - b).max() / np.abs(b).max(), "identical" if same else "DIFFERENT"))
+PY
