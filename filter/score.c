@@ -427,7 +427,7 @@ int filter_score_run(store *s, int64_t run_id, const char *model_id, net *m,
 	};
 	err[0] = '\0';
 	/* which kernels: scores from other CPU types may differ in the last bits */
-	if (run_id > 0 && store_run_set_kernels(s, run_id, resnet_kernels(m)) != 0) {
+	if (run_id > 0 && store_run_set_kernels(s, run_id, net_kernels(m)) != 0) {
 		natadv_errf(err, errlen, "%s", store_errmsg(s));
 		return NATADV_EDB;
 	}
