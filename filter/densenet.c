@@ -299,7 +299,6 @@ static int add_transition(plan_loader *L, densenet *m, int b, int x, int y,
 /* The classifier: global average pool of relu(norm5(x)), then linear. */
 static int add_head(plan_loader *L, densenet *m, int x, int c)
 {
-	const int64_t ws[2] = {m->info.classes, c}, bs[1] = {m->info.classes};
 	struct plan_op *op;
 	int rc;
 
@@ -310,14 +309,8 @@ static int add_head(plan_loader *L, densenet *m, int x, int c)
 	add_simple(m, OP_AVGPOOL, "global_pool", BUF_T1, BUF_POOL);
 	/* [N, classes] = POOL^T classifier.weight^T + classifier.bias */
 	op = plan_add_op(&m->p);
-	op->kind = OP_FC;
-	snprintf(op->name, sizeof op->name, "classifier");
+	rc = plan_load_fc(L, op, "classifier", c, m->info.classes);
 	op->src = BUF_POOL;
-	op->conv = (nn_conv){.cin = c, .cout = m->info.classes, .k = 1,
-	                     .stride = 1, .groups = 1};
-	rc = plan_get(L, "classifier.weight", 2, ws, &op->conv.w);
-	if (!rc)
-		rc = plan_get(L, "classifier.bias", 1, bs, &op->conv.b);
 	return rc;
 }
 

@@ -285,12 +285,13 @@ static void tile_avx512(const struct tile *t)
 }
 
 /* A partial tile for the kernels that take whole ones: staged through a
- * local copy of y's tile and, SK steps at a time, of x's columns. */
-#define SK 64
-
+ * local copy of y's tile and of x's columns, zero padded, over the whole
+ * run over k at once, so that each element of y gets exactly the sums a
+ * whole tile gives it: a column's result must not depend on how many
+ * columns share its tile (the batch an image runs in). */
 static void tile_staged(void (*kern)(const struct tile *), const struct tile *t)
 {
-	float ybuf[NR * MR], xbuf[SK * MR], bias[NR] = {0};
+	float ybuf[NR * MR], xbuf[KC_MAX * MR], bias[NR] = {0};
 	struct tile s = *t;
 
 	memset(ybuf, 0, sizeof ybuf);
@@ -299,23 +300,14 @@ static void tile_staged(void (*kern)(const struct tile *), const struct tile *t)
 		       (size_t)t->cols * sizeof *ybuf);
 		bias[r] = t->b[r];
 	}
-	s.x = xbuf, s.xs = MR, s.y = ybuf, s.ldy = MR, s.b = bias;
-	for (int k0 = 0; k0 < t->kc; k0 += SK) {
-		s.kc = t->kc - k0 < SK ? t->kc - k0 : SK;
-		s.w = t->w + (size_t)k0 * NR;
-		/* y's tile holds the sum so far after the first step */
-		s.flags = t->flags & ~(k0 ? F_FIRST : 0) &
-		          ~(k0 + SK < t->kc ? F_LAST : 0);
-		if (k0)
-			s.flags &= ~F_ACC;
-		for (int k = 0; k < s.kc; k++) {
-			memcpy(xbuf + k * MR, t->x + (size_t)(k0 + k) * t->xs,
-			       (size_t)t->cols * sizeof *xbuf);
-			memset(xbuf + k * MR + t->cols, 0,
-			       (size_t)(MR - t->cols) * sizeof *xbuf);
-		}
-		kern(&s);
+	for (int k = 0; k < t->kc; k++) {
+		memcpy(xbuf + k * MR, t->x + (size_t)k * t->xs,
+		       (size_t)t->cols * sizeof *xbuf);
+		memset(xbuf + k * MR + t->cols, 0,
+		       (size_t)(MR - t->cols) * sizeof *xbuf);
 	}
+	s.x = xbuf, s.xs = MR, s.y = ybuf, s.ldy = MR, s.b = bias;
+	kern(&s);
 	for (int r = 0; r < t->rows; r++)
 		memcpy(t->y + (size_t)r * t->ldy, ybuf + r * MR,
 		       (size_t)t->cols * sizeof *ybuf);

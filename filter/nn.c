@@ -4,7 +4,6 @@
  * columns keep the late, small-image GEMMs wide. */
 #include "filter/nn.h"
 
-#include <cblas.h>
 #include <immintrin.h>
 #include <math.h>
 #include <stdint.h>
@@ -488,15 +487,26 @@ void nn_avgpool(const float *src, int c, int n, int hw, float *dst)
 	}
 }
 
-void nn_fc(const float *w, const float *b, int classes, int features,
-           const float *x, int n, float *logits)
+size_t nn_fc_scratch_floats(int classes, int n)
 {
-	/* [n, classes] = [features, n]^T x [classes, features]^T */
-	cblas_sgemm(CblasRowMajor, CblasTrans, CblasTrans, n, classes, features,
-	            1.0f, x, n, w, features, 0.0f, logits, classes);
+	return (size_t)classes * n;
+}
+
+void nn_fc(const nn_packed *pw, const float *b, const float *x, int n,
+           float *scratch, float *logits, nn_pool *pool)
+{
+	const int classes = pw->m;
+
+	/* scratch [classes, n] = W [classes, features] x [features, n] + b,
+	 * on nn_gemm's kernels: each logit's sum runs over the features in
+	 * one fixed order, whatever n (OpenBLAS's sgemm picks its kernels,
+	 * or sgemv, by shape, so an image's logits changed with its batch) */
+	nn_gemm(pw, b, x, (size_t)n, 0, scratch, (size_t)n, 0, (size_t)n, 0, 0,
+	        nn_pool_worth(pool, (size_t)classes * pw->k));
 	for (int i = 0; i < n; i++)
 		for (int j = 0; j < classes; j++)
-			logits[(size_t)i * classes + j] += b[j];
+			logits[(size_t)i * classes + j] =
+				scratch[(size_t)j * n + i];
 }
 
 void nn_nchw_to_cnhw(const float *src, int n, int c, int hw, float *dst)

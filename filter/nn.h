@@ -112,10 +112,14 @@ void nn_adaptive_avgpool(const float *src, int planes, int h, int w,
                          float *dst, int oh, int ow);
 /* dst [c, n] = mean over hw of src [c, n, hw]. */
 void nn_avgpool(const float *src, int c, int n, int hw, float *dst);
-/* logits [n, classes] = x^T W^T + b for x [features, n], W [classes,
- * features]. */
-void nn_fc(const float *w, const float *b, int classes, int features,
-           const float *x, int n, float *logits);
+/* Floats of scratch nn_fc needs for n images. */
+size_t nn_fc_scratch_floats(int classes, int n);
+/* logits [n, classes] = x^T W^T + b for x [features, n] and W [classes,
+ * features] packed by nn_pack (one group); scratch holds
+ * nn_fc_scratch_floats. Each logit's sum over the features runs in an
+ * order that does not depend on n or on pool. */
+void nn_fc(const nn_packed *pw, const float *b, const float *x, int n,
+           float *scratch, float *logits, nn_pool *pool);
 /* A 3x3 stride-1 pad-1 ungrouped conv as Winograd F(m x m, 3x3). */
 typedef struct nn_wino {
 	int cin, cout;

@@ -212,6 +212,31 @@ out:
 	return rc;
 }
 
+int plan_load_fc(plan_loader *L, struct plan_op *op, const char *prefix,
+                 int features, int classes)
+{
+	const int64_t ws[2] = {classes, features}, bs[1] = {classes};
+	char name[96];
+	int rc;
+
+	op->kind = OP_FC;
+	snprintf(op->name, sizeof op->name, "%s", prefix);
+	op->conv = (nn_conv){.cin = features, .cout = classes, .k = 1,
+	                     .stride = 1, .groups = 1};
+	snprintf(name, sizeof name, "%s.weight", prefix);
+	if ((rc = plan_get(L, name, 2, ws, &op->conv.w)) != 0)
+		return rc;
+	snprintf(name, sizeof name, "%s.bias", prefix);
+	if ((rc = plan_get(L, name, 1, bs, &op->conv.b)) != 0)
+		return rc;
+	if (nn_conv_pack(&op->conv, L->isa))
+		return NATADV_ENOMEM;
+	/* the packed weights are all the forward pass reads */
+	free(op->conv.w);
+	op->conv.w = NULL;
+	return 0;
+}
+
 int plan_load_bnrelu(plan_loader *L, struct plan_op *op, const char *bn,
                      int c)
 {
@@ -440,6 +465,11 @@ static int op_out(const struct plan_op *op, int images, int *oc, int *oh,
 		*oc = op->c;
 		adaptive_size(op, oh, ow);
 		return 0;
+	case OP_FC:
+		cf = nn_fc_scratch_floats(op->conv.cout, images);
+		if (cf > *col)
+			*col = cf;
+		return -1;
 	default:
 		return -1;
 	}
@@ -628,8 +658,7 @@ static void run_op(plan *p, struct plan_op *op, int n,
 	}
 	case OP_FC:
 		/* [n, classes] = [c, n]^T x weight^T + bias */
-		nn_fc(op->conv.w, op->conv.b, op->conv.cout, op->conv.cin, x, n,
-		      logits);
+		nn_fc(&op->conv.pk, op->conv.b, x, n, b->col, logits, pool);
 		break;
 	}
 	if (p->profile) {

@@ -137,6 +137,11 @@ int plan_get(plan_loader *L, const char *name, int ndim, const int64_t *shape,
  * stride 1 ungrouped). */
 int plan_load_conv(plan_loader *L, struct plan_op *op,
                    const plan_conv_spec *s);
+/* Loads the OP_FC op of prefix.weight [classes, features] and prefix.bias
+ * [classes] into op (kind, name, conv) and packs it for nn_fc; 0 or an
+ * error code with a message in L->err. The caller sets op->src. */
+int plan_load_fc(plan_loader *L, struct plan_op *op, const char *prefix,
+                 int features, int classes);
 /* Fills op as an OP_BNRELU over c channels from batch norm bn (a norm
  * a ReLU separates from the next conv, so it cannot be folded). */
 int plan_load_bnrelu(plan_loader *L, struct plan_op *op, const char *bn,

@@ -230,7 +230,6 @@ static int load_block(plan_loader *L, resnet *m, int s, int b, int cin,
 /* The head: global average pool and fc, after the last stage in x. */
 static int load_head(plan_loader *L, resnet *m, int x, int cin)
 {
-	const int64_t ws[2] = {m->info.classes, cin}, bs[1] = {m->info.classes};
 	struct plan_op *op = plan_add_op(&m->p);
 	int rc;
 
@@ -239,14 +238,8 @@ static int load_head(plan_loader *L, resnet *m, int x, int cin)
 	op->src = x, op->dst = BUF_POOL;
 
 	op = plan_add_op(&m->p);
-	op->kind = OP_FC;
-	snprintf(op->name, sizeof op->name, "fc");
+	rc = plan_load_fc(L, op, "fc", cin, m->info.classes);
 	op->src = BUF_POOL;
-	op->conv = (nn_conv){.cin = cin, .cout = m->info.classes, .k = 1,
-	                     .stride = 1, .groups = 1};
-	rc = plan_get(L, "fc.weight", 2, ws, &op->conv.w);
-	if (!rc)
-		rc = plan_get(L, "fc.bias", 1, bs, &op->conv.b);
 	return rc;
 }
 

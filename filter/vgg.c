@@ -236,20 +236,8 @@ static int load_head(plan_loader *L, vgg *m, int cin, int x)
 	}
 	/* logits [n, classes] = [hidden, n]^T fc3^T + b */
 	op = plan_add_op(&m->p);
-	op->kind = OP_FC;
-	snprintf(op->name, sizeof op->name, "%s", names[2]);
+	rc = plan_load_fc(L, op, names[2], vi->hidden, vi->classes);
 	op->src = x;
-	op->conv = (nn_conv){.cin = vi->hidden, .cout = vi->classes, .k = 1,
-	                     .stride = 1, .groups = 1};
-	{
-		const int64_t ws[2] = {classes, hidden}, bs[1] = {classes};
-
-		snprintf(name, sizeof name, "%s.weight", names[2]);
-		rc = plan_get(L, name, 2, ws, &op->conv.w);
-		snprintf(name, sizeof name, "%s.bias", names[2]);
-		if (!rc)
-			rc = plan_get(L, name, 1, bs, &op->conv.b);
-	}
 	return rc;
 }
 

@@ -441,7 +441,13 @@ static void test_avgpool_fc(void)
 			s += x[(size_t)p * hw + i];
 		T_CHECK(fabs(pool[p] - s / hw) <= 1e-6 * (1 + fabs(s / hw)));
 	}
-	nn_fc(w, b, classes, c, pool, n, logits);
+	nn_packed pw;
+	float scratch[3 * 11];
+
+	T_EQ_INT(nn_fc_scratch_floats(classes, n), 3 * 11);
+	T_EQ_INT(nn_pack(&pw, w, 1, classes, c, nn_isa_best()), 0);
+	nn_fc(&pw, b, pool, n, scratch, logits, NULL);
+	nn_packed_release(&pw);
 	for (int i = 0; i < n; i++)
 	for (int j = 0; j < classes; j++) {
 		double s = b[j], m = fabs(b[j]), d;
