@@ -4,8 +4,8 @@
  * stderr and "images_per_s median best maxrss_kb" on stdout. With --logits
  * it runs N images of raw float32 [N, 3, 224, 224] from IN and writes their
  * logits [N, classes] as raw float32 to OUT (the agreement check). The
- * convolutions run on natadv's own GEMM kernels (named on stderr); the
- * OpenBLAS kernel printed there does the fc only.
+ * convolutions and the fc run on natadv's own GEMM kernels (named on
+ * stderr); the OpenBLAS kernel printed there runs none of the forward pass.
  * With NATADV_PROFILE=1 in the environment it then runs RUNS more batches
  * with per-op timers on and prints, on stderr, each op's wall-clock and CPU
  * milliseconds per image, its multiply-adds per CPU second and the totals

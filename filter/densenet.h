@@ -59,9 +59,8 @@ int densenet_forward(densenet *m, const float *in, int n, float *logits);
 const char *densenet_errmsg(const densenet *m);
 /* Bytes held by the arena of the last densenet_prepare. */
 size_t densenet_arena_bytes(const densenet *m);
-/* Runs m on n threads of its own pool (OpenBLAS, which does only the
- * classifier, is set to one thread while a forward pass runs). Returns 0
- * or an error code. */
+/* Runs m on n threads of its own pool (the logits do not depend on n).
+ * Returns 0 or an error code. */
 int densenet_set_threads(densenet *m, int n);
 /* The GEMM kernels m runs: "avx512", "avx2" or "generic". */
 const char *densenet_kernels(const densenet *m);

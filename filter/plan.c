@@ -702,13 +702,9 @@ int plan_forward(plan *p, const float *in, int n, float *logits)
 		       p->max_batch);
 		return NATADV_EINVAL;
 	}
-	/* p's pool runs the convolutions; OpenBLAS does only the fc, whose
-	 * own threads would only spin beside the pool's. */
-	const int blas_threads = openblas_get_num_threads();
-
-	if (nn_pool_threads(p->pool) > 1 && blas_threads != 1)
-		openblas_set_num_threads(1);
-	/* The early ops: whole images per thread while every thread has one;
+	/* Every op runs on natadv's own kernels and p's pool (OpenBLAS runs
+	 * none), each output summed in one order whatever n and the threads.
+	 * The early ops: whole images per thread while every thread has one;
 	 * the rest of the images one at a time with all threads. */
 	const int threads = nn_pool_threads(p->pool);
 	const int alone = n / threads * threads;
@@ -721,7 +717,5 @@ int plan_forward(plan *p, const float *in, int n, float *logits)
 	/* the late ops on [c, n, hw] */
 	for (int i = p->split; i < p->nops; i++)
 		run_op(p, &p->ops[i], n, &p->late, p->pool, 0, logits);
-	if (nn_pool_threads(p->pool) > 1 && blas_threads != 1)
-		openblas_set_num_threads(blas_threads);
 	return 0;
 }

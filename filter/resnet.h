@@ -51,13 +51,12 @@ int resnet_forward(resnet *m, const float *in, int n, float *logits);
 const char *resnet_errmsg(const resnet *m);
 /* Bytes held by the arena of the last resnet_prepare. */
 size_t resnet_arena_bytes(const resnet *m);
-/* Runs m on n threads of its own pool (resnet_forward sets OpenBLAS, which
- * does only the fc, to one thread while it runs and restores the count
- * after); a prepared arena is made again for the new count. A new model
- * starts with OpenBLAS's current count. Returns 0 or an error code. */
+/* Runs m on n threads of its own pool (the logits do not depend on n); a
+ * prepared arena is made again for the new count. A new model starts with
+ * OpenBLAS's current count. Returns 0 or an error code. */
 int resnet_set_threads(resnet *m, int n);
 /* The convolutions' GEMM kernels m runs (chosen for the CPU at load):
- * "avx512", "avx2" or "generic"; OpenBLAS does only the fc. */
+ * "avx512", "avx2" or "generic" (the fc too). */
 const char *resnet_kernels(const resnet *m);
 /* Benchmarks only: with on, resnet_forward adds each op's wall-clock and
  * process CPU seconds to per-op counters (cleared here, kept in m). */

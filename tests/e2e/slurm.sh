@@ -59,7 +59,7 @@ na -q init
 na -q crawl --seeds "$T/seeds.tsv" --allow-private --retries 0
 check "single: crawl done, the missing urls failed" 3 "$?"
 na -q model add "$DEMO" --name demo
-na -q score --model demo --batch 1 --threads 1
+na -q score --model demo --threads 2
 na -q classes add-set fixtures --from none --add "$CLASSES"
 na -q select --model demo --set fixtures --space 1k --min-confidence 0.1 > /dev/null
 na -q review --auto-accept --set fixtures > /dev/null
@@ -158,12 +158,17 @@ check "resubmit with every part done: nothing to do" "0" "$?"
 check_match "and says so" "nothing to resubmit" "$(cat "$T/err")"
 
 # ---- score ----
-nw -q slurm score --model demo --parts 4 --batch 1 --cpus-per-task 1 --wait --poll 0.3 > "$T/score.out"
+nw -q slurm score --model demo --parts 4 --batch 3 --cpus-per-task 1 --wait --poll 0.3 > "$T/score.out"
 check "slurm score --wait" 0 "$?"
 read -r SID _ < "$T/score.out"
-check_match "each part scores with --cpus-per-task threads" "\"\\\$natadv\" -w \"\\\$parts/\\\$name\" score --model demo --threads 1 --batch 1" \
+check_match "each part scores with --cpus-per-task threads" "\"\\\$natadv\" -w \"\\\$parts/\\\$name\" score --model demo --threads 1 --batch 3" \
 	"$(cat "$W/slurm/$SID/array.sbatch")"
 check "every image scored" "$(sql_in "$W" 'SELECT count(*) FROM images')" "$(sql_in "$W" 'SELECT count(*) FROM scores')"
+# the raw logits, byte for byte: batches of 3 on one thread in the parts,
+# of 8 on two threads on the single machine
+LOGITS="SELECT image_hash || ' ' || hex(logits) FROM scores ORDER BY image_hash"
+check "every image's logits bit-identical to one machine's" \
+	"$(sql_in "$A" "$LOGITS" | sha256sum)" "$(sql_in "$W" "$LOGITS" | sha256sum)"
 K=$(sql_in "$A" "SELECT gemm_kernels FROM runs WHERE command = 'score'")
 check_match "a score run records its GEMM kernels" '^(avx512|avx2|generic)$' "$K"
 check "every part's score run too, merged with its kernels" "4 $K" \

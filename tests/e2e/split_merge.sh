@@ -58,7 +58,7 @@ na -q init
 na -q crawl --seeds "$T/seeds.tsv" --allow-private --retries 0
 check "single: crawl done, the missing urls failed" 3 "$?"
 na -q model add "$DEMO" --name demo
-na -q score --model demo --batch 1
+na -q score --model demo --threads 2
 na -q classes add-set fixtures --from none --add "$CLASSES"
 na -q select --model demo --set fixtures --space 1k --min-confidence 0.1 > /dev/null
 na -q review --auto-accept --set fixtures > /dev/null
@@ -148,12 +148,19 @@ check "every image in one score part" "$(sql 'SELECT count(*) FROM images')" \
 nat merge "$T/score" 2> "$T/err"
 check "an unscored part is not merged" 3 "$?"
 for k in 0 1 2 3; do
-	"$NATADV" -w "$T/score/part-000$k" -q score --model demo --batch 1
+	# other batches (the parts' images grouped otherwise) and another
+	# thread count: the forward pass gives each image the same bits
+	"$NATADV" -w "$T/score/part-000$k" -q score --model demo --batch 3 --threads 1
 	check "score part $k" 0 "$?"
 done
 nat -q merge "$T/score"
 check "merge the scores" 0 "$?"
 check "every image scored" "$(sql 'SELECT count(*) FROM images')" "$(sql 'SELECT count(*) FROM scores')"
+# the raw logits, byte for byte: batches of 3 on one thread in the parts,
+# of 8 on two threads on the single machine
+LOGITS="SELECT image_hash || ' ' || hex(logits) FROM scores ORDER BY image_hash"
+check "every image's logits bit-identical to one machine's" \
+	"$(sql_in "$A" "$LOGITS" | sha256sum)" "$(sql "$LOGITS" | sha256sum)"
 
 # ---- the rest on the merged workspace: the same release, the same stats ----
 nat -q classes add-set fixtures --from none --add "$CLASSES"
