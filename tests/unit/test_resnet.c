@@ -326,6 +326,32 @@ static void test_resnet50(void)
 	T_EQ_INT(resnet_forward(m, x, 2, got), 0);
 	printf("resnet50 batch 2: %.3f s\n", now() - t0);
 	compare("resnet50", got, want, 2, 1000);
+	/* at full size (Winograd on 56x56 maps, k over 512 in passes): each
+	 * image alone, on 2 and on 1 threads, and in a batch of 5, gives the
+	 * batch's very bits */
+	{
+		const size_t per = (size_t)3 * 224 * 224;
+		float one[1000], *x5 = malloc(5 * per * sizeof *x5);
+		float *l5 = malloc(5 * 1000 * sizeof *l5);
+
+		T_CHECK(x5 && l5);
+		for (int i = 0; x5 && l5 && i < 5; i++)
+			memcpy(x5 + i * per, x + (i % 2) * per, per * sizeof *x5);
+		T_EQ_INT(resnet_prepare(m, 5, 224, 224), 0);
+		if (x5 && l5) {
+			T_EQ_INT(resnet_forward(m, x5, 5, l5), 0);
+			for (int i = 0; i < 5; i++)
+				T_CHECK(!memcmp(l5 + i * 1000, got + (i % 2) * 1000,
+				                1000 * sizeof *l5));
+		}
+		free(x5), free(l5);
+		T_EQ_INT(resnet_set_threads(m, 2), 0);
+		T_EQ_INT(resnet_forward(m, x + 3 * 224 * 224, 1, one), 0);
+		T_CHECK(!memcmp(one, got + 1000, sizeof one));
+		T_EQ_INT(resnet_set_threads(m, 1), 0);
+		T_EQ_INT(resnet_forward(m, x, 1, one), 0);
+		T_CHECK(!memcmp(one, got, sizeof one));
+	}
 out:
 	free(x), free(want);
 	resnet_free(m);
