@@ -20,7 +20,7 @@ static void help(void)
 	       "with. Images that cannot be decoded are recorded as unscorable with the\n"
 	       "reason. Run it again after a stop to continue.\n\n"
 	       "  --batch N      images per forward pass (8)\n"
-	       "  --threads N    OpenBLAS threads (one per core)\n"
+	       "  --threads N    threads of the forward pass (default: one per core)\n"
 	       "  --decoders N   decoding threads, overlapped with the forward pass (one per core)\n"
 	       "  --fast         DCT-scaled JPEG decoding (faster, pixels differ from PIL's)\n");
 }
