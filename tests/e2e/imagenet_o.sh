@@ -80,16 +80,7 @@ check "a 1K set cannot grow from it" 1 "$?"
 printf '/api/openverse/v1/images/\tq=photosphere&page=1\tdiscover/openverse/junco_1.json\n' > "$T/routes.tsv"
 printf '/api/openverse/v1/images/\tq=%s\tdiscover/openverse/empty.json\n' verdigris carp >> "$T/routes.tsv"
 start_server --routes "$T/routes.tsv"
-{
-	printf 'url\twnid\tsource\tquery\tpage_url\tlicense\tauthor\n'
-	printf '%s/img/rocket.jpg\t%s\tseeds\tphotosphere\thttp://example.org/sun\tcc-by-4.0\tNASA\n' "$BASE" "$P"
-	printf '%s/img/hubble_deep_field.jpg\t%s\tseeds\t\t\t\t\n' "$BASE" "$P"
-	printf '%s/img/chelsea.png\t%s\tseeds\t\t\tcc0\t\n' "$BASE" "$V"
-	printf '%s/img/chelsea_q90.jpg\t%s\tseeds\t\t\t\t\n' "$BASE" "$V"
-	printf '%s/img/coffee_q90.jpg\t%s\tseeds\t\t\t\t\n' "$BASE" "$V"
-	printf '%s/img/coffee_q90.jpg\t%s\tseeds\t\t\t\t\n' "$BASE" "$K"
-	for i in $(seq 1 $NPAT); do printf '%s/pattern/%d.png\t%s\tseeds\t\t\t\t\n' "$BASE" "$i" "$K"; done
-} > "$T/seeds.tsv"
+seeds_ood "$P" "$V" "$K" "$NPAT"
 nat -q crawl --seeds "$T/seeds.tsv" --allow-private
 check "images crawled" $((NPAT + 5)) "$(sql 'SELECT count(*) FROM images')"
 check "tagged with the OOD classes" "$K|21 $V|3 $P|2" "$(sql "SELECT wnid, count(*) FROM image_tags GROUP BY wnid" | paste -sd ' ')"

@@ -154,6 +154,23 @@ seeds_three() {
 	} > "$T/seeds.tsv"
 }
 
+# seeds_ood P V K NPAT: writes $T/seeds.tsv, photos of the test server
+# tagged with out-of-distribution classes P (rocket, hubble), V (chelsea.png,
+# chelsea_q90, coffee_q90) and K (coffee_q90 again and NPAT patterns).
+seeds_ood() {
+	local i
+	{
+		printf 'url\twnid\tsource\tquery\tpage_url\tlicense\tauthor\n'
+		printf '%s/img/rocket.jpg\t%s\tseeds\tphotosphere\thttp://example.org/sun\tcc-by-4.0\tNASA\n' "$BASE" "$1"
+		printf '%s/img/hubble_deep_field.jpg\t%s\tseeds\t\t\t\t\n' "$BASE" "$1"
+		printf '%s/img/chelsea.png\t%s\tseeds\t\t\tcc0\t\n' "$BASE" "$2"
+		printf '%s/img/chelsea_q90.jpg\t%s\tseeds\t\t\t\t\n' "$BASE" "$2"
+		printf '%s/img/coffee_q90.jpg\t%s\tseeds\t\t\t\t\n' "$BASE" "$2"
+		printf '%s/img/coffee_q90.jpg\t%s\tseeds\t\t\t\t\n' "$BASE" "$3"
+		for i in $(seq 1 "$4"); do printf '%s/pattern/%d.png\t%s\tseeds\t\t\t\t\n' "$BASE" "$i" "$3"; done
+	} > "$T/seeds.tsv"
+}
+
 # demo_accept SET WNIDS MIN_CONFIDENCE: scores the workspace's images with
 # the bundled demo model, makes class set SET of WNIDS (comma-separated),
 # selects over the 1000 outputs and accepts every proposal automatically.
