@@ -1,6 +1,7 @@
-/* parts.c — split and merge in SQL: a part workspace is ATTACHed as 'p' and
- * filled, or read back, with INSERT … SELECT, so a part of 100,000 rows is a
- * handful of statements. The rules are in parts.h. Blobs move by hard link
+/* parts.c — split and merge in SQL: a part workspace is ATTACHed ('p' for
+ * a split, 'q' for a merge, which copies it into the staging database 'p'
+ * first) and filled, or read back, with INSERT … SELECT, so a part of
+ * 100,000 rows is a handful of statements. The rules are in parts.h. Blobs move by hard link
  * (the part keeps its own, so a merge can run again), copied only across
  * file systems. */
 #include "store_internal.h"

@@ -10,7 +10,8 @@
  *   2. a part is known by its own workspace uuid, recorded in split_parts:
  *      merge accepts it from any folder, refuses an unknown one;
  *   3. merging is all or nothing per part, and once: merged_at is set in the
- *      same transaction, and a part merged before changes nothing;
+ *      same transaction (the one all the parts of a merge share), and a part
+ *      merged before changes nothing;
  *   4. an unfinished part (pending urls; unscored images of its model) is
  *      not merged at all, so its work stays out until it is run again;
  *   5. while work is out, the parent's own crawl and score leave it to its
