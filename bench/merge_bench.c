@@ -80,7 +80,9 @@ static int crawl_part(const char *dir)
 	int rc = 0;
 	for (int64_t i = 1; !rc && i <= ids[0]; i++) {
 		char hash[33], body[64];
-		snprintf(hash, sizeof hash, "%032llx", (unsigned long long)(ids[i] * 2654435761u));
+		/* spread like real (xxh128) hashes over the blob store's folders */
+		unsigned long long x = (unsigned long long)ids[i];
+		snprintf(hash, sizeof hash, "%016llx%016llx", x * 0x9E3779B97F4A7C15ull, x * 0xC2B2AE3D27D4EB4Full);
 		int len = snprintf(body, sizeof body, "image bytes of url %lld", (long long)ids[i]);
 		store_fetch f = {.url_id = ids[i], .run_id = run, .attempt = 1, .started = 1e9, .finished = 1e9 + 1,
 		                 .http_status = 200, .declared_length = len, .received_length = len,

@@ -55,9 +55,9 @@ int cmd_merge(struct cli *c, int argc, char **argv)
 			       "Folds finished parts made by 'natadv split' back into this workspace: url states,\n"
 			       "the fetch log, images and their blobs (hard-linked; copied only across file\n"
 			       "systems), class tags, robots.txt fetches, scores and the parts' runs (with their\n"
-			       "host and Slurm job). DIR is a part folder or a folder holding parts. Each part is\n"
-			       "one transaction and is merged once: merging it again changes nothing. A part of\n"
-			       "another workspace is refused. A part that is not finished (pending urls, or\n"
+			       "host and Slurm job). DIR is a part folder or a folder holding parts. All the\n"
+			       "parts are merged in one transaction, each once: merging it again changes nothing.\n"
+			       "A part of another workspace is refused. A part that is not finished (pending urls, or\n"
 			       "unscored images) is not merged: it is listed, its work stays out, and the exit\n"
 			       "status is 3; run it again, then merge again.\n");
 			return EXIT_OK;

@@ -1,6 +1,6 @@
-/* merge.c — folding a finished part back: its part.json must name this
- * workspace as its parent, then store_part_merge does the rest in one
- * transaction (see the rules in store/parts.h). */
+/* merge.c — folding finished parts back: each part.json must name this
+ * workspace as its parent, then store_parts_merge does the rest, all the
+ * parts in one transaction (see the rules in store/parts.h). */
 #include "scaleout/scaleout.h"
 
 #include <stdio.h>
@@ -46,37 +46,44 @@ int scaleout_merge_many(store *s, int64_t run_id, char *const *dirs, size_t n,
                         void (*cb)(void *ctx, const scaleout_merged *m), void *ctx, int64_t *nlinked,
                         int64_t *ncopied)
 {
-	int *refused = calloc(n ? n : 1, sizeof *refused);
-	if (!refused)
+	scaleout_part_info *pi = calloc(n ? n : 1, sizeof *pi);
+	store_merge_result *r = calloc(n ? n : 1, sizeof *r);
+	const char **ok = calloc(n ? n : 1, sizeof *ok);
+	size_t *at = calloc(n ? n : 1, sizeof *at);
+	if (!pi || !r || !ok || !at) {
+		free(pi);
+		free(r);
+		free(ok);
+		free(at);
 		return NATADV_ENOMEM;
-	char err[2048];
-	scaleout_part_info pi;
-	store_merge_result r;
-	int64_t linked = 0, copied = 0;
-	for (size_t i = 0; i < n; i++) {
-		int rc = check_parent(s, dirs[i], &pi, err, sizeof err);
-		if (!rc && store_part_link_blobs(s, dirs[i], &linked, &copied) != 0) {
-			natadv_errf(err, sizeof err, "cannot merge '%s': %s", dirs[i], store_errmsg(s));
-			rc = NATADV_EIO;
-		}
-		if (rc) {
-			refused[i] = 1;
-			cb(ctx, &(scaleout_merged){.dir = dirs[i], .rc = rc, .err = err, .pi = &pi});
-		}
 	}
-	int rc = linked + copied > 0 && blob_sync(store_objects_dir(s)) != 0 ? NATADV_EIO : 0;
-	for (size_t i = 0; !rc && i < n; i++) {
-		if (refused[i])
+	char err[2048];
+	size_t m = 0;
+	for (size_t i = 0; i < n; i++) {
+		int rc = check_parent(s, dirs[i], &pi[m], err, sizeof err);
+		if (rc) {
+			cb(ctx, &(scaleout_merged){.dir = dirs[i], .rc = rc, .err = err, .pi = &pi[m]});
 			continue;
-		int mrc = scaleout_merge(s, run_id, dirs[i], &pi, &r, err, sizeof err);
-		cb(ctx, &(scaleout_merged){.dir = dirs[i], .rc = mrc, .err = err, .pi = &pi, .r = &r});
-		linked += r.blobs_linked;
-		copied += r.blobs_copied;
+		}
+		at[m] = i;
+		ok[m++] = dirs[i];
+	}
+	int64_t linked = 0, copied = 0;
+	int rc = m ? store_parts_merge(s, run_id, ok, m, r) : 0;
+	for (size_t j = 0; j < m; j++) {
+		if (r[j].rc)
+			natadv_errf(err, sizeof err, "cannot merge '%s': %s", dirs[at[j]], r[j].err);
+		cb(ctx, &(scaleout_merged){.dir = dirs[at[j]], .rc = r[j].rc, .err = err, .pi = &pi[j], .r = &r[j]});
+		linked += r[j].blobs_linked;
+		copied += r[j].blobs_copied;
 	}
 	if (nlinked)
 		*nlinked = linked;
 	if (ncopied)
 		*ncopied = copied;
-	free(refused);
+	free(pi);
+	free(r);
+	free(ok);
+	free(at);
 	return rc;
 }

@@ -93,12 +93,13 @@ typedef struct scaleout_merged {
 	const store_merge_result *r;  /* when rc is 0 */
 } scaleout_merged;
 
-/* Merges the parts dirs[0..n): first links every part's new blobs and
- * syncs the blob store once, then merges each part in its own transaction
- * (so many small parts do not each wait for a sync). Calls cb once per part,
- * in order. *linked and *copied (either may be NULL) get how many blobs
- * were hard-linked and copied in all. Returns 0, or NATADV_EIO when the
- * sync fails (nothing merged then). */
+/* Merges the parts dirs[0..n) whose part.json names s (see
+ * store_parts_merge: every part read once, its new blobs linked, the blob
+ * store synced once, then all of them merged in one transaction). Calls cb
+ * once per part: the refused ones first, then the others in order. *linked
+ * and *copied (either may be NULL) get how many blobs were hard-linked and
+ * copied in all. Returns 0, or the error (a sync or a database failure)
+ * that left the parts unmerged (each reported through cb with it). */
 int scaleout_merge_many(store *s, int64_t run_id, char *const *dirs, size_t n,
                         void (*cb)(void *ctx, const scaleout_merged *m), void *ctx, int64_t *linked,
                         int64_t *copied);

@@ -1,6 +1,7 @@
-/* parts.c — split and merge in SQL: a part workspace is ATTACHed as 'p' and
- * filled, or read back, with INSERT … SELECT, so a part of 100,000 rows is a
- * handful of statements. The rules are in parts.h. Blobs move by hard link
+/* parts.c — split and merge in SQL: a part workspace is ATTACHed ('p' for
+ * a split, 'q' for a merge, which copies it into the staging database 'p'
+ * first) and filled, or read back, with INSERT … SELECT, so a part of
+ * 100,000 rows is a handful of statements. The rules are in parts.h. Blobs move by hard link
  * (the part keeps its own, so a merge can run again), copied only across
  * file systems. */
 #include "store_internal.h"
@@ -95,17 +96,13 @@ int store_split_add(store *s, const store_split *sp, int64_t *split_id)
 
 /* The values a split or merge statement may name. */
 struct params {
-	int64_t roff, foff, run, split, part;
+	int64_t roff, foff, run, split, part, k;
 	const char *label, *model, *now, *uuid, *dir;
 };
 
-/* Runs sql (a string literal, cached) with its named parameters bound from
- * pr; *changes (may be NULL) gets the rows it changed. */
-static int run_sql(store *s, const char *sql, const struct params *pr, int64_t *changes, const char *what)
+/* Binds sql's named parameters from pr. */
+static void bind_named(sqlite3_stmt *st, const struct params *pr)
 {
-	sqlite3_stmt *st = store_sql(s, sql);
-	if (!st)
-		return NATADV_EDB;
 	int n = sqlite3_bind_parameter_count(st);
 	for (int i = 1; i <= n; i++) {
 		const char *name = sqlite3_bind_parameter_name(st, i);
@@ -116,12 +113,23 @@ static int run_sql(store *s, const char *sql, const struct params *pr, int64_t *
 		else if (!strcmp(name, ":run")) sqlite3_bind_int64(st, i, pr->run);
 		else if (!strcmp(name, ":split")) sqlite3_bind_int64(st, i, pr->split);
 		else if (!strcmp(name, ":part")) sqlite3_bind_int64(st, i, pr->part);
+		else if (!strcmp(name, ":k")) sqlite3_bind_int64(st, i, pr->k);
 		else if (!strcmp(name, ":label")) store_bind_text(st, i, pr->label);
 		else if (!strcmp(name, ":model")) store_bind_text(st, i, pr->model);
 		else if (!strcmp(name, ":now")) store_bind_text(st, i, pr->now);
 		else if (!strcmp(name, ":uuid")) store_bind_text(st, i, pr->uuid);
 		else if (!strcmp(name, ":dir")) store_bind_text(st, i, pr->dir);
 	}
+}
+
+/* Runs sql (a string literal, cached) with its named parameters bound from
+ * pr; *changes (may be NULL) gets the rows it changed. */
+static int run_sql(store *s, const char *sql, const struct params *pr, int64_t *changes, const char *what)
+{
+	sqlite3_stmt *st = store_sql(s, sql);
+	if (!st)
+		return NATADV_EDB;
+	bind_named(st, pr);
 	int step = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (step != SQLITE_DONE && step != SQLITE_ROW) {
@@ -140,8 +148,7 @@ static int query_int(store *s, const char *sql, const struct params *pr, int64_t
 	sqlite3_stmt *st = store_sql(s, sql);
 	if (!st)
 		return NATADV_EDB;
-	if (sqlite3_bind_parameter_count(st) > 0)
-		store_bind_text(st, 1, pr->model);
+	bind_named(st, pr);
 	int step = sqlite3_step(st);
 	*v = step == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
 	sqlite3_reset(st);
@@ -153,9 +160,10 @@ static int query_int(store *s, const char *sql, const struct params *pr, int64_t
 	return 0;
 }
 
-/* Attaches the workspace database in dir as 'p' (outside any transaction),
+/* Attaches the workspace database in dir as 'p' (split), or 'q' when as_q
+ * (merge: 'p' is then the staging database), outside any transaction,
  * opening it first through store_open so that it is migrated. */
-static int attach(store *s, const char *dir)
+static int attach(store *s, const char *dir, int as_q)
 {
 	char err[1024];
 	store *part = NULL;
@@ -166,7 +174,8 @@ static int attach(store *s, const char *dir)
 	char path[4200];
 	snprintf(path, sizeof path, "%s/natadv.db", dir);
 	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(s->db, "ATTACH DATABASE ? AS p", -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(s->db, as_q ? "ATTACH DATABASE ? AS q" : "ATTACH DATABASE ? AS p", -1, &st, NULL) !=
+	    SQLITE_OK)
 		return store_dberr(s, "cannot attach a part");
 	sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);
 	int step = sqlite3_step(st);
@@ -175,12 +184,13 @@ static int attach(store *s, const char *dir)
 		return store_fail(s, NATADV_EDB, "cannot open part '%s': %s", dir, sqlite3_errmsg(s->db));
 	/* Bulk copies: a page cache that holds the indexes being written
 	 * (SQLite's default 2 MB makes each insert read pages back). */
-	return store_exec(s, "PRAGMA main.cache_size = -262144; PRAGMA p.cache_size = -65536;");
+	return store_exec(s, as_q ? "PRAGMA main.cache_size = -262144;"
+	                          : "PRAGMA main.cache_size = -262144; PRAGMA p.cache_size = -65536;");
 }
 
-static void detach(store *s)
+static void detach(store *s, int as_q)
 {
-	sqlite3_exec(s->db, "DETACH DATABASE p", NULL, NULL, NULL);
+	sqlite3_exec(s->db, as_q ? "DETACH DATABASE q" : "DETACH DATABASE p", NULL, NULL, NULL);
 }
 
 /* ---- blobs and weights between workspaces ---- */
@@ -398,7 +408,7 @@ int store_part_write(store *s, const store_part *p)
 	time_iso(time_now(), now);
 	struct params pr = {.split = p->split_id, .part = p->part, .model = p->model_id, .now = now,
 	                    .uuid = p->uuid, .dir = p->dir};
-	int rc = attach(s, p->dir);
+	int rc = attach(s, p->dir, 0);
 	if (rc)
 		return rc;
 	if (p->hashes)
@@ -415,18 +425,18 @@ int store_part_write(store *s, const store_part *p)
 		rc = store_commit(s);
 	if (rc)
 		store_rollback(s);
-	detach(s);
+	detach(s, 0);
 	return rc;
 }
 
 /* ---- merge ---- */
 
-/* Reads which part of which split the attached part is. */
+/* Reads which part of which split the part attached as 'q' is. */
 static int merge_find(store *s, const char *dir, struct params *pr, store_merge_result *r, char model[65])
 {
 	sqlite3_stmt *st = store_sql(s,
 		"SELECT sp.split_id, sp.part, sp.merged_at IS NOT NULL, sl.stage, sl.model_id, sl.out_dir, "
-		"(SELECT uuid FROM p.workspace) FROM p.workspace w "
+		"(SELECT uuid FROM q.workspace) FROM q.workspace w "
 		"LEFT JOIN main.split_parts sp ON sp.uuid = w.uuid LEFT JOIN main.splits sl ON sl.id = sp.split_id");
 	if (!st)
 		return NATADV_EDB;
@@ -451,12 +461,13 @@ static int merge_find(store *s, const char *dir, struct params *pr, store_merge_
 	return rc;
 }
 
-/* Links into s the blobs of the attached part's images s does not have. */
+/* Links into s the blobs of the images of the part attached as 'q' that s
+ * does not have. */
 static int link_blobs(store *s, const char *dir, int64_t *linked, int64_t *copied)
 {
 	char objdir[4200];
 	snprintf(objdir, sizeof objdir, "%s/objects", dir);
-	sqlite3_stmt *st = store_sql(s, "SELECT hash FROM p.images pi WHERE NOT EXISTS "
+	sqlite3_stmt *st = store_sql(s, "SELECT hash FROM q.images pi WHERE NOT EXISTS "
 	                                "(SELECT 1 FROM main.images i WHERE i.hash = pi.hash)");
 	if (!st)
 		return NATADV_EDB;
@@ -476,20 +487,10 @@ static int link_blobs(store *s, const char *dir, int64_t *linked, int64_t *copie
 
 int store_part_link_blobs(store *s, const char *dir, int64_t *linked, int64_t *copied)
 {
-	int rc = attach(s, dir);
+	int rc = attach(s, dir, 1);
 	if (!rc)
 		rc = link_blobs(s, dir, linked, copied);
-	detach(s);
-	return rc;
-}
-
-/* Links the blobs, then makes the new links durable before rows refer to
- * them (none new: they were linked and synced beforehand). */
-static int merge_blobs(store *s, const char *dir, store_merge_result *r)
-{
-	int rc = link_blobs(s, dir, &r->blobs_linked, &r->blobs_copied);
-	if (!rc && r->blobs_linked + r->blobs_copied > 0 && blob_sync(s->objdir) != 0)
-		rc = store_fail(s, NATADV_EIO, "cannot sync '%s'", s->objdir);
+	detach(s, 1);
 	return rc;
 }
 
@@ -500,28 +501,28 @@ static int merge_rows_first(store *s, const struct params *pr, store_merge_resul
 		"INSERT INTO main.runs(id, command, args, version, pid, started_at, finished_at, status, host, "
 		"slurm_job_id, slurm_array_job_id, slurm_array_task_id, part, part_run_id, merge_run_id, gemm_kernels) "
 		"SELECT id + :roff, command, args, version, pid, started_at, finished_at, status, host, slurm_job_id, "
-		"slurm_array_job_id, slurm_array_task_id, :label, id, :run, gemm_kernels FROM p.runs ORDER BY id",
+		"slurm_array_job_id, slurm_array_task_id, :label, id, :run, gemm_kernels FROM p.runs WHERE k = :k ORDER BY id",
 		pr, &r->runs, "merge runs");
 	if (!rc)
 		rc = run_sql(s, "INSERT INTO main.queries(source, query, wnid, issued_at, run_id) "
-		                "SELECT source, query, wnid, issued_at, run_id + :roff FROM p.queries WHERE true "
+		                "SELECT source, query, wnid, issued_at, run_id + :roff FROM p.queries WHERE k = :k "
 		                "ON CONFLICT DO NOTHING", pr, NULL, "merge queries");
 	if (!rc)
 		rc = run_sql(s, "INSERT INTO main.images(hash, sha256, bytes, format, width, height, phash, first_seen, "
 		                "first_fetch_id) SELECT hash, sha256, bytes, format, width, height, phash, first_seen, "
-		                "first_fetch_id + :foff FROM p.images WHERE true ON CONFLICT DO NOTHING",
+		                "first_fetch_id + :foff FROM p.images WHERE k = :k ORDER BY hash ON CONFLICT DO NOTHING",
 		             pr, &r->new_images, "merge images");
 	if (!rc)
 		rc = run_sql(s, "INSERT INTO main.urls(url, host, state, attempts, next_attempt_at, last_error, "
 		                "image_hash, added_at, run_id) SELECT url, host, state, attempts, next_attempt_at, "
-		                "last_error, image_hash, added_at, run_id + :roff FROM p.urls WHERE true "
+		                "last_error, image_hash, added_at, run_id + :roff FROM p.urls WHERE k = :k "
 		                "ON CONFLICT DO NOTHING", pr, &r->new_urls, "merge urls");
 	if (!rc)
 		rc = store_exec(s, "CREATE TEMP TABLE IF NOT EXISTS merge_urls(pid INTEGER PRIMARY KEY, wid INTEGER);"
 		                   "DELETE FROM temp.merge_urls;");
 	if (!rc)
 		rc = run_sql(s, "INSERT INTO temp.merge_urls(pid, wid) SELECT pu.id, wu.id FROM p.urls pu "
-		                "JOIN main.urls wu ON wu.url = pu.url", pr, NULL, "map urls");
+		                "JOIN main.urls wu ON wu.url = pu.url WHERE pu.k = :k", pr, NULL, "map urls");
 	return rc;
 }
 
@@ -532,15 +533,15 @@ static int merge_rows_then(store *s, const struct params *pr, store_merge_result
 		"INSERT INTO main.url_tags(url_id, wnid, source, query_id, page_url, license, author, added_at, "
 		"run_id, title, source_id, license_raw, seed_ref, attribution) "
 		"SELECT m.wid, t.wnid, t.source, (SELECT wq.id FROM p.queries pq JOIN main.queries wq "
-		"ON wq.source = pq.source AND wq.query = pq.query AND wq.wnid IS pq.wnid WHERE pq.id = t.query_id), "
+		"ON wq.source = pq.source AND wq.query = pq.query AND wq.wnid IS pq.wnid WHERE pq.k = :k AND pq.id = t.query_id), "
 		"t.page_url, t.license, t.author, t.added_at, t.run_id + :roff, t.title, t.source_id, t.license_raw, "
-		"t.seed_ref, t.attribution FROM p.url_tags t JOIN temp.merge_urls m ON m.pid = t.url_id WHERE true "
+		"t.seed_ref, t.attribution FROM p.url_tags t JOIN temp.merge_urls m ON m.pid = t.url_id WHERE t.k = :k "
 		"ON CONFLICT DO NOTHING", pr, NULL, "merge url tags");
 	/* The part's outcome settles a url still pending here. */
 	if (!rc)
 		rc = run_sql(s, "UPDATE main.urls AS w SET state = pu.state, attempts = pu.attempts, "
 		                "next_attempt_at = pu.next_attempt_at, last_error = pu.last_error, "
-		                "image_hash = pu.image_hash FROM temp.merge_urls m JOIN p.urls pu ON pu.id = m.pid "
+		                "image_hash = pu.image_hash FROM temp.merge_urls m JOIN p.urls pu ON pu.k = :k AND pu.id = m.pid "
 		                "WHERE w.id = m.wid AND w.state = 'pending' AND pu.state <> 'pending'",
 		             pr, &r->urls, "merge url states");
 	if (!rc)
@@ -550,30 +551,30 @@ static int merge_rows_then(store *s, const struct params *pr, store_merge_result
 		                "SELECT f.id + :foff, m.wid, f.run_id + :roff, f.attempt, f.started_at, f.finished_at, "
 		                "f.http_status, f.final_url, f.redirects, f.content_type, f.declared_length, "
 		                "f.received_length, f.etag, f.last_modified, f.headers, f.outcome, f.error, f.image_hash "
-		                "FROM p.fetches f JOIN temp.merge_urls m ON m.pid = f.url_id ORDER BY f.id",
+		                "FROM p.fetches f JOIN temp.merge_urls m ON m.pid = f.url_id WHERE f.k = :k ORDER BY f.id",
 		             pr, &r->fetches, "merge fetches");
 	if (!rc)
 		rc = run_sql(s, "INSERT INTO main.image_tags(image_hash, wnid, url_id) SELECT t.image_hash, t.wnid, "
-		                "m.wid FROM p.image_tags t JOIN temp.merge_urls m ON m.pid = t.url_id WHERE true "
+		                "m.wid FROM p.image_tags t JOIN temp.merge_urls m ON m.pid = t.url_id WHERE t.k = :k "
 		                "ON CONFLICT DO NOTHING", pr, NULL, "merge image tags");
 	if (!rc)
 		rc = run_sql(s, "INSERT INTO main.robots_fetches(host, url, run_id, started_at, finished_at, "
 		                "fetched_unix, http_status, final_url, error, body, policy) SELECT host, url, "
 		                "run_id + :roff, started_at, finished_at, fetched_unix, http_status, final_url, error, "
-		                "body, policy FROM p.robots_fetches ORDER BY id", pr, &r->robots, "merge robots.txt");
+		                "body, policy FROM p.robots_fetches WHERE k = :k ORDER BY id", pr, &r->robots, "merge robots.txt");
 	if (!rc)
 		rc = run_sql(s, "INSERT INTO main.scores(image_hash, model_id, status, error, logits, top5, pred_1k, "
 		                "prob_1k, pred_subset_wnid, prob_subset, fast_decode, scored_at, run_id) "
 		                "SELECT image_hash, model_id, status, error, logits, top5, pred_1k, prob_1k, "
 		                "pred_subset_wnid, prob_subset, fast_decode, scored_at, run_id + :roff FROM p.scores "
-		                "WHERE model_id IN (SELECT id FROM main.models) ON CONFLICT DO NOTHING",
+		                "WHERE k = :k AND model_id IN (SELECT id FROM main.models) ON CONFLICT DO NOTHING",
 		             pr, &r->scores, "merge scores");
 	/* Only the tags of the scores this merge brought (run ids above roff). */
 	if (!rc)
 		rc = run_sql(s, "INSERT INTO main.score_tags(image_hash, model_id, wnid, p_1k, p_subset) "
 		                "SELECT t.image_hash, t.model_id, t.wnid, t.p_1k, t.p_subset FROM p.score_tags t "
 		                "JOIN main.scores c ON c.image_hash = t.image_hash AND c.model_id = t.model_id "
-		                "WHERE c.run_id > :roff ON CONFLICT DO NOTHING", pr, NULL, "merge score tags");
+		                "WHERE t.k = :k AND c.run_id > :roff ON CONFLICT DO NOTHING", pr, NULL, "merge score tags");
 	if (!rc)
 		rc = run_sql(s, "UPDATE main.split_parts SET merged_at = :now, merge_run_id = :run "
 		                "WHERE split_id = :split AND part = :part", pr, NULL, "record the merge");
@@ -586,55 +587,176 @@ static int merge_rows_then(store *s, const struct params *pr, store_merge_result
 	return rc;
 }
 
-/* Inside the transaction: checks, then every row. */
-static int merge_in(store *s, int64_t run_id, const char *dir, store_merge_result *r)
+/* The tables a merge stages from each part, with the column that orders
+ * them; in the staging database 'p' each row gets its part's index k. */
+static const char *const staged[][2] = {
+	{"workspace", "id"}, {"runs", "id"}, {"queries", "id"}, {"urls", "id"}, {"url_tags", "url_id"},
+	{"fetches", "id"}, {"images", "hash"}, {"image_tags", "url_id"}, {"robots_fetches", "id"},
+	{"scores", "image_hash"}, {"score_tags", "image_hash"},
+};
+#define NSTAGED (sizeof staged / sizeof staged[0])
+
+/* Runs fmt with the table and column of staged[i] (names, never values)
+ * put in, as mprintf(fmt, table, table, column), and k bound to ?1 when it
+ * has a parameter. */
+static int exec_fmt(store *s, const char *fmt, size_t i, int64_t k)
 {
-	char now[32], model[65];
-	time_iso(time_now(), now);
-	struct params pr = {.run = run_id, .now = now, .label = r->label};
-	/* The first statement writes to main, so the write lock is main's only:
-	 * a part still being written by its own run does not block the merge. */
-	int rc = store_exec(s, "UPDATE main.workspace SET id = id WHERE id = 1");
-	if (!rc)
-		rc = merge_find(s, dir, &pr, r, model);
-	if (rc || r->already)
+	char *sql = sqlite3_mprintf(fmt, staged[i][0], staged[i][0], staged[i][1]);
+	if (!sql)
+		return store_fail(s, NATADV_ENOMEM, "out of memory");
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) == SQLITE_OK ? 0 : NATADV_EDB;
+	if (!rc && sqlite3_bind_parameter_count(st) > 0)
+		sqlite3_bind_int64(st, 1, k);
+	if (!rc && sqlite3_step(st) != SQLITE_DONE)
+		rc = NATADV_EDB;
+	if (rc)
+		rc = store_fail(s, NATADV_EDB, "cannot stage a part's %s: %s", staged[i][0], sqlite3_errmsg(s->db));
+	sqlite3_finalize(st);
+	sqlite3_free(sql);
+	return rc;
+}
+
+/* Copies the rows of the part attached as 'q' into the staging database,
+ * as part k (cheap appends, whatever the rows' keys). */
+static int stage_rows(store *s, int64_t k)
+{
+	int rc = 0;
+	for (size_t i = 0; !rc && i < NSTAGED; i++)
+		rc = exec_fmt(s, "CREATE TABLE IF NOT EXISTS p.\"%w\" AS SELECT 0 AS k, * FROM q.\"%w\" WHERE false", i, 0);
+	for (size_t i = 0; !rc && i < NSTAGED; i++)
+		rc = exec_fmt(s, "INSERT INTO p.\"%w\" SELECT ?1, * FROM q.\"%w\"", i, k);
+	return rc;
+}
+
+/* Checks the part at dir and, when it is to be merged, links its new
+ * blobs and stages its rows as part k (one read of it, consistent).
+ * *ok says whether it was staged. */
+static int stage_part(store *s, const char *dir, int64_t k, struct params *pr, char model[65],
+                      store_merge_result *r, int *ok)
+{
+	*ok = 0;
+	int rc = attach(s, dir, 1);
+	if (rc)
 		return rc;
-	pr.model = model;
-	if (!strcmp(r->stage, "crawl"))
-		rc = query_int(s, "SELECT count(*) FROM p.urls WHERE state = 'pending'", &pr, &r->unfinished,
+	pr->model = model;
+	rc = store_exec(s, "BEGIN");
+	if (!rc)
+		rc = merge_find(s, dir, pr, r, model);
+	if (!rc && !r->already && !strcmp(r->stage, "crawl"))
+		rc = query_int(s, "SELECT count(*) FROM q.urls WHERE state = 'pending'", pr, &r->unfinished,
 		               "count the part's pending urls");
-	else
-		rc = query_int(s, "SELECT count(*) FROM p.images i WHERE NOT EXISTS (SELECT 1 FROM p.scores c "
-		                  "WHERE c.image_hash = i.hash AND c.model_id = ?)", &pr, &r->unfinished,
+	else if (!rc && !r->already)
+		rc = query_int(s, "SELECT count(*) FROM q.images i WHERE NOT EXISTS (SELECT 1 FROM q.scores c "
+		                  "WHERE c.image_hash = i.hash AND c.model_id = :model)", pr, &r->unfinished,
 		               "count the part's unscored images");
-	if (rc || r->unfinished)
+	if (!rc && !r->already && !r->unfinished) {
+		rc = query_int(s, "SELECT count(*) FROM q.images", pr, &r->images, "count the part's images");
+		if (!rc)
+			rc = link_blobs(s, dir, &r->blobs_linked, &r->blobs_copied);
+		if (!rc)
+			rc = stage_rows(s, k);
+		if (!rc)
+			rc = store_commit(s);
+		*ok = !rc;
+	}
+	store_rollback(s);
+	detach(s, 1);
+	return rc;
+}
+
+/* Inside the merge's transaction: part k's rows, unless a merge that ran
+ * since it was staged took it. */
+static int merge_part(store *s, struct params *pr, store_merge_result *r)
+{
+	int64_t done = 0;
+	int rc = query_int(s, "SELECT merged_at IS NOT NULL FROM main.split_parts WHERE split_id = :split AND part = :part",
+	                   pr, &done, "read the part");
+	if (rc || (r->already = (int)done))
 		return rc;
-	rc = query_int(s, "SELECT coalesce(max(id), 0) FROM main.runs", &pr, &pr.roff, "read runs");
+	rc = query_int(s, "SELECT coalesce(max(id), 0) FROM main.runs", pr, &pr->roff, "read runs");
 	if (!rc)
-		rc = query_int(s, "SELECT coalesce(max(id), 0) FROM main.fetches", &pr, &pr.foff, "read fetches");
+		rc = query_int(s, "SELECT coalesce(max(id), 0) FROM main.fetches", pr, &pr->foff, "read fetches");
 	if (!rc)
-		rc = query_int(s, "SELECT count(*) FROM p.images", &pr, &r->images, "count the part's images");
+		rc = merge_rows_first(s, pr, r);
 	if (!rc)
-		rc = merge_blobs(s, dir, r);
+		rc = merge_rows_then(s, pr, r);
+	return rc;
+}
+
+/* Sets part i's failure: rc and the store's message. */
+static void part_failed(store *s, store_merge_result *r, int rc)
+{
+	r->rc = rc;
+	snprintf(r->err, sizeof r->err, "%s", store_errmsg(s));
+}
+
+/* The staged parts (ok[i]) in one transaction, in order; staging indexed
+ * by part first. */
+static int merge_staged(store *s, size_t n, struct params *pr, const int *ok, store_merge_result *r)
+{
+	int rc = 0;
+	for (size_t i = 0; !rc && i < NSTAGED; i++)
+		rc = exec_fmt(s, "CREATE INDEX IF NOT EXISTS p.\"%w_k\" ON \"%w\"(k, \"%w\")", i, 0);
 	if (!rc)
-		rc = merge_rows_first(s, &pr, r);
+		rc = store_exec(s, "BEGIN");
+	/* The first statement writes to main, so the write lock is main's only. */
 	if (!rc)
-		rc = merge_rows_then(s, &pr, r);
+		rc = store_exec(s, "UPDATE main.workspace SET id = id WHERE id = 1");
+	for (size_t i = 0; !rc && i < n; i++)
+		if (ok[i])
+			rc = merge_part(s, &pr[i], &r[i]);
+	if (!rc)
+		rc = store_commit(s);
+	store_rollback(s);
+	return rc;
+}
+
+int store_parts_merge(store *s, int64_t run_id, const char *const *dirs, size_t n, store_merge_result *r)
+{
+	char now[32];
+	time_iso(time_now(), now);
+	struct params *pr = calloc(n ? n : 1, sizeof *pr);
+	int *ok = calloc(n ? n : 1, sizeof *ok);
+	char(*models)[65] = calloc(n ? n : 1, sizeof *models);
+	if (!pr || !ok || !models) {
+		free(pr);
+		free(ok);
+		free(models);
+		return store_fail(s, NATADV_ENOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < n; i++)
+		memset(&r[i], 0, sizeof r[i]);
+	/* A temporary on-disk database, gone with the connection. */
+	int rc = store_exec(s, "ATTACH DATABASE '' AS p; PRAGMA p.cache_size = -131072;");
+	int64_t linked = 0, staged_n = 0;
+	for (size_t i = 0; !rc && i < n; i++) {
+		pr[i] = (struct params){.run = run_id, .now = now, .label = r[i].label, .k = (int64_t)i};
+		int prc = stage_part(s, dirs[i], (int64_t)i, &pr[i], models[i], &r[i], &ok[i]);
+		if (prc)
+			part_failed(s, &r[i], prc);
+		linked += r[i].blobs_linked + r[i].blobs_copied;
+		staged_n += ok[i];
+	}
+	/* Every new blob durable, in one sync, before rows refer to them. */
+	if (!rc && linked > 0 && blob_sync(s->objdir) != 0)
+		rc = store_fail(s, NATADV_EIO, "cannot sync '%s'", s->objdir);
+	if (!rc && staged_n > 0)
+		rc = merge_staged(s, n, pr, ok, r);
+	for (size_t i = 0; rc && i < n; i++)
+		if (ok[i] || (!r[i].rc && !r[i].already && !r[i].unfinished))
+			part_failed(s, &r[i], rc);
+	sqlite3_exec(s->db, "DETACH DATABASE p", NULL, NULL, NULL);
+	free(pr);
+	free(ok);
+	free(models);
 	return rc;
 }
 
 int store_part_merge(store *s, int64_t run_id, const char *dir, store_merge_result *r)
 {
-	memset(r, 0, sizeof *r);
-	int rc = attach(s, dir);
-	if (rc)
-		return rc;
-	rc = store_exec(s, "BEGIN");
-	if (!rc)
-		rc = merge_in(s, run_id, dir, r);
-	if (!rc && !r->already && !r->unfinished)
-		rc = store_commit(s);
-	store_rollback(s);
-	detach(s);
+	int rc = store_parts_merge(s, run_id, &dir, 1, r);
+	if (!rc && r->rc)
+		rc = store_fail(s, r->rc, "%s", r->err);
 	return rc;
 }

@@ -10,7 +10,8 @@
  *   2. a part is known by its own workspace uuid, recorded in split_parts:
  *      merge accepts it from any folder, refuses an unknown one;
  *   3. merging is all or nothing per part, and once: merged_at is set in the
- *      same transaction, and a part merged before changes nothing;
+ *      same transaction (the one all the parts of a merge share), and a part
+ *      merged before changes nothing;
  *   4. an unfinished part (pending urls; unscored images of its model) is
  *      not merged at all, so its work stays out until it is run again;
  *   5. while work is out, the parent's own crawl and score leave it to its
@@ -80,6 +81,8 @@ typedef struct store_merge_result {
 	int64_t new_urls;            /* urls it added (queued in the part) */
 	int64_t fetches, images, new_images, robots, scores, runs;
 	int64_t blobs_linked, blobs_copied;
+	int rc;                      /* store_parts_merge: 0, or why this part was not merged */
+	char err[1024];              /* ... and the message */
 } store_merge_result;
 
 /* Links into s's blob store the blobs of the images of the part at dir that
@@ -99,5 +102,17 @@ int store_part_link_blobs(store *s, const char *dir, int64_t *linked, int64_t *c
  * NATADV_ENOTFOUND when dir is no part of this workspace (the message says
  * so), NATADV_EIO when a blob cannot be linked or copied. */
 int store_part_merge(store *s, int64_t run_id, const char *dir, store_merge_result *r);
+
+/* Merges the parts dirs[0..n) into s as store_part_merge does each, but
+ * fast: each part is read once (checked, its new blobs linked, its rows
+ * copied into a temporary staging database: cheap appends), the blob store
+ * synced once, then every part that passed is merged in ONE transaction, in
+ * order (so a page is written once per merge, not once per part). r[i]
+ * gets part i's result; r[i].rc and r[i].err say why it was refused (not a
+ * part of s, unreadable, a blob that cannot be linked), and the others
+ * merge all the same. Returns 0, or the error (a sync or a database
+ * failure of the transaction) that left every staged part unmerged (their
+ * r[i].rc set too); a rerun continues. */
+int store_parts_merge(store *s, int64_t run_id, const char *const *dirs, size_t n, store_merge_result *r);
 
 #endif

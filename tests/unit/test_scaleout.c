@@ -324,6 +324,102 @@ static void test_merge_refusals(void)
 	store_close(other);
 }
 
+/* What scaleout_merge_many said of each part, in order. */
+struct said {
+	int n;
+	int rc[8], already[8];
+	int64_t unfinished[8], new_images[8], fetches[8];
+	char err[8][512];
+};
+
+static void said_one(void *ctx, const scaleout_merged *m)
+{
+	struct said *t = ctx;
+	if (t->n >= 8)
+		return;
+	t->rc[t->n] = m->rc;
+	snprintf(t->err[t->n], sizeof t->err[0], "%s", m->rc ? m->err : "");
+	if (!m->rc) {
+		t->already[t->n] = m->r->already;
+		t->unfinished[t->n] = m->r->unfinished;
+		t->new_images[t->n] = m->r->new_images;
+		t->fetches[t->n] = m->r->fetches;
+	}
+	t->n++;
+}
+
+/* Many parts in one transaction: a foreign and an unfinished part among
+ * them are reported and left out, the others merge (the same image from two
+ * parts stored once), a part listed twice merges once, and running it all
+ * again changes nothing. */
+static void test_merge_many(void)
+{
+	fresh_root();
+	int h[] = {0, 1, 2, 3};
+	int64_t run, run2;
+	store *s = ws_with_urls("ws", 4, h, &run);
+	store *other = ws_with_urls("other", 1, h, &run2);
+	char ws[300], err[1024], d[4][4200], foreign[4200];
+	snprintf(ws, sizeof ws, "%s/ws", root);
+	scaleout_split_opts o = {.stage = "crawl", .by = "url", .parts = 4, .run_id = run};
+	scaleout_split_result r;
+	T_EQ_INT(scaleout_split(s, &o, &r, err, sizeof err), 0);
+	for (int k = 0; k < 4; k++)
+		part_dir(d[k], sizeof d[k], &r, k);
+	const char *H = "00112233445566778899aabbccddeeff";
+	crawl_in_part(d[0], 1, H, "same bytes");
+	crawl_in_part(d[1], 2, H, "same bytes");
+	crawl_in_part(d[3], 4, "ffeeddccbbaa99887766554433221100", "other bytes");
+	/* a part of another workspace whose part.json names this one */
+	scaleout_split_opts o2 = {.stage = "crawl", .parts = 1, .run_id = run2};
+	scaleout_split_result r2;
+	T_EQ_INT(scaleout_split(other, &o2, &r2, err, sizeof err), 0);
+	part_dir(foreign, sizeof foreign, &r2, 0);
+	crawl_in_part(foreign, 1, NULL, NULL);
+	scaleout_part_info pi;
+	T_EQ_INT(scaleout_part_read(foreign, &pi, err, sizeof err), 0);
+	T_EQ_INT(store_workspace_uuid(s, pi.parent_uuid), 0);
+	T_EQ_INT(scaleout_part_write(foreign, &pi, err, sizeof err), 0);
+	char *dirs[] = {d[0], foreign, d[2], d[1], d[3], d[0]};
+	struct said t = {0};
+	int64_t linked = 0, copied = 0;
+	T_EQ_INT(scaleout_merge_many(s, run, dirs, 6, said_one, &t, &linked, &copied), 0);
+	T_EQ_INT(t.n, 6);
+	T_EQ_INT(t.rc[0], 0); /* d0 */
+	T_EQ_INT(t.new_images[0], 1);
+	T_EQ_INT(t.rc[1], NATADV_ENOTFOUND); /* the foreign part */
+	T_CHECK(strstr(t.err[1], "is not a part of this workspace") != NULL);
+	T_EQ_INT(t.unfinished[2], 1); /* d2 */
+	T_EQ_INT(t.new_images[3], 0); /* d1: the same image */
+	T_EQ_INT(t.fetches[3], 1);
+	T_EQ_INT(t.new_images[4], 1); /* d3 */
+	T_EQ_INT(t.already[5], 1); /* d0 again */
+	T_EQ_INT(t.fetches[5], 0);
+	T_EQ_INT(linked, 2);
+	T_EQ_INT(copied, 0);
+	T_EQ_INT(q(ws, "SELECT count(*) FROM images"), 2);
+	T_EQ_INT(q(ws, "SELECT count(*) FROM fetches WHERE image_hash = '00112233445566778899aabbccddeeff'"), 2);
+	T_EQ_INT(q(ws, "SELECT count(*) FROM split_parts WHERE merged_at IS NOT NULL"), 3);
+	T_EQ_INT(q(ws, "SELECT url_id FROM split_urls"), 3);
+	T_EQ_INT(q(ws, "SELECT count(DISTINCT part) FROM runs WHERE part IS NOT NULL"), 3);
+	T_EQ_INT(q(ws, "SELECT count(*) FROM fetches f JOIN runs r ON r.id = f.run_id AND r.part_run_id = 1"), 3);
+	/* all of it again: nothing changes */
+	long long before[8], after[8];
+	snapshot(ws, before);
+	struct said t2 = {0};
+	T_EQ_INT(scaleout_merge_many(s, run, dirs, 6, said_one, &t2, NULL, NULL), 0);
+	T_EQ_INT(t2.rc[1], NATADV_ENOTFOUND);
+	T_EQ_INT(t2.already[0] + t2.already[3] + t2.already[4] + t2.already[5], 4);
+	T_EQ_INT(t2.unfinished[2], 1);
+	snapshot(ws, after);
+	for (int i = 0; i < 8; i++)
+		T_EQ_INT(after[i], before[i]);
+	T_EQ_INT(store_integrity_check(s), 0);
+	T_EQ_INT(q(ws, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
+	store_close(s);
+	store_close(other);
+}
+
 static void test_split_score(void)
 {
 	fresh_root();
@@ -452,6 +548,7 @@ int main(void)
 	T_RUN(test_split_by_url);
 	T_RUN(test_merge);
 	T_RUN(test_merge_refusals);
+	T_RUN(test_merge_many);
 	T_RUN(test_split_score);
 	T_RUN(test_across_file_systems);
 	return T_DONE();
