@@ -485,15 +485,6 @@ static int link_blobs(store *s, const char *dir, int64_t *linked, int64_t *copie
 	return rc;
 }
 
-int store_part_link_blobs(store *s, const char *dir, int64_t *linked, int64_t *copied)
-{
-	int rc = attach(s, dir, 1);
-	if (!rc)
-		rc = link_blobs(s, dir, linked, copied);
-	detach(s, 1);
-	return rc;
-}
-
 /* Runs, queries, images and urls: the rows others refer to. */
 static int merge_rows_first(store *s, const struct params *pr, store_merge_result *r)
 {

@@ -85,14 +85,6 @@ typedef struct store_merge_result {
 	char err[1024];              /* ... and the message */
 } store_merge_result;
 
-/* Links into s's blob store the blobs of the images of the part at dir that
- * s does not have (hard links; copies across file systems), without
- * syncing, and adds their number to *linked and *copied. Merging many
- * parts: link every part's, blob_sync once, then store_part_merge each,
- * which finds them there and syncs only what is new since. NATADV_EIO when a blob is
- * missing or cannot be linked. */
-int store_part_link_blobs(store *s, const char *dir, int64_t *linked, int64_t *copied);
-
 /* Merges the part workspace at dir into s, in one transaction: its runs
  * (new ids, with part, part_run_id and merge_run_id = run_id), queries and
  * urls it added, url states, fetches, images (blobs hard-linked, copied
