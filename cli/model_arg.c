@@ -84,6 +84,12 @@ static int model_load(store *st, const char *model, struct net **m, char *id)
 	return EXIT_OK;
 }
 
+void cli_model_said(const char *name, const struct net *m)
+{
+	fprintf(stderr, "model '%s': %s, kernels %s, cache: %s\n", name, net_get_info(m)->arch, net_kernels(m),
+	        net_cache_status(m));
+}
+
 int cli_models_open(struct cli *c, const char *const *models, int n, int threads, store **st, int64_t *run_id,
                     struct net **m, char (*ids)[65])
 {
@@ -114,6 +120,8 @@ int cli_models_open(struct cli *c, const char *const *models, int n, int threads
 	for (int k = 0; k < n; k++) {
 		if (model_load(*st, models[k], &m[k], ids ? ids[k] : NULL) != EXIT_OK)
 			return EXIT_FAIL;
+		if (c->verbose)
+			cli_model_said(models[k], m[k]);
 		if (threads && net_set_threads(m[k], threads) != 0) {
 			cli_error("cannot set threads: %s", net_errmsg(m[k]));
 			return EXIT_FAIL;
