@@ -35,15 +35,15 @@ out=$(nat -v classify --model tiny "$PHOTO" 2> "$T/err")
 check_match "rebuilt cache hits" "cache: hit" "$(cat "$T/err")"
 
 # a model file, no workspace: the cache goes under $XDG_CACHE_HOME/natadv
-out=$(cd "$T" && "$NATADV" -v classify --model "$MODEL" "$PHOTO" 2> "$T/err")
+out=$("$NATADV" -v classify --model "$MODEL" "$PHOTO" 2> "$T/err")
 check_match "file model writes its cache" "cache: written" "$(cat "$T/err")"
 check "file cache under XDG_CACHE_HOME" yes "$([ -s "$XDG_CACHE_HOME/natadv/$ID.packed" ] && echo yes)"
 check "same answers from a file" "$out1" "$out"
-out=$(cd "$T" && "$NATADV" -v classify --model "$MODEL" "$PHOTO" 2> "$T/err")
+out=$("$NATADV" -v classify --model "$MODEL" "$PHOTO" 2> "$T/err")
 check_match "file model hits" "cache: hit" "$(cat "$T/err")"
 # nowhere to write (the cache folder is a file): no cache, same answers
 : > "$T/notadir"
-out=$(cd "$T" && XDG_CACHE_HOME=$T/notadir "$NATADV" -v classify --model "$MODEL" "$PHOTO" 2> "$T/err")
+out=$(XDG_CACHE_HOME=$T/notadir "$NATADV" -v classify --model "$MODEL" "$PHOTO" 2> "$T/err")
 check "no cache folder is no error" 0 "$?"
 check_match "no cache said" "cache: none: cannot create" "$(cat "$T/err")"
 check "same answers without a cache" "$out1" "$out"
