@@ -73,6 +73,9 @@ struct net;
  * and frees *st and *m in either case. */
 int cli_model_open(struct cli *c, const struct cli_model_flags *f, store **st, int64_t *run_id, struct net **m,
                    char id[65]);
+/* With -v: says on stderr what was loaded for name and what the packed-
+ * weights cache did (hit, written, rebuilt: CAUSE, none: CAUSE). */
+void cli_model_said(const char *name, const struct net *m);
 /* cli_model_open for the n models named by models[0..n) (files or names;
  * the workspace is opened when any is a name), each loaded into m[k] with
  * threads threads if not 0; ids (may be NULL) gets each one's SHA-256. The

@@ -17,7 +17,7 @@
 
 static void help(void)
 {
-	printf("usage: natadv classify --model NAME|FILE [--json] [--fast] [--batch N] [--threads N] IMAGE...\n\n"
+	printf("usage: natadv classify --model NAME|FILE [--json] [--fast] [--verbose] [--batch N] [--threads N] IMAGE...\n\n"
 	       "Prints, per image, the top-5 ImageNet-1K classes with probabilities and names,\n"
 	       "and the argmax of the softmax over the 200 imagenet-a logits only (the way\n"
 	       "ImageNet-A is evaluated). --model is a model of the workspace or a safetensors\n"
@@ -25,6 +25,9 @@ static void help(void)
 	       "{\"path\":..,\"top5\":[{\"index\":i,\"wnid\":..,\"prob\":p},..],\n"
 	       " \"subset\":{\"set\":\"imagenet-a\",\"index\":j,\"wnid\":..,\"prob\":p}}\n"
 	       "--fast decodes JPEGs with libjpeg's DCT scaling (faster; pixels differ from PIL's).\n"
+	       "--verbose says on stderr what the packed-weights cache did (hit, written, rebuilt:\n"
+	       "cause, none: cause). The cache of a workspace model is models/<id>.packed, of a\n"
+	       "file $XDG_CACHE_HOME/natadv/<sha-256>.packed (else ~/.cache/natadv).\n"
 	       "Exit status 3 when some images could not be read.\n");
 }
 
@@ -91,21 +94,23 @@ static void flush_batch(void *ctx)
 
 int cmd_classify(struct cli *c, int argc, char **argv)
 {
-	enum { O_JSON = 256, O_FAST };
+	enum { O_JSON = 256, O_FAST, O_VERBOSE };
 	static const struct option opts[] = {
 		CLI_MODEL_OPTIONS,
 		{"json", no_argument, 0, O_JSON},
 		{"fast", no_argument, 0, O_FAST},
+		{"verbose", no_argument, 0, O_VERBOSE},
 		{"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0},
 	};
 	struct cli_model_flags mf = CLI_MODEL_FLAGS_INIT;
-	int json = 0, fast = 0;
+	int json = 0, fast = 0, verbose = 0;
 	int ch;
 	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (ch) {
 		case O_JSON: json = 1; break;
 		case O_FAST: fast = 1; break;
+		case O_VERBOSE: verbose = 1; break;
 		case 'h': help(); return EXIT_OK;
 		default:
 			if (cli_model_flag("classify", ch, optarg, &mf)) return EXIT_USAGE;
@@ -124,6 +129,9 @@ int cmd_classify(struct cli *c, int argc, char **argv)
 	int64_t run_id = 0;
 	if (cli_model_open(c, &mf, &st, &run_id, &m, NULL) != EXIT_OK)
 		goto out;
+	if (verbose)
+		fprintf(stderr, "model: %s, kernels %s, cache: %s\n", net_get_info(m)->arch, net_kernels(m),
+		        net_cache_status(m));
 	if (filter_classes_load(st, "imagenet-a", &fc) != 0) {
 		cli_error("cannot read class lists: %s", store_errmsg(st));
 		goto out;

@@ -83,6 +83,8 @@ int cmd_score(struct cli *c, int argc, char **argv)
 		cli_error("%s", err);
 		goto out;
 	}
+	if (c->verbose)
+		cli_model_said(model, m);
 	struct line l = {isatty(STDERR_FILENO) && !c->quiet, 0};
 	filter_progress p;
 	int rc = filter_score_run(c->st, c->run_id, id, m, &o, &cli_stop, show, &l, &p, err, sizeof err);

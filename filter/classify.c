@@ -42,6 +42,9 @@ int filter_classify_models(net *const *m, int nm, const char *const *paths, size
 {
 	int batch = o->batch < 1 ? 1 : o->batch;
 	int classes = 0, rc = 0;
+	/* no arena (nor its page faults) for images there are not */
+	if (n > 0 && (size_t)batch > n)
+		batch = (int)n;
 	for (int k = 0; k < nm; k++) {
 		if ((rc = net_prepare(m[k], batch, FILTER_CROP, FILTER_CROP)) != 0) {
 			natadv_errf(err, errlen, "cannot prepare the model: %s", net_errmsg(m[k]));

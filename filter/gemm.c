@@ -112,6 +112,13 @@ void nn_packed_release(nn_packed *pw)
 	pw->p = NULL;
 }
 
+size_t nn_packed_floats(const nn_packed *pw)
+{
+	if (!pw->p || pw->groups < 1 || pw->m < 1 || pw->k < 1)
+		return 0;
+	return (size_t)pw->groups * ((pw->m + NR - 1) / NR) * NR * pw->k;
+}
+
 size_t nn_gemm_packed_floats(int k, size_t cols)
 {
 	return (cols + MR - 1) / MR * MR * (size_t)k;

@@ -35,8 +35,14 @@ int filter_model_load(store *s, const char *name, int verify, net **m, char id[6
 		rc = NATADV_EFORMAT;
 		goto out;
 	}
-	char why[1024];
-	if ((rc = net_load_file(m, buf_cstr(&path), why, sizeof why)) != 0) {
+	char why[1024], cache[4200], dir[4096];
+	/* the packed weights are cached beside the weights, in models/ */
+	snprintf(dir, sizeof dir, "%s", buf_cstr(&path));
+	char *slash = strrchr(dir, '/');
+	if (slash)
+		*slash = '\0';
+	net_cache_path(cache, sizeof cache, slash ? dir : ".", rec.id);
+	if ((rc = net_load_cached(m, buf_cstr(&path), rec.id, cache, why, sizeof why)) != 0) {
 		natadv_errf(err, errlen, "cannot load model '%s': %s", name, why);
 		goto out;
 	}

@@ -5,18 +5,23 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "common/err.h"
 #include "filter/densenet.h"
 #include "filter/plan.h"
 #include "filter/resnet.h"
 #include "filter/vgg.h"
+#include "filter/wcache.h"
 
 struct net {
 	net_info info;
 	void *model;             /* the family's handle */
 	void (*free_model)(void *);
-	plan *p;                 /* owned by model */
+	plan *p;                 /* owned by model, or own when cached */
+	plan *own;               /* a plan read from the cache */
+	wcache_map map;          /* its weights */
+	char cache[320];         /* net_cache_status */
 };
 
 static void free_resnet(void *m) { resnet_free(m); }
@@ -136,11 +141,84 @@ int net_load_file(net **out, const char *path, char *err, size_t errlen)
 	return rc;
 }
 
+void net_cache_path(char *out, size_t outlen, const char *dir,
+                    const char *sha)
+{
+	snprintf(out, outlen, "%s/%.64s.packed", dir, sha);
+}
+
+/* The model from the cache at cache_path, or NULL with the cause in why. */
+static net *load_from_cache(const char *cache_path, const char *sha, int *rc,
+                            char *why, size_t whylen)
+{
+	const size_t nf = sizeof families / sizeof families[0];
+	net *n = calloc(1, sizeof *n);
+
+	if (!n || !(n->own = calloc(1, sizeof *n->own))) {
+		free(n);
+		*rc = NATADV_ENOMEM;
+		natadv_errf(why, whylen, "out of memory");
+		return NULL;
+	}
+	*rc = wcache_read(cache_path, sha, n->own, &n->info, &n->map, why,
+	                  whylen);
+	for (size_t i = 0; !*rc && i < nf; i++)
+		if (strcmp(n->map.family, families[i].name) == 0)
+			n->info.family = families[i].name;
+	if (!*rc && !n->info.family) {
+		natadv_errf(why, whylen, "unknown family '%s'", n->map.family);
+		*rc = NATADV_EFORMAT;
+	}
+	if (*rc) {
+		net_free(n);
+		return NULL;
+	}
+	n->p = n->own;
+	snprintf(n->cache, sizeof n->cache, "hit");
+	return n;
+}
+
+int net_load_cached(net **out, const char *path, const char *sha,
+                    const char *cache_path, char *err, size_t errlen)
+{
+	char why[256] = "";
+	int rc, crc = NATADV_ENOTFOUND;
+
+	*out = NULL;
+	if (cache_path && sha) {
+		*out = load_from_cache(cache_path, sha, &crc, why, sizeof why);
+		if (*out)
+			return 0;
+	}
+	rc = net_load_file(out, path, err, errlen);
+	if (rc || !cache_path || !sha)
+		return rc;
+	if (crc != NATADV_ENOTFOUND)
+		snprintf((*out)->cache, sizeof (*out)->cache, "rebuilt: %s", why);
+	else
+		snprintf((*out)->cache, sizeof (*out)->cache, "written");
+	if (wcache_write(cache_path, sha, (*out)->p, &(*out)->info, why,
+	                 sizeof why) != 0)
+		snprintf((*out)->cache, sizeof (*out)->cache, "none: %s", why);
+	return 0;
+}
+
+const char *net_cache_status(const net *m)
+{
+	return m->cache[0] ? m->cache : "off";
+}
+
 void net_free(net *m)
 {
 	if (!m)
 		return;
-	m->free_model(m->model);
+	if (m->model)
+		m->free_model(m->model);
+	if (m->own) {
+		plan_release(m->own);
+		free(m->own);
+	}
+	wcache_unmap(&m->map);
 	free(m);
 }
 

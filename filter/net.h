@@ -25,6 +25,21 @@ typedef struct net net;
 int net_load(net **out, const st_file *f, char *err, size_t errlen);
 /* st_open + net_load + st_free. */
 int net_load_file(net **out, const char *path, char *err, size_t errlen);
+/* net_load_file through the packed-weights cache at cache_path (NULL: no
+ * cache) for weights whose SHA-256 is sha (64 hex, the caller's word):
+ * a whole, intact cache of those weights, this format and this CPU's
+ * kernels is mapped read-only and used as it is; otherwise the weights are
+ * loaded and packed and the cache (re)written atomically. A cache that
+ * cannot be read or written only costs time, never an error. */
+int net_load_cached(net **out, const char *path, const char *sha,
+                    const char *cache_path, char *err, size_t errlen);
+/* What the load did with the cache: "hit", "written", "rebuilt: CAUSE",
+ * "none: CAUSE" or "off"; owned by m. */
+const char *net_cache_status(const net *m);
+/* The cache file of weights sha in directory dir into out: the one
+ * naming rule of caches, for workspaces and files alike. */
+void net_cache_path(char *out, size_t outlen, const char *dir,
+                    const char *sha);
 /* Frees the model; accepts NULL. */
 void net_free(net *m);
 /* The architecture found at load; owned by m. */

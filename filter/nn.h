@@ -58,6 +58,8 @@ int nn_pack(nn_packed *pw, const float *w, int groups, int m, int k,
             nn_isa isa);
 /* Frees pw's weights; accepts NULL and released ones. */
 void nn_packed_release(nn_packed *pw);
+/* Floats pw->p holds for its groups, m and k (0 when released). */
+size_t nn_packed_floats(const nn_packed *pw);
 /* Floats of x in nn_gemm's packed layout for k rows of cols columns:
  * ceil(cols / MR) slivers of [k][MR], the last one zero padded. */
 size_t nn_gemm_packed_floats(int k, size_t cols);

@@ -244,6 +244,7 @@ int plan_load_bnrelu(plan_loader *L, struct plan_op *op, const char *bn,
 	int rc, bad;
 
 	op->kind = OP_BNRELU;
+	op->bn_c = c;
 	snprintf(op->name, sizeof op->name, "%s", bn);
 	rc = load_bn(L, bn, c, p);
 	if (rc)
@@ -320,7 +321,7 @@ struct plan_op *plan_add_op(plan *p)
 
 void plan_release(plan *p)
 {
-	for (int i = 0; i < p->nops; i++) {
+	for (int i = 0; i < p->nops && !p->borrowed; i++) {
 		free(p->ops[i].conv.w);
 		free(p->ops[i].conv.b);
 		free(p->ops[i].scale);

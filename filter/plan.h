@@ -53,7 +53,8 @@ struct plan_op {
 	 * on, after those already there (c of dst becomes doff + its own) */
 	int doff;
 	size_t doff_floats; /* doff * oh * ow, set by plan_prepare */
-	float *scale, *shift; /* OP_BNRELU: [c] */
+	float *scale, *shift; /* OP_BNRELU: [bn_c] */
+	int bn_c;             /* OP_BNRELU's channels, set at load */
 	/* seconds, summed while profiling, by thread (early ops run on each
 	 * thread on its own; late ones count in slot 0) */
 	double wall[PLAN_MAX_THREADS], cpu[PLAN_MAX_THREADS];
@@ -73,6 +74,7 @@ typedef struct plan {
 	nn_isa isa;         /* the GEMM kernels, chosen at load */
 	nn_pool *pool;      /* threads for the loops around the sgemms */
 	int profile;
+	int borrowed;       /* weights live in a map another owns (wcache.c) */
 	char err[256];
 } plan;
 

@@ -15,6 +15,7 @@ NATADV=${NATADV:-$ROOT/build/rel/natadv}
 TESTSRV=${TESTSRV:-$ROOT/build/rel/testsrv}
 FIX=$ROOT/tests/fixtures
 T=$(mktemp -d /tmp/natadv-e2e.XXXXXX)
+export XDG_CACHE_HOME=$T/.cache # packed-weights caches of model files stay in the test
 PASS=0
 FAIL=0
 SRV_PID=
