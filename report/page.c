@@ -474,18 +474,18 @@ static void page_confusions(struct pg *p, const json_t *d)
 
 static void page_sources(struct pg *p, const json_t *d)
 {
-	static const char *const vals[] = {"fetched", "accepted"};
-	static const char *const names[] = {"fetched candidates", "accepted images"};
-	static const char *const heads[] = {"name", "fetched candidates", "accepted images"};
+	static const char *const vals[] = {"images", "accepted"};
+	static const char *const names[] = {"images", "accepted images"};
+	static const char *const heads[] = {"name", "images", "accepted images"};
 	static const char *const name[] = {"name"};
 	put(p, "<section id=\"sources\"><h2>Sources and licences</h2><p>Over the set's classes, by where the url "
-	       "came from and its licence: the (url, class) candidates that gave an image, and the images "
-	       "accepted.</p>\n");
+	       "came from and its licence: each class's images (under the first url that gave the image "
+	       "that class) and the images accepted.</p>\n");
 	rows_chart(p, "sources", "By source", json_object_get(d, "sources"), "name", NULL, vals, names, 2, 0,
-	           "candidates / images");
+	           "images");
 	rows_table(p, "sources", json_object_get(d, "sources"), name, 1, vals, 2, heads);
 	rows_chart(p, "licenses", "By licence", json_object_get(d, "licenses"), "name", NULL, vals, names, 2, 0,
-	           "candidates / images");
+	           "images");
 	rows_table(p, "licenses", json_object_get(d, "licenses"), name, 1, vals, 2, heads);
 	put(p, "</section>\n");
 }

@@ -93,12 +93,12 @@ static void throughput(json_t *runs, int64_t self)
 	}
 }
 
-/* Rows {name, fetched, accepted} summed over key ("source" or "license")
- * of the tags rows, most fetched first, at most 30. */
+/* Rows {name, images, accepted} summed over key ("source" or "license")
+ * of the tags rows, most images first, at most 30. */
 static int by_name_cmp(const void *a, const void *b)
 {
 	const json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
-	json_int_t d = json_integer_value(json_object_get(y, "fetched")) - json_integer_value(json_object_get(x, "fetched"));
+	json_int_t d = json_integer_value(json_object_get(y, "images")) - json_integer_value(json_object_get(x, "images"));
 	if (d)
 		return d > 0 ? 1 : -1;
 	return strcmp(json_string_value(json_object_get(x, "name")), json_string_value(json_object_get(y, "name")));
@@ -113,12 +113,12 @@ static json_t *by_name(json_t *tags, const char *key)
 		const char *name = json_string_value(json_object_get(row, key));
 		json_t *acc = sums ? json_object_get(sums, name ? name : "") : NULL;
 		if (sums && !acc) {
-			acc = json_pack("{s:s, s:I, s:I}", "name", name ? name : "", "fetched", (json_int_t)0, "accepted",
+			acc = json_pack("{s:s, s:I, s:I}", "name", name ? name : "", "images", (json_int_t)0, "accepted",
 			                (json_int_t)0);
 			json_object_set_new(sums, name ? name : "", acc);
 		}
 		for (int k = 0; acc && k < 2; k++) {
-			const char *f = k ? "accepted" : "fetched";
+			const char *f = k ? "accepted" : "images";
 			json_object_set_new(acc, f, json_integer(num(acc, f) + num(row, f)));
 		}
 	}

@@ -103,16 +103,16 @@ static const char confusions_sql[] =
 	"JOIN ex ON ex.wnid = pairs.wnid AND ex.pred_wnid = pairs.pred_wnid "
 	"ORDER BY pairs.n DESC, pairs.wnid, pairs.pred_wnid";
 
-/* By source and licence over the set: the (url, class) candidates that
- * gave an image, and the accepted proposals (each under the first url that
- * tagged its image with its class), so both add up across either key
- * (report.c sums them per source and per licence). The candidates come
- * from url_tags and urls read side by side, both in url id order. */
+/* By source and licence over the set: the images of each class (an image
+ * counted once per class it is tagged with) and the accepted proposals,
+ * each under the first url that tagged its image with its class, so both
+ * add up across either key (report.c sums them per source and per
+ * licence). The images are image_tags read in its key order. */
 static const char tags_sql[] =
-	"WITH " SET_CTE ", " PS_CTE " SELECT source, license, sum(fetched) AS fetched, sum(accepted) AS accepted "
-	"FROM (SELECT t.source, coalesce(t.license, 'unknown') AS license, count(*) AS fetched, 0 AS accepted "
-	"FROM url_tags t CROSS JOIN urls u ON u.id = t.url_id WHERE u.state = 'fetched' "
-	"AND +t.wnid IN (SELECT wnid FROM m) GROUP BY 1, 2 "
+	"WITH " SET_CTE ", " PS_CTE " SELECT source, license, sum(images) AS images, sum(accepted) AS accepted "
+	"FROM (SELECT t.source, coalesce(t.license, 'unknown') AS license, count(*) AS images, 0 AS accepted "
+	"FROM (SELECT image_hash, wnid, min(url_id) AS url_id FROM image_tags WHERE wnid IN (SELECT wnid FROM m) "
+	"GROUP BY image_hash, wnid) f CROSS JOIN url_tags t ON t.url_id = f.url_id AND t.wnid = f.wnid GROUP BY 1, 2 "
 	"UNION ALL SELECT t.source, coalesce(t.license, 'unknown'), 0, count(*) FROM ps "
 	"CROSS JOIN url_tags t ON t.url_id = (SELECT min(url_id) FROM image_tags it "
 	"WHERE it.image_hash = ps.image_hash AND it.wnid = ps.wnid) AND t.wnid = ps.wnid "
