@@ -2,10 +2,12 @@
  * images as loaders expect it (see packager/packager.h). */
 #include "cli/cli.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/err.h"
 #include "packager/packager.h"
@@ -35,14 +37,23 @@ static void help(void)
 	       "SOURCE_DATE_EPOCH (unix seconds), when set, is the release time.\n");
 }
 
-/* The report of the released set beside the release (PKG_REPORT_FILE). */
+/* The report of the released set beside the release (PKG_REPORT_FILE). It
+ * is written beside the folder as DIR.tmp-<pid>-report.html (a name the
+ * next export cleans up when this one is killed) and renamed into it, so
+ * the release folder never holds a half-written file. */
 static int export_report(struct cli *c, const char *set, const char *out)
 {
-	char path[4200], err[512];
+	char path[4200], tmp[4200], err[512];
 	report_opts ro = {.set = set, .target = REVIEW_TARGET_DEFAULT, .thumbs = 4, .run_id = c->run_id};
 	snprintf(path, sizeof path, "%s/%s", out, PKG_REPORT_FILE);
-	if (report_write(c->st, &ro, path, err, sizeof err) != 0) {
+	snprintf(tmp, sizeof tmp, "%s.tmp-%ld-%s", out, (long)getpid(), PKG_REPORT_FILE);
+	if (report_write(c->st, &ro, tmp, err, sizeof err) != 0) {
 		cli_error("exported '%s', but cannot write its report '%s': %s", set, path, err);
+		return EXIT_FAIL;
+	}
+	if (rename(tmp, path) != 0) {
+		cli_error("exported '%s', but cannot write its report '%s': %s", set, path, strerror(errno));
+		unlink(tmp);
 		return EXIT_FAIL;
 	}
 	return EXIT_OK;
