@@ -16,27 +16,9 @@
 #include "filter/net.h"
 #include "filter/nn.h"
 #include "tests/t.h"
+#include "tests/unit/golden.h"
 
 static char err[512];
-static char golden[512];
-
-/* tests/golden relative to the repository root or to this file. */
-static const char *golden_path(const char *file)
-{
-	const char *dir = "tests/golden";
-	char cand[512];
-
-	snprintf(cand, sizeof cand, "%s/%s", dir, file);
-	if (access(cand, R_OK)) {
-		const char *slash = strrchr(__FILE__, '/');
-		int len = slash ? (int)(slash - __FILE__) : 0;
-
-		snprintf(cand, sizeof cand, "%.*s/../golden/%s", len, __FILE__,
-		         file);
-	}
-	snprintf(golden, sizeof golden, "%s", cand);
-	return golden;
-}
 
 /* A reproducible uniform value in [-1, 1). */
 static float rnd(uint32_t *s)

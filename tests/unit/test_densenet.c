@@ -21,42 +21,10 @@
 #include "filter/densenet.h"
 #include "filter/safetensors.h"
 #include "tests/t.h"
+#include "tests/unit/golden.h"
 #include "tests/unit/st_build.h"
 
 static char err[512];
-static char golden[512];
-
-/* tests/golden relative to the repository root or to this file. */
-static const char *golden_path(const char *file)
-{
-	char cand[512];
-
-	snprintf(cand, sizeof cand, "tests/golden/%s", file);
-	if (access(cand, R_OK)) {
-		const char *slash = strrchr(__FILE__, '/');
-		int len = slash ? (int)(slash - __FILE__) : 0;
-
-		snprintf(cand, sizeof cand, "%.*s/../golden/%s", len, __FILE__,
-		         file);
-	}
-	snprintf(golden, sizeof golden, "%s", cand);
-	return golden;
-}
-
-static float *read_tensor(const st_file *f, const char *name)
-{
-	const st_tensor *t = st_find(f, name);
-	float *v;
-
-	if (!t)
-		return NULL;
-	v = malloc(t->nelem * sizeof *v);
-	if (v && st_read_f32(t, v, err, sizeof err)) {
-		free(v);
-		return NULL;
-	}
-	return v;
-}
 
 /* The k largest of x in order into out. */
 static void topk(const float *x, int classes, int k, int *out)
@@ -137,8 +105,8 @@ static void run_tiny(const char *file, const char *logits_name,
 	classes = di->classes;
 	in = st_find(io, "input"); /* [n, 3, 57, 71] */
 	n = (int)in->shape[0], h = (int)in->shape[2], w = (int)in->shape[3];
-	x = read_tensor(io, "input");
-	want = read_tensor(io, logits_name);
+	x = golden_tensor(io, "input", NULL);
+	want = golden_tensor(io, logits_name, NULL);
 	got = calloc((size_t)n * classes, sizeof *got);
 	again = calloc((size_t)n * classes, sizeof *again);
 	one = calloc((size_t)classes, sizeof *one);
@@ -469,10 +437,10 @@ static int check(const char *model, const char *iofile)
 		goto out;
 	}
 	n = (int)in->shape[0];
-	x = read_tensor(io, "input");
-	ref = read_tensor(io, "logits");
+	x = golden_tensor(io, "input", NULL);
+	ref = golden_tensor(io, "logits", NULL);
 	if (subt) {
-		sub = read_tensor(io, "subset");
+		sub = golden_tensor(io, "subset", NULL);
 		nsub = (int)subt->nelem;
 		for (int i = 0; i < nsub; i++)
 			if (sub[i] < 0 || sub[i] >= classes)

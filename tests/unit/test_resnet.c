@@ -20,62 +20,10 @@
 #include "filter/resnet.h"
 #include "filter/safetensors.h"
 #include "tests/t.h"
+#include "tests/unit/golden.h"
 #include "tests/unit/st_build.h"
 
 static char err[512];
-static char golden[512];
-
-/* tests/golden relative to the repository root or to this file. */
-static const char *golden_path(const char *file)
-{
-	const char *dir = "tests/golden";
-	char cand[512];
-
-	snprintf(cand, sizeof cand, "%s/%s", dir, file);
-	if (access(cand, R_OK)) {
-		const char *slash = strrchr(__FILE__, '/');
-		int len = slash ? (int)(slash - __FILE__) : 0;
-
-		snprintf(cand, sizeof cand, "%.*s/../golden/%s", len, __FILE__,
-		         file);
-	}
-	snprintf(golden, sizeof golden, "%s", cand);
-	return golden;
-}
-
-static float *read_tensor(const st_file *f, const char *name, size_t *n)
-{
-	const st_tensor *t = st_find(f, name);
-	float *v;
-
-	if (!t)
-		return NULL;
-	v = malloc(t->nelem * sizeof *v);
-	if (v && st_read_f32(t, v, err, sizeof err)) {
-		free(v);
-		return NULL;
-	}
-	if (n)
-		*n = t->nelem;
-	return v;
-}
-
-static void top5(const float *x, int classes, int *out)
-{
-	for (int k = 0; k < 5; k++) {
-		int best = -1;
-
-		for (int j = 0; j < classes; j++) {
-			int taken = 0;
-
-			for (int q = 0; q < k; q++)
-				taken |= out[q] == j;
-			if (!taken && (best < 0 || x[j] > x[best]))
-				best = j;
-		}
-		out[k] = best;
-	}
-}
 
 /* The golden criterion, image by image; returns the worst relative diff. */
 static double compare(const char *tag, const float *got, const float *want,
@@ -92,8 +40,8 @@ static double compare(const char *tag, const float *got, const float *want,
 			maxd = fmax(maxd, fabs((double)g[j] - w[j]));
 			maxw = fmax(maxw, fabs(w[j]));
 		}
-		top5(g, classes, tg);
-		top5(w, classes, tw);
+		golden_top5(g, classes, tg);
+		golden_top5(w, classes, tw);
 		printf("%s[%d]: max |diff| %.3g, max |logit| %.3g (ratio %.2g), "
 		       "top-5 %d %d %d %d %d\n", tag, i, maxd, maxw, maxd / maxw,
 		       tg[0], tg[1], tg[2], tg[3], tg[4]);
@@ -126,8 +74,8 @@ static void run_tiny(const char *name, const char *logits_name,
 	classes = resnet_get_info(m)->classes;
 	in = st_find(io, "input"); /* [n, 3, 57, 71] */
 	n = (int)in->shape[0], h = (int)in->shape[2], w = (int)in->shape[3];
-	x = read_tensor(io, "input", NULL);
-	want = read_tensor(io, logits_name, NULL);
+	x = golden_tensor(io, "input", NULL);
+	want = golden_tensor(io, logits_name, NULL);
 	got = calloc((size_t)n * classes, sizeof *got);
 	one = calloc((size_t)classes, sizeof *one);
 	T_EQ_INT(resnet_forward(m, x, n, got), NATADV_EINVAL); /* unprepared */
@@ -319,8 +267,8 @@ static void test_resnet50(void)
 	T_EQ_INT(resnet_get_info(m)->classes, 1000);
 	/* 25,557,032 trainable + 53,120 running statistics */
 	T_EQ_INT(resnet_get_info(m)->params, 25610152);
-	x = read_tensor(r.gold, "golden.input", NULL);   /* [2, 3, 224, 224] */
-	want = read_tensor(r.gold, "golden.logits", NULL); /* [2, 1000] */
+	x = golden_tensor(r.gold, "golden.input", NULL);   /* [2, 3, 224, 224] */
+	want = golden_tensor(r.gold, "golden.logits", NULL); /* [2, 1000] */
 	T_EQ_INT(resnet_prepare(m, 2, 224, 224), 0);
 	t0 = now();
 	T_EQ_INT(resnet_forward(m, x, 2, got), 0);
@@ -561,8 +509,8 @@ static int check(const char *model, const char *iofile)
 		goto out;
 	}
 	n = (int)in->shape[0];
-	x = read_tensor(io, "input", NULL);
-	ref = read_tensor(io, "logits", NULL);
+	x = golden_tensor(io, "input", NULL);
+	ref = golden_tensor(io, "logits", NULL);
 	y = calloc(want->nelem, sizeof *y);
 	if (resnet_prepare(m, n, (int)in->shape[2], (int)in->shape[3]) ||
 	    resnet_forward(m, x, n, y)) {

@@ -19,59 +19,10 @@
 #include "filter/safetensors.h"
 #include "filter/vgg.h"
 #include "tests/t.h"
+#include "tests/unit/golden.h"
 #include "tests/unit/st_build.h"
 
 static char err[512];
-static char golden[512];
-
-/* tests/golden relative to the repository root or to this file. */
-static const char *golden_path(const char *file)
-{
-	char cand[512];
-
-	snprintf(cand, sizeof cand, "tests/golden/%s", file);
-	if (access(cand, R_OK)) {
-		const char *slash = strrchr(__FILE__, '/');
-		int len = slash ? (int)(slash - __FILE__) : 0;
-
-		snprintf(cand, sizeof cand, "%.*s/../golden/%s", len, __FILE__,
-		         file);
-	}
-	snprintf(golden, sizeof golden, "%s", cand);
-	return golden;
-}
-
-static float *read_tensor(const st_file *f, const char *name)
-{
-	const st_tensor *t = st_find(f, name);
-	float *v;
-
-	if (!t)
-		return NULL;
-	v = malloc(t->nelem * sizeof *v);
-	if (v && st_read_f32(t, v, err, sizeof err)) {
-		free(v);
-		return NULL;
-	}
-	return v;
-}
-
-static void top5(const float *x, int classes, int *out)
-{
-	for (int k = 0; k < 5; k++) {
-		int best = -1;
-
-		for (int j = 0; j < classes; j++) {
-			int taken = 0;
-
-			for (int q = 0; q < k; q++)
-				taken |= out[q] == j;
-			if (!taken && (best < 0 || x[j] > x[best]))
-				best = j;
-		}
-		out[k] = best;
-	}
-}
 
 static void compare(const char *tag, const float *got, const float *want,
                     int n, int classes)
@@ -86,8 +37,8 @@ static void compare(const char *tag, const float *got, const float *want,
 			maxd = fmax(maxd, fabs((double)g[j] - w[j]));
 			maxw = fmax(maxw, fabs(w[j]));
 		}
-		top5(g, classes, tg);
-		top5(w, classes, tw);
+		golden_top5(g, classes, tg);
+		golden_top5(w, classes, tw);
 		printf("%s[%d]: max |diff| %.3g, max |logit| %.3g (ratio %.2g), "
 		       "top-5 %d %d %d %d %d\n", tag, i, maxd, maxw, maxd / maxw,
 		       tg[0], tg[1], tg[2], tg[3], tg[4]);
@@ -138,8 +89,8 @@ static void run_tiny(const char *file, const char *logits_name)
 	T_EQ_STR(net_get_info(m)->family, "vgg");
 	T_EQ_STR(net_get_info(m)->arch, "vgg");
 	T_EQ_INT(net_get_info(m)->classes, classes);
-	x = read_tensor(io, "input");
-	want = read_tensor(io, logits_name);
+	x = golden_tensor(io, "input", NULL);
+	want = golden_tensor(io, logits_name, NULL);
 	got = calloc((size_t)n * classes, sizeof *got);
 	one = calloc(classes, sizeof *one);
 	T_CHECK(x && want && got && one);
@@ -392,7 +343,7 @@ static int logits(const char *model, const char *iopath, const char *out)
 		goto out;
 	}
 	n = (int)in->shape[0];
-	x = read_tensor(io, "input");
+	x = golden_tensor(io, "input", NULL);
 	y = calloc((size_t)n * net_get_info(m)->classes, sizeof *y);
 	if (!x || !y ||
 	    net_prepare(m, n, (int)in->shape[2], (int)in->shape[3]) ||

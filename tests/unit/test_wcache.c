@@ -17,6 +17,7 @@
 #include "common/sha256.h"
 #include "filter/net.h"
 #include "tests/t.h"
+#include "tests/unit/golden.h"
 
 #define N 2
 #define H 96
@@ -28,23 +29,6 @@
 
 static char err[512];
 static char dir[64];
-static char golden[512];
-
-static const char *golden_path(const char *file)
-{
-	char cand[512];
-
-	snprintf(cand, sizeof cand, "tests/golden/%s", file);
-	if (access(cand, R_OK)) {
-		const char *slash = strrchr(__FILE__, '/');
-		int len = slash ? (int)(slash - __FILE__) : 0;
-
-		snprintf(cand, sizeof cand, "%.*s/../golden/%s", len, __FILE__,
-		         file);
-	}
-	snprintf(golden, sizeof golden, "%s", cand);
-	return golden;
-}
 
 /* m's logits on a fixed input into a new array (NULL on failure). */
 static float *logits_of(net *m)

@@ -1,0 +1,71 @@
+/* golden.h — what the networks' unit tests share: the path of a file under
+ * tests/golden, reading a float tensor of a safetensors file, and the top-5
+ * indices of a row of logits. Header-only, for the test programs. */
+#ifndef NATADV_TESTS_GOLDEN_H
+#define NATADV_TESTS_GOLDEN_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "filter/safetensors.h"
+
+/* The path of file under tests/golden, from the repository root or else
+ * from this header's folder; in a static buffer, valid until the next call. */
+static inline const char *golden_path(const char *file)
+{
+	static char golden[512];
+	char cand[512];
+
+	snprintf(cand, sizeof cand, "tests/golden/%s", file);
+	if (access(cand, R_OK)) {
+		const char *slash = strrchr(__FILE__, '/');
+		int len = slash ? (int)(slash - __FILE__) : 0;
+
+		snprintf(cand, sizeof cand, "%.*s/../golden/%s", len, __FILE__, file);
+	}
+	snprintf(golden, sizeof golden, "%s", cand);
+	return golden;
+}
+
+/* The tensor name of f as floats, malloc'ed (the caller frees), with its
+ * element count in *n when n is not NULL; NULL when missing or unreadable. */
+static inline float *golden_tensor(const st_file *f, const char *name, size_t *n)
+{
+	const st_tensor *t = st_find(f, name);
+	char err[256];
+	float *v;
+
+	if (!t)
+		return NULL;
+	v = malloc(t->nelem * sizeof *v);
+	if (v && st_read_f32(t, v, err, sizeof err)) {
+		free(v);
+		return NULL;
+	}
+	if (n)
+		*n = t->nelem;
+	return v;
+}
+
+/* The indices of the 5 largest of x[0..classes) into out, largest first
+ * (the first index wins a tie). */
+static inline void golden_top5(const float *x, int classes, int *out)
+{
+	for (int k = 0; k < 5; k++) {
+		int best = -1;
+
+		for (int j = 0; j < classes; j++) {
+			int taken = 0;
+
+			for (int q = 0; q < k; q++)
+				taken |= out[q] == j;
+			if (!taken && (best < 0 || x[j] > x[best]))
+				best = j;
+		}
+		out[k] = best;
+	}
+}
+
+#endif
