@@ -19,6 +19,7 @@ export XDG_CACHE_HOME=$T/.cache # packed-weights caches of model files stay in t
 PASS=0
 FAIL=0
 SRV_PID=
+HOST_PIDS=              # testsrv on 127.0.0.2-4 (start_hosts)
 FINISHED=
 FAILS=$T/.failed        # one line per failed check, also from subshells
 : > "$FAILS"
@@ -29,6 +30,7 @@ exec 3>&2 2> >(tee -a "$T/.stderr" | grep --line-buffered -v '^natadv-e2e-sync '
 cleanup() {
 	local rc=$?
 	[ -n "$SRV_PID" ] && kill "$SRV_PID" 2>/dev/null && wait "$SRV_PID" 2>/dev/null
+	for p in $HOST_PIDS; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
 	rm -rf "$T"
 	if [ "$rc" = 0 ] && [ -z "$FINISHED" ]; then
 		echo "FAIL $(basename "$0"): the script ended without calling finish" >&3
@@ -55,6 +57,24 @@ start_server() {
 	done
 	PORT=$(cat "$T/port")
 	BASE="http://127.0.0.1:$PORT"
+}
+
+# start_hosts: after start_server, three more testsrv on 127.0.0.2, .3 and
+# .4 (stopped on exit); sets H1 (BASE) to H4, each http://127.0.0.N:PORT.
+start_hosts() {
+	local i
+	for i in 2 3 4; do
+		"$TESTSRV" --bind "127.0.0.$i" --port-file "$T/port$i" --root "$FIX" --log "$T/server$i.log" \
+			--gen-base "$FIX/chelsea_q90.jpg" &
+		HOST_PIDS="$HOST_PIDS $!"
+	done
+	for i in 2 3 4; do
+		for _ in $(seq 1 100); do [ -s "$T/port$i" ] && break; sleep 0.05; done
+	done
+	H1=$BASE
+	H2="http://127.0.0.2:$(cat "$T/port2")"
+	H3="http://127.0.0.3:$(cat "$T/port3")"
+	H4="http://127.0.0.4:$(cat "$T/port4")"
 }
 
 # nat ARGS...: runs natadv on the test workspace.

@@ -21,18 +21,7 @@ slurm_start
 
 # ---- four hosts; the fourth answers after 2 s ----
 start_server
-for i in 2 3 4; do
-	"$TESTSRV" --bind "127.0.0.$i" --port-file "$T/port$i" --root "$FIX" --log "$T/server$i.log" \
-		--gen-base "$FIX/chelsea_q90.jpg" &
-	SLURM_KILL="$SLURM_KILL $!"
-done
-for i in 2 3 4; do
-	for _ in $(seq 1 100); do [ -s "$T/port$i" ] && break; sleep 0.05; done
-done
-H1=$BASE
-H2="http://127.0.0.2:$(cat "$T/port2")"
-H3="http://127.0.0.3:$(cat "$T/port3")"
-H4="http://127.0.0.4:$(cat "$T/port4")"
+start_hosts
 {
 	printf 'url\twnid\tsource\tquery\tpage_url\tlicense\tauthor\n'
 	n=0

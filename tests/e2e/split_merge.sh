@@ -16,20 +16,7 @@ CLASSES="$TABBY,$MISSILE,$SHUTTLE,$ESPRESSO,$CLIFF"
 
 # ---- four hosts ----
 start_server
-SRVS=
-for i in 2 3 4; do
-	"$TESTSRV" --bind "127.0.0.$i" --port-file "$T/port$i" --root "$FIX" --log "$T/server$i.log" \
-		--gen-base "$FIX/chelsea_q90.jpg" &
-	SRVS="$SRVS $!"
-done
-trap 'rc=$?; for p in $SRVS; do kill "$p" 2> /dev/null && wait "$p" 2> /dev/null; done; (exit $rc); cleanup' EXIT
-for i in 2 3 4; do
-	for _ in $(seq 1 100); do [ -s "$T/port$i" ] && break; sleep 0.05; done
-done
-H1=$BASE
-H2="http://127.0.0.2:$(cat "$T/port2")"
-H3="http://127.0.0.3:$(cat "$T/port3")"
-H4="http://127.0.0.4:$(cat "$T/port4")"
+start_hosts
 
 # Host 1 holds the most urls; rocket.jpg is on every host (the same bytes
 # fetched in several parts); one url per host fails.
