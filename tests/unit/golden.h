@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "filter/safetensors.h"
+#include "tests/unit/st_build.h"
 
 /* The path of file under tests/golden, from the repository root or else
  * from this header's folder; in a static buffer, valid until the next call. */
@@ -66,6 +67,46 @@ static inline void golden_top5(const float *x, int classes, int *out)
 		}
 		out[k] = best;
 	}
+}
+
+/* The safetensors file under tests/golden named file, rebuilt in memory
+ * without the tensor drop and with repl in place of the tensor of its name
+ * (appended when there is none); either may be NULL. Returns the bytes,
+ * malloc'ed (the caller frees), with their count in *size, or NULL when the
+ * file cannot be read (message in err). */
+static inline unsigned char *golden_edited(const char *file, const char *drop, const stb_tensor *repl,
+                                           size_t *size, char *err, size_t errlen)
+{
+	st_file *src = NULL;
+	size_t n = 0, cnt;
+	int replaced = 0;
+
+	if (st_open(&src, golden_path(file), err, errlen))
+		return NULL;
+	cnt = st_count(src);
+	stb_tensor *t = calloc(cnt + 1, sizeof *t);
+	for (size_t i = 0; t && i < cnt; i++) {
+		const st_tensor *g = st_get(src, i);
+
+		if (drop && !strcmp(g->name, drop))
+			continue;
+		if (repl && !strcmp(g->name, repl->name)) {
+			t[n++] = *repl;
+			replaced = 1;
+			continue;
+		}
+		t[n] = (stb_tensor){.name = g->name, .dtype = st_dtype_name(g->dtype),
+		                    .ndim = g->ndim, .data = g->data,
+		                    .nbytes = g->nbytes};
+		memcpy(t[n].shape, g->shape, sizeof g->shape);
+		n++;
+	}
+	if (t && repl && !replaced)
+		t[n++] = *repl;
+	unsigned char *mem = t ? stb_build(t, n, NULL, 0, size) : NULL;
+	free(t);
+	st_free(src);
+	return mem;
 }
 
 #endif

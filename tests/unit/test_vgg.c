@@ -142,39 +142,17 @@ static void expect_load_error(const char *file, const char *drop,
                               const stb_tensor *repl, const char *want,
                               int line)
 {
-	st_file *src = NULL, *f = NULL;
+	st_file *f = NULL;
 	net *m = NULL;
-	stb_tensor *t;
 	unsigned char *mem = NULL;
-	size_t n = 0, size, cnt;
-	int rc, replaced = 0;
+	size_t size;
+	int rc;
 
-	if (st_open(&src, golden_path(file), err, sizeof err)) {
+	mem = golden_edited(file, drop, repl, &size, err, sizeof err);
+	if (!mem) {
 		T_CHECK(0);
 		return;
 	}
-	cnt = st_count(src);
-	t = calloc(cnt + 1, sizeof *t);
-	for (size_t i = 0; i < cnt; i++) {
-		const st_tensor *g = st_get(src, i);
-
-		if (drop && !strcmp(g->name, drop))
-			continue;
-		if (repl && !strcmp(g->name, repl->name)) {
-			t[n++] = *repl;
-			replaced = 1;
-			continue;
-		}
-		t[n] = (stb_tensor){.name = g->name,
-		                    .dtype = st_dtype_name(g->dtype),
-		                    .ndim = g->ndim, .data = g->data,
-		                    .nbytes = g->nbytes};
-		memcpy(t[n].shape, g->shape, sizeof g->shape);
-		n++;
-	}
-	if (repl && !replaced)
-		t[n++] = *repl;
-	mem = stb_build(t, n, NULL, 0, &size);
 	T_EQ_INT(st_open_mem(&f, mem, size, err, sizeof err), 0);
 	err[0] = 0;
 	rc = f ? net_load(&m, f, err, sizeof err) : -1;
@@ -186,8 +164,6 @@ static void expect_load_error(const char *file, const char *drop,
 	net_free(m);
 	st_free(f);
 	free(mem);
-	free(t);
-	st_free(src);
 }
 #define TV "tiny_vgg_tv.safetensors"
 #define TIMM "tiny_vgg_timm_bn.safetensors"
