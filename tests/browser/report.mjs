@@ -5,27 +5,15 @@
 // confusion examples and the set's name as the page shows them, and whether
 // any outside text ran. Saves a screenshot of the first page, 1280 px wide.
 // Usage: node report.mjs NODE_DIR SCREENSHOT PAGE...   (pages as file paths)
-import { createRequire } from 'node:module';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import { launch } from './chromium.mjs';
 import { pathToFileURL } from 'node:url';
 
 const [nodeDir, shot, ...pages] = process.argv.slice(2);
-const require = createRequire(path.join(nodeDir, 'package.json'));
-const { chromium } = require('playwright-core');
 
-const profile = mkdtempSync(path.join(tmpdir(), 'natadv-chromium-'));
-const ctx = await chromium.launchPersistentContext(profile, {
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync'],
-  viewport: { width: 1280, height: 900 },
-});
+const browser = await launch(nodeDir, 900);
 const out = [];
 try {
-  const page = ctx.pages()[0] || await ctx.newPage();
+  const { page } = browser;
   const requests = [];
   page.on('request', (r) => { if (!r.url().startsWith('file:') && !r.url().startsWith('data:')) requests.push(r.url()); });
   for (const [i, file] of pages.entries()) {
@@ -53,7 +41,6 @@ try {
   }
   out.push({ requests });
 } finally {
-  await ctx.close();
-  rmSync(profile, { recursive: true, force: true });
+  await browser.close();
 }
 console.log(JSON.stringify(out));

@@ -7,40 +7,20 @@
 // confidence (space-separated): chelsea.png (451 px wide, an https page url),
 // chelsea_q90 (outside text), hubble (red fox, a javascript: page url),
 // coffee_q90, coffee.png (confidence above 0.3), rocket (below).
-import { createRequire } from 'node:module';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import { checker, launch } from './chromium.mjs';
 
 const [url, shot, nodeDir, idList] = process.argv.slice(2);
 const P = idList.trim().split(/\s+/).map(Number);
-const require = createRequire(path.join(nodeDir, 'package.json'));
-const { chromium } = require('playwright-core');
 
 const XSS_AUTHOR = '<img src=x onerror="window.__xss=1">Ann <b>Author</b>';
 const XSS_TITLE = '<script>window.__xss=2</script>cat on a sofa';
-let failures = 0;
+const { check, end } = checker('review.mjs');
 
-function check(what, want, got) {
-  const a = JSON.stringify(want), b = JSON.stringify(got);
-  if (a !== b) {
-    failures++;
-    console.error(`FAIL review.mjs: ${what}: expected ${a}, got ${b}`);
-  }
-}
-
-const profile = mkdtempSync(path.join(tmpdir(), 'natadv-chromium-'));
-const ctx = await chromium.launchPersistentContext(profile, {
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync'],
-  viewport: { width: 1280, height: 1000 },
-});
+const browser = await launch(nodeDir, 1000);
 const errors = [];
 let dialogs = 0;
 try {
-  const page = ctx.pages()[0] || await ctx.newPage();
+  const { page } = browser;
   page.on('pageerror', (e) => errors.push('page error: ' + e.message));
   page.on('console', (m) => { if (m.type() === 'error') errors.push('console: ' + m.text()); });
   page.on('dialog', (d) => { dialogs++; d.dismiss(); });
@@ -120,10 +100,8 @@ try {
 
   check('no script from the data ran', null, await page.evaluate(() => window.__xss ?? null));
 } finally {
-  await ctx.close();
-  rmSync(profile, { recursive: true, force: true });
+  await browser.close();
 }
 check('no dialogs opened', 0, dialogs);
 check('no page errors', [], errors);
-console.log(`review.mjs: ${failures ? 'FAIL' : 'ok'} (${failures} failed checks)`);
-process.exit(failures ? 1 : 0);
+end();

@@ -6,39 +6,20 @@
 // Usage: node review_ood.mjs URL NODE_DIR EXPECT
 // EXPECT: one line per proposal, by confidence: ID|SOURCE SYNSET|PREDICTED CLASS
 // as the card must show them ('name (wnid)' and 'name (wnid) NN.N%').
-import { createRequire } from 'node:module';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import { checker, launch } from './chromium.mjs';
+import { readFileSync } from 'node:fs';
 
 const [url, nodeDir, expectFile] = process.argv.slice(2);
 const want = readFileSync(expectFile, 'utf8').trim().split('\n').map((l) => {
   const [id, source, pred] = l.split('|');
   return { id: Number(id), source, pred };
 });
-const require = createRequire(path.join(nodeDir, 'package.json'));
-const { chromium } = require('playwright-core');
-let failures = 0;
+const { check, end } = checker('review_ood.mjs');
 
-function check(what, expected, got) {
-  const a = JSON.stringify(expected), b = JSON.stringify(got);
-  if (a !== b) {
-    failures++;
-    console.error(`FAIL review_ood.mjs: ${what}: expected ${a}, got ${b}`);
-  }
-}
-
-const profile = mkdtempSync(path.join(tmpdir(), 'natadv-chromium-'));
-const ctx = await chromium.launchPersistentContext(profile, {
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync'],
-  viewport: { width: 1280, height: 1000 },
-});
+const browser = await launch(nodeDir, 1000);
 const errors = [];
 try {
-  const page = ctx.pages()[0] || await ctx.newPage();
+  const { page } = browser;
   page.on('pageerror', (e) => errors.push('page error: ' + e.message));
   page.on('console', (m) => { if (m.type() === 'error') errors.push('console: ' + m.text()); });
   const idle = () => page.waitForFunction(() => document.body.dataset.pending === '0', null, { timeout: 15000 });
@@ -70,9 +51,7 @@ try {
   check('its badge', 'accepted by ood-tester', await page.$eval('#grid .card .badge', (b) => b.textContent));
   check('still showing its source synset', want[0].source, Object.fromEntries((await fields())[0] || [])['source synset']);
 } finally {
-  await ctx.close();
-  rmSync(profile, { recursive: true, force: true });
+  await browser.close();
 }
 check('no page errors', [], errors);
-console.log(`review_ood.mjs: ${failures ? 'FAIL' : 'ok'} (${failures} failed checks)`);
-process.exit(failures ? 1 : 0);
+end();

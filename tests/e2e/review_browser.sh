@@ -7,13 +7,7 @@
 # playwright-core is not installed; `make test` installs both.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/review/setup.sh"
-CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
-NODE_DIR=${NODE_DIR:-$ROOT/build/node}
-export CHROMIUM
-if [ ! -x "$CHROMIUM" ] || ! command -v node > /dev/null || [ ! -d "$NODE_DIR/node_modules/playwright-core" ]; then
-	echo "SKIP: needs $CHROMIUM, node and playwright-core in $NODE_DIR (make test installs them)"
-	exit 77
-fi
+browser_needs
 
 review_workspace || { echo "cannot build the test workspace" >&2; exit 1; }
 review_start --reviewer browser-tester --target 2

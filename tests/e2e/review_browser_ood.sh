@@ -11,14 +11,7 @@
 . "$(dirname "$0")/review/setup.sh"
 export LC_ALL=C
 unset NATADV_WORDNET
-CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
-NODE_DIR=${NODE_DIR:-$ROOT/build/node}
-export CHROMIUM
-if [ ! -x "$CHROMIUM" ] || ! command -v node > /dev/null || [ ! -d "$NODE_DIR/node_modules/playwright-core" ] \
-	|| [ ! -r /usr/share/wordnet/data.noun ]; then
-	echo "SKIP: needs $CHROMIUM, node, playwright-core in $NODE_DIR and WordNet (make test installs them)"
-	exit 77
-fi
+browser_needs -r /usr/share/wordnet/data.noun
 P=n09391386   # photosphere
 V=n04528079   # verdigris
 K=n01439514   # carp

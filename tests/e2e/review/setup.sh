@@ -9,6 +9,21 @@ XSS_AUTHOR='<img src=x onerror="window.__xss=1">Ann <b>Author</b>'
 XSS_TITLE='<script>window.__xss=2</script>cat on a sofa'
 REVIEW_PID=
 
+# browser_needs [WHAT]: sets CHROMIUM (exported; default Debian's) and
+# NODE_DIR (build/node) for tests/browser/*.mjs; exits 77 (run.sh prints
+# SKIP) when Chromium, node or playwright-core is missing, or when WHAT
+# (a test expression, e.g. "-r FILE", named in the message) fails.
+browser_needs() {
+	CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
+	NODE_DIR=${NODE_DIR:-$ROOT/build/node}
+	export CHROMIUM
+	if [ ! -x "$CHROMIUM" ] || ! command -v node > /dev/null || [ ! -d "$NODE_DIR/node_modules/playwright-core" ] \
+		|| { [ $# -gt 0 ] && ! test "$@"; }; then
+		echo "SKIP: needs $CHROMIUM, node and playwright-core in $NODE_DIR${2:+ and ${*: -1}} (make test installs them)"
+		exit 77
+	fi
+}
+
 # review_workspace: crawls seven fixtures over loopback, scores them with the
 # demo model and selects twice with the real commands: an older selection
 # (min confidence 0.6: the two most confident) and the one in force (0.25:
