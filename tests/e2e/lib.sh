@@ -203,6 +203,66 @@ demo_accept() {
 	nat -q review --auto-accept --set "$1" > /dev/null
 }
 
+# ---- the scale-out tests (split_merge.sh, slurm.sh) ----
+# scaleout_init: one locale and one release time (both exports alike), the
+# demo model (DEMO), five fixture classes by name and as CLASSES.
+scaleout_init() {
+	export LC_ALL=C
+	export SOURCE_DATE_EPOCH=1767225600
+	DEMO=$ROOT/examples/demo-model.safetensors
+	TABBY=n02123045 MISSILE=n03773504 SHUTTLE=n04266014 ESPRESSO=n07920052 CLIFF=n09246464
+	CLASSES="$TABBY,$MISSILE,$SHUTTLE,$ESPRESSO,$CLIFF"
+}
+
+# seed_rows HOST N: host HOST's four seed rows: rocket.jpg (the same bytes on
+# every host), coffee_q90.jpg, generated image N and a missing url.
+seed_rows() {
+	printf '%s/img/rocket.jpg\t%s\tseeds\trocket\t%s/page\tcc-by-4.0\tNASA\n' "$1" "$SHUTTLE" "$1"
+	printf '%s/img/coffee_q90.jpg\t%s\tseeds\tcoffee\t\tcc0\t\n' "$1" "$ESPRESSO"
+	printf '%s/gen/%d.jpg\t%s\tseeds\tcat\t\tcc0\tsomeone\n' "$1" "$2" "$TABBY"
+	printf '%s/img/missing-%d.jpg\t%s\tseeds\t\t\t\t\n' "$1" "$2" "$CLIFF"
+}
+
+# fixtures_release WS OUT [EXPORT_FLAG...]: in workspace WS (scored with the
+# demo model), class set fixtures of CLASSES, selected over the 1000 outputs
+# (confidence 0.1), accepted and exported with a tar to OUT; prints the tar's
+# SHA-256.
+fixtures_release() {
+	local ws=$1 out=$2
+	shift 2
+	"$NATADV" -w "$ws" -q classes add-set fixtures --from none --add "$CLASSES"
+	"$NATADV" -w "$ws" -q select --model demo --set fixtures --space 1k --min-confidence 0.1 > /dev/null
+	"$NATADV" -w "$ws" -q review --auto-accept --set fixtures > /dev/null
+	"$NATADV" -w "$ws" -q export --set fixtures --out "$out" --tar "$@" | cut -d' ' -f1
+}
+
+# single_machine WS [EXPORT_FLAG...]: the whole pipeline in one new workspace
+# WS over $T/seeds.tsv: crawl (the missing urls fail), score with the demo
+# model, fixtures_release to $T/rel-a; sets TAR_A and STATS_A.
+single_machine() {
+	local ws=$1
+	shift
+	"$NATADV" -w "$ws" -q init
+	"$NATADV" -w "$ws" -q crawl --seeds "$T/seeds.tsv" --allow-private --retries 0
+	check "single: crawl done, the missing urls failed" 3 "$?"
+	"$NATADV" -w "$ws" -q model add "$DEMO" --name demo
+	"$NATADV" -w "$ws" -q score --model demo --threads 2
+	TAR_A=$(fixtures_release "$ws" "$T/rel-a" "$@")
+	check_match "single: a tar" '^[0-9a-f]{64}$' "$TAR_A"
+	STATS_A=$("$NATADV" -w "$ws" stats --json)
+}
+
+# check_merge_again WS DIR N: merging DIR (N parts, all merged before) into
+# WS again finds them merged and changes nothing but the merge's own run.
+check_merge_again() {
+	local before
+	before=$(sqlite3 "$1/natadv.db" .dump | grep -v '^INSERT INTO runs' | sha256sum)
+	"$NATADV" -w "$1" merge "$2" 2> "$T/err"
+	check "merging every part again" 0 "$?"
+	check_match "finds them merged" "merged 0 parts, $3 merged before" "$(cat "$T/err")"
+	check "and changes nothing" "$before" "$(sqlite3 "$1/natadv.db" .dump | grep -v '^INSERT INTO runs' | sha256sum)"
+}
+
 finish() {
 	FINISHED=1
 	local errs

@@ -11,11 +11,7 @@
 # nothing; --dry-run submits nothing; the daemons are stopped on exit.
 . "$(dirname "$0")/lib.sh"
 . "$ROOT/tests/slurm/lib.sh"
-export LC_ALL=C
-export SOURCE_DATE_EPOCH=1767225600   # one release time for both exports
-DEMO=$ROOT/examples/demo-model.safetensors
-TABBY=n02123045 MISSILE=n03773504 SHUTTLE=n04266014 ESPRESSO=n07920052 CLIFF=n09246464
-CLASSES="$TABBY,$MISSILE,$SHUTTLE,$ESPRESSO,$CLIFF"
+scaleout_init
 
 slurm_start
 
@@ -27,10 +23,7 @@ start_hosts
 	n=0
 	for h in "$H1" "$H2" "$H3"; do
 		n=$((n + 1))
-		printf '%s/img/rocket.jpg\t%s\tseeds\trocket\t%s/page\tcc-by-4.0\tNASA\n' "$h" "$SHUTTLE" "$h"
-		printf '%s/img/coffee_q90.jpg\t%s\tseeds\tcoffee\t\tcc0\t\n' "$h" "$ESPRESSO"
-		printf '%s/gen/%d.jpg\t%s\tseeds\tcat\t\tcc0\tsomeone\n' "$h" "$n" "$TABBY"
-		printf '%s/img/missing-%d.jpg\t%s\tseeds\t\t\t\t\n' "$h" "$n" "$CLIFF"
+		seed_rows "$h" "$n"
 	done
 	for i in 11 12 13 14; do
 		printf '%s/gen/%d.jpg\t%s\tseeds\tcat\t\tcc0\tsomeone\n' "$H1" "$i" "$MISSILE"
@@ -43,18 +36,7 @@ start_hosts
 
 # ---- the single-machine pipeline ----
 A=$T/single
-na() { "$NATADV" -w "$A" "$@"; }
-na -q init
-na -q crawl --seeds "$T/seeds.tsv" --allow-private --retries 0
-check "single: crawl done, the missing urls failed" 3 "$?"
-na -q model add "$DEMO" --name demo
-na -q score --model demo --threads 2
-na -q classes add-set fixtures --from none --add "$CLASSES"
-na -q select --model demo --set fixtures --space 1k --min-confidence 0.1 > /dev/null
-na -q review --auto-accept --set fixtures > /dev/null
-TAR_A=$(na -q export --set fixtures --out "$T/rel-a" --tar --partial | cut -d' ' -f1)
-check_match "single: a tar" '^[0-9a-f]{64}$' "$TAR_A"
-STATS_A=$(na stats --json)
+single_machine "$A" --partial
 
 # ---- --dry-run: scripts written and printed, nothing submitted ----
 D=$T/dry
@@ -164,22 +146,14 @@ check "every part's score run too, merged with its kernels" "4 $K" \
 	"$(sql_in "$W" "SELECT count(*), group_concat(DISTINCT gemm_kernels) FROM runs WHERE command = 'score' AND part LIKE '$SID/%'" | tr '|' ' ')"
 
 # ---- the rest on the merged workspace: the same release, the same stats ----
-nw -q classes add-set fixtures --from none --add "$CLASSES"
-nw -q select --model demo --set fixtures --space 1k --min-confidence 0.1 > /dev/null
-nw -q review --auto-accept --set fixtures > /dev/null
-TAR_B=$(nw -q export --set fixtures --out "$T/rel-b" --tar --partial | cut -d' ' -f1)
+TAR_B=$(fixtures_release "$W" "$T/rel-b" --partial)
 check "the same tar sha-256 as one machine" "$TAR_A" "$TAR_B"
 check "the same stats --json" "$STATS_A" "$(nw stats --json)"
 ROCKET=$(sql_in "$W" "SELECT image_hash FROM urls WHERE url = '$H2/img/rocket.jpg'")
 check_match "audit names the slurm job of a fetch" "slurm job [0-9]+ \(array [0-9]+ task [0-3]\)" "$(nw audit "$ROCKET")"
 
 # ---- every part merged again: nothing changes (but the merge's own run row) ----
-dump() { sqlite3 "$W/natadv.db" .dump | grep -v '^INSERT INTO runs' | sha256sum; }
-BEFORE=$(dump)
-nw merge "$W/parts" 2> "$T/err"
-check "merging every part again" 0 "$?"
-check_match "finds them merged" "merged 0 parts, 8 merged before" "$(cat "$T/err")"
-check "and changes nothing" "$BEFORE" "$(dump)"
+check_merge_again "$W" "$W/parts" 8
 check_blobs "$W"
 
 # ---- the daemons stop ----

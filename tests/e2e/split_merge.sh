@@ -8,11 +8,7 @@
 # stats --json. Merging every part again changes nothing; a part of another
 # workspace is refused; audit names the part, node and job.
 . "$(dirname "$0")/lib.sh"
-export LC_ALL=C
-export SOURCE_DATE_EPOCH=1767225600   # one release time for both exports
-DEMO=$ROOT/examples/demo-model.safetensors
-TABBY=n02123045 MISSILE=n03773504 SHUTTLE=n04266014 ESPRESSO=n07920052 CLIFF=n09246464
-CLASSES="$TABBY,$MISSILE,$SHUTTLE,$ESPRESSO,$CLIFF"
+scaleout_init
 
 # ---- four hosts ----
 start_server
@@ -25,10 +21,7 @@ start_hosts
 	n=0
 	for h in "$H1" "$H2" "$H3" "$H4"; do
 		n=$((n + 1))
-		printf '%s/img/rocket.jpg\t%s\tseeds\trocket\t%s/page\tcc-by-4.0\tNASA\n' "$h" "$SHUTTLE" "$h"
-		printf '%s/img/coffee_q90.jpg\t%s\tseeds\tcoffee\t\tcc0\t\n' "$h" "$ESPRESSO"
-		printf '%s/gen/%d.jpg\t%s\tseeds\tcat\t\tcc0\tsomeone\n' "$h" "$n" "$TABBY"
-		printf '%s/img/missing-%d.jpg\t%s\tseeds\t\t\t\t\n' "$h" "$n" "$CLIFF"
+		seed_rows "$h" "$n"
 	done
 	for i in 11 12 13 14 15 16; do
 		printf '%s/gen/%d.jpg\t%s\tseeds\tcat\t\tcc0\tsomeone\n' "$H1" "$i" "$MISSILE"
@@ -40,19 +33,8 @@ URLS=$(($(wc -l < "$T/seeds.tsv") - 1))
 
 # ---- the single-machine pipeline ----
 A=$T/single
-na() { "$NATADV" -w "$A" "$@"; }
-na -q init
-na -q crawl --seeds "$T/seeds.tsv" --allow-private --retries 0
-check "single: crawl done, the missing urls failed" 3 "$?"
-na -q model add "$DEMO" --name demo
-na -q score --model demo --threads 2
-na -q classes add-set fixtures --from none --add "$CLASSES"
-na -q select --model demo --set fixtures --space 1k --min-confidence 0.1 > /dev/null
-na -q review --auto-accept --set fixtures > /dev/null
-TAR_A=$(na -q export --set fixtures --out "$T/rel-a" --tar | cut -d' ' -f1)
-check_match "single: a tar" '^[0-9a-f]{64}$' "$TAR_A"
+single_machine "$A"
 check "single: some images released" 1 "$(($(find "$T/rel-a/fixtures" -name '*.jpg' | wc -l) > 0))"
-STATS_A=$(na stats --json)
 
 # ---- the same through parts ----
 nat -q init
@@ -114,12 +96,7 @@ BLOB="$T/ws/objects/${ROCKET:0:2}/${ROCKET:2}"
 check "blobs are linked, not copied" 1 "$(($(stat -c %h "$BLOB") > 1))"
 
 # every part merged again: nothing changes (but the merge's own run row)
-dump() { sqlite3 "$T/ws/natadv.db" .dump | grep -v '^INSERT INTO runs' | sha256sum; }
-BEFORE=$(dump)
-nat merge "$T/crawl" 2> "$T/err"
-check "merging every part again" 0 "$?"
-check_match "finds them merged" "merged 0 parts, 4 merged before" "$(cat "$T/err")"
-check "and changes nothing" "$BEFORE" "$(dump)"
+check_merge_again "$T/ws" "$T/crawl" 4
 
 # a part of another workspace is refused
 "$NATADV" -w "$T/other" -q init
@@ -150,10 +127,7 @@ check "every image's logits bit-identical to one machine's" \
 	"$(sql_in "$A" "$LOGITS" | sha256sum)" "$(sql "$LOGITS" | sha256sum)"
 
 # ---- the rest on the merged workspace: the same release, the same stats ----
-nat -q classes add-set fixtures --from none --add "$CLASSES"
-nat -q select --model demo --set fixtures --space 1k --min-confidence 0.1 > /dev/null
-nat -q review --auto-accept --set fixtures > /dev/null
-TAR_B=$(nat -q export --set fixtures --out "$T/rel-b" --tar | cut -d' ' -f1)
+TAR_B=$(fixtures_release "$T/ws" "$T/rel-b")
 check "the same tar sha-256 as one machine" "$TAR_A" "$TAR_B"
 check "the same stats --json" "$STATS_A" "$(nat stats --json)"
 
