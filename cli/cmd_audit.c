@@ -161,7 +161,8 @@ static void print_run(int indent, const char *label, json_t *run)
 }
 
 /* Where a fetch or score ran: the host, the part it was merged from, the
- * Slurm job; nothing when unknown (runs before these were recorded). */
+ * Slurm job, and a score's GEMM kernels; nothing when unknown (runs before
+ * these were recorded). */
 static void print_ran_on(int indent, json_t *o)
 {
 	json_t *r = json_object_get(o, "ran_on");
@@ -174,8 +175,10 @@ static void print_ran_on(int indent, json_t *o)
 	if (S(r, "slurm_job_id") && n < (int)sizeof line)
 		n += snprintf(line + n, sizeof line - (size_t)n, ", slurm job %s", S(r, "slurm_job_id"));
 	if (S(r, "slurm_array_task_id") && n < (int)sizeof line)
-		snprintf(line + n, sizeof line - (size_t)n, " (array %s task %s)", D(r, "slurm_array_job_id", "?"),
-		         S(r, "slurm_array_task_id"));
+		n += snprintf(line + n, sizeof line - (size_t)n, " (array %s task %s)",
+		              D(r, "slurm_array_job_id", "?"), S(r, "slurm_array_task_id"));
+	if (S(r, "gemm_kernels") && n < (int)sizeof line)
+		snprintf(line + n, sizeof line - (size_t)n, ", %s gemm kernels", S(r, "gemm_kernels"));
 	field(indent, "ran on", line);
 }
 

@@ -219,6 +219,8 @@ static const struct {
 		"c.wnid AS pred_1k_wnid, " CLASS_NAME("c") " AS pred_1k_name, sc.prob_1k, sc.pred_subset_wnid, "
 		CLASS_NAME("cs") " AS pred_subset_name, sc.prob_subset, sc.top5 AS top5_json, "
 		"sc.fast_decode AS fast_decode_bool, sc.scored_at, sc.run_id, " RAN_ON("sr")
+		/* the kernels the score ran on: README, heterogeneous nodes */
+		", sr.gemm_kernels AS \"ran_on.gemm_kernels\" "
 		"FROM scores sc JOIN models m ON m.id = sc.model_id LEFT JOIN runs sr ON sr.id = sc.run_id LEFT JOIN classes c ON c.index_1k = sc.pred_1k AND m.classes = 1000 "
 		"LEFT JOIN classes cs ON cs.wnid = sc.pred_subset_wnid "
 		"WHERE sc.image_hash = ? ORDER BY sc.scored_at, m.name"},

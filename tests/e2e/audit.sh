@@ -73,6 +73,7 @@ check_match "headers kept" "Content-Type: image/jpeg" "$out"
 check_match "etag" 'etag +"' "$out"
 check_match "robots.txt row" "robots.txt at .*: HTTP 200, rules" "$out"
 check_match "score" "demo \(resnet, [0-9a-f]{16}…\) at [^,]+, run [0-9]+" "$out"
+check_match "the gemm kernels the score ran on" "ran on +$(hostname), (avx512|avx2|generic) gemm kernels" "$out"
 check_match "selection in force" "selection 1 of 'imagenet-a', rule misclassified \(in force\)" "$out"
 check_match "proposal" "proposal +$P_CH: n01498041 predicted n01698640, confidence $(sql "SELECT printf('%.4f', confidence) FROM proposals WHERE id = $P_CH")" "$out"
 check_match "every review row" "#$R1 .* bob reject for 'imagenet-a' n01498041 \(cli\): blurry" "$out"
@@ -123,7 +124,8 @@ print(f["http_status"], f["redirects"], f["content_type"])
 t = d["tags"][0]
 print(t["wnid"], t["source"], t["query"], t["seed_ref"], t["run"]["command"], t["api_request"])
 s = d["scores"][0]
-print(s["model"], s["model_id"] == sys.argv[3], s["status"], type(s["true_class_probs"]).__name__)
+print(s["model"], s["model_id"] == sys.argv[3], s["status"], type(s["true_class_probs"]).__name__,
+      s["ran_on"]["gemm_kernels"] in ("avx512", "avx2", "generic"), f["ran_on"].get("gemm_kernels"))
 p = d["selections"][0]
 print(p["rule"], p["params"]["space"], p["in_force"], p["status"])
 print([(r["id"], r["decision"], r["undoes"]) for r in d["reviews"]])
@@ -135,7 +137,7 @@ check "json keys and values" "['fetches', 'image', 'releases', 'review_in_force'
 True 35042
 200 None image/jpeg
 n01498041 seeds stingray photo seeds.tsv:2 crawl None
-demo True scored list
+demo True scored list True None
 misclassified subset True proposed
 [($R1, 'reject', None), ($R2, 'undo', $R1), ($R3, 'accept', None)]
 accept alice a cat the model calls an alligator

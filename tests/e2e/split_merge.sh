@@ -134,6 +134,7 @@ check "the same stats --json" "$STATS_A" "$(nat stats --json)"
 # ---- audit names where each step ran ----
 out=$(nat audit "$ROCKET")
 check_match "audit: the part, node and job of a fetch" "ran on +$(hostname), part crawl/part-000[123], slurm job 4242 \(array 4240 task [123]\)" "$out"
-check_match "audit: the part of the score" "ran on +$(hostname), part score/part-000[0-3]" "$out"
+check_match "audit: the part of the score and its gemm kernels" \
+	"ran on +$(hostname), part score/part-000[0-3], $(sql_in "$A" "SELECT gemm_kernels FROM runs WHERE command = 'score'") gemm kernels" "$out"
 check_blobs "$T/ws"
 finish
