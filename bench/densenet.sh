@@ -30,7 +30,7 @@ if [ ! -f "$WT/$ARCH.onnx" ]; then
 	$PY - "$ARCH" "$WT" <<'PY'
 import os, sys, torch, torchvision
 sys.path.insert(0, "scripts")
-from golden_resnet import model_tensors, write_safetensors
+from golden_common import model_tensors, write_safetensors
 arch, out = sys.argv[1], sys.argv[2]
 torch.manual_seed(0)
 m = getattr(torchvision.models, arch)().eval()

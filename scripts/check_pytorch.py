@@ -13,7 +13,6 @@ Run with Debian's python3 (python3-torch, python3-torchvision, python3-pil):
 import glob
 import json
 import os
-import struct
 import subprocess
 import sys
 import tempfile
@@ -24,6 +23,9 @@ import torchvision
 from PIL import Image
 from torchvision import transforms
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from golden_common import model_tensors, write_safetensors  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TRANSFORM = transforms.Compose([
     transforms.Resize(256),
@@ -31,23 +33,6 @@ TRANSFORM = transforms.Compose([
     transforms.ToTensor(),
     transforms.Normalize(mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225]),
 ])
-
-
-def save_safetensors(path, state):
-    header, blobs, off = {}, [], 0
-    for name, t in state.items():
-        a = np.ascontiguousarray(t.detach().cpu().numpy())
-        dtype, le = {"float32": ("F32", "<f4"), "int64": ("I64", "<i8")}[a.dtype.name]
-        b = a.astype(le, copy=False).tobytes()
-        header[name] = {"dtype": dtype, "shape": list(a.shape), "data_offsets": [off, off + len(b)]}
-        blobs.append(b)
-        off += len(b)
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * (-len(h) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)) + h)
-        for b in blobs:
-            f.write(b)
 
 
 def main():
@@ -71,7 +56,7 @@ def main():
                 model(x)
             model.eval()
             path = os.path.join(tmp, arch + ".safetensors")
-            save_safetensors(path, model.state_dict())
+            write_safetensors(path, model_tensors(model, "F32"))
             with torch.no_grad():
                 probs = torch.softmax(model(x), dim=1).numpy()
             out = subprocess.run([natadv, "classify", "--model", path, "--json"] + files,

@@ -21,7 +21,7 @@
 #                                    classifier, for the end-to-end tests
 #
 # Batch-norm statistics and the classifier's bias are calibrated as in
-# golden_resnet.py, so the random networks tell images apart.
+# golden_common.py, so the random networks tell images apart.
 import os
 import re
 import subprocess
@@ -32,23 +32,16 @@ import torch
 from torchvision.models import DenseNet
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from golden_resnet import (calibrate, min_gap, model_tensors, photo_like,  # noqa: E402
-                           pick, report, round_model, write_safetensors)
+from golden_common import (a_classes, calibrate, check_result, live_inputs,  # noqa: E402
+                           main, model_tensors, photo_like, report, tiny_goldens,
+                           write_safetensors)
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LEGACY = re.compile(r"^(.*denselayer\d+\.(?:norm|conv))([12])\.(.*)$")
 
 
 def legacy(tensors):
     """torchvision's old names, which its loader still remaps."""
     return [(LEGACY.sub(r"\1.\2.\3", n), t, d) for n, t, d in tensors]
-
-
-def subset_indices():
-    """ImageNet-1K indices of the 200 ImageNet-A classes, from schema/."""
-    with open(os.path.join(ROOT, "schema", "imagenet_a_classes.tsv")) as f:
-        rows = [line.split("\t") for line in f.read().splitlines()[1:]]
-    return torch.tensor([float(r[1]) for r in rows])
 
 
 def check_live(binary, archs):
@@ -58,10 +51,7 @@ def check_live(binary, archs):
     2% relative)."""
     import torchvision
 
-    torch.set_num_threads(2)
-    g = torch.Generator().manual_seed(1)
-    calib = photo_like(g, 16, 224, 224)
-    x = photo_like(g, 4, 224, 224)
+    g, calib, x = live_inputs(16)
     failed = []
     with tempfile.TemporaryDirectory() as tmp:
         for arch in archs:
@@ -77,8 +67,9 @@ def check_live(binary, archs):
                 y = model(x)
             report(arch, y)
             iopath = os.path.join(tmp, arch + "_io.safetensors")
+            subset = torch.tensor(a_classes(), dtype=torch.float32)
             write_safetensors(iopath, [("input", x, "F32"), ("logits", y, "F32"),
-                                       ("subset", subset_indices(), "F32")])
+                                       ("subset", subset, "F32")])
             tensors = model_tensors(model, "F32")
             for layout, ts in (("current", tensors), ("legacy", legacy(tensors))):
                 mpath = os.path.join(tmp, arch + "_" + layout + ".safetensors")
@@ -86,55 +77,29 @@ def check_live(binary, archs):
                 if subprocess.run([binary, "--check", mpath, iopath]).returncode:
                     failed.append(arch + "/" + layout)
                 os.unlink(mpath)
-    print("check-pytorch densenet:", "FAILED " + " ".join(failed) if failed else "all passed")
-    return 1 if failed else 0
+    return check_result("check-pytorch densenet", failed)
 
 
-def main():
-    if len(sys.argv) > 2 and sys.argv[1] == "--check":
-        sys.exit(check_live(sys.argv[2], sys.argv[3:] or
-                            ["densenet121", "densenet161", "densenet169", "densenet201"]))
-    out = sys.argv[1] if len(sys.argv) > 1 else "tests/golden"
-    os.makedirs(out, exist_ok=True)
-    torch.set_num_threads(2)
+def make_goldens(out):
     g = torch.Generator().manual_seed(20261207)
     torch.manual_seed(13)
 
     calib = photo_like(g, 48, 57, 71)
     cand = photo_like(g, 16, 57, 71)
-    models = [
-        ("tiny_densenet", "F16", False,
-         DenseNet(growth_rate=4, block_config=(2, 3, 2, 2), num_init_features=8,
-                  bn_size=4, num_classes=10)),
-        ("tiny_densenet_legacy", "BF16", True,
+    first = DenseNet(growth_rate=4, block_config=(2, 3, 2, 2), num_init_features=8,
+                     bn_size=4, num_classes=10)
+    tiny_goldens(out, "tiny_densenet_io.safetensors", [
+        ("tiny_densenet", "F16", first, None),
+        ("tiny_densenet_legacy", "BF16",
          DenseNet(growth_rate=6, block_config=(1, 2, 3, 2), num_init_features=12,
-                  bn_size=2, num_classes=7)),
-    ]
-    gaps = []
-    for name, dtype, _, model in models:
-        calibrate(model, g, calib, 16, head="classifier")
-        round_model(model, dtype)
-        model.eval()
-        with torch.no_grad():
-            gaps.append(min_gap(model(cand)))
-    x = cand[pick(gaps, 3)]
-    io = [("input", x, "F32")]
-    for name, dtype, old, model in models:
-        with torch.no_grad():
-            y = model(x)
-        report(name, y)
-        tensors = model_tensors(model, dtype)
-        write_safetensors(os.path.join(out, name + ".safetensors"),
-                          legacy(tensors) if old else tensors)
-        io.append(("logits." + name, y, "F32"))
-    write_safetensors(os.path.join(out, "tiny_densenet_io.safetensors"), io)
+                  bn_size=2, num_classes=7), legacy),
+    ], g, calib, cand, head="classifier")
 
     # the first tiny model with 1000 classes (ImageNet-1K's order), large
     # weights so that it is confident, as a real network is
-    model = models[0][3]
-    feats = model.classifier.in_features
+    feats = first.classifier.in_features
     gen = torch.Generator().manual_seed(20261208)
-    tensors = [(n, t, d) for n, t, d in model_tensors(model, "F16")
+    tensors = [(n, t, d) for n, t, d in model_tensors(first, "F16")
                if not n.startswith("classifier.")]
     tensors.append(("classifier.weight",
                     torch.randn(1000, feats, generator=gen) * 3.0 / feats ** 0.5, "F16"))
@@ -143,4 +108,5 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    main(make_goldens, check_live,
+         ["densenet121", "densenet161", "densenet169", "densenet201"])

@@ -30,9 +30,10 @@ import torch.nn.functional as F
 from torchvision.models import vgg as tv_vgg
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from golden_resnet import photo_like, report, round_model, write_safetensors  # noqa: E402
+from golden_common import (ROOT, a_classes, calibrate, check_result, live_inputs,  # noqa: E402
+                           main, photo_like, read_safetensors, report, round_model,
+                           state_tensors, write_safetensors)
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ARCHS = ["vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn",
          "vgg19", "vgg19_bn"]
 
@@ -85,43 +86,6 @@ def timm_twin(model, cin, hidden, classes):
     return twin.eval()
 
 
-def calibrate(model, g, images, batch):
-    """Random affine batch norm with running stats from train-mode passes,
-    then the last layer's bias centring the logits over the images and its
-    scale spreading them."""
-    for m in model.modules():
-        if isinstance(m, nn.BatchNorm2d):
-            with torch.no_grad():
-                m.weight.copy_(0.6 + 0.8 * torch.rand(m.weight.shape, generator=g))
-                m.bias.copy_(0.2 * (torch.rand(m.bias.shape, generator=g) - 0.5))
-            m.reset_running_stats()
-            m.momentum = None
-    model.train()
-    for m in model.modules():
-        if isinstance(m, nn.Dropout):
-            m.eval()
-    with torch.no_grad():
-        for i in range(0, len(images), batch):
-            model(images[i:i + batch])
-    model.eval()
-    last = model.classifier[6]
-    model.classifier[6] = nn.Identity()
-    with torch.no_grad():
-        f = torch.cat([model(images[i:i + batch]) for i in range(0, len(images), batch)])
-    model.classifier[6] = last
-    with torch.no_grad():
-        last.bias.copy_(last.bias - last.weight @ f.mean(0))
-        # logits spread like a trained model's (std 3 over the images),
-        # so the softmax is peaked and the probability rule means something
-        k = 3.0 / (f @ last.weight.T + last.bias).std().item()
-        last.weight.mul_(k)
-        last.bias.mul_(k)
-
-
-def tensors(state, dtype):
-    return [(n, t, "I64" if t.dtype == torch.int64 else dtype) for n, t in state.items()]
-
-
 def tiny_model(bn):
     """vgg11's layout with narrow widths and a small classifier."""
     cfg = [4, "M", 8, "M", 12, 16, "M", 16, 16, "M", 16, 16, "M"]
@@ -134,13 +98,11 @@ def tiny_model(bn):
 
 def tiny(bn, g, calib):
     model = tiny_model(bn)
-    calibrate(model, g, calib, 16)
+    calibrate(model, g, calib, 16, head="classifier.6", spread=True)
     return model
 
 
 def make_goldens(out):
-    os.makedirs(out, exist_ok=True)
-    torch.set_num_threads(2)
     g = torch.Generator().manual_seed(20261207)
     torch.manual_seed(11)
     calib = photo_like(g, 32, 96, 128)
@@ -156,17 +118,12 @@ def make_goldens(out):
     report("tiny_vgg_tv", y_tv)
     report("tiny_vgg_timm_bn", y_timm)
     write_safetensors(os.path.join(out, "tiny_vgg_tv.safetensors"),
-                      tensors(tv.state_dict(), "F16"))
+                      state_tensors(tv.state_dict(), "F16"))
     write_safetensors(os.path.join(out, "tiny_vgg_timm_bn.safetensors"),
-                      tensors(to_timm(bn.state_dict()), "BF16"))
+                      state_tensors(to_timm(bn.state_dict()), "BF16"))
     write_safetensors(os.path.join(out, "tiny_vgg_io.safetensors"),
                       [("input", x, "F16"), ("logits.tiny_vgg_tv", y_tv, "F32"),
                        ("logits.tiny_vgg_timm_bn", y_timm, "F32")])
-
-
-def a_classes():
-    with open(os.path.join(ROOT, "schema", "imagenet_a_classes.tsv")) as f:
-        return [int(line.split("\t")[1]) for line in list(f)[1:]]
 
 
 def agree(tag, got, want, sub):
@@ -189,29 +146,6 @@ def agree(tag, got, want, sub):
               f"{'flip' if flip else 'kept'}, top-5 prob rel diff {rel:.2e}: "
               f"{'ok' if ok else 'FAIL'}")
     return bad
-
-
-def read_safetensors(path):
-    """name -> float32 tensor of a file the tiny goldens use (F16, BF16,
-    F32; I64 counters as int64)."""
-    import json
-    import struct
-
-    with open(path, "rb") as f:
-        b = f.read()
-    n = struct.unpack("<Q", b[:8])[0]
-    out = {}
-    for k, v in json.loads(b[8:8 + n]).items():
-        if k == "__metadata__":
-            continue
-        raw = b[8 + n + v["data_offsets"][0]:8 + n + v["data_offsets"][1]]
-        if v["dtype"] == "BF16":
-            a = (np.frombuffer(raw, dtype="<u2").astype(np.uint32) << 16).view(np.float32)
-        else:
-            a = np.frombuffer(raw, dtype={"F16": "<f2", "F32": "<f4", "I64": "<i8"}[v["dtype"]])
-            a = a if v["dtype"] == "I64" else a.astype(np.float32)
-        out[k] = torch.from_numpy(a.copy()).reshape(v["shape"])
-    return out
 
 
 def check_sizes(binary, tmp):
@@ -247,11 +181,8 @@ def check_sizes(binary, tmp):
 def check_live(binary, archs):
     import subprocess
 
-    torch.set_num_threads(2)
     sub = a_classes()
-    g = torch.Generator().manual_seed(1)
-    calib = photo_like(g, 16, 224, 224)
-    x = photo_like(g, 4, 224, 224)
+    g, calib, x = live_inputs(16)
     failed = []
     with tempfile.TemporaryDirectory(dir="/tmp") as tmp:
         if check_sizes(binary, tmp):
@@ -261,7 +192,7 @@ def check_live(binary, archs):
         for arch in archs:
             torch.manual_seed(0)
             model = getattr(tv_vgg, arch)()
-            calibrate(model, g, calib, 4)
+            calibrate(model, g, calib, 4, head="classifier.6", spread=True)
             twin = timm_twin(model, 512, 4096, 1000)
             with torch.no_grad():
                 want = model(x)
@@ -271,7 +202,7 @@ def check_live(binary, archs):
                                        ("timm", to_timm(model.state_dict()), want_timm)):
                 path = os.path.join(tmp, f"{arch}.{layout}.safetensors")
                 out = os.path.join(tmp, "logits.f32")
-                write_safetensors(path, tensors(state, "F32"))
+                write_safetensors(path, state_tensors(state, "F32"))
                 rc = subprocess.run([binary, "--logits", path, io, out]).returncode
                 os.unlink(path)
                 if rc:
@@ -280,15 +211,8 @@ def check_live(binary, archs):
                 got = torch.from_numpy(np.fromfile(out, dtype="<f4").reshape(ref.shape))
                 if agree(f"{arch} {layout}", got, ref, sub):
                     failed.append(f"{arch}({layout})")
-    print("check-pytorch vgg:", "FAILED " + " ".join(failed) if failed else "all passed")
-    return 1 if failed else 0
-
-
-def main():
-    if len(sys.argv) > 2 and sys.argv[1] == "--check":
-        sys.exit(check_live(sys.argv[2], sys.argv[3:] or ARCHS))
-    make_goldens(sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "tests", "golden"))
+    return check_result("check-pytorch vgg", failed)
 
 
 if __name__ == "__main__":
-    main()
+    main(make_goldens, check_live, ARCHS)
