@@ -1,7 +1,8 @@
 /* cmd_split.c — `natadv split crawl|score --parts N [--by host|url]
  * [--model NAME] [--out DIR]`: hands the pending work of a stage to N part
  * workspaces, each run with the ordinary commands and merged back with
- * `natadv merge`. */
+ * `natadv merge`; `natadv split abandon DIR...` takes back the work of
+ * parts that will never be merged. */
 #include "cli/cli.h"
 
 #include <getopt.h>
@@ -27,7 +28,51 @@ static void split_help(void)
 	       "Run each part with the ordinary commands (natadv -w DIR/part-0003 crawl, ... score\n"
 	       "--model NAME), anywhere, then 'natadv -w WS merge DIR'. Work handed to a part stays\n"
 	       "out until that part is merged: a second split takes only what is still pending and\n"
-	       "in no unmerged part.\n");
+	       "in no unmerged part.\n\n"
+	       "usage: natadv split abandon DIR...\n\n"
+	       "Gives up on unmerged parts (DIR: a part folder or a folder holding parts): their urls\n"
+	       "or images go back to this workspace's own queue, for its crawl or score or a new\n"
+	       "split, and the parts are forgotten (merge refuses them from then on; delete their\n"
+	       "folders when done). A merged part is refused; a part abandoned before is left alone.\n");
+}
+
+/* Abandons the parts in each of dirs[0..n): exit 0, or 1 when some DIR
+ * holds no part, or a part is another workspace's or merged already. */
+static int split_abandon(struct cli *c, char **dirs, int n)
+{
+	int failed = 0, done = 0, before = 0;
+	char err[2048], a[32];
+	for (int i = 0; i < n; i++) {
+		char **parts = NULL;
+		size_t np = 0;
+		if (scaleout_parts_find(dirs[i], &parts, &np, err, sizeof err) != 0) {
+			cli_error("%s", err);
+			failed++;
+			continue;
+		}
+		for (size_t k = 0; k < np; k++) {
+			scaleout_part_info pi;
+			int64_t back = -1;
+			if (scaleout_abandon(c->st, parts[k], &pi, &back, err, sizeof err) != 0) {
+				cli_error("%s", err);
+				failed++;
+			} else if (back < 0) {
+				before++;
+				if (!c->quiet)
+					fprintf(stderr, "'%s': not out (abandoned before), nothing to do\n", parts[k]);
+			} else {
+				done++;
+				if (!c->quiet)
+					fprintf(stderr, "'%s': abandoned: %s %s back in the queue\n", parts[k], cli_num(back, a),
+					        strcmp(pi.stage, "crawl") ? "images" : "urls");
+			}
+			free(parts[k]);
+		}
+		free(parts);
+	}
+	if (!c->quiet || failed)
+		fprintf(stderr, "abandoned %d parts, %d abandoned before, %d refused\n", done, before, failed);
+	return failed ? EXIT_FAIL : EXIT_OK;
 }
 
 int cmd_split(struct cli *c, int argc, char **argv)
@@ -58,8 +103,15 @@ int cmd_split(struct cli *c, int argc, char **argv)
 		default: return cli_usage("split", "unknown option");
 		}
 	}
+	if (optind < argc && !strcmp(argv[optind], "abandon")) {
+		if (parts || o.by || o.model || o.out_dir)
+			return cli_usage("split", "split abandon takes no options");
+		if (optind + 1 >= argc)
+			return cli_usage("split", "split abandon wants one or more part folders");
+		return split_abandon(c, argv + optind + 1, argc - optind - 1);
+	}
 	if (optind + 1 != argc || (strcmp(argv[optind], "crawl") && strcmp(argv[optind], "score")))
-		return cli_usage("split", "wants one stage, crawl or score");
+		return cli_usage("split", "wants one stage, crawl or score, or abandon DIR...");
 	o.stage = argv[optind];
 	int crawl = !strcmp(o.stage, "crawl");
 	if (!parts)

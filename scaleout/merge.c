@@ -1,6 +1,7 @@
 /* merge.c — folding finished parts back: each part.json must name this
  * workspace as its parent, then store_parts_merge does the rest, all the
- * parts in one transaction (see the rules in store/parts.h). */
+ * parts in one transaction (see the rules in store/parts.h); or giving up
+ * on an unmerged part (store_part_abandon). */
 #include "scaleout/scaleout.h"
 
 #include <stdio.h>
@@ -9,8 +10,8 @@
 
 #include "common/err.h"
 
-/* Reads dir's part.json into *pi and checks it names s as its parent. */
-static int check_parent(store *s, const char *dir, scaleout_part_info *pi, char *err, size_t errlen)
+int scaleout_part_check(store *s, const char *dir, const char *verb, scaleout_part_info *pi, char *err,
+                        size_t errlen)
 {
 	int rc = scaleout_part_read(dir, pi, err, errlen);
 	if (rc)
@@ -21,18 +22,31 @@ static int check_parent(store *s, const char *dir, scaleout_part_info *pi, char 
 		return NATADV_EDB;
 	}
 	if (strcmp(uuid, pi->parent_uuid) != 0) {
-		natadv_errf(err, errlen, "cannot merge '%s': it is a part of another workspace ('%s', %s), not of this one",
-		            dir, pi->parent_path, pi->parent_uuid);
+		natadv_errf(err, errlen, "cannot %s '%s': it is a part of another workspace ('%s', %s), not of this one",
+		            verb, dir, pi->parent_path, pi->parent_uuid);
 		return NATADV_EINVAL;
 	}
 	return 0;
+}
+
+int scaleout_abandon(store *s, const char *dir, scaleout_part_info *pi, int64_t *released, char *err,
+                     size_t errlen)
+{
+	*released = -1;
+	int rc = scaleout_part_check(s, dir, "abandon", pi, err, errlen);
+	if (rc)
+		return rc;
+	rc = store_part_abandon(s, pi->uuid, released);
+	if (rc)
+		natadv_errf(err, errlen, "cannot abandon '%s': %s", dir, store_errmsg(s));
+	return rc;
 }
 
 int scaleout_merge(store *s, int64_t run_id, const char *dir, scaleout_part_info *pi, store_merge_result *r,
                    char *err, size_t errlen)
 {
 	memset(r, 0, sizeof *r);
-	int rc = check_parent(s, dir, pi, err, errlen);
+	int rc = scaleout_part_check(s, dir, "merge", pi, err, errlen);
 	if (rc)
 		return rc;
 	rc = store_part_merge(s, run_id, dir, r);
@@ -60,7 +74,7 @@ int scaleout_merge_many(store *s, int64_t run_id, char *const *dirs, size_t n,
 	char err[2048];
 	size_t m = 0;
 	for (size_t i = 0; i < n; i++) {
-		int rc = check_parent(s, dirs[i], &pi[m], err, sizeof err);
+		int rc = scaleout_part_check(s, dirs[i], "merge", &pi[m], err, sizeof err);
 		if (rc) {
 			cb(ctx, &(scaleout_merged){.dir = dirs[i], .rc = rc, .err = err, .pi = &pi[m]});
 			continue;

@@ -71,6 +71,12 @@ int scaleout_split(store *s, const scaleout_split_opts *o, scaleout_split_result
 
 /* ---- merge ---- */
 
+/* Reads dir's part.json into *pi and checks it names s as its parent:
+ * NATADV_EINVAL, "cannot VERB 'DIR': it is a part of another workspace
+ * ('PATH', UUID), not of this one", when not. */
+int scaleout_part_check(store *s, const char *dir, const char *verb, scaleout_part_info *pi, char *err,
+                        size_t errlen);
+
 /* Finds the parts dir names: dir itself when it holds a part.json, else the
  * folders in it (or in its folders: WS/parts holds one folder per split)
  * that do, by path. *out (the caller frees each string and the
@@ -103,5 +109,12 @@ typedef struct scaleout_merged {
 int scaleout_merge_many(store *s, int64_t run_id, char *const *dirs, size_t n,
                         void (*cb)(void *ctx, const scaleout_merged *m), void *ctx, int64_t *linked,
                         int64_t *copied);
+
+/* Abandons the unmerged part in dir, whose part.json must name s (see
+ * store_part_abandon): its work goes back to s's own queue. *released gets
+ * how many urls or images, -1 when the part was not out (abandoned before);
+ * *pi the part.json. NATADV_EEXIST when the part was merged. */
+int scaleout_abandon(store *s, const char *dir, scaleout_part_info *pi, int64_t *released, char *err,
+                     size_t errlen);
 
 #endif

@@ -18,7 +18,10 @@
  *      part (store_frontier_scan, store_unscored_scan), so nothing is done
  *      twice; a url the parent settled anyway keeps the parent's state at
  *      merge (the part's fetches are still logged), a score the parent has
- *      keeps the parent's. */
+ *      keeps the parent's;
+ *   6. an unmerged part may be abandoned (store_part_abandon): its work is
+ *      no longer out and the part is forgotten, so it never merges; a merged
+ *      part cannot be. */
 #ifndef NATADV_STORE_PARTS_H
 #define NATADV_STORE_PARTS_H
 
@@ -71,6 +74,15 @@ typedef struct store_part {
  * part workspace holds urls or images already, or when some of the work is
  * out in another part (nothing marked then). */
 int store_part_write(store *s, const store_part *p);
+
+/* Abandons the unmerged part whose workspace uuid is uuid, in one
+ * transaction: its urls or images leave split_urls / split_images, back in
+ * this workspace's own queue (its crawl and score, and a new split, take
+ * them again), and its split_parts row goes, so a later merge of it is
+ * refused as no part of this workspace. *released gets how many came back,
+ * -1 when no unmerged part has that uuid (abandoned before, or never
+ * recorded: nothing to do). NATADV_EEXIST when the part was merged. */
+int store_part_abandon(store *s, const char *uuid, int64_t *released);
 
 typedef struct store_merge_result {
 	int already;                 /* merged before: nothing done */

@@ -137,4 +137,44 @@ check_match "audit: the part, node and job of a fetch" "ran on +$(hostname), par
 check_match "audit: the part of the score and its gemm kernels" \
 	"ran on +$(hostname), part score/part-000[0-3], $(sql_in "$A" "SELECT gemm_kernels FROM runs WHERE command = 'score'") gemm kernels" "$out"
 check_blobs "$T/ws"
+
+# ---- abandoning parts: their work back in the parent's own queue ----
+B=$T/ab
+nb() { "$NATADV" -w "$B" "$@"; }
+nb -q init
+nb -q crawl --seeds "$T/seeds.tsv" --no-fetch
+nb -q model add "$DEMO" --name demo
+nb -q split crawl --parts 2 --out "$T/ab-parts" > /dev/null
+N0=$(sql_in "$T/ab-parts/part-0000" 'SELECT count(*) FROM urls')
+N1=$(sql_in "$T/ab-parts/part-0001" 'SELECT count(*) FROM urls')
+nb split abandon "$T/ab-parts/part-0000" 2> "$T/err"
+check "split abandon" 0 "$?"
+check_match "says how many urls came back" "part-0000': abandoned: $N0 urls back in the queue" "$(cat "$T/err")"
+check "only the other part's urls are still out" "$N1" "$(sql_in "$B" 'SELECT count(*) FROM split_urls')"
+nb split abandon "$T/ab-parts" 2> "$T/err"
+check "abandoning it again (and the other, by their folder): exit 0" 0 "$?"
+check_match "the first was abandoned before" "part-0000': not out \(abandoned before\), nothing to do" "$(cat "$T/err")"
+check_match "the second now" "abandoned 1 parts, 1 abandoned before, 0 refused" "$(cat "$T/err")"
+check "nothing out" 0 "$(sql_in "$B" 'SELECT count(*) FROM split_urls')"
+nb -q split crawl --parts 1 --out "$T/ab-again" > /dev/null
+check "a new split takes every url again" "$URLS" "$(sql_in "$T/ab-again/part-0000" 'SELECT count(*) FROM urls')"
+"$NATADV" -w "$T/ab-parts/part-0000" -q crawl --allow-private --retries 0
+nb merge "$T/ab-parts/part-0000" 2> "$T/err"
+check_match "an abandoned part, run anyway, is refused by merge" "1 .*part-0000' \(workspace [0-9a-f]{32}\) is not a part of this workspace" "$? $(cat "$T/err")"
+"$NATADV" -w "$T/ab-again/part-0000" -q crawl --allow-private --retries 0
+nb -q merge "$T/ab-again"
+nb split abandon "$T/ab-again/part-0000" 2> "$T/err"
+check_match "a merged part is refused" "1 .*cannot abandon '.*ab-again/part-0000': it was merged already" "$? $(cat "$T/err")"
+"$NATADV" -w "$T/other" split abandon "$T/crawl/part-0001" 2> "$T/err"
+check_match "so is another workspace's part" "1 .*cannot abandon '.*part-0001': it is a part of another workspace" "$? $(cat "$T/err")"
+nb -q split score --model demo --parts 2 --out "$T/ab-score" > /dev/null
+nb split abandon "$T/ab-score" 2> "$T/err"
+check "abandon score parts" 0 "$?"
+check_match "their images back" "abandoned 2 parts, 0 abandoned before" "$(cat "$T/err")"
+check "nothing out" 0 "$(sql_in "$B" 'SELECT count(*) FROM split_images')"
+nb -q score --model demo
+check "the parent's own score takes them" "0 $(sql_in "$B" 'SELECT count(*) FROM images')" \
+	"$? $(sql_in "$B" 'SELECT count(*) FROM scores')"
+nb split abandon --parts 2 "$T/ab-score" 2> /dev/null
+check "split abandon takes no options: exit 2" 2 "$?"
 finish
