@@ -1,15 +1,18 @@
 /* golden.h — what the networks' unit tests share: the path of a file under
- * tests/golden, reading a float tensor of a safetensors file, and the top-5
- * indices of a row of logits. Header-only, for the test programs. */
+ * tests/golden, reading a float tensor of a safetensors file, the top-5
+ * indices of a row of logits and the golden criterion. Header-only, for the
+ * test programs (after tests/t.h). */
 #ifndef NATADV_TESTS_GOLDEN_H
 #define NATADV_TESTS_GOLDEN_H
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "filter/safetensors.h"
+#include "tests/t.h"
 #include "tests/unit/st_build.h"
 
 /* The path of file under tests/golden, from the repository root or else
@@ -67,6 +70,35 @@ static inline void golden_top5(const float *x, int classes, int *out)
 		}
 		out[k] = best;
 	}
+}
+
+/* The golden criterion, image by image, over n rows of classes logits:
+ * max |got - want| within 1e-3 of max |want| and the same top-5 in the same
+ * order (a T_CHECK each; a line per image on stdout, tagged tag). Returns
+ * the worst ratio of the two maxima. */
+static inline double golden_compare(const char *tag, const float *got, const float *want, int n, int classes)
+{
+	double worst = 0;
+
+	for (int i = 0; i < n; i++) {
+		const float *g = got + (size_t)i * classes, *w = want + (size_t)i * classes;
+		double maxd = 0, maxw = 0;
+		int tg[5], tw[5];
+
+		for (int j = 0; j < classes; j++) {
+			maxd = fmax(maxd, fabs((double)g[j] - w[j]));
+			maxw = fmax(maxw, fabs(w[j]));
+		}
+		golden_top5(g, classes, tg);
+		golden_top5(w, classes, tw);
+		printf("%s[%d]: max |diff| %.3g, max |logit| %.3g (ratio %.2g), "
+		       "top-5 %d %d %d %d %d\n", tag, i, maxd, maxw, maxd / maxw,
+		       tg[0], tg[1], tg[2], tg[3], tg[4]);
+		T_CHECK(maxd <= 1e-3 * maxw);
+		T_CHECK(!memcmp(tg, tw, sizeof tg));
+		worst = fmax(worst, maxd / maxw);
+	}
+	return worst;
 }
 
 /* The safetensors file under tests/golden named file, rebuilt in memory

@@ -26,48 +26,6 @@
 
 static char err[512];
 
-/* The k largest of x in order into out. */
-static void topk(const float *x, int classes, int k, int *out)
-{
-	for (int r = 0; r < k; r++) {
-		int best = -1;
-
-		for (int j = 0; j < classes; j++) {
-			int taken = 0;
-
-			for (int q = 0; q < r; q++)
-				taken |= out[q] == j;
-			if (!taken && (best < 0 || x[j] > x[best]))
-				best = j;
-		}
-		out[r] = best;
-	}
-}
-
-/* The unit tests' criterion, image by image. */
-static void compare(const char *tag, const float *got, const float *want,
-                    int n, int classes)
-{
-	for (int i = 0; i < n; i++) {
-		const float *g = got + (size_t)i * classes;
-		const float *w = want + (size_t)i * classes;
-		double maxd = 0, maxw = 0;
-		int tg[5], tw[5];
-
-		for (int j = 0; j < classes; j++) {
-			maxd = fmax(maxd, fabs((double)g[j] - w[j]));
-			maxw = fmax(maxw, fabs(w[j]));
-		}
-		topk(g, classes, 5, tg);
-		topk(w, classes, 5, tw);
-		printf("%s[%d]: max |diff| %.3g, max |logit| %.3g (ratio %.2g), "
-		       "top-5 %d %d %d %d %d\n", tag, i, maxd, maxw, maxd / maxw,
-		       tg[0], tg[1], tg[2], tg[3], tg[4]);
-		T_CHECK(maxd <= 1e-3 * maxw);
-		T_CHECK(!memcmp(tg, tw, sizeof tg));
-	}
-}
-
 struct want {
 	densenet_layout layout;
 	int growth, bn_size, init, blocks, layers[4], out[4], classes;
@@ -115,7 +73,7 @@ static void run_tiny(const char *file, const char *logits_name,
 	T_EQ_INT(densenet_forward(m, x, n + 1, got), NATADV_EINVAL);
 	T_CHECK(strstr(densenet_errmsg(m), "prepared for at most 3") != NULL);
 	T_EQ_INT(densenet_forward(m, x, n, got), 0);
-	compare(file, got, want, n, classes);
+	golden_compare(file, got, want, n, classes);
 	/* one image at a time gives the same answers as the batch: the block
 	 * buffers' channel slices depend on the batch size */
 	for (int i = 0; i < n; i++) {
@@ -368,8 +326,8 @@ static int agree(const float *g, const float *w, int classes,
 
 	softmax(g, classes, pg);
 	softmax(w, classes, pw);
-	topk(g, classes, 5, tg);
-	topk(w, classes, 5, tw);
+	golden_top5(g, classes, tg);
+	golden_top5(w, classes, tw);
 	for (int a = 0; a < 5; a++) {
 		int found = 0;
 

@@ -25,33 +25,6 @@
 
 static char err[512];
 
-/* The golden criterion, image by image; returns the worst relative diff. */
-static double compare(const char *tag, const float *got, const float *want,
-                      int n, int classes)
-{
-	double worst = 0;
-
-	for (int i = 0; i < n; i++) {
-		const float *g = got + (size_t)i * classes, *w = want + (size_t)i * classes;
-		double maxd = 0, maxw = 0;
-		int tg[5], tw[5];
-
-		for (int j = 0; j < classes; j++) {
-			maxd = fmax(maxd, fabs((double)g[j] - w[j]));
-			maxw = fmax(maxw, fabs(w[j]));
-		}
-		golden_top5(g, classes, tg);
-		golden_top5(w, classes, tw);
-		printf("%s[%d]: max |diff| %.3g, max |logit| %.3g (ratio %.2g), "
-		       "top-5 %d %d %d %d %d\n", tag, i, maxd, maxw, maxd / maxw,
-		       tg[0], tg[1], tg[2], tg[3], tg[4]);
-		T_CHECK(maxd <= 1e-3 * maxw);
-		T_CHECK(!memcmp(tg, tw, sizeof tg));
-		worst = fmax(worst, maxd / maxw);
-	}
-	return worst;
-}
-
 static void run_tiny(const char *name, const char *logits_name,
                      resnet_block block, int groups)
 {
@@ -83,7 +56,7 @@ static void run_tiny(const char *name, const char *logits_name,
 	T_EQ_INT(resnet_forward(m, x, n + 1, got), NATADV_EINVAL);
 	T_CHECK(strstr(resnet_errmsg(m), "prepared for at most 3") != NULL);
 	T_EQ_INT(resnet_forward(m, x, n, got), 0);
-	compare(name, got, want, n, classes);
+	golden_compare(name, got, want, n, classes);
 	/* one image at a time gives the same answers as the batch */
 	for (int i = 0; i < n; i++) {
 		T_EQ_INT(resnet_forward(m, x + (size_t)i * 3 * h * w, 1, one), 0);
@@ -273,7 +246,7 @@ static void test_resnet50(void)
 	t0 = now();
 	T_EQ_INT(resnet_forward(m, x, 2, got), 0);
 	printf("resnet50 batch 2: %.3f s\n", now() - t0);
-	compare("resnet50", got, want, 2, 1000);
+	golden_compare("resnet50", got, want, 2, 1000);
 	/* at full size (Winograd on 56x56 maps, k over 512 in passes): each
 	 * image alone, on 2 and on 1 threads, and in a batch of 5, gives the
 	 * batch's very bits */
@@ -495,7 +468,7 @@ static int check(const char *model, const char *iofile)
 		goto out;
 	}
 	printf("%s: %s\n", model, resnet_get_info(m)->arch);
-	compare(resnet_get_info(m)->arch, y, ref, n,
+	golden_compare(resnet_get_info(m)->arch, y, ref, n,
 	        resnet_get_info(m)->classes);
 	rc = t_failed_checks ? 1 : 0;
 out:

@@ -24,29 +24,6 @@
 
 static char err[512];
 
-static void compare(const char *tag, const float *got, const float *want,
-                    int n, int classes)
-{
-	for (int i = 0; i < n; i++) {
-		const float *g = got + (size_t)i * classes;
-		const float *w = want + (size_t)i * classes;
-		double maxd = 0, maxw = 0;
-		int tg[5], tw[5];
-
-		for (int j = 0; j < classes; j++) {
-			maxd = fmax(maxd, fabs((double)g[j] - w[j]));
-			maxw = fmax(maxw, fabs(w[j]));
-		}
-		golden_top5(g, classes, tg);
-		golden_top5(w, classes, tw);
-		printf("%s[%d]: max |diff| %.3g, max |logit| %.3g (ratio %.2g), "
-		       "top-5 %d %d %d %d %d\n", tag, i, maxd, maxw, maxd / maxw,
-		       tg[0], tg[1], tg[2], tg[3], tg[4]);
-		T_CHECK(maxd <= 1e-3 * maxw);
-		T_CHECK(!memcmp(tg, tw, sizeof tg));
-	}
-}
-
 /* What vgg_load reads from the file: layout, batch norm and the shape. */
 static void check_info(const char *file, vgg_layout layout, int bn)
 {
@@ -98,15 +75,15 @@ static void run_tiny(const char *file, const char *logits_name)
 		goto out;
 	T_EQ_INT(net_prepare(m, n, h, w), 0);
 	T_EQ_INT(net_forward(m, x, n, got), 0);
-	compare(file, got, want, n, classes);
+	golden_compare(file, got, want, n, classes);
 	for (int i = 0; i < n; i++) {
 		T_EQ_INT(net_forward(m, x + (size_t)i * 3 * h * w, 1, one), 0);
-		compare(file, one, want + (size_t)i * classes, 1, classes);
+		golden_compare(file, one, want + (size_t)i * classes, 1, classes);
 	}
 	for (int t = 1; t <= 3; t++) {
 		T_EQ_INT(net_set_threads(m, t), 0);
 		T_EQ_INT(net_forward(m, x, n, got), 0);
-		compare(file, got, want, n, classes);
+		golden_compare(file, got, want, n, classes);
 	}
 	/* 224 px: 7x7 features, the pool is the identity; 16 px: none left */
 	T_EQ_INT(net_prepare(m, 1, 224, 224), 0);
