@@ -1,7 +1,7 @@
 /* golden.h — what the networks' unit tests share: the path of a file under
  * tests/golden, reading a float tensor of a safetensors file, the top-5
- * indices of a row of logits and the golden criterion. Header-only, for the
- * test programs (after tests/t.h). */
+ * indices of a row of logits, the golden criterion and the checks of
+ * malformed weights. Header-only, for the test programs. */
 #ifndef NATADV_TESTS_GOLDEN_H
 #define NATADV_TESTS_GOLDEN_H
 
@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/err.h"
 #include "filter/safetensors.h"
 #include "tests/t.h"
 #include "tests/unit/st_build.h"
@@ -139,6 +140,35 @@ static inline unsigned char *golden_edited(const char *file, const char *drop, c
 	free(t);
 	st_free(src);
 	return mem;
+}
+
+/* Loads the golden file named file rebuilt by golden_edited (drop, repl)
+ * with load, which must fail with NATADV_EFORMAT, return no model and say
+ * exactly want; else a failed check naming line. load(f, err, errlen,
+ * &made) sets made when its loader returned a model (and frees it). */
+static inline void golden_expect_load_error(const char *file, const char *drop, const stb_tensor *repl,
+                                            const char *want, int line,
+                                            int (*load)(const st_file *f, char *err, size_t errlen, int *made))
+{
+	char err[512] = "";
+	st_file *f = NULL;
+	size_t size = 0;
+	int made = 0, rc;
+	unsigned char *mem = golden_edited(file, drop, repl, &size, err, sizeof err);
+
+	if (!mem) {
+		T_CHECK(0);
+		return;
+	}
+	T_EQ_INT(st_open_mem(&f, mem, size, err, sizeof err), 0);
+	err[0] = 0;
+	rc = f ? load(f, err, sizeof err, &made) : -1;
+	if (rc != NATADV_EFORMAT || made || strcmp(err, want)) {
+		fprintf(stderr, "line %d: rc %d, error '%s', expected '%s'\n", line, rc, err, want);
+		t_failed_checks++;
+	}
+	st_free(f);
+	free(mem);
 }
 
 #endif
