@@ -45,7 +45,7 @@ static const struct command commands[] = {
 	{"audit", cmd_audit, "the whole history of one image: audit PATH|HASH|URL [--json]", 1, 0},
 	{"rebuild", cmd_rebuild, "re-fetch a release manifest into a workspace, creating it if need be: rebuild --manifest FILE", 0, 1},
 	{"eval", cmd_eval, "accuracy, calibration error, AURRA (or --ood: AUROC, AUPR, FPR95) of models on a release: eval --model M[,M2...] DIR", 0, 1},
-	{"split", cmd_split, "hand pending work to part workspaces: split crawl|score --parts N [--by host|url] [--model NAME]", 1, 0},
+	{"split", cmd_split, "hand pending work to part workspaces: split crawl|score --parts N [--by host|url] [--model NAME]; split abandon DIR...", 1, 0},
 	{"merge", cmd_merge, "fold finished parts back into the workspace: merge DIR...", 1, 0},
 	{"slurm", cmd_slurm, "crawl or score as a Slurm job array over parts: slurm crawl|score|status|resubmit", 1, 1},
 };
