@@ -45,11 +45,12 @@ static void help(void)
 	       "  --poll S             seconds between two looks at squeue while waiting (2)\n"
 	       "  --dry-run            split and write the scripts, print them, submit nothing\n"
 	       "                       ('natadv slurm resubmit' submits them later)\n\n"
-	       "status: each part pending, running, done, failed or cancelled (squeue, the part's\n"
-	       "own database and its task's exit; no accounting database needed), of the latest\n"
-	       "submission or of --id ID. Exit status 3 while any part is not done.\n"
-	       "resubmit: submits again only the parts that failed, were cancelled or never\n"
-	       "submitted (--array=3,17), and a new merge after them.\n");
+	       "status: each part pending, running, done, failed, cancelled, timeout (hit its --time)\n"
+	       "or abandoned (split abandon), from squeue, the workspace, the part's own database and\n"
+	       "its task's exit; no accounting database needed; of the latest submission or of --id ID.\n"
+	       "Exit status 3 while any part is neither done nor abandoned.\n"
+	       "resubmit: submits again only the parts that failed, were cancelled, timed out or never\n"
+	       "went (--array=3,17), never an abandoned one, and a new merge after them.\n");
 }
 
 enum {
@@ -177,12 +178,6 @@ static const struct option run_opts[] = {
 	{0, 0, 0, 0},
 };
 
-/* Whether every part of st is done. */
-static int all_done(const slurm_status *st, int nparts)
-{
-	return st->n[SLURM_DONE] == nparts;
-}
-
 /* The realpath of the running natadv, for the jobs to run. */
 static int self_path(char out[PATH_MAX])
 {
@@ -220,17 +215,21 @@ static int print_status(const slurm_sub *s, const slurm_status *st, int json)
 			                                        slurm_state_name(p->state), "job", p->job, "slurm",
 			                                        p->slurm, "why", p->why));
 		}
-		json_t *o = json_pack("{s:s, s:s, s:s, s:i, s:{s:i, s:i, s:i, s:i, s:i}, s:o, s:{s:s, s:s}}", "id", s->id,
-		                      "stage", s->stage, "parts_dir", s->parts, "nparts", s->nparts, "counts", "pending",
-		                      st->n[0], "running", st->n[1], "done", st->n[2], "failed", st->n[3], "cancelled",
-		                      st->n[4], "parts", parts, "merge", "job", st->merge_job, "state", st->merge_state);
+		json_t *counts = json_object();
+		for (int k = 0; counts && k < SLURM_NSTATES; k++)
+			json_object_set_new(counts, slurm_state_name((slurm_state)k), json_integer(st->n[k]));
+		json_t *o = json_pack("{s:s, s:s, s:s, s:i, s:o, s:o, s:{s:s, s:s}}", "id", s->id, "stage", s->stage,
+		                      "parts_dir", s->parts, "nparts", s->nparts, "counts", counts, "parts", parts, "merge",
+		                      "job", st->merge_job, "state", st->merge_state);
 		if (cli_json_put(o, 0) != 0) {
 			cli_error("cannot print the status: out of memory");
 			return EXIT_FAIL;
 		}
 	} else {
-		printf("%s: %d parts in '%s': %d pending, %d running, %d done, %d failed, %d cancelled\n", s->id,
-		       s->nparts, s->parts, st->n[0], st->n[1], st->n[2], st->n[3], st->n[4]);
+		printf("%s: %d parts in '%s': %d pending, %d running, %d done, %d failed, %d cancelled, %d timeout, "
+		       "%d abandoned\n", s->id, s->nparts, s->parts, st->n[SLURM_PENDING], st->n[SLURM_RUNNING],
+		       st->n[SLURM_DONE], st->n[SLURM_FAILED], st->n[SLURM_CANCELLED], st->n[SLURM_TIMEOUT],
+		       st->n[SLURM_ABANDONED]);
 		for (int i = 0; i < s->nparts; i++) {
 			const slurm_part *p = &st->parts[i];
 			printf("part-%04d  %-9s  %-12s  %s\n", p->index, slurm_state_name(p->state), p->job[0] ? p->job : "-",
@@ -239,7 +238,7 @@ static int print_status(const slurm_sub *s, const slurm_status *st, int json)
 		printf("merge      %-9s  %s\n", st->merge_state[0] ? st->merge_state : st->merge_job[0] ? "ended" : "-",
 		       st->merge_job[0] ? st->merge_job : "-");
 	}
-	return all_done(st, s->nparts) ? EXIT_OK : EXIT_PARTIAL;
+	return slurm_status_finished(st) ? EXIT_OK : EXIT_PARTIAL;
 }
 
 /* Waits for s's latest merge job, then reports every part. */
@@ -258,15 +257,16 @@ static int wait_merge(struct cli *c, const slurm_sub *s, double poll)
 		return EXIT_FAIL;
 	}
 	slurm_status st;
-	if (slurm_status_get(s, slurm_part_done, NULL, &st, err, sizeof err) != 0) {
+	if (slurm_status_get(s, slurm_part_facts, c->st, &st, err, sizeof err) != 0) {
 		cli_error("%s", err);
 		return EXIT_FAIL;
 	}
 	if (!c->quiet)
-		fprintf(stderr, "natadv: merge job %s ended (%s): %d of %d parts done, %d failed, %d cancelled\n",
-		        s->merges[s->nmerges - 1], state[0] ? state : "gone from squeue", st.n[SLURM_DONE], s->nparts,
-		        st.n[SLURM_FAILED], st.n[SLURM_CANCELLED]);
-	int status = all_done(&st, s->nparts) && (!state[0] || !strcmp(state, "COMPLETED")) ? EXIT_OK : EXIT_PARTIAL;
+		fprintf(stderr, "natadv: merge job %s ended (%s): %d of %d parts done, %d failed, %d cancelled, "
+		        "%d timeout, %d abandoned\n", s->merges[s->nmerges - 1], state[0] ? state : "gone from squeue",
+		        st.n[SLURM_DONE], s->nparts, st.n[SLURM_FAILED], st.n[SLURM_CANCELLED], st.n[SLURM_TIMEOUT],
+		        st.n[SLURM_ABANDONED]);
+	int status = slurm_status_finished(&st) && (!state[0] || !strcmp(state, "COMPLETED")) ? EXIT_OK : EXIT_PARTIAL;
 	slurm_status_release(&st);
 	return status;
 }
@@ -286,8 +286,28 @@ static int submit_and_save(slurm_sub *s, const char *tasks, const char *const *a
 	return rc || rc2 ? EXIT_FAIL : EXIT_OK;
 }
 
-/* Submits the parts of s that failed, were cancelled or never went, and a
- * merge after them (and after the arrays still running parts). */
+/* Writes s's merge script again without the abandoned parts of st (merge
+ * refuses them), or with the whole parts folder when there are none. */
+static int merge_without_abandoned(const slurm_sub *s, const slurm_status *st)
+{
+	unsigned char *skip = calloc((size_t)s->nparts, 1);
+	char err[2048];
+	if (!skip) {
+		cli_error("cannot write the merge script: out of memory");
+		return EXIT_FAIL;
+	}
+	for (int i = 0; i < s->nparts; i++)
+		skip[i] = st->parts[i].state == SLURM_ABANDONED;
+	int rc = slurm_write_merge_script(s, skip, err, sizeof err);
+	free(skip);
+	if (rc)
+		cli_error("%s", err);
+	return rc ? EXIT_FAIL : EXIT_OK;
+}
+
+/* Submits the parts of s that failed, were cancelled, timed out or never
+ * went, never an abandoned one, and a merge after them (and after the
+ * arrays still running parts); nothing to resubmit is no error. */
 static int resubmit_parts(struct cli *c, slurm_sub *s, const slurm_status *st, int wait, double poll)
 {
 	buf list;
@@ -310,11 +330,12 @@ static int resubmit_parts(struct cli *c, slurm_sub *s, const slurm_status *st, i
 		status = EXIT_FAIL;
 	} else if (n == 0) {
 		if (!c->quiet)
-			fprintf(stderr, "natadv: nothing to resubmit in '%s': %d done, %d pending, %d running\n", s->id,
-			        st->n[SLURM_DONE], st->n[SLURM_PENDING], st->n[SLURM_RUNNING]);
-		status = all_done(st, s->nparts) ? EXIT_OK : EXIT_PARTIAL;
+			fprintf(stderr, "natadv: nothing to resubmit in '%s': %d done, %d abandoned, %d pending, %d running\n",
+			        s->id, st->n[SLURM_DONE], st->n[SLURM_ABANDONED], st->n[SLURM_PENDING], st->n[SLURM_RUNNING]);
 	} else {
-		status = submit_and_save(s, buf_cstr(&list), after, nafter);
+		status = merge_without_abandoned(s, st);
+		if (!status)
+			status = submit_and_save(s, buf_cstr(&list), after, nafter);
 		if (!status) {
 			print_watch(c, s);
 			printf("%s %s %s\n", s->id, s->arrays[s->narrays - 1].job, s->merges[s->nmerges - 1]);
@@ -511,7 +532,7 @@ static int status_cmd(struct cli *c, int argc, char **argv, int resubmit)
 	int status = load_sub(c, id, &s);
 	if (status)
 		return status;
-	if (slurm_status_get(s, slurm_part_done, NULL, &st, err, sizeof err) != 0) {
+	if (slurm_status_get(s, slurm_part_facts, c->st, &st, err, sizeof err) != 0) {
 		cli_error("%s", err);
 		status = EXIT_FAIL;
 	} else if (!resubmit) {

@@ -1,6 +1,7 @@
-/* part.c — whether a part workspace has finished its stage, by the rule
- * merge applies (store/parts.h, rule 4): no pending url; no image without
- * a score of the part's model. */
+/* part.c — what a part workspace says of itself and what its parent says
+ * of it: abandoned (store_part_fate), finished by the rule merge applies
+ * (store/parts.h, rule 4: no pending url; no image without a score of the
+ * part's model), and whether a given array task started natadv in it. */
 #include "slurm/slurm.h"
 
 #include <stdio.h>
@@ -8,41 +9,62 @@
 
 #include "common/err.h"
 #include "scaleout/scaleout.h"
+#include "store/parts.h"
 #include "store/store.h"
 
-int slurm_part_done(void *ctx, const char *dir, const char *stage, int *done, char *err, size_t errlen)
+/* Fills f->done and f->ran from the part's own database. */
+static int part_own(store *s, const scaleout_part_info *pi, const char *array_job, int task, slurm_facts *f)
 {
-	(void)ctx;
-	*done = 0;
+	int64_t left = 0, runs = 0;
+	int rc;
+	if (!strcmp(pi->stage, "crawl")) {
+		rc = store_count_urls(s, "pending", &left);
+	} else {
+		store_model m;
+		buf text;
+		buf_init(&text, 64 * 1024);
+		rc = store_model_get(s, pi->model, &m, &text);
+		if (!rc)
+			rc = store_count_unscored(s, m.id, &left);
+		buf_release(&text);
+	}
+	if (!rc && array_job[0])
+		rc = store_runs_of_task(s, pi->stage, array_job, task, &runs);
+	f->done = !rc && left == 0;
+	f->ran = runs > 0;
+	return rc;
+}
+
+int slurm_part_facts(void *ctx, const char *dir, const char *stage, const char *array_job, int task,
+                     slurm_facts *f, char *err, size_t errlen)
+{
+	store *parent = ctx;
+	f->done = f->abandoned = f->ran = 0;
 	scaleout_part_info pi;
-	int rc = scaleout_part_read(dir, &pi, err, errlen);
+	int rc = scaleout_part_check(parent, dir, "read", &pi, err, errlen);
 	if (rc == NATADV_ENOTFOUND)
-		return 0; /* not written (yet): not done */
+		return 0; /* not written (yet): nothing known */
 	if (rc)
 		return rc;
 	if (strcmp(pi.stage, stage) != 0) {
 		natadv_errf(err, errlen, "part '%s' is a %s part, not a %s one", dir, pi.stage, stage);
 		return NATADV_EINVAL;
 	}
+	store_part_fate_t fate;
+	if (store_part_fate(parent, pi.uuid, &fate) != 0) {
+		natadv_errf(err, errlen, "cannot read the parts of the workspace: %s", store_errmsg(parent));
+		return NATADV_EDB;
+	}
+	f->abandoned = fate == STORE_PART_GONE;
+	if (f->abandoned)
+		return 0; /* its own state no longer matters */
 	store *s;
 	rc = store_open(dir, &s, err, errlen);
 	if (rc)
 		return rc;
-	int64_t left = 0;
-	if (!strcmp(stage, "crawl")) {
-		rc = store_count_urls(s, "pending", &left);
-	} else {
-		store_model m;
-		buf text;
-		buf_init(&text, 64 * 1024);
-		rc = store_model_get(s, pi.model, &m, &text);
-		if (!rc)
-			rc = store_count_unscored(s, m.id, &left);
-		buf_release(&text);
-	}
+	rc = part_own(s, &pi, array_job, task, f);
 	if (rc)
 		natadv_errf(err, errlen, "cannot read part '%s': %s", dir, store_errmsg(s));
 	store_close(s);
-	*done = !rc && left == 0;
 	return rc;
 }

@@ -96,8 +96,12 @@ static int array_script(buf *b, const slurm_sub *s)
 		                 "name=$(printf 'part-%04d' \"$task\")\n"
 		                 "echo \"natadv slurm: $name on $(hostname), job ${SLURM_ARRAY_JOB_ID:-?}_$task, "
 		                 "$(date -u +%Y-%m-%dT%H:%M:%SZ)\"\n"
-		                 "# scancel sends TERM to natadv (which stops cleanly) and to this shell\n"
-		                 "trap 'echo cancelled > \"$logs/$name.exit\"; exit 143' TERM\n");
+		                 "job=\"${SLURM_ARRAY_JOB_ID:-?}_$task\"\n"
+		                 "# scancel and the time limit send TERM to natadv (which stops cleanly) and to\n"
+		                 "# this shell; squeue gives the reason TimeLimit for the latter\n"
+		                 "trap 'end=cancelled\n"
+		                 "[ \"$(squeue -h -j \"${SLURM_JOB_ID:-0}\" -o %r 2> /dev/null)\" = TimeLimit ] && end=timeout\n"
+		                 "echo \"$end job $job\" > \"$logs/$name.exit\"; exit 143' TERM\n");
 	if (!rc) rc = buf_printf(b, "\"$natadv\" -w \"$parts/$name\" %s", s->stage);
 	for (int i = 0; !rc && i < s->nstage_args; i++) {
 		rc = buf_puts(b, " ");
@@ -107,12 +111,28 @@ static int array_script(buf *b, const slurm_sub *s)
 		rc = buf_puts(b, "\nrc=$?\n"
 		                 "# 3: finished, some items failed; the part is done all the same\n"
 		                 "[ \"$rc\" = 3 ] && rc=0\n"
-		                 "echo \"exit $rc\" > \"$logs/$name.exit\"\n"
+		                 "echo \"exit $rc job $job\" > \"$logs/$name.exit\"\n"
 		                 "exit \"$rc\"\n");
 	return rc;
 }
 
-static int merge_script(buf *b, const slurm_sub *s)
+/* Appends the merge's command: the whole parts folder, or (skip given and
+ * some part skipped) each part but the skipped ones. */
+static int merge_command(buf *b, const slurm_sub *s, const unsigned char *skip)
+{
+	int some = 0;
+	for (int i = 0; skip && i < s->nparts; i++)
+		some |= skip[i];
+	int rc = buf_puts(b, "exec \"$natadv\" -w \"$workspace\" merge");
+	if (!some)
+		return rc ? rc : buf_puts(b, " \"$parts\"\n");
+	for (int i = 0; !rc && i < s->nparts; i++)
+		if (!skip[i])
+			rc = buf_printf(b, " \"$parts/part-%04d\"", i);
+	return rc ? rc : buf_puts(b, "\n");
+}
+
+static int merge_script(buf *b, const slurm_sub *s, const unsigned char *skip)
 {
 	char path[4200], jobname[300];
 	int rc = buf_printf(b, "#!/bin/sh\n# natadv slurm %s: merges the parts back once the array has ended\n", s->id);
@@ -128,9 +148,8 @@ static int merge_script(buf *b, const slurm_sub *s)
 	if (!rc) rc = shell_var(b, "parts", s->parts);
 	if (!rc)
 		rc = buf_puts(b, "echo \"natadv slurm: merge on $(hostname), job ${SLURM_JOB_ID:-?}, "
-		                 "$(date -u +%Y-%m-%dT%H:%M:%SZ)\"\n"
-		                 "exec \"$natadv\" -w \"$workspace\" merge \"$parts\"\n");
-	return rc;
+		                 "$(date -u +%Y-%m-%dT%H:%M:%SZ)\"\n");
+	return rc ? rc : merge_command(b, s, skip);
 }
 
 /* Writes b to dir/name through a temporary file, mode 0755. */
@@ -174,13 +193,18 @@ int slurm_write_scripts(const slurm_sub *s, char *err, size_t errlen)
 		rc = write_file(s->dir, "array.sbatch", &b, err, errlen);
 	else
 		natadv_errf(err, errlen, "cannot write the array script: %s", natadv_strerror(rc));
-	buf_reset(&b);
-	if (!rc) {
-		rc = merge_script(&b, s);
-		if (rc)
-			natadv_errf(err, errlen, "cannot write the merge script: %s", natadv_strerror(rc));
-	}
-	if (!rc)
+	buf_release(&b);
+	return rc ? rc : slurm_write_merge_script(s, NULL, err, errlen);
+}
+
+int slurm_write_merge_script(const slurm_sub *s, const unsigned char *skip, char *err, size_t errlen)
+{
+	buf b;
+	buf_init(&b, SCRIPT_MAX);
+	int rc = merge_script(&b, s, skip);
+	if (rc)
+		natadv_errf(err, errlen, "cannot write the merge script: %s", natadv_strerror(rc));
+	else
 		rc = write_file(s->dir, "merge.sbatch", &b, err, errlen);
 	buf_release(&b);
 	return rc;

@@ -11,7 +11,8 @@
  *   merge.sbatch     `natadv -w WS merge PARTS`, submitted with --dependency=afterany
  *   submission.json  what was submitted (slurm_sub), rewritten by each resubmit
  *   logs/            part-000i.log (the task's output, appended by reruns),
- *                    part-000i.exit (its last end: "exit N" or "cancelled"),
+ *                    part-000i.exit (its last end: "exit N", "cancelled" or
+ *                    "timeout", then " job ARRAY_TASK"),
  *                    merge.log
  * Every program runs through posix_spawnp with an argument vector (no shell);
  * every value written into a script is quoted for the shell or for sbatch's
@@ -77,6 +78,11 @@ void slurm_sub_free(slurm_sub *s);
  * #SBATCH --array is 0-(nparts-1), with %K when max_running is set.
  * Returns 0, or NATADV_EIO / NATADV_ENOMEM with err saying why. */
 int slurm_write_scripts(const slurm_sub *s, char *err, size_t errlen);
+/* Writes s->dir/merge.sbatch again: merging every part but those with
+ * skip[i] set (skip NULL or none set: the whole parts folder), e.g. the
+ * abandoned ones, which merge refuses. 0, or NATADV_EIO / NATADV_ENOMEM
+ * with err. */
+int slurm_write_merge_script(const slurm_sub *s, const unsigned char *skip, char *err, size_t errlen);
 /* Appends the text of s->dir/NAME ("array.sbatch", "merge.sbatch") to out.
  * 0, or NATADV_EIO / NATADV_ETOOBIG with err. */
 int slurm_read_script(const slurm_sub *s, const char *name, buf *out, char *err, size_t errlen);
@@ -109,20 +115,61 @@ typedef enum slurm_state {
 	SLURM_DONE,
 	SLURM_FAILED,
 	SLURM_CANCELLED,
+	SLURM_TIMEOUT,                /* its task hit its time limit (--time) */
+	SLURM_ABANDONED,              /* given up with `split abandon`: never run again, never merged */
+	SLURM_NSTATES
 } slurm_state;
-/* Returns "pending", "running", "done", "failed" or "cancelled". */
+/* Returns "pending", "running", "done", "failed", "cancelled", "timeout"
+ * or "abandoned". */
 const char *slurm_state_name(slurm_state st);
 
-/* Says whether the part workspace at dir has finished its stage: *done 1
- * or 0. Returns 0, or a NATADV code with err (the part cannot be read). */
-typedef int (*slurm_part_done_fn)(void *ctx, const char *dir, const char *stage, int *done, char *err,
-                                  size_t errlen);
+/* How a task ended, by its logs/part-NNNN.exit: "exit N", "cancelled" or
+ * "timeout" (the array script's TERM trap: "timeout" when squeue gives the
+ * task's reason as TimeLimit), then " job ARRAY_TASK" naming the task. */
+typedef enum slurm_exit {
+	SLURM_EXIT_NONE = 0,          /* no exit file, or one an earlier task wrote */
+	SLURM_EXIT_OK,                /* exit 0 */
+	SLURM_EXIT_FAILED,            /* exit N, N != 0 */
+	SLURM_EXIT_CANCELLED,
+	SLURM_EXIT_TIMEOUT,
+} slurm_exit;
+/* Reads the first line of an exit file as written by task job ("12_3"):
+ * SLURM_EXIT_NONE when line is NULL or names another task. */
+slurm_exit slurm_exit_parse(const char *line, const char *job);
 
-/* The slurm_part_done_fn of natadv's parts (made by split): a crawl part is
- * done when no url is pending, a score part when every image has a score
- * of the part's model (part.json names it): the rule merge applies before
- * it takes a part. ctx is unused. */
-int slurm_part_done(void *ctx, const char *dir, const char *stage, int *done, char *err, size_t errlen);
+/* Everything a part's state is decided from. */
+typedef struct slurm_facts {
+	const char *squeue;           /* squeue's state for the part's latest task; NULL: squeue lists none */
+	int submitted;                /* some array of the submission holds the part */
+	slurm_exit exit;              /* the latest task's exit file */
+	int done;                     /* the part's stage has finished (the rule merge applies) */
+	int abandoned;                /* the parent no longer records the part (store_part_fate) */
+	int ran;                      /* the latest task recorded a run in the part: it started */
+} slurm_facts;
+
+/* The policy: decides a part's state from f, in this order: abandoned;
+ * pending or running while squeue says so; done; pending when never
+ * submitted; by squeue's final state (CANCELLED: cancelled, TIMEOUT:
+ * timeout, any other: failed); by the exit file (cancelled, timeout, else
+ * failed); cancelled when the task never started (cancelled while
+ * pending: no exit file, no run); failed (its job is gone). Writes a few
+ * words on why into why. */
+slurm_state slurm_decide(const slurm_facts *f, char *why, size_t whylen);
+
+/* Fills f->done, f->abandoned and f->ran for the part workspace at dir of
+ * the stage; array_job ("" when the part was never submitted) and task
+ * name its latest task. Returns 0, or a NATADV code with err (the part
+ * cannot be read). */
+typedef int (*slurm_part_fn)(void *ctx, const char *dir, const char *stage, const char *array_job, int task,
+                             slurm_facts *f, char *err, size_t errlen);
+
+/* The slurm_part_fn of natadv's parts (made by split); ctx is the parent
+ * workspace's store. abandoned: store_part_fate says the part is gone;
+ * done: merged, or (crawl) no url pending, (score) every image scored by
+ * the part's model (part.json names it); ran: store_runs_of_task. A part
+ * folder without part.json is none of these. */
+int slurm_part_facts(void *ctx, const char *dir, const char *stage, const char *array_job, int task,
+                     slurm_facts *f, char *err, size_t errlen);
 
 typedef struct slurm_part {
 	int index;
@@ -134,26 +181,27 @@ typedef struct slurm_part {
 
 typedef struct slurm_status {
 	slurm_part *parts;            /* s->nparts, by index */
-	int n[5];                     /* parts in each slurm_state */
+	int nparts;
+	int n[SLURM_NSTATES];         /* parts in each slurm_state */
 	char merge_job[32];           /* the latest merge job, or "" */
 	char merge_state[32];         /* squeue's state for it, or "" when squeue no longer knows it */
 } slurm_status;
 
 /* Asks squeue about every job of s (one call: squeue -h -r -t all -j
- * ID,...) and decides each part's state: pending or running while squeue
- * says so; done when done_fn says its stage has finished; pending when no
- * array of s holds it (never submitted, as after --dry-run); otherwise
- * cancelled or failed by squeue's state for its task, or else by the part's
- * logs/part-NNNN.exit; failed when nothing says more (the job is gone).
- * Returns 0 and *out (slurm_status_release), NATADV_EIO when squeue cannot
- * run (err), or done_fn's error. */
-int slurm_status_get(const slurm_sub *s, slurm_part_done_fn done_fn, void *ctx, slurm_status *out, char *err,
+ * ID,...), reads each part's facts (part_fn) and its latest task's exit
+ * file, and decides its state (slurm_decide). Returns 0 and *out
+ * (slurm_status_release), NATADV_EIO when squeue cannot run (err), or
+ * part_fn's error. */
+int slurm_status_get(const slurm_sub *s, slurm_part_fn part_fn, void *ctx, slurm_status *out, char *err,
                      size_t errlen);
+/* Whether every part is done or abandoned: nothing left to run. */
+int slurm_status_finished(const slurm_status *st);
 /* Frees what st holds; accepts a zeroed struct. */
 void slurm_status_release(slurm_status *st);
 /* Writes the indexes of the parts to run again as an --array list ("3,17")
- * into out: failed, cancelled, and pending ones never submitted (after
- * --dry-run). Returns how many, or -1 when out is full. */
+ * into out: failed, cancelled, timed out, and pending ones never submitted
+ * (after --dry-run); never an abandoned one. Returns how many, or -1 when
+ * out is full. */
 int slurm_status_rerun_list(const slurm_status *st, buf *out);
 
 /* Waits until squeue reports job as finished (any state but pending,

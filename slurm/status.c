@@ -3,6 +3,7 @@
  * part itself, and waiting for a job to end. */
 #include "slurm/slurm.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,8 +15,9 @@
 
 const char *slurm_state_name(slurm_state st)
 {
-	static const char *const names[] = {"pending", "running", "done", "failed", "cancelled"};
-	return (unsigned)st < 5 ? names[st] : "unknown";
+	static const char *const names[] = {"pending", "running",  "done",     "failed",
+	                                    "cancelled", "timeout", "abandoned"};
+	return (unsigned)st < SLURM_NSTATES ? names[st] : "unknown";
 }
 
 /* One line of squeue -o '%i|%F|%K|%T': the array job and task of a job. */
@@ -90,21 +92,45 @@ static int is_active(const char *st)
 	return 0;
 }
 
-/* The part's logs/part-NNNN.exit: 1 "cancelled", 2 "exit N" with N != 0,
- * 0 none or exit 0. */
-static int exit_file(const slurm_sub *s, int part)
+slurm_exit slurm_exit_parse(const char *line, const char *job)
 {
-	char path[4200], line[64] = "";
+	static const struct { const char *word; slurm_exit e; } ends[] = {
+		{"exit 0 ", SLURM_EXIT_OK}, {"exit ", SLURM_EXIT_FAILED}, {"cancelled ", SLURM_EXIT_CANCELLED},
+		{"timeout ", SLURM_EXIT_TIMEOUT},
+	};
+	if (!line)
+		return SLURM_EXIT_NONE;
+	char l[128];
+	snprintf(l, sizeof l, "%.*s ", (int)strcspn(line, "\n"), line); /* "exit 0 job 12_3 " */
+	for (size_t i = 0; i < sizeof ends / sizeof ends[0]; i++) {
+		size_t n = strlen(ends[i].word);
+		if (strncmp(l, ends[i].word, n) != 0)
+			continue;
+		const char *rest = l + n + strspn(l + n, "0123456789");
+		if (i == 1 && (rest == l + n || *rest != ' '))
+			return SLURM_EXIT_NONE; /* "exit" without a number */
+		rest += strspn(rest, " ");
+		if (!*rest)
+			return ends[i].e; /* no job named (written before the job was): trusted */
+		size_t jl = strlen(job);
+		return strncmp(rest, "job ", 4) == 0 && strncmp(rest + 4, job, jl) == 0 && rest[4 + jl] == ' '
+		               ? ends[i].e
+		               : SLURM_EXIT_NONE;
+	}
+	return SLURM_EXIT_NONE;
+}
+
+/* The part's logs/part-NNNN.exit, read for its latest task job. */
+static slurm_exit exit_file(const slurm_sub *s, int part, const char *job)
+{
+	char path[4200], line[128] = "";
 	snprintf(path, sizeof path, "%s/logs/part-%04d.exit", s->dir, part);
 	FILE *f = fopen(path, "r");
 	if (!f)
-		return 0;
-	if (!fgets(line, sizeof line, f))
-		line[0] = '\0';
+		return SLURM_EXIT_NONE;
+	const char *got = fgets(line, sizeof line, f);
 	fclose(f);
-	if (strncmp(line, "cancelled", 9) == 0)
-		return 1;
-	return strncmp(line, "exit ", 5) == 0 && strncmp(line, "exit 0", 6) != 0 ? 2 : 0;
+	return slurm_exit_parse(got, job);
 }
 
 /* Does array a's task list ("0-3", "1,3", "0-9%2") hold part i? */
@@ -128,43 +154,63 @@ static int tasks_hold(const char *tasks, int i)
 	return 0;
 }
 
+/* One rule of the policy: its state and why, in words. */
+__attribute__((format(printf, 4, 5))) static slurm_state said(slurm_state st, char *why, size_t whylen,
+                                                             const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(why, whylen, fmt, ap);
+	va_end(ap);
+	return st;
+}
+
+slurm_state slurm_decide(const slurm_facts *f, char *why, size_t n)
+{
+	const char *sq = f->squeue;
+	if (f->abandoned)
+		return said(SLURM_ABANDONED, why, n, "given up with split abandon: never merged");
+	if (sq && is_active(sq))
+		return said(strcmp(sq, "PENDING") == 0 ? SLURM_PENDING : SLURM_RUNNING, why, n, "squeue: %s", sq);
+	if (f->done)
+		return said(SLURM_DONE, why, n, "the part has finished");
+	if (!f->submitted)
+		return said(SLURM_PENDING, why, n, "not submitted");
+	if (sq && strcmp(sq, "CANCELLED") == 0)
+		return said(SLURM_CANCELLED, why, n, "squeue: %s", sq);
+	if (sq && strcmp(sq, "TIMEOUT") == 0)
+		return said(SLURM_TIMEOUT, why, n, "squeue: %s, its time limit", sq);
+	if (sq)
+		return said(SLURM_FAILED, why, n, "squeue: %s, the part has not finished", sq);
+	switch (f->exit) {
+	case SLURM_EXIT_CANCELLED: return said(SLURM_CANCELLED, why, n, "its task was cancelled");
+	case SLURM_EXIT_TIMEOUT: return said(SLURM_TIMEOUT, why, n, "its task hit its time limit");
+	case SLURM_EXIT_FAILED: return said(SLURM_FAILED, why, n, "its task failed");
+	case SLURM_EXIT_OK: return said(SLURM_FAILED, why, n, "its task ended, the part has not finished");
+	case SLURM_EXIT_NONE: break;
+	}
+	if (!f->ran)
+		return said(SLURM_CANCELLED, why, n, "never started: cancelled while pending");
+	return said(SLURM_FAILED, why, n, "its job is gone and the part has not finished");
+}
+
 /* Decides part p's state from squeue's row for its latest task (NULL:
- * squeue knows none) and the part itself. */
-static int decide(const slurm_sub *s, slurm_part *p, const sq_row *r, slurm_part_done_fn done_fn, void *ctx,
+ * squeue knows none), the part itself and its task's exit file. */
+static int decide(const slurm_sub *s, slurm_part *p, const sq_row *r, slurm_part_fn part_fn, void *ctx,
                   char *err, size_t errlen)
 {
-	if (r) {
+	slurm_facts f = {.squeue = r ? r->state : NULL, .submitted = p->job[0] != '\0'};
+	if (r)
 		snprintf(p->slurm, sizeof p->slurm, "%s", r->state);
-		if (is_active(r->state)) {
-			p->state = strcmp(r->state, "PENDING") == 0 ? SLURM_PENDING : SLURM_RUNNING;
-			snprintf(p->why, sizeof p->why, "squeue: %s", r->state);
-			return 0;
-		}
-	}
-	char dir[4200];
+	char dir[4200], array_job[48];
 	snprintf(dir, sizeof dir, "%s/part-%04d", s->parts, p->index);
-	int done = 0, rc = done_fn(ctx, dir, s->stage, &done, err, errlen);
+	snprintf(array_job, sizeof array_job, "%.*s", (int)strcspn(p->job, "_"), p->job);
+	int rc = part_fn(ctx, dir, s->stage, array_job, p->index, &f, err, errlen);
 	if (rc)
 		return rc;
-	if (done) {
-		p->state = SLURM_DONE;
-		snprintf(p->why, sizeof p->why, "the part's %s has finished", s->stage);
-	} else if (!p->job[0]) {
-		p->state = SLURM_PENDING;
-		snprintf(p->why, sizeof p->why, "not submitted");
-	} else if (r && strcmp(r->state, "CANCELLED") == 0) {
-		p->state = SLURM_CANCELLED;
-		snprintf(p->why, sizeof p->why, "squeue: CANCELLED");
-	} else if (r) {
-		p->state = SLURM_FAILED;
-		snprintf(p->why, sizeof p->why, "squeue: %s, the part has not finished", r->state);
-	} else {
-		int e = exit_file(s, p->index);
-		p->state = e == 1 ? SLURM_CANCELLED : SLURM_FAILED;
-		snprintf(p->why, sizeof p->why, "%s", e == 1 ? "its task was cancelled"
-		                                  : e == 2 ? "its task failed"
-		                                           : "its job is gone and the part has not finished");
-	}
+	if (f.submitted && !r)
+		f.exit = exit_file(s, p->index, p->job);
+	p->state = slurm_decide(&f, p->why, sizeof p->why);
 	return 0;
 }
 
@@ -200,7 +246,7 @@ static const sq_row *row_of(const slurm_sub *s, const sq_row *rows, int n, slurm
 	return NULL;
 }
 
-int slurm_status_get(const slurm_sub *s, slurm_part_done_fn done_fn, void *ctx, slurm_status *out, char *err,
+int slurm_status_get(const slurm_sub *s, slurm_part_fn part_fn, void *ctx, slurm_status *out, char *err,
                      size_t errlen)
 {
 	memset(out, 0, sizeof *out);
@@ -214,10 +260,12 @@ int slurm_status_get(const slurm_sub *s, slurm_part_done_fn done_fn, void *ctx, 
 	out->parts = rc ? NULL : calloc((size_t)s->nparts, sizeof *out->parts);
 	if (!rc && !out->parts)
 		rc = NATADV_ENOMEM;
+	if (!rc)
+		out->nparts = s->nparts;
 	for (int i = 0; !rc && i < s->nparts; i++) {
 		slurm_part *p = &out->parts[i];
 		p->index = i;
-		rc = decide(s, p, row_of(s, rows, n, p), done_fn, ctx, err, errlen);
+		rc = decide(s, p, row_of(s, rows, n, p), part_fn, ctx, err, errlen);
 		if (!rc)
 			out->n[p->state]++;
 	}
@@ -241,12 +289,19 @@ void slurm_status_release(slurm_status *st)
 	st->parts = NULL;
 }
 
+int slurm_status_finished(const slurm_status *st)
+{
+	return st->n[SLURM_DONE] + st->n[SLURM_ABANDONED] == st->nparts;
+}
+
 int slurm_status_rerun_list(const slurm_status *st, buf *out)
 {
-	int n = 0, total = st->n[0] + st->n[1] + st->n[2] + st->n[3] + st->n[4];
-	for (int i = 0; i < total; i++) {
+	int n = 0;
+	for (int i = 0; i < st->nparts; i++) {
 		slurm_state x = st->parts[i].state;
-		if (x != SLURM_FAILED && x != SLURM_CANCELLED && (x != SLURM_PENDING || st->parts[i].job[0]))
+		int again = x == SLURM_FAILED || x == SLURM_CANCELLED || x == SLURM_TIMEOUT ||
+		            (x == SLURM_PENDING && !st->parts[i].job[0]);
+		if (!again)
 			continue;
 		if (buf_printf(out, "%s%d", n ? "," : "", i) != 0)
 			return -1;

@@ -76,12 +76,47 @@ static slurm_sub *odd_sub(const char *stage, int nparts, int max_running)
 	return s;
 }
 
+/* The array script's TERM trap (natadv and the shell both get TERM, from
+ * scancel or at the time limit): "cancelled", or "timeout" when squeue
+ * gives the task's reason as TimeLimit. squeue here is a stand-in on PATH
+ * that answers for job $SLURM_JOB_ID what FAKE_REASON says. */
+static void term_trap(const slurm_sub *s, const char *const *run, buf *b)
+{
+	char bin[400], path[700], err[256], oldpath[8192];
+	snprintf(bin, sizeof bin, "%s/bin", dir);
+	mkdir(bin, 0755);
+	snprintf(path, sizeof path, "%s/squeue", bin);
+	write_text(path, "#!/bin/sh\n[ \"$1 $2 $3 $4 $5\" = \"-h -j $SLURM_JOB_ID -o %r\" ] && echo \"$FAKE_REASON\"\n", 0755);
+	snprintf(oldpath, sizeof oldpath, "%s", getenv("PATH") ? getenv("PATH") : "/usr/bin:/bin");
+	char newpath[8600];
+	snprintf(newpath, sizeof newpath, "%s:%s", bin, oldpath);
+	setenv("PATH", newpath, 1);
+	setenv("SLURM_JOB_ID", "9", 1);
+	setenv("FAKE_EXIT", "143", 1);
+	const char *reasons[] = {"None", "TimeLimit"}, *want[] = {"cancelled job 5_1\n", "timeout job 5_1\n"};
+	slurm_exit parsed[] = {SLURM_EXIT_CANCELLED, SLURM_EXIT_TIMEOUT};
+	snprintf(path, sizeof path, "%s/logs/part-0001.exit", s->dir);
+	for (int i = 0; i < 2; i++) {
+		setenv("FAKE_REASON", reasons[i], 1);
+		int status;
+		T_EQ_INT(slurm_exec(run, NULL, NULL, &status, err, sizeof err), 0);
+		T_EQ_INT(status, 143);
+		read_text(path, b);
+		T_EQ_STR(buf_cstr(b), want[i]);
+		T_EQ_INT(slurm_exit_parse(buf_cstr(b), "5_1"), parsed[i]);
+	}
+	setenv("PATH", oldpath, 1);
+	unsetenv("SLURM_JOB_ID");
+	unsetenv("FAKE_REASON");
+}
+
 static void test_scripts(void)
 {
 	char fake[512], path[700], err[256];
 	snprintf(fake, sizeof fake, "%s/fake natadv", dir);
 	/* the stand-in natadv: one argument a line, into $FAKE_OUT */
-	write_text(fake, "#!/bin/sh\nprintf '%s\\n' \"$@\" > \"$FAKE_OUT\"\nexit \"${FAKE_EXIT:-0}\"\n", 0755);
+	write_text(fake, "#!/bin/sh\nprintf '%s\\n' \"$@\" > \"$FAKE_OUT\"\n"
+	                 "[ \"${FAKE_EXIT:-0}\" = 143 ] && kill -TERM $PPID\nexit \"${FAKE_EXIT:-0}\"\n", 0755);
 	slurm_sub *s = odd_sub("crawl", 4, 2);
 	if (!s)
 		return;
@@ -101,6 +136,7 @@ static void test_scripts(void)
 	snprintf(out, sizeof out, "%s/args", dir);
 	setenv("FAKE_OUT", out, 1);
 	setenv("SLURM_ARRAY_TASK_ID", "1", 1);
+	setenv("SLURM_ARRAY_JOB_ID", "5", 1);
 	const char *run[] = {"sh", path, NULL};
 	int status;
 	T_EQ_INT(slurm_exec(run, NULL, NULL, &status, err, sizeof err), 0);
@@ -112,7 +148,7 @@ static void test_scripts(void)
 	T_EQ_STR(buf_cstr(&b), want);
 	snprintf(path, sizeof path, "%s/logs/part-0001.exit", s->dir);
 	read_text(path, &b);
-	T_EQ_STR(buf_cstr(&b), "exit 0\n");
+	T_EQ_STR(buf_cstr(&b), "exit 0 job 5_1\n");
 	/* exit 3 (some items failed) is a finished part; exit 1 is not */
 	setenv("FAKE_EXIT", "3", 1);
 	snprintf(path, sizeof path, "%s/array.sbatch", s->dir);
@@ -123,7 +159,10 @@ static void test_scripts(void)
 	T_EQ_INT(status, 1);
 	snprintf(path, sizeof path, "%s/logs/part-0001.exit", s->dir);
 	read_text(path, &b);
-	T_EQ_STR(buf_cstr(&b), "exit 1\n");
+	T_EQ_STR(buf_cstr(&b), "exit 1 job 5_1\n");
+	T_EQ_INT(slurm_exit_parse(buf_cstr(&b), "5_1"), SLURM_EXIT_FAILED);
+	snprintf(path, sizeof path, "%s/array.sbatch", s->dir);
+	term_trap(s, run, &b);
 	unsetenv("FAKE_EXIT");
 
 	/* the merge */
@@ -134,7 +173,17 @@ static void test_scripts(void)
 	snprintf(want, sizeof want, "-w\n%s\nmerge\n%s\n", s->workspace, s->parts);
 	read_text(out, &b);
 	T_EQ_STR(buf_cstr(&b), want);
+	/* written again without part 1 (abandoned): each other part by name */
+	unsigned char skip[4] = {0, 1, 0, 0};
+	T_EQ_INT(slurm_write_merge_script(s, skip, err, sizeof err), 0);
+	T_EQ_INT(slurm_exec(run, NULL, NULL, &status, err, sizeof err), 0);
+	T_EQ_INT(status, 0);
+	snprintf(want, sizeof want, "-w\n%s\nmerge\n%s/part-0000\n%s/part-0002\n%s/part-0003\n", s->workspace, s->parts,
+	         s->parts, s->parts);
+	read_text(out, &b);
+	T_EQ_STR(buf_cstr(&b), want);
 	unsetenv("SLURM_ARRAY_TASK_ID");
+	unsetenv("SLURM_ARRAY_JOB_ID");
 	buf_release(&b);
 	slurm_sub_free(s);
 }
@@ -199,10 +248,11 @@ static void test_roundtrip(void)
 
 static void test_rerun_list(void)
 {
-	slurm_part p[5] = {{0}};
-	slurm_status st = {.parts = p};
-	slurm_state states[5] = {SLURM_DONE, SLURM_FAILED, SLURM_RUNNING, SLURM_CANCELLED, SLURM_PENDING};
-	for (int i = 0; i < 5; i++) {
+	slurm_part p[7] = {{0}};
+	slurm_status st = {.parts = p, .nparts = 7};
+	slurm_state states[7] = {SLURM_DONE,    SLURM_FAILED,  SLURM_RUNNING,  SLURM_CANCELLED,
+	                         SLURM_PENDING, SLURM_TIMEOUT, SLURM_ABANDONED};
+	for (int i = 0; i < 7; i++) {
 		p[i].index = i;
 		p[i].state = states[i];
 		st.n[states[i]]++;
@@ -210,14 +260,25 @@ static void test_rerun_list(void)
 	}
 	buf b;
 	buf_init(&b, 256);
-	T_EQ_INT(slurm_status_rerun_list(&st, &b), 2);
-	T_EQ_STR(buf_cstr(&b), "1,3");
+	/* failed, cancelled and timed out; never the abandoned one */
+	T_EQ_INT(slurm_status_rerun_list(&st, &b), 3);
+	T_EQ_STR(buf_cstr(&b), "1,3,5");
 	p[4].job[0] = '\0'; /* pending, never submitted */
 	buf_reset(&b);
-	T_EQ_INT(slurm_status_rerun_list(&st, &b), 3);
-	T_EQ_STR(buf_cstr(&b), "1,3,4");
+	T_EQ_INT(slurm_status_rerun_list(&st, &b), 4);
+	T_EQ_STR(buf_cstr(&b), "1,3,4,5");
 	buf_release(&b);
 	T_EQ_STR(slurm_state_name(SLURM_CANCELLED), "cancelled");
+	T_EQ_STR(slurm_state_name(SLURM_TIMEOUT), "timeout");
+	T_EQ_STR(slurm_state_name(SLURM_ABANDONED), "abandoned");
+	/* finished: every part done or abandoned */
+	T_EQ_INT(slurm_status_finished(&st), 0);
+	slurm_part q[3] = {{.state = SLURM_DONE}, {.state = SLURM_ABANDONED}, {.state = SLURM_DONE}};
+	slurm_status fin = {.parts = q, .nparts = 3, .n = {[SLURM_DONE] = 2, [SLURM_ABANDONED] = 1}};
+	T_EQ_INT(slurm_status_finished(&fin), 1);
+	fin.n[SLURM_ABANDONED] = 0;
+	fin.n[SLURM_FAILED] = 1;
+	T_EQ_INT(slurm_status_finished(&fin), 0);
 }
 
 int main(void)
