@@ -145,10 +145,12 @@ typedef struct slurm_facts {
 	int done;                     /* the part's stage has finished (the rule merge applies) */
 	int abandoned;                /* the parent no longer records the part (store_part_fate) */
 	int ran;                      /* the latest task recorded a run in the part: it started */
+	int unreadable;               /* the part could not be read (the others are then unknown) */
 } slurm_facts;
 
 /* The policy: decides a part's state from f, in this order: abandoned;
- * pending or running while squeue says so; done; pending when never
+ * pending or running while squeue says so; failed when the part cannot be
+ * read (no task can run it either); done; pending when never
  * submitted; by squeue's final state (CANCELLED: cancelled, TIMEOUT:
  * timeout, any other: failed); by the exit file (cancelled, timeout, else
  * failed); cancelled when the task never started (cancelled while
@@ -188,10 +190,11 @@ typedef struct slurm_status {
 } slurm_status;
 
 /* Asks squeue about every job of s (one call: squeue -h -r -t all -j
- * ID,...), reads each part's facts (part_fn) and its latest task's exit
- * file, and decides its state (slurm_decide). Returns 0 and *out
+ * ID,...), reads each part's facts (part_fn; a part it cannot read is
+ * unreadable, and its why says why) and its latest task's exit file, and
+ * decides its state (slurm_decide). Returns 0 and *out
  * (slurm_status_release), NATADV_EIO when squeue cannot run (err), or
- * part_fn's error. */
+ * NATADV_ENOMEM. */
 int slurm_status_get(const slurm_sub *s, slurm_part_fn part_fn, void *ctx, slurm_status *out, char *err,
                      size_t errlen);
 /* Whether every part is done or abandoned: nothing left to run. */

@@ -172,6 +172,8 @@ slurm_state slurm_decide(const slurm_facts *f, char *why, size_t n)
 		return said(SLURM_ABANDONED, why, n, "given up with split abandon: never merged");
 	if (sq && is_active(sq))
 		return said(strcmp(sq, "PENDING") == 0 ? SLURM_PENDING : SLURM_RUNNING, why, n, "squeue: %s", sq);
+	if (f->unreadable)
+		return said(SLURM_FAILED, why, n, "the part cannot be read");
 	if (f->done)
 		return said(SLURM_DONE, why, n, "the part has finished");
 	if (!f->submitted)
@@ -206,11 +208,14 @@ static int decide(const slurm_sub *s, slurm_part *p, const sq_row *r, slurm_part
 	snprintf(dir, sizeof dir, "%s/part-%04d", s->parts, p->index);
 	snprintf(array_job, sizeof array_job, "%.*s", (int)strcspn(p->job, "_"), p->job);
 	int rc = part_fn(ctx, dir, s->stage, array_job, p->index, &f, err, errlen);
-	if (rc)
+	if (rc == NATADV_ENOMEM)
 		return rc;
+	f.unreadable = rc != 0;
 	if (f.submitted && !r)
 		f.exit = exit_file(s, p->index, p->job);
 	p->state = slurm_decide(&f, p->why, sizeof p->why);
+	if (f.unreadable && p->state == SLURM_FAILED)
+		snprintf(p->why, sizeof p->why, "%s", err); /* what cannot be read, and why */
 	return 0;
 }
 

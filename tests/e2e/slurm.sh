@@ -7,8 +7,10 @@
 # (one array task cancelled with scancel midway: the crawl ends with exit 3,
 # `slurm status` reports the part cancelled and exits 3, `slurm resubmit
 # --wait` completes it) and `slurm score --parts 4 --wait`: the same tar
-# SHA-256 and the same stats --json. Merging every part again changes
-# nothing; --dry-run submits nothing; the daemons are stopped on exit.
+# SHA-256 and the same stats --json. A part whose database is broken fails
+# (status exits 3), an abandoned part is never resubmitted nor merged.
+# Merging every part again changes nothing; --dry-run submits nothing; the
+# daemons are stopped on exit.
 . "$(dirname "$0")/lib.sh"
 . "$ROOT/tests/slurm/lib.sh"
 scaleout_init
@@ -69,6 +71,40 @@ check "an unknown subcommand: exit 2" 2 "$?"
 "$NATADV" -w "$D" slurm status --id ../x 2> "$T/err"
 check_match "an unknown submission: exit 1, said so" "1 .*no slurm submission '../x'" "$? $(cat "$T/err")"
 
+# ---- a part that fails (its database broken), a part abandoned ----
+E=$T/broken
+ne() { "$NATADV" -w "$E" "$@"; }
+ne -q init
+{ printf 'url\twnid\tsource\tquery\tpage_url\tlicense\tauthor\n'; seed_rows "$H1" 21; } > "$T/seeds-e.tsv"
+ne -q crawl --seeds "$T/seeds-e.tsv" --no-fetch
+ne -q slurm crawl --parts 3 --by url --allow-private --retries 0 --dry-run > /dev/null
+EID=$(ls "$E/slurm")
+EP=$E/parts/$EID
+printf 'no database: a node broke it\n' > "$EP/part-0001/natadv.db"
+ne -q split abandon "$EP/part-0002"
+ne slurm resubmit --wait --poll 0.3 > /dev/null 2> "$T/e.err"
+check "resubmit --wait with a failed part: exit 3" 3 "$?"
+check "submits the parts not abandoned" "0,1" \
+	"$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["arrays"][0]["tasks"])' "$E/slurm/$EID/submission.json")"
+check "a merge of those parts only" 'exec "$natadv" -w "$workspace" merge "$parts/part-0000" "$parts/part-0001"' \
+	"$(tail -n 1 "$E/slurm/$EID/merge.sbatch")"
+ne slurm status > "$T/st" 2>&1
+check "slurm status with a failed part: exit 3" 3 "$?"
+check_match "the part done" "^part-0000 +done " "$(grep '^part-0000' "$T/st")"
+check_match "the broken part failed, and why" "^part-0001 +failed +[0-9]+_1 +cannot open workspace .*part-0001.: file is not a database" "$(grep '^part-0001' "$T/st")"
+check_match "the abandoned part" "^part-0002 +abandoned +- +given up with split abandon" "$(grep '^part-0002' "$T/st")"
+check_match "its task exited non-zero" "^exit [1-9][0-9]* job [0-9]+_1$" "$(cat "$E/slurm/$EID/logs/part-0001.exit")"
+check "slurm status --json" "failed abandoned 1 1 1" "$(ne slurm status --json | python3 -c 'import json, sys
+d = json.load(sys.stdin)
+c = d["counts"]
+print(d["parts"][1]["state"], d["parts"][2]["state"], c["done"], c["failed"], c["abandoned"])')"
+ne -q split abandon "$EP/part-0001"
+ne slurm status > "$T/st" 2>&1
+check "every part done or abandoned: exit 0" 0 "$?"
+ne slurm resubmit > /dev/null 2> "$T/err"
+check "nothing left to resubmit: exit 0" 0 "$?"
+check_match "and says so" "nothing to resubmit in '$EID': 1 done, 2 abandoned" "$(cat "$T/err")"
+
 # ---- the same through Slurm, in a workspace whose path has a space and a quote ----
 W="$T/ws dir'q"
 nw() { "$NATADV" -w "$W" "$@"; }
@@ -110,7 +146,7 @@ check "slurm status --json" "cancelled 1 3" "$(nw slurm status --json | python3 
 d = json.load(sys.stdin)
 print(d["parts"][int(sys.argv[1])]["state"], d["counts"]["cancelled"], d["counts"]["done"])' "$SLOW")"
 check "the cancelled part is not merged" 1 "$(($(sql_in "$W" "SELECT count(*) FROM split_urls") > 0))"
-check "its task's exit file" cancelled "$(cat "$W/slurm/$ID/logs/part-000$SLOW.exit")"
+check "its task's exit file" "cancelled job ${ARRAY}_$SLOW" "$(cat "$W/slurm/$ID/logs/part-000$SLOW.exit")"
 
 nw slurm resubmit --wait --poll 0.3 > "$T/re.out" 2> "$T/re.err"
 check "slurm resubmit --wait" 0 "$?"

@@ -1,7 +1,7 @@
 /* test_slurm_decide.c — how `slurm status` decides a part's state: the
  * policy (slurm_decide) over every combination of squeue's state, whether
  * the part was submitted, its task's exit file, and the part's own facts
- * (done, abandoned, started), checked against a table of rules read in
+ * (done, abandoned, started, unreadable), checked against a table of rules read in
  * order, first match wins; the exit file's reader; and the facts read from
  * real workspaces (store_part_fate, store_runs_of_task, slurm_part_facts)
  * after a real split, a real abandon and a real run of an array task. */
@@ -35,24 +35,25 @@ static const struct {
 
 /* The rules, in order; the first that matches decides. ANY: any value. */
 static const struct rule {
-	int sq, submitted, exit, done, abandoned, ran;
+	int sq, submitted, exit, done, abandoned, ran, unreadable;
 	slurm_state want;
 	const char *why; /* a part of the words given */
 } rules[] = {
-	{SQ_ANY, ANY, ANY, ANY, 1, ANY, SLURM_ABANDONED, "split abandon"},
-	{SQ_PENDING, ANY, ANY, ANY, 0, ANY, SLURM_PENDING, "squeue: PENDING"},
-	{SQ_RUNNING, ANY, ANY, ANY, 0, ANY, SLURM_RUNNING, "squeue: "},
-	{SQ_ANY, ANY, ANY, 1, 0, ANY, SLURM_DONE, "finished"},
-	{SQ_ANY, 0, ANY, 0, 0, ANY, SLURM_PENDING, "not submitted"},
-	{SQ_CANCELLED, 1, ANY, 0, 0, ANY, SLURM_CANCELLED, "squeue: CANCELLED"},
-	{SQ_TIMEOUT, 1, ANY, 0, 0, ANY, SLURM_TIMEOUT, "squeue: TIMEOUT"},
-	{SQ_OTHER_END, 1, ANY, 0, 0, ANY, SLURM_FAILED, "has not finished"},
-	{SQ_NONE, 1, SLURM_EXIT_CANCELLED, 0, 0, ANY, SLURM_CANCELLED, "cancelled"},
-	{SQ_NONE, 1, SLURM_EXIT_TIMEOUT, 0, 0, ANY, SLURM_TIMEOUT, "time limit"},
-	{SQ_NONE, 1, SLURM_EXIT_FAILED, 0, 0, ANY, SLURM_FAILED, "its task failed"},
-	{SQ_NONE, 1, SLURM_EXIT_OK, 0, 0, ANY, SLURM_FAILED, "has not finished"},
-	{SQ_NONE, 1, SLURM_EXIT_NONE, 0, 0, 0, SLURM_CANCELLED, "never started"},
-	{SQ_NONE, 1, SLURM_EXIT_NONE, 0, 0, 1, SLURM_FAILED, "its job is gone"},
+	{SQ_ANY, ANY, ANY, ANY, 1, ANY, ANY, SLURM_ABANDONED, "split abandon"},
+	{SQ_PENDING, ANY, ANY, ANY, 0, ANY, ANY, SLURM_PENDING, "squeue: PENDING"},
+	{SQ_RUNNING, ANY, ANY, ANY, 0, ANY, ANY, SLURM_RUNNING, "squeue: "},
+	{SQ_ANY, ANY, ANY, ANY, 0, ANY, 1, SLURM_FAILED, "cannot be read"},
+	{SQ_ANY, ANY, ANY, 1, 0, ANY, 0, SLURM_DONE, "finished"},
+	{SQ_ANY, 0, ANY, 0, 0, ANY, 0, SLURM_PENDING, "not submitted"},
+	{SQ_CANCELLED, 1, ANY, 0, 0, ANY, 0, SLURM_CANCELLED, "squeue: CANCELLED"},
+	{SQ_TIMEOUT, 1, ANY, 0, 0, ANY, 0, SLURM_TIMEOUT, "squeue: TIMEOUT"},
+	{SQ_OTHER_END, 1, ANY, 0, 0, ANY, 0, SLURM_FAILED, "has not finished"},
+	{SQ_NONE, 1, SLURM_EXIT_CANCELLED, 0, 0, ANY, 0, SLURM_CANCELLED, "cancelled"},
+	{SQ_NONE, 1, SLURM_EXIT_TIMEOUT, 0, 0, ANY, 0, SLURM_TIMEOUT, "time limit"},
+	{SQ_NONE, 1, SLURM_EXIT_FAILED, 0, 0, ANY, 0, SLURM_FAILED, "its task failed"},
+	{SQ_NONE, 1, SLURM_EXIT_OK, 0, 0, ANY, 0, SLURM_FAILED, "has not finished"},
+	{SQ_NONE, 1, SLURM_EXIT_NONE, 0, 0, 0, 0, SLURM_CANCELLED, "never started"},
+	{SQ_NONE, 1, SLURM_EXIT_NONE, 0, 0, 1, 0, SLURM_FAILED, "its job is gone"},
 };
 #define NRULES (int)(sizeof rules / sizeof rules[0])
 
@@ -67,15 +68,16 @@ static void test_decide_table(void)
 	for (int q = 0; q < NSQ; q++)
 		for (int sub = 0; sub < 2; sub++)
 			for (int e = SLURM_EXIT_NONE; e <= SLURM_EXIT_TIMEOUT; e++)
-				for (int bits = 0; bits < 8; bits++) {
+				for (int bits = 0; bits < 16; bits++) {
 					slurm_facts f = {.squeue = squeue_states[q].state, .submitted = sub, .exit = (slurm_exit)e,
-					                 .done = bits & 1, .abandoned = (bits >> 1) & 1, .ran = (bits >> 2) & 1};
+					                 .done = bits & 1, .abandoned = (bits >> 1) & 1, .ran = (bits >> 2) & 1,
+					                 .unreadable = (bits >> 3) & 1};
 					int k = 0;
 					for (; k < NRULES; k++) {
 						const struct rule *r = &rules[k];
 						if ((r->sq == SQ_ANY || r->sq == squeue_states[q].kind) && fits(r->submitted, sub) &&
 						    fits(r->exit, e) && fits(r->done, f.done) && fits(r->abandoned, f.abandoned) &&
-						    fits(r->ran, f.ran))
+						    fits(r->ran, f.ran) && fits(r->unreadable, f.unreadable))
 							break;
 					}
 					combos++;
@@ -87,14 +89,14 @@ static void test_decide_table(void)
 					char why[128] = "";
 					slurm_state got = slurm_decide(&f, why, sizeof why);
 					if (got != rules[k].want || !strstr(why, rules[k].why)) {
-						fprintf(stderr, "squeue %s, submitted %d, exit %d, done %d, abandoned %d, ran %d: "
-						                "%s (%s), rule %d wants %s (%s)\n",
-						        f.squeue ? f.squeue : "-", sub, e, f.done, f.abandoned, f.ran,
+						fprintf(stderr, "squeue %s, submitted %d, exit %d, done %d, abandoned %d, ran %d, "
+						                "unreadable %d: %s (%s), rule %d wants %s (%s)\n",
+						        f.squeue ? f.squeue : "-", sub, e, f.done, f.abandoned, f.ran, f.unreadable,
 						        slurm_state_name(got), why, k, slurm_state_name(rules[k].want), rules[k].why);
 						T_CHECK(0);
 					}
 				}
-	T_EQ_INT(combos, NSQ * 2 * 5 * 8);
+	T_EQ_INT(combos, NSQ * 2 * 5 * 16);
 	T_EQ_INT(unmatched, 0);
 	for (int k = 0; k < NRULES; k++)
 		if (!hits[k]) {
