@@ -8,7 +8,8 @@
 # `slurm status` reports the part cancelled and exits 3, `slurm resubmit
 # --wait` completes it) and `slurm score --parts 4 --wait`: the same tar
 # SHA-256 and the same stats --json. A part whose database is broken fails
-# (status exits 3), an abandoned part is never resubmitted nor merged.
+# (status exits 3), an abandoned part is never resubmitted nor merged, a
+# task that hits its time limit reads timeout (squeue and exit file agree).
 # Merging every part again changes nothing; --dry-run submits nothing; the
 # daemons are stopped on exit.
 . "$(dirname "$0")/lib.sh"
@@ -164,6 +165,20 @@ nw slurm resubmit > /dev/null 2> "$T/err"
 check "resubmit with every part done: nothing to do" "0" "$?"
 check_match "and says so" "nothing to resubmit" "$(cat "$T/err")"
 
+# ---- a task that hits its time limit (runs on while score does, below) ----
+# Its one url answers after 10 minutes; once natadv runs, the task's end is
+# moved to now (scontrol update EndTime, as an admin can), and Slurm's next
+# look at time limits (within 30 s) ends it: TERM, reason TimeLimit.
+F=$T/late
+"$NATADV" -w "$F" -q init
+printf 'url\twnid\tsource\n%s/slow/600000/rocket.jpg\t%s\tseeds\n' "$H1" "$SHUTTLE" > "$T/seeds-f.tsv"
+"$NATADV" -w "$F" -q crawl --seeds "$T/seeds-f.tsv" --no-fetch
+read -r FID FARRAY _ <<< "$("$NATADV" -w "$F" -q slurm crawl --parts 1 --allow-private --retries 0 --timeout 900 --low-speed-time 900 --time 10)"
+frun() { sqlite3 -batch -noheader -cmd '.timeout 5000' "$F/parts/$FID/part-0000/natadv.db" "SELECT count(*) FROM runs WHERE command = 'crawl'" 2> /dev/null; }
+for _ in $(seq 1 300); do [ "$(frun)" -ge 1 ] 2> /dev/null && break; sleep 0.1; done
+check "the late part's task runs" RUNNING "$(job_state "${FARRAY}_0")"
+scontrol update JobId="${FARRAY}_0" EndTime=now
+
 # ---- score ----
 nw -q slurm score --model demo --parts 4 --batch 3 --cpus-per-task 1 --wait --poll 0.3 > "$T/score.out"
 check "slurm score --wait" 0 "$?"
@@ -191,6 +206,16 @@ check_match "audit names the slurm job of a fetch" "slurm job [0-9]+ \(array [0-
 # ---- every part merged again: nothing changes (but the merge's own run row) ----
 check_merge_again "$W" "$W/parts" 8
 check_blobs "$W"
+
+# ---- the late part: timeout, from squeue and from its exit file alike ----
+check "the late task timed out" TIMEOUT "$(job_wait "${FARRAY}_0" 60)"
+"$NATADV" -w "$F" slurm status > "$T/st" 2>&1
+check "slurm status with a timed-out part: exit 3" 3 "$?"
+check_match "reports it as timeout, by squeue" "^part-0000 +timeout +${FARRAY}_0 +squeue: TIMEOUT" "$(grep '^part-0000' "$T/st")"
+check "its task's exit file says timeout too" "timeout job ${FARRAY}_0" "$(cat "$F/slurm/$FID/logs/part-0000.exit")"
+check "a part to resubmit" "1 0" "$("$NATADV" -w "$F" slurm status --json | python3 -c 'import json, sys
+d = json.load(sys.stdin)
+print(d["counts"]["timeout"], d["counts"]["failed"])')"
 
 # ---- the daemons stop ----
 pids=$(cat "$SLURM_DIR/munge/munged.pid" "$SLURM_DIR/slurmctld.pid" "$SLURM_DIR/slurmd.pid")
