@@ -400,6 +400,8 @@ static int make_submission(struct cli *c, struct run_args *a, slurm_sub **out)
 	int rc = slurm_sub_new(id, a->stage, ws, parts, dir, self, r.parts, a->sargs, a->nsargs, &a->so, out, err,
 	                       sizeof err);
 	if (!rc)
+		(*out)->split_id = r.split_id;
+	if (!rc)
 		rc = slurm_write_scripts(*out, err, sizeof err);
 	if (!rc)
 		rc = slurm_sub_save(*out, err, sizeof err);

@@ -35,29 +35,36 @@ static int part_own(store *s, const scaleout_part_info *pi, const char *array_jo
 	return rc;
 }
 
-int slurm_part_facts(void *ctx, const char *dir, const char *stage, const char *array_job, int task,
+/* Sets f->abandoned: part `part` of split split_id gone from parent. */
+static int abandoned(store *parent, int64_t split_id, int part, slurm_facts *f, char *err, size_t errlen)
+{
+	store_part_fate_t fate;
+	if (store_part_fate(parent, split_id, part, &fate) != 0) {
+		natadv_errf(err, errlen, "cannot read the parts of the workspace: %s", store_errmsg(parent));
+		return NATADV_EDB;
+	}
+	f->abandoned = fate == STORE_PART_GONE;
+	return 0;
+}
+
+int slurm_part_facts(void *ctx, const char *dir, const char *stage, int64_t split_id, const char *array_job, int task,
                      slurm_facts *f, char *err, size_t errlen)
 {
 	store *parent = ctx;
 	f->done = f->abandoned = f->ran = 0;
 	scaleout_part_info pi;
 	int rc = scaleout_part_check(parent, dir, "read", &pi, err, errlen);
-	if (rc == NATADV_ENOTFOUND)
-		return 0; /* not written (yet): nothing known */
+	if (rc == NATADV_ENOTFOUND) /* not written (yet), or deleted once abandoned */
+		return split_id > 0 ? abandoned(parent, split_id, task, f, err, errlen) : 0;
 	if (rc)
 		return rc;
 	if (strcmp(pi.stage, stage) != 0) {
 		natadv_errf(err, errlen, "part '%s' is a %s part, not a %s one", dir, pi.stage, stage);
 		return NATADV_EINVAL;
 	}
-	store_part_fate_t fate;
-	if (store_part_fate(parent, pi.uuid, &fate) != 0) {
-		natadv_errf(err, errlen, "cannot read the parts of the workspace: %s", store_errmsg(parent));
-		return NATADV_EDB;
-	}
-	f->abandoned = fate == STORE_PART_GONE;
-	if (f->abandoned)
-		return 0; /* its own state no longer matters */
+	rc = abandoned(parent, pi.split_id, pi.part, f, err, errlen);
+	if (rc || f->abandoned)
+		return rc; /* its own state no longer matters */
 	store *s;
 	rc = store_open(dir, &s, err, errlen);
 	if (rc)

@@ -22,6 +22,7 @@
 
 #include <signal.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/buf.h"
 
@@ -49,6 +50,7 @@ typedef struct slurm_sub {
 	char *dir;                    /* WS/slurm/ID, absolute */
 	char *natadv;                 /* the natadv binary the jobs run, absolute */
 	int nparts;
+	int64_t split_id;             /* the split that made the parts (splits.id of the workspace); 0: unknown */
 	char **stage_args;            /* after `natadv -w PART STAGE` */
 	int nstage_args;
 	char *partition, *account, *time, *mem;   /* the options (NULL: not given) */
@@ -158,19 +160,19 @@ typedef struct slurm_facts {
  * words on why into why. */
 slurm_state slurm_decide(const slurm_facts *f, char *why, size_t whylen);
 
-/* Fills f->done, f->abandoned and f->ran for the part workspace at dir of
- * the stage; array_job ("" when the part was never submitted) and task
- * name its latest task. Returns 0, or a NATADV code with err (the part
- * cannot be read). */
-typedef int (*slurm_part_fn)(void *ctx, const char *dir, const char *stage, const char *array_job, int task,
-                             slurm_facts *f, char *err, size_t errlen);
+/* Fills f->done, f->abandoned and f->ran for part `task` of split split_id
+ * (0: unknown), the part workspace at dir, of the stage; array_job (""
+ * when the part was never submitted) names its latest task. Returns 0, or
+ * a NATADV code with err (the part cannot be read). */
+typedef int (*slurm_part_fn)(void *ctx, const char *dir, const char *stage, int64_t split_id, const char *array_job,
+                             int task, slurm_facts *f, char *err, size_t errlen);
 
 /* The slurm_part_fn of natadv's parts (made by split); ctx is the parent
- * workspace's store. abandoned: store_part_fate says the part is gone;
- * done: merged, or (crawl) no url pending, (score) every image scored by
- * the part's model (part.json names it); ran: store_runs_of_task. A part
- * folder without part.json is none of these. */
-int slurm_part_facts(void *ctx, const char *dir, const char *stage, const char *array_job, int task,
+ * workspace's store. abandoned: store_part_fate says the part is gone (by
+ * part.json's split and part, or, its folder deleted, by split_id and
+ * task); done: (crawl) no url pending, (score) every image scored by the
+ * part's model (part.json names it); ran: store_runs_of_task. */
+int slurm_part_facts(void *ctx, const char *dir, const char *stage, int64_t split_id, const char *array_job, int task,
                      slurm_facts *f, char *err, size_t errlen);
 
 typedef struct slurm_part {

@@ -207,7 +207,7 @@ static int decide(const slurm_sub *s, slurm_part *p, const sq_row *r, slurm_part
 	char dir[4200], array_job[48];
 	snprintf(dir, sizeof dir, "%s/part-%04d", s->parts, p->index);
 	snprintf(array_job, sizeof array_job, "%.*s", (int)strcspn(p->job, "_"), p->job);
-	int rc = part_fn(ctx, dir, s->stage, array_job, p->index, &f, err, errlen);
+	int rc = part_fn(ctx, dir, s->stage, s->split_id, array_job, p->index, &f, err, errlen);
 	if (rc == NATADV_ENOMEM)
 		return rc;
 	f.unreadable = rc != 0;

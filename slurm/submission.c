@@ -165,10 +165,11 @@ static json_t *sub_json(const slurm_sub *s)
 	                           "account", str_or_null(s->account), "time", str_or_null(s->time), "mem",
 	                           str_or_null(s->mem), "cpus_per_task", s->cpus_per_task, "max_running",
 	                           s->max_running, "extra", str_list(s->extra, s->nextra));
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:o, s:o, s:o, s:o, s:s}", "id", s->id, "stage", s->stage,
-	                 "workspace", s->workspace, "parts", s->parts, "dir", s->dir, "natadv", s->natadv, "nparts",
-	                 s->nparts, "stage_args", str_list(s->stage_args, s->nstage_args), "sbatch", sbatch, "arrays",
-	                 arrays, "merges", merges, "submitted_at", s->submitted_at);
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:I, s:o, s:o, s:o, s:o, s:s}", "id", s->id, "stage",
+	                 s->stage, "workspace", s->workspace, "parts", s->parts, "dir", s->dir, "natadv", s->natadv,
+	                 "nparts", s->nparts, "split_id", (json_int_t)s->split_id, "stage_args",
+	                 str_list(s->stage_args, s->nstage_args), "sbatch", sbatch, "arrays", arrays, "merges", merges,
+	                 "submitted_at", s->submitted_at);
 }
 
 int slurm_sub_save(const slurm_sub *s, char *err, size_t errlen)
@@ -274,6 +275,7 @@ static void sub_from_json(json_t *j, slurm_sub *s, int *bad, int *oom)
 	s->natadv = get_str(j, "natadv", bad, oom);
 	s->submitted_at = get_str(j, "submitted_at", bad, oom);
 	s->nparts = (int)json_integer_value(json_object_get(j, "nparts"));
+	s->split_id = json_integer_value(json_object_get(j, "split_id")); /* 0 when not recorded */
 	s->stage_args = get_list(j, "stage_args", &s->nstage_args, bad, oom);
 	if (!json_is_object(sb)) {
 		*bad = 1;

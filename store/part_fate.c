@@ -9,12 +9,13 @@
 
 #include "common/err.h"
 
-int store_part_fate(store *s, const char *uuid, store_part_fate_t *fate)
+int store_part_fate(store *s, int64_t split_id, int part, store_part_fate_t *fate)
 {
-	sqlite3_stmt *st = store_sql(s, "SELECT merged_at IS NOT NULL FROM split_parts WHERE uuid = ?");
+	sqlite3_stmt *st = store_sql(s, "SELECT merged_at IS NOT NULL FROM split_parts WHERE split_id = ? AND part = ?");
 	if (!st)
 		return NATADV_EDB;
-	store_bind_text(st, 1, uuid);
+	sqlite3_bind_int64(st, 1, split_id);
+	sqlite3_bind_int(st, 2, part);
 	int step = sqlite3_step(st);
 	if (step == SQLITE_ROW)
 		*fate = sqlite3_column_int(st, 0) ? STORE_PART_MERGED : STORE_PART_OUT;

@@ -87,9 +87,9 @@ int store_part_abandon(store *s, const char *uuid, int64_t *released);
 /* What the parent knows of a part: out (split_parts holds it, unmerged),
  * merged, or gone (no split_parts row: abandoned, rule 6). */
 typedef enum store_part_fate_t { STORE_PART_OUT, STORE_PART_MERGED, STORE_PART_GONE } store_part_fate_t;
-/* Sets *fate for the part whose workspace uuid is uuid; the one place that
- * tells an abandoned part. 0, or NATADV_EDB. */
-int store_part_fate(store *s, const char *uuid, store_part_fate_t *fate);
+/* Sets *fate for part `part` of split split_id (part.json names both); the
+ * one place that tells an abandoned part. 0, or NATADV_EDB. */
+int store_part_fate(store *s, int64_t split_id, int part, store_part_fate_t *fate);
 /* Counts in *n the runs of command recorded by task `task` of Slurm array
  * job array_job (their $SLURM_ARRAY_JOB_ID and $SLURM_ARRAY_TASK_ID): 0
  * when that task never started natadv in this workspace. 0, or NATADV_EDB. */

@@ -216,6 +216,7 @@ static void test_roundtrip(void)
 	if (!s)
 		return;
 	T_EQ_INT(slurm_write_scripts(s, err, sizeof err), 0);
+	s->split_id = 42;
 	T_EQ_INT(slurm_sub_save(s, err, sizeof err), 0);
 	T_EQ_INT(slurm_sub_load(s->dir, &t, err, sizeof err), 0);
 	if (t) {
@@ -225,6 +226,7 @@ static void test_roundtrip(void)
 		T_EQ_STR(t->parts, s->parts);
 		T_EQ_STR(t->natadv, s->natadv);
 		T_EQ_INT(t->nparts, 3);
+		T_EQ_INT(t->split_id, 42);
 		T_EQ_INT(t->nstage_args, 4);
 		T_EQ_STR(t->stage_args[1], "it's \"x\" $HOME `id` # not a comment");
 		T_EQ_STR(t->partition, "p 1");

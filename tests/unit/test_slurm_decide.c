@@ -173,7 +173,8 @@ static void exec_sql(const char *dir, const char *sql)
 }
 
 /* A real workspace with 6 urls over 3 hosts, split into 3 crawl parts;
- * part 1 abandoned, part 2 run by array task 77_2, part 0 finished. */
+ * part 1 abandoned (then its folder deleted), part 2 run by array task
+ * 77_2, part 0 finished. */
 static void test_part_facts(void)
 {
 	char ws[400], err[1024], dir[4200], url[128], host[64];
@@ -202,20 +203,30 @@ static void test_part_facts(void)
 		T_EQ_INT(scaleout_part_read(dir, &pi[k], err, sizeof err), 0);
 	}
 	store_part_fate_t fate = STORE_PART_GONE;
-	T_EQ_INT(store_part_fate(s, pi[1].uuid, &fate), 0);
+	T_EQ_INT(store_part_fate(s, r.split_id, 1, &fate), 0);
 	T_EQ_INT(fate, STORE_PART_OUT);
-	T_EQ_INT(store_part_fate(s, "0123456789abcdef0123456789abcdef", &fate), 0);
+	T_EQ_INT(store_part_fate(s, r.split_id, 3, &fate), 0);
+	T_EQ_INT(fate, STORE_PART_GONE);
+	T_EQ_INT(store_part_fate(s, r.split_id + 1, 1, &fate), 0);
 	T_EQ_INT(fate, STORE_PART_GONE);
 
 	/* part 1 abandoned: gone from the parent's records */
 	snprintf(dir, sizeof dir, "%s/part-0001", r.out_dir);
 	int64_t released = 0;
 	T_EQ_INT(scaleout_abandon(s, dir, &pi[1], &released, err, sizeof err), 0);
-	T_EQ_INT(store_part_fate(s, pi[1].uuid, &fate), 0);
+	T_EQ_INT(store_part_fate(s, r.split_id, 1, &fate), 0);
 	T_EQ_INT(fate, STORE_PART_GONE);
 	slurm_facts f;
-	T_EQ_INT(slurm_part_facts(s, dir, "crawl", "77", 1, &f, err, sizeof err), 0);
+	T_EQ_INT(slurm_part_facts(s, dir, "crawl", 0, "77", 1, &f, err, sizeof err), 0);
 	T_EQ_INT(f.abandoned, 1);
+	/* ... and its folder deleted, as README says: by the submission's split */
+	char *rm[] = {"rm", "-rf", dir, NULL};
+	int status;
+	T_EQ_INT(slurm_exec((const char *const *)rm, NULL, NULL, &status, err, sizeof err), 0);
+	T_EQ_INT(slurm_part_facts(s, dir, "crawl", r.split_id, "77", 1, &f, err, sizeof err), 0);
+	T_EQ_INT(f.abandoned, 1);
+	T_EQ_INT(slurm_part_facts(s, dir, "crawl", 0, "77", 1, &f, err, sizeof err), 0);
+	T_EQ_INT(f.abandoned, 0);
 
 	/* part 2: array task 77_2 started natadv in it, and did not finish */
 	snprintf(dir, sizeof dir, "%s/part-0002", r.out_dir);
@@ -237,22 +248,22 @@ static void test_part_facts(void)
 	}
 	unsetenv("SLURM_ARRAY_JOB_ID");
 	unsetenv("SLURM_ARRAY_TASK_ID");
-	T_EQ_INT(slurm_part_facts(s, dir, "crawl", "77", 2, &f, err, sizeof err), 0);
+	T_EQ_INT(slurm_part_facts(s, dir, "crawl", r.split_id, "77", 2, &f, err, sizeof err), 0);
 	T_EQ_INT(f.abandoned + f.done + f.ran * 10, 10);
 	/* resubmitted as array 80: its task has not started yet */
-	T_EQ_INT(slurm_part_facts(s, dir, "crawl", "80", 2, &f, err, sizeof err), 0);
+	T_EQ_INT(slurm_part_facts(s, dir, "crawl", r.split_id, "80", 2, &f, err, sizeof err), 0);
 	T_EQ_INT(f.abandoned + f.done + f.ran, 0);
-	T_EQ_INT(slurm_part_facts(s, dir, "score", "77", 2, &f, err, sizeof err), NATADV_EINVAL);
+	T_EQ_INT(slurm_part_facts(s, dir, "score", r.split_id, "77", 2, &f, err, sizeof err), NATADV_EINVAL);
 
 	/* part 0: every url settled, the part is done; never run by Slurm */
 	snprintf(dir, sizeof dir, "%s/part-0000", r.out_dir);
 	exec_sql(dir, "UPDATE urls SET state = 'failed'");
-	T_EQ_INT(slurm_part_facts(s, dir, "crawl", "", 0, &f, err, sizeof err), 0);
+	T_EQ_INT(slurm_part_facts(s, dir, "crawl", r.split_id, "", 0, &f, err, sizeof err), 0);
 	T_EQ_INT(f.abandoned * 100 + f.done * 10 + f.ran, 10);
 
-	/* a part folder without part.json: nothing known */
+	/* a part folder without part.json, of no known split: nothing known */
 	snprintf(dir, sizeof dir, "%s/part-0009", r.out_dir);
-	T_EQ_INT(slurm_part_facts(s, dir, "crawl", "77", 9, &f, err, sizeof err), 0);
+	T_EQ_INT(slurm_part_facts(s, dir, "crawl", 0, "77", 9, &f, err, sizeof err), 0);
 	T_EQ_INT(f.abandoned + f.done + f.ran, 0);
 	store_close(s);
 }
