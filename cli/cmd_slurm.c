@@ -1,7 +1,8 @@
 /* cmd_slurm.c — `natadv slurm crawl|score|status|resubmit`: a stage run as a
  * Slurm job array over the parts of the workspace (split), merged back by a
- * job that waits for the array (merge); the state of each part; the failed
- * or cancelled parts submitted again. The work is slurm/'s and scaleout/'s;
+ * job that waits for the array (merge); the state of each part; the failed,
+ * cancelled or timed-out parts submitted again (never an abandoned one).
+ * The work is slurm/'s and scaleout/'s;
  * this file parses, prints and waits. */
 #include "cli/cli.h"
 
