@@ -510,6 +510,10 @@ static int gemm_blocks(struct gemm_job *j, int threads)
 
 		if (nm > j->slivers / 4)
 			nm = j->slivers / 4;
+		/* nn_gemm_bnrelu: each row range would pack its block of x
+		 * again; narrower blocks instead */
+		if (j->xbuf)
+			nm = 1;
 		j->nm = nm < 1 ? 1 : nm;
 		j->per_m = (j->slivers + j->nm - 1) / j->nm;
 		j->nm = (j->slivers + j->per_m - 1) / j->per_m;
