@@ -4,17 +4,20 @@
  * extra, every dimension and dtype), folds the batch norms that directly
  * follow a convolution (norm0, norm2) into it and keeps the others (norm1,
  * the transitions' norm, norm5), which a ReLU separates from the next
- * convolution, as per-channel scale and shift. The network is then a flat
- * list of ops over the buffers of one arena:
+ * convolution, as per-channel scale and shift applied by the op that reads
+ * them: norm1 by conv1 as it packs its input block by block (no pass of
+ * its own over the concatenation), the transitions' by their average pool,
+ * norm5 by the global pool. The network is then a flat list of ops over
+ * the buffers of one arena:
  *   1. a dense block's feature map is one buffer [C_out, N, H, W]; the
  *      block's input is its first channels and each dense layer's conv2
  *      writes its growth channels into the next slice, so the layer reads
  *      the concatenation of everything before it as a prefix, uncopied;
  *   2. two block buffers alternate, since a transition reads one and
  *      writes the next block's first channels;
- *   3. a transition runs BN-ReLU, then the 2x2 average pool, then its 1x1
- *      convolution: pooling first is exact (both are linear per pixel) and
- *      the convolution runs on a quarter of the pixels. */
+ *   3. a transition runs BN-ReLU and the 2x2 average pool in one pass,
+ *      then its 1x1 convolution: pooling first is exact (both are linear
+ *      per pixel) and the convolution runs on a quarter of the pixels. */
 #include "filter/densenet.h"
 
 #include <limits.h>
@@ -28,8 +31,7 @@
 #define MAX_LAYERS 256 /* dense layers per block */
 
 /* Buffers (plan.h's roles): the stem's output in T1, the dense blocks in
- * X0 and X1 by turns, BN-ReLU outputs in T1, bottlenecks and pooled
- * transitions in T2. */
+ * X0 and X1 by turns, bottlenecks and pooled transitions in T2. */
 struct densenet {
 	densenet_info info;
 	plan p;
@@ -194,42 +196,35 @@ static void name_arch(densenet_info *di)
 	}
 }
 
-/* Adds dense block b (from 0) on buffer x, whose first cin channels hold
- * its input; on return the block's output channels are in *c. */
 /* Adds a bias-free convolution of file tensor conv, with batch norm bn
- * folded in when not NULL, reading src and writing dst's channels from
- * doff on. */
+ * folded in when not NULL, reading src (through batch norm pre and a ReLU
+ * when pre is not NULL) and writing dst's channels from doff on. */
 static int add_conv(plan_loader *L, densenet *m, const char *conv,
-                    const char *bn, int cin, int cout, int k, int stride,
-                    int src, int dst, int doff, int relu)
+                    const char *bn, const char *pre, int cin, int cout,
+                    int k, int stride, int src, int dst, int doff, int relu)
 {
 	const plan_conv_spec s = {.conv = conv, .bn = bn, .cin = cin,
 	                          .cout = cout, .k = k, .stride = stride,
 	                          .pad = k / 2, .groups = 1};
 	struct plan_op *op = plan_add_op(&m->p);
+	int rc = pre ? plan_load_bn_scale(L, op, pre, cin) : 0;
 
 	op->src = src, op->dst = dst, op->doff = doff, op->relu = relu;
-	return plan_load_conv(L, op, &s);
+	return rc ? rc : plan_load_conv(L, op, &s);
 }
 
-/* Adds y = relu(bn(x)) over src's channels (c of them) into dst. */
-static int add_bnrelu(plan_loader *L, densenet *m, const char *bn, int c,
-                      int src, int dst)
-{
-	struct plan_op *op = plan_add_op(&m->p);
-
-	op->src = src, op->dst = dst;
-	return plan_load_bnrelu(L, op, bn, c);
-}
-
-static void add_simple(densenet *m, enum plan_op_kind kind,
-                       const char *name, int src, int dst)
+/* Adds a pool op reading src, with batch norm bn (c channels) and a ReLU
+ * applied to what it reads when bn is not NULL. */
+static int add_simple(plan_loader *L, densenet *m, enum plan_op_kind kind,
+                      const char *name, int src, int dst, const char *bn,
+                      int c)
 {
 	struct plan_op *op = plan_add_op(&m->p);
 
 	op->kind = kind;
 	snprintf(op->name, sizeof op->name, "%s", name);
 	op->src = src, op->dst = dst;
+	return bn ? plan_load_bn_scale(L, op, bn, c) : 0;
 }
 
 /* Adds dense block b (from 0) on buffer x, whose first *c channels hold
@@ -246,16 +241,14 @@ static int add_block(plan_loader *L, densenet *m, int b, int x, int *c)
 		layer_name(c1, sizeof c1, di->layout, b + 1, l + 1, "conv1");
 		layer_name(n2, sizeof n2, di->layout, b + 1, l + 1, "norm2");
 		layer_name(c2, sizeof c2, di->layout, b + 1, l + 1, "conv2");
-		/* T1 [c, N, H, W] = relu(norm1(x [c, N, H, W])) */
-		rc = add_bnrelu(L, m, n1, *c, x, BUF_T1);
-		/* T2 [bw, N, H, W] = relu(norm2(conv1(T1))) */
-		if (!rc)
-			rc = add_conv(L, m, c1, n2, *c, bw, 1, 1, BUF_T1, BUF_T2,
-			              0, 1);
+		/* T2 [bw, N, H, W] = relu(norm2(conv1(relu(norm1(x [c, N,
+		 * H, W]))))): conv1 applies norm1 and its ReLU to each block
+		 * of x as it packs it */
+		rc = add_conv(L, m, c1, n2, n1, *c, bw, 1, 1, x, BUF_T2, 0, 1);
 		/* x [c .. c + growth, N, H, W] = conv2(T2): the concatenation */
 		if (!rc)
-			rc = add_conv(L, m, c2, NULL, bw, di->growth, 3, 1, BUF_T2,
-			              x, *c, 0);
+			rc = add_conv(L, m, c2, NULL, NULL, bw, di->growth, 3,
+			              1, BUF_T2, x, *c, 0);
 		if (rc)
 			return rc;
 		*c += di->growth;
@@ -280,18 +273,18 @@ static int add_transition(plan_loader *L, densenet *m, int b, int x, int y,
 	}
 	cout = plan_dim(L->f, conv, 0);
 	rc = plan_check_channels(L, conv, cout);
-	/* T1 [c, N, H, W] = relu(norm(x)) */
+	/* T2 [c, N, H/2, W/2] = avgpool(relu(norm(x))); pooling before the
+	 * 1x1 conv is exact and does its multiply-adds on a quarter of the
+	 * pixels */
+	snprintf(conv, sizeof conv, "features.transition%d.pool", b);
 	if (!rc)
-		rc = add_bnrelu(L, m, norm, *c, x, BUF_T1);
+		rc = add_simple(L, m, OP_AVGPOOL2, conv, x, BUF_T2, norm, *c);
 	if (rc)
 		return rc;
-	/* T2 [c, N, H/2, W/2] = avgpool(T1); pooling before the 1x1 conv is
-	 * exact and does its multiply-adds on a quarter of the pixels */
-	snprintf(conv, sizeof conv, "features.transition%d.pool", b);
-	add_simple(m, OP_AVGPOOL2, conv, BUF_T1, BUF_T2);
 	/* y [cout, N, H/2, W/2] = conv(T2) */
 	snprintf(conv, sizeof conv, "features.transition%d.conv", b);
-	rc = add_conv(L, m, conv, NULL, *c, (int)cout, 1, 1, BUF_T2, y, 0, 0);
+	rc = add_conv(L, m, conv, NULL, NULL, *c, (int)cout, 1, 1, BUF_T2, y,
+	              0, 0);
 	*c = (int)cout;
 	return rc;
 }
@@ -302,11 +295,11 @@ static int add_head(plan_loader *L, densenet *m, int x, int c)
 	struct plan_op *op;
 	int rc;
 
-	/* T1 [c, N, H, W] = relu(norm5(x)); POOL [c, N] = mean(T1) */
-	rc = add_bnrelu(L, m, "features.norm5", c, x, BUF_T1);
+	/* POOL [c, N] = mean(relu(norm5(x))) */
+	rc = add_simple(L, m, OP_AVGPOOL, "global_pool", x, BUF_POOL,
+	                "features.norm5", c);
 	if (rc)
 		return rc;
-	add_simple(m, OP_AVGPOOL, "global_pool", BUF_T1, BUF_POOL);
 	/* [N, classes] = POOL^T classifier.weight^T + classifier.bias */
 	op = plan_add_op(&m->p);
 	rc = plan_load_fc(L, op, "classifier", c, m->info.classes);
@@ -320,20 +313,20 @@ static int add_head(plan_loader *L, densenet *m, int x, int c)
 static int build(plan_loader *L, densenet *m)
 {
 	densenet_info *di = &m->info;
-	int rc, cap = 5 + 3 * di->blocks, c = di->init, x = BUF_X0;
+	int rc, cap = 5 + 2 * di->blocks, c = di->init, x = BUF_X0;
 
 	for (int b = 0; b < di->blocks; b++)
-		cap += 3 * di->layers[b];
+		cap += 2 * di->layers[b];
 	rc = plan_init(&m->p, cap);
 	if (rc)
 		return rc;
 	/* T1 [init, N, H/2, W/2] = relu(norm0(conv0(in))); max-pool into
 	 * the first block's first channels */
-	rc = add_conv(L, m, "features.conv0", "features.norm0", 3, di->init, 7,
-	              2, BUF_IN, BUF_T1, 0, 1);
+	rc = add_conv(L, m, "features.conv0", "features.norm0", NULL, 3,
+	              di->init, 7, 2, BUF_IN, BUF_T1, 0, 1);
 	if (rc)
 		return rc;
-	add_simple(m, OP_MAXPOOL, "features.pool0", BUF_T1, x);
+	add_simple(L, m, OP_MAXPOOL, "features.pool0", BUF_T1, x, NULL, 0);
 	for (int b = 0; b < di->blocks; b++) {
 		if (b == 2)
 			m->p.split = m->p.nops;

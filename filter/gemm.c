@@ -76,31 +76,48 @@ void *nn_alloc(size_t bytes)
 
 /* ---- packing ---- */
 
-int nn_pack(nn_packed *pw, const float *w, int groups, int m, int k,
-            nn_isa isa)
+int nn_pack_alloc(nn_packed *pw, int groups, int m, int k, nn_isa isa)
 {
 	const int slivers = (m + NR - 1) / NR;
+	size_t bytes;
 
 	memset(pw, 0, sizeof *pw);
 	if (groups < 1 || m < 1 || k < 1)
 		return -1;
-	pw->p = nn_alloc((size_t)groups * slivers * k * NR * sizeof *pw->p);
+	bytes = (size_t)groups * slivers * k * NR * sizeof *pw->p;
+	pw->p = nn_alloc(bytes);
 	if (!pw->p)
 		return -1;
+	/* the padding rows stay zero */
+	memset(pw->p, 0, bytes);
 	pw->groups = groups, pw->m = m, pw->k = k, pw->isa = isa;
-	/* p [g][sliver][k][NR] = w [g * m + sliver * NR + r][k], zero padded */
-	for (int g = 0; g < groups; g++)
-	for (int s = 0; s < slivers; s++) {
-		float *dst = pw->p + ((size_t)g * slivers + s) * k * NR;
+	return 0;
+}
+
+void nn_pack_rows(nn_packed *pw, const float *w, int r0, int nr)
+{
+	const int slivers = (pw->m + NR - 1) / NR, k = pw->k;
+
+	/* p [g][sliver][k][NR] = w [g * m + sliver * NR + r][k]: row r0 + i
+	 * of all is row i of w; a sliver's [k][NR] stays in L2 while its
+	 * rows are written */
+	for (int i = 0; i < nr; i++) {
+		const int row = r0 + i, g = row / pw->m, in = row % pw->m;
+		const float *src = w + (size_t)i * k;
+		float *dst = pw->p + ((size_t)g * slivers + in / NR) * k * NR +
+		             in % NR;
 
 		for (int kk = 0; kk < k; kk++)
-		for (int r = 0; r < NR; r++) {
-			const int row = s * NR + r;
-
-			dst[(size_t)kk * NR + r] =
-				row < m ? w[((size_t)g * m + row) * k + kk] : 0.0f;
-		}
+			dst[(size_t)kk * NR] = src[kk];
 	}
+}
+
+int nn_pack(nn_packed *pw, const float *w, int groups, int m, int k,
+            nn_isa isa)
+{
+	if (nn_pack_alloc(pw, groups, m, k, isa))
+		return -1;
+	nn_pack_rows(pw, w, 0, groups * m);
 	return 0;
 }
 
@@ -345,12 +362,72 @@ struct gemm_job {
 	size_t mc;          /* columns per block */
 	int npx, nm;        /* column blocks, row ranges */
 	int slivers, per_m; /* W slivers per group, slivers per row range */
+	/* nn_gemm_bnrelu: x's rows read as relu(x * xscale + xshift), packed
+	 * per block into xbuf + thread * XB_FLOATS */
+	const float *xscale, *xshift;
+	float *xbuf;
 };
+
+/* x's rows k0 .. k0 + kn - 1, columns c0 .. c0 + cn - 1 (row-major, ldx)
+ * as relu(x * xscale + xshift) per row into buf in the packed layout:
+ * slivers of MR columns, each [kn][MR], the last one zero padded. */
+static void pack_bnrelu(const struct gemm_job *j, int k0, int kn, size_t c0,
+                        size_t cn, float *buf)
+{
+	for (size_t s = 0; s * MR < cn; s++) {
+		const size_t n = cn - s * MR < MR ? cn - s * MR : MR;
+
+		for (int k = 0; k < kn; k++) {
+			const float *x = j->x + (size_t)(k0 + k) * j->ldx + c0 +
+			                 s * MR;
+			const float a = j->xscale[k0 + k], b = j->xshift[k0 + k];
+			float *o = buf + (s * kn + k) * MR;
+
+			/* as nn_scale_shift_relu computes it */
+			for (size_t i = 0; i < n; i++) {
+				const float v = x[i] * a + b;
+
+				o[i] = v > 0.0f ? v : 0.0f;
+			}
+			for (size_t i = n; i < MR; i++)
+				o[i] = 0.0f;
+		}
+	}
+}
+
+/* pack_bnrelu on AVX-512, a row of x at a time: the same values (a
+ * product, then a sum, then the maximum with 0). */
+__attribute__((target("avx512f")))
+static void pack_bnrelu_avx512(const struct gemm_job *j, int k0, int kn,
+                               size_t c0, size_t cn, float *buf)
+{
+	const size_t padded = (cn + MR - 1) / MR * MR;
+	const __m512 zero = _mm512_setzero_ps();
+
+	for (int k = 0; k < kn; k++) {
+		const float *x = j->x + (size_t)(k0 + k) * j->ldx + c0;
+		const __m512 a = _mm512_set1_ps(j->xscale[k0 + k]);
+		const __m512 b = _mm512_set1_ps(j->xshift[k0 + k]);
+		float *o = buf + (size_t)k * MR;
+
+		for (size_t c = 0; c < padded; c += 16) {
+			const size_t left = c < cn ? cn - c : 0;
+			const __mmask16 m = (__mmask16)(left >= 16 ? 0xffff
+			                                : (1u << left) - 1);
+			__m512 v = _mm512_maskz_loadu_ps(m, x + c);
+
+			v = _mm512_max_ps(_mm512_add_ps(_mm512_mul_ps(v, a), b),
+			                  zero);
+			_mm512_storeu_ps(o + c / MR * (size_t)kn * MR + c % MR,
+			                 _mm512_maskz_mov_ps(m, v));
+		}
+	}
+}
 
 /* Task t: group, column block, row range; all passes over k, each pass
  * over every W sliver of the range, each sliver over the block's columns
  * (x's block stays in L2, the W sliver in L1). */
-static void gemm_task(void *arg, int t)
+static void gemm_task_t(void *arg, int t, int th)
 {
 	static const float zeros[NR];
 	const struct gemm_job *j = arg;
@@ -367,12 +444,17 @@ static void gemm_task(void *arg, int t)
 	for (int kb = 0; kb < j->nkb; kb++) {
 		const int k0 = kb * j->kc;
 		const int kn = pw->k - k0 < j->kc ? pw->k - k0 : j->kc;
+		float *xb = j->xbuf ? j->xbuf + (size_t)th * XB_FLOATS : NULL;
 		struct tile tl = {.kc = kn, .ldy = j->ldy,
-		                  .xs = j->ldx ? j->ldx : MR,
+		                  .xs = j->ldx && !xb ? j->ldx : MR,
 		                  .flags = j->flags |
 		                           (kb == 0 ? F_FIRST : 0) |
 		                           (kb == j->nkb - 1 ? F_LAST : 0)};
 
+		if (xb && pw->isa == NN_AVX512)
+			pack_bnrelu_avx512(j, k0, kn, c0, cn, xb);
+		else if (xb)
+			pack_bnrelu(j, k0, kn, c0, cn, xb);
 		for (int s = s0; s < s1; s++) {
 			const int row = s * NR;
 
@@ -384,7 +466,8 @@ static void gemm_task(void *arg, int t)
 
 				/* row-major: column c of row k0; packed: sliver
 				 * c / MR, step k0 */
-				tl.x = j->ldx ? xg + (size_t)k0 * j->ldx + c
+				tl.x = xb ? xb + i * (size_t)kn * MR
+				     : j->ldx ? xg + (size_t)k0 * j->ldx + c
 				              : xg + (c * pw->k + (size_t)k0 * MR);
 				tl.y = j->y + g * j->ygs + (size_t)row * j->ldy + c;
 				tl.cols = cn - i * MR < MR ? (int)(cn - i * MR) : MR;
@@ -394,52 +477,92 @@ static void gemm_task(void *arg, int t)
 	}
 }
 
-void nn_gemm(const nn_packed *pw, const float *b, const float *x, size_t ldx,
-             size_t xgs, float *y, size_t ldy, size_t ygs, size_t cols,
-             int relu, int accumulate, nn_pool *pool)
+static void gemm_task(void *arg, int t)
 {
-	const int threads = nn_pool_threads(pool);
-	struct gemm_job j = {pw, b, x, y, ldx, xgs, ldy, ygs, cols,
-	                     (relu ? F_RELU : 0) | (accumulate ? F_ACC : 0),
-	                     0, 0, 0, 0, 1, 0, 0};
+	gemm_task_t(arg, t, 0);
+}
+
+/* Blocks j's product for threads; returns its number of tasks. */
+static int gemm_blocks(struct gemm_job *j, int threads)
+{
+	const nn_packed *pw = j->pw;
 	size_t mc, want;
 	int tasks;
 
-	if (!cols)
-		return;
-	j.nkb = (pw->k + KC_MAX - 1) / KC_MAX;
-	j.kc = (pw->k + j.nkb - 1) / j.nkb;
-	j.slivers = (pw->m + NR - 1) / NR;
+	j->nkb = (pw->k + KC_MAX - 1) / KC_MAX;
+	j->kc = (pw->k + j->nkb - 1) / j->nkb;
+	j->slivers = (pw->m + NR - 1) / NR;
+	j->nm = 1;
 	/* columns per block: what fits in L2, in blocks of equal size */
-	mc = XB_FLOATS / (size_t)j.kc / MR * MR;
+	mc = XB_FLOATS / (size_t)j->kc / MR * MR;
 	if (mc > MC_MAX)
 		mc = MC_MAX;
 	if (mc < MR)
 		mc = MR;
-	j.npx = (int)((cols + mc - 1) / mc);
-	j.mc = ((cols + j.npx - 1) / j.npx + MR - 1) / MR * MR;
-	j.npx = (int)((cols + j.mc - 1) / j.mc);
+	j->npx = (int)((j->cols + mc - 1) / mc);
+	j->mc = ((j->cols + j->npx - 1) / j->npx + MR - 1) / MR * MR;
+	j->npx = (int)((j->cols + j->mc - 1) / j->mc);
 	/* few tasks for the threads: split the rows too (4 slivers at least
 	 * each), then the columns */
-	tasks = j.npx * pw->groups;
+	tasks = j->npx * pw->groups;
 	if (threads > 1 && tasks < TASKS_PER_THREAD * threads) {
 		int nm = (TASKS_PER_THREAD * threads + tasks - 1) / tasks;
 
-		if (nm > j.slivers / 4)
-			nm = j.slivers / 4;
-		j.nm = nm < 1 ? 1 : nm;
-		j.per_m = (j.slivers + j.nm - 1) / j.nm;
-		j.nm = (j.slivers + j.per_m - 1) / j.per_m;
-		tasks *= j.nm;
+		if (nm > j->slivers / 4)
+			nm = j->slivers / 4;
+		/* nn_gemm_bnrelu: each row range would pack its block of x
+		 * again; narrower blocks instead */
+		if (j->xbuf)
+			nm = 1;
+		j->nm = nm < 1 ? 1 : nm;
+		j->per_m = (j->slivers + j->nm - 1) / j->nm;
+		j->nm = (j->slivers + j->per_m - 1) / j->per_m;
+		tasks *= j->nm;
 		if (tasks < TASKS_PER_THREAD * threads) {
 			/* blocks narrower in proportion */
-			want = j.mc * tasks / ((size_t)TASKS_PER_THREAD * threads);
+			want = j->mc * tasks / ((size_t)TASKS_PER_THREAD * threads);
 			want = want / MR * MR;
-			j.mc = want < MR ? MR : want;
-			j.npx = (int)((cols + j.mc - 1) / j.mc);
+			j->mc = want < MR ? MR : want;
+			j->npx = (int)((j->cols + j->mc - 1) / j->mc);
 		}
 	}
-	j.per_m = (j.slivers + j.nm - 1) / j.nm;
-	j.nm = (j.slivers + j.per_m - 1) / j.per_m;
-	nn_pool_for(pool, pw->groups * j.npx * j.nm, gemm_task, &j);
+	j->per_m = (j->slivers + j->nm - 1) / j->nm;
+	j->nm = (j->slivers + j->per_m - 1) / j->per_m;
+	return pw->groups * j->npx * j->nm;
+}
+
+void nn_gemm(const nn_packed *pw, const float *b, const float *x, size_t ldx,
+             size_t xgs, float *y, size_t ldy, size_t ygs, size_t cols,
+             int relu, int accumulate, nn_pool *pool)
+{
+	struct gemm_job j = {.pw = pw, .b = b, .x = x, .y = y, .ldx = ldx,
+	                     .xgs = xgs, .ldy = ldy, .ygs = ygs, .cols = cols,
+	                     .flags = (relu ? F_RELU : 0) |
+	                              (accumulate ? F_ACC : 0)};
+
+	if (!cols)
+		return;
+	nn_pool_for(pool, gemm_blocks(&j, nn_pool_threads(pool)), gemm_task,
+	            &j);
+}
+
+size_t nn_gemm_bnrelu_scratch_floats(int threads)
+{
+	return (size_t)(threads < 1 ? 1 : threads) * XB_FLOATS;
+}
+
+void nn_gemm_bnrelu(const nn_packed *pw, const float *b, const float *x,
+                    size_t ldx, const float *scale, const float *shift,
+                    float *scratch, float *y, size_t ldy, size_t cols,
+                    int relu, nn_pool *pool)
+{
+	struct gemm_job j = {.pw = pw, .b = b, .x = x, .y = y, .ldx = ldx,
+	                     .ldy = ldy, .cols = cols,
+	                     .flags = relu ? F_RELU : 0, .xscale = scale,
+	                     .xshift = shift, .xbuf = scratch};
+
+	if (!cols)
+		return;
+	nn_pool_for_t(pool, gemm_blocks(&j, nn_pool_threads(pool)),
+	              gemm_task_t, &j);
 }

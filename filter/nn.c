@@ -477,12 +477,33 @@ void nn_adaptive_avgpool(const float *src, int planes, int h, int w,
 
 void nn_avgpool(const float *src, int c, int n, int hw, float *dst)
 {
+	nn_avgpool_bnrelu(src, c, n, hw, NULL, NULL, dst);
+}
+
+/* max(0, v * a + b), as nn_scale_shift_relu computes it. */
+static inline float bnrelu1(float v, float a, float b)
+{
+	const float t = v * a + b;
+
+	return t > 0.0f ? t : 0.0f;
+}
+
+void nn_avgpool_bnrelu(const float *src, int c, int n, int hw,
+                       const float *scale, const float *shift, float *dst)
+{
 	for (size_t p = 0; p < (size_t)c * n; p++) {
 		const float *x = src + p * hw;
 		double sum = 0.0;
 
-		for (int i = 0; i < hw; i++)
-			sum += x[i];
+		if (scale) {
+			const float a = scale[p / n], b = shift[p / n];
+
+			for (int i = 0; i < hw; i++)
+				sum += bnrelu1(x[i], a, b);
+		} else {
+			for (int i = 0; i < hw; i++)
+				sum += x[i];
+		}
 		dst[p] = (float)(sum / hw);
 	}
 }
@@ -551,7 +572,26 @@ struct avg2_job {
 	const float *src;
 	float *dst;
 	int h, w;
+	const float *scale, *shift; /* NULL, or per channel of n planes */
+	int n;
 };
+
+/* One output row of avg2_plane: relu(x * a + b) first when bn. */
+static inline __attribute__((always_inline)) void avg2_row(
+	const float *r0, const float *r1, float *y, int wo, int bn, float a,
+	float b)
+{
+	for (int ox = 0; ox < wo; ox++) {
+		float v0 = r0[2 * ox], v1 = r0[2 * ox + 1], v2 = r1[2 * ox],
+		      v3 = r1[2 * ox + 1];
+
+		if (bn) {
+			v0 = bnrelu1(v0, a, b), v1 = bnrelu1(v1, a, b);
+			v2 = bnrelu1(v2, a, b), v3 = bnrelu1(v3, a, b);
+		}
+		y[ox] = (v0 + v1 + v2 + v3) * 0.25f;
+	}
+}
 
 static void avg2_plane(void *arg, int p)
 {
@@ -559,22 +599,31 @@ static void avg2_plane(void *arg, int p)
 	const int ho = j->h / 2, wo = j->w / 2;
 	const float *x = j->src + (size_t)p * j->h * j->w;
 	float *y = j->dst + (size_t)p * ho * wo;
+	const float a = j->scale ? j->scale[p / j->n] : 1.0f;
+	const float b = j->scale ? j->shift[p / j->n] : 0.0f;
 
 	for (int oy = 0; oy < ho; oy++) {
 		const float *r0 = x + (size_t)2 * oy * j->w, *r1 = r0 + j->w;
 
-		for (int ox = 0; ox < wo; ox++)
-			y[(size_t)oy * wo + ox] = (r0[2 * ox] + r0[2 * ox + 1] +
-			                           r1[2 * ox] + r1[2 * ox + 1]) *
-			                          0.25f;
+		if (j->scale)
+			avg2_row(r0, r1, y + (size_t)oy * wo, wo, 1, a, b);
+		else
+			avg2_row(r0, r1, y + (size_t)oy * wo, wo, 0, a, b);
 	}
 }
 
 void nn_avgpool_2s2(const float *src, int planes, int h, int w, float *dst,
                     nn_pool *pool)
 {
-	struct avg2_job j = {src, dst, h, w};
+	nn_avgpool_2s2_bnrelu(src, planes, 1, h, w, NULL, NULL, dst, pool);
+}
 
-	nn_pool_for(nn_pool_worth(pool, (size_t)planes * h * w), planes,
+void nn_avgpool_2s2_bnrelu(const float *src, int c, int n, int h, int w,
+                           const float *scale, const float *shift,
+                           float *dst, nn_pool *pool)
+{
+	struct avg2_job j = {src, dst, h, w, scale, shift, n};
+
+	nn_pool_for(nn_pool_worth(pool, (size_t)c * n * h * w), c * n,
 	            avg2_plane, &j);
 }

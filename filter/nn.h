@@ -56,6 +56,12 @@ typedef struct nn_packed {
  * on bad sizes or no memory. Release with nn_packed_release. */
 int nn_pack(nn_packed *pw, const float *w, int groups, int m, int k,
             nn_isa isa);
+/* nn_pack in pieces: allocates pw for groups, m and k, zeroed (0, or -1
+ * on bad sizes or no memory), ... */
+int nn_pack_alloc(nn_packed *pw, int groups, int m, int k, nn_isa isa);
+/* ... then packs rows r0 .. r0 + nr - 1 of w [groups * m, k], given as w
+ * [nr, k], in any order of pieces. */
+void nn_pack_rows(nn_packed *pw, const float *w, int r0, int nr);
 /* Frees pw's weights; accepts NULL and released ones. */
 void nn_packed_release(nn_packed *pw);
 /* Floats pw->p holds for its groups, m and k (0 when released). */
@@ -71,6 +77,19 @@ size_t nn_gemm_packed_floats(int k, size_t cols);
 void nn_gemm(const nn_packed *pw, const float *b, const float *x, size_t ldx,
              size_t xgs, float *y, size_t ldy, size_t ygs, size_t cols,
              int relu, int accumulate, nn_pool *pool);
+
+/* Floats of scratch nn_gemm_bnrelu needs on threads threads. */
+size_t nn_gemm_bnrelu_scratch_floats(int threads);
+/* nn_gemm of one group (pw->groups must be 1, no residual) with x [k,
+ * cols] row-major (rows ldx apart) read as max(0, x * scale[r] + shift[r])
+ * for each row r: a batch norm and ReLU before the product (DenseNet's
+ * pre-activation), applied as each block of x is packed into scratch,
+ * which holds nn_gemm_bnrelu_scratch_floats of pool's threads. The sums
+ * are nn_gemm's on the transformed x, in the same order. */
+void nn_gemm_bnrelu(const nn_packed *pw, const float *b, const float *x,
+                    size_t ldx, const float *scale, const float *shift,
+                    float *scratch, float *y, size_t ldy, size_t cols,
+                    int relu, nn_pool *pool);
 
 /* A 2-D convolution (dilation 1) with batch norm already folded in. */
 typedef struct nn_conv {
@@ -114,6 +133,10 @@ void nn_adaptive_avgpool(const float *src, int planes, int h, int w,
                          float *dst, int oh, int ow);
 /* dst [c, n] = mean over hw of src [c, n, hw]. */
 void nn_avgpool(const float *src, int c, int n, int hw, float *dst);
+/* nn_avgpool of max(0, src * scale[ch] + shift[ch]) per channel ch, each
+ * value as nn_scale_shift_relu computes it (no scale: nn_avgpool). */
+void nn_avgpool_bnrelu(const float *src, int c, int n, int hw,
+                       const float *scale, const float *shift, float *dst);
 /* Floats of scratch nn_fc needs for n images. */
 size_t nn_fc_scratch_floats(int classes, int n);
 /* logits [n, classes] = x^T W^T + b for x [features, n] and W [classes,
@@ -155,5 +178,12 @@ void nn_scale_shift_relu(const float *src, int c, size_t per,
 /* 2x2 stride 2 average pool (floor) over planes planes of h x w. */
 void nn_avgpool_2s2(const float *src, int planes, int h, int w, float *dst,
                     nn_pool *pool);
+
+/* nn_avgpool_2s2 over c channels of n planes of
+ * max(0, src * scale[ch] + shift[ch]), each value as nn_scale_shift_relu
+ * computes it (no scale: nn_avgpool_2s2 of c * n planes). */
+void nn_avgpool_2s2_bnrelu(const float *src, int c, int n, int h, int w,
+                           const float *scale, const float *shift,
+                           float *dst, nn_pool *pool);
 
 #endif

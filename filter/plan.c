@@ -57,15 +57,14 @@ int64_t plan_dim(const st_file *f, const char *name, int i)
 	return t && i < t->ndim ? t->shape[i] : -1;
 }
 
-int plan_get(plan_loader *L, const char *name, int ndim, const int64_t *shape,
-             float **out)
+/* Tensor name of f into *out after checking its dtype and shape. */
+static int find_checked(plan_loader *L, const char *name, int ndim,
+                        const int64_t *shape, const st_tensor **out)
 {
 	const st_tensor *t = st_find(L->f, name);
 	char got[160], want[160];
-	float *v;
-	int rc;
 
-	*out = NULL;
+	*out = t;
 	if (!t) {
 		natadv_errf(L->err, L->errlen, "missing tensor '%s'", name);
 		return NATADV_EFORMAT;
@@ -84,22 +83,48 @@ int plan_get(plan_loader *L, const char *name, int ndim, const int64_t *shape,
 		       name, got, want);
 		return NATADV_EFORMAT;
 	}
+	return 0;
+}
+
+/* Elements first .. first + count - 1 of t as floats into out, checked
+ * finite; the file's pages they came from are let go. */
+static int read_part(plan_loader *L, const st_tensor *t, size_t first,
+                     size_t count, float *out)
+{
+	int rc = st_read_f32_range(t, first, count, out, L->err, L->errlen);
+
+	if (rc)
+		return rc;
+	st_evict(L->f, t, first, count);
+	for (size_t i = 0; i < count; i++) {
+		if (!isfinite(out[i])) {
+			natadv_errf(L->err, L->errlen,
+			       "tensor '%s': non-finite value at index %zu",
+			       t->name, first + i);
+			return NATADV_EFORMAT;
+		}
+	}
+	return 0;
+}
+
+int plan_get(plan_loader *L, const char *name, int ndim, const int64_t *shape,
+             float **out)
+{
+	const st_tensor *t;
+	float *v;
+	int rc;
+
+	*out = NULL;
+	rc = find_checked(L, name, ndim, shape, &t);
+	if (rc)
+		return rc;
 	v = malloc((t->nelem ? t->nelem : 1) * sizeof *v);
 	if (!v)
 		return NATADV_ENOMEM;
-	rc = st_read_f32(t, v, L->err, L->errlen);
+	rc = read_part(L, t, 0, t->nelem, v);
 	if (rc) {
 		free(v);
 		return rc;
-	}
-	for (size_t i = 0; i < t->nelem; i++) {
-		if (!isfinite(v[i])) {
-			natadv_errf(L->err, L->errlen,
-			       "tensor '%s': non-finite value at index %zu", name,
-			       i);
-			free(v);
-			return NATADV_EFORMAT;
-		}
 	}
 	L->used[t->index] = 1;
 	L->params += t->nelem;
@@ -137,73 +162,120 @@ static int load_bn(plan_loader *L, const char *bn, int cout, float *p[4])
 	return 0;
 }
 
-/* The conv's own weight and bias (zeros when it has none) into op. */
-static int load_conv_weights(plan_loader *L, struct plan_op *op,
-                             const plan_conv_spec *s)
+/* The conv's own bias (zeros when it has none) into op. */
+static int load_conv_bias(plan_loader *L, struct plan_op *op,
+                          const plan_conv_spec *s)
 {
-	const int64_t wshape[4] = {s->cout, s->cin / s->groups, s->k, s->k},
-	              lshape[2] = {s->cout, (int64_t)s->cin * s->k * s->k},
-	              bshape[1] = {s->cout};
+	const int64_t bshape[1] = {s->cout};
 	char name[96];
-	float *b;
-	int rc;
 
-	snprintf(name, sizeof name, "%s.weight", s->conv);
-	rc = s->linear ? plan_get(L, name, 2, lshape, &op->conv.w)
-	               : plan_get(L, name, 4, wshape, &op->conv.w);
-	if (rc)
-		return rc;
 	if (s->bias) {
 		snprintf(name, sizeof name, "%s.bias", s->conv);
-		rc = plan_get(L, name, 1, bshape, &b);
-		if (rc)
-			return rc;
-		op->conv.b = b;
-		return 0;
+		return plan_get(L, name, 1, bshape, &op->conv.b);
 	}
 	op->conv.b = calloc((size_t)s->cout, sizeof *op->conv.b);
 	return op->conv.b ? 0 : NATADV_ENOMEM;
 }
 
+/* Folds batch norm p (of bn; p[0] NULL for none) into rows r0 .. r0 + nr
+ * - 1 of the conv, given as w [nr, per], and into op's bias. */
+static int fold_rows(plan_loader *L, struct plan_op *op, const char *bn,
+                     float *const p[4], float *w, size_t r0, size_t nr,
+                     size_t per)
+{
+	int bad;
+
+	if (!p[0])
+		return 0;
+	bad = nn_fold_bn(w, op->conv.b + r0, (int)nr, per, p[0] + r0,
+	                 p[1] + r0, p[2] + r0, p[3] + r0, BN_EPS);
+	if (bad < 0)
+		return 0;
+	natadv_errf(L->err, L->errlen,
+	       "tensor '%s.running_var': negative variance at index %zu", bn,
+	       r0 + (size_t)bad);
+	return NATADV_EFORMAT;
+}
+
+/* Unpacked weights read, folded and packed at a time (floats). */
+#define PACK_PIECE ((size_t)1 << 22)
+
+/* Weight t [cout, per] into op's packed weights a piece of rows at a time,
+ * batch norm p folded in: the whole unpacked tensor (411 MB for VGG's
+ * fc1) is never in memory, nor its pages of the file for long. */
+static int load_packed(plan_loader *L, struct plan_op *op,
+                       const plan_conv_spec *s, const st_tensor *t,
+                       float *const p[4])
+{
+	const size_t per = (size_t)(s->cin / s->groups) * s->k * s->k;
+	const size_t cout = (size_t)s->cout;
+	size_t rows = PACK_PIECE / per ? PACK_PIECE / per : 1;
+	float *w;
+	int rc = 0;
+
+	if (rows > cout)
+		rows = cout;
+	w = malloc(rows * per * sizeof *w);
+	if (!w || nn_pack_alloc(&op->conv.pk, s->groups, s->cout / s->groups,
+	                        (int)per, L->isa)) {
+		free(w);
+		return NATADV_ENOMEM;
+	}
+	for (size_t r0 = 0; r0 < cout && !rc; r0 += rows) {
+		const size_t nr = cout - r0 < rows ? cout - r0 : rows;
+
+		rc = read_part(L, t, r0 * per, nr * per, w);
+		if (!rc)
+			rc = fold_rows(L, op, s->bn, p, w, r0, nr, per);
+		if (!rc)
+			nn_pack_rows(&op->conv.pk, w, (int)r0, (int)nr);
+	}
+	free(w);
+	if (!rc) {
+		L->used[t->index] = 1;
+		L->params += t->nelem;
+	}
+	return rc;
+}
+
 int plan_load_conv(plan_loader *L, struct plan_op *op, const plan_conv_spec *s)
 {
+	const int64_t wshape[4] = {s->cout, s->cin / s->groups, s->k, s->k},
+	              lshape[2] = {s->cout, (int64_t)s->cin * s->k * s->k};
+	/* 3x3 stride-1 convs run as Winograd and need only its weights */
+	const int wino = s->k == 3 && s->stride == 1 && s->pad == 1 &&
+	                 s->groups == 1;
+	const size_t per = (size_t)(s->cin / s->groups) * s->k * s->k;
 	float *p[4] = {NULL, NULL, NULL, NULL};
-	int rc, bad;
+	const st_tensor *t;
+	char name[96];
+	int rc;
 
 	op->kind = OP_CONV;
 	snprintf(op->name, sizeof op->name, "%s", s->conv);
 	op->conv = (nn_conv){.cin = s->cin, .cout = s->cout, .k = s->k,
 	                     .stride = s->stride, .pad = s->pad,
 	                     .groups = s->groups};
-	rc = load_conv_weights(L, op, s);
+	snprintf(name, sizeof name, "%s.weight", s->conv);
+	rc = s->linear ? find_checked(L, name, 2, lshape, &t)
+	               : find_checked(L, name, 4, wshape, &t);
+	if (!rc && wino)
+		rc = plan_get(L, name, t->ndim, t->shape, &op->conv.w);
+	if (!rc)
+		rc = load_conv_bias(L, op, s);
+	if (!rc && s->bn)
+		rc = load_bn(L, s->bn, s->cout, p);
 	if (rc)
 		goto out;
-	if (s->bn) {
-		rc = load_bn(L, s->bn, s->cout, p);
-		if (rc)
-			goto out;
-		bad = nn_fold_bn(op->conv.w, op->conv.b, s->cout,
-		                 (size_t)(s->cin / s->groups) * s->k * s->k, p[0],
-		                 p[1], p[2], p[3], BN_EPS);
-		if (bad >= 0) {
-			natadv_errf(L->err, L->errlen,
-			       "tensor '%s.running_var': negative variance at "
-			       "index %d", s->bn, bad);
-			rc = NATADV_EFORMAT;
-			goto out;
-		}
-	}
-	/* 3x3 stride-1 convs run as Winograd and need only its weights */
-	if (s->k == 3 && s->stride == 1 && s->pad == 1 && s->groups == 1) {
-		if (nn_wino_init(&op->wino, &op->conv, WINO_M, L->isa)) {
-			rc = NATADV_ENOMEM;
-			goto out;
-		}
-	} else if (nn_conv_pack(&op->conv, L->isa)) {
-		rc = NATADV_ENOMEM;
+	if (!wino) {
+		/* the packed weights are all the forward pass reads */
+		rc = load_packed(L, op, s, t, p);
 		goto out;
 	}
-	/* the packed (or Winograd) weights are all the forward pass reads */
+	rc = fold_rows(L, op, s->bn, p, op->conv.w, 0, (size_t)s->cout, per);
+	if (!rc && nn_wino_init(&op->wino, &op->conv, WINO_M, L->isa))
+		rc = NATADV_ENOMEM;
+	/* the Winograd weights are all the forward pass reads */
 	free(op->conv.w);
 	op->conv.w = NULL;
 out:
@@ -215,37 +287,31 @@ out:
 int plan_load_fc(plan_loader *L, struct plan_op *op, const char *prefix,
                  int features, int classes)
 {
-	const int64_t ws[2] = {classes, features}, bs[1] = {classes};
-	char name[96];
-	int rc;
+	/* weight [classes, features], bias [classes]: a linear "conv" */
+	const plan_conv_spec s = {.conv = prefix, .cin = features,
+	                          .cout = classes, .k = 1, .stride = 1,
+	                          .groups = 1, .bias = 1, .linear = 1};
+	int rc = plan_load_conv(L, op, &s);
 
 	op->kind = OP_FC;
-	snprintf(op->name, sizeof op->name, "%s", prefix);
-	op->conv = (nn_conv){.cin = features, .cout = classes, .k = 1,
-	                     .stride = 1, .groups = 1};
-	snprintf(name, sizeof name, "%s.weight", prefix);
-	if ((rc = plan_get(L, name, 2, ws, &op->conv.w)) != 0)
-		return rc;
-	snprintf(name, sizeof name, "%s.bias", prefix);
-	if ((rc = plan_get(L, name, 1, bs, &op->conv.b)) != 0)
-		return rc;
-	if (nn_conv_pack(&op->conv, L->isa))
-		return NATADV_ENOMEM;
-	/* the packed weights are all the forward pass reads */
-	free(op->conv.w);
-	op->conv.w = NULL;
-	return 0;
+	return rc;
 }
 
 int plan_load_bnrelu(plan_loader *L, struct plan_op *op, const char *bn,
                      int c)
 {
+	op->kind = OP_BNRELU;
+	snprintf(op->name, sizeof op->name, "%s", bn);
+	return plan_load_bn_scale(L, op, bn, c);
+}
+
+int plan_load_bn_scale(plan_loader *L, struct plan_op *op, const char *bn,
+                       int c)
+{
 	float *p[4] = {NULL, NULL, NULL, NULL};
 	int rc, bad;
 
-	op->kind = OP_BNRELU;
 	op->bn_c = c;
-	snprintf(op->name, sizeof op->name, "%s", bn);
 	rc = load_bn(L, bn, c, p);
 	if (rc)
 		goto out;
@@ -427,8 +493,8 @@ static void adaptive_size(const struct plan_op *op, int *oh, int *ow)
 
 /* Output shape of op on its input shape (op->c, h, w); 0, or -1 for an
  * op that writes no buffer (the fc). Adds the op's scratch to *col. */
-static int op_out(const struct plan_op *op, int images, int *oc, int *oh,
-                  int *ow, size_t *col)
+static int op_out(const struct plan_op *op, int images, int threads,
+                  int *oc, int *oh, int *ow, size_t *col)
 {
 	size_t cf;
 
@@ -437,7 +503,8 @@ static int op_out(const struct plan_op *op, int images, int *oc, int *oh,
 		*oc = op->conv.cout;
 		*oh = nn_out_size(op->h, op->conv.k, op->conv.stride, op->conv.pad);
 		*ow = nn_out_size(op->w, op->conv.k, op->conv.stride, op->conv.pad);
-		cf = op->wino.u.p
+		cf = op->scale ? nn_gemm_bnrelu_scratch_floats(threads)
+		     : op->wino.u.p
 		     ? nn_wino_scratch_floats(&op->wino, images, op->h, op->w,
 		                              COL_BUDGET)
 		     : nn_conv_col_floats(&op->conv, images, op->h, op->w,
@@ -476,6 +543,23 @@ static int op_out(const struct plan_op *op, int images, int *oc, int *oh,
 	}
 }
 
+/* Whether op's batch norm before it (scale, shift) fits it: as many
+ * channels as its input, and a pool or a 1x1 stride-1 ungrouped conv. */
+static int bn_fits(const struct plan_op *op)
+{
+	const nn_conv *c = &op->conv;
+
+	if (!op->scale || op->kind == OP_BNRELU)
+		return 1;
+	if (op->bn_c != op->c)
+		return 0;
+	if (op->kind == OP_AVGPOOL || op->kind == OP_AVGPOOL2)
+		return 1;
+	return op->kind == OP_CONV && c->k == 1 && c->stride == 1 &&
+	       c->pad == 0 && c->groups == 1 && !op->wino.u.p &&
+	       !op->accumulate && c->cin == op->c;
+}
+
 /* Walks the plan once for input h x w and batches of max_batch: sets every
  * op's input shape and the floats each buffer needs per image (early ops)
  * or per batch (late ops), with the im2col/Winograd scratch of each. */
@@ -483,6 +567,7 @@ static int plan_sizes(plan *p, int max_batch, int h, int w,
                       size_t early[PLAN_NBUF], size_t late[PLAN_NBUF],
                       size_t *ecol, size_t *lcol)
 {
+	const int threads = nn_pool_threads(p->pool);
 	int c[PLAN_NBUF] = {0}, hh[PLAN_NBUF] = {0}, ww[PLAN_NBUF] = {0};
 
 	c[BUF_IN] = 3, hh[BUF_IN] = h, ww[BUF_IN] = w;
@@ -498,7 +583,14 @@ static int plan_sizes(plan *p, int max_batch, int h, int w,
 		/* the early ops' output, gathered into the whole batch's */
 		if (i == p->split)
 			late[op->src] = (size_t)op->c * op->h * op->w * max_batch;
-		if (op_out(op, images, &oc, &oh, &ow, is_early ? ecol : lcol))
+		if (!bn_fits(op)) {
+			natadv_errf(p->err, sizeof p->err,
+			       "op '%s': its batch norm has %d channels, not its "
+			       "input's %d", op->name, op->bn_c, op->c);
+			return NATADV_EINVAL;
+		}
+		if (op_out(op, images, threads, &oc, &oh, &ow,
+		           is_early ? ecol : lcol))
 			continue;
 		if (oh < 1 || ow < 1) {
 			natadv_errf(p->err, sizeof p->err,
@@ -618,7 +710,14 @@ static void run_op(plan *p, struct plan_op *op, int n,
 	switch (op->kind) {
 	case OP_CONV:
 		/* [cout, n, oh, ow] (+)= conv([cin, n, h, w]) */
-		if (op->wino.u.p)
+		if (op->scale)
+			/* [cout, n*hw] = W x relu(bn([cin, n*hw])) */
+			nn_gemm_bnrelu(&op->conv.pk, op->conv.b, x,
+			               (size_t)n * op->h * op->w, op->scale,
+			               op->shift, b->col, y,
+			               (size_t)n * op->h * op->w,
+			               (size_t)n * op->h * op->w, op->relu, pool);
+		else if (op->wino.u.p)
 			nn_wino_forward(&op->wino, x, n, op->h, op->w,
 			                y, b->col, b->col_floats,
 			                op->relu, op->accumulate, pool);
@@ -637,7 +736,8 @@ static void run_op(plan *p, struct plan_op *op, int n,
 		break;
 	case OP_AVGPOOL:
 		/* [c, n] = mean([c, n, h, w]) */
-		nn_avgpool(x, op->c, n, op->h * op->w, y);
+		nn_avgpool_bnrelu(x, op->c, n, op->h * op->w, op->scale,
+		                  op->shift, y);
 		break;
 	case OP_BNRELU:
 		/* [c, n, h, w] = relu([c, n, h, w] * scale + shift) */
@@ -646,7 +746,8 @@ static void run_op(plan *p, struct plan_op *op, int n,
 		break;
 	case OP_AVGPOOL2:
 		/* [c, n, h/2, w/2] = avgpool2s2([c, n, h, w]) */
-		nn_avgpool_2s2(x, op->c * n, op->h, op->w, y, pool);
+		nn_avgpool_2s2_bnrelu(x, op->c, n, op->h, op->w, op->scale,
+		                      op->shift, y, pool);
 		break;
 	case OP_ADAPTIVE: {
 		int oh, ow;

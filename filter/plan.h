@@ -53,8 +53,11 @@ struct plan_op {
 	 * on, after those already there (c of dst becomes doff + its own) */
 	int doff;
 	size_t doff_floats; /* doff * oh * ow, set by plan_prepare */
-	float *scale, *shift; /* OP_BNRELU: [bn_c] */
-	int bn_c;             /* OP_BNRELU's channels, set at load */
+	/* OP_BNRELU: [bn_c]; else, when set, relu(x * scale + shift) per
+	 * channel of the input is what the op reads: a pool, or a 1x1
+	 * conv packing it so as it goes (DenseNet's pre-activation) */
+	float *scale, *shift;
+	int bn_c;             /* their channels, set at load */
 	/* seconds, summed while profiling, by thread (early ops run on each
 	 * thread on its own; late ones count in slot 0) */
 	double wall[PLAN_MAX_THREADS], cpu[PLAN_MAX_THREADS];
@@ -148,6 +151,11 @@ int plan_load_fc(plan_loader *L, struct plan_op *op, const char *prefix,
  * a ReLU separates from the next conv, so it cannot be folded). */
 int plan_load_bnrelu(plan_loader *L, struct plan_op *op, const char *bn,
                      int c);
+/* Loads batch norm bn over c channels into op's scale and shift (bn_c =
+ * c), to apply with a ReLU to the input of op: an OP_BNRELU, or fused
+ * into a pool or a 1x1 conv (see plan_op); 0 or an error code. */
+int plan_load_bn_scale(plan_loader *L, struct plan_op *op, const char *bn,
+                       int c);
 /* Fails naming name when c is no plausible channel count. */
 int plan_check_channels(plan_loader *L, const char *name, int64_t c);
 /* Fails naming the first tensor of f that no load used. */

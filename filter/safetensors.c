@@ -536,32 +536,43 @@ static float half_to_float(uint16_t h)
 
 int st_read_f32(const st_tensor *t, float *out, char *err, size_t errlen)
 {
+	return st_read_f32_range(t, 0, t->nelem, out, err, errlen);
+}
+
+int st_read_f32_range(const st_tensor *t, size_t first, size_t count,
+                      float *out, char *err, size_t errlen)
+{
 	const unsigned char *p = t->data;
 	size_t i;
 
+	if (first > t->nelem || count > t->nelem - first) {
+		natadv_errf(err, errlen, "tensor '%s': elements %zu..%zu of %zu",
+		            t->name, first, first + count, t->nelem);
+		return NATADV_EINVAL;
+	}
 	switch (t->dtype) {
 	case ST_F32:
-		memcpy(out, p, t->nelem * sizeof *out);
+		memcpy(out, p + 4 * first, count * sizeof *out);
 		return 0;
 	case ST_F16:
-		for (i = 0; i < t->nelem; i++)
-			out[i] = half_to_float((uint16_t)(p[2 * i] |
-			                                  p[2 * i + 1] << 8));
+		for (i = first; i < first + count; i++)
+			out[i - first] = half_to_float(
+				(uint16_t)(p[2 * i] | p[2 * i + 1] << 8));
 		return 0;
 	case ST_BF16:
-		for (i = 0; i < t->nelem; i++) {
+		for (i = first; i < first + count; i++) {
 			uint32_t bits = (uint32_t)(p[2 * i] | p[2 * i + 1] << 8)
 			                << 16;
 
-			memcpy(&out[i], &bits, sizeof bits);
+			memcpy(&out[i - first], &bits, sizeof bits);
 		}
 		return 0;
 	case ST_F64:
-		for (i = 0; i < t->nelem; i++) {
+		for (i = first; i < first + count; i++) {
 			double d;
 
 			memcpy(&d, p + 8 * i, sizeof d);
-			out[i] = (float)d;
+			out[i - first] = (float)d;
 		}
 		return 0;
 	default:
@@ -569,4 +580,24 @@ int st_read_f32(const st_tensor *t, float *out, char *err, size_t errlen)
 		       t->name, st_dtype_name(t->dtype));
 		return NATADV_EFORMAT;
 	}
+}
+
+void st_evict(const st_file *f, const st_tensor *t, size_t first,
+              size_t count)
+{
+	const size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	const size_t es = st_dtype_size(t->dtype);
+	uintptr_t a, b;
+
+	if (!f->mapped || first > t->nelem || count > t->nelem - first)
+		return;
+	/* the pages wholly inside: a neighbour's bytes stay */
+	a = (uintptr_t)(t->data + first * es);
+	b = (uintptr_t)(t->data + (first + count) * es);
+	a = (a + page - 1) / page * page;
+	b = b / page * page;
+	/* a private read-only file map: dropped pages are read again from
+	 * the file if touched; advice, so failure is fine */
+	if (b > a)
+		madvise((void *)a, b - a, MADV_DONTNEED);
 }

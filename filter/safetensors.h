@@ -53,5 +53,16 @@ size_t st_dtype_size(st_dtype d);
 /* Converts t (F32, F16, BF16 or F64) to t->nelem floats at out; returns 0
  * or NATADV_EFORMAT for other dtypes, with a message naming t in err. */
 int st_read_f32(const st_tensor *t, float *out, char *err, size_t errlen);
+/* st_read_f32 of elements first .. first + count - 1 of t only (in the
+ * tensor's row-major order) into count floats at out; NATADV_EINVAL when
+ * they are out of t. */
+int st_read_f32_range(const st_tensor *t, size_t first, size_t count,
+                      float *out, char *err, size_t errlen);
+/* Lets the kernel drop f's mapped pages wholly inside elements first ..
+ * first + count - 1 of t from memory (they are read from the file again
+ * if touched), for a loader that has converted them; nothing for
+ * st_open_mem's memory. */
+void st_evict(const st_file *f, const st_tensor *t, size_t first,
+              size_t count);
 
 #endif

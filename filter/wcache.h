@@ -11,7 +11,7 @@
 #include "filter/net.h"
 #include "filter/plan.h"
 
-#define WCACHE_VERSION 1u
+#define WCACHE_VERSION 2u
 
 /* A mapped cache: unmap with wcache_unmap once the plan is released. */
 typedef struct wcache_map {

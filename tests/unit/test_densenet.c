@@ -19,6 +19,7 @@
 
 #include "common/err.h"
 #include "filter/densenet.h"
+#include "filter/plan.h"
 #include "filter/safetensors.h"
 #include "tests/t.h"
 #include "tests/unit/golden.h"
@@ -30,6 +31,28 @@ struct want {
 	densenet_layout layout;
 	int growth, bn_size, init, blocks, layers[4], out[4], classes;
 };
+
+/* No batch norm makes a pass of its own over a block's buffer: each dense
+ * layer's conv1 applies norm1 and its ReLU as it packs the buffer, the
+ * transitions' pools their norm, the global pool norm5. */
+static void check_fused(densenet *m)
+{
+	const densenet_info *di = densenet_get_info(m);
+	const plan *p = densenet_plan(m);
+	int passes = 0, fused = 0, layers = 0;
+
+	for (int b = 0; b < di->blocks; b++)
+		layers += di->layers[b];
+	for (int i = 0; i < p->nops; i++) {
+		passes += p->ops[i].kind == OP_BNRELU;
+		fused += p->ops[i].kind != OP_BNRELU && p->ops[i].scale;
+		/* conv1 reads the block's buffer itself */
+		if (p->ops[i].kind == OP_CONV && p->ops[i].scale)
+			T_CHECK(p->ops[i].src == BUF_X0 || p->ops[i].src == BUF_X1);
+	}
+	T_EQ_INT(passes, 0);
+	T_EQ_INT(fused, layers + di->blocks);
+}
 
 static void run_tiny(const char *file, const char *logits_name,
                      const struct want *wt)
@@ -61,6 +84,7 @@ static void run_tiny(const char *file, const char *logits_name,
 		T_EQ_INT(di->out[b], wt->out[b]);
 	}
 	classes = di->classes;
+	check_fused(m);
 	in = st_find(io, "input"); /* [n, 3, 57, 71] */
 	n = (int)in->shape[0], h = (int)in->shape[2], w = (int)in->shape[3];
 	x = golden_tensor(io, "input", NULL);

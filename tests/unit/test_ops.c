@@ -331,6 +331,66 @@ static void check_gemm(int groups, int m, int k, size_t cols, int packed,
 	free(w), free(b), free(x), free(y), free(y0);
 }
 
+/* nn_gemm_bnrelu against nn_scale_shift_relu then nn_gemm: the same
+ * floats, bit for bit, and nothing past cols touched. */
+static void check_gemm_bnrelu(int m, int k, size_t cols, int relu)
+{
+	const size_t ldx = cols + 5, ldy = cols + 3;
+	const int threads = nn_pool_threads(tpool);
+	float *w = rand_array((size_t)m * k), *b = rand_array(m);
+	float *x = rand_array((size_t)k * ldx), *xt = rand_array((size_t)k * ldx);
+	float *sc = rand_array(k), *sh = rand_array(k);
+	float *y = rand_array((size_t)m * ldy);
+	float *want = malloc((size_t)m * ldy * sizeof *want);
+	float *scratch = rand_array(nn_gemm_bnrelu_scratch_floats(threads));
+	nn_packed pw;
+	int bad = 0;
+
+	memcpy(want, y, (size_t)m * ldy * sizeof *y);
+	nn_scale_shift_relu(x, k, ldx, sc, sh, xt, NULL);
+	T_EQ_INT(nn_pack(&pw, w, 1, m, k, tisa), 0);
+	nn_gemm(&pw, b, xt, ldx, 0, want, ldy, 0, cols, relu, 0, tpool);
+	nn_gemm_bnrelu(&pw, b, x, ldx, sc, sh, scratch, y, ldy, cols, relu,
+	               tpool);
+	for (size_t i = 0; i < (size_t)m * ldy; i++)
+		bad += memcmp(&y[i], &want[i], sizeof *y) != 0;
+	if (bad)
+		fprintf(stderr, "gemm_bnrelu isa %d m %d k %d cols %zu: %d bad\n",
+		        (int)tisa, m, k, cols, bad);
+	T_EQ_INT(bad, 0);
+	nn_packed_release(&pw);
+	free(w), free(b), free(x), free(xt), free(sc), free(sh), free(y);
+	free(want), free(scratch);
+}
+
+static void test_gemm_bnrelu(void)
+{
+	check_gemm_bnrelu(8, 16, 48, 0);
+	check_gemm_bnrelu(13, 7, 5, 1);
+	/* several passes over k, many column blocks and row ranges */
+	check_gemm_bnrelu(64, 1100, 200, 1);
+	check_gemm_bnrelu(128, 600, 1000, 1);
+	check_gemm_bnrelu(40, 96, 3136, 0);
+}
+
+/* nn_pack_rows in pieces, in any order, is nn_pack. */
+static void test_pack_rows(void)
+{
+	const int groups = 3, m = 13, k = 9;
+	float *w = rand_array((size_t)groups * m * k);
+	nn_packed a, b;
+
+	T_EQ_INT(nn_pack(&a, w, groups, m, k, tisa), 0);
+	T_EQ_INT(nn_pack_alloc(&b, groups, m, k, tisa), 0);
+	for (int r0 = 35; r0 >= 0; r0 -= 5)
+		nn_pack_rows(&b, w + (size_t)r0 * k, r0,
+		             groups * m - r0 < 5 ? groups * m - r0 : 5);
+	T_EQ_INT(nn_packed_floats(&a), nn_packed_floats(&b));
+	T_CHECK(!memcmp(a.p, b.p, nn_packed_floats(&a) * sizeof *a.p));
+	nn_packed_release(&a), nn_packed_release(&b);
+	free(w);
+}
+
 static void test_gemm(void)
 {
 	for (int packed = 0; packed <= 1; packed++) {
@@ -491,6 +551,19 @@ static void test_bnrelu_avgpool2(void)
 		bad += fabsf(p[((size_t)q * ho + oy) * wo + ox] - want) > 1e-6f;
 	}
 	T_EQ_INT(bad, 0);
+	/* the fused ones: the pools of nn_scale_shift_relu's output, bit for
+	 * bit (c channels of 2 planes) */
+	float *q = malloc((size_t)c * 2 * ho * wo * sizeof *q), g[13 * 2],
+	      want[13 * 2];
+
+	nn_scale_shift_relu(x, c, per, sc, sh, y, tpool);
+	nn_avgpool_2s2(y, c * 2, h, w, p, tpool);
+	nn_avgpool_2s2_bnrelu(x, c, 2, h, w, sc, sh, q, tpool);
+	T_CHECK(!memcmp(p, q, (size_t)c * 2 * ho * wo * sizeof *q));
+	nn_avgpool(y, c, 2, h * w, want);
+	nn_avgpool_bnrelu(x, c, 2, h * w, sc, sh, g);
+	T_CHECK(!memcmp(want, g, sizeof g));
+	free(q);
 	free(x), free(sc), free(sh), free(y), free(p);
 }
 
@@ -524,6 +597,8 @@ int main(void)
 		for (tisa = NN_GENERIC; tisa <= nn_isa_best(); tisa++) {
 			printf("GEMM kernels %d:\n", (int)tisa);
 			T_RUN(test_gemm);
+			T_RUN(test_gemm_bnrelu);
+			T_RUN(test_pack_rows);
 			T_RUN(test_conv);
 			T_RUN(test_winograd);
 			T_RUN(test_fold_bn);

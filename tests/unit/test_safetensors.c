@@ -114,8 +114,61 @@ static void test_good_f16_bf16(void)
 		T_CHECK(out[i] == want);
 	}
 	T_CHECK(out[1] == -3.0f);
+	/* a range of elements only, in row-major order */
+	memset(out, 0, sizeof out);
+	T_EQ_INT(st_read_f32_range(st_find(f, "h"), 2, 3, out, err, sizeof err),
+	         0);
+	T_CHECK(out[0] == hw[2] && out[1] == hw[3] && out[2] == hw[4] &&
+	        out[3] == 0.0f);
+	T_EQ_INT(st_read_f32_range(st_find(f, "bf"), 1, 1, out, err, sizeof err),
+	         0);
+	T_CHECK(out[0] == -3.0f);
+	T_EQ_INT(st_read_f32_range(st_find(f, "h"), 5, 3, out, err, sizeof err),
+	         NATADV_EINVAL);
+	T_CHECK(strstr(err, "tensor 'h'") != NULL);
 	st_free(f);
 	free(mem);
+}
+
+/* st_evict drops a mapped file's pages, which read back the same, and
+ * leaves the caller's memory of st_open_mem alone. */
+static void test_evict(void)
+{
+	enum { N = 5000 }; /* several pages */
+	char path[] = "/tmp/natadv-st-XXXXXX";
+	float *a = malloc(N * sizeof *a), *out = malloc(N * sizeof *out);
+	stb_tensor t[1] = {{.name = "w", .dtype = "F32", .ndim = 2,
+	                    .shape = {50, 100}, .data = a,
+	                    .nbytes = N * sizeof *a}};
+	unsigned char *mem, *built;
+	size_t size;
+	int fd = mkstemp(path);
+	st_file *f;
+
+	for (int i = 0; i < N; i++)
+		a[i] = (float)i * 0.5f;
+	built = stb_build(t, 1, NULL, 0, &size);
+	T_CHECK(fd >= 0 && built);
+	if (fd < 0 || !built)
+		return;
+	T_CHECK(write(fd, built, size) == (ssize_t)size);
+	close(fd);
+	T_EQ_INT(st_open(&f, path, err, sizeof err), 0);
+	st_evict(f, st_find(f, "w"), 0, N);
+	st_evict(f, st_find(f, "w"), 100, 3000);
+	st_evict(f, st_find(f, "w"), 4000, 5000); /* out of the tensor */
+	T_EQ_INT(st_read_f32(st_find(f, "w"), out, err, sizeof err), 0);
+	T_CHECK(!memcmp(out, a, N * sizeof *a));
+	st_free(f);
+	unlink(path);
+	free(built);
+
+	T_EQ_INT(open_built(t, 1, NULL, 0, &f, &mem), 0);
+	st_evict(f, st_find(f, "w"), 0, N);
+	T_EQ_INT(st_read_f32(st_find(f, "w"), out, err, sizeof err), 0);
+	T_CHECK(!memcmp(out, a, N * sizeof *a));
+	st_free(f);
+	free(mem), free(a), free(out);
 }
 
 static void test_other_dtypes(void)
@@ -335,6 +388,7 @@ int main(void)
 	T_RUN(test_good_f16_bf16);
 	T_RUN(test_other_dtypes);
 	T_RUN(test_mmap);
+	T_RUN(test_evict);
 	T_RUN(test_bad_framing);
 	T_RUN(test_bad_entries);
 	return T_DONE();

@@ -16,6 +16,7 @@
 
 #include "common/err.h"
 #include "filter/net.h"
+#include "filter/plan.h"
 #include "filter/safetensors.h"
 #include "filter/vgg.h"
 #include "tests/t.h"
@@ -96,6 +97,89 @@ out:
 	free(one);
 	net_free(m);
 	st_free(io);
+}
+
+/* Loads conv "c" with batch norm "bn" from tensors w [cout, cin, 1, 1]
+ * and bn's four vectors p into op; 0 or the loader's error (in err). */
+static int load_big_conv(int cout, int cin, const float *w,
+                         float *const p[4], struct plan_op *op, char *msg,
+                         size_t msglen)
+{
+	stb_tensor t[5] = {
+		{.name = "c.weight", .dtype = "F32", .ndim = 4,
+		 .shape = {cout, cin, 1, 1}, .data = w,
+		 .nbytes = (size_t)cout * cin * sizeof *w},
+		{.name = "bn.weight", .dtype = "F32", .ndim = 1, .shape = {cout},
+		 .data = p[0], .nbytes = (size_t)cout * sizeof *w},
+		{.name = "bn.bias", .dtype = "F32", .ndim = 1, .shape = {cout},
+		 .data = p[1], .nbytes = (size_t)cout * sizeof *w},
+		{.name = "bn.running_mean", .dtype = "F32", .ndim = 1,
+		 .shape = {cout}, .data = p[2], .nbytes = (size_t)cout * sizeof *w},
+		{.name = "bn.running_var", .dtype = "F32", .ndim = 1,
+		 .shape = {cout}, .data = p[3], .nbytes = (size_t)cout * sizeof *w},
+	};
+	const plan_conv_spec s = {.conv = "c", .bn = "bn", .cin = cin,
+	                          .cout = cout, .k = 1, .stride = 1,
+	                          .groups = 1};
+	size_t size;
+	unsigned char *mem = stb_build(t, 5, NULL, 0, &size);
+	st_file *f = NULL;
+	plan_loader L;
+	int rc = mem ? st_open_mem(&f, mem, size, msg, msglen) : NATADV_ENOMEM;
+
+	if (!rc)
+		rc = plan_loader_init(&L, f, msg, msglen);
+	if (!rc) {
+		rc = plan_load_conv(&L, op, &s);
+		plan_loader_release(&L);
+	}
+	st_free(f);
+	free(mem);
+	return rc;
+}
+
+/* A conv too large for one piece of plan.c's loading (4M floats read,
+ * folded and packed at a time): its packed weights and bias are those of
+ * the whole tensor folded and packed at once, and a negative variance in
+ * the second piece is named by its own index. */
+static void test_loaded_in_pieces(void)
+{
+	enum { COUT = 1100, CIN = 4000 }; /* 1048 rows a piece */
+	float *w = malloc((size_t)COUT * CIN * sizeof *w);
+	float *wf = malloc((size_t)COUT * CIN * sizeof *w), *p[4], b[COUT] = {0};
+	struct plan_op op;
+	nn_packed ref;
+	char e[256];
+
+	for (int i = 0; i < 4; i++) {
+		p[i] = malloc(COUT * sizeof *p[i]);
+		for (int o = 0; o < COUT; o++)
+			p[i][o] = 0.5f + (float)((o * 7 + i * 3) % 11) / 8;
+	}
+	for (size_t i = 0; i < (size_t)COUT * CIN; i++)
+		w[i] = (float)((int)(i % 1013) - 506) / 512;
+	memcpy(wf, w, (size_t)COUT * CIN * sizeof *w);
+	T_EQ_INT(nn_fold_bn(wf, b, COUT, CIN, p[0], p[1], p[2], p[3], 1e-5), -1);
+	memset(&op, 0, sizeof op);
+	T_EQ_INT(load_big_conv(COUT, CIN, w, p, &op, e, sizeof e), 0);
+	T_EQ_INT(nn_pack(&ref, wf, 1, COUT, CIN, op.conv.pk.isa), 0);
+	T_EQ_INT(nn_packed_floats(&op.conv.pk), nn_packed_floats(&ref));
+	T_CHECK(op.conv.pk.p && !memcmp(op.conv.pk.p, ref.p,
+	                                nn_packed_floats(&ref) * sizeof *ref.p));
+	T_CHECK(op.conv.b && !memcmp(op.conv.b, b, sizeof b));
+	T_CHECK(op.conv.w == NULL); /* no unpacked copy kept */
+	nn_packed_release(&op.conv.pk), nn_packed_release(&ref);
+	free(op.conv.b);
+	p[3][1050] = -1.0f;
+	memset(&op, 0, sizeof op);
+	T_EQ_INT(load_big_conv(COUT, CIN, w, p, &op, e, sizeof e),
+	         NATADV_EFORMAT);
+	T_EQ_STR(e, "tensor 'bn.running_var': negative variance at index 1050");
+	nn_packed_release(&op.conv.pk);
+	free(op.conv.b);
+	for (int i = 0; i < 4; i++)
+		free(p[i]);
+	free(w), free(wf);
 }
 
 static void test_tiny_tv(void)
@@ -311,5 +395,6 @@ int main(int argc, char **argv)
 	T_RUN(test_missing_and_shapes);
 	T_RUN(test_layouts_and_layers);
 	T_RUN(test_net_family);
+	T_RUN(test_loaded_in_pieces);
 	return T_DONE();
 }
