@@ -5,10 +5,10 @@
 # OPENBLAS_L2_SIZE unset, the two taking turns ROUNDS times. Prints each
 # run's images/s and peak RSS, and natadv's ratio of the medians.
 # Not part of `make test`. Usage: bash bench/densenet.sh [ARCH=densenet121]
-#   (ROUNDS=N, RUNS=N per measurement, CACHE=DIR as for bench/score.sh)
+#   (any torchvision arch natadv runs, e.g. vgg16; BATCH=8, ROUNDS=N, RUNS=N per measurement, CACHE=DIR as for bench/score.sh)
 set -eu
 cd "$(dirname "$0")/.."
-ARCH=${1:-densenet121} ROUNDS=${ROUNDS:-3} RUNS=${RUNS:-5}
+ARCH=${1:-densenet121} ROUNDS=${ROUNDS:-3} RUNS=${RUNS:-5} BATCH=${BATCH:-8}
 PY=/usr/bin/python3 # Debian's: python3-torch, python3-torchvision
 CACHE=${CACHE:-/tmp/natadv-bench-cache}
 W=$(mktemp -d /tmp/natadv-densenet.XXXXXX)
@@ -51,14 +51,15 @@ fi
 
 # each prints "images_per_s_median best maxrss_kb"
 for r in $(seq 1 "$ROUNDS"); do
-	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$W/forward_bench" "$WT/$ARCH.safetensors" 8 "$RUNS" 2 \
-		2> /dev/null >> "$W/natadv"
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$W/forward_bench" "$WT/$ARCH.safetensors" "$BATCH" "$RUNS" 2 \
+		2> "$W/kernel" >> "$W/natadv"
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE NODE_PATH="$ORT/node_modules" \
-		node bench/ort_bench.js "$WT/$ARCH.onnx" 8 "$RUNS" >> "$W/ort"
+		node bench/ort_bench.js "$WT/$ARCH.onnx" "$BATCH" "$RUNS" >> "$W/ort"
 	echo "round $r: natadv $(tail -1 "$W/natadv"), onnxruntime $(tail -1 "$W/ort")" >&2
 done
+sed -n "s/^forward_bench: /natadv: /p" "$W/kernel" >&2
 median() { cut -d' ' -f1 "$1" | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 rss() { cut -d" " -f3 "$1" | sort -g | tail -1; }
 n=$(median "$W/natadv") o=$(median "$W/ort")
-printf '%s forward, batch 8, 2 threads: natadv %s img/s (peak RSS %d MB), onnxruntime %s img/s (%d MB): %.2fx\n' \
-	"$ARCH" "$n" $(($(rss "$W/natadv") / 1024)) "$o" $(($(rss "$W/ort") / 1024)) "$(awk -v a="$n" -v b="$o" 'BEGIN {print a / b}')"
+printf '%s forward, batch %s, 2 threads: natadv %s img/s (peak RSS %d MB), onnxruntime %s img/s (%d MB): %.2fx\n' \
+	"$ARCH" "$BATCH" "$n" $(($(rss "$W/natadv") / 1024)) "$o" $(($(rss "$W/ort") / 1024)) "$(awk -v a="$n" -v b="$o" 'BEGIN {print a / b}')"

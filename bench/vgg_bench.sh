@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # vgg_bench.sh — VGG-16's forward pass alone, natadv (bench/forward_bench.c)
-# against onnxruntime-node 1.30 (bench/ort_bench.js) on the same torchvision
+# taking turns with onnxruntime-node 1.30 (bench/ort_bench.js) on the same torchvision
 # weights (seed 0) and its ONNX export, batch BATCH on 2 threads, with each
 # one's peak RSS; then both on the same 4 random images: max |logit diff| of
 # the max |logit| and the top-5 order. Weights and onnxruntime-node are kept
@@ -28,14 +28,10 @@ if [ ! -f "$WT/vgg16.onnx" ]; then
 	$PY bench/score_peers.py weights "$W" vgg16 >&2
 	mv "$W/vgg16.safetensors" "$W/vgg16.onnx" "$WT/"
 fi
+# the two take turns ROUNDS times (bench/densenet.sh): a change of load between
+# them then skews no single ratio
+ROUNDS=${ROUNDS:-3} RUNS=$RUNS BATCH=$BATCH CACHE=$CACHE bash bench/densenet.sh vgg16
 unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
-n=$("$W/forward_bench" "$WT/vgg16.safetensors" "$BATCH" "$RUNS" 2 2> "$W/kernel")
-o=$(NODE_PATH="$ORT/node_modules" node bench/ort_bench.js "$WT/vgg16.onnx" "$BATCH" "$RUNS")
-sed -n 's/^forward_bench: /natadv: /p' "$W/kernel"
-read -r nm nb nr <<< "$n"
-read -r om ob or <<< "$o"
-printf 'vgg16 batch %s, 2 threads: natadv %s images/s (best %s, peak RSS %d MB), onnxruntime %s (best %s, peak RSS %d MB): %.2fx\n' \
-	"$BATCH" "$nm" "$nb" $((nr / 1024)) "$om" "$ob" $((or / 1024)) "$(echo "$nm / $om" | bc -l)"
 $PY - "$W" <<'PY'
 import sys
 import numpy as np
