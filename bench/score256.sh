@@ -90,11 +90,13 @@ score_once() { # WS MODEL OUT: one timed score, appends "seconds rss_kb" to OUT
 	fi
 }
 bench_model() { # MODEL
-	local m=$1 n ws one t0 t1 t_one t_all done
+	local m=$1 n ws one t0 t1 t_one t_all scored f
 	n=$(images_for "$m")
 	ws=$W/ws-$m
-	ls "$PH" | sort | head -n "$n" | { printf 'url\twnid\n'; sed "s|^|http://127.0.0.1:$PORT/img/|; s|\$|\tn01498041|"; } \
-		> "$W/seeds-$m.tsv"
+	{
+		printf 'url\twnid\n'
+		for f in "$PH"/*.jpg; do printf 'http://127.0.0.1:%s/img/%s\tn01498041\n' "$PORT" "${f##*/}"; done | head -n "$n"
+	} > "$W/seeds-$m.tsv"
 	./natadv -q -w "$ws" init
 	./natadv -q -w "$ws" crawl --seeds "$W/seeds-$m.tsv" --allow-private --per-host 16
 	[ "$(sqlite3 "$ws/natadv.db" "SELECT count(*) FROM images")" = "$n" ] || { log "score256.sh: crawl of $m's photos failed"; exit 1; }
@@ -113,8 +115,8 @@ bench_model() { # MODEL
 		score_once "$ws" "$m"
 		t1=$(date +%s.%N)
 		t_all=$(echo "$t1 - $t0" | bc -l)
-		done=$(sqlite3 "$ws/natadv.db" "SELECT count(*) FROM scores WHERE status = 'scored'")
-		[ "$done" = "$n" ] || { log "score256.sh: $done of $n scored"; exit 1; }
+		scored=$(sqlite3 "$ws/natadv.db" "SELECT count(*) FROM scores WHERE status = 'scored'")
+		[ "$scored" = "$n" ] || { log "score256.sh: $scored of $n scored"; exit 1; }
 		own=$(sed -n 's/.* in \([0-9.]*\) s, .*/\1/p' "$W/score.log")
 		rate=$(echo "($n - 1) / ($t_all - $t_one)" | bc -l)
 		read -r orate osec orss <<< "$(NODE_PATH="$ORT/node_modules" node bench/ort_bench.js "$WT/$m.onnx" 8 --images "$n")"
