@@ -17,7 +17,7 @@
 # and OPENBLAS_L2_SIZE are unset for every command of this bench.
 # Usage: bash bench/score256.sh [MODEL...]   (default: resnet50 densenet121
 #        vgg16; ROUNDS=N (3); IMAGES_resnet50=N etc. override the photos per
-#        model (1280, 128, 80: ~20 s of natadv's work each); FORWARD=0 skips
+#        model (1280, 512, 160: ~20 s of natadv's work each on an idle machine); FORWARD=0 skips
 #        the forward-alone figure; CACHE=DIR as for bench/score.sh)
 set -eu
 cd "$(dirname "$0")/.."
@@ -35,7 +35,7 @@ trap cleanup EXIT
 log() { echo "$*" >&2; }
 images_for() { # MODEL
 	local v=IMAGES_$1 d
-	case $1 in resnet50) d=1280 ;; densenet121) d=128 ;; vgg16) d=80 ;; *) d=128 ;; esac
+	case $1 in resnet50) d=1280 ;; densenet121) d=512 ;; vgg16) d=160 ;; *) d=256 ;; esac
 	echo "${!v:-$d}"
 }
 
