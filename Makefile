@@ -194,6 +194,7 @@ bench:
 	bench/crawl.sh
 	bench/score.sh
 	bench/vgg_bench.sh
+	bench/score256.sh
 	bench/fast_agreement.sh
 	bench/slurm.sh
 	$(MAKE) MODE=rel bench-merge

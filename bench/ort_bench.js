@@ -2,8 +2,11 @@
 // model, one batch size, 2 intra-op threads, random input; after warm-up each
 // run covers at least 32 images. Prints "images_per_s median best maxrss_kb".
 // With --logits it runs N images of raw float32 [N, 3, 224, 224] from IN and
-// writes their logits as raw float32 to OUT (the agreement check).
+// writes their logits as raw float32 to OUT (the agreement check). With
+// --images N it times, after warm-up, one stretch of ceil(N / BATCH) batches
+// and prints "images_per_s seconds maxrss_kb" (bench/score256.sh).
 // Usage: NODE_PATH=DIR/node_modules node ort_bench.js MODEL.onnx BATCH RUNS
+//        NODE_PATH=DIR/node_modules node ort_bench.js MODEL.onnx BATCH --images N
 //        NODE_PATH=DIR/node_modules node ort_bench.js MODEL.onnx --logits IN N OUT
 'use strict';
 const fs = require('fs');
@@ -24,11 +27,13 @@ async function main() {
 		const [model, , inPath, n, outPath] = process.argv.slice(2);
 		return logits(model, inPath, parseInt(n, 10), outPath);
 	}
-	const [model, batchArg, runsArg] = process.argv.slice(2);
+	const [model, batchArg, runsArg, imagesArg] = process.argv.slice(2);
 	const batch = parseInt(batchArg, 10);
-	const runs = parseInt(runsArg, 10);
+	const stretch = runsArg === '--images';
+	const runs = parseInt(stretch ? imagesArg : runsArg, 10);
 	if (!model || !(batch > 0) || !(runs > 0)) {
-		console.error('usage: node ort_bench.js MODEL.onnx BATCH RUNS | MODEL.onnx --logits IN N OUT');
+		console.error('usage: node ort_bench.js MODEL.onnx BATCH RUNS | MODEL.onnx BATCH --images N | ' +
+			'MODEL.onnx --logits IN N OUT');
 		process.exit(2);
 	}
 	const session = await ort.InferenceSession.create(model, {
@@ -43,6 +48,14 @@ async function main() {
 	const perRun = Math.max(1, Math.floor(32 / batch));
 	await session.run(feeds); // warm-up
 	if (batch < 8) await session.run(feeds);
+	if (stretch) {
+		const n = Math.ceil(runs / batch);
+		const t0 = process.hrtime.bigint();
+		for (let i = 0; i < n; i++) await session.run(feeds);
+		const s = Number(process.hrtime.bigint() - t0) / 1e9;
+		console.log(`${((n * batch) / s).toFixed(2)} ${s.toFixed(3)} ${process.resourceUsage().maxRSS}`);
+		return;
+	}
 	const rates = [];
 	for (let r = 0; r < runs; r++) {
 		const t0 = process.hrtime.bigint();

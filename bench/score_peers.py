@@ -9,9 +9,11 @@ python3 (python3-torch, python3-torchvision, python3-pil, python3-numpy).
                        batch axis)
   torch ST BATCH RUNS  PyTorch's forward pass on those weights, 2 threads,
                        no_grad: one line "images_per_s median best maxrss_kb"
-  photos DIR N         N distinct ~12 MP JPEGs (q92) from the real photographs
+  photos DIR N [SHORT] N distinct ~12 MP JPEGs (q92) from the real photographs
                        of tests/fixtures and scikit-image's data folder, each
-                       a different crop, upscaled with PIL, with mild grain
+                       a different crop, upscaled with PIL, with mild grain;
+                       with SHORT, 4:3 photos whose short side is SHORT px
+                       (e.g. 256x341, what Resize(256) leaves unchanged)
   preprocess DIR       torchvision's eval transform (PIL) over every file of
                        DIR on one thread: "files seconds"
   reference ST DIR     the agreement check's input: four fixture photos through
@@ -141,7 +143,7 @@ def sources():
 def one_photo(args):
     from PIL import Image
 
-    i, src, out = args
+    i, src, out, short = args
     rng = np.random.default_rng(1000 + i)
     im = Image.open(src).convert("RGB")
     w, h = im.size
@@ -150,6 +152,8 @@ def one_photo(args):
     x0, y0 = int(rng.integers(0, w - cw + 1)), int(rng.integers(0, h - ch + 1))
     im = im.crop((x0, y0, x0 + cw, y0 + ch))
     size = (4000, 3000) if cw >= ch else (3000, 4000)
+    if short:
+        size = (short * 4 // 3, short) if cw >= ch else (short, short * 4 // 3)
     im = im.resize(size, Image.BICUBIC)
     # Grain, so the files have a real photo's entropy rather than smooth upscales.
     a = np.asarray(im, dtype=np.int16)
@@ -159,15 +163,16 @@ def one_photo(args):
     return os.path.getsize(os.path.join(out, "p%04d.jpg" % i))
 
 
-def cmd_photos(out, n):
+def cmd_photos(out, n, short=0):
     from multiprocessing import Pool
 
     os.makedirs(out, exist_ok=True)
     srcs = sources()
-    jobs = [(i, srcs[i % len(srcs)], out) for i in range(n)]
+    jobs = [(i, srcs[i % len(srcs)], out, short) for i in range(n)]
     with Pool(os.cpu_count() or 1) as p:
         sizes = p.map(one_photo, jobs, chunksize=4)
-    print("%d photos of ~12 MP from %d sources, %.1f MB average" % (n, len(srcs), sum(sizes) / n / 1e6))
+    what = "short side %d px" % short if short else "~12 MP"
+    print("%d photos of %s from %d sources, %.1f KB average" % (n, what, len(srcs), sum(sizes) / n / 1e3))
 
 
 def eval_transform():
@@ -242,8 +247,8 @@ def main():
         cmd_weights(*a[1:])
     elif len(a) == 4 and a[0] == "torch":
         cmd_torch(a[1], int(a[2]), int(a[3]))
-    elif len(a) == 3 and a[0] == "photos":
-        cmd_photos(a[1], int(a[2]))
+    elif len(a) in (3, 4) and a[0] == "photos":
+        cmd_photos(a[1], int(a[2]), int(a[3]) if len(a) == 4 else 0)
     elif len(a) == 2 and a[0] == "preprocess":
         cmd_preprocess(a[1])
     elif len(a) == 3 and a[0] == "reference":

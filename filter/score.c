@@ -6,7 +6,10 @@
  *   1. only the main thread touches the store;
  *   2. a slot belongs either to the free list, a decoder, or the main thread;
  *   3. each batch's rows commit together, so a killed run loses at most the
- *      batch in flight and the next run scores exactly the images left. */
+ *      batch in flight and the next run scores exactly the images left;
+ *   4. when the network's threads and the decoders outnumber the cores, a
+ *      decoder starts no image while a forward pass runs (see
+ *      decoders_pause). */
 #include "filter/filter.h"
 
 #include <errno.h>
@@ -43,6 +46,7 @@ struct scorer {
 	pthread_cond_t cv_todo, cv_done;
 	struct squeue todo, done;
 	int quit;
+	int paused;             /* a forward pass runs: start no image */
 	struct slot *slots;
 	int nslots;
 	float *arena;           /* nslots tensors, allocated once */
@@ -85,7 +89,7 @@ static void *decoder_main(void *arg)
 	buf_init(&data, MAX_FILE);
 	for (;;) {
 		pthread_mutex_lock(&sc->mu);
-		while (!sc->todo.head && !sc->quit)
+		while ((!sc->todo.head || sc->paused) && !sc->quit)
 			pthread_cond_wait(&sc->cv_todo, &sc->mu);
 		struct slot *s = sq_pop(&sc->todo);
 		pthread_mutex_unlock(&sc->mu);
@@ -203,6 +207,7 @@ struct run {
 	net *m;
 	const filter_score_opts *o;
 	int classes, batch, ndec;
+	int pause;                /* decoders_pause's answer */
 	struct scorer sc;
 	filter_classes fc;
 	pthread_t *thr;
@@ -350,12 +355,39 @@ static int record_failed(struct run *r, struct slot *failed)
 	return 0;
 }
 
+/* Whether the decoders wait while a forward pass runs: when the network's
+ * threads and the decoders outnumber the cores, a decoder that runs during
+ * a pass takes a core from one of its threads, and every parallel loop of
+ * the pass then waits for that thread while the other cores spin: a
+ * decoder's millisecond costs the pass a millisecond of every core. Those
+ * decoders decode between passes instead, while the scores are recorded and
+ * the next batch is awaited (photos that take longer to decode than a pass
+ * keep the cores busy either way). */
+static int decoders_pause(int threads, int ndec, long ncpu)
+{
+	return ncpu > 0 && threads + ndec > ncpu;
+}
+
+/* Pauses (on = 1) or resumes the decoders around a forward pass. */
+static void set_paused(struct run *r, int on)
+{
+	if (!r->pause)
+		return;
+	pthread_mutex_lock(&r->sc.mu);
+	r->sc.paused = on;
+	if (!on)
+		pthread_cond_broadcast(&r->sc.cv_todo);
+	pthread_mutex_unlock(&r->sc.mu);
+}
+
 /* Runs the ready images through the network and records their scores. */
 static int run_batch(struct run *r)
 {
 	for (int i = 0; i < r->nready; i++)
 		memcpy(r->input + (size_t)i * TENSOR, r->ready[i]->chw, sizeof(float) * TENSOR); /* [n,3,224,224] */
+	set_paused(r, 1);
 	int rc = net_forward(r->m, r->input, r->nready, r->logits);
+	set_paused(r, 0);
 	if (rc) {
 		snprintf(r->err, r->errlen, "%s", net_errmsg(r->m));
 		return rc;
@@ -425,6 +457,7 @@ int filter_score_run(store *s, int64_t run_id, const char *model_id, net *m,
 		.sc = {.st = s, .objdir = store_objects_dir(s), .fast = o->fast},
 		.err = err, .errlen = errlen,
 	};
+	r.pause = decoders_pause(o->threads > 0 ? o->threads : (int)ncpu, r.ndec, ncpu);
 	err[0] = '\0';
 	/* which kernels: scores from other CPU types may differ in the last bits */
 	if (run_id > 0 && store_run_set_kernels(s, run_id, net_kernels(m)) != 0) {

@@ -235,19 +235,27 @@ void img_center_crop_normalize(const img_rgb *in, uint32_t crop, const float mea
 {
 	int32_t ox = crop_offset(in->width, crop), oy = crop_offset(in->height, crop);
 	size_t plane = (size_t)crop * crop;
+	/* float32 throughout, as ToTensor's div(255) then Normalize's
+	 * sub_(mean).div_(std): each of the 256 values once, then looked up */
+	float lut[3][256];
+	for (int ch = 0; ch < 3; ch++)
+		for (int p = 0; p < 256; p++)
+			lut[ch][p] = ((float)p / 255.0f - mean[ch]) / std[ch];
 	for (int ch = 0; ch < 3; ch++) {
 		float *d = chw_out + plane * (size_t)ch;
+		const float *l = lut[ch];
 		for (uint32_t y = 0; y < crop; y++) {
 			int64_t sy = (int64_t)y + oy;
+			float *row = d + (size_t)y * crop;
+			if (sy < 0 || sy >= in->height) {
+				for (uint32_t x = 0; x < crop; x++)
+					row[x] = l[0]; /* padding is a zero pixel */
+				continue;
+			}
+			const uint8_t *src = in->px + (size_t)sy * in->width * 3 + (size_t)ch;
 			for (uint32_t x = 0; x < crop; x++) {
 				int64_t sx = (int64_t)x + ox;
-				uint8_t p = 0;
-				if (sy >= 0 && sy < in->height && sx >= 0 && sx < in->width)
-					p = in->px[((size_t)sy * in->width + (size_t)sx) * 3 + (size_t)ch];
-				/* float32 throughout, as ToTensor's div(255) then
-				 * Normalize's sub_(mean).div_(std) */
-				float v = (float)p / 255.0f;
-				d[(size_t)y * crop + x] = (v - mean[ch]) / std[ch];
+				row[x] = l[sx >= 0 && sx < in->width ? src[(size_t)sx * 3] : 0];
 			}
 		}
 	}

@@ -681,6 +681,30 @@ static void test_center_crop_geometry(void)
 	T_CHECK(chw[0] == ((float)2 / 255.0f - 0.485f) / 0.229f);
 }
 
+/* Every byte value, in the crop and in its zero padding, against
+ * ToTensor + Normalize written out per pixel: an image 20 wide (cropped) and
+ * 5 high (padded) for a crop of 8. */
+static void test_crop_normalize_reference(void)
+{
+	enum { W = 20, H = 5, C = 8 };
+	uint8_t px[W * H * 3];
+	for (int i = 0; i < W * H * 3; i++)
+		px[i] = (uint8_t)(i * 37 + 11); /* 300 samples: every value 0..255 */
+	img_rgb in = {px, W, H};
+	float chw[3 * C * C];
+	img_center_crop_normalize(&in, C, imagenet_mean, imagenet_std, chw);
+	int ox = (W - C) / 2, oy = -(C - H) / 2, same = 0;
+	for (int ch = 0; ch < 3; ch++)
+		for (int y = 0; y < C; y++)
+			for (int x = 0; x < C; x++) {
+				int sy = y + oy, sx = x + ox;
+				uint8_t p = sy >= 0 && sy < H ? px[(sy * W + sx) * 3 + ch] : 0;
+				float want = ((float)p / 255.0f - imagenet_mean[ch]) / imagenet_std[ch];
+				same += chw[(ch * C + y) * C + x] == want;
+			}
+	T_EQ_INT(same, 3 * C * C);
+}
+
 static void test_resize_sizes(void)
 {
 	img_ctx *c = img_ctx_new();
@@ -754,6 +778,7 @@ int main(void)
 	T_RUN(test_pil_parity);
 	T_RUN(test_crop_tolerance);
 	T_RUN(test_center_crop_geometry);
+	T_RUN(test_crop_normalize_reference);
 	T_RUN(test_resize_sizes);
 	T_RUN(test_decode_scaled);
 	return T_DONE();
