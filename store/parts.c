@@ -687,17 +687,20 @@ static int per_part(store *s, const char *sql, int64_t *v, size_t n, const char 
 	return 0;
 }
 
-/* The url map of all the parts merged, temp.merge_urls: a part's url (k,
- * pid) is the workspace's url of the same text, found by id when the part
- * kept the workspace's id (every url split handed out), else by text. The
- * urls the parts added are inserted part by part, in order (the first
- * part's row wins). */
+/* The url map of all the parts merged: a part's url (k, pid) is the
+ * workspace's url of the same text. That is most often the url of the same
+ * id (split hands urls out with their ids): then nothing is recorded.
+ * temp.merge_urls holds the others, found by text; the urls the parts
+ * added are inserted part by part, in order (the first part's row wins).
+ * URL_ID(X) below is the workspace's id of row X's url. */
+#define URL_ID(t, c) \
+	"coalesce((SELECT mu.wid FROM temp.merge_urls mu WHERE mu.k = " t ".k AND mu.pid = " t "." c "), " t "." c ")"
 static int merge_url_map(store *s, struct params *pr, size_t n, const int *in, store_merge_result *r)
 {
 	int rc = run_sql(s, "INSERT INTO temp.merge_urls(k, pid, prow, wid) SELECT pu.k, pu.id, pu.rowid, "
-	                    "coalesce((SELECT w.id FROM main.urls w WHERE w.id = pu.id AND w.url = pu.url), "
-	                    "(SELECT w.id FROM main.urls w WHERE w.url = pu.url)) FROM p.urls pu "
-	                    "WHERE pu.k IN (SELECT k FROM temp.merge_parts)", pr, NULL, "map urls");
+	                    "(SELECT w.id FROM main.urls w WHERE w.url = pu.url) FROM p.urls pu "
+	                    "WHERE pu.k IN (SELECT k FROM temp.merge_parts) AND NOT EXISTS "
+	                    "(SELECT 1 FROM main.urls w WHERE w.id = pu.id AND w.url = pu.url)", pr, NULL, "map urls");
 	for (size_t i = 0; !rc && i < n; i++) {
 		if (!in[i])
 			continue;
@@ -720,10 +723,11 @@ static int merge_url_map(store *s, struct params *pr, size_t n, const int *in, s
 static int merge_url_states(store *s, const struct params *pr, int64_t *v, size_t n)
 {
 	int rc = run_sql(s, "INSERT INTO temp.merge_settle(wid, k, state, attempts, next_attempt_at, last_error, "
-	                    "image_hash) SELECT mu.wid, min(mu.k), pu.state, pu.attempts, pu.next_attempt_at, "
-	                    "pu.last_error, pu.image_hash FROM temp.merge_urls mu CROSS JOIN p.urls pu ON "
-	                    "pu.rowid = mu.prow CROSS JOIN main.urls w ON w.id = mu.wid WHERE pu.state <> 'pending' "
-	                    "AND w.state = 'pending' GROUP BY mu.wid ORDER BY mu.wid", pr, NULL, "merge url states");
+	                    "image_hash) SELECT w.id, min(pu.k), pu.state, pu.attempts, pu.next_attempt_at, "
+	                    "pu.last_error, pu.image_hash FROM p.urls pu CROSS JOIN main.urls w ON w.id = "
+	                    URL_ID("pu", "id") " WHERE pu.k IN (SELECT k FROM temp.merge_parts) AND "
+	                    "pu.state <> 'pending' AND w.state = 'pending' GROUP BY w.id ORDER BY w.id",
+	                 pr, NULL, "merge url states");
 	if (!rc)
 		rc = run_sql(s, "UPDATE main.urls AS w SET state = x.state, attempts = x.attempts, "
 		                "next_attempt_at = x.next_attempt_at, last_error = x.last_error, image_hash = x.image_hash "
@@ -740,8 +744,8 @@ static int merge_rows_all(store *s, const struct params *pr, int64_t *v, size_t 
 {
 	int rc = run_sql(s, "INSERT INTO temp.merge_images SELECT min(i.k), i.hash, i.sha256, i.bytes, i.format, "
 	                    "i.width, i.height, i.phash, i.first_seen, i.first_fetch_id + m.foff FROM p.images i "
-	                    "CROSS JOIN temp.merge_parts m ON m.k = i.k WHERE NOT EXISTS (SELECT 1 FROM main.images w "
-	                    "WHERE w.hash = i.hash) GROUP BY i.hash ORDER BY i.hash", pr, NULL, "merge images");
+	                    "CROSS JOIN temp.merge_parts m ON m.k = i.k GROUP BY i.hash HAVING NOT EXISTS "
+	                    "(SELECT 1 FROM main.images w WHERE w.hash = i.hash) ORDER BY i.hash", pr, NULL, "merge images");
 	if (!rc)
 		rc = run_sql(s, "INSERT INTO main.images(hash, sha256, bytes, format, width, height, phash, first_seen, "
 		                "first_fetch_id) SELECT hash, sha256, bytes, format, width, height, phash, first_seen, "
@@ -752,73 +756,71 @@ static int merge_rows_all(store *s, const struct params *pr, int64_t *v, size_t 
 		rc = run_sql(s, "INSERT INTO main.fetches(id, url_id, run_id, attempt, started_at, finished_at, "
 		                "http_status, final_url, redirects, content_type, declared_length, received_length, "
 		                "etag, last_modified, headers, outcome, error, image_hash) "
-		                "SELECT f.id + m.foff, mu.wid, f.run_id + m.roff, f.attempt, f.started_at, f.finished_at, "
-		                "f.http_status, f.final_url, f.redirects, f.content_type, f.declared_length, "
-		                "f.received_length, f.etag, f.last_modified, f.headers, f.outcome, f.error, f.image_hash "
-		                "FROM p.fetches f CROSS JOIN temp.merge_parts m ON m.k = f.k CROSS JOIN temp.merge_urls mu "
-		                "ON mu.k = f.k AND mu.pid = f.url_id", pr, NULL, "merge fetches");
+		                "SELECT f.id + m.foff, " URL_ID("f", "url_id") ", f.run_id + m.roff, f.attempt, "
+		                "f.started_at, f.finished_at, f.http_status, f.final_url, f.redirects, f.content_type, "
+		                "f.declared_length, f.received_length, f.etag, f.last_modified, f.headers, f.outcome, "
+		                "f.error, f.image_hash FROM p.fetches f CROSS JOIN temp.merge_parts m ON m.k = f.k",
+		             pr, NULL, "merge fetches");
 	if (!rc)
 		rc = run_sql(s,
 			"INSERT INTO main.url_tags(url_id, wnid, source, query_id, page_url, license, author, added_at, "
-			"run_id, title, source_id, license_raw, seed_ref, attribution) SELECT mu.wid, t.wnid, t.source, "
-			"(SELECT q.wid FROM temp.merge_queries q WHERE q.k = t.k AND q.pid = t.query_id), t.page_url, "
-			"t.license, t.author, t.added_at, t.run_id + m.roff, t.title, t.source_id, t.license_raw, t.seed_ref, "
-			"t.attribution FROM p.url_tags t CROSS JOIN temp.merge_parts m ON m.k = t.k CROSS JOIN "
-			"temp.merge_urls mu ON mu.k = t.k AND mu.pid = t.url_id ORDER BY mu.wid, t.wnid, t.k "
-			"ON CONFLICT DO NOTHING", pr, NULL, "merge url tags");
+			"run_id, title, source_id, license_raw, seed_ref, attribution) SELECT " URL_ID("t", "url_id") ", "
+			"t.wnid, t.source, (SELECT q.wid FROM temp.merge_queries q WHERE q.k = t.k AND q.pid = t.query_id), "
+			"t.page_url, t.license, t.author, t.added_at, t.run_id + m.roff, t.title, t.source_id, "
+			"t.license_raw, t.seed_ref, t.attribution FROM p.url_tags t CROSS JOIN temp.merge_parts m "
+			"ON m.k = t.k ORDER BY 1, 2, t.k ON CONFLICT DO NOTHING", pr, NULL, "merge url tags");
 	if (!rc)
 		rc = run_sql(s, "INSERT INTO main.image_tags(image_hash, wnid, url_id) SELECT t.image_hash, t.wnid, "
-		                "mu.wid FROM p.image_tags t CROSS JOIN temp.merge_parts m ON m.k = t.k CROSS JOIN "
-		                "temp.merge_urls mu ON mu.k = t.k AND mu.pid = t.url_id ORDER BY 1, 2, 3 "
-		                "ON CONFLICT DO NOTHING", pr, NULL, "merge image tags");
+		                URL_ID("t", "url_id") " FROM p.image_tags t WHERE t.k IN (SELECT k FROM temp.merge_parts) "
+		                "ORDER BY 1, 2, 3 ON CONFLICT DO NOTHING", pr, NULL, "merge image tags");
 	return rc;
 }
 
 /* The merge runs with foreign keys off (checked row by row they were most
- * of its time); these say, set-based, whether a merged row refers to a row
- * that is not there: 1 when one does. The url ids the rows get come from
- * the workspace's urls, and score tags join their scores, so those hold. */
-static const char *const fk_checks[] = {
-	"SELECT EXISTS (SELECT 1 FROM p.fetches f CROSS JOIN temp.merge_parts m ON m.k = f.k WHERE "
-	"(f.image_hash IS NOT NULL AND NOT EXISTS (SELECT 1 FROM main.images i WHERE i.hash = f.image_hash)) OR "
-	"(f.run_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM main.runs r WHERE r.id = f.run_id + m.roff)))",
-	"SELECT EXISTS (SELECT 1 FROM p.image_tags t CROSS JOIN temp.merge_parts m ON m.k = t.k WHERE "
-	"NOT EXISTS (SELECT 1 FROM main.images i WHERE i.hash = t.image_hash) OR "
-	"NOT EXISTS (SELECT 1 FROM main.classes c WHERE c.wnid = t.wnid))",
-	"SELECT EXISTS (SELECT 1 FROM p.url_tags t CROSS JOIN temp.merge_parts m ON m.k = t.k WHERE "
-	"NOT EXISTS (SELECT 1 FROM main.classes c WHERE c.wnid = t.wnid) OR "
-	"(t.run_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM main.runs r WHERE r.id = t.run_id + m.roff)))",
-	"SELECT EXISTS (SELECT 1 FROM temp.merge_settle x WHERE x.image_hash IS NOT NULL AND "
-	"NOT EXISTS (SELECT 1 FROM main.images i WHERE i.hash = x.image_hash))",
-	"SELECT EXISTS (SELECT 1 FROM main.urls u WHERE u.id > :k AND ("
-	"(u.image_hash IS NOT NULL AND NOT EXISTS (SELECT 1 FROM main.images i WHERE i.hash = u.image_hash)) OR "
-	"(u.run_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM main.runs r WHERE r.id = u.run_id))))",
-	"SELECT EXISTS (SELECT 1 FROM p.queries q CROSS JOIN temp.merge_parts m ON m.k = q.k WHERE "
-	"(q.wnid IS NOT NULL AND NOT EXISTS (SELECT 1 FROM main.classes c WHERE c.wnid = q.wnid)) OR "
-	"(q.run_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM main.runs r WHERE r.id = q.run_id + m.roff)))",
-	"SELECT EXISTS (SELECT 1 FROM p.robots_fetches f CROSS JOIN temp.merge_parts m ON m.k = f.k WHERE "
-	"f.run_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM main.runs r WHERE r.id = f.run_id + m.roff))",
-	"SELECT EXISTS (SELECT 1 FROM p.scores c CROSS JOIN temp.merge_parts m ON m.k = c.k WHERE "
-	"NOT EXISTS (SELECT 1 FROM main.images i WHERE i.hash = c.image_hash) OR "
-	"(c.run_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM main.runs r WHERE r.id = c.run_id + m.roff)))",
-	"SELECT EXISTS (SELECT 1 FROM p.score_tags t CROSS JOIN temp.merge_parts m ON m.k = t.k WHERE "
-	"NOT EXISTS (SELECT 1 FROM main.classes c WHERE c.wnid = t.wnid))",
-	"SELECT NOT EXISTS (SELECT 1 FROM main.runs r WHERE r.id = :run)",
+ * of its time). Each part is checked instead when staged, against its own
+ * small tables: a row's image is one of the part's images, its run one of
+ * the part's runs, its class one of the workspace's; the merge then brings
+ * every image and run of the part, so what the rows refer to is there. The
+ * url ids rows get are workspace urls' (URL_ID), and score tags join their
+ * scores. Each query: 1 when a row of the part attached as 'q' refers to a
+ * row that is not there. */
+static const char *const fk_checks[][2] = {
+	{"fetches", "SELECT EXISTS (SELECT 1 FROM q.fetches f WHERE (f.image_hash IS NOT NULL AND NOT EXISTS "
+	 "(SELECT 1 FROM q.images i WHERE i.hash = f.image_hash)) OR (f.run_id IS NOT NULL AND NOT EXISTS "
+	 "(SELECT 1 FROM q.runs r WHERE r.id = f.run_id)))"},
+	{"image tags", "SELECT EXISTS (SELECT 1 FROM q.image_tags t WHERE NOT EXISTS (SELECT 1 FROM q.images i "
+	 "WHERE i.hash = t.image_hash) OR NOT EXISTS (SELECT 1 FROM main.classes c WHERE c.wnid = t.wnid))"},
+	{"url tags", "SELECT EXISTS (SELECT 1 FROM q.url_tags t WHERE NOT EXISTS (SELECT 1 FROM main.classes c "
+	 "WHERE c.wnid = t.wnid) OR (t.run_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM q.runs r "
+	 "WHERE r.id = t.run_id)))"},
+	{"urls", "SELECT EXISTS (SELECT 1 FROM q.urls u WHERE (u.image_hash IS NOT NULL AND NOT EXISTS "
+	 "(SELECT 1 FROM q.images i WHERE i.hash = u.image_hash)) OR (u.run_id IS NOT NULL AND NOT EXISTS "
+	 "(SELECT 1 FROM q.runs r WHERE r.id = u.run_id)))"},
+	{"queries", "SELECT EXISTS (SELECT 1 FROM q.queries x WHERE (x.wnid IS NOT NULL AND NOT EXISTS "
+	 "(SELECT 1 FROM main.classes c WHERE c.wnid = x.wnid)) OR (x.run_id IS NOT NULL AND NOT EXISTS "
+	 "(SELECT 1 FROM q.runs r WHERE r.id = x.run_id)))"},
+	{"robots.txt fetches", "SELECT EXISTS (SELECT 1 FROM q.robots_fetches f WHERE f.run_id IS NOT NULL AND "
+	 "NOT EXISTS (SELECT 1 FROM q.runs r WHERE r.id = f.run_id))"},
+	{"scores", "SELECT EXISTS (SELECT 1 FROM q.scores c WHERE NOT EXISTS (SELECT 1 FROM q.images i "
+	 "WHERE i.hash = c.image_hash) OR (c.run_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM q.runs r "
+	 "WHERE r.id = c.run_id)))"},
+	{"score tags", "SELECT EXISTS (SELECT 1 FROM q.score_tags t WHERE NOT EXISTS (SELECT 1 FROM main.classes c "
+	 "WHERE c.wnid = t.wnid))"},
 };
 #define NFK_CHECKS (sizeof fk_checks / sizeof fk_checks[0])
 
-/* Runs fk_checks (maxu: the last url id before the merge): NATADV_EDB
- * when a merged row refers to one that is not there. */
-static int merge_check_keys(store *s, int64_t run_id, int64_t maxu)
+/* Runs fk_checks on the part attached as 'q' (at dir): NATADV_EINVAL when
+ * a row refers to one that is not there. */
+static int stage_check_keys(store *s, const char *dir, const struct params *pr)
 {
-	struct params pr = {.run = run_id, .k = maxu};
 	int64_t bad = 0;
 	int rc = 0;
-	for (size_t i = 0; !rc && !bad && i < NFK_CHECKS; i++)
-		rc = query_int(s, fk_checks[i], &pr, &bad, "check the merged rows");
+	size_t i;
+	for (i = 0; !rc && !bad && i < NFK_CHECKS; i++)
+		rc = query_int(s, fk_checks[i][1], pr, &bad, "check the part's rows");
 	if (!rc && bad)
-		rc = store_fail(s, NATADV_EDB, "a part's rows refer to rows that are not there "
-		                               "(FOREIGN KEY constraint failed)");
+		rc = store_fail(s, NATADV_EINVAL, "'%s': some of its %s refer to rows that are not there "
+		                "(FOREIGN KEY constraint failed)", dir, fk_checks[i - 1][0]);
 	return rc;
 }
 
@@ -826,12 +828,13 @@ static int merge_check_keys(store *s, int64_t run_id, int64_t maxu)
  * them; in the staging database 'p' each row gets its part's index k.
  * Those merged part by part are indexed on (k, column) ("k"); the large
  * ones, merged all the parts at once, are read in full, in staging order
- * (k, then the part's own order). */
-static const char *const staged[][3] = {
-	{"workspace", "id", NULL}, {"runs", "id", "k"}, {"queries", "id", "k"}, {"urls", "id", NULL},
-	{"url_tags", "url_id", NULL}, {"fetches", "id", NULL}, {"images", "hash", NULL},
-	{"image_tags", "url_id", NULL}, {"robots_fetches", "id", "k"}, {"scores", "image_hash", "k"},
-	{"score_tags", "image_hash", "k"},
+ * (k, then the part's own order). Rows of a url ("u": column is the url
+ * id) are staged only when the part has that url, as a join on it would. */
+static const char *const staged[][4] = {
+	{"workspace", "id", NULL, NULL}, {"runs", "id", "k", NULL}, {"queries", "id", "k", NULL},
+	{"urls", "id", NULL, NULL}, {"url_tags", "url_id", NULL, "u"}, {"fetches", "url_id", NULL, "u"},
+	{"images", "hash", NULL, NULL}, {"image_tags", "url_id", NULL, "u"}, {"robots_fetches", "id", "k", NULL},
+	{"scores", "image_hash", "k", NULL}, {"score_tags", "image_hash", "k", NULL},
 };
 #define NSTAGED (sizeof staged / sizeof staged[0])
 
@@ -864,7 +867,9 @@ static int stage_rows(store *s, int64_t k)
 	for (size_t i = 0; !rc && i < NSTAGED; i++)
 		rc = exec_fmt(s, "CREATE TABLE IF NOT EXISTS p.\"%w\" AS SELECT 0 AS k, * FROM q.\"%w\" WHERE false", i, 0);
 	for (size_t i = 0; !rc && i < NSTAGED; i++)
-		rc = exec_fmt(s, "INSERT INTO p.\"%w\" SELECT ?1, * FROM q.\"%w\"", i, k);
+		rc = exec_fmt(s, staged[i][3] ? "INSERT INTO p.\"%w\" SELECT ?1, t.* FROM q.\"%w\" t WHERE EXISTS "
+		                                 "(SELECT 1 FROM q.urls u WHERE u.id = t.\"%w\")"
+		                               : "INSERT INTO p.\"%w\" SELECT ?1, * FROM q.\"%w\"", i, k);
 	return rc;
 }
 
@@ -896,6 +901,8 @@ static int stage_part(store *s, const char *dir, int64_t k, struct params *pr, c
 		if (!rc)
 			rc = query_int(s, "SELECT coalesce(max(id), 0) FROM q.fetches", pr, &pr->fmax,
 			               "read the part's fetches");
+		if (!rc)
+			rc = stage_check_keys(s, dir, pr);
 		if (!rc)
 			rc = link_list(s, dir, j);
 		if (!rc)
@@ -941,12 +948,10 @@ static int merge_temp_tables(store *s)
  * set-based (all the parts in one statement each) what is large. */
 static int merge_all(store *s, size_t n, struct params *pr, const int *ok, int *in, store_merge_result *r)
 {
-	int64_t foff = 0, maxu = 0, *v = calloc(n, sizeof *v), *w = calloc(n, sizeof *w);
+	int64_t foff = 0, *v = calloc(n, sizeof *v), *w = calloc(n, sizeof *w);
 	int rc = v && w ? merge_temp_tables(s) : store_fail(s, NATADV_ENOMEM, "out of memory");
 	if (!rc)
 		rc = query_int(s, "SELECT coalesce(max(id), 0) FROM main.fetches", pr, &foff, "read fetches");
-	if (!rc)
-		rc = query_int(s, "SELECT coalesce(max(id), 0) FROM main.urls", pr, &maxu, "read urls");
 	for (size_t i = 0; !rc && i < n; i++) {
 		int64_t done = 0;
 		if (ok[i])
@@ -971,8 +976,12 @@ static int merge_all(store *s, size_t n, struct params *pr, const int *ok, int *
 			rc = merge_part_last(s, &pr[i], &r[i]);
 		}
 	}
+	int64_t norun = 0;
 	if (!rc)
-		rc = merge_check_keys(s, pr[0].run, maxu);
+		rc = query_int(s, "SELECT NOT EXISTS (SELECT 1 FROM main.runs WHERE id = :run)", pr, &norun, "read runs");
+	if (!rc && norun)
+		rc = store_fail(s, NATADV_EDB, "no run %lld to record the merge under (FOREIGN KEY constraint failed)",
+		                (long long)pr[0].run);
 	free(v);
 	free(w);
 	return rc;
