@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "common/err.h"
+#include "common/text.h"
 #include "common/timeutil.h"
 
 int store_workspace_uuid(store *s, char uuid[33])
@@ -488,17 +489,76 @@ struct linker {
 	const char *to;           /* the workspace's objects folder */
 };
 
+/* An objects folder's subfolders (objects/ab), opened as they are needed,
+ * so that a link names one file in each, not two whole paths. */
+struct obj_dirs {
+	const char *path;
+	int fd[256];
+};
+
+static void obj_dirs_init(struct obj_dirs *d, const char *path)
+{
+	d->path = path;
+	for (int i = 0; i < 256; i++)
+		d->fd[i] = -1;
+}
+
+static void obj_dirs_close(struct obj_dirs *d)
+{
+	for (int i = 0; i < 256; i++)
+		if (d->fd[i] >= 0)
+			close(d->fd[i]);
+}
+
+/* The folder of blob hex (valid hex), or -1 when it cannot be opened. */
+static int obj_dir(struct obj_dirs *d, const char *hex)
+{
+	unsigned v = 0;
+	if (sscanf(hex, "%2x", &v) != 1 || v > 255)
+		return -1;
+	if (d->fd[v] < 0) {
+		char sub[4300];
+		snprintf(sub, sizeof sub, "%s/%.2s", d->path, hex);
+		d->fd[v] = open(sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	}
+	return d->fd[v];
+}
+
+/* Links blob hex between the two folders by their subfolders: 1 linked, 0
+ * there already, -1 for blob_move to do it (and say why it cannot). */
+static int link_quick(struct obj_dirs *from, struct obj_dirs *to, const char *hex)
+{
+	if (!text_is_hex(hex, 32))
+		return -1;
+	int a = obj_dir(from, hex), b = obj_dir(to, hex);
+	if (a < 0 || b < 0)
+		return -1;
+	if (linkat(a, hex + 2, b, hex + 2, 0) == 0)
+		return 1;
+	return errno == EEXIST ? 0 : -1;
+}
+
 /* Links job's blobs from job->from into to; its counts, or its error. */
 static void link_job_run(struct link_job *j, store *sink, const char *to)
 {
 	struct blob_scratch x;
 	scratch_init(&x);
-	for (size_t i = 0; !j->rc && i < j->n; i++)
-		j->rc = blob_move(sink, j->from, to, j->hex[i], &x);
+	struct obj_dirs from_d, to_d;
+	obj_dirs_init(&from_d, j->from);
+	obj_dirs_init(&to_d, to);
+	for (size_t i = 0; !j->rc && i < j->n; i++) {
+		int quick = link_quick(&from_d, &to_d, j->hex[i]);
+		if (quick >= 0)
+			x.linked += quick;
+		else
+			j->rc = blob_move(sink, j->from, to, j->hex[i], &x);
+	}
 	if (j->rc)
 		snprintf(j->err, sizeof j->err, "%s", sink->msg);
 	j->linked = x.linked;
 	j->copied = x.copied;
+	obj_dirs_close(&from_d);
+	obj_dirs_close(&to_d);
 	scratch_release(&x);
 }
 

@@ -434,9 +434,18 @@ static int64_t add_url(const char *dir, const char *url, const char *host)
 	T_EQ_INT(store_candidate_add(p, run, &c, NULL, NULL), 0);
 	T_EQ_INT(store_run_end(p, run, 0), 0);
 	store_close(p);
-	char sql[300];
-	snprintf(sql, sizeof sql, "SELECT id FROM urls WHERE url = '%s'", url);
-	return q(dir, sql);
+	char path[4300];
+	snprintf(path, sizeof path, "%s/natadv.db", dir);
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	int64_t id = -1;
+	if (sqlite3_open(path, &db) == SQLITE_OK &&
+	    sqlite3_prepare_v2(db, "SELECT id FROM urls WHERE url = ?", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_bind_text(st, 1, url, -1, SQLITE_STATIC) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+		id = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return id;
 }
 
 /* Runs one statement on the database at dir, foreign keys off (a damaged
