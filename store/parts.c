@@ -3,7 +3,9 @@
  * first) and filled, or read back, with INSERT … SELECT, so a part of
  * 100,000 rows is a handful of statements. The rules are in parts.h. Blobs move by hard link
  * (the part keeps its own, so a merge can run again), copied only across
- * file systems. */
+ * file systems; a merge links them on a thread of its own while its SQL
+ * runs, and merges the large tables of all its parts in one statement each
+ * (see store_parts_merge). */
 #include "store_internal.h"
 #include "store/parts.h"
 
@@ -725,8 +727,7 @@ static int merge_part_last(store *s, const struct params *pr, store_merge_result
 	return rc;
 }
 
-/* Runs sql, which yields (k, count) rows, and adds each count to
- * r[k].*field's place: v[k]. */
+/* Runs sql, which yields (k, count) rows: v[k] = count, for k < n. */
 static int per_part(store *s, const char *sql, int64_t *v, size_t n, const char *what)
 {
 	sqlite3_stmt *st = store_sql(s, sql);
