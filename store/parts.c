@@ -780,7 +780,8 @@ static int merge_url_map(store *s, struct params *pr, size_t n, const int *in, s
 }
 
 /* The part's outcome settles a url still pending here (the first part's,
- * when two parts hold it); in url order. */
+ * when two parts hold it); in url order ("+x.wid": x is read in order and
+ * each url found by id, rather than every url read and x searched). */
 static int merge_url_states(store *s, const struct params *pr, int64_t *v, size_t n)
 {
 	int rc = run_sql(s, "INSERT INTO temp.merge_settle(wid, k, state, attempts, next_attempt_at, last_error, "
@@ -792,7 +793,7 @@ static int merge_url_states(store *s, const struct params *pr, int64_t *v, size_
 	if (!rc)
 		rc = run_sql(s, "UPDATE main.urls AS w SET state = x.state, attempts = x.attempts, "
 		                "next_attempt_at = x.next_attempt_at, last_error = x.last_error, image_hash = x.image_hash "
-		                "FROM temp.merge_settle x WHERE w.id = x.wid", pr, NULL, "merge url states");
+		                "FROM temp.merge_settle x WHERE w.id = +x.wid", pr, NULL, "merge url states");
 	if (!rc)
 		rc = per_part(s, "SELECT k, count(*) FROM temp.merge_settle GROUP BY k", v, n, "count url states");
 	return rc;
