@@ -4,7 +4,9 @@
  * own calls, then every part is merged back (natadv merge) and timed.
  * Prints split and merge throughput; the target is >= 50,000 images/s
  * merged with blobs hard-linked, not copied.
- *   build/rel/merge_bench [-n IMAGES] [-p PARTS] [-d DIR]   (200000, 64) */
+ *   build/rel/merge_bench [-n IMAGES] [-p PARTS] [-d DIR] [-s]   (200000, 64)
+ * -s stops before the merge (to time or profile `natadv -w DIR/ws merge
+ * DIR/parts` on a copy of DIR/ws). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,12 +122,13 @@ int main(int argc, char **argv)
 {
 	long n = 200000, parts = 64;
 	const char *root = NULL;
-	int ch;
-	while ((ch = getopt(argc, argv, "n:p:d:")) != -1) {
+	int ch, stop = 0;
+	while ((ch = getopt(argc, argv, "n:p:d:s")) != -1) {
 		if (ch == 'n') n = strtol(optarg, NULL, 10);
 		else if (ch == 'p') parts = strtol(optarg, NULL, 10);
 		else if (ch == 'd') root = optarg;
-		else return die("usage", "merge_bench [-n IMAGES] [-p PARTS] [-d DIR]");
+		else if (ch == 's') stop = 1;
+		else return die("usage", "merge_bench [-n IMAGES] [-p PARTS] [-d DIR] [-s]");
 	}
 	char tmpl[] = "/tmp/natadv-merge-bench.XXXXXX", ws[4200], out[4200], err[2048];
 	if (!root && !(root = mkdtemp(tmpl)))
@@ -155,6 +158,11 @@ int main(int argc, char **argv)
 	}
 	fprintf(stderr, "crawled %ld parts (synthetic) in %.1f s\n", parts, now() - t0);
 	sync();
+	if (stop) {
+		store_close(s);
+		fprintf(stderr, "stopped before the merge: natadv -w %s merge %s\n", ws, out);
+		return 0;
+	}
 	struct tally t = {0};
 	char **dirs = calloc((size_t)parts, sizeof *dirs);
 	for (int k = 0; dirs && k < parts; k++) {

@@ -3,12 +3,15 @@
  * first) and filled, or read back, with INSERT … SELECT, so a part of
  * 100,000 rows is a handful of statements. The rules are in parts.h. Blobs move by hard link
  * (the part keeps its own, so a merge can run again), copied only across
- * file systems. */
+ * file systems; a merge links them on a thread of its own while its SQL
+ * runs, and merges the large tables of all its parts in one statement each
+ * (see store_parts_merge). */
 #include "store_internal.h"
 #include "store/parts.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +19,7 @@
 #include <unistd.h>
 
 #include "common/err.h"
+#include "common/text.h"
 #include "common/timeutil.h"
 
 int store_workspace_uuid(store *s, char uuid[33])
@@ -97,6 +101,7 @@ int store_split_add(store *s, const store_split *sp, int64_t *split_id)
 /* The values a split or merge statement may name. */
 struct params {
 	int64_t roff, foff, run, split, part, k;
+	int64_t fmax, nfetch; /* merge: the part's last fetch id, its fetches */
 	const char *label, *model, *now, *uuid, *dir;
 };
 
@@ -461,98 +466,245 @@ static int merge_find(store *s, const char *dir, struct params *pr, store_merge_
 	return rc;
 }
 
-/* Links into s the blobs of the images of the part attached as 'q' that s
- * does not have. */
-static int link_blobs(store *s, const char *dir, int64_t *linked, int64_t *copied)
+/* ---- merge: the blobs, linked on a thread of their own ---- */
+
+/* One part's blobs to link: those of its images the workspace lacks. */
+struct link_job {
+	char from[4200];          /* the part's objects folder */
+	char (*hex)[33];
+	size_t n, cap;
+	int queued, rc;
+	int64_t linked, copied;
+	char err[1024];
+	struct link_job *next;
+};
+
+/* The linking thread takes jobs in order while the merge's SQL goes on
+ * (two cores); it sees only this struct and the jobs it is given. */
+struct linker {
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct link_job *head, *tail;
+	int closed, running;
+	store *sink;              /* never opened: blob_move's messages only */
+	const char *to;           /* the workspace's objects folder */
+};
+
+/* An objects folder's subfolders (objects/ab), opened as they are needed,
+ * so that a link names one file in each, not two whole paths. */
+struct obj_dirs {
+	const char *path;
+	int fd[256];
+};
+
+static void obj_dirs_init(struct obj_dirs *d, const char *path)
 {
-	char objdir[4200];
-	snprintf(objdir, sizeof objdir, "%s/objects", dir);
+	d->path = path;
+	for (int i = 0; i < 256; i++)
+		d->fd[i] = -1;
+}
+
+static void obj_dirs_close(struct obj_dirs *d)
+{
+	for (int i = 0; i < 256; i++)
+		if (d->fd[i] >= 0)
+			close(d->fd[i]);
+}
+
+/* The folder of blob hex (valid hex), or -1 when it cannot be opened. */
+static int obj_dir(struct obj_dirs *d, const char *hex)
+{
+	unsigned v = 0;
+	if (sscanf(hex, "%2x", &v) != 1 || v > 255)
+		return -1;
+	if (d->fd[v] < 0) {
+		char sub[4300];
+		snprintf(sub, sizeof sub, "%s/%.2s", d->path, hex);
+		d->fd[v] = open(sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	}
+	return d->fd[v];
+}
+
+/* Links blob hex between the two folders by their subfolders: 1 linked, 0
+ * there already, -1 for blob_move to do it (and say why it cannot). */
+static int link_quick(struct obj_dirs *from, struct obj_dirs *to, const char *hex)
+{
+	if (!text_is_hex(hex, 32))
+		return -1;
+	int a = obj_dir(from, hex), b = obj_dir(to, hex);
+	if (a < 0 || b < 0)
+		return -1;
+	if (linkat(a, hex + 2, b, hex + 2, 0) == 0)
+		return 1;
+	return errno == EEXIST ? 0 : -1;
+}
+
+/* Links job's blobs from job->from into to; its counts, or its error. */
+static void link_job_run(struct link_job *j, store *sink, const char *to)
+{
+	struct blob_scratch x;
+	scratch_init(&x);
+	struct obj_dirs from_d, to_d;
+	obj_dirs_init(&from_d, j->from);
+	obj_dirs_init(&to_d, to);
+	for (size_t i = 0; !j->rc && i < j->n; i++) {
+		int quick = link_quick(&from_d, &to_d, j->hex[i]);
+		if (quick >= 0)
+			x.linked += quick;
+		else
+			j->rc = blob_move(sink, j->from, to, j->hex[i], &x);
+	}
+	if (j->rc)
+		snprintf(j->err, sizeof j->err, "%s", sink->msg);
+	j->linked = x.linked;
+	j->copied = x.copied;
+	obj_dirs_close(&from_d);
+	obj_dirs_close(&to_d);
+	scratch_release(&x);
+}
+
+static void *linker_main(void *arg)
+{
+	struct linker *lk = arg;
+	pthread_mutex_lock(&lk->mu);
+	for (;;) {
+		while (!lk->head && !lk->closed)
+			pthread_cond_wait(&lk->cv, &lk->mu);
+		struct link_job *j = lk->head;
+		if (!j)
+			break;
+		lk->head = j->next;
+		pthread_mutex_unlock(&lk->mu);
+		link_job_run(j, lk->sink, lk->to);
+		pthread_mutex_lock(&lk->mu);
+	}
+	pthread_mutex_unlock(&lk->mu);
+	return NULL;
+}
+
+/* Starts the thread; without one (it cannot start) jobs run as given. */
+static int linker_start(struct linker *lk, const char *to)
+{
+	memset(lk, 0, sizeof *lk);
+	lk->to = to;
+	if (!(lk->sink = calloc(1, sizeof *lk->sink)))
+		return NATADV_ENOMEM;
+	pthread_mutex_init(&lk->mu, NULL);
+	pthread_cond_init(&lk->cv, NULL);
+	lk->running = pthread_create(&lk->thread, NULL, linker_main, lk) == 0;
+	return 0;
+}
+
+static void linker_add(struct linker *lk, struct link_job *j)
+{
+	j->queued = 1;
+	if (!lk->running) {
+		link_job_run(j, lk->sink, lk->to);
+		return;
+	}
+	pthread_mutex_lock(&lk->mu);
+	if (lk->tail && lk->head)
+		lk->tail->next = j;
+	else
+		lk->head = j;
+	lk->tail = j;
+	pthread_cond_signal(&lk->cv);
+	pthread_mutex_unlock(&lk->mu);
+}
+
+/* Waits until every job given is done; then ends the thread (once). */
+static void linker_finish(struct linker *lk)
+{
+	if (!lk->sink)
+		return;
+	if (lk->running) {
+		pthread_mutex_lock(&lk->mu);
+		lk->closed = 1;
+		pthread_cond_signal(&lk->cv);
+		pthread_mutex_unlock(&lk->mu);
+		pthread_join(lk->thread, NULL);
+		lk->running = 0;
+	}
+	pthread_mutex_destroy(&lk->mu);
+	pthread_cond_destroy(&lk->cv);
+	free(lk->sink);
+	lk->sink = NULL;
+}
+
+/* Lists into j the blobs of the images of the part attached as 'q' (at
+ * dir) that s does not have. */
+static int link_list(store *s, const char *dir, struct link_job *j)
+{
+	snprintf(j->from, sizeof j->from, "%s/objects", dir);
 	sqlite3_stmt *st = store_sql(s, "SELECT hash FROM q.images pi WHERE NOT EXISTS "
 	                                "(SELECT 1 FROM main.images i WHERE i.hash = pi.hash)");
 	if (!st)
 		return NATADV_EDB;
-	struct blob_scratch x;
-	scratch_init(&x);
 	int step, rc = 0;
-	while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW)
-		rc = blob_move(s, objdir, s->objdir, (const char *)sqlite3_column_text(st, 0), &x);
+	while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
+		if (j->n == j->cap) {
+			size_t cap = j->cap ? 2 * j->cap : 1024;
+			char(*hex)[33] = realloc(j->hex, cap * sizeof *hex);
+			if (!hex) {
+				rc = store_fail(s, NATADV_ENOMEM, "out of memory");
+				break;
+			}
+			j->hex = hex;
+			j->cap = cap;
+		}
+		snprintf(j->hex[j->n++], 33, "%s", (const char *)sqlite3_column_text(st, 0));
+	}
 	if (!rc && step != SQLITE_DONE)
 		rc = store_dberr(s, "cannot read the part's images");
 	sqlite3_reset(st);
-	*linked += x.linked;
-	*copied += x.copied;
-	scratch_release(&x);
 	return rc;
 }
 
-/* Runs, queries, images and urls: the rows others refer to. */
-static int merge_rows_first(store *s, const struct params *pr, store_merge_result *r)
+/* Part k's runs and queries (few rows: part by part, in order), the map of
+ * its queries, its offsets in temp.merge_parts (run ids move up by roff,
+ * the workspace's last run before it; fetch ids by foff, *foff: the last
+ * fetch id once the parts before it are in) and its merged_at. */
+static int merge_part_first(store *s, struct params *pr, store_merge_result *r, int64_t *foff)
 {
-	int rc = run_sql(s,
-		"INSERT INTO main.runs(id, command, args, version, pid, started_at, finished_at, status, host, "
-		"slurm_job_id, slurm_array_job_id, slurm_array_task_id, part, part_run_id, merge_run_id, gemm_kernels) "
-		"SELECT id + :roff, command, args, version, pid, started_at, finished_at, status, host, slurm_job_id, "
-		"slurm_array_job_id, slurm_array_task_id, :label, id, :run, gemm_kernels FROM p.runs WHERE k = :k ORDER BY id",
-		pr, &r->runs, "merge runs");
+	pr->foff = *foff;
+	*foff += pr->fmax;
+	r->fetches = pr->nfetch;
+	int rc = query_int(s, "SELECT coalesce(max(id), 0) FROM main.runs", pr, &pr->roff, "read runs");
+	if (!rc)
+		rc = run_sql(s,
+			"INSERT INTO main.runs(id, command, args, version, pid, started_at, finished_at, status, host, "
+			"slurm_job_id, slurm_array_job_id, slurm_array_task_id, part, part_run_id, merge_run_id, gemm_kernels) "
+			"SELECT id + :roff, command, args, version, pid, started_at, finished_at, status, host, slurm_job_id, "
+			"slurm_array_job_id, slurm_array_task_id, :label, id, :run, gemm_kernels FROM p.runs WHERE k = :k "
+			"ORDER BY id", pr, &r->runs, "merge runs");
 	if (!rc)
 		rc = run_sql(s, "INSERT INTO main.queries(source, query, wnid, issued_at, run_id) "
 		                "SELECT source, query, wnid, issued_at, run_id + :roff FROM p.queries WHERE k = :k "
 		                "ON CONFLICT DO NOTHING", pr, NULL, "merge queries");
 	if (!rc)
-		rc = run_sql(s, "INSERT INTO main.images(hash, sha256, bytes, format, width, height, phash, first_seen, "
-		                "first_fetch_id) SELECT hash, sha256, bytes, format, width, height, phash, first_seen, "
-		                "first_fetch_id + :foff FROM p.images WHERE k = :k ORDER BY hash ON CONFLICT DO NOTHING",
-		             pr, &r->new_images, "merge images");
+		rc = run_sql(s, "INSERT INTO temp.merge_queries(k, pid, wid) SELECT :k, pq.id, wq.id FROM p.queries pq "
+		                "JOIN main.queries wq ON wq.source = pq.source AND wq.query = pq.query AND wq.wnid IS pq.wnid "
+		                "WHERE pq.k = :k", pr, NULL, "map queries");
 	if (!rc)
-		rc = run_sql(s, "INSERT INTO main.urls(url, host, state, attempts, next_attempt_at, last_error, "
-		                "image_hash, added_at, run_id) SELECT url, host, state, attempts, next_attempt_at, "
-		                "last_error, image_hash, added_at, run_id + :roff FROM p.urls WHERE k = :k "
-		                "ON CONFLICT DO NOTHING", pr, &r->new_urls, "merge urls");
+		rc = run_sql(s, "INSERT INTO temp.merge_parts(k, roff, foff) VALUES(:k, :roff, :foff)", pr, NULL,
+		             "list the parts");
+	/* now, so that the same part listed again is taken as merged */
 	if (!rc)
-		rc = store_exec(s, "CREATE TEMP TABLE IF NOT EXISTS merge_urls(pid INTEGER PRIMARY KEY, wid INTEGER);"
-		                   "DELETE FROM temp.merge_urls;");
-	if (!rc)
-		rc = run_sql(s, "INSERT INTO temp.merge_urls(pid, wid) SELECT pu.id, wu.id FROM p.urls pu "
-		                "JOIN main.urls wu ON wu.url = pu.url WHERE pu.k = :k", pr, NULL, "map urls");
+		rc = run_sql(s, "UPDATE main.split_parts SET merged_at = :now, merge_run_id = :run "
+		                "WHERE split_id = :split AND part = :part", pr, NULL, "record the merge");
 	return rc;
 }
 
-/* What refers to urls, images and runs. */
-static int merge_rows_then(store *s, const struct params *pr, store_merge_result *r)
+/* Part k's robots.txt fetches and scores (part by part: a part's scores
+ * come before the next part's), then its work is no longer out. */
+static int merge_part_last(store *s, const struct params *pr, store_merge_result *r)
 {
-	int rc = run_sql(s,
-		"INSERT INTO main.url_tags(url_id, wnid, source, query_id, page_url, license, author, added_at, "
-		"run_id, title, source_id, license_raw, seed_ref, attribution) "
-		"SELECT m.wid, t.wnid, t.source, (SELECT wq.id FROM p.queries pq JOIN main.queries wq "
-		"ON wq.source = pq.source AND wq.query = pq.query AND wq.wnid IS pq.wnid WHERE pq.k = :k AND pq.id = t.query_id), "
-		"t.page_url, t.license, t.author, t.added_at, t.run_id + :roff, t.title, t.source_id, t.license_raw, "
-		"t.seed_ref, t.attribution FROM p.url_tags t JOIN temp.merge_urls m ON m.pid = t.url_id WHERE t.k = :k "
-		"ON CONFLICT DO NOTHING", pr, NULL, "merge url tags");
-	/* The part's outcome settles a url still pending here. */
-	if (!rc)
-		rc = run_sql(s, "UPDATE main.urls AS w SET state = pu.state, attempts = pu.attempts, "
-		                "next_attempt_at = pu.next_attempt_at, last_error = pu.last_error, "
-		                "image_hash = pu.image_hash FROM temp.merge_urls m JOIN p.urls pu ON pu.k = :k AND pu.id = m.pid "
-		                "WHERE w.id = m.wid AND w.state = 'pending' AND pu.state <> 'pending'",
-		             pr, &r->urls, "merge url states");
-	if (!rc)
-		rc = run_sql(s, "INSERT INTO main.fetches(id, url_id, run_id, attempt, started_at, finished_at, "
-		                "http_status, final_url, redirects, content_type, declared_length, received_length, "
-		                "etag, last_modified, headers, outcome, error, image_hash) "
-		                "SELECT f.id + :foff, m.wid, f.run_id + :roff, f.attempt, f.started_at, f.finished_at, "
-		                "f.http_status, f.final_url, f.redirects, f.content_type, f.declared_length, "
-		                "f.received_length, f.etag, f.last_modified, f.headers, f.outcome, f.error, f.image_hash "
-		                "FROM p.fetches f JOIN temp.merge_urls m ON m.pid = f.url_id WHERE f.k = :k ORDER BY f.id",
-		             pr, &r->fetches, "merge fetches");
-	if (!rc)
-		rc = run_sql(s, "INSERT INTO main.image_tags(image_hash, wnid, url_id) SELECT t.image_hash, t.wnid, "
-		                "m.wid FROM p.image_tags t JOIN temp.merge_urls m ON m.pid = t.url_id WHERE t.k = :k "
-		                "ON CONFLICT DO NOTHING", pr, NULL, "merge image tags");
-	if (!rc)
-		rc = run_sql(s, "INSERT INTO main.robots_fetches(host, url, run_id, started_at, finished_at, "
-		                "fetched_unix, http_status, final_url, error, body, policy) SELECT host, url, "
-		                "run_id + :roff, started_at, finished_at, fetched_unix, http_status, final_url, error, "
-		                "body, policy FROM p.robots_fetches WHERE k = :k ORDER BY id", pr, &r->robots, "merge robots.txt");
+	int rc = run_sql(s, "INSERT INTO main.robots_fetches(host, url, run_id, started_at, finished_at, "
+	                    "fetched_unix, http_status, final_url, error, body, policy) SELECT host, url, "
+	                    "run_id + :roff, started_at, finished_at, fetched_unix, http_status, final_url, error, "
+	                    "body, policy FROM p.robots_fetches WHERE k = :k ORDER BY id", pr, &r->robots,
+	                 "merge robots.txt");
 	if (!rc)
 		rc = run_sql(s, "INSERT INTO main.scores(image_hash, model_id, status, error, logits, top5, pred_1k, "
 		                "prob_1k, pred_subset_wnid, prob_subset, fast_decode, scored_at, run_id) "
@@ -567,9 +719,6 @@ static int merge_rows_then(store *s, const struct params *pr, store_merge_result
 		                "JOIN main.scores c ON c.image_hash = t.image_hash AND c.model_id = t.model_id "
 		                "WHERE t.k = :k AND c.run_id > :roff ON CONFLICT DO NOTHING", pr, NULL, "merge score tags");
 	if (!rc)
-		rc = run_sql(s, "UPDATE main.split_parts SET merged_at = :now, merge_run_id = :run "
-		                "WHERE split_id = :split AND part = :part", pr, NULL, "record the merge");
-	if (!rc)
 		rc = run_sql(s, "DELETE FROM main.split_urls WHERE split_id = :split AND part = :part", pr, NULL,
 		             "record the merge");
 	if (!rc)
@@ -578,12 +727,176 @@ static int merge_rows_then(store *s, const struct params *pr, store_merge_result
 	return rc;
 }
 
+/* Runs sql, which yields (k, count) rows: v[k] = count, for k < n. */
+static int per_part(store *s, const char *sql, int64_t *v, size_t n, const char *what)
+{
+	sqlite3_stmt *st = store_sql(s, sql);
+	if (!st)
+		return NATADV_EDB;
+	int step;
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t k = sqlite3_column_int64(st, 0);
+		if (k >= 0 && (size_t)k < n)
+			v[k] = sqlite3_column_int64(st, 1);
+	}
+	sqlite3_reset(st);
+	if (step != SQLITE_DONE) {
+		char why[256];
+		snprintf(why, sizeof why, "cannot %s", what);
+		return store_dberr(s, why);
+	}
+	return 0;
+}
+
+/* The url map of all the parts merged: a part's url (k, pid) is the
+ * workspace's url of the same text. That is most often the url of the same
+ * id (split hands urls out with their ids): then nothing is recorded.
+ * temp.merge_urls holds the others, found by text; the urls the parts
+ * added are inserted part by part, in order (the first part's row wins).
+ * URL_ID(X) below is the workspace's id of row X's url. */
+#define URL_ID(t, c) \
+	"coalesce((SELECT mu.wid FROM temp.merge_urls mu WHERE mu.k = " t ".k AND mu.pid = " t "." c "), " t "." c ")"
+static int merge_url_map(store *s, struct params *pr, size_t n, const int *in, store_merge_result *r)
+{
+	int rc = run_sql(s, "INSERT INTO temp.merge_urls(k, pid, prow, wid) SELECT pu.k, pu.id, pu.rowid, "
+	                    "(SELECT w.id FROM main.urls w WHERE w.url = pu.url) FROM p.urls pu "
+	                    "WHERE pu.k IN (SELECT k FROM temp.merge_parts) AND NOT EXISTS "
+	                    "(SELECT 1 FROM main.urls w WHERE w.id = pu.id AND w.url = pu.url)", pr, NULL, "map urls");
+	for (size_t i = 0; !rc && i < n; i++) {
+		if (!in[i])
+			continue;
+		rc = run_sql(s, "INSERT INTO main.urls(url, host, state, attempts, next_attempt_at, last_error, "
+		                "image_hash, added_at, run_id) SELECT pu.url, pu.host, pu.state, pu.attempts, "
+		                "pu.next_attempt_at, pu.last_error, pu.image_hash, pu.added_at, pu.run_id + :roff "
+		                "FROM temp.merge_urls mu CROSS JOIN p.urls pu ON pu.rowid = mu.prow "
+		                "WHERE mu.k = :k AND mu.wid IS NULL ORDER BY mu.pid ON CONFLICT DO NOTHING",
+		             &pr[i], &r[i].new_urls, "merge urls");
+		if (!rc)
+			rc = run_sql(s, "UPDATE temp.merge_urls SET wid = (SELECT w.id FROM main.urls w WHERE w.url = "
+			                "(SELECT pu.url FROM p.urls pu WHERE pu.rowid = prow)) WHERE k = :k AND wid IS NULL",
+			             &pr[i], NULL, "map urls");
+	}
+	return rc;
+}
+
+/* The part's outcome settles a url still pending here (the first part's,
+ * when two parts hold it); in url order ("+x.wid": x is read in order and
+ * each url found by id, rather than every url read and x searched). */
+static int merge_url_states(store *s, const struct params *pr, int64_t *v, size_t n)
+{
+	int rc = run_sql(s, "INSERT INTO temp.merge_settle(wid, k, state, attempts, next_attempt_at, last_error, "
+	                    "image_hash) SELECT w.id, min(pu.k), pu.state, pu.attempts, pu.next_attempt_at, "
+	                    "pu.last_error, pu.image_hash FROM p.urls pu CROSS JOIN main.urls w ON w.id = "
+	                    URL_ID("pu", "id") " WHERE pu.k IN (SELECT k FROM temp.merge_parts) AND "
+	                    "pu.state <> 'pending' AND w.state = 'pending' GROUP BY w.id ORDER BY w.id",
+	                 pr, NULL, "merge url states");
+	if (!rc)
+		rc = run_sql(s, "UPDATE main.urls AS w SET state = x.state, attempts = x.attempts, "
+		                "next_attempt_at = x.next_attempt_at, last_error = x.last_error, image_hash = x.image_hash "
+		                "FROM temp.merge_settle x WHERE w.id = +x.wid", pr, NULL, "merge url states");
+	if (!rc)
+		rc = per_part(s, "SELECT k, count(*) FROM temp.merge_settle GROUP BY k", v, n, "count url states");
+	return rc;
+}
+
+/* Images (one row each, the first part's, in hash order), fetches (in id
+ * order), url and image tags (in key order) of all the parts merged, each
+ * in one statement. */
+static int merge_rows_all(store *s, const struct params *pr, int64_t *v, size_t n)
+{
+	int rc = run_sql(s, "INSERT INTO temp.merge_images SELECT min(i.k), i.hash, i.sha256, i.bytes, i.format, "
+	                    "i.width, i.height, i.phash, i.first_seen, i.first_fetch_id + m.foff FROM p.images i "
+	                    "CROSS JOIN temp.merge_parts m ON m.k = i.k GROUP BY i.hash HAVING NOT EXISTS "
+	                    "(SELECT 1 FROM main.images w WHERE w.hash = i.hash) ORDER BY i.hash", pr, NULL, "merge images");
+	if (!rc)
+		rc = run_sql(s, "INSERT INTO main.images(hash, sha256, bytes, format, width, height, phash, first_seen, "
+		                "first_fetch_id) SELECT hash, sha256, bytes, format, width, height, phash, first_seen, "
+		                "first_fetch_id FROM temp.merge_images ORDER BY rowid", pr, NULL, "merge images");
+	if (!rc)
+		rc = per_part(s, "SELECT k, count(*) FROM temp.merge_images GROUP BY k", v, n, "count images");
+	if (!rc)
+		rc = run_sql(s, "INSERT INTO main.fetches(id, url_id, run_id, attempt, started_at, finished_at, "
+		                "http_status, final_url, redirects, content_type, declared_length, received_length, "
+		                "etag, last_modified, headers, outcome, error, image_hash) "
+		                "SELECT f.id + m.foff, " URL_ID("f", "url_id") ", f.run_id + m.roff, f.attempt, "
+		                "f.started_at, f.finished_at, f.http_status, f.final_url, f.redirects, f.content_type, "
+		                "f.declared_length, f.received_length, f.etag, f.last_modified, f.headers, f.outcome, "
+		                "f.error, f.image_hash FROM p.fetches f CROSS JOIN temp.merge_parts m ON m.k = f.k",
+		             pr, NULL, "merge fetches");
+	if (!rc)
+		rc = run_sql(s,
+			"INSERT INTO main.url_tags(url_id, wnid, source, query_id, page_url, license, author, added_at, "
+			"run_id, title, source_id, license_raw, seed_ref, attribution) SELECT " URL_ID("t", "url_id") ", "
+			"t.wnid, t.source, (SELECT q.wid FROM temp.merge_queries q WHERE q.k = t.k AND q.pid = t.query_id), "
+			"t.page_url, t.license, t.author, t.added_at, t.run_id + m.roff, t.title, t.source_id, "
+			"t.license_raw, t.seed_ref, t.attribution FROM p.url_tags t CROSS JOIN temp.merge_parts m "
+			"ON m.k = t.k ORDER BY 1, 2, t.k ON CONFLICT DO NOTHING", pr, NULL, "merge url tags");
+	if (!rc)
+		rc = run_sql(s, "INSERT INTO main.image_tags(image_hash, wnid, url_id) SELECT t.image_hash, t.wnid, "
+		                URL_ID("t", "url_id") " FROM p.image_tags t WHERE t.k IN (SELECT k FROM temp.merge_parts) "
+		                "ORDER BY 1, 2, 3 ON CONFLICT DO NOTHING", pr, NULL, "merge image tags");
+	return rc;
+}
+
+/* The merge runs with foreign keys off (checked row by row they were most
+ * of its time). Each part is checked instead when staged, against its own
+ * small tables: a row's image is one of the part's images, its run one of
+ * the part's runs, its class one of the workspace's; the merge then brings
+ * every image and run of the part, so what the rows refer to is there. The
+ * url ids rows get are workspace urls' (URL_ID), and score tags join their
+ * scores. Each query: 1 when a row of the part attached as 'q' refers to a
+ * row that is not there. */
+static const char *const fk_checks[][2] = {
+	{"fetches", "SELECT EXISTS (SELECT 1 FROM q.fetches f WHERE (f.image_hash IS NOT NULL AND NOT EXISTS "
+	 "(SELECT 1 FROM q.images i WHERE i.hash = f.image_hash)) OR (f.run_id IS NOT NULL AND NOT EXISTS "
+	 "(SELECT 1 FROM q.runs r WHERE r.id = f.run_id)))"},
+	{"image tags", "SELECT EXISTS (SELECT 1 FROM q.image_tags t WHERE NOT EXISTS (SELECT 1 FROM q.images i "
+	 "WHERE i.hash = t.image_hash) OR NOT EXISTS (SELECT 1 FROM main.classes c WHERE c.wnid = t.wnid))"},
+	{"url tags", "SELECT EXISTS (SELECT 1 FROM q.url_tags t WHERE NOT EXISTS (SELECT 1 FROM main.classes c "
+	 "WHERE c.wnid = t.wnid) OR (t.run_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM q.runs r "
+	 "WHERE r.id = t.run_id)))"},
+	{"urls", "SELECT EXISTS (SELECT 1 FROM q.urls u WHERE (u.image_hash IS NOT NULL AND NOT EXISTS "
+	 "(SELECT 1 FROM q.images i WHERE i.hash = u.image_hash)) OR (u.run_id IS NOT NULL AND NOT EXISTS "
+	 "(SELECT 1 FROM q.runs r WHERE r.id = u.run_id)))"},
+	{"queries", "SELECT EXISTS (SELECT 1 FROM q.queries x WHERE (x.wnid IS NOT NULL AND NOT EXISTS "
+	 "(SELECT 1 FROM main.classes c WHERE c.wnid = x.wnid)) OR (x.run_id IS NOT NULL AND NOT EXISTS "
+	 "(SELECT 1 FROM q.runs r WHERE r.id = x.run_id)))"},
+	{"robots.txt fetches", "SELECT EXISTS (SELECT 1 FROM q.robots_fetches f WHERE f.run_id IS NOT NULL AND "
+	 "NOT EXISTS (SELECT 1 FROM q.runs r WHERE r.id = f.run_id))"},
+	{"scores", "SELECT EXISTS (SELECT 1 FROM q.scores c WHERE NOT EXISTS (SELECT 1 FROM q.images i "
+	 "WHERE i.hash = c.image_hash) OR (c.run_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM q.runs r "
+	 "WHERE r.id = c.run_id)))"},
+	{"score tags", "SELECT EXISTS (SELECT 1 FROM q.score_tags t WHERE NOT EXISTS (SELECT 1 FROM main.classes c "
+	 "WHERE c.wnid = t.wnid))"},
+};
+#define NFK_CHECKS (sizeof fk_checks / sizeof fk_checks[0])
+
+/* Runs fk_checks on the part attached as 'q' (at dir): NATADV_EINVAL when
+ * a row refers to one that is not there. */
+static int stage_check_keys(store *s, const char *dir, const struct params *pr)
+{
+	int64_t bad = 0;
+	int rc = 0;
+	size_t i;
+	for (i = 0; !rc && !bad && i < NFK_CHECKS; i++)
+		rc = query_int(s, fk_checks[i][1], pr, &bad, "check the part's rows");
+	if (!rc && bad)
+		rc = store_fail(s, NATADV_EINVAL, "'%s': some of its %s refer to rows that are not there "
+		                "(FOREIGN KEY constraint failed)", dir, fk_checks[i - 1][0]);
+	return rc;
+}
+
 /* The tables a merge stages from each part, with the column that orders
- * them; in the staging database 'p' each row gets its part's index k. */
-static const char *const staged[][2] = {
-	{"workspace", "id"}, {"runs", "id"}, {"queries", "id"}, {"urls", "id"}, {"url_tags", "url_id"},
-	{"fetches", "id"}, {"images", "hash"}, {"image_tags", "url_id"}, {"robots_fetches", "id"},
-	{"scores", "image_hash"}, {"score_tags", "image_hash"},
+ * them; in the staging database 'p' each row gets its part's index k.
+ * Those merged part by part are indexed on (k, column) ("k"); the large
+ * ones, merged all the parts at once, are read in full, in staging order
+ * (k, then the part's own order). Rows of a url ("u": column is the url
+ * id) are staged only when the part has that url, as a join on it would. */
+static const char *const staged[][4] = {
+	{"workspace", "id", NULL, NULL}, {"runs", "id", "k", NULL}, {"queries", "id", "k", NULL},
+	{"urls", "id", NULL, NULL}, {"url_tags", "url_id", NULL, "u"}, {"fetches", "url_id", NULL, "u"},
+	{"images", "hash", NULL, NULL}, {"image_tags", "url_id", NULL, "u"}, {"robots_fetches", "id", "k", NULL},
+	{"scores", "image_hash", "k", NULL}, {"score_tags", "image_hash", "k", NULL},
 };
 #define NSTAGED (sizeof staged / sizeof staged[0])
 
@@ -616,15 +929,17 @@ static int stage_rows(store *s, int64_t k)
 	for (size_t i = 0; !rc && i < NSTAGED; i++)
 		rc = exec_fmt(s, "CREATE TABLE IF NOT EXISTS p.\"%w\" AS SELECT 0 AS k, * FROM q.\"%w\" WHERE false", i, 0);
 	for (size_t i = 0; !rc && i < NSTAGED; i++)
-		rc = exec_fmt(s, "INSERT INTO p.\"%w\" SELECT ?1, * FROM q.\"%w\"", i, k);
+		rc = exec_fmt(s, staged[i][3] ? "INSERT INTO p.\"%w\" SELECT ?1, t.* FROM q.\"%w\" t WHERE EXISTS "
+		                                 "(SELECT 1 FROM q.urls u WHERE u.id = t.\"%w\")"
+		                               : "INSERT INTO p.\"%w\" SELECT ?1, * FROM q.\"%w\"", i, k);
 	return rc;
 }
 
-/* Checks the part at dir and, when it is to be merged, links its new
- * blobs and stages its rows as part k (one read of it, consistent).
- * *ok says whether it was staged. */
+/* Checks the part at dir and, when it is to be merged, hands its new
+ * blobs to the linker (job j) and stages its rows as part k (one read of
+ * it, consistent). *ok says whether it was staged. */
 static int stage_part(store *s, const char *dir, int64_t k, struct params *pr, char model[65],
-                      store_merge_result *r, int *ok)
+                      store_merge_result *r, int *ok, struct linker *lk, struct link_job *j)
 {
 	*ok = 0;
 	int rc = attach(s, dir, 1);
@@ -644,7 +959,16 @@ static int stage_part(store *s, const char *dir, int64_t k, struct params *pr, c
 	if (!rc && !r->already && !r->unfinished) {
 		rc = query_int(s, "SELECT count(*) FROM q.images", pr, &r->images, "count the part's images");
 		if (!rc)
-			rc = link_blobs(s, dir, &r->blobs_linked, &r->blobs_copied);
+			rc = query_int(s, "SELECT count(*) FROM q.fetches", pr, &pr->nfetch, "count the part's fetches");
+		if (!rc)
+			rc = query_int(s, "SELECT coalesce(max(id), 0) FROM q.fetches", pr, &pr->fmax,
+			               "read the part's fetches");
+		if (!rc)
+			rc = stage_check_keys(s, dir, pr);
+		if (!rc)
+			rc = link_list(s, dir, j);
+		if (!rc)
+			linker_add(lk, j);
 		if (!rc)
 			rc = stage_rows(s, k);
 		if (!rc)
@@ -656,25 +980,6 @@ static int stage_part(store *s, const char *dir, int64_t k, struct params *pr, c
 	return rc;
 }
 
-/* Inside the merge's transaction: part k's rows, unless a merge that ran
- * since it was staged took it. */
-static int merge_part(store *s, struct params *pr, store_merge_result *r)
-{
-	int64_t done = 0;
-	int rc = query_int(s, "SELECT merged_at IS NOT NULL FROM main.split_parts WHERE split_id = :split AND part = :part",
-	                   pr, &done, "read the part");
-	if (rc || (r->already = (int)done))
-		return rc;
-	rc = query_int(s, "SELECT coalesce(max(id), 0) FROM main.runs", pr, &pr->roff, "read runs");
-	if (!rc)
-		rc = query_int(s, "SELECT coalesce(max(id), 0) FROM main.fetches", pr, &pr->foff, "read fetches");
-	if (!rc)
-		rc = merge_rows_first(s, pr, r);
-	if (!rc)
-		rc = merge_rows_then(s, pr, r);
-	return rc;
-}
-
 /* Sets part i's failure: rc and the store's message. */
 static void part_failed(store *s, store_merge_result *r, int rc)
 {
@@ -682,25 +987,152 @@ static void part_failed(store *s, store_merge_result *r, int rc)
 	snprintf(r->err, sizeof r->err, "%s", store_errmsg(s));
 }
 
-/* The staged parts (ok[i]) in one transaction, in order; staging indexed
- * by part first. */
-static int merge_staged(store *s, size_t n, struct params *pr, const int *ok, store_merge_result *r)
+/* The temporary tables of a merge's transaction, emptied. */
+static int merge_temp_tables(store *s)
 {
+	return store_exec(s,
+		"PRAGMA temp.cache_size = -262144;"
+		"CREATE TEMP TABLE IF NOT EXISTS merge_parts(k INTEGER PRIMARY KEY, roff INTEGER, foff INTEGER);"
+		"CREATE TEMP TABLE IF NOT EXISTS merge_queries(k INTEGER, pid INTEGER, wid INTEGER, "
+		"PRIMARY KEY(k, pid)) WITHOUT ROWID;"
+		"CREATE TEMP TABLE IF NOT EXISTS merge_urls(k INTEGER, pid INTEGER, prow INTEGER, wid INTEGER, "
+		"PRIMARY KEY(k, pid)) WITHOUT ROWID;"
+		"CREATE TEMP TABLE IF NOT EXISTS merge_settle(wid INTEGER PRIMARY KEY, k INTEGER, state TEXT, "
+		"attempts INTEGER, next_attempt_at REAL, last_error TEXT, image_hash TEXT);"
+		"CREATE TEMP TABLE IF NOT EXISTS merge_images(k INTEGER, hash TEXT, sha256 TEXT, bytes INTEGER, "
+		"format TEXT, width INTEGER, height INTEGER, phash INTEGER, first_seen TEXT, first_fetch_id INTEGER);"
+		"DELETE FROM temp.merge_parts; DELETE FROM temp.merge_queries; DELETE FROM temp.merge_urls;"
+		"DELETE FROM temp.merge_settle; DELETE FROM temp.merge_images;");
+}
+
+/* Inside the merge's transaction, the staged parts (ok[i]) that no merge
+ * took since they were staged (in[i] set): part by part what is small,
+ * set-based (all the parts in one statement each) what is large. */
+static int merge_all(store *s, size_t n, struct params *pr, const int *ok, int *in, store_merge_result *r)
+{
+	int64_t foff = 0, *v = calloc(n, sizeof *v), *w = calloc(n, sizeof *w);
+	int rc = v && w ? merge_temp_tables(s) : store_fail(s, NATADV_ENOMEM, "out of memory");
+	if (!rc)
+		rc = query_int(s, "SELECT coalesce(max(id), 0) FROM main.fetches", pr, &foff, "read fetches");
+	for (size_t i = 0; !rc && i < n; i++) {
+		int64_t done = 0;
+		if (ok[i])
+			rc = query_int(s, "SELECT merged_at IS NOT NULL FROM main.split_parts WHERE split_id = :split "
+			                  "AND part = :part", &pr[i], &done, "read the part");
+		if (ok[i])
+			r[i].already = (int)done;
+		in[i] = ok[i] && !done;
+		if (!rc && in[i])
+			rc = merge_part_first(s, &pr[i], &r[i], &foff);
+	}
+	if (!rc)
+		rc = merge_url_map(s, pr, n, in, r);
+	if (!rc)
+		rc = merge_url_states(s, pr, v, n);
+	if (!rc)
+		rc = merge_rows_all(s, pr, w, n);
+	for (size_t i = 0; !rc && i < n; i++) {
+		if (in[i]) {
+			r[i].urls = v[i];
+			r[i].new_images = w[i];
+			rc = merge_part_last(s, &pr[i], &r[i]);
+		}
+	}
+	int64_t norun = 0;
+	if (!rc)
+		rc = query_int(s, "SELECT NOT EXISTS (SELECT 1 FROM main.runs WHERE id = :run)", pr, &norun, "read runs");
+	if (!rc && norun)
+		rc = store_fail(s, NATADV_EDB, "no run %lld to record the merge under (FOREIGN KEY constraint failed)",
+		                (long long)pr[0].run);
+	free(v);
+	free(w);
+	return rc;
+}
+
+/* Joins the linker and takes its counts; a staged part whose blobs could
+ * not all be put in is left out (ok[i] = 0, r[i] says why). *linked: the
+ * blobs put in. Returns how many parts it left out. */
+static size_t links_done(struct linker *lk, struct link_job *jobs, size_t n, int *ok, store_merge_result *r,
+                         int64_t *linked)
+{
+	linker_finish(lk);
+	size_t out = 0;
+	*linked = 0;
+	for (size_t i = 0; i < n; i++) {
+		r[i].blobs_linked = jobs[i].linked;
+		r[i].blobs_copied = jobs[i].copied;
+		*linked += jobs[i].linked + jobs[i].copied;
+		if (jobs[i].rc && ok[i]) {
+			ok[i] = 0;
+			r[i].rc = jobs[i].rc;
+			snprintf(r[i].err, sizeof r[i].err, "%s", jobs[i].err);
+			r[i].runs = r[i].urls = r[i].new_urls = r[i].fetches = r[i].new_images = 0;
+			out++;
+		}
+	}
+	return out;
+}
+
+/* The staged parts (ok[i]) in one transaction, while their blobs are
+ * linked; committed once every blob is in and synced. When some part's
+ * blobs could not be linked, the transaction is rolled back and run again
+ * without it. */
+static int merge_staged(store *s, size_t n, struct params *pr, int *ok, store_merge_result *r, struct linker *lk,
+                        struct link_job *jobs)
+{
+	int *in = calloc(n, sizeof *in);
+	if (!in)
+		return store_fail(s, NATADV_ENOMEM, "out of memory");
 	int rc = 0;
 	for (size_t i = 0; !rc && i < NSTAGED; i++)
-		rc = exec_fmt(s, "CREATE INDEX IF NOT EXISTS p.\"%w_k\" ON \"%w\"(k, \"%w\")", i, 0);
+		if (staged[i][2])
+			rc = exec_fmt(s, "CREATE INDEX IF NOT EXISTS p.\"%w_k\" ON \"%w\"(k, \"%w\")", i, 0);
+	/* Outside a transaction only; set back whatever happens. */
 	if (!rc)
+		rc = store_exec(s, "PRAGMA foreign_keys = OFF");
+	int64_t linked = 0;
+	int again = 1;
+	for (int round = 0; !rc && again && round < 2; round++) {
 		rc = store_exec(s, "BEGIN");
-	/* The first statement writes to main, so the write lock is main's only. */
-	if (!rc)
-		rc = store_exec(s, "UPDATE main.workspace SET id = id WHERE id = 1");
-	for (size_t i = 0; !rc && i < n; i++)
+		/* The first statement writes to main, so the write lock is main's only. */
+		if (!rc)
+			rc = store_exec(s, "UPDATE main.workspace SET id = id WHERE id = 1");
+		if (!rc)
+			rc = merge_all(s, n, pr, ok, in, r);
+		again = round == 0 && links_done(lk, jobs, n, ok, r, &linked) > 0;
+		/* Every new blob durable, in one sync, before rows refer to them. */
+		if (!rc && !again && linked > 0 && blob_sync(s->objdir) != 0)
+			rc = store_fail(s, NATADV_EIO, "cannot sync '%s'", s->objdir);
+		if (!rc && !again)
+			rc = store_commit(s);
+		store_rollback(s);
+	}
+	sqlite3_exec(s->db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL);
+	for (size_t i = 0; rc && i < n; i++)
 		if (ok[i])
-			rc = merge_part(s, &pr[i], &r[i]);
-	if (!rc)
-		rc = store_commit(s);
-	store_rollback(s);
+			r[i].already = 0;
+	free(in);
 	return rc;
+}
+
+/* Attaches the staging database 'p': in memory when the parts' databases
+ * are small enough (under 1 GiB in all), else a temporary file. */
+static int staging_attach(store *s, const char *const *dirs, size_t n)
+{
+	int64_t total = 0;
+	for (size_t i = 0; i < n; i++) {
+		char path[4200];
+		struct stat sb;
+		snprintf(path, sizeof path, "%s/natadv.db", dirs[i]);
+		if (stat(path, &sb) == 0)
+			total += sb.st_size;
+		snprintf(path, sizeof path, "%s/natadv.db-wal", dirs[i]);
+		if (stat(path, &sb) == 0)
+			total += sb.st_size;
+	}
+	if (total < ((int64_t)1 << 30))
+		return store_exec(s, "ATTACH DATABASE ':memory:' AS p;");
+	return store_exec(s, "ATTACH DATABASE '' AS p; PRAGMA p.cache_size = -131072;");
 }
 
 int store_parts_merge(store *s, int64_t run_id, const char *const *dirs, size_t n, store_merge_result *r)
@@ -710,37 +1142,41 @@ int store_parts_merge(store *s, int64_t run_id, const char *const *dirs, size_t 
 	struct params *pr = calloc(n ? n : 1, sizeof *pr);
 	int *ok = calloc(n ? n : 1, sizeof *ok);
 	char(*models)[65] = calloc(n ? n : 1, sizeof *models);
-	if (!pr || !ok || !models) {
+	struct link_job *jobs = calloc(n ? n : 1, sizeof *jobs);
+	struct linker lk;
+	int rc = pr && ok && models && jobs ? linker_start(&lk, s->objdir) : NATADV_ENOMEM;
+	if (rc) {
 		free(pr);
 		free(ok);
 		free(models);
+		free(jobs);
 		return store_fail(s, NATADV_ENOMEM, "out of memory");
 	}
 	for (size_t i = 0; i < n; i++)
 		memset(&r[i], 0, sizeof r[i]);
-	/* A temporary on-disk database, gone with the connection. */
-	int rc = store_exec(s, "ATTACH DATABASE '' AS p; PRAGMA p.cache_size = -131072;");
-	int64_t linked = 0, staged_n = 0;
+	rc = staging_attach(s, dirs, n);
+	int64_t staged_n = 0, linked = 0;
 	for (size_t i = 0; !rc && i < n; i++) {
 		pr[i] = (struct params){.run = run_id, .now = now, .label = r[i].label, .k = (int64_t)i};
-		int prc = stage_part(s, dirs[i], (int64_t)i, &pr[i], models[i], &r[i], &ok[i]);
+		int prc = stage_part(s, dirs[i], (int64_t)i, &pr[i], models[i], &r[i], &ok[i], &lk, &jobs[i]);
 		if (prc)
 			part_failed(s, &r[i], prc);
-		linked += r[i].blobs_linked + r[i].blobs_copied;
 		staged_n += ok[i];
 	}
-	/* Every new blob durable, in one sync, before rows refer to them. */
-	if (!rc && linked > 0 && blob_sync(s->objdir) != 0)
-		rc = store_fail(s, NATADV_EIO, "cannot sync '%s'", s->objdir);
 	if (!rc && staged_n > 0)
-		rc = merge_staged(s, n, pr, ok, r);
+		rc = merge_staged(s, n, pr, ok, r, &lk, jobs);
+	else
+		links_done(&lk, jobs, n, ok, r, &linked);
 	for (size_t i = 0; rc && i < n; i++)
 		if (ok[i] || (!r[i].rc && !r[i].already && !r[i].unfinished))
 			part_failed(s, &r[i], rc);
 	sqlite3_exec(s->db, "DETACH DATABASE p", NULL, NULL, NULL);
+	for (size_t i = 0; i < n; i++)
+		free(jobs[i].hex);
 	free(pr);
 	free(ok);
 	free(models);
+	free(jobs);
 	return rc;
 }
 

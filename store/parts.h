@@ -119,15 +119,19 @@ typedef struct store_merge_result {
 int store_part_merge(store *s, int64_t run_id, const char *dir, store_merge_result *r);
 
 /* Merges the parts dirs[0..n) into s as store_part_merge does each, but
- * fast: each part is read once (checked, its new blobs linked, its rows
- * copied into a temporary staging database: cheap appends), the blob store
- * synced once, then every part that passed is merged in ONE transaction, in
- * order (so a page is written once per merge, not once per part). r[i]
- * gets part i's result; r[i].rc and r[i].err say why it was refused (not a
- * part of s, unreadable, a blob that cannot be linked), and the others
- * merge all the same. Returns 0, or the error (a sync or a database
- * failure of the transaction) that left every staged part unmerged (their
- * r[i].rc set too); a rerun continues. */
+ * fast: each part is read once (checked, its rows' references checked
+ * against its own tables, its new blobs handed to a linking thread, its
+ * rows copied into a temporary staging database: cheap appends), then
+ * every part that passed is merged in ONE transaction, the large tables in
+ * one statement each over all the parts (so a page is written once per
+ * merge, not once per part), committed once every blob is linked and the
+ * blob store synced. Results are those of merging the parts one by one in
+ * order. r[i] gets part i's result; r[i].rc and r[i].err say why it was
+ * refused (not a part of s, unreadable, rows that refer to rows that are
+ * not there, a blob that cannot be linked), and the others merge all the
+ * same. Returns 0, or the error (a sync or a database failure of the
+ * transaction) that left every staged part unmerged (their r[i].rc set
+ * too); a rerun continues. */
 int store_parts_merge(store *s, int64_t run_id, const char *const *dirs, size_t n, store_merge_result *r);
 
 #endif

@@ -328,7 +328,7 @@ static void test_merge_refusals(void)
 struct said {
 	int n;
 	int rc[8], already[8];
-	int64_t unfinished[8], new_images[8], fetches[8];
+	int64_t unfinished[8], new_images[8], fetches[8], urls[8], new_urls[8];
 	char err[8][512];
 };
 
@@ -344,6 +344,8 @@ static void said_one(void *ctx, const scaleout_merged *m)
 		t->unfinished[t->n] = m->r->unfinished;
 		t->new_images[t->n] = m->r->new_images;
 		t->fetches[t->n] = m->r->fetches;
+		t->urls[t->n] = m->r->urls;
+		t->new_urls[t->n] = m->r->new_urls;
 	}
 	t->n++;
 }
@@ -418,6 +420,121 @@ static void test_merge_many(void)
 	T_EQ_INT(q(ws, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
 	store_close(s);
 	store_close(other);
+}
+
+/* Adds url (host: its host) to the workspace at dir as a candidate; its id. */
+static int64_t add_url(const char *dir, const char *url, const char *host)
+{
+	store *p = NULL;
+	char err[512];
+	int64_t run = 0;
+	T_EQ_INT(store_open(dir, &p, err, sizeof err), 0);
+	T_EQ_INT(store_run_begin(p, "discover", "natadv discover", &run), 0);
+	store_candidate c = {.url = url, .host = host, .wnid = "n01440764", .source = "seeds", .license = "cc0"};
+	T_EQ_INT(store_candidate_add(p, run, &c, NULL, NULL), 0);
+	T_EQ_INT(store_run_end(p, run, 0), 0);
+	store_close(p);
+	char path[4300];
+	snprintf(path, sizeof path, "%s/natadv.db", dir);
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	int64_t id = -1;
+	if (sqlite3_open(path, &db) == SQLITE_OK &&
+	    sqlite3_prepare_v2(db, "SELECT id FROM urls WHERE url = ?", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_bind_text(st, 1, url, -1, SQLITE_STATIC) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+		id = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return id;
+}
+
+/* Runs one statement on the database at dir, foreign keys off (a damaged
+ * part). */
+static void x(const char *dir, const char *sql)
+{
+	char path[4300];
+	snprintf(path, sizeof path, "%s/natadv.db", dir);
+	sqlite3 *db = NULL;
+	T_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
+	T_EQ_INT(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+}
+
+/* What the set-based merge must get right: urls a part added (found by
+ * text, whatever their id in the part; one row when two parts added it,
+ * the first part's state), a url the workspace gained meanwhile settled by
+ * the part that has it, and a part whose rows refer to a missing image, or
+ * whose blob cannot be linked, left out while the others merge. */
+static void test_merge_parts_apart(void)
+{
+	fresh_root();
+	int h[] = {0, 1, 2, 3, 4};
+	int64_t run;
+	store *s = ws_with_urls("ws", 5, h, &run);
+	char ws[300], err[1024], d[5][4200];
+	snprintf(ws, sizeof ws, "%s/ws", root);
+	scaleout_split_opts o = {.stage = "crawl", .by = "url", .parts = 5, .run_id = run};
+	scaleout_split_result r;
+	T_EQ_INT(scaleout_split(s, &o, &r, err, sizeof err), 0);
+	for (int k = 0; k < 5; k++)
+		part_dir(d[k], sizeof d[k], &r, k);
+	for (int k = 0; k < 5; k++)
+		T_EQ_INT(q(d[k], "SELECT id FROM urls"), k + 1);
+	/* parts 0 and 1 both add the same url: id 2 in part 0 (url 2 here) */
+	const char *NEW = "http://new.example/x.jpg";
+	int64_t n0 = add_url(d[0], NEW, "http://new.example"), n1 = add_url(d[1], NEW, "http://new.example");
+	T_EQ_INT(n0, 2);
+	crawl_in_part(d[0], 1, "0a000000000000000000000000000001", "a");
+	crawl_in_part(d[0], n0, "0b000000000000000000000000000002", "b");
+	crawl_in_part(d[1], 2, "0c000000000000000000000000000003", "c");
+	crawl_in_part(d[1], n1, NULL, NULL);
+	/* a url this workspace gained since (id 6 here, 4 in part 2) */
+	const char *LATE = "http://late.example/y.jpg";
+	T_EQ_INT(store_candidate_add(s, run, &(store_candidate){.url = LATE, .host = "http://late.example",
+	         .wnid = "n01440764", .source = "seeds", .license = "cc0"}, NULL, NULL), 0);
+	int64_t l2 = add_url(d[2], LATE, "http://late.example");
+	T_EQ_INT(l2, 4);
+	crawl_in_part(d[2], 3, "0d000000000000000000000000000004", "d");
+	crawl_in_part(d[2], l2, "0e000000000000000000000000000005", "e");
+	/* part 3: a fetch of an image it does not have */
+	crawl_in_part(d[3], 4, "0f000000000000000000000000000006", "f");
+	x(d[3], "INSERT INTO fetches(url_id, attempt, started_at, finished_at, outcome, image_hash) "
+	        "VALUES(4, 2, 'x', 'x', 'image', 'ffffffffffffffffffffffffffffffff')");
+	/* part 4: its blob is gone */
+	crawl_in_part(d[4], 5, "10000000000000000000000000000007", "g");
+	char blob[4400];
+	snprintf(blob, sizeof blob, "%s/objects/10/000000000000000000000000000007", d[4]);
+	T_EQ_INT(unlink(blob), 0);
+	char *dirs[] = {d[0], d[1], d[2], d[3], d[4]};
+	struct said t = {0};
+	T_EQ_INT(scaleout_merge_many(s, run, dirs, 5, said_one, &t, NULL, NULL), 0);
+	T_EQ_INT(t.n, 5);
+	T_EQ_INT(t.rc[0] + t.rc[1] + t.rc[2], 0);
+	T_EQ_INT(t.new_urls[0], 1);
+	T_EQ_INT(t.new_urls[1], 0);
+	T_EQ_INT(t.urls[0], 1);
+	T_EQ_INT(t.urls[2], 2);
+	T_EQ_INT(t.fetches[1], 2);
+	T_EQ_INT(t.rc[3], NATADV_EINVAL);
+	T_CHECK(strstr(t.err[3], "FOREIGN KEY") != NULL);
+	T_EQ_INT(t.rc[4], NATADV_EIO);
+	T_CHECK(strstr(t.err[4], "cannot link") != NULL);
+	T_EQ_INT(q(ws, "SELECT count(*) FROM urls WHERE url = 'http://new.example/x.jpg' AND state = 'fetched' "
+	               "AND image_hash = '0b000000000000000000000000000002'"), 1);
+	T_EQ_INT(q(ws, "SELECT count(*) FROM fetches f JOIN urls u ON u.id = f.url_id "
+	               "WHERE u.url = 'http://new.example/x.jpg'"), 2);
+	T_EQ_INT(q(ws, "SELECT count(*) FROM urls WHERE url = 'http://late.example/y.jpg' AND id = 6 "
+	               "AND state = 'fetched' AND image_hash = '0e000000000000000000000000000005'"), 1);
+	T_EQ_INT(q(ws, "SELECT count(*) FROM fetches WHERE url_id = 6"), 1);
+	T_EQ_INT(q(ws, "SELECT count(*) FROM image_tags WHERE url_id = 6"), 1);
+	T_EQ_INT(q(ws, "SELECT count(*) FROM fetches WHERE url_id = 2 AND image_hash = '0c000000000000000000000000000003'"),
+	         1);
+	T_EQ_INT(q(ws, "SELECT count(*) FROM images"), 5);
+	T_EQ_INT(q(ws, "SELECT group_concat(url_id, '') FROM (SELECT url_id FROM split_urls ORDER BY url_id)"), 45);
+	T_EQ_INT(q(ws, "SELECT count(*) FROM urls WHERE state = 'pending'"), 2);
+	T_EQ_INT(store_integrity_check(s), 0);
+	T_EQ_INT(q(ws, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
+	store_close(s);
 }
 
 static void test_split_score(void)
@@ -549,6 +666,7 @@ int main(void)
 	T_RUN(test_merge);
 	T_RUN(test_merge_refusals);
 	T_RUN(test_merge_many);
+	T_RUN(test_merge_parts_apart);
 	T_RUN(test_split_score);
 	T_RUN(test_across_file_systems);
 	return T_DONE();
