@@ -37,8 +37,8 @@ int net_load_cached(net **out, const char *path, const char *sha,
  * weights in anonymous memory on 2 MB transparent huge pages, and the
  * file is unmapped (the forward pass reads every weight once per batch;
  * over 4 KB file pages it ran 7-12% slower). The same bytes, so the same
- * logits; costs a copy (~0.1-0.6 s for ResNet-50's 192 MB), so short runs
- * keep the map. No-op (0) for a model not read from a cache or already
+ * logits; costs a copy (~0.9 s for ResNet-50's 192 MB on a loaded 2-core
+ * VM: every page is first touched), so short runs keep the map. No-op (0) for a model not read from a cache or already
  * copied; on error (a message in err) the model runs on as it was. The
  * cache status gains ", in memory". One call at a time, not during
  * net_forward. */
