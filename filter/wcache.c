@@ -358,10 +358,10 @@ int wcache_read(const char *path, const char *sha, plan *p, net_info *info,
 /* *a moved with the bytes [from, from + len) to to. */
 static void rebase(float **a, const char *from, size_t len, char *to)
 {
-	const char *c = (const char *)*a;
+	uintptr_t c = (uintptr_t)*a, f = (uintptr_t)from; /* from is unmapped */
 
-	if (c && c >= from && c < from + len)
-		*a = (float *)(to + (c - from));
+	if (c && c >= f && c - f < len)
+		*a = (float *)(to + (c - f));
 }
 
 /* len bytes of anonymous memory aligned to WC_HUGE, or NULL: a larger
@@ -398,7 +398,14 @@ int wcache_to_memory(wcache_map *m, plan *p, char *why, size_t whylen)
 	}
 	/* a hint: without huge pages the copy is only no slower than the map */
 	madvise(base, len, MADV_HUGEPAGE);
-	memcpy(base, old, m->len);
+	/* by 2 MB, each piece of the file unmapped once copied: the peak RSS
+	 * grows by one piece, not by the whole weights (nothing can fail now) */
+	for (size_t off = 0; off < m->len; off += WC_HUGE) {
+		size_t n = m->len - off < WC_HUGE ? m->len - off : WC_HUGE;
+
+		memcpy(base + off, old + off, n);
+		munmap(old + off, n);
+	}
 	mprotect(base, len, PROT_READ);
 	for (int i = 0; i < p->nops; i++) {
 		struct plan_op *op = &p->ops[i];
@@ -411,7 +418,6 @@ int wcache_to_memory(wcache_map *m, plan *p, char *why, size_t whylen)
 		rebase(&op->shift, old, m->len, base);
 		op->wino.b = op->conv.b; /* as bind_op sets it */
 	}
-	munmap(old, m->len);
 	m->base = base, m->len = len, m->anon = 1;
 	return 0;
 }
