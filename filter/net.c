@@ -203,6 +203,19 @@ int net_load_cached(net **out, const char *path, const char *sha,
 	return 0;
 }
 
+int net_weights_to_memory(net *m, char *err, size_t errlen)
+{
+	size_t n = strlen(m->cache);
+	int rc;
+
+	if (!m->own || !m->map.base || m->map.anon)
+		return 0;
+	rc = wcache_to_memory(&m->map, m->own, err, errlen);
+	if (!rc)
+		snprintf(m->cache + n, sizeof m->cache - n, ", in memory");
+	return rc;
+}
+
 const char *net_cache_status(const net *m)
 {
 	return m->cache[0] ? m->cache : "off";

@@ -22,6 +22,7 @@
 #define WC_MAGIC "NATADVPW"
 #define WC_HEADER 256
 #define WC_ALIGN 64
+#define WC_HUGE ((size_t)2 << 20) /* x86-64's transparent huge page */
 #define WC_NARR 6 /* conv.w, conv.b, conv.pk, wino.u, scale, shift */
 
 struct wc_header {
@@ -354,9 +355,76 @@ int wcache_read(const char *path, const char *sha, plan *p, net_info *info,
 	return 0;
 }
 
+/* *a moved with the bytes [from, from + len) to to. */
+static void rebase(float **a, const char *from, size_t len, char *to)
+{
+	uintptr_t c = (uintptr_t)*a, f = (uintptr_t)from; /* from is unmapped */
+
+	if (c && c >= f && c - f < len)
+		*a = (float *)(to + (c - f));
+}
+
+/* len bytes of anonymous memory aligned to WC_HUGE, or NULL: a larger
+ * mapping trimmed at both ends. */
+static char *map_huge(size_t len)
+{
+	size_t span = len + WC_HUGE;
+	char *raw = mmap(NULL, span, PROT_READ | PROT_WRITE,
+	                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *base;
+
+	if (raw == MAP_FAILED)
+		return NULL;
+	base = (char *)(((uintptr_t)raw + WC_HUGE - 1) & ~(uintptr_t)(WC_HUGE - 1));
+	if (base > raw)
+		munmap(raw, (size_t)(base - raw));
+	if (raw + span > base + len)
+		munmap(base + len, (size_t)(raw + span - (base + len)));
+	return base;
+}
+
+int wcache_to_memory(wcache_map *m, plan *p, char *why, size_t whylen)
+{
+	size_t len;
+	char *base, *old = m->base;
+
+	if (!m->base || m->anon)
+		return 0;
+	len = (m->len + WC_HUGE - 1) / WC_HUGE * WC_HUGE;
+	base = map_huge(len);
+	if (!base) {
+		natadv_errf(why, whylen, "out of memory");
+		return NATADV_ENOMEM;
+	}
+	/* a hint: without huge pages the copy is only no slower than the map */
+	madvise(base, len, MADV_HUGEPAGE);
+	/* by 2 MB, each piece of the file unmapped once copied: the peak RSS
+	 * grows by one piece, not by the whole weights (nothing can fail now) */
+	for (size_t off = 0; off < m->len; off += WC_HUGE) {
+		size_t n = m->len - off < WC_HUGE ? m->len - off : WC_HUGE;
+
+		memcpy(base + off, old + off, n);
+		munmap(old + off, n);
+	}
+	mprotect(base, len, PROT_READ);
+	for (int i = 0; i < p->nops; i++) {
+		struct plan_op *op = &p->ops[i];
+
+		rebase(&op->conv.w, old, m->len, base);
+		rebase(&op->conv.b, old, m->len, base);
+		rebase(&op->conv.pk.p, old, m->len, base);
+		rebase(&op->wino.u.p, old, m->len, base);
+		rebase(&op->scale, old, m->len, base);
+		rebase(&op->shift, old, m->len, base);
+		op->wino.b = op->conv.b; /* as bind_op sets it */
+	}
+	m->base = base, m->len = len, m->anon = 1;
+	return 0;
+}
+
 void wcache_unmap(wcache_map *m)
 {
 	if (m->base)
 		munmap(m->base, m->len);
-	m->base = NULL, m->len = 0;
+	m->base = NULL, m->len = 0, m->anon = 0;
 }

@@ -18,6 +18,7 @@ typedef struct wcache_map {
 	void *base;
 	size_t len;
 	char family[16]; /* net_info's family, by name */
+	int anon;        /* base is wcache_to_memory's copy, not the file */
 } wcache_map;
 
 /* Writes p and info as the cache of weights sha (64 hex) at path: a temp
@@ -31,6 +32,11 @@ int wcache_write(const char *path, const char *sha, const plan *p,
  * NATADV_EFORMAT with why when it is stale or damaged, 0 on a hit. */
 int wcache_read(const char *path, const char *sha, plan *p, net_info *info,
                 wcache_map *map, char *why, size_t whylen);
+/* Copies m's weights into one anonymous region of 2 MB-aligned memory,
+ * advised for transparent huge pages, points p's ops (read from m) at
+ * the copy and unmaps the file: the same bytes on fewer, larger pages.
+ * 0 (also when m is already a copy); on error m and p are untouched. */
+int wcache_to_memory(wcache_map *m, plan *p, char *why, size_t whylen);
 /* Unmaps m; accepts a zeroed one. */
 void wcache_unmap(wcache_map *m);
 

@@ -4,7 +4,10 @@
  * of a load without cache; a truncated cache, a flipped payload byte, a
  * flipped header byte, another format version, another kernel set and a
  * cache of other weights are each detected and rebuilt with the same
- * logits; a folder where nothing can be written only means no cache. */
+ * logits; a folder where nothing can be written only means no cache.
+ * net_weights_to_memory moves a mapped cache's weights into memory: the
+ * same logits from the same model before and after, and none of them
+ * read from the file any more (zeroed in place, the logits stay). */
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -135,6 +138,49 @@ static void damage(const char *path, enum damage d)
 	free(b);
 }
 
+/* A hit moved into memory by net_weights_to_memory gives ref before and
+ * after, and no longer reads the cache file: zeroing it in place (what a
+ * mapped cache would see) leaves the logits as they were. The file is
+ * restored afterwards. */
+static void check_to_memory(const char *path, const char *sha,
+                            const char *cache, const float *ref)
+{
+	size_t len = 0, nl;
+	unsigned char *orig = slurp(cache, &len), *zeros;
+	net *m = NULL;
+	float *a, *b;
+	int fd;
+
+	T_CHECK(orig != NULL);
+	T_EQ_INT(net_load_cached(&m, path, sha, cache, err, sizeof err), 0);
+	if (!m || !orig) {
+		free(orig);
+		net_free(m);
+		return;
+	}
+	T_EQ_STR(net_cache_status(m), "hit");
+	nl = (size_t)N * net_get_info(m)->classes * sizeof(float);
+	a = logits_of(m);
+	T_EQ_INT(net_weights_to_memory(m, err, sizeof err), 0);
+	T_EQ_STR(net_cache_status(m), "hit, in memory");
+	zeros = calloc(1, len);
+	fd = open(cache, O_WRONLY);
+	T_CHECK(zeros && fd >= 0 && pwrite(fd, zeros, len, 0) == (ssize_t)len);
+	if (fd >= 0)
+		close(fd);
+	b = logits_of(m);
+	T_CHECK(a && b && memcmp(a, ref, nl) == 0 && memcmp(b, ref, nl) == 0);
+	/* a second call has nothing left to move */
+	T_EQ_INT(net_weights_to_memory(m, err, sizeof err), 0);
+	T_EQ_STR(net_cache_status(m), "hit, in memory");
+	free(b);
+	b = logits_of(m);
+	T_CHECK(b && memcmp(b, ref, nl) == 0);
+	net_free(m);
+	spit(cache, orig, len);
+	free(a), free(b), free(zeros), free(orig);
+}
+
 static void check_model(const char *file)
 {
 	char path[512], sha[65], other[65], cache[256], bad[256];
@@ -149,6 +195,9 @@ static void check_model(const char *file)
 		return;
 	T_EQ_STR(net_cache_status(m), "off");
 	ref = logits_of(m);
+	/* not from a cache: nothing to move */
+	T_EQ_INT(net_weights_to_memory(m, err, sizeof err), 0);
+	T_EQ_STR(net_cache_status(m), "off");
 	net_free(m);
 	T_CHECK(ref != NULL);
 	if (!ref)
@@ -157,6 +206,8 @@ static void check_model(const char *file)
 	unlink(cache);
 	load_expect(path, sha, cache, ref, "written");
 	T_CHECK(stat(cache, &sb) == 0 && sb.st_size > 256);
+	load_expect(path, sha, cache, ref, "hit");
+	check_to_memory(path, sha, cache, ref);
 	load_expect(path, sha, cache, ref, "hit");
 
 	damage(cache, TRUNCATE);
