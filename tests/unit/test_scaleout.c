@@ -199,6 +199,26 @@ static void crawl_in_part(const char *dir, int64_t url_id, const char *hash, con
 	store_close(p);
 }
 
+/* The workspace's indexes at dir, names and CREATE text, as one string
+ * (static: valid until the next call). */
+static const char *indexes(const char *dir)
+{
+	static char out[16384];
+	char path[500];
+	snprintf(path, sizeof path, "%s/natadv.db", dir);
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	out[0] = '\0';
+	if (sqlite3_open(path, &db) == SQLITE_OK &&
+	    sqlite3_prepare_v2(db, "SELECT group_concat(name || ' ' || tbl_name || ' ' || sql, char(10)) FROM "
+	                           "(SELECT * FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL ORDER BY name)",
+	                       -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+		snprintf(out, sizeof out, "%s", (const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return out;
+}
+
 /* The count of rows of the tables a merge writes, as one number per table. */
 static void snapshot(const char *ws, long long v[8])
 {
@@ -385,7 +405,12 @@ static void test_merge_many(void)
 	char *dirs[] = {d[0], foreign, d[2], d[1], d[3], d[0]};
 	struct said t = {0};
 	int64_t linked = 0, copied = 0;
+	char ix[16384];
+	snprintf(ix, sizeof ix, "%s", indexes(ws));
+	T_CHECK(strstr(ix, "urls_pending urls CREATE INDEX urls_pending ON urls(state, id)") != NULL);
+	/* 3 of the 4 urls settled: their indexes are built again, the same */
 	T_EQ_INT(scaleout_merge_many(s, run, dirs, 6, said_one, &t, &linked, &copied), 0);
+	T_EQ_STR(indexes(ws), ix);
 	T_EQ_INT(t.n, 6);
 	T_EQ_INT(t.rc[0], 0); /* d0 */
 	T_EQ_INT(t.new_images[0], 1);
@@ -416,10 +441,64 @@ static void test_merge_many(void)
 	snapshot(ws, after);
 	for (int i = 0; i < 8; i++)
 		T_EQ_INT(after[i], before[i]);
+	T_EQ_STR(indexes(ws), ix);
 	T_EQ_INT(store_integrity_check(s), 0);
 	T_EQ_INT(q(ws, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
 	store_close(s);
 	store_close(other);
+}
+
+/* A merge settling few of the workspace's urls keeps their indexes (row
+ * by row upkeep); a failed one rolls back with them intact. */
+static void test_merge_small(void)
+{
+	fresh_root();
+	int h[] = {0, 1, 2, 3, 4, 5, 6, 7};
+	int64_t run;
+	store *s = ws_with_urls("ws", 8, h, &run);
+	char ws[300], err[1024], d0[4200], d1[4200];
+	snprintf(ws, sizeof ws, "%s/ws", root);
+	scaleout_split_opts o = {.stage = "crawl", .by = "url", .parts = 4, .run_id = run};
+	scaleout_split_result r;
+	T_EQ_INT(scaleout_split(s, &o, &r, err, sizeof err), 0);
+	part_dir(d0, sizeof d0, &r, 0);
+	part_dir(d1, sizeof d1, &r, 1);
+	T_EQ_INT(q(d0, "SELECT count(*) FROM urls"), 2);
+	crawl_in_part(d0, q(d0, "SELECT min(id) FROM urls"), "00112233445566778899aabbccddee00", "a");
+	crawl_in_part(d0, q(d0, "SELECT max(id) FROM urls"), NULL, NULL);
+	crawl_in_part(d1, q(d1, "SELECT min(id) FROM urls"), "00112233445566778899aabbccddee01", "b");
+	crawl_in_part(d1, q(d1, "SELECT max(id) FROM urls"), NULL, NULL);
+	char ix[16384];
+	snprintf(ix, sizeof ix, "%s", indexes(ws));
+	T_CHECK(strstr(ix, "urls_due urls CREATE INDEX urls_due ON urls(next_attempt_at, id) WHERE state = 'pending'"));
+	/* no run 999 to record it under: fails at the end, rolled back (2 of 8
+	 * urls: row by row) */
+	store_merge_result mr;
+	T_CHECK(store_part_merge(s, 999, d0, &mr) != 0);
+	T_EQ_STR(indexes(ws), ix);
+	T_EQ_INT(q(ws, "SELECT count(*) FROM urls WHERE state = 'pending'"), 8);
+	T_EQ_INT(store_part_merge(s, run, d0, &mr), 0);
+	T_EQ_INT(mr.urls, 2);
+	T_EQ_STR(indexes(ws), ix);
+	/* two parts, 4 of 8 urls: their indexes dropped and built again, then
+	 * rolled back with the failed merge; then merged */
+	char d2[4200];
+	part_dir(d2, sizeof d2, &r, 2);
+	crawl_in_part(d2, q(d2, "SELECT min(id) FROM urls"), NULL, NULL);
+	crawl_in_part(d2, q(d2, "SELECT max(id) FROM urls"), NULL, NULL);
+	const char *both[] = {d1, d2};
+	store_merge_result mr2[2];
+	T_CHECK(store_parts_merge(s, 999, both, 2, mr2) != 0);
+	T_EQ_STR(indexes(ws), ix);
+	T_EQ_INT(q(ws, "SELECT count(*) FROM urls WHERE state = 'pending'"), 6);
+	T_EQ_INT(store_parts_merge(s, run, both, 2, mr2), 0);
+	T_EQ_INT(mr2[0].rc + mr2[1].rc, 0);
+	T_EQ_INT(mr2[0].urls + mr2[1].urls, 4);
+	T_EQ_STR(indexes(ws), ix);
+	T_EQ_INT(q(ws, "SELECT count(*) FROM urls INDEXED BY urls_pending WHERE state = 'pending'"), 2);
+	T_EQ_INT(q(ws, "SELECT count(*) FROM urls INDEXED BY urls_due WHERE state = 'pending' AND next_attempt_at > -1e18"), 2);
+	T_EQ_INT(store_integrity_check(s), 0);
+	store_close(s);
 }
 
 /* Adds url (host: its host) to the workspace at dir as a candidate; its id. */
@@ -666,6 +745,7 @@ int main(void)
 	T_RUN(test_merge);
 	T_RUN(test_merge_refusals);
 	T_RUN(test_merge_many);
+	T_RUN(test_merge_small);
 	T_RUN(test_merge_parts_apart);
 	T_RUN(test_split_score);
 	T_RUN(test_across_file_systems);
