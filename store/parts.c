@@ -807,6 +807,12 @@ static int merge_url_states(store *s, const struct params *pr, int64_t *v, size_
 static const char *const bulk_tables[] = {"urls"};
 #define NBULK (sizeof bulk_tables / sizeof bulk_tables[0])
 
+/* The statements of bulk index upkeep, a table's or an index's name put
+ * in (%w: names, never values). */
+static const char *const bulk_drop_fmt = "DROP INDEX main.\"%w\"";
+static const char *const bulk_in_fmt = "SELECT count(*) FROM p.\"%w\" WHERE k IN (SELECT k FROM temp.merge_parts)";
+static const char *const bulk_have_fmt = "SELECT count(*) FROM main.\"%w\"";
+
 /* The policy: rebuild when the merge brings (or settles) more than a
  * quarter as many rows as the table holds. */
 static int bulk_worth(int64_t rows_in, int64_t rows_have)
@@ -887,7 +893,7 @@ static int bulk_drop_table(store *s, const char *table, struct bulk_indexes *b)
 		rc = store_dberr(s, "cannot read the indexes");
 	sqlite3_reset(st);
 	for (size_t i = first; !rc && i < b->n; i++) {
-		char *sql = sqlite3_mprintf("DROP INDEX main.\"%w\"", b->name[i]);
+		char *sql = sqlite3_mprintf(bulk_drop_fmt, b->name[i]);
 		rc = sql ? exec_text(s, sql, "drop an index") : store_fail(s, NATADV_ENOMEM, "out of memory");
 		sqlite3_free(sql);
 	}
@@ -902,9 +908,8 @@ static int bulk_drop(store *s, struct bulk_indexes *b)
 	int rc = 0;
 	for (size_t i = 0; !rc && i < NBULK; i++) {
 		int64_t in = 0, have = 0;
-		char *q_in = sqlite3_mprintf("SELECT count(*) FROM p.\"%w\" WHERE k IN (SELECT k FROM temp.merge_parts)",
-		                             bulk_tables[i]);
-		char *q_have = sqlite3_mprintf("SELECT count(*) FROM main.\"%w\"", bulk_tables[i]);
+		char *q_in = sqlite3_mprintf(bulk_in_fmt, bulk_tables[i]);
+		char *q_have = sqlite3_mprintf(bulk_have_fmt, bulk_tables[i]);
 		if (!q_in || !q_have)
 			rc = store_fail(s, NATADV_ENOMEM, "out of memory");
 		if (!rc)
