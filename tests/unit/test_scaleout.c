@@ -10,7 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/err.h"
@@ -501,6 +504,98 @@ static void test_merge_small(void)
 	store_close(s);
 }
 
+static void one_id(void *ctx, const store_pending *p)
+{
+	int64_t *ids = ctx;
+	ids[++ids[0]] = p->id;
+}
+
+/* Settles every url of the part at dir, failed (one transaction). */
+static void crawl_all_failed(const char *dir)
+{
+	store *p = NULL;
+	char err[512];
+	T_EQ_INT(store_open(dir, &p, err, sizeof err), 0);
+	int64_t run, n = 0;
+	T_EQ_INT(store_count_urls(p, "pending", &n), 0);
+	int64_t *ids = calloc((size_t)n + 1, sizeof *ids);
+	T_CHECK(ids != NULL);
+	T_EQ_INT(store_run_begin(p, "crawl", "natadv crawl", &run), 0);
+	T_CHECK(store_frontier_scan(p, 0, 1e12, (int)n, one_id, ids) >= 0);
+	T_EQ_INT(store_begin(p), 0);
+	for (int64_t i = 1; i <= ids[0]; i++) {
+		store_fetch f = {.url_id = ids[i], .run_id = run, .attempt = 1, .started = 1e9, .finished = 1e9 + 1,
+		                 .http_status = 404, .declared_length = -1, .outcome = "failed", .error = "HTTP 404"};
+		T_EQ_INT(store_record_attempt(p, &f, NULL, "failed", 0, NULL), 0);
+	}
+	T_EQ_INT(store_commit(p), 0);
+	T_EQ_INT(store_run_end(p, run, 0), 0);
+	free(ids);
+	store_close(p);
+}
+
+/* A merge killed (kill -9) at any moment, its indexes dropped or not,
+ * leaves the workspace as it was: indexes, urls, no part merged. */
+static void test_merge_killed(void)
+{
+	fresh_root();
+	enum { N = 6000 };
+	int *h = calloc(N, sizeof *h);
+	T_CHECK(h != NULL);
+	int64_t run;
+	store *s = ws_with_urls("ws", N, h, &run);
+	free(h);
+	char ws[300], err[1024], d[2][4200];
+	snprintf(ws, sizeof ws, "%s/ws", root);
+	scaleout_split_opts o = {.stage = "crawl", .by = "url", .parts = 2, .run_id = run};
+	scaleout_split_result r;
+	T_EQ_INT(scaleout_split(s, &o, &r, err, sizeof err), 0);
+	store_close(s);
+	for (int k = 0; k < 2; k++) {
+		part_dir(d[k], sizeof d[k], &r, k);
+		crawl_all_failed(d[k]);
+	}
+	char ix[16384];
+	snprintf(ix, sizeof ix, "%s", indexes(ws));
+	const char *dirs[] = {d[0], d[1]};
+	int killed_before_commit = 0;
+	for (int delay_ms = 1; delay_ms < 5000; delay_ms = delay_ms * 5 / 4 + 1) {
+		pid_t pid = fork();
+		T_CHECK(pid >= 0);
+		if (pid == 0) {
+			store *c = NULL;
+			store_merge_result mr[2];
+			int rc = store_open(ws, &c, err, sizeof err) || store_parts_merge(c, run, dirs, 2, mr);
+			_exit(rc ? 1 : 0);
+		}
+		struct timespec ts = {0, delay_ms * 1000000L};
+		nanosleep(&ts, NULL);
+		kill(pid, SIGKILL);
+		int st = 0;
+		waitpid(pid, &st, 0);
+		T_EQ_STR(indexes(ws), ix);
+		long long merged = q(ws, "SELECT count(*) FROM split_parts WHERE merged_at IS NOT NULL");
+		T_CHECK(merged == 0 || (merged == 2 && !WIFSIGNALED(st)));
+		if (merged == 0)
+			T_EQ_INT(q(ws, "SELECT count(*) FROM urls WHERE state = 'pending'"), N);
+		T_EQ_INT(q(ws, "SELECT count(*) FROM urls INDEXED BY urls_pending WHERE state = 'pending'"),
+		         q(ws, "SELECT count(*) FROM urls NOT INDEXED WHERE state = 'pending'"));
+		T_EQ_INT(q(ws, "SELECT count(*) FROM pragma_integrity_check WHERE integrity_check <> 'ok'"), 0);
+		if (merged)
+			break;
+		killed_before_commit += WIFSIGNALED(st);
+	}
+	T_CHECK(killed_before_commit > 0);
+	/* then run again: it completes */
+	T_EQ_INT(store_open(ws, &s, err, sizeof err), 0);
+	store_merge_result mr[2];
+	T_EQ_INT(store_parts_merge(s, run, dirs, 2, mr), 0);
+	T_EQ_INT(mr[0].rc + mr[1].rc, 0);
+	T_EQ_INT(q(ws, "SELECT count(*) FROM urls WHERE state = 'pending'"), 0);
+	T_EQ_STR(indexes(ws), ix);
+	store_close(s);
+}
+
 /* Adds url (host: its host) to the workspace at dir as a candidate; its id. */
 static int64_t add_url(const char *dir, const char *url, const char *host)
 {
@@ -746,6 +841,7 @@ int main(void)
 	T_RUN(test_merge_refusals);
 	T_RUN(test_merge_many);
 	T_RUN(test_merge_small);
+	T_RUN(test_merge_killed);
 	T_RUN(test_merge_parts_apart);
 	T_RUN(test_split_score);
 	T_RUN(test_across_file_systems);
