@@ -799,6 +799,140 @@ static int merge_url_states(store *s, const struct params *pr, int64_t *v, size_
 	return rc;
 }
 
+/* ---- merge: bulk index upkeep ---- */
+
+/* The large tables a merge writes in one statement each: when it brings
+ * many rows, their secondary indexes are dropped and built again (from
+ * sorted data, much faster than row by row), inside its transaction. */
+static const char *const bulk_tables[] = {"urls"};
+#define NBULK (sizeof bulk_tables / sizeof bulk_tables[0])
+
+/* The statements of bulk index upkeep, a table's or an index's name put
+ * in (%w: names, never values). */
+static const char *const bulk_drop_fmt = "DROP INDEX main.\"%w\"";
+static const char *const bulk_in_fmt = "SELECT count(*) FROM p.\"%w\" WHERE k IN (SELECT k FROM temp.merge_parts)";
+static const char *const bulk_have_fmt = "SELECT count(*) FROM main.\"%w\"";
+
+/* The policy: rebuild when the merge brings (or settles) more than a
+ * quarter as many rows as the table holds. */
+static int bulk_worth(int64_t rows_in, int64_t rows_have)
+{
+	return rows_in > 0 && 4 * rows_in > rows_have;
+}
+
+/* The indexes dropped: each one's name and its CREATE text as the
+ * migration wrote it (sqlite_master's), to build it again from. */
+struct bulk_indexes {
+	char **name, **sql;
+	size_t n, cap;
+};
+
+static void bulk_release(struct bulk_indexes *b)
+{
+	for (size_t i = 0; i < b->n; i++) {
+		sqlite3_free(b->name[i]);
+		sqlite3_free(b->sql[i]);
+	}
+	free(b->name);
+	free(b->sql);
+	memset(b, 0, sizeof *b);
+}
+
+/* Runs the SQL text sql (one statement, names only, no values). */
+static int exec_text(store *s, const char *sql, const char *what)
+{
+	sqlite3_stmt *st = NULL;
+	int ok = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_DONE;
+	int rc = ok ? 0 : store_fail(s, NATADV_EDB, "cannot %s: %s", what, sqlite3_errmsg(s->db));
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Runs the one-row count query sql (text of its own, not cached): *v. */
+static int count_text(store *s, const char *sql, int64_t *v)
+{
+	sqlite3_stmt *st = NULL;
+	int ok = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW;
+	*v = ok ? sqlite3_column_int64(st, 0) : 0;
+	int rc = ok ? 0 : store_fail(s, NATADV_EDB, "cannot count rows: %s", sqlite3_errmsg(s->db));
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Remembers then drops the secondary indexes of main's table. */
+static int bulk_drop_table(store *s, const char *table, struct bulk_indexes *b)
+{
+	sqlite3_stmt *st = store_sql(s, "SELECT name, sql FROM main.sqlite_master WHERE type = 'index' "
+	                                "AND tbl_name = ? AND sql IS NOT NULL ORDER BY name");
+	if (!st)
+		return NATADV_EDB;
+	store_bind_text(st, 1, table);
+	size_t first = b->n;
+	int step, rc = 0;
+	while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
+		if (b->n == b->cap) {
+			size_t cap = b->cap ? 2 * b->cap : 8;
+			char **nm = realloc(b->name, cap * sizeof *nm), **sq = nm ? realloc(b->sql, cap * sizeof *sq) : NULL;
+			if (nm)
+				b->name = nm;
+			if (sq)
+				b->sql = sq;
+			if (!nm || !sq) {
+				rc = store_fail(s, NATADV_ENOMEM, "out of memory");
+				break;
+			}
+			b->cap = cap;
+		}
+		b->name[b->n] = sqlite3_mprintf("%s", (const char *)sqlite3_column_text(st, 0));
+		b->sql[b->n] = sqlite3_mprintf("%s", (const char *)sqlite3_column_text(st, 1));
+		b->n++;
+		if (!b->name[b->n - 1] || !b->sql[b->n - 1])
+			rc = store_fail(s, NATADV_ENOMEM, "out of memory");
+	}
+	if (!rc && step != SQLITE_DONE)
+		rc = store_dberr(s, "cannot read the indexes");
+	sqlite3_reset(st);
+	for (size_t i = first; !rc && i < b->n; i++) {
+		char *sql = sqlite3_mprintf(bulk_drop_fmt, b->name[i]);
+		rc = sql ? exec_text(s, sql, "drop an index") : store_fail(s, NATADV_ENOMEM, "out of memory");
+		sqlite3_free(sql);
+	}
+	return rc;
+}
+
+/* Inside the merge's transaction, before its large statements: drops the
+ * indexes of each large table the merge brings many rows to (bulk_worth),
+ * remembered in b for bulk_rebuild. */
+static int bulk_drop(store *s, struct bulk_indexes *b)
+{
+	int rc = 0;
+	for (size_t i = 0; !rc && i < NBULK; i++) {
+		int64_t in = 0, have = 0;
+		char *q_in = sqlite3_mprintf(bulk_in_fmt, bulk_tables[i]);
+		char *q_have = sqlite3_mprintf(bulk_have_fmt, bulk_tables[i]);
+		if (!q_in || !q_have)
+			rc = store_fail(s, NATADV_ENOMEM, "out of memory");
+		if (!rc)
+			rc = count_text(s, q_in, &in);
+		if (!rc)
+			rc = count_text(s, q_have, &have);
+		sqlite3_free(q_in);
+		sqlite3_free(q_have);
+		if (!rc && bulk_worth(in, have))
+			rc = bulk_drop_table(s, bulk_tables[i], b);
+	}
+	return rc;
+}
+
+/* Builds the indexes bulk_drop dropped again, from their own text. */
+static int bulk_rebuild(store *s, struct bulk_indexes *b)
+{
+	int rc = 0;
+	for (size_t i = 0; !rc && i < b->n; i++)
+		rc = exec_text(s, b->sql[i], "build an index again");
+	return rc;
+}
+
 /* Images (one row each, the first part's, in hash order), fetches (in id
  * order), url and image tags (in key order) of all the parts merged, each
  * in one statement. */
@@ -1027,10 +1161,16 @@ static int merge_all(store *s, size_t n, struct params *pr, const int *ok, int *
 	}
 	if (!rc)
 		rc = merge_url_map(s, pr, n, in, r);
+	struct bulk_indexes bulk = {0};
+	if (!rc)
+		rc = bulk_drop(s, &bulk);
 	if (!rc)
 		rc = merge_url_states(s, pr, v, n);
 	if (!rc)
 		rc = merge_rows_all(s, pr, w, n);
+	if (!rc)
+		rc = bulk_rebuild(s, &bulk);
+	bulk_release(&bulk);
 	for (size_t i = 0; !rc && i < n; i++) {
 		if (in[i]) {
 			r[i].urls = v[i];

@@ -10,7 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/err.h"
@@ -199,6 +202,26 @@ static void crawl_in_part(const char *dir, int64_t url_id, const char *hash, con
 	store_close(p);
 }
 
+/* The workspace's indexes at dir, names and CREATE text, as one string
+ * (static: valid until the next call). */
+static const char *indexes(const char *dir)
+{
+	static char out[16384];
+	char path[500];
+	snprintf(path, sizeof path, "%s/natadv.db", dir);
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	out[0] = '\0';
+	if (sqlite3_open(path, &db) == SQLITE_OK &&
+	    sqlite3_prepare_v2(db, "SELECT group_concat(name || ' ' || tbl_name || ' ' || sql, char(10)) FROM "
+	                           "(SELECT * FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL ORDER BY name)",
+	                       -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+		snprintf(out, sizeof out, "%s", (const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return out;
+}
+
 /* The count of rows of the tables a merge writes, as one number per table. */
 static void snapshot(const char *ws, long long v[8])
 {
@@ -385,7 +408,12 @@ static void test_merge_many(void)
 	char *dirs[] = {d[0], foreign, d[2], d[1], d[3], d[0]};
 	struct said t = {0};
 	int64_t linked = 0, copied = 0;
+	char ix[16384];
+	snprintf(ix, sizeof ix, "%s", indexes(ws));
+	T_CHECK(strstr(ix, "urls_pending urls CREATE INDEX urls_pending ON urls(state, id)") != NULL);
+	/* 3 of the 4 urls settled: their indexes are built again, the same */
 	T_EQ_INT(scaleout_merge_many(s, run, dirs, 6, said_one, &t, &linked, &copied), 0);
+	T_EQ_STR(indexes(ws), ix);
 	T_EQ_INT(t.n, 6);
 	T_EQ_INT(t.rc[0], 0); /* d0 */
 	T_EQ_INT(t.new_images[0], 1);
@@ -416,10 +444,156 @@ static void test_merge_many(void)
 	snapshot(ws, after);
 	for (int i = 0; i < 8; i++)
 		T_EQ_INT(after[i], before[i]);
+	T_EQ_STR(indexes(ws), ix);
 	T_EQ_INT(store_integrity_check(s), 0);
 	T_EQ_INT(q(ws, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
 	store_close(s);
 	store_close(other);
+}
+
+/* A merge settling few of the workspace's urls keeps their indexes (row
+ * by row upkeep); a failed one rolls back with them intact. */
+static void test_merge_small(void)
+{
+	fresh_root();
+	int h[] = {0, 1, 2, 3, 4, 5, 6, 7};
+	int64_t run;
+	store *s = ws_with_urls("ws", 8, h, &run);
+	char ws[300], err[1024], d0[4200], d1[4200];
+	snprintf(ws, sizeof ws, "%s/ws", root);
+	scaleout_split_opts o = {.stage = "crawl", .by = "url", .parts = 4, .run_id = run};
+	scaleout_split_result r;
+	T_EQ_INT(scaleout_split(s, &o, &r, err, sizeof err), 0);
+	part_dir(d0, sizeof d0, &r, 0);
+	part_dir(d1, sizeof d1, &r, 1);
+	T_EQ_INT(q(d0, "SELECT count(*) FROM urls"), 2);
+	crawl_in_part(d0, q(d0, "SELECT min(id) FROM urls"), "00112233445566778899aabbccddee00", "a");
+	crawl_in_part(d0, q(d0, "SELECT max(id) FROM urls"), NULL, NULL);
+	crawl_in_part(d1, q(d1, "SELECT min(id) FROM urls"), "00112233445566778899aabbccddee01", "b");
+	crawl_in_part(d1, q(d1, "SELECT max(id) FROM urls"), NULL, NULL);
+	char ix[16384];
+	snprintf(ix, sizeof ix, "%s", indexes(ws));
+	T_CHECK(strstr(ix, "urls_due urls CREATE INDEX urls_due ON urls(next_attempt_at, id) WHERE state = 'pending'"));
+	/* no run 999 to record it under: fails at the end, rolled back (2 of 8
+	 * urls: row by row) */
+	store_merge_result mr;
+	T_CHECK(store_part_merge(s, 999, d0, &mr) != 0);
+	T_EQ_STR(indexes(ws), ix);
+	T_EQ_INT(q(ws, "SELECT count(*) FROM urls WHERE state = 'pending'"), 8);
+	T_EQ_INT(store_part_merge(s, run, d0, &mr), 0);
+	T_EQ_INT(mr.urls, 2);
+	T_EQ_STR(indexes(ws), ix);
+	/* two parts, 4 of 8 urls: their indexes dropped and built again, then
+	 * rolled back with the failed merge; then merged */
+	char d2[4200];
+	part_dir(d2, sizeof d2, &r, 2);
+	crawl_in_part(d2, q(d2, "SELECT min(id) FROM urls"), NULL, NULL);
+	crawl_in_part(d2, q(d2, "SELECT max(id) FROM urls"), NULL, NULL);
+	const char *both[] = {d1, d2};
+	store_merge_result mr2[2];
+	T_CHECK(store_parts_merge(s, 999, both, 2, mr2) != 0);
+	T_EQ_STR(indexes(ws), ix);
+	T_EQ_INT(q(ws, "SELECT count(*) FROM urls WHERE state = 'pending'"), 6);
+	T_EQ_INT(store_parts_merge(s, run, both, 2, mr2), 0);
+	T_EQ_INT(mr2[0].rc + mr2[1].rc, 0);
+	T_EQ_INT(mr2[0].urls + mr2[1].urls, 4);
+	T_EQ_STR(indexes(ws), ix);
+	T_EQ_INT(q(ws, "SELECT count(*) FROM urls INDEXED BY urls_pending WHERE state = 'pending'"), 2);
+	T_EQ_INT(q(ws, "SELECT count(*) FROM urls INDEXED BY urls_due WHERE state = 'pending' AND next_attempt_at > -1e18"), 2);
+	T_EQ_INT(store_integrity_check(s), 0);
+	store_close(s);
+}
+
+static void one_id(void *ctx, const store_pending *p)
+{
+	int64_t *ids = ctx;
+	ids[++ids[0]] = p->id;
+}
+
+/* Settles every url of the part at dir, failed (one transaction). */
+static void crawl_all_failed(const char *dir)
+{
+	store *p = NULL;
+	char err[512];
+	T_EQ_INT(store_open(dir, &p, err, sizeof err), 0);
+	int64_t run, n = 0;
+	T_EQ_INT(store_count_urls(p, "pending", &n), 0);
+	int64_t *ids = calloc((size_t)n + 1, sizeof *ids);
+	T_CHECK(ids != NULL);
+	T_EQ_INT(store_run_begin(p, "crawl", "natadv crawl", &run), 0);
+	T_CHECK(store_frontier_scan(p, 0, 1e12, (int)n, one_id, ids) >= 0);
+	T_EQ_INT(store_begin(p), 0);
+	for (int64_t i = 1; i <= ids[0]; i++) {
+		store_fetch f = {.url_id = ids[i], .run_id = run, .attempt = 1, .started = 1e9, .finished = 1e9 + 1,
+		                 .http_status = 404, .declared_length = -1, .outcome = "failed", .error = "HTTP 404"};
+		T_EQ_INT(store_record_attempt(p, &f, NULL, "failed", 0, NULL), 0);
+	}
+	T_EQ_INT(store_commit(p), 0);
+	T_EQ_INT(store_run_end(p, run, 0), 0);
+	free(ids);
+	store_close(p);
+}
+
+/* A merge killed (kill -9) at any moment, its indexes dropped or not,
+ * leaves the workspace as it was: indexes, urls, no part merged. */
+static void test_merge_killed(void)
+{
+	fresh_root();
+	enum { N = 6000 };
+	int *h = calloc(N, sizeof *h);
+	T_CHECK(h != NULL);
+	int64_t run;
+	store *s = ws_with_urls("ws", N, h, &run);
+	free(h);
+	char ws[300], err[1024], d[2][4200];
+	snprintf(ws, sizeof ws, "%s/ws", root);
+	scaleout_split_opts o = {.stage = "crawl", .by = "url", .parts = 2, .run_id = run};
+	scaleout_split_result r;
+	T_EQ_INT(scaleout_split(s, &o, &r, err, sizeof err), 0);
+	store_close(s);
+	for (int k = 0; k < 2; k++) {
+		part_dir(d[k], sizeof d[k], &r, k);
+		crawl_all_failed(d[k]);
+	}
+	char ix[16384];
+	snprintf(ix, sizeof ix, "%s", indexes(ws));
+	const char *dirs[] = {d[0], d[1]};
+	int killed_before_commit = 0;
+	for (int delay_ms = 1; delay_ms < 5000; delay_ms = delay_ms * 5 / 4 + 1) {
+		pid_t pid = fork();
+		T_CHECK(pid >= 0);
+		if (pid == 0) {
+			store *c = NULL;
+			store_merge_result mr[2];
+			int rc = store_open(ws, &c, err, sizeof err) || store_parts_merge(c, run, dirs, 2, mr);
+			_exit(rc ? 1 : 0);
+		}
+		struct timespec ts = {0, delay_ms * 1000000L};
+		nanosleep(&ts, NULL);
+		kill(pid, SIGKILL);
+		int st = 0;
+		waitpid(pid, &st, 0);
+		T_EQ_STR(indexes(ws), ix);
+		long long merged = q(ws, "SELECT count(*) FROM split_parts WHERE merged_at IS NOT NULL");
+		T_CHECK(merged == 0 || merged == 2); /* killed before its commit, or after */
+		if (merged == 0)
+			T_EQ_INT(q(ws, "SELECT count(*) FROM urls WHERE state = 'pending'"), N);
+		T_EQ_INT(q(ws, "SELECT count(*) FROM urls INDEXED BY urls_pending WHERE state = 'pending'"),
+		         q(ws, "SELECT count(*) FROM urls NOT INDEXED WHERE state = 'pending'"));
+		T_EQ_INT(q(ws, "SELECT count(*) FROM pragma_integrity_check WHERE integrity_check <> 'ok'"), 0);
+		if (merged)
+			break;
+		killed_before_commit += WIFSIGNALED(st);
+	}
+	T_CHECK(killed_before_commit > 0);
+	/* then run again: it completes */
+	T_EQ_INT(store_open(ws, &s, err, sizeof err), 0);
+	store_merge_result mr[2];
+	T_EQ_INT(store_parts_merge(s, run, dirs, 2, mr), 0);
+	T_EQ_INT(mr[0].rc + mr[1].rc, 0);
+	T_EQ_INT(q(ws, "SELECT count(*) FROM urls WHERE state = 'pending'"), 0);
+	T_EQ_STR(indexes(ws), ix);
+	store_close(s);
 }
 
 /* Adds url (host: its host) to the workspace at dir as a candidate; its id. */
@@ -666,6 +840,8 @@ int main(void)
 	T_RUN(test_merge);
 	T_RUN(test_merge_refusals);
 	T_RUN(test_merge_many);
+	T_RUN(test_merge_small);
+	T_RUN(test_merge_killed);
 	T_RUN(test_merge_parts_apart);
 	T_RUN(test_split_score);
 	T_RUN(test_across_file_systems);
