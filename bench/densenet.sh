@@ -8,6 +8,8 @@
 #   (any torchvision arch natadv runs, e.g. vgg16; BATCH=8, ROUNDS=N, RUNS=N per measurement, CACHE=DIR as for bench/score.sh)
 set -eu
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 ARCH=${1:-densenet121} ROUNDS=${ROUNDS:-3} RUNS=${RUNS:-5} BATCH=${BATCH:-8}
 PY=/usr/bin/python3 # Debian's: python3-torch, python3-torchvision
 CACHE=${CACHE:-/tmp/natadv-bench-cache}
@@ -17,12 +19,7 @@ trap 'rm -rf "$W"' EXIT
 scripts/install-deps.sh test
 $PY -c 'import torchvision' 2> /dev/null ||
 	{ echo "densenet.sh: needs Debian's python3-torch and python3-torchvision" >&2; exit 1; }
-command -v npm > /dev/null || { echo "densenet.sh: npm is missing (Debian: apt-get install npm)" >&2; exit 1; }
-make -s MODE=rel build/rel/libnatadv.a
-eval "$(sed -n 's/^\(PKG_CFLAGS\|PKG_LIBS\) := \(.*\)$/\1="\2"/p' build/config.mk)"
-# shellcheck disable=SC2086
-cc -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -O2 -I. $PKG_CFLAGS -o "$W/forward_bench" \
-	bench/forward_bench.c build/rel/libnatadv.a $PKG_LIBS -lpthread -lm
+bench_forward_build "$W/forward_bench"
 WT=$CACHE/weights
 mkdir -p "$WT"
 if [ ! -f "$WT/$ARCH.onnx" ]; then
@@ -43,11 +40,7 @@ PY
 	mv "$WT/$ARCH.onnx.tmp" "$WT/$ARCH.onnx"
 fi
 ORT=$CACHE/ort
-if [ ! -f "$ORT/node_modules/onnxruntime-node/package.json" ]; then
-	mkdir -p "$ORT"
-	[ -f "$ORT/package.json" ] || echo '{"name":"natadv-ort-bench","private":true}' > "$ORT/package.json"
-	(cd "$ORT" && ONNXRUNTIME_NODE_INSTALL=skip npm install --no-audit --no-fund --silent onnxruntime-node@1.30 >&2)
-fi
+bench_ort_install "$ORT"
 
 # each prints "images_per_s_median best maxrss_kb"
 for r in $(seq 1 "$ROUNDS"); do

@@ -11,6 +11,8 @@
 #        onnxruntime-node and photos between runs, default /tmp/natadv-bench-cache)
 set -eu
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 if [ "${QUICK:-0}" = 1 ]; then
 	RUNS=${RUNS:-2} PHOTOS=${PHOTOS:-48} E2E_RUNS=${E2E_RUNS:-1}
 else
@@ -30,12 +32,8 @@ log() { echo "$*" >&2; }
 
 # --- tools, weights, onnxruntime-node, photos (made once into $CACHE) --------
 scripts/install-deps.sh bench
-command -v npm > /dev/null || { log "score.sh: npm is missing (Debian: apt-get install npm)"; exit 1; }
 make -s MODE=rel natadv build/rel/testsrv
-eval "$(sed -n 's/^\(PKG_CFLAGS\|PKG_LIBS\) := \(.*\)$/\1="\2"/p' build/config.mk)"
-# shellcheck disable=SC2086
-cc -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -O2 -I. $PKG_CFLAGS -o "$W/forward_bench" \
-	bench/forward_bench.c build/rel/libnatadv.a $PKG_LIBS -lpthread -lm
+bench_forward_build "$W/forward_bench"
 mkdir -p "$CACHE"
 WT=$CACHE/weights
 if [ ! -f "$WT/resnet50.onnx" ]; then
@@ -45,12 +43,7 @@ if [ ! -f "$WT/resnet50.onnx" ]; then
 	rm -rf "$WT" && mv "$WT.tmp" "$WT"
 fi
 ORT=$CACHE/ort
-if [ ! -f "$ORT/node_modules/onnxruntime-node/package.json" ]; then
-	log "installing onnxruntime-node 1.30 into $ORT ..."
-	mkdir -p "$ORT"
-	[ -f "$ORT/package.json" ] || echo '{"name":"natadv-ort-bench","private":true}' > "$ORT/package.json"
-	(cd "$ORT" && ONNXRUNTIME_NODE_INSTALL=skip npm install --no-audit --no-fund --silent onnxruntime-node@1.30 >&2)
-fi
+bench_ort_install "$ORT"
 ORT_VERSION=$(sed -n 's/^ *"version": "\(.*\)",$/\1/p' "$ORT/node_modules/onnxruntime-node/package.json")
 PH=$CACHE/photos-$PHOTOS
 if [ ! -d "$PH" ]; then

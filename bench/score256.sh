@@ -21,6 +21,8 @@
 #        the forward-alone figure; CACHE=DIR as for bench/score.sh)
 set -eu
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 MODELS=${*:-resnet50 densenet121 vgg16}
 ROUNDS=${ROUNDS:-3} FORWARD=${FORWARD:-1}
 PY=/usr/bin/python3 # Debian's: python3-torch, python3-torchvision, python3-pil
@@ -42,19 +44,10 @@ images_for() { # MODEL
 echo "environment as-is: OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-(unset)} OPENBLAS_L2_SIZE=${OPENBLAS_L2_SIZE:-(unset)}; both unset below"
 unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
 scripts/install-deps.sh bench
-command -v npm > /dev/null || { log "score256.sh: npm is missing (Debian: apt-get install npm)"; exit 1; }
 make -s MODE=rel natadv build/rel/testsrv
-eval "$(sed -n 's/^\(PKG_CFLAGS\|PKG_LIBS\) := \(.*\)$/\1="\2"/p' build/config.mk)"
-# shellcheck disable=SC2086
-cc -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -O2 -I. $PKG_CFLAGS -o "$W/forward_bench" \
-	bench/forward_bench.c build/rel/libnatadv.a $PKG_LIBS -lpthread -lm
+bench_forward_build "$W/forward_bench"
 ORT=$CACHE/ort
-if [ ! -f "$ORT/node_modules/onnxruntime-node/package.json" ]; then
-	log "installing onnxruntime-node 1.30 into $ORT ..."
-	mkdir -p "$ORT"
-	[ -f "$ORT/package.json" ] || echo '{"name":"natadv-ort-bench","private":true}' > "$ORT/package.json"
-	(cd "$ORT" && ONNXRUNTIME_NODE_INSTALL=skip npm install --no-audit --no-fund --silent onnxruntime-node@1.30 >&2)
-fi
+bench_ort_install "$ORT"
 WT=$CACHE/weights
 mkdir -p "$WT"
 MAX=0

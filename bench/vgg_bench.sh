@@ -4,24 +4,22 @@
 # weights (seed 0) and its ONNX export, batch BATCH on 2 threads, with each
 # one's peak RSS; then both on the same 4 random images: max |logit diff| of
 # the max |logit| and the top-5 order. Weights and onnxruntime-node are kept
-# in CACHE (bench/score.sh installs onnxruntime-node there).
+# in CACHE.
 # Usage: bench/vgg_bench.sh [BATCH=8] [RUNS=5]
 set -eu
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 BATCH=${1:-8}
 RUNS=${2:-5}
 CACHE=${CACHE:-/tmp/natadv-bench-cache}
 PY=/usr/bin/python3
 ORT=$CACHE/ort
 WT=$CACHE/weights
-[ -f "$ORT/node_modules/onnxruntime-node/package.json" ] || { echo "run bench/score.sh first (installs onnxruntime-node)" >&2; exit 1; }
 W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
-make -s MODE=rel build/rel/libnatadv.a
-eval "$(sed -n 's/^\(PKG_CFLAGS\|PKG_LIBS\) := \(.*\)$/\1="\2"/p' build/config.mk)"
-# shellcheck disable=SC2086
-cc -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -O2 -I. $PKG_CFLAGS -o "$W/forward_bench" \
-	bench/forward_bench.c build/rel/libnatadv.a $PKG_LIBS -lpthread -lm
+bench_forward_build "$W/forward_bench"
+bench_ort_install "$ORT"
 if [ ! -f "$WT/vgg16.onnx" ]; then
 	echo "making VGG-16 weights (torchvision, seed 0) and its ONNX export ..." >&2
 	mkdir -p "$WT"
