@@ -21,6 +21,7 @@
 #include "store/parts.h"
 #include "store/store.h"
 #include "tests/t.h"
+#include "tests/unit/ws_sql.h"
 
 static char root[256];
 
@@ -622,18 +623,6 @@ static int64_t add_url(const char *dir, const char *url, const char *host)
 	return id;
 }
 
-/* Runs one statement on the database at dir, foreign keys off (a damaged
- * part). */
-static void x(const char *dir, const char *sql)
-{
-	char path[4300];
-	snprintf(path, sizeof path, "%s/natadv.db", dir);
-	sqlite3 *db = NULL;
-	T_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
-	T_EQ_INT(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
-	sqlite3_close(db);
-}
-
 /* What the set-based merge must get right: urls a part added (found by
  * text, whatever their id in the part; one row when two parts added it,
  * the first part's state), a url the workspace gained meanwhile settled by
@@ -672,7 +661,7 @@ static void test_merge_parts_apart(void)
 	crawl_in_part(d[2], l2, "0e000000000000000000000000000005", "e");
 	/* part 3: a fetch of an image it does not have */
 	crawl_in_part(d[3], 4, "0f000000000000000000000000000006", "f");
-	x(d[3], "INSERT INTO fetches(url_id, attempt, started_at, finished_at, outcome, image_hash) "
+	ws_exec(d[3], "INSERT INTO fetches(url_id, attempt, started_at, finished_at, outcome, image_hash) "
 	        "VALUES(4, 2, 'x', 'x', 'image', 'ffffffffffffffffffffffffffffffff')");
 	/* part 4: its blob is gone */
 	crawl_in_part(d[4], 5, "10000000000000000000000000000007", "g");

@@ -17,6 +17,7 @@
 #include "store/parts.h"
 #include "store/store.h"
 #include "tests/t.h"
+#include "tests/unit/ws_sql.h"
 
 /* squeue's answer, by kind: what the rules tell apart */
 enum { SQ_NONE, SQ_PENDING, SQ_RUNNING, SQ_CANCELLED, SQ_TIMEOUT, SQ_OTHER_END, SQ_ANY };
@@ -161,17 +162,6 @@ static void test_exit_parse(void)
 
 static char root[256];
 
-/* Runs sql on the workspace database at dir. */
-static void exec_sql(const char *dir, const char *sql)
-{
-	char path[500];
-	snprintf(path, sizeof path, "%s/natadv.db", dir);
-	sqlite3 *db = NULL;
-	T_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
-	T_EQ_INT(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
-	sqlite3_close(db);
-}
-
 /* A real workspace with 6 urls over 3 hosts, split into 3 crawl parts;
  * part 1 abandoned (then its folder deleted), part 2 run by array task
  * 77_2, part 0 finished. */
@@ -257,7 +247,7 @@ static void test_part_facts(void)
 
 	/* part 0: every url settled, the part is done; never run by Slurm */
 	snprintf(dir, sizeof dir, "%s/part-0000", r.out_dir);
-	exec_sql(dir, "UPDATE urls SET state = 'failed'");
+	ws_exec(dir, "UPDATE urls SET state = 'failed'");
 	T_EQ_INT(slurm_part_facts(s, dir, "crawl", r.split_id, "", 0, &f, err, sizeof err), 0);
 	T_EQ_INT(f.abandoned * 100 + f.done * 10 + f.ran, 10);
 
