@@ -20,3 +20,22 @@ bench_ort_install() {
 	[ -f "$1/package.json" ] || echo '{"name":"natadv-ort-bench","private":true}' > "$1/package.json"
 	(cd "$1" && ONNXRUNTIME_NODE_INSTALL=skip npm install --no-audit --no-fund --silent onnxruntime-node@1.30 >&2)
 }
+
+# bench_workdir NAME: what a bench that serves photos starts with: PY (Debian's
+# python3, with python3-torch, python3-torchvision, python3-pil), CACHE (weights,
+# onnxruntime-node and photos kept between runs, default
+# /tmp/natadv-bench-cache), W (a new folder /tmp/natadv-NAME.XXXXXX) and log
+# MESSAGE (to stderr). On exit the test server whose pid is in SRV (if any) is
+# stopped and W removed.
+bench_workdir() {
+	PY=/usr/bin/python3
+	CACHE=${CACHE:-/tmp/natadv-bench-cache}
+	W=$(mktemp -d "/tmp/natadv-$1.XXXXXX")
+	SRV=
+	trap bench_cleanup EXIT
+}
+bench_cleanup() {
+	if [ -n "$SRV" ]; then kill "$SRV" 2> /dev/null || true; fi
+	rm -rf "$W"
+}
+log() { echo "$*" >&2; }

@@ -19,16 +19,7 @@ else
 	RUNS=${RUNS:-5} PHOTOS=${PHOTOS:-300} E2E_RUNS=${E2E_RUNS:-2}
 fi
 BATCHES="1 8 32"
-PY=/usr/bin/python3 # Debian's: python3-torch, python3-torchvision, python3-pil
-CACHE=${CACHE:-/tmp/natadv-bench-cache}
-W=$(mktemp -d /tmp/natadv-score.XXXXXX)
-SRV=
-cleanup() {
-	if [ -n "$SRV" ]; then kill "$SRV" 2>/dev/null || true; fi
-	rm -rf "$W"
-}
-trap cleanup EXIT
-log() { echo "$*" >&2; }
+bench_workdir score # PY, CACHE, W (removed on exit), SRV (stopped on exit), log
 
 # --- tools, weights, onnxruntime-node, photos (made once into $CACHE) --------
 scripts/install-deps.sh bench

@@ -25,16 +25,7 @@ cd "$(dirname "$0")/.."
 . bench/lib.sh
 MODELS=${*:-resnet50 densenet121 vgg16}
 ROUNDS=${ROUNDS:-3} FORWARD=${FORWARD:-1}
-PY=/usr/bin/python3 # Debian's: python3-torch, python3-torchvision, python3-pil
-CACHE=${CACHE:-/tmp/natadv-bench-cache}
-W=$(mktemp -d /tmp/natadv-score256.XXXXXX)
-SRV=
-cleanup() {
-	if [ -n "$SRV" ]; then kill "$SRV" 2> /dev/null || true; fi
-	rm -rf "$W"
-}
-trap cleanup EXIT
-log() { echo "$*" >&2; }
+bench_workdir score256 # PY, CACHE, W (removed on exit), SRV (stopped on exit), log
 images_for() { # MODEL
 	local v=IMAGES_$1 d
 	case $1 in resnet50) d=1280 ;; densenet121) d=512 ;; vgg16) d=160 ;; *) d=256 ;; esac
