@@ -18,7 +18,8 @@ cleanup() {
 	rm -rf "$W"
 }
 trap cleanup EXIT
-tests/slurm/cluster.sh start "$W/cluster" $$ > "$W/env" || exit 1
+# Slurm's own scheduling delay (3 s), as on a real cluster, not the tests' 0
+SLURM_BATCH_SCHED_DELAY=3 tests/slurm/cluster.sh start "$W/cluster" $$ > "$W/env" || exit 1
 export SLURM_CONF=$W/cluster/slurm.conf
 for i in 1 2 3 4; do
 	build/rel/testsrv --bind "127.0.0.$i" --port-file "$W/port$i" --root tests/fixtures --log /dev/null \

@@ -18,7 +18,7 @@ scaleout_init
 
 slurm_start
 
-# ---- four hosts; the fourth answers after 2 s ----
+# ---- four hosts; the fourth answers after 1 s ----
 start_server
 start_hosts
 {
@@ -32,7 +32,7 @@ start_hosts
 		printf '%s/gen/%d.jpg\t%s\tseeds\tcat\t\tcc0\tsomeone\n' "$H1" "$i" "$MISSILE"
 	done
 	for f in rocket.jpg coffee_q90.jpg chelsea_q90.jpg hubble_deep_field.jpg chelsea.png; do
-		printf '%s/slow/2000/%s\t%s\tseeds\tslow\t\tcc0\t\n' "$H4" "$f" "$CLIFF"
+		printf '%s/slow/1000/%s\t%s\tseeds\tslow\t\tcc0\t\n' "$H4" "$f" "$CLIFF"
 	done
 	printf '%s/img/missing-4.jpg\t%s\tseeds\t\t\t\t\n' "$H4" "$CLIFF"
 } > "$T/seeds.tsv"

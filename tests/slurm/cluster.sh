@@ -17,6 +17,11 @@
 # Exit status 77 (with the reason on stderr) when a Slurm or munge program is
 # missing: tests/run.sh counts that as a skip, and as a failure under CI=true.
 #
+# Jobs start within a second of being submitted or of the jobs they wait for
+# ending (SchedulerParameters=batch_sched_delay=0; Slurm's default, 3 s, makes
+# each array task, each merge wait up to 3 s more). SLURM_BATCH_SCHED_DELAY=S
+# sets another delay (bench/slurm.sh uses Slurm's 3 s, as on a real cluster).
+#
 # What works in this sandbox (gVisor, cgroup v1 without write access):
 # proctrack/linuxproc, task/none and jobacct_gather/none, so no cgroup plugin
 # is ever loaded; the munge socket lives in DIR and slurm.conf's
@@ -61,6 +66,9 @@ node_line() {
 
 write_conf() { # DIR CTLD_PORT SLURMD_PORT
 	local d=$1 node
+	case ${SLURM_BATCH_SCHED_DELAY:-0} in
+	'' | *[!0-9]*) die "SLURM_BATCH_SCHED_DELAY wants whole seconds, not '$SLURM_BATCH_SCHED_DELAY'" ;;
+	esac
 	node=$(node_line) || die "cannot read this node's configuration (slurmd -C)"
 	cat > "$d/slurm.conf" << EOF
 # one-node test cluster written by tests/slurm/cluster.sh
@@ -87,6 +95,7 @@ JobCompType=jobcomp/none
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
 SchedulerType=sched/builtin
+SchedulerParameters=batch_sched_delay=${SLURM_BATCH_SCHED_DELAY:-0}
 MpiDefault=none
 SwitchType=switch/none
 ReturnToService=2
@@ -158,30 +167,37 @@ cmd_start() { # DIR [OWNER_PID]
 	die "the cluster in '$d' did not start"
 }
 
-# stop_pidfile FILE: TERM the pid recorded in FILE, KILL it after 10 s.
-stop_pidfile() {
-	local f=$1 pid
-	[ -s "$f" ] || return 0
-	pid=$(cat "$f")
-	kill "$pid" 2> /dev/null || { rm -f "$f"; return 0; }
-	if ! wait_for 10 eval "! kill -0 $pid"; then
-		kill -KILL "$pid" 2> /dev/null
-		wait_for 5 eval "! kill -0 $pid"
+# none_alive PID...: true when none of the processes is left.
+none_alive() {
+	local p
+	for p in "$@"; do kill -0 "$p" 2> /dev/null && return 1; done
+	return 0
+}
+
+# stop_pidfiles FILE...: TERM the pids recorded in the FILEs, all at once
+# (each daemon takes a second or two to go), KILL those left after 10 s.
+stop_pidfiles() {
+	local f pid pids=
+	for f in "$@"; do
+		[ -s "$f" ] || continue
+		pid=$(cat "$f") # read once: a daemon removes its file as it goes
+		kill "$pid" 2> /dev/null && pids="$pids $pid"
+	done
+	# shellcheck disable=SC2086 # one word a pid
+	if [ -n "$pids" ] && ! wait_for 10 none_alive $pids; then
+		kill -KILL $pids 2> /dev/null
+		wait_for 5 none_alive $pids
 	fi
-	rm -f "$f"
+	rm -f "$@"
 }
 
 # step_pids DIR: the slurmstepd processes of this cluster's jobs (they run
 # in a folder of DIR: slurmd's, which is that of its log file).
 step_pids() {
 	local p
-	for p in /proc/[0-9]*; do
-		case "$(readlink "$p/cwd" 2> /dev/null)" in
-		"$1"/*) ;;
-		*) continue ;;
-		esac
-		case "$(tr '\0' ' ' < "$p/cmdline" 2> /dev/null)" in
-		slurmstepd*) echo "${p#/proc/}" ;;
+	for p in $(pgrep -f '^slurmstepd'); do
+		case "$(readlink "/proc/$p/cwd" 2> /dev/null)" in
+		"$1"/*) echo "$p" ;;
 		esac
 	done
 }
@@ -196,12 +212,10 @@ cmd_stop() { # DIR
 		# let the steps report their end before the controller goes
 		wait_for 15 test -z "$(squeue -h -t PD,R,CG,S,CF -o %i 2> /dev/null)"
 	fi
-	stop_pidfile "$d/slurmd.pid"
+	stop_pidfiles "$d/slurmd.pid" "$d/slurmctld.pid" "$d/munge/munged.pid"
 	for pid in $(step_pids "$d"); do
 		kill -KILL "$pid" 2> /dev/null
 	done
-	stop_pidfile "$d/slurmctld.pid"
-	stop_pidfile "$d/munge/munged.pid"
 	if [ -s "$d/watchdog.pid" ] && [ "$(cat "$d/watchdog.pid")" != "${WATCHDOG_SELF:-}" ]; then
 		kill "$(cat "$d/watchdog.pid")" 2> /dev/null
 	fi
