@@ -16,6 +16,12 @@ TESTSRV=${TESTSRV:-$ROOT/build/rel/testsrv}
 FIX=$ROOT/tests/fixtures
 T=$(mktemp -d /tmp/natadv-e2e.XXXXXX)
 export XDG_CACHE_HOME=$T/.cache # packed-weights caches of model files stay in the test
+# python3: Debian's when there is one (the scripts need only its standard
+# library). The python3 first on PATH may be a pyenv shim, which takes 0.3 s
+# to start where Debian's takes 0.04 s, and the scripts start it dozens of times.
+if [ -x /usr/bin/python3 ]; then
+	python3() { /usr/bin/python3 "$@"; }
+fi
 PASS=0
 FAIL=0
 SRV_PID=
