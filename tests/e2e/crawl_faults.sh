@@ -24,7 +24,7 @@ W=n02123045
 } > "$T/seeds.tsv"
 
 nat crawl --seeds "$T/seeds.tsv" --allow-private --retries 2 --retry-base 0.2 --timeout 20 \
-	--low-speed 100 --low-speed-time 2 --max-bytes 2MB > "$T/out" 2> "$T/err"
+	--low-speed 100 --low-speed-time 1 --max-bytes 2MB > "$T/out" 2> "$T/err"
 check "exit status (some failed)" 3 "$?"
 check_match "bad rows reported with line numbers" "line 26: unknown wnid 'n99999999'" "$(cat "$T/err")"
 check_match "bad scheme reported" "line 27: unsupported scheme 'ftp'" "$(cat "$T/err")"
