@@ -174,7 +174,14 @@ check "one request, the next page" "1,2,3,4,5,6" "$(pages)"
 "$NATADV" -w "$T/ws" discover --source openverse --endpoint "$BASE/api/openverse" --allow-private --classes $B \
 	--page-size 2 --per-class 100000 --max-pages 100000 --min-interval 0.2 2> /dev/null &
 pid=$!
-sleep 2
+# poll QUERY: its number, read while discover writes (no failed check meanwhile)
+poll() { sqlite3 -batch -noheader -cmd '.timeout 5000' "$T/ws/natadv.db" "$1" 2> /dev/null; }
+# killed once it has stored two more pages (7 and 8), not after a fixed sleep
+for _ in $(seq 1 400); do
+	[ "$(poll "SELECT max(CAST(page AS INTEGER)) FROM api_requests a JOIN queries q ON q.id = a.query_id
+	           WHERE q.query = 'brambling' AND a.outcome = 'ok'")" -gt 7 ] 2> /dev/null && break
+	sleep 0.05
+done
 kill -9 "$pid"
 wait "$pid" 2> /dev/null
 check "every stored page is whole" 0 \
@@ -188,7 +195,11 @@ check "a re-run asks the page after the last stored one" "$((last + 1))" \
 "$NATADV" -w "$T/ws" discover --source openverse --endpoint "$BASE/api/openverse" --allow-private --classes n01532829 \
 	--page-size 2 --per-class 100000 --min-interval 0.3 2> "$T/err" &
 pid=$!
-sleep 1
+# stopped once it has stored a page, while it waits for the next one
+for _ in $(seq 1 400); do
+	[ "$(poll "SELECT count(*) FROM api_requests WHERE wnid = 'n01532829' AND outcome = 'ok'")" -gt 0 ] 2> /dev/null && break
+	sleep 0.05
+done
 kill -TERM "$pid"
 wait "$pid"
 check "SIGTERM stops it cleanly" 1 "$?"
