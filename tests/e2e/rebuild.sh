@@ -114,8 +114,8 @@ check "--out exports" 0 "$?"
 check "the release's images" 4 "$(find "$T/release/mini" -name '*.jpg' | wc -l)"
 check "the export verifies" 0 "$("$NATADV" verify "$T/release" > /dev/null 2>&1; echo $?)"
 
-# 4. Killed while fetching, then run again: it continues.
-python3 "$T/mk.py" "$T/ws/natadv.db" "$T/slow" mini /slow/3000/ tsv
+# 4. Killed while fetching (each url answers after 1.5 s), then run again: it continues.
+python3 "$T/mk.py" "$T/ws/natadv.db" "$T/slow" mini /slow/1500/ tsv
 "$NATADV" -w "$T/ws3" rebuild --manifest "$T/slow/manifest.jsonl" --allow-private > /dev/null 2>&1 &
 pid=$!
 for _ in $(seq 1 200); do
