@@ -151,9 +151,10 @@ $(B)/image_bench: bench/image_bench.c $(B)/libnatadv.a
 $(B)/merge_bench: bench/merge_bench.c $(B)/libnatadv.a
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(B)/libnatadv.a $(LIBS_ALL)
 
+# bench/merge.sh times the natadv merge command itself, over 5 rounds
 .PHONY: bench-merge
-bench-merge: $(B)/merge_bench
-	$(B)/merge_bench
+bench-merge:
+	bash bench/merge.sh
 
 # playwright-core from npm drives Debian's chromium in the browser test; 1.61 is
 # the newest that still runs on Node.js 18 (Debian 12's).

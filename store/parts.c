@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,6 +103,7 @@ int store_split_add(store *s, const store_split *sp, int64_t *split_id)
 struct params {
 	int64_t roff, foff, run, split, part, k;
 	int64_t fmax, nfetch; /* merge: the part's last fetch id, its fetches */
+	int64_t mapped;       /* merge: temp.merge_urls has rows */
 	const char *label, *model, *now, *uuid, *dir;
 };
 
@@ -119,6 +121,7 @@ static void bind_named(sqlite3_stmt *st, const struct params *pr)
 		else if (!strcmp(name, ":split")) sqlite3_bind_int64(st, i, pr->split);
 		else if (!strcmp(name, ":part")) sqlite3_bind_int64(st, i, pr->part);
 		else if (!strcmp(name, ":k")) sqlite3_bind_int64(st, i, pr->k);
+		else if (!strcmp(name, ":mapped")) sqlite3_bind_int64(st, i, pr->mapped);
 		else if (!strcmp(name, ":label")) store_bind_text(st, i, pr->label);
 		else if (!strcmp(name, ":model")) store_bind_text(st, i, pr->model);
 		else if (!strcmp(name, ":now")) store_bind_text(st, i, pr->now);
@@ -165,19 +168,9 @@ static int query_int(store *s, const char *sql, const struct params *pr, int64_t
 	return 0;
 }
 
-/* Attaches the workspace database in dir as 'p' (split), or 'q' when as_q
- * (merge: 'p' is then the staging database), outside any transaction,
- * opening it first through store_open so that it is migrated. */
-static int attach(store *s, const char *dir, int as_q)
+/* Attaches the database file path as schema ('p' or 'q'). */
+static int attach_file(store *s, const char *dir, const char *path, int as_q)
 {
-	char err[1024];
-	store *part = NULL;
-	int rc = store_open(dir, &part, err, sizeof err);
-	store_close(part);
-	if (rc)
-		return store_fail(s, rc, "%s", err);
-	char path[4200];
-	snprintf(path, sizeof path, "%s/natadv.db", dir);
 	sqlite3_stmt *st = NULL;
 	if (sqlite3_prepare_v2(s->db, as_q ? "ATTACH DATABASE ? AS q" : "ATTACH DATABASE ? AS p", -1, &st, NULL) !=
 	    SQLITE_OK)
@@ -187,6 +180,37 @@ static int attach(store *s, const char *dir, int as_q)
 	sqlite3_finalize(st);
 	if (step != SQLITE_DONE)
 		return store_fail(s, NATADV_EDB, "cannot open part '%s': %s", dir, sqlite3_errmsg(s->db));
+	return 0;
+}
+
+/* Attaches the workspace database in dir as 'p' (split), or 'q' when as_q
+ * (merge: 'p' is then the staging database), outside any transaction; a
+ * part whose schema is not this natadv's is opened through store_open
+ * first, so that it is migrated (or refused). */
+static int attach(store *s, const char *dir, int as_q)
+{
+	char path[4200];
+	snprintf(path, sizeof path, "%s/natadv.db", dir);
+	struct stat sb;
+	int current = 0;
+	if (stat(path, &sb) == 0 && attach_file(s, dir, path, as_q) == 0) {
+		int64_t v = -1;
+		struct params none = {0};
+		current = query_int(s, as_q ? "PRAGMA q.user_version" : "PRAGMA p.user_version", &none, &v,
+		                    "read a part's schema") == 0 && v == store_schema_latest();
+		if (!current)
+			sqlite3_exec(s->db, as_q ? "DETACH DATABASE q" : "DETACH DATABASE p", NULL, NULL, NULL);
+	}
+	if (!current) {
+		char err[1024];
+		store *part = NULL;
+		int rc = store_open(dir, &part, err, sizeof err);
+		store_close(part);
+		if (rc)
+			return store_fail(s, rc, "%s", err);
+		if ((rc = attach_file(s, dir, path, as_q)) != 0)
+			return rc;
+	}
 	/* Bulk copies: a page cache that holds the indexes being written
 	 * (SQLite's default 2 MB makes each insert read pages back). */
 	return store_exec(s, as_q ? "PRAGMA main.cache_size = -262144;"
@@ -489,67 +513,32 @@ struct linker {
 	int closed, running;
 	store *sink;              /* never opened: blob_move's messages only */
 	const char *to;           /* the workspace's objects folder */
+	int to_fd;                /* to, open (-1 if it cannot be) */
 };
 
-/* An objects folder's subfolders (objects/ab), opened as they are needed,
- * so that a link names one file in each, not two whole paths. */
-struct obj_dirs {
-	const char *path;
-	int fd[256];
-};
-
-static void obj_dirs_init(struct obj_dirs *d, const char *path)
+/* Links blob hex between the objects folders open as from and to, named
+ * from there ("ab/cdef..."): 1 linked, 0 there already, -1 for blob_move
+ * to do it (and say why it cannot). */
+static int link_quick(int from, int to, const char *hex)
 {
-	d->path = path;
-	for (int i = 0; i < 256; i++)
-		d->fd[i] = -1;
-}
-
-static void obj_dirs_close(struct obj_dirs *d)
-{
-	for (int i = 0; i < 256; i++)
-		if (d->fd[i] >= 0)
-			close(d->fd[i]);
-}
-
-/* The folder of blob hex (valid hex), or -1 when it cannot be opened. */
-static int obj_dir(struct obj_dirs *d, const char *hex)
-{
-	unsigned v = 0;
-	if (sscanf(hex, "%2x", &v) != 1 || v > 255)
+	if (from < 0 || to < 0 || !text_is_hex(hex, 32))
 		return -1;
-	if (d->fd[v] < 0) {
-		char sub[4300];
-		snprintf(sub, sizeof sub, "%s/%.2s", d->path, hex);
-		d->fd[v] = open(sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	}
-	return d->fd[v];
-}
-
-/* Links blob hex between the two folders by their subfolders: 1 linked, 0
- * there already, -1 for blob_move to do it (and say why it cannot). */
-static int link_quick(struct obj_dirs *from, struct obj_dirs *to, const char *hex)
-{
-	if (!text_is_hex(hex, 32))
-		return -1;
-	int a = obj_dir(from, hex), b = obj_dir(to, hex);
-	if (a < 0 || b < 0)
-		return -1;
-	if (linkat(a, hex + 2, b, hex + 2, 0) == 0)
+	char name[40];
+	snprintf(name, sizeof name, "%.2s/%s", hex, hex + 2);
+	if (linkat(from, name, to, name, 0) == 0)
 		return 1;
 	return errno == EEXIST ? 0 : -1;
 }
 
-/* Links job's blobs from job->from into to; its counts, or its error. */
-static void link_job_run(struct link_job *j, store *sink, const char *to)
+/* Links job's blobs from job->from into the objects folder to (open as
+ * to_fd); its counts, or its error. */
+static void link_job_run(struct link_job *j, store *sink, const char *to, int to_fd)
 {
 	struct blob_scratch x;
 	scratch_init(&x);
-	struct obj_dirs from_d, to_d;
-	obj_dirs_init(&from_d, j->from);
-	obj_dirs_init(&to_d, to);
+	int from_fd = open(j->from, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	for (size_t i = 0; !j->rc && i < j->n; i++) {
-		int quick = link_quick(&from_d, &to_d, j->hex[i]);
+		int quick = link_quick(from_fd, to_fd, j->hex[i]);
 		if (quick >= 0)
 			x.linked += quick;
 		else
@@ -559,8 +548,8 @@ static void link_job_run(struct link_job *j, store *sink, const char *to)
 		snprintf(j->err, sizeof j->err, "%s", sink->msg);
 	j->linked = x.linked;
 	j->copied = x.copied;
-	obj_dirs_close(&from_d);
-	obj_dirs_close(&to_d);
+	if (from_fd >= 0)
+		close(from_fd);
 	scratch_release(&x);
 }
 
@@ -576,7 +565,7 @@ static void *linker_main(void *arg)
 			break;
 		lk->head = j->next;
 		pthread_mutex_unlock(&lk->mu);
-		link_job_run(j, lk->sink, lk->to);
+		link_job_run(j, lk->sink, lk->to, lk->to_fd);
 		pthread_mutex_lock(&lk->mu);
 	}
 	pthread_mutex_unlock(&lk->mu);
@@ -590,6 +579,7 @@ static int linker_start(struct linker *lk, const char *to)
 	lk->to = to;
 	if (!(lk->sink = calloc(1, sizeof *lk->sink)))
 		return NATADV_ENOMEM;
+	lk->to_fd = open(to, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	pthread_mutex_init(&lk->mu, NULL);
 	pthread_cond_init(&lk->cv, NULL);
 	lk->running = pthread_create(&lk->thread, NULL, linker_main, lk) == 0;
@@ -600,7 +590,7 @@ static void linker_add(struct linker *lk, struct link_job *j)
 {
 	j->queued = 1;
 	if (!lk->running) {
-		link_job_run(j, lk->sink, lk->to);
+		link_job_run(j, lk->sink, lk->to, lk->to_fd);
 		return;
 	}
 	pthread_mutex_lock(&lk->mu);
@@ -628,6 +618,8 @@ static void linker_finish(struct linker *lk)
 	}
 	pthread_mutex_destroy(&lk->mu);
 	pthread_cond_destroy(&lk->cv);
+	if (lk->to_fd >= 0)
+		close(lk->to_fd);
 	free(lk->sink);
 	lk->sink = NULL;
 }
@@ -676,18 +668,19 @@ static int merge_part_first(store *s, struct params *pr, store_merge_result *r, 
 			"INSERT INTO main.runs(id, command, args, version, pid, started_at, finished_at, status, host, "
 			"slurm_job_id, slurm_array_job_id, slurm_array_task_id, part, part_run_id, merge_run_id, gemm_kernels) "
 			"SELECT id + :roff, command, args, version, pid, started_at, finished_at, status, host, slurm_job_id, "
-			"slurm_array_job_id, slurm_array_task_id, :label, id, :run, gemm_kernels FROM p.runs WHERE k = :k "
+			"slurm_array_job_id, slurm_array_task_id, :label, id, :run, gemm_kernels FROM pv_runs WHERE k = :k "
 			"ORDER BY id", pr, &r->runs, "merge runs");
 	if (!rc)
 		rc = run_sql(s, "INSERT INTO main.queries(source, query, wnid, issued_at, run_id) "
-		                "SELECT source, query, wnid, issued_at, run_id + :roff FROM p.queries WHERE k = :k "
+		                "SELECT source, query, wnid, issued_at, run_id + :roff FROM pv_queries WHERE k = :k "
 		                "ON CONFLICT DO NOTHING", pr, NULL, "merge queries");
 	if (!rc)
-		rc = run_sql(s, "INSERT INTO temp.merge_queries(k, pid, wid) SELECT :k, pq.id, wq.id FROM p.queries pq "
+		rc = run_sql(s, "INSERT INTO temp.merge_queries(k, pid, wid) SELECT :k, pq.id, wq.id FROM pv_queries pq "
 		                "JOIN main.queries wq ON wq.source = pq.source AND wq.query = pq.query AND wq.wnid IS pq.wnid "
 		                "WHERE pq.k = :k", pr, NULL, "map queries");
 	if (!rc)
-		rc = run_sql(s, "INSERT INTO temp.merge_parts(k, roff, foff) VALUES(:k, :roff, :foff)", pr, NULL,
+		rc = run_sql(s, "INSERT INTO temp.merge_parts(k, roff, foff, split, part) VALUES(:k, :roff, :foff, :split, "
+		                ":part)", pr, NULL,
 		             "list the parts");
 	/* now, so that the same part listed again is taken as merged */
 	if (!rc)
@@ -703,41 +696,41 @@ static int merge_part_last(store *s, const struct params *pr, store_merge_result
 	int rc = run_sql(s, "INSERT INTO main.robots_fetches(host, url, run_id, started_at, finished_at, "
 	                    "fetched_unix, http_status, final_url, error, body, policy) SELECT host, url, "
 	                    "run_id + :roff, started_at, finished_at, fetched_unix, http_status, final_url, error, "
-	                    "body, policy FROM p.robots_fetches WHERE k = :k ORDER BY id", pr, &r->robots,
+	                    "body, policy FROM pv_robots_fetches WHERE k = :k ORDER BY id", pr, &r->robots,
 	                 "merge robots.txt");
 	if (!rc)
 		rc = run_sql(s, "INSERT INTO main.scores(image_hash, model_id, status, error, logits, top5, pred_1k, "
 		                "prob_1k, pred_subset_wnid, prob_subset, fast_decode, scored_at, run_id) "
 		                "SELECT image_hash, model_id, status, error, logits, top5, pred_1k, prob_1k, "
-		                "pred_subset_wnid, prob_subset, fast_decode, scored_at, run_id + :roff FROM p.scores "
+		                "pred_subset_wnid, prob_subset, fast_decode, scored_at, run_id + :roff FROM pv_scores "
 		                "WHERE k = :k AND model_id IN (SELECT id FROM main.models) ON CONFLICT DO NOTHING",
 		             pr, &r->scores, "merge scores");
 	/* Only the tags of the scores this merge brought (run ids above roff). */
 	if (!rc)
 		rc = run_sql(s, "INSERT INTO main.score_tags(image_hash, model_id, wnid, p_1k, p_subset) "
-		                "SELECT t.image_hash, t.model_id, t.wnid, t.p_1k, t.p_subset FROM p.score_tags t "
+		                "SELECT t.image_hash, t.model_id, t.wnid, t.p_1k, t.p_subset FROM pv_score_tags t "
 		                "JOIN main.scores c ON c.image_hash = t.image_hash AND c.model_id = t.model_id "
 		                "WHERE t.k = :k AND c.run_id > :roff ON CONFLICT DO NOTHING", pr, NULL, "merge score tags");
-	if (!rc)
-		rc = run_sql(s, "DELETE FROM main.split_urls WHERE split_id = :split AND part = :part", pr, NULL,
-		             "record the merge");
 	if (!rc)
 		rc = run_sql(s, "DELETE FROM main.split_images WHERE split_id = :split AND part = :part", pr, NULL,
 		             "record the merge");
 	return rc;
 }
 
-/* Runs sql, which yields (k, count) rows: v[k] = count, for k < n. */
+/* Counts the rows of sql, which yields each row's part k: v[k] (k < n)
+ * the rows of part k (a scan, where GROUP BY k would sort them). */
 static int per_part(store *s, const char *sql, int64_t *v, size_t n, const char *what)
 {
 	sqlite3_stmt *st = store_sql(s, sql);
 	if (!st)
 		return NATADV_EDB;
+	for (size_t i = 0; i < n; i++)
+		v[i] = 0;
 	int step;
 	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
 		int64_t k = sqlite3_column_int64(st, 0);
 		if (k >= 0 && (size_t)k < n)
-			v[k] = sqlite3_column_int64(st, 1);
+			v[k]++;
 	}
 	sqlite3_reset(st);
 	if (step != SQLITE_DONE) {
@@ -753,64 +746,77 @@ static int per_part(store *s, const char *sql, int64_t *v, size_t n, const char 
  * id (split hands urls out with their ids): then nothing is recorded.
  * temp.merge_urls holds the others, found by text; the urls the parts
  * added are inserted part by part, in order (the first part's row wins).
- * URL_ID(X) below is the workspace's id of row X's url. */
+ * URL_ID(X) below is the workspace's id of row X's url (:mapped: some url
+ * is in temp.merge_urls). */
 #define URL_ID(t, c) \
-	"coalesce((SELECT mu.wid FROM temp.merge_urls mu WHERE mu.k = " t ".k AND mu.pid = " t "." c "), " t "." c ")"
+	"CASE WHEN :mapped THEN coalesce((SELECT mu.wid FROM temp.merge_urls mu WHERE mu.k = " t ".k AND " \
+	"mu.pid = " t "." c "), " t "." c ") ELSE " t "." c " END"
 static int merge_url_map(store *s, struct params *pr, size_t n, const int *in, store_merge_result *r)
 {
-	int rc = run_sql(s, "INSERT INTO temp.merge_urls(k, pid, prow, wid) SELECT pu.k, pu.id, pu.rowid, "
-	                    "(SELECT w.id FROM main.urls w WHERE w.url = pu.url) FROM p.urls pu "
-	                    "WHERE pu.k IN (SELECT k FROM temp.merge_parts) AND NOT EXISTS "
-	                    "(SELECT 1 FROM main.urls w WHERE w.id = pu.id AND w.url = pu.url)", pr, NULL, "map urls");
+	int rc = run_sql(s, "INSERT INTO temp.merge_urls(k, pid, wid, url, host, state, attempts, next_attempt_at, "
+	                    "last_error, image_hash, added_at, run_id) SELECT pu.k, pu.id, "
+	                    "(SELECT w.id FROM main.urls w WHERE w.url = pu.url), pu.url, pu.host, pu.state, pu.attempts, "
+	                    "pu.next_attempt_at, pu.last_error, pu.image_hash, pu.added_at, pu.run_id FROM pv_urls pu "
+	                    "WHERE pu.k IN (SELECT k FROM temp.merge_parts) AND pu.wid IS NULL", pr, NULL, "map urls");
 	for (size_t i = 0; !rc && i < n; i++) {
 		if (!in[i])
 			continue;
 		rc = run_sql(s, "INSERT INTO main.urls(url, host, state, attempts, next_attempt_at, last_error, "
-		                "image_hash, added_at, run_id) SELECT pu.url, pu.host, pu.state, pu.attempts, "
-		                "pu.next_attempt_at, pu.last_error, pu.image_hash, pu.added_at, pu.run_id + :roff "
-		                "FROM temp.merge_urls mu CROSS JOIN p.urls pu ON pu.rowid = mu.prow "
-		                "WHERE mu.k = :k AND mu.wid IS NULL ORDER BY mu.pid ON CONFLICT DO NOTHING",
+		                "image_hash, added_at, run_id) SELECT url, host, state, attempts, next_attempt_at, last_error, "
+		                "image_hash, added_at, run_id + :roff FROM temp.merge_urls "
+		                "WHERE k = :k AND wid IS NULL ORDER BY pid ON CONFLICT DO NOTHING",
 		             &pr[i], &r[i].new_urls, "merge urls");
 		if (!rc)
-			rc = run_sql(s, "UPDATE temp.merge_urls SET wid = (SELECT w.id FROM main.urls w WHERE w.url = "
-			                "(SELECT pu.url FROM p.urls pu WHERE pu.rowid = prow)) WHERE k = :k AND wid IS NULL",
+			rc = run_sql(s, "UPDATE temp.merge_urls AS mu SET wid = (SELECT w.id FROM main.urls w WHERE "
+			                "w.url = mu.url) WHERE k = :k AND wid IS NULL",
 			             &pr[i], NULL, "map urls");
 	}
+	int64_t mapped = 0;
+	if (!rc)
+		rc = query_int(s, "SELECT EXISTS (SELECT 1 FROM temp.merge_urls)", pr, &mapped, "map urls");
+	for (size_t i = 0; i < n; i++)
+		pr[i].mapped = mapped;
 	return rc;
 }
 
 /* The part's outcome settles a url still pending here (the first part's,
- * when two parts hold it); in url order ("+x.wid": x is read in order and
- * each url found by id, rather than every url read and x searched). */
+ * when two parts hold it: the lower k wins a conflict, with no sort); the
+ * urls are then written in id order, each found by id. A url's id here is
+ * the one its part staged (wid), or the one the url map found. */
 static int merge_url_states(store *s, const struct params *pr, int64_t *v, size_t n)
 {
 	int rc = run_sql(s, "INSERT INTO temp.merge_settle(wid, k, state, attempts, next_attempt_at, last_error, "
-	                    "image_hash) SELECT w.id, min(pu.k), pu.state, pu.attempts, pu.next_attempt_at, "
-	                    "pu.last_error, pu.image_hash FROM p.urls pu CROSS JOIN main.urls w ON w.id = "
-	                    URL_ID("pu", "id") " WHERE pu.k IN (SELECT k FROM temp.merge_parts) AND "
-	                    "pu.state <> 'pending' AND w.state = 'pending' GROUP BY w.id ORDER BY w.id",
+	                    "image_hash) SELECT w.id, pu.k, pu.state, pu.attempts, pu.next_attempt_at, "
+	                    "pu.last_error, pu.image_hash FROM pv_urls pu CROSS JOIN main.urls w ON w.id = "
+	                    "coalesce(pu.wid, (SELECT mu.wid FROM temp.merge_urls mu WHERE mu.k = pu.k AND "
+	                    "mu.pid = pu.id)) WHERE pu.k IN (SELECT k FROM temp.merge_parts) AND "
+	                    "pu.state <> 'pending' AND w.state = 'pending' ON CONFLICT(wid) DO UPDATE SET "
+	                    "k = excluded.k, state = excluded.state, attempts = excluded.attempts, "
+	                    "next_attempt_at = excluded.next_attempt_at, last_error = excluded.last_error, "
+	                    "image_hash = excluded.image_hash WHERE excluded.k < k",
 	                 pr, NULL, "merge url states");
 	if (!rc)
-		rc = run_sql(s, "UPDATE main.urls AS w SET state = x.state, attempts = x.attempts, "
-		                "next_attempt_at = x.next_attempt_at, last_error = x.last_error, image_hash = x.image_hash "
-		                "FROM temp.merge_settle x WHERE w.id = +x.wid", pr, NULL, "merge url states");
+		rc = run_sql(s, "UPDATE main.urls SET (state, attempts, next_attempt_at, last_error, image_hash) = "
+		                "(SELECT x.state, x.attempts, x.next_attempt_at, x.last_error, x.image_hash "
+		                "FROM temp.merge_settle x WHERE x.wid = urls.id) "
+		                "WHERE id IN (SELECT wid FROM temp.merge_settle)", pr, NULL, "merge url states");
 	if (!rc)
-		rc = per_part(s, "SELECT k, count(*) FROM temp.merge_settle GROUP BY k", v, n, "count url states");
+		rc = per_part(s, "SELECT k FROM temp.merge_settle", v, n, "count url states");
 	return rc;
 }
 
 /* ---- merge: bulk index upkeep ---- */
 
-/* The large tables a merge writes in one statement each: when it brings
- * many rows, their secondary indexes are dropped and built again (from
- * sorted data, much faster than row by row), inside its transaction. */
-static const char *const bulk_tables[] = {"urls"};
+/* The large tables a merge writes (or, split_urls, deletes from) in one
+ * statement each: when it brings many rows, their secondary indexes are
+ * dropped and built again (from sorted data, much faster than row by
+ * row), inside its transaction. */
+static const char *const bulk_tables[] = {"urls", "fetches", "image_tags", "split_urls"};
 #define NBULK (sizeof bulk_tables / sizeof bulk_tables[0])
 
 /* The statements of bulk index upkeep, a table's or an index's name put
  * in (%w: names, never values). */
 static const char *const bulk_drop_fmt = "DROP INDEX main.\"%w\"";
-static const char *const bulk_in_fmt = "SELECT count(*) FROM p.\"%w\" WHERE k IN (SELECT k FROM temp.merge_parts)";
 static const char *const bulk_have_fmt = "SELECT count(*) FROM main.\"%w\"";
 
 /* The policy: rebuild when the merge brings (or settles) more than a
@@ -906,17 +912,22 @@ static int bulk_drop_table(store *s, const char *table, struct bulk_indexes *b)
 static int bulk_drop(store *s, struct bulk_indexes *b)
 {
 	int rc = 0;
+	sqlite3_stmt *st = store_sql(s, "SELECT coalesce((SELECT n FROM temp.merge_staged_rows WHERE tbl = ?), 0)");
+	if (!st)
+		return NATADV_EDB;
 	for (size_t i = 0; !rc && i < NBULK; i++) {
 		int64_t in = 0, have = 0;
-		char *q_in = sqlite3_mprintf(bulk_in_fmt, bulk_tables[i]);
+		store_bind_text(st, 1, bulk_tables[i]);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			in = sqlite3_column_int64(st, 0);
+		else
+			rc = store_dberr(s, "cannot count rows");
+		sqlite3_reset(st);
 		char *q_have = sqlite3_mprintf(bulk_have_fmt, bulk_tables[i]);
-		if (!q_in || !q_have)
+		if (!rc && !q_have)
 			rc = store_fail(s, NATADV_ENOMEM, "out of memory");
 		if (!rc)
-			rc = count_text(s, q_in, &in);
-		if (!rc)
 			rc = count_text(s, q_have, &have);
-		sqlite3_free(q_in);
 		sqlite3_free(q_have);
 		if (!rc && bulk_worth(in, have))
 			rc = bulk_drop_table(s, bulk_tables[i], b);
@@ -933,21 +944,27 @@ static int bulk_rebuild(store *s, struct bulk_indexes *b)
 	return rc;
 }
 
+/* The images of the parts merged that the workspace lacks, part by part
+ * in order (when two parts have an image, the first part's row is in and
+ * the later one's conflicts); v[i]: part i's new images. */
+static int merge_images(store *s, const struct params *pr, const int *in, int64_t *v, size_t n)
+{
+	int rc = 0;
+	for (size_t i = 0; !rc && i < n; i++)
+		if (in[i])
+			rc = run_sql(s, "INSERT INTO main.images(hash, sha256, bytes, format, width, height, phash, first_seen, "
+			                "first_fetch_id) SELECT hash, sha256, bytes, format, width, height, phash, first_seen, "
+			                "first_fetch_id + :foff FROM pv_images WHERE k = :k ON CONFLICT DO NOTHING",
+			             &pr[i], &v[i], "merge images");
+	return rc;
+}
+
 /* Images (one row each, the first part's, in hash order), fetches (in id
  * order), url and image tags (in key order) of all the parts merged, each
  * in one statement. */
-static int merge_rows_all(store *s, const struct params *pr, int64_t *v, size_t n)
+static int merge_rows_all(store *s, const struct params *pr, const int *in, int64_t *v, size_t n)
 {
-	int rc = run_sql(s, "INSERT INTO temp.merge_images SELECT min(i.k), i.hash, i.sha256, i.bytes, i.format, "
-	                    "i.width, i.height, i.phash, i.first_seen, i.first_fetch_id + m.foff FROM p.images i "
-	                    "CROSS JOIN temp.merge_parts m ON m.k = i.k GROUP BY i.hash HAVING NOT EXISTS "
-	                    "(SELECT 1 FROM main.images w WHERE w.hash = i.hash) ORDER BY i.hash", pr, NULL, "merge images");
-	if (!rc)
-		rc = run_sql(s, "INSERT INTO main.images(hash, sha256, bytes, format, width, height, phash, first_seen, "
-		                "first_fetch_id) SELECT hash, sha256, bytes, format, width, height, phash, first_seen, "
-		                "first_fetch_id FROM temp.merge_images ORDER BY rowid", pr, NULL, "merge images");
-	if (!rc)
-		rc = per_part(s, "SELECT k, count(*) FROM temp.merge_images GROUP BY k", v, n, "count images");
+	int rc = merge_images(s, pr, in, v, n);
 	if (!rc)
 		rc = run_sql(s, "INSERT INTO main.fetches(id, url_id, run_id, attempt, started_at, finished_at, "
 		                "http_status, final_url, redirects, content_type, declared_length, received_length, "
@@ -955,7 +972,7 @@ static int merge_rows_all(store *s, const struct params *pr, int64_t *v, size_t 
 		                "SELECT f.id + m.foff, " URL_ID("f", "url_id") ", f.run_id + m.roff, f.attempt, "
 		                "f.started_at, f.finished_at, f.http_status, f.final_url, f.redirects, f.content_type, "
 		                "f.declared_length, f.received_length, f.etag, f.last_modified, f.headers, f.outcome, "
-		                "f.error, f.image_hash FROM p.fetches f CROSS JOIN temp.merge_parts m ON m.k = f.k",
+		                "f.error, f.image_hash FROM pv_fetches f CROSS JOIN temp.merge_parts m ON m.k = f.k",
 		             pr, NULL, "merge fetches");
 	if (!rc)
 		rc = run_sql(s,
@@ -963,60 +980,55 @@ static int merge_rows_all(store *s, const struct params *pr, int64_t *v, size_t 
 			"run_id, title, source_id, license_raw, seed_ref, attribution) SELECT " URL_ID("t", "url_id") ", "
 			"t.wnid, t.source, (SELECT q.wid FROM temp.merge_queries q WHERE q.k = t.k AND q.pid = t.query_id), "
 			"t.page_url, t.license, t.author, t.added_at, t.run_id + m.roff, t.title, t.source_id, "
-			"t.license_raw, t.seed_ref, t.attribution FROM p.url_tags t CROSS JOIN temp.merge_parts m "
+			"t.license_raw, t.seed_ref, t.attribution FROM pv_url_tags t CROSS JOIN temp.merge_parts m "
 			"ON m.k = t.k ORDER BY 1, 2, t.k ON CONFLICT DO NOTHING", pr, NULL, "merge url tags");
 	if (!rc)
 		rc = run_sql(s, "INSERT INTO main.image_tags(image_hash, wnid, url_id) SELECT t.image_hash, t.wnid, "
-		                URL_ID("t", "url_id") " FROM p.image_tags t WHERE t.k IN (SELECT k FROM temp.merge_parts) "
-		                "ORDER BY 1, 2, 3 ON CONFLICT DO NOTHING", pr, NULL, "merge image tags");
+		                URL_ID("t", "url_id") " FROM pv_image_tags t WHERE t.k IN (SELECT k FROM temp.merge_parts) "
+		                "ON CONFLICT DO NOTHING", pr, NULL, "merge image tags");
 	return rc;
 }
 
 /* The merge runs with foreign keys off (checked row by row they were most
- * of its time). Each part is checked instead when staged, against its own
- * small tables: a row's image is one of the part's images, its run one of
- * the part's runs, its class one of the workspace's; the merge then brings
- * every image and run of the part, so what the rows refer to is there. The
- * url ids rows get are workspace urls' (URL_ID), and score tags join their
- * scores. Each query: 1 when a row of the part attached as 'q' refers to a
- * row that is not there. */
-static const char *const fk_checks[][2] = {
-	{"fetches", "SELECT EXISTS (SELECT 1 FROM q.fetches f WHERE (f.image_hash IS NOT NULL AND NOT EXISTS "
-	 "(SELECT 1 FROM q.images i WHERE i.hash = f.image_hash)) OR (f.run_id IS NOT NULL AND NOT EXISTS "
-	 "(SELECT 1 FROM q.runs r WHERE r.id = f.run_id)))"},
-	{"image tags", "SELECT EXISTS (SELECT 1 FROM q.image_tags t WHERE NOT EXISTS (SELECT 1 FROM q.images i "
-	 "WHERE i.hash = t.image_hash) OR NOT EXISTS (SELECT 1 FROM main.classes c WHERE c.wnid = t.wnid))"},
-	{"url tags", "SELECT EXISTS (SELECT 1 FROM q.url_tags t WHERE NOT EXISTS (SELECT 1 FROM main.classes c "
-	 "WHERE c.wnid = t.wnid) OR (t.run_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM q.runs r "
-	 "WHERE r.id = t.run_id)))"},
-	{"urls", "SELECT EXISTS (SELECT 1 FROM q.urls u WHERE (u.image_hash IS NOT NULL AND NOT EXISTS "
-	 "(SELECT 1 FROM q.images i WHERE i.hash = u.image_hash)) OR (u.run_id IS NOT NULL AND NOT EXISTS "
-	 "(SELECT 1 FROM q.runs r WHERE r.id = u.run_id)))"},
-	{"queries", "SELECT EXISTS (SELECT 1 FROM q.queries x WHERE (x.wnid IS NOT NULL AND NOT EXISTS "
-	 "(SELECT 1 FROM main.classes c WHERE c.wnid = x.wnid)) OR (x.run_id IS NOT NULL AND NOT EXISTS "
-	 "(SELECT 1 FROM q.runs r WHERE r.id = x.run_id)))"},
-	{"robots.txt fetches", "SELECT EXISTS (SELECT 1 FROM q.robots_fetches f WHERE f.run_id IS NOT NULL AND "
-	 "NOT EXISTS (SELECT 1 FROM q.runs r WHERE r.id = f.run_id))"},
-	{"scores", "SELECT EXISTS (SELECT 1 FROM q.scores c WHERE NOT EXISTS (SELECT 1 FROM q.images i "
-	 "WHERE i.hash = c.image_hash) OR (c.run_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM q.runs r "
-	 "WHERE r.id = c.run_id)))"},
-	{"score tags", "SELECT EXISTS (SELECT 1 FROM q.score_tags t WHERE NOT EXISTS (SELECT 1 FROM main.classes c "
-	 "WHERE c.wnid = t.wnid))"},
-};
-#define NFK_CHECKS (sizeof fk_checks / sizeof fk_checks[0])
+ * of its time). Each part is checked instead when staged: SQLite's own
+ * foreign key check of the rows the merge brings, against the part's own
+ * tables (fk_tables; of the url tags, only those its runs added, as the
+ * rest are not merged), and the part's classes are the workspace's; the
+ * merge then brings every image and run of the part, so what the rows
+ * refer to is there. The url ids rows get are workspace urls' (URL_ID),
+ * and score tags join their scores. */
+static const char *const fk_tables[] = {"runs", "queries", "urls", "fetches", "image_tags", "robots_fetches",
+                                        "scores", "score_tags"};
+#define NFK_TABLES (sizeof fk_tables / sizeof fk_tables[0])
 
-/* Runs fk_checks on the part attached as 'q' (at dir): NATADV_EINVAL when
- * a row refers to one that is not there. */
+/* NATADV_EINVAL when a row of the part attached as 'q' (at dir) that a
+ * merge brings refers to a row that is not there. */
 static int stage_check_keys(store *s, const char *dir, const struct params *pr)
 {
 	int64_t bad = 0;
-	int rc = 0;
-	size_t i;
-	for (i = 0; !rc && !bad && i < NFK_CHECKS; i++)
-		rc = query_int(s, fk_checks[i][1], pr, &bad, "check the part's rows");
+	int rc = query_int(s, "SELECT EXISTS (SELECT 1 FROM q.classes c WHERE NOT EXISTS "
+	                      "(SELECT 1 FROM main.classes w WHERE w.wnid = c.wnid)) OR EXISTS (SELECT 1 FROM q.url_tags t "
+	                      "WHERE t.run_id IS NOT NULL AND (NOT EXISTS (SELECT 1 FROM q.classes c WHERE c.wnid = t.wnid) "
+	                      "OR NOT EXISTS (SELECT 1 FROM q.runs r WHERE r.id = t.run_id) OR (t.query_id IS NOT NULL AND "
+	                      "NOT EXISTS (SELECT 1 FROM q.queries x WHERE x.id = t.query_id))))", pr, &bad,
+	                   "check the part's classes");
 	if (!rc && bad)
-		rc = store_fail(s, NATADV_EINVAL, "'%s': some of its %s refer to rows that are not there "
-		                "(FOREIGN KEY constraint failed)", dir, fk_checks[i - 1][0]);
+		return store_fail(s, NATADV_EINVAL, "'%s': its classes or url tags refer to rows that are not there "
+		                  "(FOREIGN KEY constraint failed)", dir);
+	for (size_t i = 0; !rc && i < NFK_TABLES; i++) {
+		char *sql = sqlite3_mprintf("PRAGMA q.foreign_key_check(\"%w\")", fk_tables[i]);
+		sqlite3_stmt *st = NULL;
+		if (!sql)
+			return store_fail(s, NATADV_ENOMEM, "out of memory");
+		int step = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) == SQLITE_OK ? sqlite3_step(st) : SQLITE_ERROR;
+		if (step == SQLITE_ROW)
+			rc = store_fail(s, NATADV_EINVAL, "'%s': some of its %s refer to rows that are not there "
+			                "(FOREIGN KEY constraint failed)", dir, fk_tables[i]);
+		else if (step != SQLITE_DONE)
+			rc = store_dberr(s, "cannot check the part's rows");
+		sqlite3_finalize(st);
+		sqlite3_free(sql);
+	}
 	return rc;
 }
 
@@ -1028,11 +1040,34 @@ static int stage_check_keys(store *s, const char *dir, const struct params *pr)
  * id) are staged only when the part has that url, as a join on it would. */
 static const char *const staged[][4] = {
 	{"workspace", "id", NULL, NULL}, {"runs", "id", "k", NULL}, {"queries", "id", "k", NULL},
-	{"urls", "id", NULL, NULL}, {"url_tags", "url_id", NULL, "u"}, {"fetches", "url_id", NULL, "u"},
-	{"images", "hash", NULL, NULL}, {"image_tags", "url_id", NULL, "u"}, {"robots_fetches", "id", "k", NULL},
+	{"urls", "id", "k", "w"}, {"url_tags", "url_id", NULL, "t"}, {"fetches", "url_id", NULL, "u"},
+	{"images", "hash", "k", NULL}, {"image_tags", "url_id", NULL, "u"}, {"robots_fetches", "id", "k", NULL},
 	{"scores", "image_hash", "k", NULL}, {"score_tags", "image_hash", "k", NULL},
 };
 #define NSTAGED (sizeof staged / sizeof staged[0])
+
+/* How a part's rows are staged, by kind (staged[i][3]): all of them; of
+ * its urls ("u"); of its urls and added by its runs ("t": url tags with no
+ * run are split's copies of the workspace's own, which a merge would not
+ * change); with the workspace's id of the same url ("w", NULL when the
+ * workspace has no url of that id and text, as it had none when staged:
+ * a url keeps its id and text). */
+static const char stage_kinds[] = "utw";
+static const char *const stage_fmt[] = {
+	"INSERT INTO p.\"%w\" SELECT ?1, * FROM q.\"%w\"",
+	"INSERT INTO p.\"%w\" SELECT ?1, t.* FROM q.\"%w\" t WHERE EXISTS (SELECT 1 FROM q.urls u WHERE u.id = t.\"%w\")",
+	"INSERT INTO p.\"%w\" SELECT ?1, t.* FROM q.\"%w\" t WHERE t.run_id IS NOT NULL AND EXISTS "
+	"(SELECT 1 FROM q.urls u WHERE u.id = t.\"%w\")",
+	"INSERT INTO p.\"%w\" SELECT ?1, t.*, (SELECT w.id FROM main.urls w WHERE w.id = t.id AND w.url = t.url) "
+	"FROM q.\"%w\" t",
+};
+
+/* The index into stage_fmt of staged[i]'s kind. */
+static size_t stage_kind(size_t i)
+{
+	const char *at = staged[i][3] ? strchr(stage_kinds, *staged[i][3]) : NULL;
+	return at ? (size_t)(at - stage_kinds) + 1 : 0;
+}
 
 /* Runs fmt with the table and column of staged[i] (names, never values)
  * put in, as mprintf(fmt, table, table, column), and k bound to ?1 when it
@@ -1061,19 +1096,20 @@ static int stage_rows(store *s, int64_t k)
 {
 	int rc = 0;
 	for (size_t i = 0; !rc && i < NSTAGED; i++)
-		rc = exec_fmt(s, "CREATE TABLE IF NOT EXISTS p.\"%w\" AS SELECT 0 AS k, * FROM q.\"%w\" WHERE false", i, 0);
+		rc = exec_fmt(s, staged[i][3] && *staged[i][3] == 'w'
+		                     ? "CREATE TABLE IF NOT EXISTS p.\"%w\" AS SELECT 0 AS k, *, 0 AS wid FROM q.\"%w\" WHERE false"
+		                     : "CREATE TABLE IF NOT EXISTS p.\"%w\" AS SELECT 0 AS k, * FROM q.\"%w\" WHERE false",
+		              i, 0);
 	for (size_t i = 0; !rc && i < NSTAGED; i++)
-		rc = exec_fmt(s, staged[i][3] ? "INSERT INTO p.\"%w\" SELECT ?1, t.* FROM q.\"%w\" t WHERE EXISTS "
-		                                 "(SELECT 1 FROM q.urls u WHERE u.id = t.\"%w\")"
-		                               : "INSERT INTO p.\"%w\" SELECT ?1, * FROM q.\"%w\"", i, k);
+		rc = exec_fmt(s, stage_fmt[stage_kind(i)], i, k);
 	return rc;
 }
 
-/* Checks the part at dir and, when it is to be merged, hands its new
- * blobs to the linker (job j) and stages its rows as part k (one read of
- * it, consistent). *ok says whether it was staged. */
+/* Checks the part at dir and, when it is to be merged, lists its new
+ * blobs (job j, queued) and stages its rows as part k (one read of it,
+ * consistent). *ok says whether it was staged. */
 static int stage_part(store *s, const char *dir, int64_t k, struct params *pr, char model[65],
-                      store_merge_result *r, int *ok, struct linker *lk, struct link_job *j)
+                      store_merge_result *r, int *ok, struct link_job *j)
 {
 	*ok = 0;
 	int rc = attach(s, dir, 1);
@@ -1102,12 +1138,10 @@ static int stage_part(store *s, const char *dir, int64_t k, struct params *pr, c
 		if (!rc)
 			rc = link_list(s, dir, j);
 		if (!rc)
-			linker_add(lk, j);
-		if (!rc)
 			rc = stage_rows(s, k);
 		if (!rc)
 			rc = store_commit(s);
-		*ok = !rc;
+		*ok = j->queued = !rc;
 	}
 	store_rollback(s);
 	detach(s, 1);
@@ -1125,18 +1159,18 @@ static void part_failed(store *s, store_merge_result *r, int rc)
 static int merge_temp_tables(store *s)
 {
 	return store_exec(s,
-		"PRAGMA temp.cache_size = -262144;"
-		"CREATE TEMP TABLE IF NOT EXISTS merge_parts(k INTEGER PRIMARY KEY, roff INTEGER, foff INTEGER);"
+		"PRAGMA main.cache_size = -262144; PRAGMA temp.cache_size = -262144;"
+		"CREATE TEMP TABLE IF NOT EXISTS merge_parts(k INTEGER PRIMARY KEY, roff INTEGER, foff INTEGER, "
+		"split INTEGER, part INTEGER);"
 		"CREATE TEMP TABLE IF NOT EXISTS merge_queries(k INTEGER, pid INTEGER, wid INTEGER, "
 		"PRIMARY KEY(k, pid)) WITHOUT ROWID;"
-		"CREATE TEMP TABLE IF NOT EXISTS merge_urls(k INTEGER, pid INTEGER, prow INTEGER, wid INTEGER, "
-		"PRIMARY KEY(k, pid)) WITHOUT ROWID;"
+		"CREATE TEMP TABLE IF NOT EXISTS merge_urls(k INTEGER, pid INTEGER, wid INTEGER, url TEXT, host TEXT, "
+		"state TEXT, attempts INTEGER, next_attempt_at REAL, last_error TEXT, image_hash TEXT, added_at TEXT, "
+		"run_id INTEGER, PRIMARY KEY(k, pid)) WITHOUT ROWID;"
+		"DELETE FROM temp.merge_parts; DELETE FROM temp.merge_queries; DELETE FROM temp.merge_urls;"
 		"CREATE TEMP TABLE IF NOT EXISTS merge_settle(wid INTEGER PRIMARY KEY, k INTEGER, state TEXT, "
 		"attempts INTEGER, next_attempt_at REAL, last_error TEXT, image_hash TEXT);"
-		"CREATE TEMP TABLE IF NOT EXISTS merge_images(k INTEGER, hash TEXT, sha256 TEXT, bytes INTEGER, "
-		"format TEXT, width INTEGER, height INTEGER, phash INTEGER, first_seen TEXT, first_fetch_id INTEGER);"
-		"DELETE FROM temp.merge_parts; DELETE FROM temp.merge_queries; DELETE FROM temp.merge_urls;"
-		"DELETE FROM temp.merge_settle; DELETE FROM temp.merge_images;");
+		"DELETE FROM temp.merge_settle;");
 }
 
 /* Inside the merge's transaction, the staged parts (ok[i]) that no merge
@@ -1161,13 +1195,22 @@ static int merge_all(store *s, size_t n, struct params *pr, const int *ok, int *
 	}
 	if (!rc)
 		rc = merge_url_map(s, pr, n, in, r);
+	/* the urls the merged parts hold no longer out: bulk_drop's measure */
+	if (!rc)
+		rc = run_sql(s, "INSERT INTO temp.merge_staged_rows(tbl, n) SELECT 'split_urls', coalesce(sum(sp.items), 0) "
+		                "FROM main.split_parts sp JOIN temp.merge_parts m ON sp.split_id = m.split AND "
+		                "sp.part = m.part WHERE true ON CONFLICT(tbl) DO UPDATE SET n = excluded.n", pr, NULL,
+		             "count the urls out");
 	struct bulk_indexes bulk = {0};
 	if (!rc)
 		rc = bulk_drop(s, &bulk);
 	if (!rc)
 		rc = merge_url_states(s, pr, v, n);
 	if (!rc)
-		rc = merge_rows_all(s, pr, w, n);
+		rc = merge_rows_all(s, pr, in, w, n);
+	if (!rc)
+		rc = run_sql(s, "DELETE FROM main.split_urls WHERE (split_id, part) IN (SELECT split, part FROM "
+		                "temp.merge_parts)", pr, NULL, "record the merge");
 	if (!rc)
 		rc = bulk_rebuild(s, &bulk);
 	bulk_release(&bulk);
@@ -1223,13 +1266,8 @@ static int merge_staged(store *s, size_t n, struct params *pr, int *ok, store_me
 	int *in = calloc(n, sizeof *in);
 	if (!in)
 		return store_fail(s, NATADV_ENOMEM, "out of memory");
-	int rc = 0;
-	for (size_t i = 0; !rc && i < NSTAGED; i++)
-		if (staged[i][2])
-			rc = exec_fmt(s, "CREATE INDEX IF NOT EXISTS p.\"%w_k\" ON \"%w\"(k, \"%w\")", i, 0);
 	/* Outside a transaction only; set back whatever happens. */
-	if (!rc)
-		rc = store_exec(s, "PRAGMA foreign_keys = OFF");
+	int rc = store_exec(s, "PRAGMA foreign_keys = OFF");
 	int64_t linked = 0;
 	int again = 1;
 	for (int round = 0; !rc && again && round < 2; round++) {
@@ -1255,9 +1293,36 @@ static int merge_staged(store *s, size_t n, struct params *pr, int *ok, store_me
 	return rc;
 }
 
-/* Attaches the staging database 'p': in memory when the parts' databases
- * are small enough (under 1 GiB in all), else a temporary file. */
-static int staging_attach(store *s, const char *const *dirs, size_t n)
+/* ---- merge: staging, on two threads ---- */
+
+/* A stager stages parts [lo, hi) of a merge into the staging database 'p'
+ * of its connection s: the merge's own, or one of its own on a thread.
+ * The arrays are the merge's, indexed by part; a stager writes only its
+ * parts' entries. */
+struct stager {
+	store *s;
+	int own;                  /* s is the stager's own connection */
+	const char *const *dirs;
+	size_t lo, hi;
+	struct params *pr;
+	char (*models)[65];
+	store_merge_result *r;
+	int *ok;
+	struct link_job *jobs;
+	int64_t run, staged;
+	const char *now;
+	int rc;
+	pthread_t thread;
+	int started;
+};
+
+/* The staging databases: in memory when the parts' databases are small
+ * enough (under 1 GiB in all), on two threads when there are two parts or
+ * more; else one temporary file, staged by the merge's own connection. */
+#define STAGE_MEMORY_MAX ((int64_t)1 << 30)
+
+/* The size of the parts' databases in all, in bytes. */
+static int64_t parts_size(const char *const *dirs, size_t n)
 {
 	int64_t total = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -1270,9 +1335,184 @@ static int staging_attach(store *s, const char *const *dirs, size_t n)
 		if (stat(path, &sb) == 0)
 			total += sb.st_size;
 	}
-	if (total < ((int64_t)1 << 30))
-		return store_exec(s, "ATTACH DATABASE ':memory:' AS p;");
-	return store_exec(s, "ATTACH DATABASE '' AS p; PRAGMA p.cache_size = -131072;");
+	return total;
+}
+
+/* Attaches g's staging database 'p': a file when file, else in memory, as
+ * one contiguous block (SQLite's memdb) when shared, for the merge's
+ * connection to read in place once staged (stage_share). */
+static int stage_attach(store *g, int file, int shared)
+{
+	if (file)
+		return store_exec(g, "ATTACH DATABASE '' AS p; PRAGMA p.cache_size = -131072;");
+	int rc = store_exec(g, "ATTACH DATABASE ':memory:' AS p");
+	if (rc || !shared)
+		return rc;
+	unsigned char *block = sqlite3_malloc64(1 << 20);
+	if (!block || sqlite3_deserialize(g->db, "p", block, 0, 1 << 20,
+	                                  SQLITE_DESERIALIZE_RESIZEABLE | SQLITE_DESERIALIZE_FREEONCLOSE) != SQLITE_OK)
+		return store_dberr(g, "cannot make the staging database");
+	sqlite3_int64 limit = (sqlite3_int64)4 << 30;
+	sqlite3_file_control(g->db, "p", SQLITE_FCNTL_SIZE_LIMIT, &limit);
+	return store_exec(g, "PRAGMA p.journal_mode = MEMORY");
+}
+
+/* Stages g's parts, then indexes what is merged part by part on (k, its
+ * column). */
+static void stage_range(struct stager *g)
+{
+	for (size_t i = g->lo; !g->rc && i < g->hi; i++) {
+		g->pr[i] = (struct params){.run = g->run, .now = g->now, .label = g->r[i].label, .k = (int64_t)i};
+		int prc = stage_part(g->s, g->dirs[i], (int64_t)i, &g->pr[i], g->models[i], &g->r[i], &g->ok[i],
+		                     &g->jobs[i]);
+		if (prc)
+			part_failed(g->s, &g->r[i], prc);
+		g->staged += g->ok[i];
+	}
+	for (size_t i = 0; !g->rc && g->staged && i < NSTAGED; i++)
+		if (staged[i][2])
+			g->rc = exec_fmt(g->s, "CREATE INDEX IF NOT EXISTS p.\"%w_k\" ON \"%w\"(k, \"%w\")", i, 0);
+}
+
+static void *stager_main(void *arg)
+{
+	stage_range(arg);
+	return NULL;
+}
+
+/* Lets the merge's connection s read g's staging database in place, as
+ * schema (read only; g keeps it until s detaches it). */
+static int stage_share(store *s, store *g, const char *schema)
+{
+	sqlite3_int64 size = 0;
+	unsigned char *data = sqlite3_serialize(g->db, "p", &size, SQLITE_SERIALIZE_NOCOPY);
+	if (!data)
+		return store_fail(s, NATADV_EDB, "cannot read a staging database");
+	char *sql = sqlite3_mprintf("ATTACH DATABASE ':memory:' AS \"%w\"; PRAGMA \"%w\".mmap_size = %lld;", schema,
+	                            schema, (long long)size);
+	int rc = sql ? store_exec(s, sql) : store_fail(s, NATADV_ENOMEM, "out of memory");
+	sqlite3_free(sql);
+	if (!rc && sqlite3_deserialize(s->db, schema, data, size, size, SQLITE_DESERIALIZE_READONLY) != SQLITE_OK)
+		rc = store_dberr(s, "cannot read a staging database");
+	return rc;
+}
+
+/* The statements over the staging databases, a schema's or a table's
+ * name put in (%w: names, never values). */
+static const char *const stage_count_fmt = "SELECT count(*) FROM \"%w\".\"%w\"";
+static const char *const view_create_fmt = "DROP VIEW IF EXISTS temp.\"pv_%w\"; CREATE TEMP VIEW \"pv_%w\" AS ";
+static const char *const view_arm_fmt = "%s%sSELECT * FROM \"%w\".\"%w\"";
+static const char *const view_drop_fmt = "DROP VIEW IF EXISTS temp.\"pv_%w\"";
+
+/* Adds the rows of schema's table to temp.merge_staged_rows (a count of
+ * the table's pages, not of its rows one by one). */
+static int stage_count(store *s, const char *schema, const char *table)
+{
+	char *sql = sqlite3_mprintf(stage_count_fmt, schema, table);
+	int64_t v = 0;
+	int rc = sql ? count_text(s, sql, &v) : store_fail(s, NATADV_ENOMEM, "out of memory");
+	sqlite3_free(sql);
+	sqlite3_stmt *st = rc ? NULL : store_sql(s, "INSERT INTO temp.merge_staged_rows(tbl, n) VALUES(?1, ?2) "
+	                                            "ON CONFLICT(tbl) DO UPDATE SET n = n + excluded.n");
+	if (!rc && !st)
+		return NATADV_EDB;
+	if (st) {
+		store_bind_text(st, 1, table);
+		sqlite3_bind_int64(st, 2, v);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			rc = store_dberr(s, "cannot count rows");
+		sqlite3_reset(st);
+	}
+	return rc;
+}
+
+/* The views pv_<table> the merge reads: every staged table, over the
+ * staging databases named (those of stagers that staged a part), and
+ * the rows of each in temp.merge_staged_rows (bulk_drop's measure). */
+static int stage_views(store *s, const char *const *schemas, size_t m)
+{
+	int rc = store_exec(s, "CREATE TEMP TABLE IF NOT EXISTS merge_staged_rows(tbl TEXT PRIMARY KEY, n INTEGER) "
+	                       "WITHOUT ROWID; DELETE FROM temp.merge_staged_rows;");
+	for (size_t i = 0; !rc && i < NSTAGED; i++) {
+		char *sql = sqlite3_mprintf(view_create_fmt, staged[i][0], staged[i][0]);
+		for (size_t j = 0; sql && j < m; j++) {
+			char *more = sqlite3_mprintf(view_arm_fmt, sql, j ? " UNION ALL " : "", schemas[j], staged[i][0]);
+			sqlite3_free(sql);
+			sql = more;
+		}
+		rc = sql ? store_exec(s, sql) : store_fail(s, NATADV_ENOMEM, "out of memory");
+		sqlite3_free(sql);
+		for (size_t j = 0; !rc && j < m; j++)
+			rc = stage_count(s, schemas[j], staged[i][0]);
+	}
+	return rc;
+}
+
+/* Drops the views and detaches the staging databases. */
+static void stage_release(store *s)
+{
+	for (size_t i = 0; i < NSTAGED; i++) {
+		char *sql = sqlite3_mprintf(view_drop_fmt, staged[i][0]);
+		if (sql)
+			sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+		sqlite3_free(sql);
+	}
+	sqlite3_exec(s->db, "DETACH DATABASE p", NULL, NULL, NULL);
+	sqlite3_exec(s->db, "DETACH DATABASE p0", NULL, NULL, NULL);
+	sqlite3_exec(s->db, "DETACH DATABASE p1", NULL, NULL, NULL);
+}
+
+#define NSTAGERS 2
+
+/* Stages the parts: on two threads, each with its connection and its
+ * staging database in memory, read in place as p0 and p1; or by s alone
+ * into p. Then the views over them. *nstaged: the parts staged. */
+static int stage_all(store *s, struct stager *g, size_t n, int64_t *nstaged)
+{
+	int file = parts_size(g[0].dirs, n) >= STAGE_MEMORY_MAX;
+	size_t m = !file && n >= NSTAGERS ? NSTAGERS : 1;
+	int rc = 0;
+	for (size_t t = 1; t < NSTAGERS; t++)
+		g[t] = g[0];
+	for (size_t t = 0; t < m; t++) {
+		g[t].lo = n * t / m;
+		g[t].hi = n * (t + 1) / m;
+		g[t].own = m > 1;
+	}
+	for (size_t t = 0; !rc && t < m; t++) {
+		char err[1024];
+		if (g[t].own && store_open(s->dir, &g[t].s, err, sizeof err))
+			rc = store_fail(s, NATADV_EDB, "%s", err);
+		if (!rc && (rc = stage_attach(g[t].s, file, g[t].own)) != 0 && g[t].own)
+			rc = store_fail(s, rc, "%s", store_errmsg(g[t].s));
+	}
+	for (size_t t = 1; !rc && t < m; t++)
+		g[t].started = pthread_create(&g[t].thread, NULL, stager_main, &g[t]) == 0;
+	if (!rc)
+		stage_range(&g[0]);
+	for (size_t t = 1; t < m; t++) {
+		if (g[t].started)
+			pthread_join(g[t].thread, NULL);
+		else if (!rc)
+			stage_range(&g[t]);
+	}
+	const char *names[NSTAGERS];
+	size_t used = 0;
+	*nstaged = 0;
+	for (size_t t = 0; t < m; t++) {
+		if (!rc && g[t].rc)
+			rc = g[t].own ? store_fail(s, g[t].rc, "%s", store_errmsg(g[t].s)) : g[t].rc;
+		*nstaged += g[t].staged;
+		if (rc || !g[t].staged)
+			continue;
+		names[used] = m > 1 ? (t ? "p1" : "p0") : "p";
+		if (m > 1)
+			rc = stage_share(s, g[t].s, names[used]);
+		used++;
+	}
+	if (!rc && used)
+		rc = stage_views(s, names, used);
+	return rc;
 }
 
 int store_parts_merge(store *s, int64_t run_id, const char *const *dirs, size_t n, store_merge_result *r)
@@ -1294,15 +1534,15 @@ int store_parts_merge(store *s, int64_t run_id, const char *const *dirs, size_t 
 	}
 	for (size_t i = 0; i < n; i++)
 		memset(&r[i], 0, sizeof r[i]);
-	rc = staging_attach(s, dirs, n);
+	struct stager g[NSTAGERS] = {{.s = s, .dirs = dirs, .pr = pr, .models = models, .r = r, .ok = ok,
+	                              .jobs = jobs, .run = run_id, .now = now}};
 	int64_t staged_n = 0, linked = 0;
-	for (size_t i = 0; !rc && i < n; i++) {
-		pr[i] = (struct params){.run = run_id, .now = now, .label = r[i].label, .k = (int64_t)i};
-		int prc = stage_part(s, dirs[i], (int64_t)i, &pr[i], models[i], &r[i], &ok[i], &lk, &jobs[i]);
-		if (prc)
-			part_failed(s, &r[i], prc);
-		staged_n += ok[i];
-	}
+	rc = stage_all(s, g, n, &staged_n);
+	/* blobs linked once staged: during the staging the two cores are the
+	 * stagers', during the merge's SQL one is free */
+	for (size_t i = 0; i < n; i++)
+		if (ok[i])
+			linker_add(&lk, &jobs[i]);
 	if (!rc && staged_n > 0)
 		rc = merge_staged(s, n, pr, ok, r, &lk, jobs);
 	else
@@ -1310,7 +1550,10 @@ int store_parts_merge(store *s, int64_t run_id, const char *const *dirs, size_t 
 	for (size_t i = 0; rc && i < n; i++)
 		if (ok[i] || (!r[i].rc && !r[i].already && !r[i].unfinished))
 			part_failed(s, &r[i], rc);
-	sqlite3_exec(s->db, "DETACH DATABASE p", NULL, NULL, NULL);
+	stage_release(s);
+	for (size_t t = 0; t < NSTAGERS; t++)
+		if (g[t].own)
+			store_close(g[t].s);
 	for (size_t i = 0; i < n; i++)
 		free(jobs[i].hex);
 	free(pr);

@@ -232,6 +232,48 @@ static int migrate_1_data(store *s)
 	return rc;
 }
 
+/* Migration 11: each table's CHECK(x IN (...)) as the same rule written
+ * as comparisons (see schema/011_check_lists.sql): its text replaced in
+ * the schema, the schema's version moved on so that every connection
+ * reads it again (this one at once: RESET). A workspace whose text
+ * differs keeps its own. */
+static const char *const check_rewrites[][3] = {
+	{"urls", "CHECK(state IN ('pending', 'fetched', 'failed', 'opted_out'))",
+	 "CHECK(state = 'pending' OR state = 'fetched' OR state = 'failed' OR state = 'opted_out')"},
+	{"scores", "CHECK(status IN ('scored', 'unscorable'))", "CHECK(status = 'scored' OR status = 'unscorable')"},
+};
+
+static int migrate_11_data(store *s)
+{
+	sqlite3_stmt *st = NULL;
+	int version = -1;
+	if (sqlite3_prepare_v2(s->db, "PRAGMA schema_version", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		version = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	st = NULL;
+	int rc = version < 0 ? store_dberr(s, "cannot read the schema version") : store_exec(s, "PRAGMA writable_schema = ON");
+	if (!rc && sqlite3_prepare_v2(s->db, "UPDATE sqlite_master SET sql = replace(sql, ?2, ?3) "
+	                                     "WHERE type = 'table' AND name = ?1", -1, &st, NULL) != SQLITE_OK)
+		rc = store_dberr(s, "cannot rewrite a CHECK constraint");
+	for (size_t i = 0; !rc && i < sizeof check_rewrites / sizeof check_rewrites[0]; i++) {
+		for (int c = 0; c < 3; c++)
+			sqlite3_bind_text(st, c + 1, check_rewrites[i][c], -1, SQLITE_STATIC);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			rc = store_dberr(s, "cannot rewrite a CHECK constraint");
+		sqlite3_reset(st);
+	}
+	sqlite3_finalize(st);
+	if (!rc) {
+		char pragma[64];
+		snprintf(pragma, sizeof pragma, "PRAGMA schema_version = %d", version + 1);
+		rc = store_exec(s, pragma);
+	}
+	/* RESET: off, and this connection reads the schema again */
+	sqlite3_exec(s->db, "PRAGMA writable_schema = RESET", NULL, NULL, NULL);
+	return rc;
+}
+
 struct migration {
 	const char *sql_file;
 	int (*data)(store *s);
@@ -248,6 +290,7 @@ static const struct migration migrations[] = {
 	{"schema/008_parts.sql", NULL},
 	{"schema/009_kernels.sql", NULL},
 	{"schema/010_report.sql", NULL},
+	{"schema/011_check_lists.sql", migrate_11_data},
 };
 
 int store_schema_latest(void)
@@ -332,7 +375,11 @@ static int open_db(const char *dir, int create, store **out, char *err, size_t e
 		return NATADV_EDB;
 	}
 	sqlite3_busy_timeout(s->db, 10000);
-	rc = store_exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;");
+	/* A new workspace's pages are 16 KB: a merge or a crawl batch writes a
+	 * fourth as many pages (WAL frames, each its own write) as at 4 KB. */
+	rc = store_exec(s, create == 1 ? "PRAGMA page_size = 16384" : "SELECT 1");
+	if (!rc)
+		rc = store_exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;");
 	if (!rc)
 		rc = migrate(s);
 	if (rc) {

@@ -13,6 +13,7 @@
 #include "common/err.h"
 #include "crawler/crawler.h"
 #include "store/store.h"
+#include "store/store_internal.h"
 #include "tests/t.h"
 
 static char dir[256];
@@ -60,6 +61,61 @@ static void test_create_and_open(void)
 	sqlite3_close(raw);
 	T_EQ_INT(store_open(ws, &s, err, sizeof err), NATADV_ESCHEMA);
 	T_CHECK(strstr(err, "newer") != NULL);
+}
+
+/* Whether the program of sql on db opens a temporary index (SQLite does
+ * for a CHECK(x IN (...)) at every row it checks). */
+static int opens_ephemeral(sqlite3 *db, const char *sql)
+{
+	char *explain = sqlite3_mprintf("EXPLAIN %s", sql);
+	sqlite3_stmt *st = NULL;
+	int found = 0;
+	T_EQ_INT(sqlite3_prepare_v2(db, explain, -1, &st, NULL), SQLITE_OK);
+	while (sqlite3_step(st) == SQLITE_ROW)
+		found |= !strcmp((const char *)sqlite3_column_text(st, 1), "OpenEphemeral");
+	sqlite3_finalize(st);
+	sqlite3_free(explain);
+	return found;
+}
+
+/* Migration 11: urls.state's and scores.status's CHECK lists as
+ * comparisons, in a new workspace and in one of version 10 migrated on
+ * opening; the rule still refuses a value not in the list, and an update
+ * of a url's state no longer builds a temporary index per row. */
+static void test_check_lists(void)
+{
+	fresh_dir();
+	char ws[300], err[512], db[400];
+	snprintf(ws, sizeof ws, "%s/ws", dir);
+	snprintf(db, sizeof db, "%s/natadv.db", ws);
+	const char *upd = "UPDATE urls SET state = 'fetched' WHERE id = 1";
+	const char *ins = "INSERT INTO scores(image_hash, model_id, status, scored_at) VALUES('a', 'b', 'scored', 'x')";
+	store *s = NULL;
+	T_EQ_INT(store_create(ws, &s, err, sizeof err), 0);
+	T_EQ_INT(opens_ephemeral(s->db, upd), 0);
+	T_EQ_INT(opens_ephemeral(s->db, ins), 0);
+	T_EQ_INT(sqlite3_exec(s->db, "INSERT INTO urls(url, host, state, added_at) VALUES('http://a/1', 'a', 'fetched', 'x')",
+	                      NULL, NULL, NULL), SQLITE_OK);
+	T_EQ_INT(sqlite3_exec(s->db, "INSERT INTO urls(url, host, state, added_at) VALUES('http://a/2', 'a', 'done', 'x')",
+	                      NULL, NULL, NULL), SQLITE_CONSTRAINT);
+	store_close(s);
+	/* a version 10 workspace: its text as 001 and 002 wrote it */
+	sqlite3 *raw;
+	T_EQ_INT(sqlite3_open(db, &raw), SQLITE_OK);
+	T_EQ_INT(sqlite3_exec(raw, "PRAGMA writable_schema = ON; UPDATE sqlite_master SET sql = replace(sql, "
+	                           "'CHECK(state = ''pending'' OR state = ''fetched'' OR state = ''failed'' OR "
+	                           "state = ''opted_out'')', 'CHECK(state IN (''pending'', ''fetched'', ''failed'', "
+	                           "''opted_out''))') WHERE name = 'urls'; PRAGMA schema_version = 1000; "
+	                           "PRAGMA writable_schema = RESET; PRAGMA user_version = 10;", NULL, NULL, NULL), SQLITE_OK);
+	T_EQ_INT(opens_ephemeral(raw, upd), 1);
+	sqlite3_close(raw);
+	T_EQ_INT(store_open(ws, &s, err, sizeof err), 0);
+	T_EQ_INT(store_schema_version(s), store_schema_latest());
+	T_EQ_INT(opens_ephemeral(s->db, upd), 0);
+	T_EQ_INT(sqlite3_exec(s->db, "UPDATE urls SET state = 'done' WHERE url = 'http://a/1'", NULL, NULL, NULL),
+	         SQLITE_CONSTRAINT);
+	T_EQ_INT(store_integrity_check(s), 0);
+	store_close(s);
 }
 
 static void test_candidates_and_attempts(void)
@@ -250,6 +306,7 @@ static void test_model_names(void)
 int main(void)
 {
 	T_RUN(test_create_and_open);
+	T_RUN(test_check_lists);
 	T_RUN(test_candidates_and_attempts);
 	T_RUN(test_blobs);
 	T_RUN(test_private_addresses);
