@@ -126,15 +126,20 @@ const char *store_objects_dir(const store *s)
 	return s->objdir;
 }
 
-int store_schema_version(store *s)
+/* The integer a one-value PRAGMA (a literal) reads, or -1. */
+static int pragma_int(store *s, const char *pragma)
 {
 	sqlite3_stmt *st = NULL;
 	int v = -1;
-	if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
-	    sqlite3_step(st) == SQLITE_ROW)
+	if (sqlite3_prepare_v2(s->db, pragma, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
 		v = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
 	return v;
+}
+
+int store_schema_version(store *s)
+{
+	return pragma_int(s, "PRAGMA user_version");
 }
 
 /* ---- class lists ---- */
@@ -246,12 +251,7 @@ static const char *const check_rewrites[][3] = {
 static int migrate_11_data(store *s)
 {
 	sqlite3_stmt *st = NULL;
-	int version = -1;
-	if (sqlite3_prepare_v2(s->db, "PRAGMA schema_version", -1, &st, NULL) == SQLITE_OK &&
-	    sqlite3_step(st) == SQLITE_ROW)
-		version = sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
-	st = NULL;
+	int version = pragma_int(s, "PRAGMA schema_version");
 	int rc = version < 0 ? store_dberr(s, "cannot read the schema version") : store_exec(s, "PRAGMA writable_schema = ON");
 	if (!rc && sqlite3_prepare_v2(s->db, "UPDATE sqlite_master SET sql = replace(sql, ?2, ?3) "
 	                                     "WHERE type = 'table' AND name = ?1", -1, &st, NULL) != SQLITE_OK)
