@@ -130,6 +130,14 @@ static void bind_named(sqlite3_stmt *st, const struct params *pr)
 	}
 }
 
+/* Records SQLite's error for the step what ("cannot <what>: ..."). */
+static int cannot(store *s, const char *what)
+{
+	char why[256];
+	snprintf(why, sizeof why, "cannot %s", what);
+	return store_dberr(s, why);
+}
+
 /* Runs sql (a string literal, cached) with its named parameters bound from
  * pr; *changes (may be NULL) gets the rows it changed. */
 static int run_sql(store *s, const char *sql, const struct params *pr, int64_t *changes, const char *what)
@@ -140,11 +148,8 @@ static int run_sql(store *s, const char *sql, const struct params *pr, int64_t *
 	bind_named(st, pr);
 	int step = sqlite3_step(st);
 	sqlite3_reset(st);
-	if (step != SQLITE_DONE && step != SQLITE_ROW) {
-		char why[256];
-		snprintf(why, sizeof why, "cannot %s", what);
-		return store_dberr(s, why);
-	}
+	if (step != SQLITE_DONE && step != SQLITE_ROW)
+		return cannot(s, what);
 	if (changes)
 		*changes = sqlite3_changes64(s->db);
 	return 0;
@@ -160,11 +165,8 @@ static int query_int(store *s, const char *sql, const struct params *pr, int64_t
 	int step = sqlite3_step(st);
 	*v = step == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
 	sqlite3_reset(st);
-	if (step != SQLITE_ROW) {
-		char why[256];
-		snprintf(why, sizeof why, "cannot %s", what);
-		return store_dberr(s, why);
-	}
+	if (step != SQLITE_ROW)
+		return cannot(s, what);
 	return 0;
 }
 
@@ -733,11 +735,8 @@ static int per_part(store *s, const char *sql, int64_t *v, size_t n, const char 
 			v[k]++;
 	}
 	sqlite3_reset(st);
-	if (step != SQLITE_DONE) {
-		char why[256];
-		snprintf(why, sizeof why, "cannot %s", what);
-		return store_dberr(s, why);
-	}
+	if (step != SQLITE_DONE)
+		return cannot(s, what);
 	return 0;
 }
 
