@@ -499,7 +499,7 @@ struct link_job {
 	char from[4200];          /* the part's objects folder */
 	char (*hex)[33];
 	size_t n, cap;
-	int queued, rc;
+	int rc;
 	int64_t linked, copied;
 	char err[1024];
 	struct link_job *next;
@@ -590,7 +590,6 @@ static int linker_start(struct linker *lk, const char *to)
 
 static void linker_add(struct linker *lk, struct link_job *j)
 {
-	j->queued = 1;
 	if (!lk->running) {
 		link_job_run(j, lk->sink, lk->to, lk->to_fd);
 		return;
@@ -1105,7 +1104,7 @@ static int stage_rows(store *s, int64_t k)
 }
 
 /* Checks the part at dir and, when it is to be merged, lists its new
- * blobs (job j, queued) and stages its rows as part k (one read of it,
+ * blobs (job j) and stages its rows as part k (one read of it,
  * consistent). *ok says whether it was staged. */
 static int stage_part(store *s, const char *dir, int64_t k, struct params *pr, char model[65],
                       store_merge_result *r, int *ok, struct link_job *j)
@@ -1140,7 +1139,7 @@ static int stage_part(store *s, const char *dir, int64_t k, struct params *pr, c
 			rc = stage_rows(s, k);
 		if (!rc)
 			rc = store_commit(s);
-		*ok = j->queued = !rc;
+		*ok = !rc;
 	}
 	store_rollback(s);
 	detach(s, 1);
