@@ -379,7 +379,7 @@ static int open_db(const char *dir, int create, store **out, char *err, size_t e
 	 * fourth as many pages (WAL frames, each its own write) as at 4 KB. */
 	rc = store_exec(s, create == 1 ? "PRAGMA page_size = 16384" : "SELECT 1");
 	if (!rc)
-		rc = store_exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;");
+		rc = store_exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;");
 	if (!rc)
 		rc = migrate(s);
 	if (rc) {
