@@ -452,6 +452,57 @@ static void test_merge_many(void)
 	store_close(other);
 }
 
+/* A merge puts a crawl part's images in by their first fetch, in hash
+ * order, and each part's count of new images follows the row that went
+ * in; images whose first fetch is none of their part's (none at all, or
+ * out of its range) still go in, part by part. */
+static void test_merge_first_fetch(void)
+{
+	fresh_root();
+	int h[] = {0, 1, 2, 3, 4};
+	int64_t run;
+	store *s = ws_with_urls("ws", 5, h, &run);
+	char ws[300], err[1024], d[5][4200];
+	snprintf(ws, sizeof ws, "%s/ws", root);
+	scaleout_split_opts o = {.stage = "crawl", .by = "url", .parts = 5, .run_id = run};
+	scaleout_split_result r;
+	T_EQ_INT(scaleout_split(s, &o, &r, err, sizeof err), 0);
+	for (int k = 0; k < 5; k++)
+		part_dir(d[k], sizeof d[k], &r, k);
+	const char *H = "00112233445566778899aabbccddeeff", *G = "ffeeddccbbaa99887766554433221100";
+	crawl_in_part(d[0], 1, H, "same bytes");
+	crawl_in_part(d[1], 2, H, "same bytes");
+	crawl_in_part(d[2], 3, G, "other bytes");
+	crawl_in_part(d[3], 4, "0123456789abcdef0123456789abcdef", "third bytes");
+	crawl_in_part(d[4], 5, "fedcba9876543210fedcba9876543210", "fourth bytes");
+	T_EQ_INT(q(d[1], "UPDATE images SET first_fetch_id = NULL RETURNING 1"), 1);
+	T_EQ_INT(q(d[3], "UPDATE images SET first_fetch_id = 99 RETURNING 1"), 1);
+	T_EQ_INT(q(d[4], "UPDATE images SET first_fetch_id = NULL RETURNING 1"), 1);
+	char *dirs[] = {d[0], d[1], d[2], d[3], d[4]};
+	struct said t = {0};
+	int64_t linked = 0, copied = 0;
+	T_EQ_INT(scaleout_merge_many(s, run, dirs, 5, said_one, &t, &linked, &copied), 0);
+	T_EQ_INT(t.n, 5);
+	for (int k = 0; k < 5; k++)
+		T_EQ_INT(t.rc[k], 0);
+	T_EQ_INT(t.new_images[0], 1); /* H, by its first fetch */
+	T_EQ_INT(t.new_images[1], 0); /* H again, no first fetch */
+	T_EQ_INT(t.new_images[2], 1); /* G, by its first fetch */
+	T_EQ_INT(t.new_images[3], 1); /* a first fetch out of its part's range */
+	T_EQ_INT(t.new_images[4], 1); /* no first fetch */
+	T_EQ_INT(q(ws, "SELECT count(*) FROM images"), 4);
+	/* H and G are their parts' rows: each one's first fetch is its part's, moved up */
+	T_EQ_INT(q(ws, "SELECT count(*) FROM images i JOIN fetches f ON f.id = i.first_fetch_id JOIN runs r ON "
+	               "r.id = f.run_id WHERE (i.hash = '00112233445566778899aabbccddeeff' AND r.part LIKE "
+	               "'%part-0000') OR (i.hash = 'ffeeddccbbaa99887766554433221100' AND r.part LIKE '%part-0002')"),
+	         2);
+	T_EQ_INT(q(ws, "SELECT count(*) FROM images WHERE (hash = '0123456789abcdef0123456789abcdef' AND "
+	               "first_fetch_id > 99) OR (hash = 'fedcba9876543210fedcba9876543210' AND first_fetch_id IS NULL)"),
+	         2);
+	T_EQ_INT(q(ws, "SELECT count(*) FROM fetches"), 5);
+	store_close(s);
+}
+
 /* A merge settling few of the workspace's urls keeps their indexes (row
  * by row upkeep); a failed one rolls back with them intact. */
 static void test_merge_small(void)
@@ -829,6 +880,7 @@ int main(void)
 	T_RUN(test_merge);
 	T_RUN(test_merge_refusals);
 	T_RUN(test_merge_many);
+	T_RUN(test_merge_first_fetch);
 	T_RUN(test_merge_small);
 	T_RUN(test_merge_killed);
 	T_RUN(test_merge_parts_apart);
