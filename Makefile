@@ -52,8 +52,12 @@ REPLAYS := $(FUZZ_SRC:tests/fuzz/fuzz_%.c=$(B)/fuzz/replay_%)
 .PHONY: all test unit e2e demo bench bench-validate clean lint fuzz check-pytorch coverage
 all: $(B)/natadv $(if $(filter rel,$(MODE)),natadv)
 
+# ./natadv points at the build of this MODE, always: make compares the time of
+# the file it points at, so without .PHONY an older rel build stayed behind a
+# newer ASan one and benchmarks timed ASan
+.PHONY: natadv
 natadv: $(B)/natadv
-	ln -sf $(B)/natadv natadv
+	ln -sfn $(B)/natadv natadv
 
 $(B)/natadv: $(CLI_OBJ) $(B)/libnatadv.a
 	$(CC) $(OPT) -o $@ $(CLI_OBJ) $(B)/libnatadv.a $(LIBS_ALL)

@@ -12,6 +12,9 @@
 # aria2c, ~50x slower than the others here, runs once)
 set -eu
 cd "$(dirname "$0")/.."
+# ./natadv is whichever build was made last (make test leaves the ASan one,
+# about half as fast and five times the memory): this bench times the rel build
+make -s MODE=rel natadv build/rel/validate_bench
 N=${1:-10000}
 RUNS=${2:-3}
 W=$(mktemp -d /tmp/natadv-bench.XXXXXX)
@@ -161,7 +164,6 @@ printf '  natadv with %d queued urls: %.1f s, %.0f urls/s, peak RSS %.1f MB\n' "
 # for what it hands over) over one copy of each base photo, CPU time.
 mkdir -p "$W/bases"
 for f in $(ls "$W/www/p" | head -n "${BASES:-252}"); do ln -s "$W/www/p/$f" "$W/bases/$f"; done
-make -s build/rel/validate_bench
 echo "  validation alone, per core, one copy of each base photo (bench/validate_bench.c):"
 build/rel/validate_bench -r 5 "$W/bases" | sed 's/^/    /'
 echo

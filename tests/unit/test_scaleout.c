@@ -181,6 +181,19 @@ static void test_split_by_url(void)
 	store_close(s);
 }
 
+/* Splits the workspace 'ws' (s, its run) by url into parts parts: ws its
+ * folder, d[0..nd) the first nd parts' folders. */
+static void split_by_url(store *s, int64_t run, int parts, char ws[300], char (*d)[4200], int nd)
+{
+	char err[1024];
+	snprintf(ws, 300, "%s/ws", root);
+	scaleout_split_opts o = {.stage = "crawl", .by = "url", .parts = parts, .run_id = run};
+	scaleout_split_result r;
+	T_EQ_INT(scaleout_split(s, &o, &r, err, sizeof err), 0);
+	for (int k = 0; k < nd; k++)
+		part_dir(d[k], 4200, &r, k);
+}
+
 /* Records a fetch of url_id in the part at dir, ending fetched with image
  * hash (its bytes written to the part's blob store), or failed. */
 static void crawl_in_part(const char *dir, int64_t url_id, const char *hash, const char *bytes)
@@ -386,12 +399,7 @@ static void test_merge_many(void)
 	store *s = ws_with_urls("ws", 4, h, &run);
 	store *other = ws_with_urls("other", 1, h, &run2);
 	char ws[300], err[1024], d[4][4200], foreign[4200];
-	snprintf(ws, sizeof ws, "%s/ws", root);
-	scaleout_split_opts o = {.stage = "crawl", .by = "url", .parts = 4, .run_id = run};
-	scaleout_split_result r;
-	T_EQ_INT(scaleout_split(s, &o, &r, err, sizeof err), 0);
-	for (int k = 0; k < 4; k++)
-		part_dir(d[k], sizeof d[k], &r, k);
+	split_by_url(s, run, 4, ws, d, 4);
 	const char *H = "00112233445566778899aabbccddeeff";
 	crawl_in_part(d[0], 1, H, "same bytes");
 	crawl_in_part(d[1], 2, H, "same bytes");
@@ -452,6 +460,52 @@ static void test_merge_many(void)
 	store_close(other);
 }
 
+/* A merge puts a crawl part's images in by their first fetch, in hash
+ * order, and each part's count of new images follows the row that went
+ * in; images whose first fetch is none of their part's (none at all, or
+ * out of its range) still go in, part by part. */
+static void test_merge_first_fetch(void)
+{
+	fresh_root();
+	int h[] = {0, 1, 2, 3, 4};
+	int64_t run;
+	store *s = ws_with_urls("ws", 5, h, &run);
+	char ws[300], d[5][4200];
+	split_by_url(s, run, 5, ws, d, 5);
+	const char *H = "00112233445566778899aabbccddeeff", *G = "ffeeddccbbaa99887766554433221100";
+	crawl_in_part(d[0], 1, H, "same bytes");
+	crawl_in_part(d[1], 2, H, "same bytes");
+	crawl_in_part(d[2], 3, G, "other bytes");
+	crawl_in_part(d[3], 4, "0123456789abcdef0123456789abcdef", "third bytes");
+	crawl_in_part(d[4], 5, "fedcba9876543210fedcba9876543210", "fourth bytes");
+	T_EQ_INT(q(d[1], "UPDATE images SET first_fetch_id = NULL RETURNING 1"), 1);
+	T_EQ_INT(q(d[3], "UPDATE images SET first_fetch_id = 99 RETURNING 1"), 1);
+	T_EQ_INT(q(d[4], "UPDATE images SET first_fetch_id = NULL RETURNING 1"), 1);
+	char *dirs[] = {d[0], d[1], d[2], d[3], d[4]};
+	struct said t = {0};
+	int64_t linked = 0, copied = 0;
+	T_EQ_INT(scaleout_merge_many(s, run, dirs, 5, said_one, &t, &linked, &copied), 0);
+	T_EQ_INT(t.n, 5);
+	for (int k = 0; k < 5; k++)
+		T_EQ_INT(t.rc[k], 0);
+	T_EQ_INT(t.new_images[0], 1); /* H, by its first fetch */
+	T_EQ_INT(t.new_images[1], 0); /* H again, no first fetch */
+	T_EQ_INT(t.new_images[2], 1); /* G, by its first fetch */
+	T_EQ_INT(t.new_images[3], 1); /* a first fetch out of its part's range */
+	T_EQ_INT(t.new_images[4], 1); /* no first fetch */
+	T_EQ_INT(q(ws, "SELECT count(*) FROM images"), 4);
+	/* H and G are their parts' rows: each one's first fetch is its part's, moved up */
+	T_EQ_INT(q(ws, "SELECT count(*) FROM images i JOIN fetches f ON f.id = i.first_fetch_id JOIN runs r ON "
+	               "r.id = f.run_id WHERE (i.hash = '00112233445566778899aabbccddeeff' AND r.part LIKE "
+	               "'%part-0000') OR (i.hash = 'ffeeddccbbaa99887766554433221100' AND r.part LIKE '%part-0002')"),
+	         2);
+	T_EQ_INT(q(ws, "SELECT count(*) FROM images WHERE (hash = '0123456789abcdef0123456789abcdef' AND "
+	               "first_fetch_id > 99) OR (hash = 'fedcba9876543210fedcba9876543210' AND first_fetch_id IS NULL)"),
+	         2);
+	T_EQ_INT(q(ws, "SELECT count(*) FROM fetches"), 5);
+	store_close(s);
+}
+
 /* A merge settling few of the workspace's urls keeps their indexes (row
  * by row upkeep); a failed one rolls back with them intact. */
 static void test_merge_small(void)
@@ -460,13 +514,8 @@ static void test_merge_small(void)
 	int h[] = {0, 1, 2, 3, 4, 5, 6, 7};
 	int64_t run;
 	store *s = ws_with_urls("ws", 8, h, &run);
-	char ws[300], err[1024], d0[4200], d1[4200];
-	snprintf(ws, sizeof ws, "%s/ws", root);
-	scaleout_split_opts o = {.stage = "crawl", .by = "url", .parts = 4, .run_id = run};
-	scaleout_split_result r;
-	T_EQ_INT(scaleout_split(s, &o, &r, err, sizeof err), 0);
-	part_dir(d0, sizeof d0, &r, 0);
-	part_dir(d1, sizeof d1, &r, 1);
+	char ws[300], d[3][4200], *d0 = d[0], *d1 = d[1], *d2 = d[2];
+	split_by_url(s, run, 4, ws, d, 3);
 	T_EQ_INT(q(d0, "SELECT count(*) FROM urls"), 2);
 	crawl_in_part(d0, q(d0, "SELECT min(id) FROM urls"), "00112233445566778899aabbccddee00", "a");
 	crawl_in_part(d0, q(d0, "SELECT max(id) FROM urls"), NULL, NULL);
@@ -486,8 +535,6 @@ static void test_merge_small(void)
 	T_EQ_STR(indexes(ws), ix);
 	/* two parts, 4 of 8 urls: their indexes dropped and built again, then
 	 * rolled back with the failed merge; then merged */
-	char d2[4200];
-	part_dir(d2, sizeof d2, &r, 2);
 	crawl_in_part(d2, q(d2, "SELECT min(id) FROM urls"), NULL, NULL);
 	crawl_in_part(d2, q(d2, "SELECT max(id) FROM urls"), NULL, NULL);
 	const char *both[] = {d1, d2};
@@ -547,15 +594,10 @@ static void test_merge_killed(void)
 	store *s = ws_with_urls("ws", N, h, &run);
 	free(h);
 	char ws[300], err[1024], d[2][4200];
-	snprintf(ws, sizeof ws, "%s/ws", root);
-	scaleout_split_opts o = {.stage = "crawl", .by = "url", .parts = 2, .run_id = run};
-	scaleout_split_result r;
-	T_EQ_INT(scaleout_split(s, &o, &r, err, sizeof err), 0);
+	split_by_url(s, run, 2, ws, d, 2);
 	store_close(s);
-	for (int k = 0; k < 2; k++) {
-		part_dir(d[k], sizeof d[k], &r, k);
+	for (int k = 0; k < 2; k++)
 		crawl_all_failed(d[k]);
-	}
 	char ix[16384];
 	snprintf(ix, sizeof ix, "%s", indexes(ws));
 	const char *dirs[] = {d[0], d[1]};
@@ -634,13 +676,8 @@ static void test_merge_parts_apart(void)
 	int h[] = {0, 1, 2, 3, 4};
 	int64_t run;
 	store *s = ws_with_urls("ws", 5, h, &run);
-	char ws[300], err[1024], d[5][4200];
-	snprintf(ws, sizeof ws, "%s/ws", root);
-	scaleout_split_opts o = {.stage = "crawl", .by = "url", .parts = 5, .run_id = run};
-	scaleout_split_result r;
-	T_EQ_INT(scaleout_split(s, &o, &r, err, sizeof err), 0);
-	for (int k = 0; k < 5; k++)
-		part_dir(d[k], sizeof d[k], &r, k);
+	char ws[300], d[5][4200];
+	split_by_url(s, run, 5, ws, d, 5);
 	for (int k = 0; k < 5; k++)
 		T_EQ_INT(q(d[k], "SELECT id FROM urls"), k + 1);
 	/* parts 0 and 1 both add the same url: id 2 in part 0 (url 2 here) */
@@ -829,6 +866,7 @@ int main(void)
 	T_RUN(test_merge);
 	T_RUN(test_merge_refusals);
 	T_RUN(test_merge_many);
+	T_RUN(test_merge_first_fetch);
 	T_RUN(test_merge_small);
 	T_RUN(test_merge_killed);
 	T_RUN(test_merge_parts_apart);
