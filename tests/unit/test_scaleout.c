@@ -194,6 +194,18 @@ static void split_by_url(store *s, int64_t run, int parts, char ws[300], char (*
 		part_dir(d[k], 4200, &r, k);
 }
 
+/* In a fresh root, the workspace 'ws' of urls urls (url i on host i, at
+ * most 8), split by url into parts parts as split_by_url does. */
+static store *ws_split(int urls, int parts, int64_t *run, char ws[300], char (*d)[4200], int nd)
+{
+	fresh_root();
+	int h[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+	T_CHECK(urls <= 8);
+	store *s = ws_with_urls("ws", urls, h, run);
+	split_by_url(s, *run, parts, ws, d, nd);
+	return s;
+}
+
 /* Records a fetch of url_id in the part at dir, ending fetched with image
  * hash (its bytes written to the part's blob store), or failed. */
 static void crawl_in_part(const char *dir, int64_t url_id, const char *hash, const char *bytes)
@@ -393,13 +405,11 @@ static void said_one(void *ctx, const scaleout_merged *m)
  * again changes nothing. */
 static void test_merge_many(void)
 {
-	fresh_root();
-	int h[] = {0, 1, 2, 3};
 	int64_t run, run2;
-	store *s = ws_with_urls("ws", 4, h, &run);
-	store *other = ws_with_urls("other", 1, h, &run2);
 	char ws[300], err[1024], d[4][4200], foreign[4200];
-	split_by_url(s, run, 4, ws, d, 4);
+	store *s = ws_split(4, 4, &run, ws, d, 4);
+	int h[] = {0};
+	store *other = ws_with_urls("other", 1, h, &run2);
 	const char *H = "00112233445566778899aabbccddeeff";
 	crawl_in_part(d[0], 1, H, "same bytes");
 	crawl_in_part(d[1], 2, H, "same bytes");
@@ -466,12 +476,9 @@ static void test_merge_many(void)
  * out of its range) still go in, part by part. */
 static void test_merge_first_fetch(void)
 {
-	fresh_root();
-	int h[] = {0, 1, 2, 3, 4};
 	int64_t run;
-	store *s = ws_with_urls("ws", 5, h, &run);
 	char ws[300], d[5][4200];
-	split_by_url(s, run, 5, ws, d, 5);
+	store *s = ws_split(5, 5, &run, ws, d, 5);
 	const char *H = "00112233445566778899aabbccddeeff", *G = "ffeeddccbbaa99887766554433221100";
 	crawl_in_part(d[0], 1, H, "same bytes");
 	crawl_in_part(d[1], 2, H, "same bytes");
@@ -510,12 +517,9 @@ static void test_merge_first_fetch(void)
  * by row upkeep); a failed one rolls back with them intact. */
 static void test_merge_small(void)
 {
-	fresh_root();
-	int h[] = {0, 1, 2, 3, 4, 5, 6, 7};
 	int64_t run;
-	store *s = ws_with_urls("ws", 8, h, &run);
 	char ws[300], d[3][4200], *d0 = d[0], *d1 = d[1], *d2 = d[2];
-	split_by_url(s, run, 4, ws, d, 3);
+	store *s = ws_split(8, 4, &run, ws, d, 3);
 	T_EQ_INT(q(d0, "SELECT count(*) FROM urls"), 2);
 	crawl_in_part(d0, q(d0, "SELECT min(id) FROM urls"), "00112233445566778899aabbccddee00", "a");
 	crawl_in_part(d0, q(d0, "SELECT max(id) FROM urls"), NULL, NULL);
@@ -672,12 +676,9 @@ static int64_t add_url(const char *dir, const char *url, const char *host)
  * whose blob cannot be linked, left out while the others merge. */
 static void test_merge_parts_apart(void)
 {
-	fresh_root();
-	int h[] = {0, 1, 2, 3, 4};
 	int64_t run;
-	store *s = ws_with_urls("ws", 5, h, &run);
 	char ws[300], d[5][4200];
-	split_by_url(s, run, 5, ws, d, 5);
+	store *s = ws_split(5, 5, &run, ws, d, 5);
 	for (int k = 0; k < 5; k++)
 		T_EQ_INT(q(d[k], "SELECT id FROM urls"), k + 1);
 	/* parts 0 and 1 both add the same url: id 2 in part 0 (url 2 here) */
